@@ -1,0 +1,183 @@
+#include "chunkserver/chunk_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/crc32c.h"
+#include "common/metrics.h"
+#include "common/names.h"
+#include "common/rpc_metrics.h"
+#include "common/rpc_status.h"
+
+namespace ternion::chunkserver {
+namespace {
+
+using ternion::v1::WriteChunkRequest;
+
+struct RpcMetrics {
+  Counter* bytes_written;
+  Counter* bytes_read;
+  Counter* checksum_errors;
+  Gauge* active_streams;
+};
+
+RpcMetrics& Metrics() {
+  static RpcMetrics m = [] {
+    auto& r = MetricsRegistry::Default();
+    return RpcMetrics{
+        r.GetCounter("ternion_chunkserver_written_bytes_total",
+                     "Chunk bytes made durable on this chunkserver."),
+        r.GetCounter("ternion_chunkserver_read_bytes_total", "Chunk bytes served to readers."),
+        r.GetCounter("ternion_chunkserver_checksum_errors_total",
+                     "Checksum mismatches found in received frames or stored blocks."),
+        r.GetGauge("ternion_chunkserver_active_streams", "Chunk read and write streams open."),
+    };
+  }();
+  return m;
+}
+
+class StreamCount {
+ public:
+  explicit StreamCount(std::atomic<uint32_t>* n) : n_(n) {
+    n_->fetch_add(1);
+    Metrics().active_streams->Add(1);
+  }
+  ~StreamCount() {
+    n_->fetch_sub(1);
+    Metrics().active_streams->Add(-1);
+  }
+
+ private:
+  std::atomic<uint32_t>* n_;
+};
+
+// Admission of one write frame: size and checksum. Token checks join here.
+absl::Status AdmitFrame(const WriteChunkRequest& req) {
+  if (req.data().size() > kMaxFrameBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("frame of ", req.data().size(), " bytes exceeds ", kMaxFrameBytes));
+  }
+  if (Crc32c(req.data()) != req.crc32c()) {
+    Metrics().checksum_errors->Increment();
+    return absl::DataLossError(
+        absl::StrCat("frame at offset ", req.offset(), " failed its checksum"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+ChunkService::ChunkService(ChunkStore* store, std::string server_id)
+    : store_(store), server_id_(std::move(server_id)) {}
+
+grpc::Status ChunkService::WriteChunk(
+    grpc::ServerContext* ctx,
+    grpc::ServerReaderWriter<ternion::v1::WriteChunkAck, WriteChunkRequest>* stream) {
+  RpcScope rpc("chunkserver", "WriteChunk");
+  StreamCount count(&active_streams_);
+  WriteChunkRequest req;
+  if (!stream->Read(&req)) {
+    return rpc.Done(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "empty write stream"));
+  }
+  if (!req.has_header()) {
+    return rpc.Done(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 "the first message of a write must carry the header"));
+  }
+  const ternion::v1::WriteChunkHeader header = req.header();
+  if (absl::Status s = ValidateProjectName(header.project()); !s.ok()) {
+    return rpc.Done(ToGrpcStatus(s));
+  }
+  if (header.chunk_size() == 0 || header.chunk_size() > (uint64_t{1} << 40)) {
+    return rpc.Done(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "bad chunk size"));
+  }
+  // Check the first frame before anything is created on disk.
+  if (absl::Status s = AdmitFrame(req); !s.ok()) return rpc.Done(ToGrpcStatus(s));
+  auto writer = store_->StartWrite(header.chunk_id(), header.version(), header.project(),
+                                   header.chunk_size());
+  if (!writer.ok()) return rpc.Done(ToGrpcStatus(writer.status()));
+
+  ternion::v1::WriteChunkAck ack;
+  bool admitted = true;  // the first frame was admitted above
+  do {
+    if (req.has_header() && req.header().chunk_id() != header.chunk_id()) {
+      return rpc.Done(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                   "a write stream carries one chunk"));
+    }
+    if (!admitted) {
+      if (absl::Status s = AdmitFrame(req); !s.ok()) return rpc.Done(ToGrpcStatus(s));
+    }
+    admitted = false;
+    absl::Status s = (*writer)->Append(req.offset(), req.data().data(), req.data().size());
+    if (!s.ok()) return rpc.Done(ToGrpcStatus(s));
+    bytes_written_.fetch_add(req.data().size());
+    Metrics().bytes_written->Increment(req.data().size());
+    ack.set_durable_length(req.offset() + req.data().size());
+    if (!stream->Write(ack)) {
+      return rpc.Done(grpc::Status(grpc::StatusCode::CANCELLED, "writer went away"));
+    }
+  } while (stream->Read(&req));
+  return rpc.Done(grpc::Status::OK);
+}
+
+grpc::Status ChunkService::ReadChunk(grpc::ServerContext* ctx,
+                                     const ternion::v1::ReadChunkRequest* req,
+                                     grpc::ServerWriter<ternion::v1::ReadChunkResponse>* writer) {
+  RpcScope rpc("chunkserver", "ReadChunk");
+  StreamCount count(&active_streams_);
+  uint64_t offset = req->offset();
+  uint64_t end = req->offset() + req->length();
+  if (end < offset) end = UINT64_MAX;  // saturate: "to the end of the replica"
+  ternion::v1::ReadChunkResponse resp;
+  std::string data;
+  bool first = true;
+  while (first || offset < end) {
+    uint64_t n = std::min<uint64_t>(kMaxFrameBytes, end - offset);
+    absl::Status s = store_->Read(req->chunk_id(), req->version(), offset, n, &data);
+    if (!s.ok()) {
+      if (s.code() == absl::StatusCode::kDataLoss) Metrics().checksum_errors->Increment();
+      return rpc.Done(ToGrpcStatus(s));
+    }
+    if (data.empty()) break;  // reached the replica's end
+    resp.set_offset(offset);
+    resp.set_crc32c(Crc32c(data));
+    resp.set_data(std::move(data));
+    offset += resp.data().size();
+    bytes_read_.fetch_add(resp.data().size());
+    Metrics().bytes_read->Increment(resp.data().size());
+    if (!writer->Write(resp)) {
+      return rpc.Done(grpc::Status(grpc::StatusCode::CANCELLED, "reader went away"));
+    }
+    data = std::move(*resp.mutable_data());
+    first = false;
+    if (ctx->IsCancelled()) break;
+  }
+  return rpc.Done(grpc::Status::OK);
+}
+
+grpc::Status ChunkService::GetReplica(grpc::ServerContext* ctx,
+                                      const ternion::v1::GetReplicaRequest* req,
+                                      ternion::v1::ReplicaReport* resp) {
+  RpcScope rpc("chunkserver", "GetReplica");
+  auto info = store_->GetReplica(req->chunk_id());
+  if (!info.ok()) return rpc.Done(ToGrpcStatus(info.status()));
+  resp->set_chunk_id(info->chunk_id);
+  resp->set_version(info->version);
+  resp->set_length(info->length);
+  resp->set_disk(info->disk);
+  return rpc.Done(grpc::Status::OK);
+}
+
+grpc::Status ChunkService::ChunkReport(grpc::ServerContext* ctx,
+                                       const ternion::v1::ChunkReportRequest* req,
+                                       ternion::v1::ChunkReportResponse* resp) {
+  RpcScope rpc("chunkserver", "ChunkReport");
+  resp->set_server_id(server_id_);
+  for (const ReplicaInfo& r : store_->ListReplicas()) {
+    auto* out = resp->add_replicas();
+    out->set_chunk_id(r.chunk_id);
+    out->set_version(r.version);
+    out->set_length(r.length);
+    out->set_disk(r.disk);
+  }
+  return rpc.Done(grpc::Status::OK);
+}
+
+}  // namespace ternion::chunkserver

@@ -1,0 +1,44 @@
+#pragma once
+
+// The gRPC adapter of a chunkserver: converts between protos and ChunkStore calls, and is the
+// one place a chunkserver admits a request (AdmitRequest: today frame limits and checksums;
+// chunk-token verification slots in there). No storage logic lives here.
+
+#include <atomic>
+
+#include "chunkserver/chunk_store.h"
+#include "ternion/v1/chunkserver.grpc.pb.h"
+
+namespace ternion::chunkserver {
+
+inline constexpr size_t kMaxFrameBytes = 1 << 20;  // data bytes per streamed frame
+
+class ChunkService final : public ternion::v1::ChunkServerService::Service {
+ public:
+  // `store` must outlive the service.
+  ChunkService(ChunkStore* store, std::string server_id);
+
+  grpc::Status WriteChunk(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<ternion::v1::WriteChunkAck, ternion::v1::WriteChunkRequest>* stream)
+      override;
+  grpc::Status ReadChunk(grpc::ServerContext* ctx, const ternion::v1::ReadChunkRequest* req,
+                         grpc::ServerWriter<ternion::v1::ReadChunkResponse>* writer) override;
+  grpc::Status GetReplica(grpc::ServerContext* ctx, const ternion::v1::GetReplicaRequest* req,
+                          ternion::v1::ReplicaReport* resp) override;
+  grpc::Status ChunkReport(grpc::ServerContext* ctx, const ternion::v1::ChunkReportRequest* req,
+                           ternion::v1::ChunkReportResponse* resp) override;
+
+  uint32_t active_streams() const { return active_streams_.load(); }
+  uint64_t bytes_written() const { return bytes_written_.load(); }
+  uint64_t bytes_read() const { return bytes_read_.load(); }
+
+ private:
+  ChunkStore* const store_;
+  const std::string server_id_;
+  std::atomic<uint32_t> active_streams_{0};
+  std::atomic<uint64_t> bytes_written_{0};
+  std::atomic<uint64_t> bytes_read_{0};
+};
+
+}  // namespace ternion::chunkserver

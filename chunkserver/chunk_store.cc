@@ -1,0 +1,466 @@
+#include "chunkserver/chunk_store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/crc32c.h"
+#include "common/file_util.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
+
+namespace ternion::chunkserver {
+
+struct ReplicaWriter::Replica {
+  uint64_t chunk_id = 0;
+  std::string project;
+  std::string disk;
+  std::string data_path;
+  std::string meta_path;
+
+  absl::Mutex mu;
+  uint64_t version ABSL_GUARDED_BY(mu) = 0;
+  uint64_t length ABSL_GUARDED_BY(mu) = 0;       // durable length
+  std::vector<uint32_t> crcs ABSL_GUARDED_BY(mu);  // one per (possibly partial) block
+  bool writing ABSL_GUARDED_BY(mu) = false;
+};
+
+namespace {
+
+// Meta file layout (little-endian), see docs/formats.md.
+constexpr char kMetaMagic[8] = {'T', 'R', 'N', 'M', 'E', 'T', 'A', '1'};
+constexpr size_t kHeaderSize = 40;
+constexpr size_t kHeaderCrcOffset = 36;
+
+void PutU32(char* p, uint32_t v) { std::memcpy(p, &v, 4); }
+void PutU64(char* p, uint64_t v) { std::memcpy(p, &v, 8); }
+uint32_t GetU32(const char* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+uint64_t GetU64(const char* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
+void EncodeHeader(uint64_t chunk_id, uint64_t version, uint64_t length, char* out) {
+  std::memcpy(out, kMetaMagic, 8);
+  PutU64(out + 8, chunk_id);
+  PutU64(out + 16, version);
+  PutU64(out + 24, length);
+  PutU32(out + 32, static_cast<uint32_t>(kBlockSize));
+  PutU32(out + kHeaderCrcOffset, Crc32c(out, kHeaderCrcOffset));
+}
+
+std::string ChunkFileBase(const std::string& disk, const std::string& project, uint64_t id) {
+  return absl::StrFormat("%s/chunks/%s/%016x", disk, project, id);
+}
+
+absl::Status PWriteAll(int fd, const char* data, size_t n, uint64_t offset,
+                       const std::string& what) {
+  while (n > 0) {
+    ssize_t w = ::pwrite(fd, data, n, offset);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoToStatus(errno, absl::StrCat("write ", what));
+    }
+    data += w;
+    n -= w;
+    offset += w;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PReadAll(int fd, char* data, size_t n, uint64_t offset, const std::string& what) {
+  while (n > 0) {
+    ssize_t r = ::pread(fd, data, n, offset);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoToStatus(errno, absl::StrCat("read ", what));
+    }
+    if (r == 0) return absl::DataLossError(absl::StrCat(what, " is shorter than its metadata"));
+    data += r;
+    n -= r;
+    offset += r;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MakeDir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
+    return ErrnoToStatus(errno, absl::StrCat("mkdir ", path));
+  }
+  return absl::OkStatus();
+}
+
+uint64_t NumBlocks(uint64_t length) { return (length + kBlockSize - 1) / kBlockSize; }
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// ReplicaWriter
+
+ReplicaWriter::ReplicaWriter(ChunkStore* store, std::shared_ptr<Replica> replica, int data_fd,
+                             int meta_fd, uint64_t max_length)
+    : store_(store),
+      replica_(std::move(replica)),
+      data_fd_(data_fd),
+      meta_fd_(meta_fd),
+      max_length_(max_length) {}
+
+ReplicaWriter::~ReplicaWriter() {
+  ::close(data_fd_);
+  ::close(meta_fd_);
+  absl::MutexLock lock(&replica_->mu);
+  replica_->writing = false;
+}
+
+uint64_t ReplicaWriter::length() const {
+  absl::MutexLock lock(&replica_->mu);
+  return replica_->length;
+}
+
+absl::Status ReplicaWriter::Append(uint64_t offset, const char* data, size_t n) {
+  uint64_t version;
+  std::vector<uint32_t> crcs;  // the tail of the CRC array, from block `first_block` on
+  uint64_t first_block;
+  {
+    absl::MutexLock lock(&replica_->mu);
+    if (offset != replica_->length) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "append at offset ", offset, " but the replica's length is ", replica_->length));
+    }
+    if (offset + n > max_length_ || offset + n < offset) {
+      return absl::OutOfRangeError(
+          absl::StrCat("append of ", n, " bytes at ", offset, " exceeds the chunk size ",
+                       max_length_));
+    }
+    version = replica_->version;
+    first_block = offset / kBlockSize;
+    if (first_block < replica_->crcs.size()) crcs.push_back(replica_->crcs[first_block]);
+  }
+  if (n == 0) return absl::OkStatus();
+
+  // Extend the CRCs: the first block may be partial and continues from its stored CRC.
+  uint64_t pos = offset;
+  size_t i = 0;
+  while (i < n) {
+    uint64_t block = pos / kBlockSize;
+    size_t room = kBlockSize - pos % kBlockSize;
+    size_t piece = std::min<size_t>(room, n - i);
+    size_t slot = block - first_block;
+    if (slot == crcs.size()) crcs.push_back(0);
+    crcs[slot] = Crc32cExtend(crcs[slot], data + i, piece);
+    pos += piece;
+    i += piece;
+  }
+  const uint64_t new_length = offset + n;
+
+  // Data first, durable; then the metadata that makes it visible. A crash in between leaves
+  // the old length in the meta file, so the unacknowledged tail is simply ignored.
+  RETURN_IF_ERROR(PWriteAll(data_fd_, data, n, offset, replica_->data_path));
+  if (::fdatasync(data_fd_) != 0) {
+    return ErrnoToStatus(errno, absl::StrCat("fdatasync ", replica_->data_path));
+  }
+  std::string crc_bytes(crcs.size() * 4, '\0');
+  for (size_t k = 0; k < crcs.size(); ++k) PutU32(crc_bytes.data() + 4 * k, crcs[k]);
+  RETURN_IF_ERROR(PWriteAll(meta_fd_, crc_bytes.data(), crc_bytes.size(),
+                            kHeaderSize + 4 * first_block, replica_->meta_path));
+  char header[kHeaderSize];
+  EncodeHeader(replica_->chunk_id, version, new_length, header);
+  RETURN_IF_ERROR(PWriteAll(meta_fd_, header, kHeaderSize, 0, replica_->meta_path));
+  if (::fdatasync(meta_fd_) != 0) {
+    return ErrnoToStatus(errno, absl::StrCat("fdatasync ", replica_->meta_path));
+  }
+
+  absl::MutexLock lock(&replica_->mu);
+  replica_->crcs.resize(first_block);
+  replica_->crcs.insert(replica_->crcs.end(), crcs.begin(), crcs.end());
+  replica_->length = new_length;
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------------------------
+// ChunkStore
+
+absl::StatusOr<std::unique_ptr<ChunkStore>> ChunkStore::Open(
+    const std::vector<std::string>& dirs) {
+  if (dirs.empty()) return absl::InvalidArgumentError("no data directory given");
+  std::vector<Disk> disks;
+  for (const std::string& d : dirs) {
+    Disk disk{d, false};
+    absl::Status s = MakeDir(d);
+    if (s.ok()) s = MakeDir(d + "/chunks");
+    if (!s.ok()) {
+      TLOG(ERROR) << "data directory " << d << " is unusable: " << s;
+      disk.failed = true;
+    }
+    disks.push_back(disk);
+  }
+  std::unique_ptr<ChunkStore> store(new ChunkStore(std::move(disks)));
+  size_t usable = 0;
+  for (size_t i = 0; i < store->disks_.size(); ++i) {
+    if (store->disks_[i].failed) continue;
+    absl::Status s = store->LoadDisk(i);
+    if (!s.ok()) return s;
+    ++usable;
+  }
+  if (usable == 0) return absl::FailedPreconditionError("no usable data directory");
+  return store;
+}
+
+ChunkStore::~ChunkStore() = default;
+
+absl::Status ChunkStore::LoadDisk(size_t disk_index) {
+  const std::string& disk = disks_[disk_index].path;
+  std::string root = disk + "/chunks";
+  DIR* projects = ::opendir(root.c_str());
+  if (projects == nullptr) return ErrnoToStatus(errno, absl::StrCat("opendir ", root));
+  std::vector<std::string> project_names;
+  while (dirent* e = ::readdir(projects)) {
+    if (e->d_name[0] != '.') project_names.push_back(e->d_name);
+  }
+  ::closedir(projects);
+
+  for (const std::string& project : project_names) {
+    std::string dir = root + "/" + project;
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) continue;
+    std::vector<std::string> metas;
+    while (dirent* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      if (name.size() == 21 && name.substr(16) == ".meta") metas.push_back(name.substr(0, 16));
+    }
+    ::closedir(d);
+    for (const std::string& hex : metas) {
+      uint64_t id;
+      if (!absl::SimpleHexAtoi(hex, &id)) continue;
+      std::string base = ChunkFileBase(disk, project, id);
+      absl::StatusOr<std::string> meta = ReadFileToString(base + ".meta");
+      struct stat st;
+      bool ok = meta.ok() && meta->size() >= kHeaderSize &&
+                std::memcmp(meta->data(), kMetaMagic, 8) == 0 &&
+                GetU32(meta->data() + kHeaderCrcOffset) == Crc32c(meta->data(), kHeaderCrcOffset) &&
+                GetU64(meta->data() + 8) == id && ::stat((base + ".data").c_str(), &st) == 0;
+      uint64_t length = ok ? GetU64(meta->data() + 24) : 0;
+      ok = ok && meta->size() >= kHeaderSize + 4 * NumBlocks(length) &&
+           static_cast<uint64_t>(st.st_size) >= length;
+      if (!ok) {
+        TLOG(WARNING) << "skipping damaged replica " << base << " (bad meta or short data)";
+        continue;
+      }
+      auto r = std::make_shared<Replica>();
+      r->chunk_id = id;
+      r->project = project;
+      r->disk = disk;
+      r->data_path = base + ".data";
+      r->meta_path = base + ".meta";
+      absl::MutexLock rl(&r->mu);
+      r->version = GetU64(meta->data() + 16);
+      r->length = length;
+      r->crcs.resize(NumBlocks(length));
+      for (size_t k = 0; k < r->crcs.size(); ++k) {
+        r->crcs[k] = GetU32(meta->data() + kHeaderSize + 4 * k);
+      }
+      absl::MutexLock lock(&mu_);
+      replicas_[id] = std::move(r);
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::shared_ptr<ChunkStore::Replica> ChunkStore::Find(uint64_t chunk_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = replicas_.find(chunk_id);
+  return it == replicas_.end() ? nullptr : it->second;
+}
+
+absl::StatusOr<std::unique_ptr<ReplicaWriter>> ChunkStore::StartWrite(uint64_t chunk_id,
+                                                                      uint64_t version,
+                                                                      const std::string& project,
+                                                                      uint64_t max_length) {
+  std::shared_ptr<Replica> r;
+  bool created = false;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = replicas_.find(chunk_id);
+    if (it != replicas_.end()) {
+      r = it->second;
+    } else {
+      // A new replica goes to the usable disk with the most free space.
+      int best = -1;
+      uint64_t best_free = 0;
+      for (size_t i = 0; i < disks_.size(); ++i) {
+        if (disks_[i].failed) continue;
+        struct statvfs vfs;
+        uint64_t free_bytes =
+            ::statvfs(disks_[i].path.c_str(), &vfs) == 0 ? vfs.f_bavail * vfs.f_frsize : 0;
+        // Equal free space (disks sharing a filesystem): spread by chunk id.
+        if (best < 0 || free_bytes > best_free ||
+            (free_bytes == best_free && (chunk_id % disks_.size()) == i)) {
+          best = static_cast<int>(i);
+          best_free = free_bytes;
+        }
+      }
+      if (best < 0) return absl::UnavailableError("no usable data directory");
+      r = std::make_shared<Replica>();
+      r->chunk_id = chunk_id;
+      r->project = project;
+      r->disk = disks_[best].path;
+      std::string base = ChunkFileBase(r->disk, project, chunk_id);
+      r->data_path = base + ".data";
+      r->meta_path = base + ".meta";
+      absl::MutexLock rl(&r->mu);
+      r->version = version;
+      r->writing = true;  // claimed before anyone else can see it
+      replicas_[chunk_id] = r;
+      created = true;
+    }
+  }
+  if (!created) {
+    absl::MutexLock rl(&r->mu);
+    if (r->project != project) {
+      return absl::PermissionDeniedError("chunk belongs to another project");
+    }
+    if (r->version != version) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "chunk ", chunk_id, " is at version ", r->version, ", not ", version));
+    }
+    if (r->writing) return absl::AbortedError("replica is already being written");
+    r->writing = true;
+  }
+  auto release = [&](absl::Status s) -> absl::Status {
+    if (created) {
+      absl::MutexLock lock(&mu_);
+      replicas_.erase(chunk_id);
+    } else {
+      absl::MutexLock rl(&r->mu);
+      r->writing = false;
+    }
+    return s;
+  };
+
+  if (created) {
+    absl::Status s = MakeDir(r->disk + "/chunks/" + project);
+    if (!s.ok()) return release(s);
+  }
+  int flags = O_RDWR | O_CLOEXEC | (created ? O_CREAT | O_TRUNC : 0);
+  int data_fd = ::open(r->data_path.c_str(), flags, 0644);
+  if (data_fd < 0) return release(ErrnoToStatus(errno, absl::StrCat("open ", r->data_path)));
+  int meta_fd = ::open(r->meta_path.c_str(), flags, 0644);
+  if (meta_fd < 0) {
+    ::close(data_fd);
+    return release(ErrnoToStatus(errno, absl::StrCat("open ", r->meta_path)));
+  }
+  if (created) {
+    // The empty replica is published durably: header, both files, and their directory.
+    char header[kHeaderSize];
+    EncodeHeader(chunk_id, version, 0, header);
+    absl::Status s = PWriteAll(meta_fd, header, kHeaderSize, 0, r->meta_path);
+    if (s.ok() && ::fdatasync(meta_fd) != 0) s = ErrnoToStatus(errno, "fdatasync meta");
+    if (s.ok()) s = SyncDir(r->disk + "/chunks/" + project);
+    if (!s.ok()) {
+      ::close(data_fd);
+      ::close(meta_fd);
+      ::unlink(r->data_path.c_str());
+      ::unlink(r->meta_path.c_str());
+      return release(s);
+    }
+  }
+  return std::unique_ptr<ReplicaWriter>(new ReplicaWriter(this, r, data_fd, meta_fd, max_length));
+}
+
+absl::Status ChunkStore::Read(uint64_t chunk_id, uint64_t version, uint64_t offset,
+                              uint64_t length, std::string* out) {
+  std::shared_ptr<Replica> r = Find(chunk_id);
+  if (r == nullptr) return absl::NotFoundError(absl::StrCat("no replica of chunk ", chunk_id));
+  uint64_t durable;
+  std::vector<uint32_t> crcs;
+  {
+    absl::MutexLock rl(&r->mu);
+    if (r->version != version) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "chunk ", chunk_id, " is at version ", r->version, ", not ", version));
+    }
+    durable = r->length;
+    if (offset > durable) {
+      return absl::OutOfRangeError(
+          absl::StrCat("read at ", offset, " is past the replica's length ", durable));
+    }
+    length = std::min(length, durable - offset);
+    uint64_t first = offset / kBlockSize;
+    uint64_t last = length == 0 ? first : (offset + length - 1) / kBlockSize;
+    if (length > 0) crcs.assign(r->crcs.begin() + first, r->crcs.begin() + last + 1);
+  }
+  out->clear();
+  if (length == 0) return absl::OkStatus();
+
+  // Read whole blocks so each can be checked against its CRC, then keep the requested range.
+  uint64_t start = (offset / kBlockSize) * kBlockSize;
+  uint64_t end = std::min(durable, ((offset + length - 1) / kBlockSize + 1) * kBlockSize);
+  std::string buf(end - start, '\0');
+  int fd = ::open(r->data_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoToStatus(errno, absl::StrCat("open ", r->data_path));
+  absl::Status s = PReadAll(fd, buf.data(), buf.size(), start, r->data_path);
+  ::close(fd);
+  RETURN_IF_ERROR(s);
+  for (size_t k = 0; k < crcs.size(); ++k) {
+    size_t b0 = k * kBlockSize;
+    size_t bn = std::min<size_t>(kBlockSize, buf.size() - b0);
+    if (Crc32c(buf.data() + b0, bn) != crcs[k]) {
+      return absl::DataLossError(absl::StrCat("checksum mismatch in chunk ", chunk_id,
+                                              " block ", start / kBlockSize + k));
+    }
+  }
+  out->assign(buf, offset - start, length);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ReplicaInfo> ChunkStore::GetReplica(uint64_t chunk_id) {
+  std::shared_ptr<Replica> r = Find(chunk_id);
+  if (r == nullptr) return absl::NotFoundError(absl::StrCat("no replica of chunk ", chunk_id));
+  absl::MutexLock rl(&r->mu);
+  return ReplicaInfo{r->chunk_id, r->version, r->length, r->project, r->disk};
+}
+
+std::vector<ReplicaInfo> ChunkStore::ListReplicas() {
+  std::vector<std::shared_ptr<Replica>> all;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, r] : replicas_) all.push_back(r);
+  }
+  std::vector<ReplicaInfo> out;
+  for (const auto& r : all) {
+    absl::MutexLock rl(&r->mu);
+    out.push_back({r->chunk_id, r->version, r->length, r->project, r->disk});
+  }
+  return out;
+}
+
+std::vector<DiskInfo> ChunkStore::Disks() {
+  std::vector<DiskInfo> out;
+  for (const Disk& d : disks_) {
+    DiskInfo info{d.path, 0, 0, d.failed};
+    struct statvfs vfs;
+    if (!d.failed && ::statvfs(d.path.c_str(), &vfs) == 0) {
+      info.capacity_bytes = vfs.f_blocks * vfs.f_frsize;
+      info.used_bytes = (vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize;
+    } else {
+      info.failed = true;
+    }
+    out.push_back(info);
+  }
+  return out;
+}
+
+}  // namespace ternion::chunkserver

@@ -1,0 +1,111 @@
+#pragma once
+
+// ChunkStore keeps chunk replicas on one or more local disks (data directories).
+//
+// Each replica is two files under <disk>/chunks/<project>/: `<chunk id>.data` holds the bytes,
+// `<chunk id>.meta` a header (chunk id, version, length) and one CRC32C per 64 KiB block
+// (format: docs/formats.md). Replicas are append-only. An append is durable (both files
+// fdatasync'd) before Append() returns; the in-memory length moves only after that, so a reader
+// never sees bytes that are not yet durable. Every read verifies the CRC of every block it
+// touches and fails with DATA_LOSS on a mismatch.
+//
+// Thread-safe. At most one ReplicaWriter exists per replica at a time; readers run alongside it.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+
+namespace ternion::chunkserver {
+
+inline constexpr uint64_t kBlockSize = 64 * 1024;
+
+struct ReplicaInfo {
+  uint64_t chunk_id = 0;
+  uint64_t version = 0;
+  uint64_t length = 0;
+  std::string project;
+  std::string disk;
+};
+
+struct DiskInfo {
+  std::string path;
+  uint64_t capacity_bytes = 0;
+  uint64_t used_bytes = 0;
+  bool failed = false;
+};
+
+class ChunkStore;
+
+// Appends to one replica. Holds the replica's files open; destroying it ends the write.
+class ReplicaWriter {
+ public:
+  ~ReplicaWriter();
+  ReplicaWriter(const ReplicaWriter&) = delete;
+  ReplicaWriter& operator=(const ReplicaWriter&) = delete;
+
+  // Appends `n` bytes at `offset`, which must equal the replica's current length, and makes
+  // them durable. On error nothing beyond the previous durable length is ever served.
+  absl::Status Append(uint64_t offset, const char* data, size_t n);
+  uint64_t length() const;
+
+ private:
+  friend class ChunkStore;
+  struct Replica;
+  ReplicaWriter(ChunkStore* store, std::shared_ptr<Replica> replica, int data_fd, int meta_fd,
+                uint64_t max_length);
+
+  ChunkStore* store_;  // not owned; outlives the writer
+  std::shared_ptr<Replica> replica_;
+  int data_fd_;
+  int meta_fd_;
+  uint64_t max_length_;
+};
+
+class ChunkStore {
+ public:
+  // Opens (creating if needed) every data directory and loads the replicas found there.
+  // A directory that cannot be used is marked failed; at least one must work.
+  static absl::StatusOr<std::unique_ptr<ChunkStore>> Open(const std::vector<std::string>& dirs);
+  ~ChunkStore();
+
+  // Starts appending to a replica, creating it (empty) when absent. `version` must match an
+  // existing replica's. `max_length` bounds the replica (the chunk size).
+  absl::StatusOr<std::unique_ptr<ReplicaWriter>> StartWrite(uint64_t chunk_id, uint64_t version,
+                                                            const std::string& project,
+                                                            uint64_t max_length);
+
+  // Reads up to `length` bytes at `offset` into *out (resized), verifying block checksums.
+  // Returns OUT_OF_RANGE when offset is past the replica's durable length, DATA_LOSS on a
+  // checksum mismatch, NOT_FOUND for an unknown chunk, FAILED_PRECONDITION for a version
+  // mismatch.
+  absl::Status Read(uint64_t chunk_id, uint64_t version, uint64_t offset, uint64_t length,
+                    std::string* out);
+
+  absl::StatusOr<ReplicaInfo> GetReplica(uint64_t chunk_id);
+  std::vector<ReplicaInfo> ListReplicas();
+  std::vector<DiskInfo> Disks();
+
+ private:
+  friend class ReplicaWriter;
+  using Replica = ReplicaWriter::Replica;
+  struct Disk {
+    std::string path;
+    bool failed = false;
+  };
+  explicit ChunkStore(std::vector<Disk> disks) : disks_(std::move(disks)) {}
+  absl::Status LoadDisk(size_t disk_index);
+  std::shared_ptr<Replica> Find(uint64_t chunk_id);
+
+  const std::vector<Disk> disks_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<uint64_t, std::shared_ptr<Replica>> replicas_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace ternion::chunkserver

@@ -1,0 +1,158 @@
+#include "chunkserver/chunkserver.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "chunkserver/chunk_service.h"
+#include "chunkserver/chunk_store.h"
+#include "common/file_util.h"
+#include "common/logging.h"
+#include "common/metrics.h"
+#include "common/metrics_http_server.h"
+#include "ternion/v1/master.grpc.pb.h"
+
+namespace ternion::chunkserver {
+namespace {
+
+// The server's identity survives restarts: it lives in the first usable data directory.
+absl::StatusOr<std::string> LoadOrCreateServerId(const std::vector<std::string>& dirs) {
+  for (const std::string& dir : dirs) {
+    std::string path = dir + "/server_id";
+    absl::StatusOr<std::string> id = ReadFileToString(path);
+    if (id.ok() && !id->empty()) return *id;
+  }
+  absl::BitGen gen;
+  std::string id = absl::StrFormat("cs-%016x", absl::Uniform<uint64_t>(gen));
+  for (const std::string& dir : dirs) {
+    if (WriteFileAtomically(dir + "/server_id", id).ok()) return id;
+  }
+  return absl::FailedPreconditionError("cannot persist the server id in any data directory");
+}
+
+void FillDisks(ChunkStore* store, google::protobuf::RepeatedPtrField<ternion::v1::DiskUsage>* out) {
+  for (const DiskInfo& d : store->Disks()) {
+    auto* u = out->Add();
+    u->set_path(d.path);
+    u->set_capacity_bytes(d.capacity_bytes);
+    u->set_used_bytes(d.used_bytes);
+    u->set_failed(d.failed);
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ChunkServer>> ChunkServer::Start(const ChunkServerOptions& options) {
+  if (options.master_address.empty()) return absl::InvalidArgumentError("no master address");
+  std::unique_ptr<ChunkServer> cs(new ChunkServer());
+  cs->options_ = options;
+  auto store = ChunkStore::Open(options.data_dirs);
+  if (!store.ok()) return store.status();
+  cs->store_ = std::move(*store);
+  auto id = LoadOrCreateServerId(options.data_dirs);
+  if (!id.ok()) return id.status();
+  cs->server_id_ = *id;
+  cs->service_ = std::make_unique<ChunkService>(cs->store_.get(), cs->server_id_);
+
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(absl::StrCat(options.host, ":", options.port),
+                           grpc::InsecureServerCredentials(), &cs->port_);
+  builder.RegisterService(cs->service_.get());
+  // A frame is at most 1 MiB of data plus a small header; anything larger is refused by gRPC.
+  builder.SetMaxReceiveMessageSize(kMaxFrameBytes + 64 * 1024);
+  grpc::ResourceQuota quota("chunkserver");
+  quota.SetMaxThreads(128);
+  builder.SetResourceQuota(quota);
+  cs->server_ = builder.BuildAndStart();
+  if (cs->server_ == nullptr || cs->port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options.host, ":", options.port));
+  }
+
+  auto& registry = MetricsRegistry::Default();
+  ChunkStore* store_ptr = cs->store_.get();
+  registry.AddCollector([store_ptr] {
+    auto& r = MetricsRegistry::Default();
+    r.GetGauge("ternion_chunkserver_replicas", "Chunk replicas stored on this chunkserver.")
+        ->Set(store_ptr->ListReplicas().size());
+    for (const DiskInfo& d : store_ptr->Disks()) {
+      r.GetGauge("ternion_chunkserver_disk_capacity_bytes", "Capacity of each data directory.",
+                 {{"disk", d.path}})
+          ->Set(d.capacity_bytes);
+      r.GetGauge("ternion_chunkserver_disk_used_bytes", "Used bytes of each data directory.",
+                 {{"disk", d.path}})
+          ->Set(d.used_bytes);
+    }
+  });
+  if (options.metrics_port >= 0) {
+    auto metrics = MetricsHttpServer::Start(options.host, options.metrics_port, &registry);
+    if (!metrics.ok()) return metrics.status();
+    cs->metrics_ = std::move(*metrics);
+  }
+  cs->heartbeat_ = std::thread([p = cs.get()] { p->HeartbeatLoop(); });
+  TLOG(INFO) << "chunkserver " << cs->server_id_ << " serving on " << cs->address() << " rack "
+             << options.rack << " with " << options.data_dirs.size() << " data dir(s)";
+  return cs;
+}
+
+ChunkServer::~ChunkServer() { Shutdown(); }
+
+void ChunkServer::Shutdown() {
+  if (!stop_.HasBeenNotified()) stop_.Notify();
+  if (heartbeat_.joinable()) heartbeat_.join();
+  if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  metrics_.reset();
+}
+
+std::string ChunkServer::address() const { return absl::StrCat(options_.host, ":", port_); }
+
+int ChunkServer::metrics_port() const { return metrics_ ? metrics_->port() : -1; }
+
+void ChunkServer::HeartbeatLoop() {
+  auto channel = grpc::CreateChannel(options_.master_address, grpc::InsecureChannelCredentials());
+  auto stub = ternion::v1::MasterService::NewStub(channel);
+  bool registered = false;
+  while (!stop_.HasBeenNotified()) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    if (!registered) {
+      ternion::v1::RegisterChunkServerRequest req;
+      req.set_server_id(server_id_);
+      req.set_address(address());
+      req.set_rack(options_.rack);
+      FillDisks(store_.get(), req.mutable_disks());
+      for (const ReplicaInfo& r : store_->ListReplicas()) {
+        auto* rep = req.add_replicas();
+        rep->set_chunk_id(r.chunk_id);
+        rep->set_version(r.version);
+        rep->set_length(r.length);
+        rep->set_disk(r.disk);
+      }
+      ternion::v1::RegisterChunkServerResponse resp;
+      grpc::Status s = stub->RegisterChunkServer(&ctx, req, &resp);
+      if (s.ok()) {
+        registered = true;
+        TLOG(INFO) << "registered with master " << options_.master_address;
+        continue;  // heartbeat right away
+      }
+      TLOG(WARNING) << "registration with " << options_.master_address
+                    << " failed: " << s.error_message();
+    } else {
+      ternion::v1::HeartbeatRequest req;
+      req.set_server_id(server_id_);
+      FillDisks(store_.get(), req.mutable_disks());
+      req.set_active_streams(service_->active_streams());
+      req.set_bytes_written(service_->bytes_written());
+      req.set_bytes_read(service_->bytes_read());
+      ternion::v1::HeartbeatResponse resp;
+      grpc::Status s = stub->Heartbeat(&ctx, req, &resp);
+      if (s.ok() && resp.reregister()) registered = false;
+      if (!s.ok()) TLOG(WARNING) << "heartbeat failed: " << s.error_message();
+      if (!registered) continue;
+    }
+    stop_.WaitForNotificationWithTimeout(options_.heartbeat_interval);
+  }
+}
+
+}  // namespace ternion::chunkserver

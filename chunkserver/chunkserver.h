@@ -1,0 +1,64 @@
+#pragma once
+
+// ChunkServer wires a chunkserver process together: the ChunkStore, the gRPC ChunkService,
+// the /metrics endpoint and the registration/heartbeat loop to the master.
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+
+namespace grpc {
+class Server;
+}
+
+namespace ternion {
+class MetricsHttpServer;
+}
+
+namespace ternion::chunkserver {
+
+class ChunkStore;
+class ChunkService;
+
+struct ChunkServerOptions {
+  std::string master_address;            // host:port of the master
+  std::string host = "127.0.0.1";        // address to listen on and advertise
+  int port = 0;                          // 0 picks a free port
+  int metrics_port = 0;                  // 0 picks a free port; -1 disables /metrics
+  std::vector<std::string> data_dirs;    // one per disk
+  std::string rack = "default-rack";
+  absl::Duration heartbeat_interval = absl::Seconds(1);
+};
+
+class ChunkServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<ChunkServer>> Start(const ChunkServerOptions& options);
+  ~ChunkServer();  // shuts down
+
+  void Shutdown();
+  const std::string& server_id() const { return server_id_; }
+  std::string address() const;
+  int port() const { return port_; }
+  int metrics_port() const;
+
+ private:
+  ChunkServer() = default;
+  void HeartbeatLoop();
+
+  ChunkServerOptions options_;
+  std::string server_id_;
+  int port_ = 0;
+  std::unique_ptr<ChunkStore> store_;
+  std::unique_ptr<ChunkService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<MetricsHttpServer> metrics_;
+  absl::Notification stop_;
+  std::thread heartbeat_;
+};
+
+}  // namespace ternion::chunkserver

@@ -1,0 +1,48 @@
+// ternion-chunkserver: flags -> ChunkServerOptions -> run until SIGTERM.
+
+#include <CLI/CLI.hpp>
+
+#include "absl/strings/str_split.h"
+#include "chunkserver/chunkserver.h"
+#include "common/daemon.h"
+#include "common/logging.h"
+
+int main(int argc, char** argv) {
+  ternion::BlockTerminationSignals();
+  ternion::SetLogProcessName("chunkserver");
+  ternion::chunkserver::ChunkServerOptions options;
+  std::string data_dirs;
+  std::string ready_file;
+  double heartbeat_s = 1.0;
+  CLI::App app{"Ternion chunkserver: stores chunk replicas on local disks."};
+  app.add_option("--master", options.master_address, "Master address host:port")->required();
+  app.add_option("--data-dirs", data_dirs, "Comma-separated data directories, one per disk")
+      ->required();
+  app.add_option("--rack", options.rack, "Rack this server is in");
+  app.add_option("--host", options.host, "Address to listen on and advertise");
+  app.add_option("--port", options.port, "gRPC port (0 = pick a free one)");
+  app.add_option("--metrics-port", options.metrics_port, "/metrics port (0 = free, -1 = off)");
+  app.add_option("--heartbeat-interval", heartbeat_s, "Seconds between heartbeats");
+  app.add_option("--ready-file", ready_file, "Write a JSON file here once serving");
+  CLI11_PARSE(app, argc, argv);
+  options.data_dirs = absl::StrSplit(data_dirs, ',', absl::SkipEmpty());
+  options.heartbeat_interval = absl::Seconds(heartbeat_s);
+
+  auto server = ternion::chunkserver::ChunkServer::Start(options);
+  if (!server.ok()) {
+    TLOG(ERROR) << "cannot start: " << server.status();
+    return 1;
+  }
+  if (!ready_file.empty()) {
+    absl::Status s = ternion::WriteReadyFile(ready_file, (*server)->address(),
+                                             (*server)->metrics_port(), (*server)->server_id());
+    if (!s.ok()) {
+      TLOG(ERROR) << "cannot write ready file: " << s;
+      return 1;
+    }
+  }
+  int sig = ternion::WaitForTerminationSignal();
+  TLOG(INFO) << "signal " << sig << ", shutting down";
+  (*server)->Shutdown();
+  return 0;
+}

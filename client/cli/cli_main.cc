@@ -1,0 +1,423 @@
+// ternion: the command-line client. User commands (put, get, cat, ls, stat, rm), projects,
+// cluster status, and `local up|down` for a cluster on this machine.
+
+#include <fcntl.h>
+#include <grpcpp/grpcpp.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "client/cli/local_cluster.h"
+#include "common/file_util.h"
+#include "common/rpc_status.h"
+#include "ternion/client.h"
+#include "ternion/v1/master.grpc.pb.h"
+
+namespace {
+
+using nlohmann::json;
+
+struct Globals {
+  std::string master;
+  bool json = false;
+};
+
+int Fail(const absl::Status& s) {
+  std::cerr << "ternion: " << s.message() << " (" << absl::StatusCodeToString(s.code()) << ")\n";
+  return 1;
+}
+
+// "project/path/in/project" -> (project, path). The path may be empty only if allowed.
+absl::Status SplitTarget(const std::string& target, bool path_required, std::string* project,
+                         std::string* path) {
+  size_t slash = target.find('/');
+  *project = target.substr(0, slash);
+  *path = slash == std::string::npos ? "" : target.substr(slash + 1);
+  if (project->empty()) return absl::InvalidArgumentError("expected PROJECT/PATH");
+  if (path_required && path->empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("expected PROJECT/PATH, got '", target, "'"));
+  }
+  return absl::OkStatus();
+}
+
+std::string HumanBytes(double b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (b >= 1024 && u < 4) {
+    b /= 1024;
+    ++u;
+  }
+  return absl::StrFormat(u == 0 ? "%.0f %s" : "%.1f %s", b, units[u]);
+}
+
+// A one-line progress bar with rate, drawn only when stdout is a terminal.
+class Progress {
+ public:
+  Progress(std::string label, uint64_t total)
+      : label_(std::move(label)), total_(total), enabled_(isatty(STDOUT_FILENO)),
+        start_(absl::Now()) {}
+  void Update(uint64_t done) {
+    if (!enabled_ || absl::Now() - last_ < absl::Milliseconds(100)) return;
+    last_ = absl::Now();
+    Draw(done);
+  }
+  void Finish(uint64_t done) {
+    if (!enabled_) return;
+    Draw(done);
+    std::printf("\n");
+  }
+
+ private:
+  void Draw(uint64_t done) {
+    double secs = std::max(1e-3, absl::ToDoubleSeconds(absl::Now() - start_));
+    double frac = total_ ? static_cast<double>(done) / total_ : 1.0;
+    int width = 30, filled = static_cast<int>(frac * width);
+    std::printf("\r%s [%s%s] %3.0f%% %s / %s  %s/s ", label_.c_str(),
+                std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(),
+                frac * 100, HumanBytes(done).c_str(), HumanBytes(total_).c_str(),
+                HumanBytes(done / secs).c_str());
+    std::fflush(stdout);
+  }
+  std::string label_;
+  uint64_t total_;
+  bool enabled_;
+  absl::Time start_;
+  absl::Time last_ = absl::InfinitePast();
+};
+
+json StatJson(const ternion::FileStat& st) {
+  json j = {{"project", st.project},         {"path", st.path},
+            {"length", st.length},           {"chunk_size", st.chunk_size},
+            {"sealed", st.sealed},           {"under_lease", st.under_lease},
+            {"created_unix_ms", st.created_unix_ms}, {"modified_unix_ms", st.modified_unix_ms}};
+  if (!st.chunks.empty()) {
+    json chunks = json::array();
+    for (const auto& c : st.chunks) {
+      json replicas = json::array();
+      for (const auto& r : c.replicas) {
+        replicas.push_back({{"server_id", r.server_id}, {"address", r.address}, {"rack", r.rack}});
+      }
+      chunks.push_back({{"chunk_id", c.chunk_id},
+                        {"version", c.version},
+                        {"index", c.index},
+                        {"length", c.length},
+                        {"replicas", replicas}});
+    }
+    j["chunks"] = chunks;
+  }
+  return j;
+}
+
+absl::StatusOr<std::unique_ptr<ternion::Client>> Connect(const Globals& g) {
+  ternion::ClientOptions options;
+  options.master_address = g.master;
+  if (const char* rack = std::getenv("TERNION_RACK")) options.rack = rack;
+  return ternion::Client::Connect(options);
+}
+
+int Put(const Globals& g, const std::string& local, const std::string& target,
+        uint64_t chunk_size_mib, bool seal) {
+  std::string project, path;
+  if (auto s = SplitTarget(target, true, &project, &path); !s.ok()) return Fail(s);
+  int fd = ::open(local.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Fail(ternion::ErrnoToStatus(errno, absl::StrCat("open ", local)));
+  off_t total = ::lseek(fd, 0, SEEK_END);
+  ::lseek(fd, 0, SEEK_SET);
+  auto client = Connect(g);
+  if (!client.ok()) return Fail(client.status());
+  auto writer = (*client)->Create(project, path, {.chunk_size = chunk_size_mib << 20});
+  if (!writer.ok()) return Fail(writer.status());
+  Progress progress("put", total > 0 ? total : 0);
+  std::string buf(8 << 20, '\0');
+  uint64_t done = 0;
+  while (true) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      ::close(fd);
+      return Fail(ternion::ErrnoToStatus(errno, absl::StrCat("read ", local)));
+    }
+    if (n == 0) break;
+    if (auto s = (*writer)->Append(absl::string_view(buf.data(), n)); !s.ok()) return Fail(s);
+    done += n;
+    progress.Update(done);
+  }
+  ::close(fd);
+  absl::Status s = seal ? (*writer)->Seal() : (*writer)->Close();
+  if (!s.ok()) return Fail(s);
+  progress.Finish(done);
+  if (g.json) {
+    std::cout << json({{"project", project}, {"path", path}, {"length", (*writer)->length()}})
+              << "\n";
+  }
+  return 0;
+}
+
+// Streams a file to `fd` in large pieces.
+int Download(const Globals& g, const std::string& target, int fd, bool progress_bar) {
+  std::string project, path;
+  if (auto s = SplitTarget(target, true, &project, &path); !s.ok()) return Fail(s);
+  auto client = Connect(g);
+  if (!client.ok()) return Fail(client.status());
+  auto reader = (*client)->Open(project, path);
+  if (!reader.ok()) return Fail(reader.status());
+  const uint64_t length = (*reader)->length();
+  Progress progress("get", length);
+  std::string buf;
+  uint64_t offset = 0;
+  while (offset < length) {
+    if (auto s = (*reader)->ReadAt(offset, 16 << 20, &buf); !s.ok()) return Fail(s);
+    if (buf.empty()) break;
+    size_t written = 0;
+    while (written < buf.size()) {
+      ssize_t n = ::write(fd, buf.data() + written, buf.size() - written);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return Fail(ternion::ErrnoToStatus(errno, "write"));
+      }
+      written += n;
+    }
+    offset += buf.size();
+    if (progress_bar) progress.Update(offset);
+  }
+  if (progress_bar) progress.Finish(offset);
+  return 0;
+}
+
+int Get(const Globals& g, const std::string& target, const std::string& local) {
+  int fd = ::open(local.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Fail(ternion::ErrnoToStatus(errno, absl::StrCat("create ", local)));
+  int rc = Download(g, target, fd, true);
+  ::close(fd);
+  return rc;
+}
+
+int Ls(const Globals& g, const std::string& target) {
+  std::string project, prefix;
+  if (auto s = SplitTarget(target, false, &project, &prefix); !s.ok()) return Fail(s);
+  auto client = Connect(g);
+  if (!client.ok()) return Fail(client.status());
+  auto files = (*client)->List(project, prefix);
+  if (!files.ok()) return Fail(files.status());
+  if (g.json) {
+    json arr = json::array();
+    for (const auto& f : *files) arr.push_back(StatJson(f));
+    std::cout << arr.dump(2) << "\n";
+    return 0;
+  }
+  for (const auto& f : *files) {
+    std::cout << absl::StrFormat("%12d %s %s/%s\n", f.length,
+                                 f.sealed ? "sealed" : (f.under_lease ? "open  " : "      "),
+                                 f.project, f.path);
+  }
+  return 0;
+}
+
+int Stat(const Globals& g, const std::string& target, bool chunks) {
+  std::string project, path;
+  if (auto s = SplitTarget(target, true, &project, &path); !s.ok()) return Fail(s);
+  auto client = Connect(g);
+  if (!client.ok()) return Fail(client.status());
+  auto st = (*client)->Stat(project, path, chunks);
+  if (!st.ok()) return Fail(st.status());
+  if (g.json) {
+    std::cout << StatJson(*st).dump(2) << "\n";
+    return 0;
+  }
+  std::cout << "file:       " << st->project << "/" << st->path << "\n"
+            << "length:     " << st->length << " (" << HumanBytes(st->length) << ")\n"
+            << "chunk size: " << HumanBytes(st->chunk_size) << "\n"
+            << "state:      "
+            << (st->sealed ? "sealed" : (st->under_lease ? "being written" : "appendable"))
+            << "\n";
+  for (const auto& c : st->chunks) {
+    std::cout << absl::StrFormat("chunk %d id=%d v%d %s:", c.index, c.chunk_id, c.version,
+                                 HumanBytes(c.length));
+    for (const auto& r : c.replicas) std::cout << " " << r.rack << "/" << r.server_id;
+    std::cout << "\n";
+  }
+  return 0;
+}
+
+int Rm(const Globals& g, const std::string& target) {
+  std::string project, path;
+  if (auto s = SplitTarget(target, true, &project, &path); !s.ok()) return Fail(s);
+  auto client = Connect(g);
+  if (!client.ok()) return Fail(client.status());
+  if (auto s = (*client)->Delete(project, path); !s.ok()) return Fail(s);
+  return 0;
+}
+
+int ProjectCreate(const Globals& g, const std::string& name, const std::string& owner) {
+  auto client = Connect(g);
+  if (!client.ok()) return Fail(client.status());
+  if (auto s = (*client)->CreateProject(name, owner); !s.ok()) return Fail(s);
+  return 0;
+}
+
+int ProjectLs(const Globals& g) {
+  auto client = Connect(g);
+  if (!client.ok()) return Fail(client.status());
+  auto projects = (*client)->ListProjects();
+  if (!projects.ok()) return Fail(projects.status());
+  if (g.json) {
+    json arr = json::array();
+    for (const auto& p : *projects) {
+      arr.push_back({{"name", p.name}, {"owner", p.owner}, {"created_unix_ms", p.created_unix_ms}});
+    }
+    std::cout << arr.dump(2) << "\n";
+    return 0;
+  }
+  for (const auto& p : *projects) std::cout << p.name << "\n";
+  return 0;
+}
+
+int ClusterStatus(const Globals& g) {
+  if (g.master.empty()) return Fail(absl::InvalidArgumentError("no master address"));
+  auto stub = ternion::v1::MasterService::NewStub(
+      grpc::CreateChannel(g.master, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  ternion::v1::ClusterStatusResponse st;
+  grpc::Status s = stub->ClusterStatus(&ctx, ternion::v1::ClusterStatusRequest(), &st);
+  if (!s.ok()) return Fail(ternion::FromGrpcStatus(s));
+  if (g.json) {
+    json servers = json::array();
+    for (const auto& cs : st.servers()) {
+      servers.push_back({{"server_id", cs.server_id()},
+                         {"address", cs.address()},
+                         {"rack", cs.rack()},
+                         {"state", cs.state()},
+                         {"last_heartbeat_ms_ago", cs.last_heartbeat_ms_ago()},
+                         {"capacity_bytes", cs.capacity_bytes()},
+                         {"used_bytes", cs.used_bytes()},
+                         {"replicas", cs.replicas()},
+                         {"active_streams", cs.active_streams()}});
+    }
+    std::cout << json({{"master", g.master},
+                       {"live_servers", st.live_servers()},
+                       {"projects", st.projects()},
+                       {"files", st.files()},
+                       {"chunks_total", st.chunks_total()},
+                       {"replicas_total", st.replicas_total()},
+                       {"chunks_under_replicated", st.chunks_under_replicated()},
+                       {"chunks_lost", st.chunks_lost()},
+                       {"chunks_rack_unsafe", st.chunks_rack_unsafe()},
+                       {"servers", servers}})
+                     .dump(2)
+              << "\n";
+    return 0;
+  }
+  std::cout << "master " << g.master << ": " << st.live_servers() << "/" << st.servers_size()
+            << " chunkservers live, " << st.projects() << " projects, " << st.files()
+            << " files\n"
+            << "chunks " << st.chunks_total() << " (replicas " << st.replicas_total()
+            << "): under-replicated " << st.chunks_under_replicated() << ", lost "
+            << st.chunks_lost() << ", rack-unsafe " << st.chunks_rack_unsafe() << "\n";
+  std::cout << absl::StrFormat("%-22s %-8s %-20s %-5s %10s %10s %8s\n", "SERVER", "RACK",
+                               "ADDRESS", "STATE", "USED", "CAPACITY", "REPLICAS");
+  for (const auto& cs : st.servers()) {
+    std::cout << absl::StrFormat("%-22s %-8s %-20s %-5s %10s %10s %8d\n", cs.server_id(),
+                                 cs.rack(), cs.address(), cs.state(),
+                                 HumanBytes(cs.used_bytes()), HumanBytes(cs.capacity_bytes()),
+                                 cs.replicas());
+  }
+  return 0;
+}
+
+int LocalUp(const ternion::local::LocalClusterOptions& options) {
+  auto c = ternion::local::StartLocalCluster(options);
+  if (!c.ok()) return Fail(c.status());
+  std::cout << "local cluster up: master " << c->master_address << ", "
+            << c->processes.size() - 1 << " chunkservers in " << options.racks << " racks\n"
+            << "  source " << c->dir << "/cluster.env  (TERNION_MASTER=" << c->master_address
+            << ")\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Globals g;
+  if (const char* m = std::getenv("TERNION_MASTER")) g.master = m;
+  CLI::App app{"Ternion: a replicated chunk store. Every chunk lives on three chunkservers."};
+  app.require_subcommand(1);
+  app.add_option("--master", g.master, "Master address host:port (or TERNION_MASTER)");
+  app.add_flag("--json", g.json, "Machine-readable output for read-only commands");
+
+  std::string local, target, owner;
+  uint64_t chunk_size_mib = 0;
+  bool seal = false, chunks = false;
+  int rc = 0;
+
+  auto* put = app.add_subcommand("put", "Upload a local file to PROJECT/PATH");
+  put->add_option("local", local, "Local file")->required();
+  put->add_option("target", target, "PROJECT/PATH")->required();
+  put->add_option("--chunk-size-mib", chunk_size_mib, "Chunk size in MiB (default: master's)");
+  put->add_flag("--seal", seal, "Seal the file after writing");
+  put->callback([&] { rc = Put(g, local, target, chunk_size_mib, seal); });
+
+  auto* get = app.add_subcommand("get", "Download PROJECT/PATH to a local file");
+  get->add_option("target", target, "PROJECT/PATH")->required();
+  get->add_option("local", local, "Local file")->required();
+  get->callback([&] { rc = Get(g, target, local); });
+
+  auto* cat = app.add_subcommand("cat", "Write PROJECT/PATH to stdout");
+  cat->add_option("target", target, "PROJECT/PATH")->required();
+  cat->callback([&] { rc = Download(g, target, STDOUT_FILENO, false); });
+
+  auto* ls = app.add_subcommand("ls", "List files: PROJECT or PROJECT/PREFIX");
+  ls->add_option("target", target, "PROJECT[/PREFIX]")->required();
+  ls->callback([&] { rc = Ls(g, target); });
+
+  auto* stat = app.add_subcommand("stat", "Show a file's metadata");
+  stat->add_option("target", target, "PROJECT/PATH")->required();
+  stat->add_flag("--chunks", chunks, "Also list chunks and their replicas");
+  stat->callback([&] { rc = Stat(g, target, chunks); });
+
+  auto* rm = app.add_subcommand("rm", "Delete a file");
+  rm->add_option("target", target, "PROJECT/PATH")->required();
+  rm->callback([&] { rc = Rm(g, target); });
+
+  auto* project = app.add_subcommand("project", "Projects (tenants)");
+  project->require_subcommand(1);
+  auto* pcreate = project->add_subcommand("create", "Create a project");
+  pcreate->add_option("name", target, "Project name")->required();
+  pcreate->add_option("--owner", owner, "Owner");
+  pcreate->callback([&] { rc = ProjectCreate(g, target, owner); });
+  project->add_subcommand("ls", "List projects")->callback([&] { rc = ProjectLs(g); });
+
+  auto* cluster = app.add_subcommand("cluster", "Cluster administration");
+  cluster->require_subcommand(1);
+  cluster->add_subcommand("status", "Chunkservers and chunk health")->callback([&] {
+    rc = ClusterStatus(g);
+  });
+
+  ternion::local::LocalClusterOptions lopts;
+  auto* localcmd = app.add_subcommand("local", "A cluster on this machine (loopback only)");
+  localcmd->require_subcommand(1);
+  auto* up = localcmd->add_subcommand("up", "Start a master and chunkservers in racks");
+  up->add_option("--dir", lopts.dir, "Directory for data, logs and cluster.env")->required();
+  up->add_option("--racks", lopts.racks, "Number of racks");
+  up->add_option("--per-rack", lopts.per_rack, "Chunkservers per rack");
+  up->add_option("--disks", lopts.disks_per_server, "Data directories per chunkserver");
+  up->add_option("--dead-after", lopts.dead_after_s, "Seconds before a silent server is dead");
+  up->add_option("--chunk-size-mib", lopts.default_chunk_size_mib, "Default chunk size in MiB");
+  up->callback([&] { rc = LocalUp(lopts); });
+  auto* down = localcmd->add_subcommand("down", "Stop the cluster started in --dir");
+  down->add_option("--dir", lopts.dir, "Directory given to `local up`")->required();
+  down->callback([&] {
+    absl::Status s = ternion::local::StopLocalCluster(lopts.dir);
+    rc = s.ok() ? 0 : Fail(s);
+  });
+
+  CLI11_PARSE(app, argc, argv);
+  return rc;
+}

@@ -1,0 +1,305 @@
+#include "client/cli/local_cluster.h"
+
+#include <fcntl.h>
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "common/file_util.h"
+#include "common/rpc_status.h"
+#include "common/status_macros.h"
+#include "ternion/v1/master.grpc.pb.h"
+
+namespace ternion::local {
+namespace {
+
+std::string SelfDir() {
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n <= 0) return ".";
+  std::string path(buf, n);
+  return path.substr(0, path.find_last_of('/'));
+}
+
+absl::Status MakeDirs(const std::string& path) {
+  std::string cur;
+  for (size_t i = 0; i <= path.size(); ++i) {
+    if (i == path.size() || (path[i] == '/' && i > 0)) {
+      cur = path.substr(0, i);
+      if (::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) {
+        return ErrnoToStatus(errno, absl::StrCat("mkdir ", cur));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+bool Alive(int pid) {
+  if (pid <= 0) return false;
+  // Reap it if it is our own exited child, then check it still exists and is ours.
+  waitpid(pid, nullptr, WNOHANG);
+  auto cmdline = ReadFileToString(absl::StrCat("/proc/", pid, "/cmdline"));
+  if (!cmdline.ok()) return false;
+  auto stat = ReadFileToString(absl::StrCat("/proc/", pid, "/stat"));
+  if (stat.ok()) {
+    size_t paren = stat->rfind(')');
+    if (paren != std::string::npos && paren + 2 < stat->size() && (*stat)[paren + 2] == 'Z') {
+      return false;  // a zombie: exited, waiting for its parent
+    }
+  }
+  return cmdline->find("ternion-") != std::string::npos;
+}
+
+// Spawns argv detached (own session), output to log_path; returns its pid.
+absl::StatusOr<int> Spawn(const std::vector<std::string>& argv, const std::string& log_path) {
+  // Everything the child needs is prepared before fork: after it, only async-signal-safe calls.
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (log_fd < 0) return ErrnoToStatus(errno, absl::StrCat("open ", log_path));
+  pid_t pid = fork();
+  if (pid < 0) {
+    ::close(log_fd);
+    return ErrnoToStatus(errno, "fork");
+  }
+  if (pid == 0) {
+    setsid();
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    int devnull = ::open("/dev/null", O_RDONLY);
+    dup2(devnull, 0);
+    dup2(log_fd, 1);
+    dup2(log_fd, 2);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  ::close(log_fd);
+  return pid;
+}
+
+// Waits for a daemon's ready file and returns its JSON.
+absl::StatusOr<nlohmann::json> WaitReady(const std::string& path, int pid, double timeout_s) {
+  absl::Time deadline = absl::Now() + absl::Seconds(timeout_s);
+  while (absl::Now() < deadline) {
+    auto text = ReadFileToString(path);
+    if (text.ok()) {
+      auto j = nlohmann::json::parse(*text, nullptr, false);
+      if (!j.is_discarded() && j.value("pid", 0) == pid) return j;
+    }
+    int status;
+    if (waitpid(pid, &status, WNOHANG) == pid) {  // our child exited
+      return absl::UnavailableError(absl::StrCat("process ", pid, " exited before serving; see the logs in ",
+                                                 path.substr(0, path.rfind("/run/")), "/logs"));
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return absl::DeadlineExceededError(absl::StrCat("no ready file at ", path));
+}
+
+nlohmann::json ToJson(const LocalCluster& c) {
+  nlohmann::json procs = nlohmann::json::array();
+  for (const auto& p : c.processes) {
+    procs.push_back({{"name", p.name},
+                     {"role", p.role},
+                     {"rack", p.rack},
+                     {"address", p.address},
+                     {"metrics_port", p.metrics_port},
+                     {"pid", p.pid},
+                     {"argv", p.argv},
+                     {"data_dirs", p.data_dirs}});
+  }
+  return {{"master", c.master_address}, {"processes", procs}};
+}
+
+absl::Status Save(const LocalCluster& c) {
+  RETURN_IF_ERROR(WriteFileAtomically(c.dir + "/cluster.json", ToJson(c).dump(2) + "\n"));
+  return WriteFileAtomically(c.dir + "/cluster.env",
+                             absl::StrCat("TERNION_MASTER=", c.master_address, "\n"));
+}
+
+// Replaces the value of `flag` in argv (e.g. "--port") by `value`.
+void SetFlag(std::vector<std::string>* argv, const std::string& flag, const std::string& value) {
+  for (size_t i = 0; i + 1 < argv->size(); ++i) {
+    if ((*argv)[i] == flag) (*argv)[i + 1] = value;
+  }
+}
+
+// Starts one process from its recorded argv and fills pid/address/metrics_port.
+absl::Status Launch(const std::string& dir, LocalProcess* p) {
+  std::string ready = absl::StrCat(dir, "/run/", p->name, ".ready");
+  ::unlink(ready.c_str());
+  ASSIGN_OR_RETURN(int pid, Spawn(p->argv, absl::StrCat(dir, "/logs/", p->name, ".log")));
+  p->pid = pid;
+  ASSIGN_OR_RETURN(nlohmann::json j, WaitReady(ready, pid, 30));
+  p->address = j.value("address", "");
+  p->metrics_port = j.value("metrics_port", -1);
+  // Pin the ports so a restart serves at the same address.
+  SetFlag(&p->argv, "--port", p->address.substr(p->address.rfind(':') + 1));
+  SetFlag(&p->argv, "--metrics-port", absl::StrCat(p->metrics_port));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status WaitForLiveServers(const std::string& master_address, int live, double timeout_s) {
+  auto stub = ternion::v1::MasterService::NewStub(
+      grpc::CreateChannel(master_address, grpc::InsecureChannelCredentials()));
+  absl::Time deadline = absl::Now() + absl::Seconds(timeout_s);
+  uint64_t seen = 0;
+  while (absl::Now() < deadline) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    ternion::v1::ClusterStatusResponse resp;
+    if (stub->ClusterStatus(&ctx, ternion::v1::ClusterStatusRequest(), &resp).ok()) {
+      seen = resp.live_servers();
+      if (seen >= static_cast<uint64_t>(live)) return absl::OkStatus();
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return absl::DeadlineExceededError(
+      absl::StrCat("only ", seen, " of ", live, " chunkservers registered in time"));
+}
+
+absl::StatusOr<LocalCluster> StartLocalCluster(const LocalClusterOptions& options) {
+  if (options.dir.empty()) return absl::InvalidArgumentError("--dir is required");
+  if (options.racks < 1 || options.per_rack < 1 || options.disks_per_server < 1) {
+    return absl::InvalidArgumentError("racks, per-rack and disks must be at least 1");
+  }
+  if (auto existing = LoadLocalCluster(options.dir); existing.ok()) {
+    for (const auto& p : existing->processes) {
+      if (Alive(p.pid)) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "a local cluster is already running in ", options.dir, " (ternion local down first)"));
+      }
+    }
+  }
+  std::string bin = options.bin_dir.empty() ? SelfDir() : options.bin_dir;
+  for (const char* sub : {"", "/logs", "/run", "/master"}) {
+    RETURN_IF_ERROR(MakeDirs(options.dir + sub));
+  }
+  char abs[4096];
+  if (realpath(options.dir.c_str(), abs) == nullptr) return ErrnoToStatus(errno, "realpath");
+  LocalCluster c;
+  c.dir = abs;
+
+  LocalProcess master;
+  master.name = "master";
+  master.role = "master";
+  master.argv = {bin + "/ternion-master",
+                 "--metadata-dir", c.dir + "/master",
+                 "--port", "0",
+                 "--metrics-port", "0",
+                 "--dead-after", absl::StrCat(options.dead_after_s),
+                 "--default-chunk-size-mib", absl::StrCat(options.default_chunk_size_mib),
+                 "--ready-file", c.dir + "/run/master.ready"};
+  absl::Status s = Launch(c.dir, &master);
+  if (!s.ok()) return s;
+  c.master_address = master.address;
+  c.processes.push_back(master);
+  RETURN_IF_ERROR(Save(c));
+
+  auto fail = [&](absl::Status st) -> absl::Status {
+    (void)StopLocalCluster(c.dir);
+    return st;
+  };
+  for (int r = 0; r < options.racks; ++r) {
+    for (int i = 0; i < options.per_rack; ++i) {
+      LocalProcess cs;
+      cs.role = "chunkserver";
+      cs.rack = absl::StrCat("rack", r + 1);
+      cs.name = absl::StrCat("cs-", cs.rack, "-", i);
+      for (int d = 0; d < options.disks_per_server; ++d) {
+        cs.data_dirs.push_back(absl::StrCat(c.dir, "/", cs.name, "/disk", d));
+        RETURN_IF_ERROR(MakeDirs(cs.data_dirs.back()));
+      }
+      cs.argv = {bin + "/ternion-chunkserver",
+                 "--master", c.master_address,
+                 "--rack", cs.rack,
+                 "--data-dirs", absl::StrJoin(cs.data_dirs, ","),
+                 "--port", "0",
+                 "--metrics-port", "0",
+                 "--heartbeat-interval", absl::StrCat(options.heartbeat_s),
+                 "--ready-file", absl::StrCat(c.dir, "/run/", cs.name, ".ready")};
+      if (absl::Status st = Launch(c.dir, &cs); !st.ok()) return fail(st);
+      c.processes.push_back(cs);
+      RETURN_IF_ERROR(Save(c));
+    }
+  }
+  if (absl::Status st = WaitForLiveServers(c.master_address, options.racks * options.per_rack, 30);
+      !st.ok()) {
+    return fail(st);
+  }
+  return c;
+}
+
+absl::StatusOr<LocalCluster> LoadLocalCluster(const std::string& dir) {
+  ASSIGN_OR_RETURN(std::string text, ReadFileToString(dir + "/cluster.json"));
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return absl::DataLossError(absl::StrCat(dir, "/cluster.json is not valid JSON"));
+  }
+  LocalCluster c;
+  c.dir = dir;
+  c.master_address = j.value("master", "");
+  for (const auto& p : j.value("processes", nlohmann::json::array())) {
+    LocalProcess lp;
+    lp.name = p.value("name", "");
+    lp.role = p.value("role", "");
+    lp.rack = p.value("rack", "");
+    lp.address = p.value("address", "");
+    lp.metrics_port = p.value("metrics_port", -1);
+    lp.pid = p.value("pid", 0);
+    lp.argv = p.value("argv", std::vector<std::string>{});
+    lp.data_dirs = p.value("data_dirs", std::vector<std::string>{});
+    c.processes.push_back(lp);
+  }
+  return c;
+}
+
+absl::Status StopLocalCluster(const std::string& dir) {
+  ASSIGN_OR_RETURN(LocalCluster c, LoadLocalCluster(dir));
+  // Chunkservers first, then the master.
+  for (auto it = c.processes.rbegin(); it != c.processes.rend(); ++it) {
+    if (Alive(it->pid)) kill(it->pid, SIGTERM);
+  }
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  for (const auto& p : c.processes) {
+    while (Alive(p.pid) && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(20));
+    if (Alive(p.pid)) kill(p.pid, SIGKILL);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status KillProcess(const std::string& dir, const std::string& name) {
+  ASSIGN_OR_RETURN(LocalCluster c, LoadLocalCluster(dir));
+  for (const auto& p : c.processes) {
+    if (p.name != name) continue;
+    if (!Alive(p.pid)) return absl::FailedPreconditionError(absl::StrCat(name, " is not running"));
+    kill(p.pid, SIGKILL);
+    for (int i = 0; i < 250 && Alive(p.pid); ++i) absl::SleepFor(absl::Milliseconds(20));
+    return absl::OkStatus();
+  }
+  return absl::NotFoundError(absl::StrCat("no process named ", name));
+}
+
+absl::Status RestartProcess(const std::string& dir, const std::string& name) {
+  ASSIGN_OR_RETURN(LocalCluster c, LoadLocalCluster(dir));
+  for (auto& p : c.processes) {
+    if (p.name != name) continue;
+    if (Alive(p.pid)) return absl::FailedPreconditionError(absl::StrCat(name, " is running"));
+    RETURN_IF_ERROR(Launch(c.dir, &p));
+    return Save(c);
+  }
+  return absl::NotFoundError(absl::StrCat("no process named ", name));
+}
+
+}  // namespace ternion::local

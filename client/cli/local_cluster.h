@@ -1,0 +1,67 @@
+#pragma once
+
+// A local cluster on this machine: one master and chunkservers spread over racks, on free
+// loopback ports, as child processes that outlive the caller. Used by `ternion local up|down`,
+// the demo, the integration tests and the benchmark.
+//
+// Layout of DIR: cluster.env (TERNION_MASTER=host:port), cluster.json (every process with its
+// pid, role, rack, address and argv), master/ (metadata), cs-<rack>-<n>/disk<k>/ (data),
+// logs/*.log.
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace ternion::local {
+
+struct LocalClusterOptions {
+  std::string dir;
+  int racks = 3;
+  int per_rack = 2;
+  int disks_per_server = 1;
+  double dead_after_s = 30;
+  double heartbeat_s = 1;
+  uint64_t default_chunk_size_mib = 64;
+  std::string bin_dir;  // where ternion-master and ternion-chunkserver are; default: beside us
+};
+
+struct LocalProcess {
+  std::string name;  // "master", "cs-r1-0", ...
+  std::string role;  // master | chunkserver
+  std::string rack;
+  std::string address;
+  int metrics_port = -1;
+  int pid = 0;
+  std::vector<std::string> argv;
+  std::vector<std::string> data_dirs;
+};
+
+struct LocalCluster {
+  std::string dir;
+  std::string master_address;
+  std::vector<LocalProcess> processes;
+};
+
+// Starts the cluster and returns once every chunkserver has registered with the master.
+absl::StatusOr<LocalCluster> StartLocalCluster(const LocalClusterOptions& options);
+
+// Reads DIR/cluster.json.
+absl::StatusOr<LocalCluster> LoadLocalCluster(const std::string& dir);
+
+// Stops exactly the processes recorded in DIR/cluster.json (SIGTERM, then SIGKILL after a
+// grace period). Processes already gone are skipped.
+absl::Status StopLocalCluster(const std::string& dir);
+
+// kill -9 of one recorded process.
+absl::Status KillProcess(const std::string& dir, const std::string& name);
+
+// Starts a recorded process again with its recorded argv (same ports and directories) and
+// waits until it serves.
+absl::Status RestartProcess(const std::string& dir, const std::string& name);
+
+// Waits until the master reports `live` live chunkservers.
+absl::Status WaitForLiveServers(const std::string& master_address, int live, double timeout_s);
+
+}  // namespace ternion::local

@@ -1,0 +1,444 @@
+// The client library: ClientImpl talks to the master; FileWriterImpl streams each chunk to its
+// three replicas in parallel; FileReaderImpl reads one replica per chunk with failover.
+
+#include <grpcpp/grpcpp.h>
+#include <unistd.h>
+
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "client/chunk_layout.h"
+#include "client/replica_stream.h"
+#include "common/crc32c.h"
+#include "common/rpc_status.h"
+#include "common/status_macros.h"
+#include "ternion/client.h"
+#include "ternion/v1/chunkserver.grpc.pb.h"
+#include "ternion/v1/master.grpc.pb.h"
+
+namespace ternion {
+namespace {
+
+using client::NextFrameLength;
+using client::ReplicaStream;
+namespace v1 = ::ternion::v1;
+
+constexpr uint64_t kFrameBytes = 1 << 20;
+
+FileStat ToStat(const v1::FileInfo& f) {
+  FileStat st;
+  st.project = f.project();
+  st.path = f.path();
+  st.length = f.length();
+  st.chunk_size = f.chunk_size();
+  st.sealed = f.sealed();
+  st.under_lease = f.under_lease();
+  st.created_unix_ms = f.created_unix_ms();
+  st.modified_unix_ms = f.modified_unix_ms();
+  for (const v1::ChunkInfo& c : f.chunks()) {
+    ChunkStat cs{c.chunk_id(), c.version(), c.index(), c.length(), {}};
+    for (const auto& r : c.replicas()) cs.replicas.push_back({r.server_id(), r.address(), r.rack()});
+    st.chunks.push_back(std::move(cs));
+  }
+  return st;
+}
+
+class ClientImpl;
+
+class FileWriterImpl final : public FileWriter {
+ public:
+  FileWriterImpl(ClientImpl* client, const v1::LeaseResponse& lease);
+  ~FileWriterImpl() override = default;
+
+  absl::Status Append(absl::string_view data) override;
+  absl::Status Flush() override;
+  absl::Status Close() override { return End(false); }
+  absl::Status Seal() override { return End(true); }
+  uint64_t length() const override { return acked_; }
+
+ private:
+  absl::Status SendFrame(std::string data);
+  absl::Status OpenChunk(uint64_t index);
+  absl::Status FinishChunk();
+  absl::Status Commit();
+  absl::Status End(bool seal);
+  // Records the first failure; every later call returns it.
+  absl::Status Fail(absl::Status s) {
+    if (failed_.ok()) failed_ = s;
+    streams_.clear();
+    return failed_;
+  }
+
+  ClientImpl* const client_;  // not owned; outlives the writer
+  v1::LeaseRef lease_;
+  const uint64_t chunk_size_;
+  uint64_t acked_;   // committed at the master
+  uint64_t sent_;    // handed to the replica streams
+  std::string buffer_;  // appended bytes after sent_
+  v1::ChunkInfo chunk_;
+  bool header_pending_ = false;
+  std::vector<std::unique_ptr<ReplicaStream>> streams_;
+  absl::Status failed_;
+  bool ended_ = false;
+};
+
+class FileReaderImpl final : public FileReader {
+ public:
+  FileReaderImpl(ClientImpl* client, v1::FileInfo info) : client_(client), info_(std::move(info)) {}
+  absl::Status ReadAt(uint64_t offset, size_t n, std::string* out) override;
+  uint64_t length() const override { return info_.length(); }
+
+ private:
+  absl::Status ReadChunkRange(const v1::ChunkInfo& chunk, uint64_t offset, uint64_t length,
+                              std::string* out);
+  ClientImpl* const client_;  // not owned; outlives the reader
+  const v1::FileInfo info_;
+};
+
+class ClientImpl final : public Client {
+ public:
+  explicit ClientImpl(const ClientOptions& options) : options_(options) {
+    if (options_.client_id.empty()) {
+      char host[256] = {0};
+      gethostname(host, sizeof(host) - 1);
+      options_.client_id = absl::StrCat(getpid(), "@", host);
+    }
+    master_ = v1::MasterService::NewStub(Channel(options_.master_address));
+  }
+
+  const ClientOptions& options() const { return options_; }
+  v1::MasterService::Stub* master() { return master_.get(); }
+
+  std::shared_ptr<grpc::Channel> Channel(const std::string& address) {
+    absl::MutexLock lock(&mu_);
+    auto& ch = channels_[address];
+    if (!ch) {
+      grpc::ChannelArguments args;
+      args.SetMaxReceiveMessageSize(16 << 20);
+      args.SetMaxSendMessageSize(16 << 20);
+      ch = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+    }
+    return ch;
+  }
+
+  // One unary master RPC with the client's deadline.
+  template <typename Req, typename Resp>
+  absl::Status CallMaster(grpc::Status (v1::MasterService::Stub::*method)(grpc::ClientContext*,
+                                                                          const Req&, Resp*),
+                          const Req& req, Resp* resp) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.rpc_timeout));
+    return FromGrpcStatus((master_.get()->*method)(&ctx, req, resp));
+  }
+
+  absl::Status CreateProject(const std::string& name, const std::string& owner) override {
+    v1::CreateProjectRequest req;
+    req.set_name(name);
+    req.set_owner(owner);
+    v1::CreateProjectResponse resp;
+    return CallMaster(&v1::MasterService::Stub::CreateProject, req, &resp);
+  }
+
+  absl::StatusOr<std::vector<ProjectStat>> ListProjects() override {
+    v1::ListProjectsResponse resp;
+    RETURN_IF_ERROR(
+        CallMaster(&v1::MasterService::Stub::ListProjects, v1::ListProjectsRequest(), &resp));
+    std::vector<ProjectStat> out;
+    for (const auto& p : resp.projects()) out.push_back({p.name(), p.owner(), p.created_unix_ms()});
+    return out;
+  }
+
+  absl::StatusOr<std::unique_ptr<FileWriter>> Create(const std::string& project,
+                                                     const std::string& path,
+                                                     const CreateOptions& options) override {
+    v1::CreateFileRequest req;
+    req.set_project(project);
+    req.set_path(path);
+    req.set_chunk_size(options.chunk_size);
+    req.set_client_id(options_.client_id);
+    v1::LeaseResponse resp;
+    RETURN_IF_ERROR(CallMaster(&v1::MasterService::Stub::CreateFile, req, &resp));
+    return std::unique_ptr<FileWriter>(new FileWriterImpl(this, resp));
+  }
+
+  absl::StatusOr<std::unique_ptr<FileWriter>> OpenForAppend(const std::string& project,
+                                                            const std::string& path) override {
+    v1::OpenForAppendRequest req;
+    req.set_project(project);
+    req.set_path(path);
+    req.set_client_id(options_.client_id);
+    v1::LeaseResponse resp;
+    RETURN_IF_ERROR(CallMaster(&v1::MasterService::Stub::OpenForAppend, req, &resp));
+    return std::unique_ptr<FileWriter>(new FileWriterImpl(this, resp));
+  }
+
+  absl::StatusOr<v1::FileInfo> FileInfo(const std::string& project, const std::string& path,
+                                        bool with_chunks) {
+    v1::GetFileInfoRequest req;
+    req.set_project(project);
+    req.set_path(path);
+    req.set_with_chunks(with_chunks);
+    v1::FileInfo resp;
+    RETURN_IF_ERROR(CallMaster(&v1::MasterService::Stub::GetFileInfo, req, &resp));
+    return resp;
+  }
+
+  absl::StatusOr<std::unique_ptr<FileReader>> Open(const std::string& project,
+                                                   const std::string& path) override {
+    ASSIGN_OR_RETURN(v1::FileInfo info, FileInfo(project, path, true));
+    return std::unique_ptr<FileReader>(new FileReaderImpl(this, std::move(info)));
+  }
+
+  absl::StatusOr<FileStat> Stat(const std::string& project, const std::string& path,
+                                bool with_chunks) override {
+    ASSIGN_OR_RETURN(v1::FileInfo info, FileInfo(project, path, with_chunks));
+    return ToStat(info);
+  }
+
+  absl::StatusOr<std::vector<FileStat>> List(const std::string& project,
+                                             const std::string& prefix) override {
+    v1::ListFilesRequest req;
+    req.set_project(project);
+    req.set_prefix(prefix);
+    v1::ListFilesResponse resp;
+    RETURN_IF_ERROR(CallMaster(&v1::MasterService::Stub::ListFiles, req, &resp));
+    std::vector<FileStat> out;
+    for (const auto& f : resp.files()) out.push_back(ToStat(f));
+    return out;
+  }
+
+  absl::Status Delete(const std::string& project, const std::string& path) override {
+    v1::DeleteFileRequest req;
+    req.set_project(project);
+    req.set_path(path);
+    v1::DeleteFileResponse resp;
+    return CallMaster(&v1::MasterService::Stub::DeleteFile, req, &resp);
+  }
+
+ private:
+  ClientOptions options_;
+  std::unique_ptr<v1::MasterService::Stub> master_;
+  absl::Mutex mu_;
+  std::map<std::string, std::shared_ptr<grpc::Channel>> channels_ ABSL_GUARDED_BY(mu_);
+};
+
+// ---------------------------------------------------------------------------------------------
+// FileWriterImpl
+
+FileWriterImpl::FileWriterImpl(ClientImpl* client, const v1::LeaseResponse& lease)
+    : client_(client),
+      chunk_size_(lease.file().chunk_size()),
+      acked_(lease.file().length()),
+      sent_(lease.file().length()) {
+  lease_.set_project(lease.file().project());
+  lease_.set_path(lease.file().path());
+  lease_.set_lease_id(lease.lease_id());
+}
+
+absl::Status FileWriterImpl::Append(absl::string_view data) {
+  if (!failed_.ok()) return failed_;
+  if (ended_) return absl::FailedPreconditionError("writer is closed");
+  // Send every complete frame (1 MiB, or up to a chunk boundary); keep the remainder buffered.
+  while (true) {
+    uint64_t available = buffer_.size() + data.size();
+    uint64_t n = NextFrameLength(sent_, available, chunk_size_, kFrameBytes);
+    bool complete = n == kFrameBytes || (n > 0 && (sent_ + n) % chunk_size_ == 0);
+    if (!complete) break;
+    std::string frame;
+    if (buffer_.empty()) {
+      frame.assign(data.data(), n);
+      data.remove_prefix(n);
+    } else {
+      size_t from_buffer = std::min<size_t>(n, buffer_.size());
+      frame = buffer_.substr(0, from_buffer);
+      buffer_.erase(0, from_buffer);
+      frame.append(data.data(), n - from_buffer);
+      data.remove_prefix(n - from_buffer);
+    }
+    RETURN_IF_ERROR(SendFrame(std::move(frame)));
+  }
+  buffer_.append(data.data(), data.size());
+  return absl::OkStatus();
+}
+
+absl::Status FileWriterImpl::OpenChunk(uint64_t index) {
+  v1::AllocateChunkRequest req;
+  *req.mutable_lease() = lease_;
+  req.set_index(index);
+  v1::AllocateChunkResponse resp;
+  RETURN_IF_ERROR(client_->CallMaster(&v1::MasterService::Stub::AllocateChunk, req, &resp));
+  chunk_ = resp.chunk();
+  if (chunk_.replicas_size() == 0) return absl::UnavailableError("chunk has no replicas");
+  for (const auto& r : chunk_.replicas()) {
+    streams_.push_back(std::make_unique<ReplicaStream>(
+        client_->Channel(r.address()), r.address(), chunk_.chunk_id(), sent_ % chunk_size_,
+        client_->options().write_window_bytes, client_->options().rpc_timeout));
+  }
+  header_pending_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status FileWriterImpl::SendFrame(std::string data) {
+  if (streams_.empty()) {
+    if (absl::Status s = OpenChunk(sent_ / chunk_size_); !s.ok()) return Fail(s);
+  }
+  auto req = std::make_shared<v1::WriteChunkRequest>();
+  if (header_pending_) {
+    auto* h = req->mutable_header();
+    h->set_chunk_id(chunk_.chunk_id());
+    h->set_version(chunk_.version());
+    h->set_project(lease_.project());
+    h->set_chunk_size(chunk_size_);
+    h->set_token(chunk_.token());
+    header_pending_ = false;
+  }
+  const uint64_t n = data.size();
+  req->set_offset(sent_ % chunk_size_);
+  req->set_crc32c(Crc32c(data));
+  req->set_data(std::move(data));
+  for (auto& s : streams_) {
+    if (absl::Status st = s->Send(req); !st.ok()) return Fail(st);
+  }
+  sent_ += n;
+  if (sent_ % chunk_size_ == 0) return FinishChunk();
+  return absl::OkStatus();
+}
+
+absl::Status FileWriterImpl::FinishChunk() {
+  for (auto& s : streams_) {
+    if (absl::Status st = s->Finish(); !st.ok()) return Fail(st);
+  }
+  streams_.clear();
+  return Commit();
+}
+
+absl::Status FileWriterImpl::Commit() {
+  if (sent_ == acked_) return absl::OkStatus();
+  v1::CommitLengthRequest req;
+  *req.mutable_lease() = lease_;
+  req.set_length(sent_);
+  v1::CommitLengthResponse resp;
+  if (absl::Status s = client_->CallMaster(&v1::MasterService::Stub::CommitLength, req, &resp);
+      !s.ok()) {
+    return Fail(s);
+  }
+  acked_ = resp.length();
+  return absl::OkStatus();
+}
+
+absl::Status FileWriterImpl::Flush() {
+  if (!failed_.ok()) return failed_;
+  if (ended_) return absl::FailedPreconditionError("writer is closed");
+  while (!buffer_.empty()) {
+    uint64_t n = NextFrameLength(sent_, buffer_.size(), chunk_size_, kFrameBytes);
+    std::string frame = buffer_.substr(0, n);
+    buffer_.erase(0, n);
+    RETURN_IF_ERROR(SendFrame(std::move(frame)));
+  }
+  if (sent_ == acked_) return absl::OkStatus();
+  for (auto& s : streams_) {
+    if (absl::Status st = s->WaitDurable(sent_ - chunk_.index() * chunk_size_); !st.ok()) {
+      return Fail(st);
+    }
+  }
+  return Commit();
+}
+
+absl::Status FileWriterImpl::End(bool seal) {
+  RETURN_IF_ERROR(Flush());
+  for (auto& s : streams_) {
+    if (absl::Status st = s->Finish(); !st.ok()) return Fail(st);
+  }
+  streams_.clear();
+  v1::SealFileRequest req;
+  *req.mutable_lease() = lease_;
+  req.set_seal(seal);
+  v1::SealFileResponse resp;
+  RETURN_IF_ERROR(client_->CallMaster(&v1::MasterService::Stub::SealFile, req, &resp));
+  ended_ = true;
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------------------------
+// FileReaderImpl
+
+absl::Status FileReaderImpl::ReadAt(uint64_t offset, size_t n, std::string* out) {
+  out->clear();
+  if (offset > info_.length()) {
+    return absl::OutOfRangeError(absl::StrCat("read at offset ", offset,
+                                              " is past the end of the file (length ",
+                                              info_.length(), ")"));
+  }
+  n = std::min<uint64_t>(n, info_.length() - offset);
+  out->reserve(n);
+  for (const client::ChunkSlice& s : client::SplitRange(offset, n, info_.chunk_size())) {
+    if (s.index >= static_cast<uint64_t>(info_.chunks_size())) {
+      return absl::InternalError("file length covers a chunk the master did not list");
+    }
+    RETURN_IF_ERROR(ReadChunkRange(info_.chunks(s.index), s.offset_in_chunk, s.length, out));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FileReaderImpl::ReadChunkRange(const v1::ChunkInfo& chunk, uint64_t offset,
+                                            uint64_t length, std::string* out) {
+  // Same-rack replicas first; the master already lists live replicas before the others.
+  std::vector<const v1::ReplicaLocation*> order;
+  const std::string& rack = client_->options().rack;
+  for (bool same_rack : {true, false}) {
+    for (const auto& r : chunk.replicas()) {
+      if ((!rack.empty() && r.rack() == rack) == same_rack) order.push_back(&r);
+    }
+  }
+  const size_t start_size = out->size();
+  uint64_t done = 0;
+  std::vector<std::string> errors;
+  for (const v1::ReplicaLocation* r : order) {
+    auto stub = v1::ChunkServerService::NewStub(client_->Channel(r->address()));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + client_->options().rpc_timeout +
+                                        absl::Seconds((length - done) >> 20)));
+    v1::ReadChunkRequest req;
+    req.set_chunk_id(chunk.chunk_id());
+    req.set_version(chunk.version());
+    req.set_offset(offset + done);
+    req.set_length(length - done);
+    req.set_token(chunk.token());
+    auto stream = stub->ReadChunk(&ctx, req);
+    v1::ReadChunkResponse resp;
+    std::string bad;
+    while (stream->Read(&resp)) {
+      if (resp.offset() != offset + done || resp.data().size() > length - done) {
+        bad = "returned an unexpected range";
+      } else if (Crc32c(resp.data()) != resp.crc32c()) {
+        bad = "returned data failing its checksum";
+      }
+      if (!bad.empty()) {
+        ctx.TryCancel();
+        break;
+      }
+      out->append(resp.data());
+      done += resp.data().size();
+    }
+    grpc::Status s = stream->Finish();
+    if (bad.empty() && s.ok() && done == length) return absl::OkStatus();
+    if (bad.empty() && s.ok()) bad = "ended the stream early";
+    errors.push_back(absl::StrCat(r->address(), " ", bad.empty() ? s.error_message() : bad));
+  }
+  out->resize(start_size + done);
+  return absl::UnavailableError(absl::StrCat("cannot read chunk ", chunk.chunk_id(),
+                                             " from any replica: ", absl::StrJoin(errors, "; ")));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
+  if (options.master_address.empty()) {
+    return absl::InvalidArgumentError("no master address (set --master or TERNION_MASTER)");
+  }
+  return std::unique_ptr<Client>(new ClientImpl(options));
+}
+
+}  // namespace ternion

@@ -1,0 +1,136 @@
+#pragma once
+
+// Ternion client library: the API compute jobs link to read and write files.
+//
+//   auto client = ternion::Client::Connect({.master_address = "127.0.0.1:7000"});
+//   auto writer = (*client)->Create("myproject", "logs/day1");
+//   (*writer)->Append(data);        // buffered; crosses chunk boundaries by itself
+//   (*writer)->Close();             // success = every byte durable on three chunkservers
+//   auto reader = (*client)->Open("myproject", "logs/day1");
+//   (*reader)->ReadAt(0, 4096, &out);
+//
+// Every call returns absl::Status / absl::StatusOr; nothing throws. Objects are not
+// thread-safe unless stated; a Client may be shared by threads (each using its own readers and
+// writers).
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace ternion {
+
+struct ClientOptions {
+  std::string master_address;             // host:port
+  std::string client_id;                  // names the writer in leases; default pid@host
+  std::string rack;                       // the client's rack: same-rack replicas read first
+  absl::Duration rpc_timeout = absl::Seconds(30);
+  // Unacknowledged bytes in flight per replica stream while writing.
+  size_t write_window_bytes = 8u << 20;
+};
+
+struct ReplicaLocation {
+  std::string server_id;
+  std::string address;
+  std::string rack;
+};
+
+struct ChunkStat {
+  uint64_t chunk_id = 0;
+  uint64_t version = 0;
+  uint64_t index = 0;
+  uint64_t length = 0;
+  std::vector<ReplicaLocation> replicas;
+};
+
+struct FileStat {
+  std::string project;
+  std::string path;
+  uint64_t length = 0;  // acknowledged bytes: durable on every replica
+  uint64_t chunk_size = 0;
+  bool sealed = false;
+  bool under_lease = false;
+  int64_t created_unix_ms = 0;
+  int64_t modified_unix_ms = 0;
+  std::vector<ChunkStat> chunks;  // filled by Stat(..., with_chunks=true)
+};
+
+struct ProjectStat {
+  std::string name;
+  std::string owner;
+  int64_t created_unix_ms = 0;
+};
+
+struct CreateOptions {
+  uint64_t chunk_size = 0;  // 0: the master's default (64 MiB)
+};
+
+// Appends to one file under a single-writer lease.
+class FileWriter {
+ public:
+  virtual ~FileWriter() = default;
+
+  // Buffers `data` and streams full frames to the chunk's three replicas as they fill. An
+  // error here or later means bytes after the last acknowledged length may be missing.
+  virtual absl::Status Append(absl::string_view data) = 0;
+
+  // Returns once every appended byte is durable on all three replicas and recorded by the
+  // master as the file's acknowledged length.
+  virtual absl::Status Flush() = 0;
+
+  // Flush, then release the lease (the file stays appendable by a later writer).
+  virtual absl::Status Close() = 0;
+
+  // Flush, then make the file immutable.
+  virtual absl::Status Seal() = 0;
+
+  // Acknowledged length: bytes durable on three replicas and committed at the master.
+  virtual uint64_t length() const = 0;
+};
+
+// Reads one file. The visible length is the acknowledged length at Open().
+class FileReader {
+ public:
+  virtual ~FileReader() = default;
+
+  // Reads up to n bytes at offset into *out. Returns fewer bytes only at the end of the file;
+  // offset == length() gives an empty result; offset > length() is OUT_OF_RANGE. Each chunk is
+  // read from one replica; on an error or checksum mismatch the read moves to another replica.
+  virtual absl::Status ReadAt(uint64_t offset, size_t n, std::string* out) = 0;
+
+  virtual uint64_t length() const = 0;
+};
+
+class Client {
+ public:
+  static absl::StatusOr<std::unique_ptr<Client>> Connect(const ClientOptions& options);
+  virtual ~Client() = default;
+
+  virtual absl::Status CreateProject(const std::string& name, const std::string& owner = "") = 0;
+  virtual absl::StatusOr<std::vector<ProjectStat>> ListProjects() = 0;
+
+  // Creates a new file and takes its write lease.
+  virtual absl::StatusOr<std::unique_ptr<FileWriter>> Create(const std::string& project,
+                                                             const std::string& path,
+                                                             const CreateOptions& options = {}) = 0;
+  // Takes the write lease of an existing, unsealed file to append to it.
+  virtual absl::StatusOr<std::unique_ptr<FileWriter>> OpenForAppend(const std::string& project,
+                                                                    const std::string& path) = 0;
+  virtual absl::StatusOr<std::unique_ptr<FileReader>> Open(const std::string& project,
+                                                           const std::string& path) = 0;
+
+  virtual absl::StatusOr<FileStat> Stat(const std::string& project, const std::string& path,
+                                        bool with_chunks = false) = 0;
+  // Files whose path starts with `prefix`, in path order.
+  virtual absl::StatusOr<std::vector<FileStat>> List(const std::string& project,
+                                                     const std::string& prefix = "") = 0;
+  // Removes the file from the namespace at once; its chunks are collected later.
+  virtual absl::Status Delete(const std::string& project, const std::string& path) = 0;
+};
+
+}  // namespace ternion

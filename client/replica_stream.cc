@@ -1,0 +1,138 @@
+#include "client/replica_stream.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/rpc_status.h"
+
+namespace ternion::client {
+
+ReplicaStream::ReplicaStream(const std::shared_ptr<grpc::Channel>& channel, std::string address,
+                             uint64_t chunk_id, uint64_t start_length, size_t window_bytes,
+                             absl::Duration timeout)
+    : address_(std::move(address)),
+      chunk_id_(chunk_id),
+      window_bytes_(window_bytes),
+      timeout_(timeout),
+      stub_(ternion::v1::ChunkServerService::NewStub(channel)),
+      queued_end_(start_length),
+      durable_(start_length) {
+  stream_ = stub_->WriteChunk(&ctx_);
+  sender_ = std::thread([this] { SendLoop(); });
+  ack_reader_ = std::thread([this] { AckLoop(); });
+}
+
+ReplicaStream::~ReplicaStream() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!finished_) ctx_.TryCancel();
+    closing_ = true;
+    cv_.SignalAll();
+  }
+  if (sender_.joinable()) sender_.join();
+  if (ack_reader_.joinable()) ack_reader_.join();
+}
+
+absl::Status ReplicaStream::Annotate(const grpc::Status& s) const {
+  absl::Status st = FromGrpcStatus(s);
+  return absl::Status(st.code(), absl::StrCat("replica ", address_, " of chunk ", chunk_id_,
+                                              ": ", st.message()));
+}
+
+void ReplicaStream::SendLoop() {
+  while (true) {
+    Frame frame;
+    {
+      absl::MutexLock lock(&mu_);
+      while (queue_.empty() && !closing_ && !reads_ended_ && error_.ok()) cv_.Wait(&mu_);
+      if (reads_ended_ || !error_.ok()) break;
+      if (queue_.empty()) {  // closing, everything sent
+        mu_.Unlock();
+        stream_->WritesDone();
+        mu_.Lock();
+        break;
+      }
+      frame = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    if (!stream_->Write(*frame)) break;  // the stream ended; AckLoop learns why
+  }
+  absl::MutexLock lock(&mu_);
+  sender_exited_ = true;
+  cv_.SignalAll();
+}
+
+void ReplicaStream::AckLoop() {
+  ternion::v1::WriteChunkAck ack;
+  while (stream_->Read(&ack)) {
+    absl::MutexLock lock(&mu_);
+    durable_ = std::max<uint64_t>(durable_, ack.durable_length());
+    cv_.SignalAll();
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    reads_ended_ = true;
+    cv_.SignalAll();
+    while (!sender_exited_) cv_.Wait(&mu_);
+  }
+  grpc::Status s = stream_->Finish();  // no Write can be running now
+  absl::MutexLock lock(&mu_);
+  finished_ = true;
+  if (!s.ok() && error_.ok()) error_ = Annotate(s);
+  if (error_.ok() && durable_ < queued_end_) {
+    error_ = absl::UnavailableError(absl::StrCat("replica ", address_, " of chunk ", chunk_id_,
+                                                 " ended the stream before acknowledging"));
+  }
+  cv_.SignalAll();
+}
+
+absl::Status ReplicaStream::Send(Frame frame) {
+  absl::MutexLock lock(&mu_);
+  const uint64_t size = frame->data().size();
+  absl::Time deadline = absl::Now() + timeout_;
+  while (error_.ok() && !reads_ended_ && queued_end_ - durable_ > 0 &&
+         queued_end_ - durable_ + size > window_bytes_) {
+    if (cv_.WaitWithDeadline(&mu_, deadline)) {
+      ctx_.TryCancel();
+      return absl::DeadlineExceededError(absl::StrCat(
+          "replica ", address_, " of chunk ", chunk_id_, " did not acknowledge in time"));
+    }
+  }
+  if (!error_.ok()) return error_;
+  if (reads_ended_) {
+    return absl::UnavailableError(
+        absl::StrCat("replica ", address_, " of chunk ", chunk_id_, " closed the stream"));
+  }
+  queued_end_ = frame->offset() + size;
+  queue_.push_back(std::move(frame));
+  cv_.SignalAll();
+  return absl::OkStatus();
+}
+
+absl::Status ReplicaStream::WaitDurable(uint64_t length) {
+  absl::MutexLock lock(&mu_);
+  absl::Time deadline = absl::Now() + timeout_;
+  while (durable_ < length && error_.ok() && !finished_) {
+    if (cv_.WaitWithDeadline(&mu_, deadline)) {
+      ctx_.TryCancel();
+      return absl::DeadlineExceededError(absl::StrCat(
+          "replica ", address_, " of chunk ", chunk_id_, " did not acknowledge in time"));
+    }
+  }
+  if (durable_ >= length) return absl::OkStatus();
+  if (!error_.ok()) return error_;
+  return absl::UnavailableError(
+      absl::StrCat("replica ", address_, " of chunk ", chunk_id_, " closed the stream"));
+}
+
+absl::Status ReplicaStream::Finish() {
+  {
+    absl::MutexLock lock(&mu_);
+    closing_ = true;
+    cv_.SignalAll();
+  }
+  sender_.join();
+  ack_reader_.join();
+  absl::MutexLock lock(&mu_);
+  return error_;
+}
+
+}  // namespace ternion::client

@@ -1,0 +1,76 @@
+#pragma once
+
+// ReplicaStream writes one chunk to one chunkserver: a WriteChunk stream with a sender thread
+// and an acknowledgement reader, so a FileWriter drives its three replicas in parallel and
+// keeps up to a window of bytes in flight on each.
+//
+// Thread-safe.
+
+#include <grpcpp/grpcpp.h>
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "ternion/v1/chunkserver.grpc.pb.h"
+
+namespace ternion::client {
+
+class ReplicaStream {
+ public:
+  using Frame = std::shared_ptr<const ternion::v1::WriteChunkRequest>;
+
+  // Opens the stream. `start_length` is the replica's length before the first frame; the
+  // first frame sent must carry the chunk header.
+  ReplicaStream(const std::shared_ptr<grpc::Channel>& channel, std::string address,
+                uint64_t chunk_id, uint64_t start_length, size_t window_bytes,
+                absl::Duration timeout);
+  ~ReplicaStream();  // cancels the stream if Finish() was not called
+
+  // Queues a frame (its offset must continue the previous one). Blocks while more than the
+  // window is unacknowledged. Returns the stream's error once it has failed.
+  absl::Status Send(Frame frame);
+
+  // Waits until the replica acknowledged `length` bytes as durable, or the stream failed.
+  absl::Status WaitDurable(uint64_t length);
+
+  // Ends the stream cleanly (after all queued frames) and returns its final status.
+  absl::Status Finish();
+
+  const std::string& address() const { return address_; }
+
+ private:
+  void SendLoop();
+  void AckLoop();
+  absl::Status Annotate(const grpc::Status& s) const;
+
+  const std::string address_;
+  const uint64_t chunk_id_;
+  const size_t window_bytes_;
+  const absl::Duration timeout_;
+  grpc::ClientContext ctx_;
+  std::unique_ptr<ternion::v1::ChunkServerService::Stub> stub_;
+  std::unique_ptr<grpc::ClientReaderWriter<ternion::v1::WriteChunkRequest,
+                                           ternion::v1::WriteChunkAck>>
+      stream_;
+
+  absl::Mutex mu_;
+  absl::CondVar cv_;
+  std::deque<Frame> queue_ ABSL_GUARDED_BY(mu_);
+  uint64_t queued_end_ ABSL_GUARDED_BY(mu_);  // replica length once every queued frame lands
+  uint64_t durable_ ABSL_GUARDED_BY(mu_);
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  bool reads_ended_ ABSL_GUARDED_BY(mu_) = false;  // the server ended the stream
+  bool sender_exited_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;      // Finish() ran; final status in error_
+  absl::Status error_ ABSL_GUARDED_BY(mu_);
+  std::thread sender_;
+  std::thread ack_reader_;
+};
+
+}  // namespace ternion::client

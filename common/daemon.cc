@@ -1,0 +1,42 @@
+#include "common/daemon.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/file_util.h"
+
+namespace ternion {
+namespace {
+sigset_t TerminationSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  return set;
+}
+}  // namespace
+
+void BlockTerminationSignals() {
+  sigset_t set = TerminationSignals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+int WaitForTerminationSignal() {
+  sigset_t set = TerminationSignals();
+  int sig = 0;
+  while (sigwait(&set, &sig) != 0) {
+  }
+  return sig;
+}
+
+absl::Status WriteReadyFile(const std::string& path, const std::string& address,
+                            int metrics_port, const std::string& server_id) {
+  std::string json = absl::StrCat("{\"pid\":", getpid(), ",\"address\":\"", address,
+                                  "\",\"metrics_port\":", metrics_port, ",\"server_id\":\"",
+                                  server_id, "\"}\n");
+  return WriteFileAtomically(path, json);
+}
+
+}  // namespace ternion

@@ -1,0 +1,23 @@
+#pragma once
+
+// Process plumbing shared by the daemons' main()s.
+
+#include <string>
+
+#include "absl/status/status.h"
+
+namespace ternion {
+
+// Blocks SIGINT and SIGTERM in the calling thread and every thread it starts afterwards.
+// Call first thing in main().
+void BlockTerminationSignals();
+
+// Waits until SIGINT or SIGTERM arrives; returns the signal number.
+int WaitForTerminationSignal();
+
+// Publishes a small JSON document telling a launcher the daemon is serving, and where:
+// {"pid":..,"address":"host:port","metrics_port":..,"server_id":".."}.
+absl::Status WriteReadyFile(const std::string& path, const std::string& address,
+                            int metrics_port, const std::string& server_id);
+
+}  // namespace ternion

@@ -1,0 +1,88 @@
+// ternion-master: flags -> MasterOptions -> serve until SIGTERM.
+
+#include <grpcpp/grpcpp.h>
+
+#include <CLI/CLI.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "common/daemon.h"
+#include "common/logging.h"
+#include "common/metrics.h"
+#include "common/metrics_http_server.h"
+#include "master/master.h"
+#include "master/master_service.h"
+
+int main(int argc, char** argv) {
+  ternion::BlockTerminationSignals();
+  ternion::SetLogProcessName("master");
+  ternion::master::MasterOptions options;
+  std::string metadata_dir;
+  std::string host = "127.0.0.1";
+  int port = 0;
+  int metrics_port = 0;
+  std::string ready_file;
+  double dead_after_s = 30;
+  double lease_s = 60;
+  uint64_t chunk_size_mib = 64;
+  CLI::App app{"Ternion master: namespace, chunk map, placement and cluster membership."};
+  app.add_option("--metadata-dir", metadata_dir, "RocksDB directory for metadata")->required();
+  app.add_option("--host", host, "Address to listen on");
+  app.add_option("--port", port, "gRPC port (0 = pick a free one)");
+  app.add_option("--metrics-port", metrics_port, "/metrics port (0 = free, -1 = off)");
+  app.add_option("--dead-after", dead_after_s, "Seconds of silence before a chunkserver is dead");
+  app.add_option("--lease", lease_s, "Writer lease duration in seconds");
+  app.add_option("--default-chunk-size-mib", chunk_size_mib, "Default chunk size in MiB");
+  app.add_option("--ready-file", ready_file, "Write a JSON file here once serving");
+  CLI11_PARSE(app, argc, argv);
+  options.dead_after = absl::Seconds(dead_after_s);
+  options.lease_duration = absl::Seconds(lease_s);
+  options.default_chunk_size = chunk_size_mib << 20;
+
+  auto master = ternion::master::Master::Open(metadata_dir, options);
+  if (!master.ok()) {
+    TLOG(ERROR) << "cannot open metadata: " << master.status();
+    return 1;
+  }
+  ternion::master::MasterService service(master->get());
+  grpc::ServerBuilder builder;
+  int bound_port = 0;
+  builder.AddListeningPort(absl::StrCat(host, ":", port), grpc::InsecureServerCredentials(),
+                           &bound_port);
+  builder.RegisterService(&service);
+  builder.SetMaxReceiveMessageSize(16 << 20);  // full chunk reports of large servers
+  grpc::ResourceQuota quota("master");
+  quota.SetMaxThreads(64);
+  builder.SetResourceQuota(quota);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || bound_port == 0) {
+    TLOG(ERROR) << "cannot listen on " << host << ":" << port;
+    return 1;
+  }
+  auto& registry = ternion::MetricsRegistry::Default();
+  ternion::master::Master* m = master->get();
+  registry.AddCollector([m] { m->UpdateMetrics(); });
+  std::unique_ptr<ternion::MetricsHttpServer> metrics;
+  if (metrics_port >= 0) {
+    auto started = ternion::MetricsHttpServer::Start(host, metrics_port, &registry);
+    if (!started.ok()) {
+      TLOG(ERROR) << started.status();
+      return 1;
+    }
+    metrics = std::move(*started);
+  }
+  std::string address = absl::StrCat(host, ":", bound_port);
+  TLOG(INFO) << "master serving on " << address << ", metrics on "
+             << (metrics ? metrics->port() : -1);
+  if (!ready_file.empty()) {
+    absl::Status s =
+        ternion::WriteReadyFile(ready_file, address, metrics ? metrics->port() : -1, "master");
+    if (!s.ok()) {
+      TLOG(ERROR) << "cannot write ready file: " << s;
+      return 1;
+    }
+  }
+  int sig = ternion::WaitForTerminationSignal();
+  TLOG(INFO) << "signal " << sig << ", shutting down";
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  return 0;
+}

@@ -1,0 +1,134 @@
+#include "master/master_service.h"
+
+#include "common/rpc_metrics.h"
+#include "common/rpc_status.h"
+
+namespace ternion::master {
+namespace {
+
+// Runs `fn` (returning absl::Status) as one counted RPC.
+template <typename Fn>
+grpc::Status Serve(const char* method, Fn fn) {
+  RpcScope rpc("master", method);
+  return rpc.Done(ToGrpcStatus(fn()));
+}
+
+// Stores a StatusOr's value through `assign`, or returns its error.
+template <typename T, typename Assign>
+absl::Status Store(absl::StatusOr<T> result, Assign assign) {
+  if (!result.ok()) return result.status();
+  assign(*std::move(result));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+using namespace ternion::v1;  // NOLINT: the adapter names every message type
+
+grpc::Status MasterService::RegisterChunkServer(grpc::ServerContext*,
+                                                const RegisterChunkServerRequest* req,
+                                                RegisterChunkServerResponse*) {
+  return Serve("RegisterChunkServer", [&] { return master_->RegisterChunkServer(*req); });
+}
+
+grpc::Status MasterService::Heartbeat(grpc::ServerContext*, const HeartbeatRequest* req,
+                                      HeartbeatResponse* resp) {
+  return Serve("Heartbeat", [&] {
+    resp->set_reregister(!master_->Heartbeat(*req));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status MasterService::CreateProject(grpc::ServerContext*, const CreateProjectRequest* req,
+                                          CreateProjectResponse*) {
+  return Serve("CreateProject", [&] { return master_->CreateProject(req->name(), req->owner()); });
+}
+
+grpc::Status MasterService::ListProjects(grpc::ServerContext*, const ListProjectsRequest*,
+                                         ListProjectsResponse* resp) {
+  return Serve("ListProjects", [&] {
+    for (auto& p : master_->ListProjects()) *resp->add_projects() = std::move(p);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status MasterService::CreateFile(grpc::ServerContext*, const CreateFileRequest* req,
+                                       LeaseResponse* resp) {
+  return Serve("CreateFile", [&] {
+    return Store(
+        master_->CreateFile(req->project(), req->path(), req->chunk_size(), req->client_id()),
+        [&](LeaseResponse r) { *resp = std::move(r); });
+  });
+}
+
+grpc::Status MasterService::OpenForAppend(grpc::ServerContext*, const OpenForAppendRequest* req,
+                                          LeaseResponse* resp) {
+  return Serve("OpenForAppend", [&] {
+    return Store(master_->OpenForAppend(req->project(), req->path(), req->client_id()),
+                 [&](LeaseResponse r) { *resp = std::move(r); });
+  });
+}
+
+grpc::Status MasterService::RenewLease(grpc::ServerContext*, const LeaseRef* req,
+                                       LeaseResponse* resp) {
+  return Serve("RenewLease", [&] {
+    return Store(master_->RenewLease(*req), [&](LeaseResponse r) { *resp = std::move(r); });
+  });
+}
+
+grpc::Status MasterService::AllocateChunk(grpc::ServerContext*, const AllocateChunkRequest* req,
+                                          AllocateChunkResponse* resp) {
+  return Serve("AllocateChunk", [&] {
+    return Store(master_->AllocateChunk(req->lease(), req->index()),
+                 [&](ChunkInfo c) { *resp->mutable_chunk() = std::move(c); });
+  });
+}
+
+grpc::Status MasterService::CommitLength(grpc::ServerContext*, const CommitLengthRequest* req,
+                                         CommitLengthResponse* resp) {
+  return Serve("CommitLength", [&] {
+    return Store(master_->CommitLength(req->lease(), req->length()),
+                 [&](uint64_t n) { resp->set_length(n); });
+  });
+}
+
+grpc::Status MasterService::SealFile(grpc::ServerContext*, const SealFileRequest* req,
+                                     SealFileResponse* resp) {
+  return Serve("SealFile", [&] {
+    return Store(master_->SealFile(req->lease(), req->seal()),
+                 [&](FileInfo f) { *resp->mutable_file() = std::move(f); });
+  });
+}
+
+grpc::Status MasterService::GetFileInfo(grpc::ServerContext*, const GetFileInfoRequest* req,
+                                        FileInfo* resp) {
+  return Serve("GetFileInfo", [&] {
+    return Store(master_->GetFileInfo(req->project(), req->path(), req->with_chunks()),
+                 [&](FileInfo f) { *resp = std::move(f); });
+  });
+}
+
+grpc::Status MasterService::ListFiles(grpc::ServerContext*, const ListFilesRequest* req,
+                                      ListFilesResponse* resp) {
+  return Serve("ListFiles", [&] {
+    return Store(master_->ListFiles(req->project(), req->prefix(), req->limit()),
+                 [&](std::vector<FileInfo> files) {
+                   for (auto& f : files) *resp->add_files() = std::move(f);
+                 });
+  });
+}
+
+grpc::Status MasterService::DeleteFile(grpc::ServerContext*, const DeleteFileRequest* req,
+                                       DeleteFileResponse*) {
+  return Serve("DeleteFile", [&] { return master_->DeleteFile(req->project(), req->path()); });
+}
+
+grpc::Status MasterService::ClusterStatus(grpc::ServerContext*, const ClusterStatusRequest*,
+                                          ClusterStatusResponse* resp) {
+  return Serve("ClusterStatus", [&] {
+    *resp = master_->ClusterStatus();
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace ternion::master

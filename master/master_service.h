@@ -1,0 +1,49 @@
+#pragma once
+
+// The gRPC adapter of the master: proto in, Master call, status out. No logic of its own.
+// It is the one place master RPCs enter, where request authentication will slot in.
+
+#include "master/master.h"
+#include "ternion/v1/master.grpc.pb.h"
+
+namespace ternion::master {
+
+class MasterService final : public ternion::v1::MasterService::Service {
+ public:
+  explicit MasterService(Master* master) : master_(master) {}  // master outlives the service
+
+  grpc::Status RegisterChunkServer(grpc::ServerContext*,
+                                   const ternion::v1::RegisterChunkServerRequest*,
+                                   ternion::v1::RegisterChunkServerResponse*) override;
+  grpc::Status Heartbeat(grpc::ServerContext*, const ternion::v1::HeartbeatRequest*,
+                         ternion::v1::HeartbeatResponse*) override;
+  grpc::Status CreateProject(grpc::ServerContext*, const ternion::v1::CreateProjectRequest*,
+                             ternion::v1::CreateProjectResponse*) override;
+  grpc::Status ListProjects(grpc::ServerContext*, const ternion::v1::ListProjectsRequest*,
+                            ternion::v1::ListProjectsResponse*) override;
+  grpc::Status CreateFile(grpc::ServerContext*, const ternion::v1::CreateFileRequest*,
+                          ternion::v1::LeaseResponse*) override;
+  grpc::Status OpenForAppend(grpc::ServerContext*, const ternion::v1::OpenForAppendRequest*,
+                             ternion::v1::LeaseResponse*) override;
+  grpc::Status RenewLease(grpc::ServerContext*, const ternion::v1::LeaseRef*,
+                          ternion::v1::LeaseResponse*) override;
+  grpc::Status AllocateChunk(grpc::ServerContext*, const ternion::v1::AllocateChunkRequest*,
+                             ternion::v1::AllocateChunkResponse*) override;
+  grpc::Status CommitLength(grpc::ServerContext*, const ternion::v1::CommitLengthRequest*,
+                            ternion::v1::CommitLengthResponse*) override;
+  grpc::Status SealFile(grpc::ServerContext*, const ternion::v1::SealFileRequest*,
+                        ternion::v1::SealFileResponse*) override;
+  grpc::Status GetFileInfo(grpc::ServerContext*, const ternion::v1::GetFileInfoRequest*,
+                           ternion::v1::FileInfo*) override;
+  grpc::Status ListFiles(grpc::ServerContext*, const ternion::v1::ListFilesRequest*,
+                         ternion::v1::ListFilesResponse*) override;
+  grpc::Status DeleteFile(grpc::ServerContext*, const ternion::v1::DeleteFileRequest*,
+                          ternion::v1::DeleteFileResponse*) override;
+  grpc::Status ClusterStatus(grpc::ServerContext*, const ternion::v1::ClusterStatusRequest*,
+                             ternion::v1::ClusterStatusResponse*) override;
+
+ private:
+  Master* const master_;
+};
+
+}  // namespace ternion::master

@@ -1,0 +1,74 @@
+#include "master/metadata_store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace ternion::master {
+namespace {
+
+absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  std::string msg = absl::StrCat(what, ": ", s.ToString());
+  if (s.IsNotFound()) return absl::NotFoundError(msg);
+  if (s.IsCorruption()) return absl::DataLossError(msg);
+  if (s.IsNoSpace()) return absl::ResourceExhaustedError(msg);
+  if (s.IsIOError()) return absl::UnavailableError(msg);
+  return absl::InternalError(msg);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<MetadataStore>> MetadataStore::Open(const std::string& dir) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.paranoid_checks = true;
+  rocksdb::BlockBasedTableOptions table;
+  table.checksum = rocksdb::kXXH3;
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(options, dir, &db);
+  if (!s.ok()) return FromRocks(s, absl::StrCat("open metadata store ", dir));
+  return std::unique_ptr<MetadataStore>(new MetadataStore(db));
+}
+
+MetadataStore::MetadataStore(rocksdb::DB* db) : db_(db) {}
+
+MetadataStore::~MetadataStore() {
+  if (db_) {
+    rocksdb::Status s = db_->Close();
+    (void)s;
+  }
+}
+
+absl::Status MetadataStore::Write(const MetadataBatch& batch) {
+  rocksdb::WriteBatch wb;
+  for (const auto& [k, v] : batch.puts) {
+    rocksdb::Status s = wb.Put(k, v);
+    if (!s.ok()) return FromRocks(s, "batch put");
+  }
+  for (const auto& k : batch.deletes) {
+    rocksdb::Status s = wb.Delete(k);
+    if (!s.ok()) return FromRocks(s, "batch delete");
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(db_->Write(wo, &wb), "metadata write");
+}
+
+absl::Status MetadataStore::Scan(
+    absl::string_view prefix,
+    const std::function<void(absl::string_view, absl::string_view)>& fn) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  rocksdb::Slice p(prefix.data(), prefix.size());
+  for (it->Seek(p); it->Valid() && it->key().starts_with(p); it->Next()) {
+    fn(absl::string_view(it->key().data(), it->key().size()),
+       absl::string_view(it->value().data(), it->value().size()));
+  }
+  return FromRocks(it->status(), "metadata scan");
+}
+
+}  // namespace ternion::master

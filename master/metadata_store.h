@@ -1,0 +1,50 @@
+#pragma once
+
+// MetadataStore is the master's durable key-value store (RocksDB). Every Write() is synced to
+// disk before it returns, so an acknowledged metadata change survives kill -9 of the master.
+// The only code in the master that includes RocksDB. Thread-safe.
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace rocksdb {
+class DB;
+}
+
+namespace ternion::master {
+
+// A set of changes applied atomically.
+struct MetadataBatch {
+  std::vector<std::pair<std::string, std::string>> puts;
+  std::vector<std::string> deletes;
+  void Put(std::string key, std::string value) {
+    puts.emplace_back(std::move(key), std::move(value));
+  }
+  void Delete(std::string key) { deletes.push_back(std::move(key)); }
+};
+
+class MetadataStore {
+ public:
+  static absl::StatusOr<std::unique_ptr<MetadataStore>> Open(const std::string& dir);
+  ~MetadataStore();
+
+  // Applies the batch atomically and durably (WAL fsync) before returning.
+  absl::Status Write(const MetadataBatch& batch);
+
+  // Calls fn(key, value) for every key starting with `prefix`, in key order.
+  absl::Status Scan(absl::string_view prefix,
+                    const std::function<void(absl::string_view, absl::string_view)>& fn);
+
+ private:
+  explicit MetadataStore(rocksdb::DB* db);
+  std::unique_ptr<rocksdb::DB> db_;
+};
+
+}  // namespace ternion::master

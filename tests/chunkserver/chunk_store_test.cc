@@ -1,0 +1,160 @@
+#include "chunkserver/chunk_store.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <random>
+
+#include "absl/strings/str_format.h"
+#include "tests/testutil/status_matchers.h"
+#include "tests/testutil/temp_dir.h"
+
+namespace ternion::chunkserver {
+namespace {
+
+std::string RandomBytes(size_t n, uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::string s(n, '\0');
+  for (auto& c : s) c = static_cast<char>(gen());
+  return s;
+}
+
+class ChunkStoreTest : public ::testing::Test {
+ protected:
+  std::vector<std::string> Dirs() { return {dir_.path() + "/d0", dir_.path() + "/d1"}; }
+  std::unique_ptr<ChunkStore> OpenStore() {
+    auto s = ChunkStore::Open(Dirs());
+    EXPECT_TRUE(s.ok()) << s.status();
+    return std::move(*s);
+  }
+  testing::TempDir dir_;
+};
+
+TEST_F(ChunkStoreTest, AppendThenReadBack) {
+  auto store = OpenStore();
+  std::string data = RandomBytes(300000, 1);
+  ASSERT_OK_AND_ASSIGN(auto w, store->StartWrite(7, 1, "proj", 1 << 20));
+  ASSERT_OK(w->Append(0, data.data(), 100000));
+  ASSERT_OK(w->Append(100000, data.data() + 100000, 200000));
+  EXPECT_EQ(w->length(), 300000u);
+  std::string out;
+  ASSERT_OK(store->Read(7, 1, 0, 300000, &out));
+  EXPECT_EQ(out, data);
+  ASSERT_OK(store->Read(7, 1, 65530, 20, &out));  // straddles a block boundary
+  EXPECT_EQ(out, data.substr(65530, 20));
+  ASSERT_OK(store->Read(7, 1, 299990, 1000, &out));  // short read at the end
+  EXPECT_EQ(out, data.substr(299990));
+}
+
+TEST_F(ChunkStoreTest, SmallAppendsExtendThePartialBlockChecksum) {
+  auto store = OpenStore();
+  std::string data = RandomBytes(70000, 2);
+  ASSERT_OK_AND_ASSIGN(auto w, store->StartWrite(8, 1, "proj", 1 << 20));
+  for (size_t off = 0; off < data.size(); off += 4096) {
+    size_t n = std::min<size_t>(4096, data.size() - off);
+    ASSERT_OK(w->Append(off, data.data() + off, n));
+  }
+  w.reset();
+  // Reopen: lengths and checksums come back from the meta file.
+  store = OpenStore();
+  std::string out;
+  ASSERT_OK(store->Read(8, 1, 0, data.size(), &out));
+  EXPECT_EQ(out, data);
+}
+
+TEST_F(ChunkStoreTest, SurvivesReopenAndContinuesAppending) {
+  std::string data = RandomBytes(200000, 3);
+  {
+    auto store = OpenStore();
+    ASSERT_OK_AND_ASSIGN(auto w, store->StartWrite(9, 4, "p", 1 << 20));
+    ASSERT_OK(w->Append(0, data.data(), 150000));
+  }
+  auto store = OpenStore();
+  ASSERT_OK_AND_ASSIGN(ReplicaInfo info, store->GetReplica(9));
+  EXPECT_EQ(info.version, 4u);
+  EXPECT_EQ(info.length, 150000u);
+  EXPECT_EQ(info.project, "p");
+  ASSERT_OK_AND_ASSIGN(auto w, store->StartWrite(9, 4, "p", 1 << 20));
+  ASSERT_OK(w->Append(150000, data.data() + 150000, 50000));
+  std::string out;
+  ASSERT_OK(store->Read(9, 4, 0, data.size(), &out));
+  EXPECT_EQ(out, data);
+}
+
+TEST_F(ChunkStoreTest, RefusesBadAppends) {
+  auto store = OpenStore();
+  ASSERT_OK_AND_ASSIGN(auto w, store->StartWrite(10, 1, "p", 100000));
+  ASSERT_OK(w->Append(0, "abc", 3));
+  EXPECT_EQ(w->Append(10, "x", 1).code(), absl::StatusCode::kFailedPrecondition);  // a gap
+  EXPECT_EQ(w->Append(0, "x", 1).code(), absl::StatusCode::kFailedPrecondition);   // rewrite
+  std::string big(100000, 'z');
+  EXPECT_EQ(w->Append(3, big.data(), big.size()).code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(w->length(), 3u);
+  // One writer at a time; other versions and projects are refused.
+  EXPECT_EQ(store->StartWrite(10, 1, "p", 100000).status().code(), absl::StatusCode::kAborted);
+  w.reset();
+  EXPECT_EQ(store->StartWrite(10, 2, "p", 100000).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store->StartWrite(10, 1, "other", 100000).status().code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(ChunkStoreTest, ReadErrors) {
+  auto store = OpenStore();
+  std::string out;
+  EXPECT_EQ(store->Read(99, 1, 0, 10, &out).code(), absl::StatusCode::kNotFound);
+  ASSERT_OK_AND_ASSIGN(auto w, store->StartWrite(11, 1, "p", 1 << 20));
+  ASSERT_OK(w->Append(0, "hello", 5));
+  EXPECT_EQ(store->Read(11, 2, 0, 5, &out).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store->Read(11, 1, 6, 5, &out).code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(store->Read(11, 1, UINT64_MAX, 5, &out).code(), absl::StatusCode::kOutOfRange);
+  ASSERT_OK(store->Read(11, 1, 5, 5, &out));
+  EXPECT_TRUE(out.empty());
+}
+
+TEST_F(ChunkStoreTest, CorruptionIsDataLoss) {
+  auto store = OpenStore();
+  std::string data = RandomBytes(200000, 4);
+  ASSERT_OK_AND_ASSIGN(auto w, store->StartWrite(12, 1, "p", 1 << 20));
+  ASSERT_OK(w->Append(0, data.data(), data.size()));
+  ASSERT_OK_AND_ASSIGN(ReplicaInfo info, store->GetReplica(12));
+  std::string path = absl::StrFormat("%s/chunks/p/%016x.data", info.disk, 12);
+  int fd = ::open(path.c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::pwrite(fd, "X", 1, 70000), 1);  // inside block 1
+  ::close(fd);
+  std::string out;
+  EXPECT_EQ(store->Read(12, 1, 0, data.size(), &out).code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(store->Read(12, 1, 65536, 10, &out).code(), absl::StatusCode::kDataLoss);
+  ASSERT_OK(store->Read(12, 1, 0, 65536, &out));  // block 0 is intact
+  EXPECT_EQ(out, data.substr(0, 65536));
+}
+
+TEST_F(ChunkStoreTest, ListsReplicasAndDisks) {
+  auto store = OpenStore();
+  for (uint64_t id = 1; id <= 4; ++id) {
+    ASSERT_OK_AND_ASSIGN(auto w, store->StartWrite(id, 1, "p", 1 << 20));
+    ASSERT_OK(w->Append(0, "x", 1));
+  }
+  EXPECT_EQ(store->ListReplicas().size(), 4u);
+  auto disks = store->Disks();
+  ASSERT_EQ(disks.size(), 2u);
+  EXPECT_FALSE(disks[0].failed);
+  EXPECT_GT(disks[0].capacity_bytes, 0u);
+}
+
+TEST_F(ChunkStoreTest, UnusableDirectoryIsMarkedFailed) {
+  std::string file = dir_.path() + "/not-a-dir";
+  ASSERT_EQ(::close(::open(file.c_str(), O_CREAT | O_WRONLY, 0644)), 0);
+  ASSERT_OK_AND_ASSIGN(auto store, ChunkStore::Open({dir_.path() + "/ok", file + "/sub"}));
+  auto disks = store->Disks();
+  EXPECT_FALSE(disks[0].failed);
+  EXPECT_TRUE(disks[1].failed);
+  EXPECT_FALSE(ChunkStore::Open({file + "/sub"}).ok());
+}
+
+}  // namespace
+}  // namespace ternion::chunkserver

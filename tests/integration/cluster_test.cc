@@ -1,0 +1,187 @@
+// End to end on a real 3-rack, 6-chunkserver cluster: three-way placement, replica files on
+// disk, byte-exact reads, a master restart, and read failover after kill -9 of a chunkserver.
+
+#include <sys/stat.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+
+#include "absl/strings/str_format.h"
+#include "common/file_util.h"
+#include "tests/testutil/cluster_fixture.h"
+
+namespace ternion {
+namespace {
+
+std::string RandomBytes(size_t n, uint64_t seed) {
+  std::mt19937_64 gen(seed);
+  std::string s(n, '\0');
+  for (size_t i = 0; i + 8 <= n; i += 8) {
+    uint64_t v = gen();
+    std::memcpy(&s[i], &v, 8);
+  }
+  return s;
+}
+
+class ClusterTest : public testing::ClusterFixture {
+ protected:
+  void WriteFile(const std::string& project, const std::string& path, const std::string& data,
+                 uint64_t chunk_size = 0) {
+    ASSERT_OK_AND_ASSIGN(auto w, client_->Create(project, path, {.chunk_size = chunk_size}));
+    for (size_t off = 0; off < data.size(); off += 4 << 20) {
+      ASSERT_OK(w->Append(absl::string_view(data).substr(off, 4 << 20)));
+    }
+    ASSERT_OK(w->Close());
+    EXPECT_EQ(w->length(), data.size());
+  }
+
+  void ExpectContents(const std::string& project, const std::string& path,
+                      const std::string& expected) {
+    ASSERT_OK_AND_ASSIGN(auto r, client_->Open(project, path));
+    ASSERT_EQ(r->length(), expected.size());
+    std::string got;
+    for (uint64_t off = 0; off < expected.size(); off += 32 << 20) {
+      ASSERT_OK(r->ReadAt(off, 32 << 20, &got));
+      ASSERT_EQ(got.size(), std::min<uint64_t>(32 << 20, expected.size() - off));
+      ASSERT_TRUE(got == absl::string_view(expected).substr(off, got.size()))
+          << "mismatch in the 32 MiB piece at " << off;
+    }
+  }
+
+  // server_id -> data directories, from the ids the chunkservers persisted in their disks.
+  std::map<std::string, std::vector<std::string>> ServerDirs() {
+    std::map<std::string, std::vector<std::string>> out;
+    for (const auto& p : cluster_.processes) {
+      if (p.role != "chunkserver") continue;
+      auto id = ReadFileToString(p.data_dirs[0] + "/server_id");
+      EXPECT_TRUE(id.ok());
+      if (id.ok()) out[*id] = p.data_dirs;
+    }
+    return out;
+  }
+
+  std::string ProcessNameOf(const std::string& server_id) {
+    for (const auto& p : cluster_.processes) {
+      if (p.role == "chunkserver" && ReadFileToString(p.data_dirs[0] + "/server_id").value_or("") ==
+                                         server_id) {
+        return p.name;
+      }
+    }
+    return "";
+  }
+};
+
+TEST_F(ClusterTest, ThreeRackReplicationRestartAndFailover) {
+  ASSERT_OK(client_->CreateProject("demo"));
+  const std::string data = RandomBytes(300 << 20, 2026);
+  WriteFile("demo", "big/data.bin", data);
+
+  // stat --chunks --json: every chunk with exactly three replicas in three distinct racks.
+  int rc;
+  std::string out = RunCli("--json stat --chunks demo/big/data.bin", &rc);
+  ASSERT_EQ(rc, 0) << out;
+  auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["length"].get<uint64_t>(), data.size());
+  ASSERT_EQ(j["chunks"].size(), 5u);  // 300 MiB in 64 MiB chunks
+  auto dirs = ServerDirs();
+  for (const auto& c : j["chunks"]) {
+    ASSERT_EQ(c["replicas"].size(), 3u);
+    std::set<std::string> racks, servers;
+    for (const auto& r : c["replicas"]) {
+      racks.insert(r["rack"].get<std::string>());
+      std::string server = r["server_id"].get<std::string>();
+      servers.insert(server);
+      // The replica file exists on one of that server's disks, with at least the chunk's bytes.
+      bool found = false;
+      for (const std::string& d : dirs[server]) {
+        std::string path = absl::StrFormat("%s/chunks/demo/%016x.data", d,
+                                           c["chunk_id"].get<uint64_t>());
+        struct stat st;
+        if (::stat(path.c_str(), &st) == 0) {
+          found = static_cast<uint64_t>(st.st_size) >= c["length"].get<uint64_t>();
+        }
+      }
+      EXPECT_TRUE(found) << "no replica file of chunk " << c["chunk_id"] << " on " << server;
+    }
+    EXPECT_EQ(racks.size(), 3u);
+    EXPECT_EQ(servers.size(), 3u);
+  }
+  ExpectContents("demo", "big/data.bin", data);
+
+  // Restart the master (kill -9): metadata is durable, chunkservers re-register.
+  ASSERT_OK(local::KillProcess(cluster_.dir, "master"));
+  ASSERT_OK(local::RestartProcess(cluster_.dir, "master"));
+  ASSERT_OK(local::WaitForLiveServers(cluster_.master_address, 6, 30));
+  ExpectContents("demo", "big/data.bin", data);
+
+  // kill -9 the first-listed replica of chunk 0: reads fail over to another replica.
+  std::string victim = ProcessNameOf(j["chunks"][0]["replicas"][0]["server_id"]);
+  ASSERT_FALSE(victim.empty());
+  ASSERT_OK(local::KillProcess(cluster_.dir, victim));
+  ExpectContents("demo", "big/data.bin", data);
+}
+
+TEST_F(ClusterTest, FailedWriteKeepsTheAcknowledgedPrefix) {
+  ASSERT_OK(client_->CreateProject("p"));
+  const std::string data = RandomBytes(6 << 20, 7);
+  const uint64_t kChunk = 1 << 20;
+  ASSERT_OK_AND_ASSIGN(auto w, client_->Create("p", "f", {.chunk_size = kChunk}));
+  const size_t acked = 3 * kChunk + kChunk / 2;  // mid-chunk
+  ASSERT_OK(w->Append(absl::string_view(data).substr(0, acked)));
+  ASSERT_OK(w->Flush());
+  EXPECT_EQ(w->length(), acked);
+
+  // Kill a replica of the chunk being written, then keep writing: a clear error.
+  ASSERT_OK_AND_ASSIGN(FileStat st, client_->Stat("p", "f", true));
+  ASSERT_EQ(st.chunks.size(), 4u);
+  ASSERT_OK(local::KillProcess(cluster_.dir, ProcessNameOf(st.chunks[3].replicas[1].server_id)));
+  absl::Status s = w->Append(absl::string_view(data).substr(acked, kChunk / 4));
+  if (s.ok()) s = w->Flush();
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("replica"), std::string::npos) << s;
+  EXPECT_EQ(w->length(), acked);
+  EXPECT_FALSE(w->Flush().ok());  // the writer stays failed
+
+  // Readers see exactly the acknowledged prefix.
+  ASSERT_OK_AND_ASSIGN(auto r, client_->Open("p", "f"));
+  EXPECT_EQ(r->length(), acked);
+  std::string got;
+  ASSERT_OK(r->ReadAt(0, acked + 100, &got));
+  EXPECT_TRUE(got == absl::string_view(data).substr(0, acked));
+}
+
+TEST_F(ClusterTest, SmallAppendsListAndDelete) {
+  ASSERT_OK(client_->CreateProject("logs"));
+  ASSERT_OK_AND_ASSIGN(auto w, client_->Create("logs", "app/day1", {.chunk_size = 1 << 20}));
+  std::string all;
+  for (int i = 0; i < 300; ++i) {
+    std::string rec = absl::StrFormat("record %05d %s\n", i, std::string(i % 50, 'x'));
+    ASSERT_OK(w->Append(rec));
+    if (i % 10 == 0) ASSERT_OK(w->Flush());
+    all += rec;
+  }
+  ASSERT_OK(w->Seal());
+  ExpectContents("logs", "app/day1", all);
+  EXPECT_EQ(client_->OpenForAppend("logs", "app/day1").status().code(),
+            absl::StatusCode::kFailedPrecondition);  // sealed
+
+  // A released (not sealed) file can be appended to by the next writer.
+  WriteFile("logs", "app/day2", "first ");
+  ASSERT_OK_AND_ASSIGN(auto w2, client_->OpenForAppend("logs", "app/day2"));
+  ASSERT_OK(w2->Append("second"));
+  ASSERT_OK(w2->Close());
+  ExpectContents("logs", "app/day2", "first second");
+
+  ASSERT_OK_AND_ASSIGN(auto files, client_->List("logs", "app/"));
+  ASSERT_EQ(files.size(), 2u);
+  EXPECT_TRUE(files[0].sealed);
+  ASSERT_OK(client_->Delete("logs", "app/day1"));
+  EXPECT_EQ(client_->Open("logs", "app/day1").status().code(), absl::StatusCode::kNotFound);
+  ASSERT_OK_AND_ASSIGN(files, client_->List("logs", ""));
+  EXPECT_EQ(files.size(), 1u);
+}
+
+}  // namespace
+}  // namespace ternion
