@@ -125,12 +125,15 @@ grpc::Status ChunkService::ReadChunk(grpc::ServerContext* ctx,
   uint64_t offset = req->offset();
   uint64_t end = req->offset() + req->length();
   if (end < offset) end = UINT64_MAX;  // saturate: "to the end of the replica"
+  auto reader = store_->OpenRead(req->chunk_id(), req->version());
+  if (!reader.ok()) return rpc.Done(ToGrpcStatus(reader.status()));
+  (*reader)->WillNeed(offset, end - offset);
   ternion::v1::ReadChunkResponse resp;
   std::string data;
   bool first = true;
   while (first || offset < end) {
     uint64_t n = std::min<uint64_t>(kMaxFrameBytes, end - offset);
-    absl::Status s = store_->Read(req->chunk_id(), req->version(), offset, n, &data);
+    absl::Status s = (*reader)->Read(offset, n, &data);
     if (!s.ok()) {
       if (s.code() == absl::StatusCode::kDataLoss) Metrics().checksum_errors->Increment();
       return rpc.Done(ToGrpcStatus(s));

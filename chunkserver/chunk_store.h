@@ -42,6 +42,7 @@ struct DiskInfo {
 };
 
 class ChunkStore;
+class ReplicaReader;
 
 // Appends to one replica. Holds the replica's files open; destroying it ends the write.
 class ReplicaWriter {
@@ -57,6 +58,7 @@ class ReplicaWriter {
 
  private:
   friend class ChunkStore;
+  friend class ReplicaReader;
   struct Replica;
   ReplicaWriter(ChunkStore* store, std::shared_ptr<Replica> replica, int data_fd, int meta_fd,
                 uint64_t max_length);
@@ -66,6 +68,28 @@ class ReplicaWriter {
   int data_fd_;
   int meta_fd_;
   uint64_t max_length_;
+};
+
+// Reads one replica; keeps its data file open. Sees every append made durable before each call.
+class ReplicaReader {
+ public:
+  ~ReplicaReader();
+  ReplicaReader(const ReplicaReader&) = delete;
+  ReplicaReader& operator=(const ReplicaReader&) = delete;
+
+  // See ChunkStore::Read.
+  absl::Status Read(uint64_t offset, uint64_t length, std::string* out);
+
+  // Asks the kernel to start reading [offset, offset+length) ahead of the Read calls.
+  void WillNeed(uint64_t offset, uint64_t length);
+
+ private:
+  friend class ChunkStore;
+  ReplicaReader(std::shared_ptr<ReplicaWriter::Replica> replica, int fd, uint64_t version)
+      : replica_(std::move(replica)), fd_(fd), version_(version) {}
+  std::shared_ptr<ReplicaWriter::Replica> replica_;
+  int fd_;
+  uint64_t version_;
 };
 
 class ChunkStore {
@@ -88,12 +112,16 @@ class ChunkStore {
   absl::Status Read(uint64_t chunk_id, uint64_t version, uint64_t offset, uint64_t length,
                     std::string* out);
 
+  // Opens a replica for a series of reads (NOT_FOUND, FAILED_PRECONDITION as for Read).
+  absl::StatusOr<std::unique_ptr<ReplicaReader>> OpenRead(uint64_t chunk_id, uint64_t version);
+
   absl::StatusOr<ReplicaInfo> GetReplica(uint64_t chunk_id);
   std::vector<ReplicaInfo> ListReplicas();
   std::vector<DiskInfo> Disks();
 
  private:
   friend class ReplicaWriter;
+  friend class ReplicaReader;
   using Replica = ReplicaWriter::Replica;
   struct Disk {
     std::string path;

@@ -1,0 +1,396 @@
+// ternion-bench: measures Ternion's sequential 3-way write and read throughput and 4 KiB durable
+// append latency, and in the same run the machine's own ceilings with minimal code that has no
+// Ternion logic in it:
+//   disk ceiling      the user bytes written by three concurrent writers to the cluster's
+//                     filesystem, 1 MiB pwrite + fdatasync each (the chunkservers' I/O mode);
+//   replicated-write  the user bytes sent over three loopback TCP connections to three sink
+//   ceiling           processes that write them as above: the least any 3-way write must do;
+//   read ceiling      a raw read of the same number of bytes from the disk-ceiling files.
+// Every figure is printed with its ratio to its ceiling; --json prints one JSON object.
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "client/cli/local_cluster.h"
+#include "ternion/client.h"
+
+namespace {
+
+constexpr size_t kMiB = 1 << 20;
+
+struct Config {
+  std::string master;
+  std::string dir;
+  uint64_t write_mib = 3072;
+  int writers = 3;
+  int appends = 2000;
+  int racks = 3;
+  int per_rack = 2;
+  bool json = false;
+};
+
+[[noreturn]] void Die(const std::string& msg) {
+  std::cerr << "ternion-bench: " << msg << "\n";
+  std::exit(1);
+}
+
+double Seconds(absl::Time start) { return absl::ToDoubleSeconds(absl::Now() - start); }
+
+// A fixed block of random bytes, repeated as the payload of every writer.
+const std::string& Payload() {
+  static const std::string* p = [] {
+    auto* s = new std::string(8 * kMiB, '\0');
+    std::mt19937_64 gen(1);
+    for (size_t i = 0; i < s->size(); i += 8) {
+      uint64_t v = gen();
+      std::memcpy(&(*s)[i], &v, 8);
+    }
+    return s;
+  }();
+  return *p;
+}
+
+const char* PayloadAt(uint64_t off) { return Payload().data() + off % Payload().size(); }
+
+// Writes `bytes` to fd in 1 MiB pieces, each followed by fdatasync.
+void WriteSynced(int fd, uint64_t bytes) {
+  for (uint64_t off = 0; off < bytes; off += kMiB) {
+    size_t n = std::min<uint64_t>(kMiB, bytes - off);
+    if (::pwrite(fd, PayloadAt(off), n, off) != static_cast<ssize_t>(n)) Die("ceiling pwrite");
+    if (::fdatasync(fd) != 0) Die("ceiling fdatasync");
+  }
+}
+
+// ---- replicated-write ceiling: sink processes, forked before any thread exists ----
+
+struct Sink {
+  int port = 0;
+  pid_t pid = 0;
+};
+
+// The child: accept one connection, write what arrives to `path` (1 MiB write + fdatasync),
+// acknowledge with one byte after the last sync.
+[[noreturn]] void SinkMain(int listen_fd, const std::string& path) {
+  int conn = ::accept(listen_fd, nullptr, nullptr);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (conn < 0 || fd < 0) _exit(2);
+  std::vector<char> buf(kMiB);
+  uint64_t off = 0;
+  size_t fill = 0;
+  while (true) {
+    ssize_t r = ::recv(conn, buf.data() + fill, kMiB - fill, 0);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    fill += r;
+    if (fill == kMiB) {
+      if (::pwrite(fd, buf.data(), fill, off) != static_cast<ssize_t>(fill)) _exit(3);
+      ::fdatasync(fd);
+      off += fill;
+      fill = 0;
+    }
+  }
+  if (fill > 0) {
+    if (::pwrite(fd, buf.data(), fill, off) != static_cast<ssize_t>(fill)) _exit(3);
+    ::fdatasync(fd);
+  }
+  char ack = 1;
+  if (::send(conn, &ack, 1, 0) != 1) _exit(4);
+  ::close(fd);
+  ::unlink(path.c_str());
+  _exit(0);
+}
+
+// Starts three sink processes (this binary in --sink mode), each with its listening socket.
+std::vector<Sink> StartSinks(const std::string& dir) {
+  std::vector<Sink> sinks;
+  for (int i = 0; i < 3; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);  // inherited across exec on purpose
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || ::listen(fd, 1) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      Die("sink socket");
+    }
+    Sink s;
+    s.port = ntohs(addr.sin_port);
+    std::vector<std::string> argv = {"/proc/self/exe", "--sink-fd", absl::StrCat(fd),
+                                     "--sink-path", absl::StrCat(dir, "/sink", i)};
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    s.pid = fork();  // the child only execs: safe in a process with threads
+    if (s.pid == 0) {
+      execv(args[0], args.data());
+      _exit(127);
+    }
+    ::close(fd);
+    sinks.push_back(s);
+  }
+  return sinks;
+}
+
+double ReplicatedCeiling(const std::vector<Sink>& sinks, uint64_t bytes) {
+  std::vector<int> socks;
+  for (const Sink& s : sinks) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(s.port);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) Die("sink connect");
+    socks.push_back(fd);
+  }
+  absl::Time start = absl::Now();
+  std::vector<std::thread> threads;
+  for (int fd : socks) {
+    threads.emplace_back([fd, bytes] {
+      for (uint64_t off = 0; off < bytes; off += kMiB) {
+        size_t n = std::min<uint64_t>(kMiB, bytes - off);
+        const char* p = PayloadAt(off);
+        while (n > 0) {
+          ssize_t w = ::send(fd, p, n, 0);
+          if (w < 0 && errno == EINTR) continue;
+          if (w <= 0) Die("sink send");
+          p += w;
+          n -= w;
+        }
+      }
+      ::shutdown(fd, SHUT_WR);
+      char ack;
+      if (::recv(fd, &ack, 1, MSG_WAITALL) != 1) Die("sink ack");
+      ::close(fd);
+    });
+  }
+  for (auto& t : threads) t.join();
+  double secs = Seconds(start);
+  for (const Sink& s : sinks) waitpid(s.pid, nullptr, 0);
+  return bytes / kMiB / secs;
+}
+
+double DiskCeiling(const std::string& dir, uint64_t bytes) {
+  absl::Time start = absl::Now();
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 3; ++i) {
+    threads.emplace_back([&, i] {
+      int fd = ::open(absl::StrCat(dir, "/disk", i).c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (fd < 0) Die("disk ceiling open");
+      WriteSynced(fd, bytes);
+      ::close(fd);
+    });
+  }
+  for (auto& t : threads) t.join();
+  return bytes / kMiB / Seconds(start);
+}
+
+// Drops the page cache so reads come from the disk; returns false where not permitted.
+bool DropCaches() {
+  ::sync();
+  int fd = ::open("/proc/sys/vm/drop_caches", O_WRONLY);
+  if (fd < 0) return false;
+  bool ok = ::write(fd, "3", 1) == 1;
+  ::close(fd);
+  return ok;
+}
+
+double ReadCeiling(const std::string& dir, int readers, uint64_t per_reader) {
+  absl::Time start = absl::Now();
+  std::vector<std::thread> threads;
+  for (int i = 0; i < readers; ++i) {
+    threads.emplace_back([&, i] {
+      int fd = ::open(absl::StrCat(dir, "/disk", i % 3).c_str(), O_RDONLY);
+      if (fd < 0) Die("read ceiling open");
+      std::vector<char> buf(kMiB);
+      uint64_t start_off = (i / 3) * per_reader;
+      for (uint64_t off = 0; off < per_reader; off += kMiB) {
+        if (::pread(fd, buf.data(), kMiB, start_off + off) <= 0) Die("read ceiling pread");
+      }
+      ::close(fd);
+    });
+  }
+  for (auto& t : threads) t.join();
+  return readers * per_reader / kMiB / Seconds(start);
+}
+
+// ---- Ternion ----
+
+double TernionWrite(ternion::Client* client, int writers, uint64_t per_writer) {
+  absl::Time start = absl::Now();
+  std::vector<std::thread> threads;
+  for (int i = 0; i < writers; ++i) {
+    threads.emplace_back([&, i] {
+      auto w = client->Create("bench", absl::StrCat("seq/", i));
+      if (!w.ok()) Die(std::string(w.status().message()));
+      for (uint64_t off = 0; off < per_writer; off += 4 * kMiB) {
+        size_t n = std::min<uint64_t>(4 * kMiB, per_writer - off);
+        if (auto s = (*w)->Append(absl::string_view(PayloadAt(off % (4 * kMiB)), n)); !s.ok()) {
+          Die(std::string(s.message()));
+        }
+      }
+      if (auto s = (*w)->Close(); !s.ok()) Die(std::string(s.message()));
+    });
+  }
+  for (auto& t : threads) t.join();
+  return writers * per_writer / kMiB / Seconds(start);
+}
+
+double TernionRead(ternion::Client* client, int readers, uint64_t per_reader) {
+  absl::Time start = absl::Now();
+  std::vector<std::thread> threads;
+  for (int i = 0; i < readers; ++i) {
+    threads.emplace_back([&, i] {
+      auto r = client->Open("bench", absl::StrCat("seq/", i));
+      if (!r.ok()) Die(std::string(r.status().message()));
+      std::string buf;
+      for (uint64_t off = 0; off < per_reader; off += 16 * kMiB) {
+        if (auto s = (*r)->ReadAt(off, 16 * kMiB, &buf); !s.ok()) Die(std::string(s.message()));
+        if (buf.size() != std::min<uint64_t>(16 * kMiB, per_reader - off)) Die("short read");
+        // Check one 4 MiB-aligned piece so a silently wrong read would not count as fast.
+        if (off % (4 * kMiB) == 0 && std::memcmp(buf.data(), PayloadAt(0), 4096) != 0) {
+          Die("read returned wrong bytes");
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  return readers * per_reader / kMiB / Seconds(start);
+}
+
+std::pair<double, double> AppendLatency(ternion::Client* client, int appends) {
+  auto w = client->Create("bench", "appends");
+  if (!w.ok()) Die(std::string(w.status().message()));
+  std::vector<double> us;
+  std::string rec(4096, 'a');
+  for (int i = 0; i < appends + 50; ++i) {
+    absl::Time start = absl::Now();
+    if (auto s = (*w)->Append(rec); !s.ok()) Die(std::string(s.message()));
+    if (auto s = (*w)->Flush(); !s.ok()) Die(std::string(s.message()));
+    if (i >= 50) us.push_back(absl::ToDoubleMicroseconds(absl::Now() - start));  // 50 warm-up
+  }
+  if (auto s = (*w)->Close(); !s.ok()) Die(std::string(s.message()));
+  std::sort(us.begin(), us.end());
+  return {us[us.size() / 2], us[std::min(us.size() - 1, us.size() * 99 / 100)]};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Config cfg;
+  CLI::App app{"Ternion benchmark: throughput and latency as ratios to this machine's ceilings."};
+  app.add_option("--master", cfg.master, "Join this cluster instead of starting a local one");
+  app.add_option("--dir", cfg.dir, "Directory for the local cluster and ceiling files");
+  app.add_option("--write-mib", cfg.write_mib, "User bytes written in total (MiB)");
+  app.add_option("--writers", cfg.writers, "Concurrent writers (and readers)");
+  app.add_option("--appends", cfg.appends, "4 KiB durable appends timed");
+  app.add_option("--racks", cfg.racks, "Racks of the local cluster");
+  app.add_option("--per-rack", cfg.per_rack, "Chunkservers per rack");
+  app.add_flag("--json", cfg.json, "Print one JSON object");
+  int sink_fd = -1;
+  std::string sink_path;
+  app.add_option("--sink-fd", sink_fd)->group("");  // internal: run as a ceiling sink
+  app.add_option("--sink-path", sink_path)->group("");
+  CLI11_PARSE(app, argc, argv);
+  if (sink_fd >= 0) SinkMain(sink_fd, sink_path);
+  if (cfg.writers < 1 || cfg.write_mib < static_cast<uint64_t>(cfg.writers)) {
+    Die("need at least one writer and one MiB per writer");
+  }
+  bool own_dir = cfg.dir.empty();
+  if (own_dir) {
+    char tmpl[] = "/tmp/ternion-bench.XXXXXX";
+    cfg.dir = mkdtemp(tmpl);
+  }
+  std::string ceil_dir = cfg.dir + "/ceiling";
+  std::filesystem::create_directories(ceil_dir);
+  const uint64_t total = cfg.write_mib * kMiB;
+  const uint64_t per_writer = total / cfg.writers / kMiB * kMiB;
+  Payload();
+
+  // The write ceilings are measured before and after Ternion's write; the higher counts, so
+  // the noise of this machine never flatters Ternion's ratio.
+  const uint64_t bytes = per_writer * cfg.writers;
+  double disk_ceiling = DiskCeiling(ceil_dir, bytes);
+  double write_ceiling = ReplicatedCeiling(StartSinks(ceil_dir), bytes);
+
+  ternion::local::LocalCluster cluster;
+  if (cfg.master.empty()) {
+    ternion::local::LocalClusterOptions lo;
+    lo.dir = cfg.dir + "/cluster";
+    lo.racks = cfg.racks;
+    lo.per_rack = cfg.per_rack;
+    auto c = ternion::local::StartLocalCluster(lo);
+    if (!c.ok()) Die(std::string(c.status().message()));
+    cluster = *c;
+    cfg.master = cluster.master_address;
+  }
+  ternion::ClientOptions co;
+  co.master_address = cfg.master;
+  auto client = ternion::Client::Connect(co);
+  if (!client.ok()) Die(std::string(client.status().message()));
+  absl::Status ps = (*client)->CreateProject("bench");
+  if (!ps.ok() && ps.code() != absl::StatusCode::kAlreadyExists) Die(std::string(ps.message()));
+  for (int i = 0; i < cfg.writers; ++i) (void)(*client)->Delete("bench", absl::StrCat("seq/", i));
+  (void)(*client)->Delete("bench", "appends");
+
+  double write = TernionWrite(client->get(), cfg.writers, per_writer);
+  disk_ceiling = std::max(disk_ceiling, DiskCeiling(ceil_dir, bytes));
+  write_ceiling = std::max(write_ceiling, ReplicatedCeiling(StartSinks(ceil_dir), bytes));
+  bool cold = DropCaches();
+  double read = TernionRead(client->get(), cfg.writers, per_writer);
+  DropCaches();
+  double read_ceiling = ReadCeiling(ceil_dir, cfg.writers, per_writer);
+  std::filesystem::remove_all(ceil_dir);
+  auto [p50, p99] = AppendLatency(client->get(), cfg.appends);
+
+  if (!cluster.dir.empty()) (void)ternion::local::StopLocalCluster(cluster.dir);
+  if (own_dir) std::filesystem::remove_all(cfg.dir);
+
+  nlohmann::json j = {{"write_mib_s", write},
+                      {"write_ceiling_mib_s", write_ceiling},
+                      {"write_ratio", write / write_ceiling},
+                      {"disk_ceiling_mib_s", disk_ceiling},
+                      {"write_to_disk_ceiling_ratio", write / disk_ceiling},
+                      {"read_mib_s", read},
+                      {"read_ceiling_mib_s", read_ceiling},
+                      {"read_ratio", read / read_ceiling},
+                      {"read_cache", cold ? "dropped" : "warm"},
+                      {"append_p50_us", p50},
+                      {"append_p99_us", p99},
+                      {"bytes_mib", per_writer * cfg.writers / kMiB},
+                      {"writers", cfg.writers}};
+  if (cfg.json) {
+    std::cout << j.dump() << "\n";
+    return 0;
+  }
+  std::cout << absl::StrFormat(
+      "ternion-bench: %d MiB by %d writers, 3 replicas, page cache %s before reads\n"
+      "  disk ceiling (3 writers, 1 MiB + fdatasync)   %8.1f MiB/s of user data\n"
+      "  replicated-write ceiling (3 TCP sinks)        %8.1f MiB/s\n"
+      "  Ternion sequential write                      %8.1f MiB/s  = %.2f of replicated "
+      "ceiling, %.2f of disk ceiling\n"
+      "  read ceiling (raw pread, 1 MiB)               %8.1f MiB/s\n"
+      "  Ternion sequential read                       %8.1f MiB/s  = %.2f of read ceiling\n"
+      "  4 KiB durable append latency                  p50 %.0f us, p99 %.0f us\n",
+      per_writer * cfg.writers / kMiB, cfg.writers, cold ? "dropped" : "warm", disk_ceiling,
+      write_ceiling, write, write / write_ceiling, write / disk_ceiling, read_ceiling, read,
+      read / read_ceiling, p50, p99);
+  return 0;
+}
