@@ -2,7 +2,8 @@
 // append latency, and in the same run the machine's own ceilings with minimal code that has no
 // Ternion logic in it:
 //   disk ceiling      the user bytes written by three concurrent writers to the cluster's
-//                     filesystem, 1 MiB pwrite + fdatasync each (the chunkservers' I/O mode);
+//                     filesystem, 1 MiB pwrite + fdatasync each, O_DIRECT from an aligned
+//                     buffer (the chunkservers' I/O mode);
 //   replicated-write  the user bytes sent over three loopback TCP connections to three sink
 //   ceiling           processes that write them as above: the least any 3-way write must do;
 //   read ceiling      a raw read of the same number of bytes from the disk-ceiling files.
@@ -30,6 +31,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "client/cli/local_cluster.h"
+#include "common/daemon.h"
 #include "ternion/client.h"
 
 namespace {
@@ -54,21 +56,31 @@ struct Config {
 
 double Seconds(absl::Time start) { return absl::ToDoubleSeconds(absl::Now() - start); }
 
-// A fixed block of random bytes, repeated as the payload of every writer.
-const std::string& Payload() {
-  static const std::string* p = [] {
-    auto* s = new std::string(8 * kMiB, '\0');
+constexpr size_t kPayloadBytes = 8 * kMiB;
+
+// A fixed block of random bytes, page-aligned (for O_DIRECT), repeated as every writer's data.
+const char* Payload() {
+  static const char* p = [] {
+    void* mem = nullptr;
+    if (posix_memalign(&mem, 4096, kPayloadBytes) != 0) Die("out of memory");
     std::mt19937_64 gen(1);
-    for (size_t i = 0; i < s->size(); i += 8) {
+    for (size_t i = 0; i < kPayloadBytes; i += 8) {
       uint64_t v = gen();
-      std::memcpy(&(*s)[i], &v, 8);
+      std::memcpy(static_cast<char*>(mem) + i, &v, 8);
     }
-    return s;
+    return static_cast<const char*>(mem);
   }();
-  return *p;
+  return p;
 }
 
-const char* PayloadAt(uint64_t off) { return Payload().data() + off % Payload().size(); }
+const char* PayloadAt(uint64_t off) { return Payload() + off % kPayloadBytes; }
+
+// Opens for writing in the chunkservers' I/O mode: O_DIRECT where the filesystem has it.
+int OpenLikeChunkserver(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_DIRECT, 0644);
+  if (fd < 0 && errno == EINVAL) fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  return fd;
+}
 
 // Writes `bytes` to fd in 1 MiB pieces, each followed by fdatasync.
 void WriteSynced(int fd, uint64_t bytes) {
@@ -90,25 +102,27 @@ struct Sink {
 // acknowledge with one byte after the last sync.
 [[noreturn]] void SinkMain(int listen_fd, const std::string& path) {
   int conn = ::accept(listen_fd, nullptr, nullptr);
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  int fd = OpenLikeChunkserver(path);
   if (conn < 0 || fd < 0) _exit(2);
-  std::vector<char> buf(kMiB);
+  void* mem = nullptr;
+  if (posix_memalign(&mem, 4096, kMiB) != 0) _exit(2);
+  char* buf = static_cast<char*>(mem);
   uint64_t off = 0;
   size_t fill = 0;
   while (true) {
-    ssize_t r = ::recv(conn, buf.data() + fill, kMiB - fill, 0);
+    ssize_t r = ::recv(conn, buf + fill, kMiB - fill, 0);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) break;
     fill += r;
     if (fill == kMiB) {
-      if (::pwrite(fd, buf.data(), fill, off) != static_cast<ssize_t>(fill)) _exit(3);
+      if (::pwrite(fd, buf, fill, off) != static_cast<ssize_t>(fill)) _exit(3);
       ::fdatasync(fd);
       off += fill;
       fill = 0;
     }
   }
-  if (fill > 0) {
-    if (::pwrite(fd, buf.data(), fill, off) != static_cast<ssize_t>(fill)) _exit(3);
+  if (fill > 0) {  // the byte counts used here are whole pages
+    if (::pwrite(fd, buf, fill, off) != static_cast<ssize_t>(fill)) _exit(3);
     ::fdatasync(fd);
   }
   char ack = 1;
@@ -192,7 +206,7 @@ double DiskCeiling(const std::string& dir, uint64_t bytes) {
   std::vector<std::thread> threads;
   for (int i = 0; i < 3; ++i) {
     threads.emplace_back([&, i] {
-      int fd = ::open(absl::StrCat(dir, "/disk", i).c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      int fd = OpenLikeChunkserver(absl::StrCat(dir, "/disk", i));
       if (fd < 0) Die("disk ceiling open");
       WriteSynced(fd, bytes);
       ::close(fd);
@@ -242,7 +256,7 @@ double TernionWrite(ternion::Client* client, int writers, uint64_t per_writer) {
       if (!w.ok()) Die(std::string(w.status().message()));
       for (uint64_t off = 0; off < per_writer; off += 4 * kMiB) {
         size_t n = std::min<uint64_t>(4 * kMiB, per_writer - off);
-        if (auto s = (*w)->Append(absl::string_view(PayloadAt(off % (4 * kMiB)), n)); !s.ok()) {
+        if (auto s = (*w)->Append(absl::string_view(PayloadAt(off), n)); !s.ok()) {
           Die(std::string(s.message()));
         }
       }
@@ -264,8 +278,8 @@ double TernionRead(ternion::Client* client, int readers, uint64_t per_reader) {
       for (uint64_t off = 0; off < per_reader; off += 16 * kMiB) {
         if (auto s = (*r)->ReadAt(off, 16 * kMiB, &buf); !s.ok()) Die(std::string(s.message()));
         if (buf.size() != std::min<uint64_t>(16 * kMiB, per_reader - off)) Die("short read");
-        // Check one 4 MiB-aligned piece so a silently wrong read would not count as fast.
-        if (off % (4 * kMiB) == 0 && std::memcmp(buf.data(), PayloadAt(0), 4096) != 0) {
+        // Check the first page of each piece so a silently wrong read would not count as fast.
+        if (std::memcmp(buf.data(), PayloadAt(off), 4096) != 0) {
           Die("read returned wrong bytes");
         }
       }
@@ -294,6 +308,7 @@ std::pair<double, double> AppendLatency(ternion::Client* client, int appends) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ternion::KeepLargeBuffersInHeap();
   Config cfg;
   CLI::App app{"Ternion benchmark: throughput and latency as ratios to this machine's ceilings."};
   app.add_option("--master", cfg.master, "Join this cluster instead of starting a local one");

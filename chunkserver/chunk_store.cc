@@ -39,6 +39,7 @@ namespace {
 constexpr char kMetaMagic[8] = {'T', 'R', 'N', 'M', 'E', 'T', 'A', '1'};
 constexpr size_t kHeaderSize = 40;
 constexpr size_t kHeaderCrcOffset = 36;
+constexpr size_t kPageSize = 4096;  // O_DIRECT alignment
 
 void PutU32(char* p, uint32_t v) { std::memcpy(p, &v, 4); }
 void PutU64(char* p, uint64_t v) { std::memcpy(p, &v, 8); }
@@ -110,15 +111,16 @@ uint64_t NumBlocks(uint64_t length) { return (length + kBlockSize - 1) / kBlockS
 // ---------------------------------------------------------------------------------------------
 // ReplicaWriter
 
-ReplicaWriter::ReplicaWriter(ChunkStore* store, std::shared_ptr<Replica> replica, int data_fd,
+ReplicaWriter::ReplicaWriter(std::shared_ptr<Replica> replica, int data_fd, bool direct,
                              int meta_fd, uint64_t max_length)
-    : store_(store),
-      replica_(std::move(replica)),
+    : replica_(std::move(replica)),
       data_fd_(data_fd),
+      direct_(direct),
       meta_fd_(meta_fd),
       max_length_(max_length) {}
 
 ReplicaWriter::~ReplicaWriter() {
+  std::free(buf_);
   ::close(data_fd_);
   ::close(meta_fd_);
   absl::MutexLock lock(&replica_->mu);
@@ -128,6 +130,57 @@ ReplicaWriter::~ReplicaWriter() {
 uint64_t ReplicaWriter::length() const {
   absl::MutexLock lock(&replica_->mu);
   return replica_->length;
+}
+
+void ReplicaWriter::EnsureCapacity(size_t bytes) {
+  if (bytes <= buf_capacity_) return;
+  size_t cap = std::max<size_t>(bytes, 1 << 20) + kPageSize;
+  cap = (cap + kPageSize - 1) / kPageSize * kPageSize;
+  void* p = nullptr;
+  if (posix_memalign(&p, kPageSize, cap) != 0) std::abort();
+  if (tail_len_ > 0) std::memcpy(p, buf_, tail_len_);
+  std::free(buf_);
+  buf_ = static_cast<char*>(p);
+  buf_capacity_ = cap;
+}
+
+absl::Status ReplicaWriter::LoadTail(uint64_t length) {
+  tail_len_ = 0;
+  EnsureCapacity(kPageSize);
+  const size_t tail = length % kPageSize;
+  if (tail == 0) return absl::OkStatus();
+  ssize_t r = ::pread(data_fd_, buf_, kPageSize, length - tail);
+  if (r < static_cast<ssize_t>(tail)) {
+    return r < 0 ? ErrnoToStatus(errno, absl::StrCat("read ", replica_->data_path))
+                 : absl::DataLossError(absl::StrCat(replica_->data_path, " is too short"));
+  }
+  tail_len_ = tail;
+  return absl::OkStatus();
+}
+
+// Writes data at offset (== the replica's length) to the data file, page-aligned under O_DIRECT:
+// the partial last page is rewritten whole from buf_ and the write padded with zeros past the
+// end. The file may then be longer than the replica; the meta file's length is what counts.
+absl::Status ReplicaWriter::WriteData(uint64_t offset, const char* data, size_t n) {
+  if (!direct_) return PWriteAll(data_fd_, data, n, offset, replica_->data_path);
+  const uint64_t aligned = offset - tail_len_;
+  const size_t total = tail_len_ + n;
+  const size_t padded = (total + kPageSize - 1) / kPageSize * kPageSize;
+  EnsureCapacity(padded);
+  std::memcpy(buf_ + tail_len_, data, n);
+  std::memset(buf_ + total, 0, padded - total);
+  ssize_t w;
+  do {
+    w = ::pwrite(data_fd_, buf_, padded, aligned);
+  } while (w < 0 && errno == EINTR);
+  if (w != static_cast<ssize_t>(padded)) {
+    return w < 0 ? ErrnoToStatus(errno, absl::StrCat("write ", replica_->data_path))
+                 : absl::InternalError(absl::StrCat("short write to ", replica_->data_path));
+  }
+  const size_t new_tail = (offset + n) % kPageSize;
+  if (new_tail > 0) std::memmove(buf_, buf_ + total - new_tail, new_tail);
+  tail_len_ = new_tail;
+  return absl::OkStatus();
 }
 
 absl::Status ReplicaWriter::Append(uint64_t offset, const char* data, size_t n) {
@@ -168,7 +221,7 @@ absl::Status ReplicaWriter::Append(uint64_t offset, const char* data, size_t n) 
 
   // Data first, durable; then the metadata that makes it visible. A crash in between leaves
   // the old length in the meta file, so the unacknowledged tail is simply ignored.
-  RETURN_IF_ERROR(PWriteAll(data_fd_, data, n, offset, replica_->data_path));
+  RETURN_IF_ERROR(WriteData(offset, data, n));
   if (::fdatasync(data_fd_) != 0) {
     return ErrnoToStatus(errno, absl::StrCat("fdatasync ", replica_->data_path));
   }
@@ -355,7 +408,15 @@ absl::StatusOr<std::unique_ptr<ReplicaWriter>> ChunkStore::StartWrite(uint64_t c
     if (!s.ok()) return release(s);
   }
   int flags = O_RDWR | O_CLOEXEC | (created ? O_CREAT | O_TRUNC : 0);
-  int data_fd = ::open(r->data_path.c_str(), flags, 0644);
+  // Data bypasses the page cache (O_DIRECT): on this class of machine copying into fresh page
+  // cache pages was the single largest CPU cost of a write. Filesystems without O_DIRECT
+  // (tmpfs) fall back to buffered writes.
+  bool direct = true;
+  int data_fd = ::open(r->data_path.c_str(), flags | O_DIRECT, 0644);
+  if (data_fd < 0 && errno == EINVAL) {
+    direct = false;
+    data_fd = ::open(r->data_path.c_str(), flags, 0644);
+  }
   if (data_fd < 0) return release(ErrnoToStatus(errno, absl::StrCat("open ", r->data_path)));
   int meta_fd = ::open(r->meta_path.c_str(), flags, 0644);
   if (meta_fd < 0) {
@@ -363,10 +424,12 @@ absl::StatusOr<std::unique_ptr<ReplicaWriter>> ChunkStore::StartWrite(uint64_t c
     return release(ErrnoToStatus(errno, absl::StrCat("open ", r->meta_path)));
   }
   if (created) {
-    // The empty replica is published durably: header, both files, and their directory.
-    char header[kHeaderSize];
-    EncodeHeader(chunk_id, version, 0, header);
-    absl::Status s = PWriteAll(meta_fd, header, kHeaderSize, 0, r->meta_path);
+    // The empty replica is published durably: header, both files, and their directory. The
+    // meta file gets its full size now (room for every block's CRC), so later appends only
+    // overwrite it in place and its fdatasync need not commit a size change to the journal.
+    std::string meta(kHeaderSize + 4 * NumBlocks(max_length), '\0');
+    EncodeHeader(chunk_id, version, 0, meta.data());
+    absl::Status s = PWriteAll(meta_fd, meta.data(), meta.size(), 0, r->meta_path);
     if (s.ok() && ::fdatasync(meta_fd) != 0) s = ErrnoToStatus(errno, "fdatasync meta");
     if (s.ok()) s = SyncDir(r->disk + "/chunks/" + project);
     if (!s.ok()) {
@@ -377,7 +440,19 @@ absl::StatusOr<std::unique_ptr<ReplicaWriter>> ChunkStore::StartWrite(uint64_t c
       return release(s);
     }
   }
-  return std::unique_ptr<ReplicaWriter>(new ReplicaWriter(this, r, data_fd, meta_fd, max_length));
+  std::unique_ptr<ReplicaWriter> writer(new ReplicaWriter(r, data_fd, direct, meta_fd, max_length));
+  if (direct) {
+    uint64_t length;
+    {
+      absl::MutexLock rl(&r->mu);
+      length = r->length;
+    }
+    if (absl::Status s = writer->LoadTail(length); !s.ok()) {
+      writer.reset();  // releases the replica
+      return s;
+    }
+  }
+  return writer;
 }
 
 absl::StatusOr<std::unique_ptr<ReplicaReader>> ChunkStore::OpenRead(uint64_t chunk_id,

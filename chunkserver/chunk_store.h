@@ -60,14 +60,23 @@ class ReplicaWriter {
   friend class ChunkStore;
   friend class ReplicaReader;
   struct Replica;
-  ReplicaWriter(ChunkStore* store, std::shared_ptr<Replica> replica, int data_fd, int meta_fd,
+  ReplicaWriter(std::shared_ptr<Replica> replica, int data_fd, bool direct, int meta_fd,
                 uint64_t max_length);
+  // With O_DIRECT: loads the replica's last partial page into the buffer.
+  absl::Status LoadTail(uint64_t length);
+  void EnsureCapacity(size_t bytes);
+  absl::Status WriteData(uint64_t offset, const char* data, size_t n);
 
-  ChunkStore* store_;  // not owned; outlives the writer
   std::shared_ptr<Replica> replica_;
   int data_fd_;
+  const bool direct_;  // data_fd_ is O_DIRECT: writes go from buf_, page-aligned
   int meta_fd_;
   uint64_t max_length_;
+  // O_DIRECT staging buffer, page-aligned and reused across appends. Its first tail_len_ bytes
+  // are the replica's last partial page, rewritten (whole) with the next append.
+  char* buf_ = nullptr;
+  size_t buf_capacity_ = 0;
+  size_t tail_len_ = 0;
 };
 
 // Reads one replica; keeps its data file open. Sees every append made durable before each call.

@@ -9,6 +9,7 @@
 
 int main(int argc, char** argv) {
   ternion::BlockTerminationSignals();
+  ternion::KeepLargeBuffersInHeap();
   ternion::SetLogProcessName("chunkserver");
   ternion::chunkserver::ChunkServerOptions options;
   std::string data_dirs;

@@ -59,7 +59,8 @@ class FileWriterImpl final : public FileWriter {
   uint64_t length() const override { return acked_; }
 
  private:
-  absl::Status SendFrame(std::string data);
+  // Sends a + b as one frame to every replica of the current chunk (opening it if needed).
+  absl::Status SendFrame(absl::string_view a, absl::string_view b);
   absl::Status OpenChunk(uint64_t index);
   absl::Status FinishChunk();
   absl::Status Commit();
@@ -242,22 +243,14 @@ absl::Status FileWriterImpl::Append(absl::string_view data) {
   if (ended_) return absl::FailedPreconditionError("writer is closed");
   // Send every complete frame (1 MiB, or up to a chunk boundary); keep the remainder buffered.
   while (true) {
-    uint64_t available = buffer_.size() + data.size();
-    uint64_t n = NextFrameLength(sent_, available, chunk_size_, kFrameBytes);
+    uint64_t n = NextFrameLength(sent_, buffer_.size() + data.size(), chunk_size_, kFrameBytes);
     bool complete = n == kFrameBytes || (n > 0 && (sent_ + n) % chunk_size_ == 0);
     if (!complete) break;
-    std::string frame;
-    if (buffer_.empty()) {
-      frame.assign(data.data(), n);
-      data.remove_prefix(n);
-    } else {
-      size_t from_buffer = std::min<size_t>(n, buffer_.size());
-      frame = buffer_.substr(0, from_buffer);
-      buffer_.erase(0, from_buffer);
-      frame.append(data.data(), n - from_buffer);
-      data.remove_prefix(n - from_buffer);
-    }
-    RETURN_IF_ERROR(SendFrame(std::move(frame)));
+    size_t from_buffer = std::min<size_t>(n, buffer_.size());
+    RETURN_IF_ERROR(SendFrame(absl::string_view(buffer_).substr(0, from_buffer),
+                              data.substr(0, n - from_buffer)));
+    buffer_.erase(0, from_buffer);
+    data.remove_prefix(n - from_buffer);
   }
   buffer_.append(data.data(), data.size());
   return absl::OkStatus();
@@ -280,28 +273,25 @@ absl::Status FileWriterImpl::OpenChunk(uint64_t index) {
   return absl::OkStatus();
 }
 
-absl::Status FileWriterImpl::SendFrame(std::string data) {
+absl::Status FileWriterImpl::SendFrame(absl::string_view a, absl::string_view b) {
   if (streams_.empty()) {
     if (absl::Status s = OpenChunk(sent_ / chunk_size_); !s.ok()) return Fail(s);
   }
-  auto req = std::make_shared<v1::WriteChunkRequest>();
+  v1::WriteChunkHeader header;
   if (header_pending_) {
-    auto* h = req->mutable_header();
-    h->set_chunk_id(chunk_.chunk_id());
-    h->set_version(chunk_.version());
-    h->set_project(lease_.project());
-    h->set_chunk_size(chunk_size_);
-    h->set_token(chunk_.token());
-    header_pending_ = false;
+    header.set_chunk_id(chunk_.chunk_id());
+    header.set_version(chunk_.version());
+    header.set_project(lease_.project());
+    header.set_chunk_size(chunk_size_);
+    header.set_token(chunk_.token());
   }
-  const uint64_t n = data.size();
-  req->set_offset(sent_ % chunk_size_);
-  req->set_crc32c(Crc32c(data));
-  req->set_data(std::move(data));
+  ReplicaStream::Frame frame =
+      ReplicaStream::Encode(header_pending_ ? &header : nullptr, sent_ % chunk_size_, a, b);
+  header_pending_ = false;
   for (auto& s : streams_) {
-    if (absl::Status st = s->Send(req); !st.ok()) return Fail(st);
+    if (absl::Status st = s->Send(frame); !st.ok()) return Fail(st);
   }
-  sent_ += n;
+  sent_ += frame->size;
   if (sent_ % chunk_size_ == 0) return FinishChunk();
   return absl::OkStatus();
 }
@@ -333,9 +323,8 @@ absl::Status FileWriterImpl::Flush() {
   if (ended_) return absl::FailedPreconditionError("writer is closed");
   while (!buffer_.empty()) {
     uint64_t n = NextFrameLength(sent_, buffer_.size(), chunk_size_, kFrameBytes);
-    std::string frame = buffer_.substr(0, n);
+    RETURN_IF_ERROR(SendFrame(absl::string_view(buffer_).substr(0, n), {}));
     buffer_.erase(0, n);
-    RETURN_IF_ERROR(SendFrame(std::move(frame)));
   }
   if (sent_ == acked_) return absl::OkStatus();
   for (auto& s : streams_) {

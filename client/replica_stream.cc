@@ -1,9 +1,41 @@
 #include "client/replica_stream.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/crc32c.h"
 #include "common/rpc_status.h"
 
 namespace ternion::client {
+
+ReplicaStream::Frame ReplicaStream::Encode(const ternion::v1::WriteChunkHeader* header,
+                                          uint64_t offset, absl::string_view a,
+                                          absl::string_view b) {
+  ternion::v1::WriteChunkRequest fields;  // everything but the data
+  if (header != nullptr) *fields.mutable_header() = *header;
+  fields.set_offset(offset);
+  fields.set_crc32c(Crc32cExtend(Crc32c(a.data(), a.size()), b.data(), b.size()));
+  auto* wire = new std::string;
+  const size_t n = a.size() + b.size();
+  wire->reserve(fields.ByteSizeLong() + 16 + n);
+  fields.AppendToString(wire);
+  // Field 3 (`data`, length-delimited): tag, varint length, bytes.
+  wire->push_back(static_cast<char>((ternion::v1::WriteChunkRequest::kDataFieldNumber << 3) | 2));
+  for (uint64_t v = n; ; v >>= 7) {
+    if (v < 0x80) {
+      wire->push_back(static_cast<char>(v));
+      break;
+    }
+    wire->push_back(static_cast<char>((v & 0x7f) | 0x80));
+  }
+  wire->append(a.data(), a.size());
+  wire->append(b.data(), b.size());
+  grpc::Slice slice(wire->data(), wire->size(),
+                    [](void* p) { delete static_cast<std::string*>(p); }, wire);
+  auto frame = std::make_shared<EncodedFrame>();
+  frame->bytes = grpc::ByteBuffer(&slice, 1);
+  frame->offset = offset;
+  frame->size = n;
+  return frame;
+}
 
 ReplicaStream::ReplicaStream(const std::shared_ptr<grpc::Channel>& channel, std::string address,
                              uint64_t chunk_id, uint64_t start_length, size_t window_bytes,
@@ -12,10 +44,15 @@ ReplicaStream::ReplicaStream(const std::shared_ptr<grpc::Channel>& channel, std:
       chunk_id_(chunk_id),
       window_bytes_(window_bytes),
       timeout_(timeout),
-      stub_(ternion::v1::ChunkServerService::NewStub(channel)),
       queued_end_(start_length),
       durable_(start_length) {
-  stream_ = stub_->WriteChunk(&ctx_);
+  // The generated stub would serialize each replica's copy of a frame separately; a stream
+  // of pre-serialized ByteBuffers sends one shared serialization to all three.
+  static const char kMethod[] = "/ternion.v1.ChunkServerService/WriteChunk";
+  grpc::internal::RpcMethod method(kMethod, grpc::internal::RpcMethod::BIDI_STREAMING, channel);
+  stream_.reset(
+      grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer, ternion::v1::WriteChunkAck>::
+          Create(channel.get(), method, &ctx_));
   sender_ = std::thread([this] { SendLoop(); });
   ack_reader_ = std::thread([this] { AckLoop(); });
 }
@@ -53,7 +90,7 @@ void ReplicaStream::SendLoop() {
       frame = std::move(queue_.front());
       queue_.pop_front();
     }
-    if (!stream_->Write(*frame)) break;  // the stream ended; AckLoop learns why
+    if (!stream_->Write(frame->bytes)) break;  // the stream ended; AckLoop learns why
   }
   absl::MutexLock lock(&mu_);
   sender_exited_ = true;
@@ -86,7 +123,7 @@ void ReplicaStream::AckLoop() {
 
 absl::Status ReplicaStream::Send(Frame frame) {
   absl::MutexLock lock(&mu_);
-  const uint64_t size = frame->data().size();
+  const uint64_t size = frame->size;
   absl::Time deadline = absl::Now() + timeout_;
   while (error_.ok() && !reads_ended_ && queued_end_ - durable_ > 0 &&
          queued_end_ - durable_ + size > window_bytes_) {
@@ -101,7 +138,7 @@ absl::Status ReplicaStream::Send(Frame frame) {
     return absl::UnavailableError(
         absl::StrCat("replica ", address_, " of chunk ", chunk_id_, " closed the stream"));
   }
-  queued_end_ = frame->offset() + size;
+  queued_end_ = frame->offset + size;
   queue_.push_back(std::move(frame));
   cv_.SignalAll();
   return absl::OkStatus();

@@ -15,6 +15,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "ternion/v1/chunkserver.grpc.pb.h"
@@ -23,7 +24,18 @@ namespace ternion::client {
 
 class ReplicaStream {
  public:
-  using Frame = std::shared_ptr<const ternion::v1::WriteChunkRequest>;
+  // One WriteChunkRequest, serialized once and shared by the streams of all replicas.
+  struct EncodedFrame {
+    grpc::ByteBuffer bytes;
+    uint64_t offset = 0;  // in the chunk
+    uint64_t size = 0;    // data bytes
+  };
+  using Frame = std::shared_ptr<const EncodedFrame>;
+
+  // Serializes a frame with `a` then `b` as its data (two pieces, so a writer's buffered bytes
+  // and the caller's bytes are copied once, straight into the message). `header` may be null.
+  static Frame Encode(const ternion::v1::WriteChunkHeader* header, uint64_t offset,
+                      absl::string_view a, absl::string_view b);
 
   // Opens the stream. `start_length` is the replica's length before the first frame; the
   // first frame sent must carry the chunk header.
@@ -54,10 +66,7 @@ class ReplicaStream {
   const size_t window_bytes_;
   const absl::Duration timeout_;
   grpc::ClientContext ctx_;
-  std::unique_ptr<ternion::v1::ChunkServerService::Stub> stub_;
-  std::unique_ptr<grpc::ClientReaderWriter<ternion::v1::WriteChunkRequest,
-                                           ternion::v1::WriteChunkAck>>
-      stream_;
+  std::unique_ptr<grpc::ClientReaderWriter<grpc::ByteBuffer, ternion::v1::WriteChunkAck>> stream_;
 
   absl::Mutex mu_;
   absl::CondVar cv_;

@@ -12,6 +12,12 @@ namespace ternion {
 // Call first thing in main().
 void BlockTerminationSignals();
 
+// Keeps freed large buffers (1 MiB frames, gRPC slices) in the heap for reuse instead of
+// returning them to the kernel: on VMs where first touch of fresh memory is slow, mmap/munmap
+// churn of 1 MiB buffers cost more CPU than the copies themselves. For our own processes only;
+// the client library leaves the host process's allocator alone.
+void KeepLargeBuffersInHeap();
+
 // Waits until SIGINT or SIGTERM arrives; returns the signal number.
 int WaitForTerminationSignal();
 

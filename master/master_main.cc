@@ -14,6 +14,7 @@
 
 int main(int argc, char** argv) {
   ternion::BlockTerminationSignals();
+  ternion::KeepLargeBuffersInHeap();
   ternion::SetLogProcessName("master");
   ternion::master::MasterOptions options;
   std::string metadata_dir;

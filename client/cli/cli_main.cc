@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "client/cli/local_cluster.h"
+#include "common/daemon.h"
 #include "common/file_util.h"
 #include "common/rpc_status.h"
 #include "ternion/client.h"
@@ -345,6 +346,7 @@ int LocalUp(const ternion::local::LocalClusterOptions& options) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ternion::KeepLargeBuffersInHeap();
   Globals g;
   if (const char* m = std::getenv("TERNION_MASTER")) g.master = m;
   CLI::App app{"Ternion: a replicated chunk store. Every chunk lives on three chunkservers."};
