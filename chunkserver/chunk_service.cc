@@ -1,6 +1,10 @@
 #include "chunkserver/chunk_service.h"
 
+#include <deque>
+#include <thread>
+
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/crc32c.h"
 #include "common/metrics.h"
 #include "common/names.h"
@@ -11,6 +15,8 @@ namespace ternion::chunkserver {
 namespace {
 
 using ternion::v1::WriteChunkRequest;
+
+constexpr uint64_t kReadAheadBytes = 32 << 20;
 
 struct RpcMetrics {
   Counter* bytes_written;
@@ -68,6 +74,55 @@ absl::Status AdmitFrame(const WriteChunkRequest& req) {
 ChunkService::ChunkService(ChunkStore* store, std::string server_id)
     : store_(store), server_id_(std::move(server_id)) {}
 
+// Frames handed from the thread receiving a write stream to the thread writing it to disk.
+// The disk thread takes everything queued since its last sync, writes it, syncs once and
+// acknowledges, so receiving overlaps syncing and a busy stream pays one sync per batch.
+class WritePipe {
+ public:
+  // Queues a frame; blocks while kDepth frames wait. False once the disk side has failed.
+  bool Push(WriteChunkRequest frame) {
+    absl::MutexLock lock(&mu_);
+    while (queue_.size() >= kDepth && error_.ok()) cv_.Wait(&mu_);
+    if (!error_.ok()) return false;
+    queue_.push_back(std::move(frame));
+    cv_.SignalAll();
+    return true;
+  }
+  // Takes every queued frame; false when closed and drained or failed.
+  bool Take(std::vector<WriteChunkRequest>* batch) {
+    absl::MutexLock lock(&mu_);
+    while (queue_.empty() && !closed_ && error_.ok()) cv_.Wait(&mu_);
+    if (!error_.ok() || queue_.empty()) return false;
+    batch->clear();
+    for (auto& f : queue_) batch->push_back(std::move(f));
+    queue_.clear();
+    cv_.SignalAll();
+    return true;
+  }
+  void Close() {
+    absl::MutexLock lock(&mu_);
+    closed_ = true;
+    cv_.SignalAll();
+  }
+  void Fail(absl::Status s) {
+    absl::MutexLock lock(&mu_);
+    if (error_.ok()) error_ = std::move(s);
+    cv_.SignalAll();
+  }
+  absl::Status error() {
+    absl::MutexLock lock(&mu_);
+    return error_;
+  }
+
+ private:
+  static constexpr size_t kDepth = 4;
+  absl::Mutex mu_;
+  absl::CondVar cv_;
+  std::deque<WriteChunkRequest> queue_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status error_ ABSL_GUARDED_BY(mu_);
+};
+
 grpc::Status ChunkService::WriteChunk(
     grpc::ServerContext* ctx,
     grpc::ServerReaderWriter<ternion::v1::WriteChunkAck, WriteChunkRequest>* stream) {
@@ -94,27 +149,51 @@ grpc::Status ChunkService::WriteChunk(
                                    header.chunk_size());
   if (!writer.ok()) return rpc.Done(ToGrpcStatus(writer.status()));
 
-  ternion::v1::WriteChunkAck ack;
+  WritePipe pipe;
+  std::thread disk([&] {
+    std::vector<WriteChunkRequest> batch;
+    ternion::v1::WriteChunkAck ack;
+    while (pipe.Take(&batch)) {
+      absl::Status s;
+      uint64_t bytes = 0;
+      for (const WriteChunkRequest& f : batch) {
+        s = (*writer)->Write(f.offset(), f.data().data(), f.data().size());
+        if (!s.ok()) break;
+        bytes += f.data().size();
+      }
+      if (s.ok()) s = (*writer)->Sync();
+      if (!s.ok()) {
+        // Tell the client now: it may be waiting for an ack rather than sending.
+        ack.set_error_code(static_cast<int>(s.code()));
+        ack.set_error_message(std::string(s.message()));
+        stream->Write(ack);
+        pipe.Fail(s);
+        return;
+      }
+      bytes_written_.fetch_add(bytes);
+      Metrics().bytes_written->Increment(bytes);
+      ack.set_durable_length((*writer)->length());
+      if (!stream->Write(ack)) {
+        pipe.Fail(absl::CancelledError("writer went away"));
+        return;
+      }
+    }
+  });
   bool admitted = true;  // the first frame was admitted above
+  absl::Status status;
   do {
     if (req.has_header() && req.header().chunk_id() != header.chunk_id()) {
-      return rpc.Done(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                   "a write stream carries one chunk"));
-    }
-    if (!admitted) {
-      if (absl::Status s = AdmitFrame(req); !s.ok()) return rpc.Done(ToGrpcStatus(s));
+      status = absl::InvalidArgumentError("a write stream carries one chunk");
+    } else if (!admitted) {
+      status = AdmitFrame(req);
     }
     admitted = false;
-    absl::Status s = (*writer)->Append(req.offset(), req.data().data(), req.data().size());
-    if (!s.ok()) return rpc.Done(ToGrpcStatus(s));
-    bytes_written_.fetch_add(req.data().size());
-    Metrics().bytes_written->Increment(req.data().size());
-    ack.set_durable_length(req.offset() + req.data().size());
-    if (!stream->Write(ack)) {
-      return rpc.Done(grpc::Status(grpc::StatusCode::CANCELLED, "writer went away"));
-    }
+    if (!status.ok() || !pipe.Push(std::move(req))) break;
   } while (stream->Read(&req));
-  return rpc.Done(grpc::Status::OK);
+  if (!status.ok()) pipe.Fail(status);
+  pipe.Close();
+  disk.join();
+  return rpc.Done(ToGrpcStatus(pipe.error()));
 }
 
 grpc::Status ChunkService::ReadChunk(grpc::ServerContext* ctx,
@@ -127,7 +206,9 @@ grpc::Status ChunkService::ReadChunk(grpc::ServerContext* ctx,
   if (end < offset) end = UINT64_MAX;  // saturate: "to the end of the replica"
   auto reader = store_->OpenRead(req->chunk_id(), req->version());
   if (!reader.ok()) return rpc.Done(ToGrpcStatus(reader.status()));
-  (*reader)->WillNeed(offset, end - offset);
+  // Prefetch the range and what a sequential reader will ask for next.
+  (*reader)->WillNeed(offset, std::min<uint64_t>(end - offset, UINT64_MAX - kReadAheadBytes) +
+                                  kReadAheadBytes);
   ternion::v1::ReadChunkResponse resp;
   std::string data;
   bool first = true;

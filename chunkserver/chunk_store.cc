@@ -117,7 +117,10 @@ ReplicaWriter::ReplicaWriter(std::shared_ptr<Replica> replica, int data_fd, bool
       data_fd_(data_fd),
       direct_(direct),
       meta_fd_(meta_fd),
-      max_length_(max_length) {}
+      max_length_(max_length) {
+  absl::MutexLock lock(&replica_->mu);
+  pending_length_ = replica_->length;
+}
 
 ReplicaWriter::~ReplicaWriter() {
   std::free(buf_);
@@ -184,62 +187,78 @@ absl::Status ReplicaWriter::WriteData(uint64_t offset, const char* data, size_t 
 }
 
 absl::Status ReplicaWriter::Append(uint64_t offset, const char* data, size_t n) {
-  uint64_t version;
-  std::vector<uint32_t> crcs;  // the tail of the CRC array, from block `first_block` on
-  uint64_t first_block;
-  {
-    absl::MutexLock lock(&replica_->mu);
-    if (offset != replica_->length) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "append at offset ", offset, " but the replica's length is ", replica_->length));
-    }
-    if (offset + n > max_length_ || offset + n < offset) {
-      return absl::OutOfRangeError(
-          absl::StrCat("append of ", n, " bytes at ", offset, " exceeds the chunk size ",
-                       max_length_));
-    }
-    version = replica_->version;
-    first_block = offset / kBlockSize;
-    if (first_block < replica_->crcs.size()) crcs.push_back(replica_->crcs[first_block]);
+  RETURN_IF_ERROR(Write(offset, data, n));
+  return Sync();
+}
+
+absl::Status ReplicaWriter::Write(uint64_t offset, const char* data, size_t n) {
+  if (!failed_.ok()) return failed_;
+  if (offset != pending_length_) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "append at offset ", offset, " but the replica's length is ", pending_length_));
+  }
+  if (offset + n > max_length_ || offset + n < offset) {
+    return absl::OutOfRangeError(absl::StrCat("append of ", n, " bytes at ", offset,
+                                              " exceeds the chunk size ", max_length_));
   }
   if (n == 0) return absl::OkStatus();
-
+  if (pending_crcs_.empty()) {  // first write since the last sync
+    absl::MutexLock lock(&replica_->mu);
+    pending_first_block_ = offset / kBlockSize;
+    if (pending_first_block_ < replica_->crcs.size()) {
+      pending_crcs_.push_back(replica_->crcs[pending_first_block_]);
+    }
+  }
   // Extend the CRCs: the first block may be partial and continues from its stored CRC.
   uint64_t pos = offset;
-  size_t i = 0;
-  while (i < n) {
-    uint64_t block = pos / kBlockSize;
-    size_t room = kBlockSize - pos % kBlockSize;
-    size_t piece = std::min<size_t>(room, n - i);
-    size_t slot = block - first_block;
-    if (slot == crcs.size()) crcs.push_back(0);
-    crcs[slot] = Crc32cExtend(crcs[slot], data + i, piece);
+  for (size_t i = 0; i < n;) {
+    size_t piece = std::min<size_t>(kBlockSize - pos % kBlockSize, n - i);
+    size_t slot = pos / kBlockSize - pending_first_block_;
+    if (slot == pending_crcs_.size()) pending_crcs_.push_back(0);
+    pending_crcs_[slot] = Crc32cExtend(pending_crcs_[slot], data + i, piece);
     pos += piece;
     i += piece;
   }
-  const uint64_t new_length = offset + n;
+  if (absl::Status s = WriteData(offset, data, n); !s.ok()) return failed_ = s;
+  pending_length_ = offset + n;
+  return absl::OkStatus();
+}
 
+absl::Status ReplicaWriter::Sync() {
+  if (!failed_.ok()) return failed_;
+  if (pending_crcs_.empty()) return absl::OkStatus();
   // Data first, durable; then the metadata that makes it visible. A crash in between leaves
   // the old length in the meta file, so the unacknowledged tail is simply ignored.
-  RETURN_IF_ERROR(WriteData(offset, data, n));
+  absl::Status s;
   if (::fdatasync(data_fd_) != 0) {
-    return ErrnoToStatus(errno, absl::StrCat("fdatasync ", replica_->data_path));
+    s = ErrnoToStatus(errno, absl::StrCat("fdatasync ", replica_->data_path));
   }
-  std::string crc_bytes(crcs.size() * 4, '\0');
-  for (size_t k = 0; k < crcs.size(); ++k) PutU32(crc_bytes.data() + 4 * k, crcs[k]);
-  RETURN_IF_ERROR(PWriteAll(meta_fd_, crc_bytes.data(), crc_bytes.size(),
-                            kHeaderSize + 4 * first_block, replica_->meta_path));
+  std::string crc_bytes(pending_crcs_.size() * 4, '\0');
+  for (size_t k = 0; k < pending_crcs_.size(); ++k) {
+    PutU32(crc_bytes.data() + 4 * k, pending_crcs_[k]);
+  }
+  if (s.ok()) {
+    s = PWriteAll(meta_fd_, crc_bytes.data(), crc_bytes.size(),
+                  kHeaderSize + 4 * pending_first_block_, replica_->meta_path);
+  }
+  uint64_t version;
+  {
+    absl::MutexLock lock(&replica_->mu);
+    version = replica_->version;
+  }
   char header[kHeaderSize];
-  EncodeHeader(replica_->chunk_id, version, new_length, header);
-  RETURN_IF_ERROR(PWriteAll(meta_fd_, header, kHeaderSize, 0, replica_->meta_path));
-  if (::fdatasync(meta_fd_) != 0) {
-    return ErrnoToStatus(errno, absl::StrCat("fdatasync ", replica_->meta_path));
+  EncodeHeader(replica_->chunk_id, version, pending_length_, header);
+  if (s.ok()) s = PWriteAll(meta_fd_, header, kHeaderSize, 0, replica_->meta_path);
+  if (s.ok() && ::fdatasync(meta_fd_) != 0) {
+    s = ErrnoToStatus(errno, absl::StrCat("fdatasync ", replica_->meta_path));
   }
+  if (!s.ok()) return failed_ = s;
 
   absl::MutexLock lock(&replica_->mu);
-  replica_->crcs.resize(first_block);
-  replica_->crcs.insert(replica_->crcs.end(), crcs.begin(), crcs.end());
-  replica_->length = new_length;
+  replica_->crcs.resize(pending_first_block_);
+  replica_->crcs.insert(replica_->crcs.end(), pending_crcs_.begin(), pending_crcs_.end());
+  replica_->length = pending_length_;
+  pending_crcs_.clear();
   return absl::OkStatus();
 }
 
@@ -484,7 +503,7 @@ absl::Status ChunkStore::Read(uint64_t chunk_id, uint64_t version, uint64_t offs
 ReplicaReader::~ReplicaReader() { ::close(fd_); }
 
 void ReplicaReader::WillNeed(uint64_t offset, uint64_t length) {
-  ::posix_fadvise(fd_, offset, std::min<uint64_t>(length, 64ull << 20), POSIX_FADV_WILLNEED);
+  ::posix_fadvise(fd_, offset, std::min<uint64_t>(length, 96ull << 20), POSIX_FADV_WILLNEED);
 }
 
 absl::Status ReplicaReader::Read(uint64_t offset, uint64_t length, std::string* out) {

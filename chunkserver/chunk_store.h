@@ -52,8 +52,19 @@ class ReplicaWriter {
   ReplicaWriter& operator=(const ReplicaWriter&) = delete;
 
   // Appends `n` bytes at `offset`, which must equal the replica's current length, and makes
-  // them durable. On error nothing beyond the previous durable length is ever served.
+  // them durable: Write then Sync.
   absl::Status Append(uint64_t offset, const char* data, size_t n);
+
+  // Writes `n` bytes at `offset` (the end of what was written so far) without making them
+  // durable or visible. Several writes may share one Sync.
+  absl::Status Write(uint64_t offset, const char* data, size_t n);
+
+  // Makes everything written durable (data, then checksums and length), then visible to
+  // readers. After any error the writer refuses further calls; nothing beyond the last
+  // successful Sync is ever served.
+  absl::Status Sync();
+
+  // The durable, visible length.
   uint64_t length() const;
 
  private:
@@ -77,6 +88,11 @@ class ReplicaWriter {
   char* buf_ = nullptr;
   size_t buf_capacity_ = 0;
   size_t tail_len_ = 0;
+  // Written but not yet synced: the CRCs from block pending_first_block_ on.
+  uint64_t pending_length_ = 0;
+  uint64_t pending_first_block_ = 0;
+  std::vector<uint32_t> pending_crcs_;
+  absl::Status failed_;
 };
 
 // Reads one replica; keeps its data file open. Sees every append made durable before each call.

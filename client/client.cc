@@ -85,6 +85,9 @@ class FileWriterImpl final : public FileWriter {
   bool ended_ = false;
 };
 
+// Reads a file chunk by chunk. A read keeps its ReadChunk stream open to the end of the chunk,
+// so a sequential reader's next ReadAt continues the same stream, which gRPC has kept filling
+// in the meantime: streaming read-ahead, as HDFS block readers do.
 class FileReaderImpl final : public FileReader {
  public:
   FileReaderImpl(ClientImpl* client, v1::FileInfo info) : client_(client), info_(std::move(info)) {}
@@ -92,10 +95,38 @@ class FileReaderImpl final : public FileReader {
   uint64_t length() const override { return info_.length(); }
 
  private:
+  // One ReadChunk stream; bytes before `next` were handed out, `pending` holds received bytes
+  // from `next` on.
+  struct Stream {
+    uint64_t chunk_id = 0;
+    size_t replica = 0;  // index into the chunk's replica order
+    uint64_t next = 0;   // offset in the chunk
+    std::string pending;
+    std::unique_ptr<v1::ChunkServerService::Stub> stub;
+    grpc::ClientContext ctx;
+    std::unique_ptr<grpc::ClientReader<v1::ReadChunkResponse>> reader;
+    bool finished = false;
+    ~Stream() {
+      if (finished) return;
+      ctx.TryCancel();
+      v1::ReadChunkResponse drain;
+      while (reader->Read(&drain)) {
+      }
+      (void)reader->Finish();
+    }
+  };
+
   absl::Status ReadChunkRange(const v1::ChunkInfo& chunk, uint64_t offset, uint64_t length,
                               std::string* out);
+  // Replicas in the order to try: same rack as the client first, then as the master listed them
+  // (live first).
+  std::vector<const v1::ReplicaLocation*> ReplicaOrder(const v1::ChunkInfo& chunk) const;
+  std::unique_ptr<Stream> OpenStream(const v1::ChunkInfo& chunk, size_t replica,
+                                     const v1::ReplicaLocation& location, uint64_t offset);
+
   ClientImpl* const client_;  // not owned; outlives the reader
   const v1::FileInfo info_;
+  std::unique_ptr<Stream> stream_;
 };
 
 class ClientImpl final : public Client {
@@ -371,9 +402,8 @@ absl::Status FileReaderImpl::ReadAt(uint64_t offset, size_t n, std::string* out)
   return absl::OkStatus();
 }
 
-absl::Status FileReaderImpl::ReadChunkRange(const v1::ChunkInfo& chunk, uint64_t offset,
-                                            uint64_t length, std::string* out) {
-  // Same-rack replicas first; the master already lists live replicas before the others.
+std::vector<const v1::ReplicaLocation*> FileReaderImpl::ReplicaOrder(
+    const v1::ChunkInfo& chunk) const {
   std::vector<const v1::ReplicaLocation*> order;
   const std::string& rack = client_->options().rack;
   for (bool same_rack : {true, false}) {
@@ -381,44 +411,81 @@ absl::Status FileReaderImpl::ReadChunkRange(const v1::ChunkInfo& chunk, uint64_t
       if ((!rack.empty() && r.rack() == rack) == same_rack) order.push_back(&r);
     }
   }
-  const size_t start_size = out->size();
-  uint64_t done = 0;
+  return order;
+}
+
+std::unique_ptr<FileReaderImpl::Stream> FileReaderImpl::OpenStream(
+    const v1::ChunkInfo& chunk, size_t replica, const v1::ReplicaLocation& location,
+    uint64_t offset) {
+  auto st = std::make_unique<Stream>();
+  st->chunk_id = chunk.chunk_id();
+  st->replica = replica;
+  st->next = offset;
+  st->stub = v1::ChunkServerService::NewStub(client_->Channel(location.address()));
+  const uint64_t rest = chunk.length() - offset;
+  st->ctx.set_deadline(absl::ToChronoTime(absl::Now() + client_->options().rpc_timeout +
+                                          absl::Seconds(rest >> 20)));
+  v1::ReadChunkRequest req;
+  req.set_chunk_id(chunk.chunk_id());
+  req.set_version(chunk.version());
+  req.set_offset(offset);
+  req.set_length(rest);  // to the chunk's end: later sequential reads continue this stream
+  req.set_token(chunk.token());
+  st->reader = st->stub->ReadChunk(&st->ctx, req);
+  return st;
+}
+
+absl::Status FileReaderImpl::ReadChunkRange(const v1::ChunkInfo& chunk, uint64_t offset,
+                                            uint64_t length, std::string* out) {
+  const auto order = ReplicaOrder(chunk);
+  if (order.empty()) return absl::UnavailableError("chunk has no replicas");
+  size_t next_replica = 0;  // the replica to open next, cycling through `order`
+  if (stream_ && stream_->chunk_id == chunk.chunk_id() && stream_->next == offset) {
+    next_replica = stream_->replica + 1;  // continue it; if it fails, try the others
+  } else {
+    stream_.reset();
+  }
   std::vector<std::string> errors;
-  for (const v1::ReplicaLocation* r : order) {
-    auto stub = v1::ChunkServerService::NewStub(client_->Channel(r->address()));
-    grpc::ClientContext ctx;
-    ctx.set_deadline(absl::ToChronoTime(absl::Now() + client_->options().rpc_timeout +
-                                        absl::Seconds((length - done) >> 20)));
-    v1::ReadChunkRequest req;
-    req.set_chunk_id(chunk.chunk_id());
-    req.set_version(chunk.version());
-    req.set_offset(offset + done);
-    req.set_length(length - done);
-    req.set_token(chunk.token());
-    auto stream = stub->ReadChunk(&ctx, req);
+  uint64_t done = 0;
+  size_t opened = 0;
+  while (done < length) {
+    if (!stream_) {
+      if (opened == order.size()) {
+        return absl::UnavailableError(absl::StrCat("cannot read chunk ", chunk.chunk_id(),
+                                                   " from any replica: ",
+                                                   absl::StrJoin(errors, "; ")));
+      }
+      size_t r = next_replica++ % order.size();
+      ++opened;
+      stream_ = OpenStream(chunk, r, *order[r], offset + done);
+    }
+    if (!stream_->pending.empty()) {
+      size_t take = std::min<uint64_t>(stream_->pending.size(), length - done);
+      out->append(stream_->pending, 0, take);
+      stream_->pending.erase(0, take);
+      stream_->next += take;
+      done += take;
+      continue;
+    }
     v1::ReadChunkResponse resp;
     std::string bad;
-    while (stream->Read(&resp)) {
-      if (resp.offset() != offset + done || resp.data().size() > length - done) {
-        bad = "returned an unexpected range";
-      } else if (Crc32c(resp.data()) != resp.crc32c()) {
-        bad = "returned data failing its checksum";
-      }
-      if (!bad.empty()) {
-        ctx.TryCancel();
-        break;
-      }
-      out->append(resp.data());
-      done += resp.data().size();
+    if (!stream_->reader->Read(&resp)) {
+      grpc::Status s = stream_->reader->Finish();
+      stream_->finished = true;
+      bad = s.ok() ? "ended the stream early" : s.error_message();
+    } else if (resp.offset() != stream_->next || resp.data().empty()) {
+      bad = "returned an unexpected range";
+    } else if (Crc32c(resp.data()) != resp.crc32c()) {
+      bad = "returned data failing its checksum";
     }
-    grpc::Status s = stream->Finish();
-    if (bad.empty() && s.ok() && done == length) return absl::OkStatus();
-    if (bad.empty() && s.ok()) bad = "ended the stream early";
-    errors.push_back(absl::StrCat(r->address(), " ", bad.empty() ? s.error_message() : bad));
+    if (!bad.empty()) {  // move to the next replica, continuing where this one stopped
+      errors.push_back(absl::StrCat(order[stream_->replica]->address(), " ", bad));
+      stream_.reset();
+      continue;
+    }
+    stream_->pending = std::move(*resp.mutable_data());
   }
-  out->resize(start_size + done);
-  return absl::UnavailableError(absl::StrCat("cannot read chunk ", chunk.chunk_id(),
-                                             " from any replica: ", absl::StrJoin(errors, "; ")));
+  return absl::OkStatus();
 }
 
 }  // namespace

@@ -101,6 +101,13 @@ void ReplicaStream::AckLoop() {
   ternion::v1::WriteChunkAck ack;
   while (stream_->Read(&ack)) {
     absl::MutexLock lock(&mu_);
+    if (ack.error_code() != 0) {  // the replica failed; the stream ends with this error
+      if (error_.ok()) {
+        error_ = Annotate(grpc::Status(static_cast<grpc::StatusCode>(ack.error_code()),
+                                       ack.error_message()));
+      }
+      ctx_.TryCancel();
+    }
     durable_ = std::max<uint64_t>(durable_, ack.durable_length());
     cv_.SignalAll();
   }

@@ -6,10 +6,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh
 BIN=$PWD/build/bin
-DIR=${DEMO_DIR:-$(mktemp -d /tmp/ternion-demo.XXXXXX)}
+if [ -n "${DEMO_DIR:-}" ]; then DIR=$DEMO_DIR; OWN_DIR=0; else DIR=$(mktemp -d /tmp/ternion-demo.XXXXXX); OWN_DIR=1; fi
 SIZE_MIB=${DEMO_SIZE_MIB:-300}
 
-cleanup() { "$BIN/ternion" local down --dir "$DIR" >/dev/null 2>&1 || true; rm -f "$DIR"/sample.*; }
+cleanup() {
+  "$BIN/ternion" local down --dir "$DIR" >/dev/null 2>&1 || true
+  rm -f "$DIR"/sample.*
+  if [ "$OWN_DIR" = 1 ]; then rm -rf "$DIR"; fi
+}
 trap cleanup EXIT
 
 echo "== starting a local cluster in $DIR"

@@ -1,7 +1,10 @@
 // End to end on a real 3-rack, 6-chunkserver cluster: three-way placement, replica files on
 // disk, byte-exact reads, a master restart, and read failover after kill -9 of a chunkserver.
 
+#include <fcntl.h>
+#include <grpcpp/grpcpp.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <map>
 #include <nlohmann/json.hpp>
@@ -11,9 +14,12 @@
 #include "absl/strings/str_format.h"
 #include "common/file_util.h"
 #include "tests/testutil/cluster_fixture.h"
+#include "ternion/v1/chunkserver.grpc.pb.h"
 
 namespace ternion {
 namespace {
+
+namespace v1 = ::ternion::v1;
 
 std::string RandomBytes(size_t n, uint64_t seed) {
   std::mt19937_64 gen(seed);
@@ -121,6 +127,46 @@ TEST_F(ClusterTest, ThreeRackReplicationRestartAndFailover) {
   ASSERT_FALSE(victim.empty());
   ASSERT_OK(local::KillProcess(cluster_.dir, victim));
   ExpectContents("demo", "big/data.bin", data);
+}
+
+TEST_F(ClusterTest, ReadFailsOverFromACorruptReplica) {
+  ASSERT_OK(client_->CreateProject("c"));
+  const std::string data = RandomBytes(3 << 20, 11);
+  WriteFile("c", "f", data, /*chunk_size=*/1 << 20);
+  ASSERT_OK_AND_ASSIGN(FileStat st, client_->Stat("c", "f", true));
+  ASSERT_EQ(st.chunks.size(), 3u);
+
+  // Flip one byte in the first-listed replica of chunk 1, which readers try first.
+  const ChunkStat& chunk = st.chunks[1];
+  std::string corrupted;
+  auto dirs = ServerDirs();
+  for (const std::string& d : dirs[chunk.replicas[0].server_id]) {
+    std::string path = absl::StrFormat("%s/chunks/c/%016x.data", d, chunk.chunk_id);
+    int fd = ::open(path.c_str(), O_RDWR);
+    if (fd < 0) continue;
+    char b;
+    ASSERT_EQ(::pread(fd, &b, 1, 12345), 1);
+    b ^= 0x5a;
+    ASSERT_EQ(::pwrite(fd, &b, 1, 12345), 1);
+    ::close(fd);
+    corrupted = path;
+  }
+  ASSERT_FALSE(corrupted.empty());
+  ExpectContents("c", "f", data);  // served from another replica, byte-exact
+
+  // Reading that replica directly reports the corruption instead of serving it.
+  auto stub = v1::ChunkServerService::NewStub(
+      grpc::CreateChannel(chunk.replicas[0].address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  v1::ReadChunkRequest req;
+  req.set_chunk_id(chunk.chunk_id);
+  req.set_version(chunk.version);
+  req.set_length(1 << 20);
+  auto reader = stub->ReadChunk(&ctx, req);
+  v1::ReadChunkResponse resp;
+  while (reader->Read(&resp)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::DATA_LOSS);
 }
 
 TEST_F(ClusterTest, FailedWriteKeepsTheAcknowledgedPrefix) {
