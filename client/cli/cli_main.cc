@@ -80,7 +80,7 @@ class Progress {
     double secs = std::max(1e-3, absl::ToDoubleSeconds(absl::Now() - start_));
     double frac = total_ ? static_cast<double>(done) / total_ : 1.0;
     int width = 30, filled = static_cast<int>(frac * width);
-    std::printf("\r%s [%s%s] %3.0f%% %s / %s  %s/s ", label_.c_str(),
+    std::printf("\r%s [%s%s] %3.0f%% %s / %s  %s/s\033[K", label_.c_str(),
                 std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(),
                 frac * 100, HumanBytes(done).c_str(), HumanBytes(total_).c_str(),
                 HumanBytes(done / secs).c_str());
