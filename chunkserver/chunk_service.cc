@@ -76,7 +76,9 @@ ChunkService::ChunkService(ChunkStore* store, std::string server_id)
 
 // Frames handed from the thread receiving a write stream to the thread writing it to disk.
 // The disk thread takes everything queued since its last sync, writes it, syncs once and
-// acknowledges, so receiving overlaps syncing and a busy stream pays one sync per batch.
+// acknowledges, so receiving overlaps syncing and a busy stream pays one sync per batch. A
+// small frame arriving while the disk side is idle is written by the receiving thread itself
+// (BeginInline), which spares a durable 4 KiB append a thread hand-off.
 class WritePipe {
  public:
   // Queues a frame; blocks while kDepth frames wait. False once the disk side has failed.
@@ -88,16 +90,30 @@ class WritePipe {
     cv_.SignalAll();
     return true;
   }
-  // Takes every queued frame; false when closed and drained or failed.
+  // Takes every queued frame and marks the disk side busy until Done(); false when closed and
+  // drained or failed.
   bool Take(std::vector<WriteChunkRequest>* batch) {
     absl::MutexLock lock(&mu_);
-    while (queue_.empty() && !closed_ && error_.ok()) cv_.Wait(&mu_);
+    while ((queue_.empty() || busy_) && !closed_ && error_.ok()) cv_.Wait(&mu_);
     if (!error_.ok() || queue_.empty()) return false;
     batch->clear();
     for (auto& f : queue_) batch->push_back(std::move(f));
     queue_.clear();
+    busy_ = true;
     cv_.SignalAll();
     return true;
+  }
+  // True (and busy) when nothing is queued or being written: the caller may write inline.
+  bool BeginInline() {
+    absl::MutexLock lock(&mu_);
+    if (!queue_.empty() || busy_ || !error_.ok()) return false;
+    busy_ = true;
+    return true;
+  }
+  void Done() {
+    absl::MutexLock lock(&mu_);
+    busy_ = false;
+    cv_.SignalAll();
   }
   void Close() {
     absl::MutexLock lock(&mu_);
@@ -119,6 +135,7 @@ class WritePipe {
   absl::Mutex mu_;
   absl::CondVar cv_;
   std::deque<WriteChunkRequest> queue_ ABSL_GUARDED_BY(mu_);
+  bool busy_ ABSL_GUARDED_BY(mu_) = false;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status error_ ABSL_GUARDED_BY(mu_);
 };
@@ -150,37 +167,44 @@ grpc::Status ChunkService::WriteChunk(
   if (!writer.ok()) return rpc.Done(ToGrpcStatus(writer.status()));
 
   WritePipe pipe;
+  // Writes a batch, syncs, acknowledges. Runs on one thread at a time (the pipe is busy).
+  auto write_batch = [&](const std::vector<WriteChunkRequest>& batch) -> bool {
+    absl::Status s;
+    uint64_t bytes = 0;
+    for (const WriteChunkRequest& f : batch) {
+      s = (*writer)->Write(f.offset(), f.data().data(), f.data().size());
+      if (!s.ok()) break;
+      bytes += f.data().size();
+    }
+    if (s.ok()) s = (*writer)->Sync();
+    ternion::v1::WriteChunkAck ack;
+    if (!s.ok()) {
+      // Tell the client now: it may be waiting for an ack rather than sending.
+      ack.set_error_code(static_cast<int>(s.code()));
+      ack.set_error_message(std::string(s.message()));
+      stream->Write(ack);
+      pipe.Fail(s);
+      return false;
+    }
+    bytes_written_.fetch_add(bytes);
+    Metrics().bytes_written->Increment(bytes);
+    ack.set_durable_length((*writer)->length());
+    if (!stream->Write(ack)) {
+      pipe.Fail(absl::CancelledError("writer went away"));
+      return false;
+    }
+    pipe.Done();
+    return true;
+  };
   std::thread disk([&] {
     std::vector<WriteChunkRequest> batch;
-    ternion::v1::WriteChunkAck ack;
-    while (pipe.Take(&batch)) {
-      absl::Status s;
-      uint64_t bytes = 0;
-      for (const WriteChunkRequest& f : batch) {
-        s = (*writer)->Write(f.offset(), f.data().data(), f.data().size());
-        if (!s.ok()) break;
-        bytes += f.data().size();
-      }
-      if (s.ok()) s = (*writer)->Sync();
-      if (!s.ok()) {
-        // Tell the client now: it may be waiting for an ack rather than sending.
-        ack.set_error_code(static_cast<int>(s.code()));
-        ack.set_error_message(std::string(s.message()));
-        stream->Write(ack);
-        pipe.Fail(s);
-        return;
-      }
-      bytes_written_.fetch_add(bytes);
-      Metrics().bytes_written->Increment(bytes);
-      ack.set_durable_length((*writer)->length());
-      if (!stream->Write(ack)) {
-        pipe.Fail(absl::CancelledError("writer went away"));
-        return;
-      }
+    while (pipe.Take(&batch) && write_batch(batch)) {
     }
   });
+  constexpr size_t kInlineBytes = 64 * 1024;
   bool admitted = true;  // the first frame was admitted above
   absl::Status status;
+  std::vector<WriteChunkRequest> inline_batch(1);
   do {
     if (req.has_header() && req.header().chunk_id() != header.chunk_id()) {
       status = absl::InvalidArgumentError("a write stream carries one chunk");
@@ -188,7 +212,13 @@ grpc::Status ChunkService::WriteChunk(
       status = AdmitFrame(req);
     }
     admitted = false;
-    if (!status.ok() || !pipe.Push(std::move(req))) break;
+    if (!status.ok()) break;
+    if (req.data().size() <= kInlineBytes && pipe.BeginInline()) {
+      inline_batch[0] = std::move(req);
+      if (!write_batch(inline_batch)) break;
+    } else if (!pipe.Push(std::move(req))) {
+      break;
+    }
   } while (stream->Read(&req));
   if (!status.ok()) pipe.Fail(status);
   pipe.Close();
@@ -196,41 +226,97 @@ grpc::Status ChunkService::WriteChunk(
   return rpc.Done(ToGrpcStatus(pipe.error()));
 }
 
+// Reads a replica range on its own thread, up to kDepth frames ahead of the sender, so disk
+// reads (O_DIRECT, so no kernel read-ahead) overlap sending.
+class ReadAhead {
+ public:
+  ReadAhead(ReplicaReader* reader, uint64_t offset, uint64_t end)
+      : reader_(reader), thread_([this, offset, end] { Loop(offset, end); }) {}
+  ~ReadAhead() {
+    {
+      absl::MutexLock lock(&mu_);
+      stop_ = true;
+      cv_.SignalAll();
+    }
+    thread_.join();
+  }
+  // The next frame at *offset; empty data at the end of the range or the replica.
+  absl::Status Next(uint64_t* offset, std::string* data) {
+    absl::MutexLock lock(&mu_);
+    while (queue_.empty()) cv_.Wait(&mu_);
+    Piece p = std::move(queue_.front());
+    queue_.pop_front();
+    cv_.SignalAll();
+    *offset = p.offset;
+    *data = std::move(p.data);
+    return p.status;
+  }
+
+ private:
+  struct Piece {
+    absl::Status status;
+    uint64_t offset = 0;
+    std::string data;
+  };
+  void Loop(uint64_t offset, uint64_t end) {
+    bool first = true;
+    while (true) {
+      Piece p;
+      p.offset = offset;
+      if (first || offset < end) {
+        p.status = reader_->Read(offset, std::min<uint64_t>(kMaxFrameBytes, end - offset), &p.data);
+      }
+      const bool last = !p.status.ok() || p.data.empty();
+      offset += p.data.size();
+      first = false;
+      absl::MutexLock lock(&mu_);
+      while (queue_.size() >= kDepth && !stop_) cv_.Wait(&mu_);
+      if (stop_) return;
+      queue_.push_back(std::move(p));
+      cv_.SignalAll();
+      if (last) return;
+    }
+  }
+
+  static constexpr size_t kDepth = 4;
+  ReplicaReader* const reader_;  // outlives this object
+  absl::Mutex mu_;
+  absl::CondVar cv_;
+  std::deque<Piece> queue_ ABSL_GUARDED_BY(mu_);
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;  // last member: started once the rest is constructed
+};
+
 grpc::Status ChunkService::ReadChunk(grpc::ServerContext* ctx,
                                      const ternion::v1::ReadChunkRequest* req,
                                      grpc::ServerWriter<ternion::v1::ReadChunkResponse>* writer) {
   RpcScope rpc("chunkserver", "ReadChunk");
   StreamCount count(&active_streams_);
-  uint64_t offset = req->offset();
   uint64_t end = req->offset() + req->length();
-  if (end < offset) end = UINT64_MAX;  // saturate: "to the end of the replica"
+  if (end < req->offset()) end = UINT64_MAX;  // saturate: "to the end of the replica"
   auto reader = store_->OpenRead(req->chunk_id(), req->version());
   if (!reader.ok()) return rpc.Done(ToGrpcStatus(reader.status()));
-  // Prefetch the range and what a sequential reader will ask for next.
-  (*reader)->WillNeed(offset, std::min<uint64_t>(end - offset, UINT64_MAX - kReadAheadBytes) +
-                                  kReadAheadBytes);
+  // Buffered reads: let the kernel prefetch the range and what a sequential reader asks next.
+  (*reader)->WillNeed(req->offset(),
+                      std::min<uint64_t>(end - req->offset(), UINT64_MAX - kReadAheadBytes) +
+                          kReadAheadBytes);
+  ReadAhead ahead(reader->get(), req->offset(), end);
   ternion::v1::ReadChunkResponse resp;
-  std::string data;
-  bool first = true;
-  while (first || offset < end) {
-    uint64_t n = std::min<uint64_t>(kMaxFrameBytes, end - offset);
-    absl::Status s = (*reader)->Read(offset, n, &data);
+  uint64_t offset;
+  while (true) {
+    absl::Status s = ahead.Next(&offset, resp.mutable_data());
     if (!s.ok()) {
       if (s.code() == absl::StatusCode::kDataLoss) Metrics().checksum_errors->Increment();
       return rpc.Done(ToGrpcStatus(s));
     }
-    if (data.empty()) break;  // reached the replica's end
+    if (resp.data().empty()) break;  // the end of the range or of the replica
     resp.set_offset(offset);
-    resp.set_crc32c(Crc32c(data));
-    resp.set_data(std::move(data));
-    offset += resp.data().size();
+    resp.set_crc32c(Crc32c(resp.data()));
     bytes_read_.fetch_add(resp.data().size());
     Metrics().bytes_read->Increment(resp.data().size());
     if (!writer->Write(resp)) {
       return rpc.Done(grpc::Status(grpc::StatusCode::CANCELLED, "reader went away"));
     }
-    data = std::move(*resp.mutable_data());
-    first = false;
     if (ctx->IsCancelled()) break;
   }
   return rpc.Done(grpc::Status::OK);

@@ -485,10 +485,18 @@ absl::StatusOr<std::unique_ptr<ReplicaReader>> ChunkStore::OpenRead(uint64_t chu
           "chunk ", chunk_id, " is at version ", r->version, ", not ", version));
     }
   }
-  int fd = ::open(r->data_path.c_str(), O_RDONLY | O_CLOEXEC);
+  // Reads bypass the page cache too: on this class of machine copying out of freshly filled
+  // page-cache pages cost several times a plain memcpy (profiled: 29% of all CPU while
+  // reading). The data was written with O_DIRECT, so the page cache rarely holds it anyway.
+  bool direct = true;
+  int fd = ::open(r->data_path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT);
+  if (fd < 0 && errno == EINVAL) {
+    direct = false;
+    fd = ::open(r->data_path.c_str(), O_RDONLY | O_CLOEXEC);
+  }
   if (fd < 0) return ErrnoToStatus(errno, absl::StrCat("open ", r->data_path));
-  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  return std::unique_ptr<ReplicaReader>(new ReplicaReader(std::move(r), fd, version));
+  if (!direct) ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  return std::unique_ptr<ReplicaReader>(new ReplicaReader(std::move(r), fd, direct, version));
 }
 
 absl::Status ChunkStore::Read(uint64_t chunk_id, uint64_t version, uint64_t offset,
@@ -500,9 +508,13 @@ absl::Status ChunkStore::Read(uint64_t chunk_id, uint64_t version, uint64_t offs
 // ---------------------------------------------------------------------------------------------
 // ReplicaReader
 
-ReplicaReader::~ReplicaReader() { ::close(fd_); }
+ReplicaReader::~ReplicaReader() {
+  std::free(buf_);
+  ::close(fd_);
+}
 
 void ReplicaReader::WillNeed(uint64_t offset, uint64_t length) {
+  if (direct_) return;
   ::posix_fadvise(fd_, offset, std::min<uint64_t>(length, 96ull << 20), POSIX_FADV_WILLNEED);
 }
 
@@ -531,21 +543,46 @@ absl::Status ReplicaReader::Read(uint64_t offset, uint64_t length, std::string* 
   if (length == 0) return absl::OkStatus();
 
   // Read whole blocks so each can be checked against its CRC, then keep the requested range.
-  // Reading straight into *out avoids a copy when the range starts on a block (the usual case).
   const uint64_t start = (offset / kBlockSize) * kBlockSize;
   const uint64_t end = std::min(durable, ((offset + length - 1) / kBlockSize + 1) * kBlockSize);
-  out->resize(end - start);
-  RETURN_IF_ERROR(PReadAll(fd_, out->data(), out->size(), start, replica_->data_path));
+  const char* blocks;
+  if (direct_) {
+    const size_t span = (end - start + kPageSize - 1) / kPageSize * kPageSize;
+    if (span > buf_capacity_) {
+      std::free(buf_);
+      void* p = nullptr;
+      if (posix_memalign(&p, kPageSize, span) != 0) std::abort();
+      buf_ = static_cast<char*>(p);
+      buf_capacity_ = span;
+    }
+    size_t got = 0;
+    while (got < end - start) {  // the file may end inside the last page: a short read
+      ssize_t r = ::pread(fd_, buf_ + got, span - got, start + got);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) return ErrnoToStatus(errno, absl::StrCat("read ", replica_->data_path));
+      if (r == 0) return absl::DataLossError(absl::StrCat(replica_->data_path, " is short"));
+      got += r;
+    }
+    blocks = buf_;
+  } else {
+    out->resize(end - start);  // read straight into *out: no copy when offset == start
+    RETURN_IF_ERROR(PReadAll(fd_, out->data(), out->size(), start, replica_->data_path));
+    blocks = out->data();
+  }
   for (size_t k = 0; k < crcs.size(); ++k) {
     size_t b0 = k * kBlockSize;
-    size_t bn = std::min<size_t>(kBlockSize, out->size() - b0);
-    if (Crc32c(out->data() + b0, bn) != crcs[k]) {
+    size_t bn = std::min<size_t>(kBlockSize, end - start - b0);
+    if (Crc32c(blocks + b0, bn) != crcs[k]) {
       return absl::DataLossError(absl::StrCat("checksum mismatch in chunk ", replica_->chunk_id,
                                               " block ", start / kBlockSize + k));
     }
   }
-  out->resize(offset + length - start);
-  if (offset > start) out->erase(0, offset - start);
+  if (direct_) {
+    out->assign(blocks + (offset - start), length);
+  } else {
+    out->resize(offset + length - start);
+    if (offset > start) out->erase(0, offset - start);
+  }
   return absl::OkStatus();
 }
 

@@ -105,16 +105,21 @@ class ReplicaReader {
   // See ChunkStore::Read.
   absl::Status Read(uint64_t offset, uint64_t length, std::string* out);
 
-  // Asks the kernel to start reading [offset, offset+length) ahead of the Read calls.
+  // Asks the kernel to start reading [offset, offset+length) ahead of the Read calls
+  // (buffered reads only).
   void WillNeed(uint64_t offset, uint64_t length);
 
  private:
   friend class ChunkStore;
-  ReplicaReader(std::shared_ptr<ReplicaWriter::Replica> replica, int fd, uint64_t version)
-      : replica_(std::move(replica)), fd_(fd), version_(version) {}
+  ReplicaReader(std::shared_ptr<ReplicaWriter::Replica> replica, int fd, bool direct,
+                uint64_t version)
+      : replica_(std::move(replica)), fd_(fd), direct_(direct), version_(version) {}
   std::shared_ptr<ReplicaWriter::Replica> replica_;
   int fd_;
+  const bool direct_;  // fd_ is O_DIRECT: blocks are read into buf_, then copied out
   uint64_t version_;
+  char* buf_ = nullptr;  // page-aligned, reused
+  size_t buf_capacity_ = 0;
 };
 
 class ChunkStore {
