@@ -1,5 +1,7 @@
 #include "chunkserver/chunk_service.h"
 
+#include <grpcpp/grpcpp.h>
+
 #include <deque>
 #include <thread>
 
@@ -10,6 +12,7 @@
 #include "common/names.h"
 #include "common/rpc_metrics.h"
 #include "common/rpc_status.h"
+#include "common/status_macros.h"
 
 namespace ternion::chunkserver {
 namespace {
@@ -348,6 +351,91 @@ grpc::Status ChunkService::ChunkReport(grpc::ServerContext* ctx,
     out->set_disk(r.disk);
   }
   return rpc.Done(grpc::Status::OK);
+}
+
+absl::Status ChunkService::CopyFromSource(const ternion::v1::CopyChunkRequest& req,
+                                          grpc::ServerContext* ctx, ReplicaInfo* made) {
+  if (req.chunk_size() == 0 || req.chunk_size() > (1ull << 30) || req.length() > req.chunk_size()) {
+    return absl::InvalidArgumentError("copy length must be within a chunk size of at most 1 GiB");
+  }
+  RETURN_IF_ERROR(ValidateProjectName(req.project()));
+  // A leftover replica of this chunk (an earlier copy that failed half-way) is replaced.
+  if (store_->GetReplica(req.chunk_id()).ok()) RETURN_IF_ERROR(store_->Delete(req.chunk_id()));
+  auto writer =
+      store_->StartWrite(req.chunk_id(), req.version(), req.project(), req.chunk_size());
+  if (!writer.ok()) return writer.status();
+
+  auto stub = ternion::v1::ChunkServerService::NewStub(
+      grpc::CreateChannel(req.source_address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext source_ctx;
+  source_ctx.set_deadline(ctx->deadline());
+  ternion::v1::ReadChunkRequest read;
+  read.set_chunk_id(req.chunk_id());
+  read.set_version(req.version());
+  read.set_length(req.length());
+  auto stream = stub->ReadChunk(&source_ctx, read);
+  ternion::v1::ReadChunkResponse frame;
+  uint64_t offset = 0;
+  absl::Status status;
+  while (status.ok() && offset < req.length() && stream->Read(&frame)) {
+    const std::string& data = frame.data();
+    if (frame.offset() != offset || offset + data.size() > req.length()) {
+      status = absl::DataLossError("source sent a frame out of order or past the length");
+    } else if (Crc32c(data) != frame.crc32c()) {
+      Metrics().checksum_errors->Increment();
+      status = absl::DataLossError("frame from the source failed its checksum");
+    } else {
+      status = (*writer)->Write(offset, data.data(), data.size());
+      offset += data.size();
+      // Sync every 8 MiB to bound what is pending.
+      if (status.ok() && offset % (8 << 20) < data.size()) status = (*writer)->Sync();
+    }
+  }
+  if (status.ok() && offset < req.length()) {
+    grpc::Status s = stream->Finish();
+    status = s.ok() ? absl::DataLossError(absl::StrCat("source replica ended at ", offset,
+                                                       " of ", req.length(), " bytes"))
+                    : absl::UnavailableError(absl::StrCat("reading from the source ",
+                                                          req.source_address(), ": ",
+                                                          s.error_message()));
+  } else if (status.ok()) {
+    source_ctx.TryCancel();  // the source may hold more than the acknowledged length
+  }
+  if (status.ok()) status = (*writer)->Sync();
+  writer->reset();
+  if (status.ok()) {
+    bytes_written_.fetch_add(offset);
+    Metrics().bytes_written->Increment(offset);
+    auto info = store_->GetReplica(req.chunk_id());
+    if (info.ok()) *made = *info;
+    return info.status();
+  }
+  (void)store_->Delete(req.chunk_id());
+  return status;
+}
+
+grpc::Status ChunkService::CopyChunk(grpc::ServerContext* ctx,
+                                     const ternion::v1::CopyChunkRequest* req,
+                                     ternion::v1::CopyChunkResponse* resp) {
+  RpcScope rpc("chunkserver", "CopyChunk");
+  StreamCount count(&active_streams_);
+  ReplicaInfo made;
+  absl::Status s = CopyFromSource(*req, ctx, &made);
+  if (s.ok()) {
+    auto* r = resp->mutable_replica();
+    r->set_chunk_id(made.chunk_id);
+    r->set_version(made.version);
+    r->set_length(made.length);
+    r->set_disk(made.disk);
+  }
+  return rpc.Done(ToGrpcStatus(s));
+}
+
+grpc::Status ChunkService::DeleteReplica(grpc::ServerContext* ctx,
+                                         const ternion::v1::DeleteReplicaRequest* req,
+                                         ternion::v1::DeleteReplicaResponse* resp) {
+  RpcScope rpc("chunkserver", "DeleteReplica");
+  return rpc.Done(ToGrpcStatus(store_->Delete(req->chunk_id())));
 }
 
 }  // namespace ternion::chunkserver

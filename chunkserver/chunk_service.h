@@ -28,12 +28,22 @@ class ChunkService final : public ternion::v1::ChunkServerService::Service {
                           ternion::v1::ReplicaReport* resp) override;
   grpc::Status ChunkReport(grpc::ServerContext* ctx, const ternion::v1::ChunkReportRequest* req,
                            ternion::v1::ChunkReportResponse* resp) override;
+  // Master commands for replica moves.
+  grpc::Status CopyChunk(grpc::ServerContext* ctx, const ternion::v1::CopyChunkRequest* req,
+                         ternion::v1::CopyChunkResponse* resp) override;
+  grpc::Status DeleteReplica(grpc::ServerContext* ctx,
+                             const ternion::v1::DeleteReplicaRequest* req,
+                             ternion::v1::DeleteReplicaResponse* resp) override;
 
   uint32_t active_streams() const { return active_streams_.load(); }
   uint64_t bytes_written() const { return bytes_written_.load(); }
   uint64_t bytes_read() const { return bytes_read_.load(); }
 
  private:
+  // Copies [0, req.length) of a chunk from the source chunkserver into a new local replica.
+  absl::Status CopyFromSource(const ternion::v1::CopyChunkRequest& req, grpc::ServerContext* ctx,
+                              ReplicaInfo* made);
+
   ChunkStore* const store_;
   const std::string server_id_;
   std::atomic<uint32_t> active_streams_{0};

@@ -586,6 +586,25 @@ absl::Status ReplicaReader::Read(uint64_t offset, uint64_t length, std::string* 
   return absl::OkStatus();
 }
 
+absl::Status ChunkStore::Delete(uint64_t chunk_id) {
+  std::shared_ptr<Replica> r;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = replicas_.find(chunk_id);
+    if (it == replicas_.end()) {
+      return absl::NotFoundError(absl::StrCat("no replica of chunk ", chunk_id));
+    }
+    r = it->second;
+    absl::MutexLock rl(&r->mu);
+    if (r->writing) return absl::FailedPreconditionError("replica is being written");
+    replicas_.erase(it);
+  }
+  // Open readers keep their file descriptors; the files vanish when they close.
+  ::unlink(r->data_path.c_str());
+  ::unlink(r->meta_path.c_str());
+  return SyncDir(r->disk + "/chunks/" + r->project);
+}
+
 absl::StatusOr<ReplicaInfo> ChunkStore::GetReplica(uint64_t chunk_id) {
   std::shared_ptr<Replica> r = Find(chunk_id);
   if (r == nullptr) return absl::NotFoundError(absl::StrCat("no replica of chunk ", chunk_id));

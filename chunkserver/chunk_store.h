@@ -146,6 +146,8 @@ class ChunkStore {
   absl::StatusOr<std::unique_ptr<ReplicaReader>> OpenRead(uint64_t chunk_id, uint64_t version);
 
   absl::StatusOr<ReplicaInfo> GetReplica(uint64_t chunk_id);
+  // Removes a replica (not while it is being written). Wiping freed space is a later step.
+  absl::Status Delete(uint64_t chunk_id);
   std::vector<ReplicaInfo> ListReplicas();
   std::vector<DiskInfo> Disks();
 

@@ -31,13 +31,22 @@ absl::StatusOr<std::string> LoadOrCreateServerId(const std::vector<std::string>&
   return absl::FailedPreconditionError("cannot persist the server id in any data directory");
 }
 
-void FillDisks(ChunkStore* store, google::protobuf::RepeatedPtrField<ternion::v1::DiskUsage>* out) {
+void FillDisks(ChunkStore* store, uint64_t virtual_capacity,
+               google::protobuf::RepeatedPtrField<ternion::v1::DiskUsage>* out) {
+  std::vector<ReplicaInfo> replicas;
+  if (virtual_capacity != 0) replicas = store->ListReplicas();
   for (const DiskInfo& d : store->Disks()) {
     auto* u = out->Add();
     u->set_path(d.path);
     u->set_capacity_bytes(d.capacity_bytes);
     u->set_used_bytes(d.used_bytes);
     u->set_failed(d.failed);
+    if (virtual_capacity != 0) {
+      uint64_t used = 0;
+      for (const ReplicaInfo& r : replicas) used += r.disk == d.path ? r.length : 0;
+      u->set_capacity_bytes(virtual_capacity);
+      u->set_used_bytes(used);
+    }
   }
 }
 
@@ -121,7 +130,7 @@ void ChunkServer::HeartbeatLoop() {
       req.set_server_id(server_id_);
       req.set_address(address());
       req.set_rack(options_.rack);
-      FillDisks(store_.get(), req.mutable_disks());
+      FillDisks(store_.get(), options_.disk_capacity_bytes, req.mutable_disks());
       for (const ReplicaInfo& r : store_->ListReplicas()) {
         auto* rep = req.add_replicas();
         rep->set_chunk_id(r.chunk_id);
@@ -141,13 +150,16 @@ void ChunkServer::HeartbeatLoop() {
     } else {
       ternion::v1::HeartbeatRequest req;
       req.set_server_id(server_id_);
-      FillDisks(store_.get(), req.mutable_disks());
+      FillDisks(store_.get(), options_.disk_capacity_bytes, req.mutable_disks());
       req.set_active_streams(service_->active_streams());
       req.set_bytes_written(service_->bytes_written());
       req.set_bytes_read(service_->bytes_read());
       ternion::v1::HeartbeatResponse resp;
       grpc::Status s = stub->Heartbeat(&ctx, req, &resp);
       if (s.ok() && resp.reregister()) registered = false;
+      if (s.ok() && resp.refused()) {
+        TLOG(ERROR) << "the master refuses this server: it is decommissioned";
+      }
       if (!s.ok()) TLOG(WARNING) << "heartbeat failed: " << s.error_message();
       if (!registered) continue;
     }

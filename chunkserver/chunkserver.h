@@ -33,6 +33,9 @@ struct ChunkServerOptions {
   std::vector<std::string> data_dirs;    // one per disk
   std::string rack = "default-rack";
   absl::Duration heartbeat_interval = absl::Seconds(1);
+  // When set, each disk reports this capacity and only its replicas' bytes as used, instead of
+  // its filesystem's figures: for test clusters whose servers share one filesystem.
+  uint64_t disk_capacity_bytes = 0;
 };
 
 class ChunkServer {

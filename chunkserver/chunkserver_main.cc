@@ -25,9 +25,14 @@ int main(int argc, char** argv) {
   app.add_option("--metrics-port", options.metrics_port, "/metrics port (0 = free, -1 = off)");
   app.add_option("--heartbeat-interval", heartbeat_s, "Seconds between heartbeats");
   app.add_option("--ready-file", ready_file, "Write a JSON file here once serving");
+  uint64_t disk_capacity_mib = 0;
+  app.add_option("--disk-capacity-mib", disk_capacity_mib,
+                 "Report this capacity per disk and count only replica bytes as used "
+                 "(test clusters sharing one filesystem); 0 = the filesystem's figures");
   CLI11_PARSE(app, argc, argv);
   options.data_dirs = absl::StrSplit(data_dirs, ',', absl::SkipEmpty());
   options.heartbeat_interval = absl::Seconds(heartbeat_s);
+  options.disk_capacity_bytes = disk_capacity_mib << 20;
 
   auto server = ternion::chunkserver::ChunkServer::Start(options);
   if (!server.ok()) {

@@ -1,5 +1,6 @@
 #include "common/names.h"
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
@@ -20,6 +21,21 @@ absl::Status ValidateProjectName(absl::string_view name) {
   }
   if (name[0] == '_' || name[0] == '-') {
     return absl::InvalidArgumentError("project name must start with a letter or digit");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateTopologyName(absl::string_view name, absl::string_view what) {
+  if (name.empty() || name.size() > 64) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " name must be 1-64 characters"));
+  }
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.';
+    if (!ok) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, " name '", absl::CEscape(name), "' may contain only letters, digits, '.', '_' and '-'"));
+    }
   }
   return absl::OkStatus();
 }

@@ -19,4 +19,8 @@ absl::Status ValidateProjectName(absl::string_view name);
 // no control characters, no "." or ".." components, no leading, trailing or doubled '/'.
 absl::Status ValidatePath(absl::string_view path);
 
+// Topology names (data centres, power domains, racks, server ids): 1-64 characters of
+// [A-Za-z0-9._-]. `what` names the kind in the error ("rack", "power domain").
+absl::Status ValidateTopologyName(absl::string_view name, absl::string_view what);
+
 }  // namespace ternion

@@ -1,5 +1,6 @@
 #include "master/master.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -24,6 +25,8 @@ constexpr char kProjectPrefix[] = "p/";
 constexpr char kFilePrefix[] = "f/";
 constexpr char kChunkPrefix[] = "c/";
 constexpr char kServerPrefix[] = "s/";
+constexpr char kRackPrefix[] = "r/";
+constexpr char kAuditPrefix[] = "a/";
 constexpr char kNextFileIdKey[] = "n/file";
 constexpr char kNextChunkIdKey[] = "n/chunk";
 constexpr uint64_t kMinChunkSize = 64 * 1024;
@@ -36,6 +39,104 @@ std::string ChunkKey(uint64_t id) { return absl::StrFormat("%s%016x", kChunkPref
 int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
 
 }  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Numbering and record conversion
+
+Master::ServerState& Master::ServerByName(const std::string& id) {
+  auto [it, added] = servers_.try_emplace(id);
+  ServerState& s = it->second;
+  if (added) {
+    s.record.set_server_id(id);
+    s.ordinal = server_by_ordinal_.size();
+    server_by_ordinal_.push_back(&s);
+    placement_.Update(s.ordinal, PlacementServer{});  // not usable until it registers
+  }
+  return s;
+}
+
+uint32_t Master::ProjectOrdinal(const std::string& name) {
+  auto [it, added] = project_ordinals_.try_emplace(name, project_names_.size());
+  if (added) project_names_.push_back(name);
+  return it->second;
+}
+
+uint32_t Master::RackOrdinal(const std::string& rack) {
+  return rack_ordinals_.try_emplace(rack, rack_ordinals_.size()).first->second;
+}
+
+uint32_t Master::PowerDomainOrdinal(const std::string& pd) {
+  return power_domain_ordinals_.try_emplace(pd, power_domain_ordinals_.size()).first->second;
+}
+
+std::string Master::PowerDomainOf(const std::string& rack) {
+  auto it = racks_.find(rack);
+  return it == racks_.end() ? "" : it->second.power_domain();  // "": not in the topology
+}
+
+ChunkEntry Master::EntryOf(const ChunkRecord& c) {
+  ChunkEntry e;
+  e.file_id = c.file_id();
+  e.length = static_cast<uint32_t>(c.length());
+  e.version = static_cast<uint32_t>(c.version());
+  e.index = static_cast<uint32_t>(c.index());
+  e.project = ProjectOrdinal(c.project());
+  if (c.deleted()) e.flags |= ChunkEntry::kDeleted;
+  for (const std::string& id : c.replica_servers()) e.AddReplica(ServerByName(id).ordinal);
+  return e;
+}
+
+ChunkRecord Master::RecordOf(uint64_t id, const ChunkEntry& e) {
+  ChunkRecord c;
+  c.set_chunk_id(id);
+  c.set_file_id(e.file_id);
+  c.set_index(e.index);
+  c.set_version(e.version);
+  c.set_length(e.length);
+  c.set_deleted(e.deleted());
+  c.set_project(project_names_[e.project]);
+  for (uint32_t r : e.replica_span()) {
+    c.add_replica_servers(server_by_ordinal_[r]->record.server_id());
+  }
+  return c;
+}
+
+void Master::PutChunk(MetadataBatch* batch, uint64_t id, const ChunkEntry& e) {
+  batch->Put(ChunkKey(id), RecordOf(id, e).SerializeAsString());
+}
+
+void Master::PutServer(MetadataBatch* batch, const ternion::v1::ChunkServerRecord& r) {
+  batch->Put(kServerPrefix + r.server_id(), r.SerializeAsString());
+}
+
+void Master::AddAudit(MetadataBatch* batch, const std::string& action) {
+  std::string line = absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
+                                                   absl::UTCTimeZone()),
+                                  " ", action);
+  batch->Put(absl::StrFormat("%s%016x", kAuditPrefix, next_audit_seq_++), line);
+  TLOG(INFO) << "audit: " << action;
+}
+
+void Master::RefreshPlacement(const ServerState& s, absl::Time now) {
+  PlacementServer v;
+  v.rack = RackOrdinal(s.rack());
+  v.power_domain = PowerDomainOrdinal(PowerDomainOf(s.rack()));
+  v.capacity_bytes = s.capacity_bytes;
+  v.used_bytes = s.used_bytes;
+  v.active_streams = s.active_streams;
+  v.recent_write_mib_s = s.recent_write_mib_s;
+  v.usable = IsLive(s, now) && s.record.state() == ternion::v1::SERVER_ACTIVE;
+  placement_.Update(s.ordinal, v);
+}
+
+void Master::RefreshLiveness(absl::Time now) {
+  if (now - last_liveness_sweep_ < absl::Milliseconds(100)) return;
+  last_liveness_sweep_ = now;
+  for (ServerState* s : server_by_ordinal_) {
+    const bool usable = IsLive(*s, now) && s->record.state() == ternion::v1::SERVER_ACTIVE;
+    if (usable != placement_.server(s->ordinal).usable) RefreshPlacement(*s, now);
+  }
+}
 
 absl::StatusOr<std::unique_ptr<Master>> Master::Open(const std::string& metadata_dir,
                                                      const MasterOptions& options) {
@@ -57,21 +158,33 @@ absl::Status Master::Load() {
     ternion::v1::ProjectRecord p;
     parse(&p, k, v);
     projects_[p.name()] = p;
+    ProjectOrdinal(p.name());
+  }));
+  RETURN_IF_ERROR(store_->Scan(kRackPrefix, [&](absl::string_view k, absl::string_view v) {
+    ternion::v1::RackRecord r;
+    parse(&r, k, v);
+    racks_[r.name()] = r;
+  }));
+  RETURN_IF_ERROR(store_->Scan(kServerPrefix, [&](absl::string_view k, absl::string_view v) {
+    ternion::v1::ChunkServerRecord r;
+    parse(&r, k, v);
+    ServerByName(r.server_id()).record = r;
   }));
   RETURN_IF_ERROR(store_->Scan(kFilePrefix, [&](absl::string_view k, absl::string_view v) {
     FileRecord f;
     parse(&f, k, v);
-    files_[FileKey(f.project(), f.path())] = f;
+    FileRecord& stored = files_[FileKey(f.project(), f.path())];
+    stored = std::move(f);
+    files_by_id_[stored.file_id()] = &stored;
   }));
   RETURN_IF_ERROR(store_->Scan(kChunkPrefix, [&](absl::string_view k, absl::string_view v) {
     ChunkRecord c;
     parse(&c, k, v);
-    chunks_[c.chunk_id()] = c;
+    chunks_[c.chunk_id()] = EntryOf(c);
   }));
-  RETURN_IF_ERROR(store_->Scan(kServerPrefix, [&](absl::string_view k, absl::string_view v) {
-    ServerState s;
-    parse(&s.record, k, v);
-    servers_[s.record.server_id()] = s;
+  RETURN_IF_ERROR(store_->Scan(kAuditPrefix, [&](absl::string_view k, absl::string_view) {
+    uint64_t seq = 0;
+    if (absl::SimpleHexAtoi(k.substr(2), &seq)) next_audit_seq_ = seq + 1;
   }));
   RETURN_IF_ERROR(store_->Scan("n/", [&](absl::string_view k, absl::string_view v) {
     uint64_t n = 0;
@@ -93,41 +206,58 @@ absl::Status Master::RegisterChunkServer(const ternion::v1::RegisterChunkServerR
     return absl::InvalidArgumentError("registration needs a server id and an address");
   }
   absl::MutexLock lock(&mu_);
-  ServerState& s = servers_[req.server_id()];
-  ternion::v1::ChunkServerRecord rec;
-  rec.set_server_id(req.server_id());
+  ServerState& s = ServerByName(req.server_id());
+  if (s.record.state() == ternion::v1::SERVER_DECOMMISSIONED) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("chunkserver ", req.server_id(), " is decommissioned"));
+  }
+  ternion::v1::ChunkServerRecord rec = s.record;
   rec.set_address(req.address());
   rec.set_rack(req.rack().empty() ? "default-rack" : req.rack());
   if (rec.SerializeAsString() != s.record.SerializeAsString()) {
     MetadataBatch batch;
-    batch.Put(kServerPrefix + rec.server_id(), rec.SerializeAsString());
-    absl::Status st = store_->Write(batch);
-    if (!st.ok()) {
-      if (s.record.server_id().empty()) servers_.erase(req.server_id());
-      return st;
-    }
+    PutServer(&batch, rec);
+    RETURN_IF_ERROR(store_->Write(batch));
     s.record = rec;
   }
   s.registered = true;
   s.last_heartbeat = absl::Now();
+  s.reported_replicas = req.replicas_size();
+  s.disks.assign(req.disks().begin(), req.disks().end());
   s.capacity_bytes = s.used_bytes = 0;
   for (const auto& d : req.disks()) {
     if (d.failed()) continue;
     s.capacity_bytes += d.capacity_bytes();
     s.used_bytes += d.used_bytes();
   }
-  s.reported_replicas = req.replicas_size();
+  RefreshPlacement(s, s.last_heartbeat);
   TLOG(INFO) << "chunkserver " << rec.server_id() << " at " << rec.address() << " rack "
-             << rec.rack() << " registered with " << req.replicas_size() << " replicas";
+             << s.rack() << " registered with " << req.replicas_size() << " replicas";
   return absl::OkStatus();
 }
 
-bool Master::Heartbeat(const ternion::v1::HeartbeatRequest& req) {
+ternion::v1::HeartbeatResponse Master::Heartbeat(const ternion::v1::HeartbeatRequest& req) {
+  ternion::v1::HeartbeatResponse resp;
   absl::MutexLock lock(&mu_);
   auto it = servers_.find(req.server_id());
-  if (it == servers_.end() || !it->second.registered) return false;
+  if (it != servers_.end() &&
+      it->second.record.state() == ternion::v1::SERVER_DECOMMISSIONED) {
+    resp.set_refused(true);
+    return resp;
+  }
+  if (it == servers_.end() || !it->second.registered) {
+    resp.set_reregister(true);
+    return resp;
+  }
   ServerState& s = it->second;
-  s.last_heartbeat = absl::Now();
+  const absl::Time now = absl::Now();
+  const double seconds = absl::ToDoubleSeconds(now - s.last_heartbeat);
+  if (seconds > 0 && req.bytes_written() >= s.bytes_written && s.bytes_written != 0) {
+    s.recent_write_mib_s = (req.bytes_written() - s.bytes_written) / seconds / (1 << 20);
+  }
+  s.bytes_written = req.bytes_written();
+  s.last_heartbeat = now;
+  s.disks.assign(req.disks().begin(), req.disks().end());
   s.capacity_bytes = s.used_bytes = 0;
   for (const auto& d : req.disks()) {
     if (d.failed()) continue;
@@ -135,7 +265,8 @@ bool Master::Heartbeat(const ternion::v1::HeartbeatRequest& req) {
     s.used_bytes += d.used_bytes();
   }
   s.active_streams = req.active_streams();
-  return true;
+  RefreshPlacement(s, now);
+  return resp;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -155,6 +286,7 @@ absl::Status Master::CreateProject(const std::string& name, const std::string& o
   batch.Put(kProjectPrefix + name, p.SerializeAsString());
   RETURN_IF_ERROR(store_->Write(batch));
   projects_[name] = p;
+  ProjectOrdinal(name);
   return absl::OkStatus();
 }
 
@@ -212,6 +344,7 @@ absl::StatusOr<LeaseResponse> Master::GrantLease(FileRecord record, const std::s
   next_file_id_ = std::max(next_file_id_, record.file_id() + 1);
   FileRecord& stored = files_[FileKey(record.project(), record.path())];
   stored = std::move(record);
+  files_by_id_[stored.file_id()] = &stored;
   LeaseResponse resp;
   *resp.mutable_file() = ToFileInfo(stored, false);
   resp.set_lease_id(stored.lease_id());
@@ -278,7 +411,8 @@ absl::StatusOr<ChunkInfo> Master::AllocateChunk(const LeaseRef& lease, uint64_t 
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(FileRecord * f, CheckLease(lease));
   if (index < static_cast<uint64_t>(f->chunk_ids_size())) {
-    return ToChunkInfo(chunks_.at(f->chunk_ids(index)));  // a retry: same chunk
+    const uint64_t id = f->chunk_ids(index);
+    return ToChunkInfo(id, chunks_.at(id));  // a retry: same chunk
   }
   if (index != static_cast<uint64_t>(f->chunk_ids_size())) {
     return absl::InvalidArgumentError(absl::StrCat("chunk ", index, " is not the file's next (",
@@ -288,34 +422,31 @@ absl::StatusOr<ChunkInfo> Master::AllocateChunk(const LeaseRef& lease, uint64_t 
     return absl::FailedPreconditionError(
         "the previous chunk must be full and committed before the next is allocated");
   }
-  const absl::Time now = absl::Now();
-  std::vector<PlacementCandidate> candidates;
-  for (const auto& [id, s] : servers_) {
-    if (!IsLive(s, now)) continue;
-    candidates.push_back({id, s.record.rack(), s.capacity_bytes, s.used_bytes});
-  }
-  ASSIGN_OR_RETURN(PlacementResult placed, placement_.Choose(candidates, options_.replicas, gen_));
+  RefreshLiveness(absl::Now());
+  ASSIGN_OR_RETURN(Placement placed, placement_.Choose(options_.replicas, {}, {}, gen_));
 
-  ChunkRecord c;
-  c.set_chunk_id(next_chunk_id_);
-  c.set_file_id(f->file_id());
-  c.set_project(f->project());
-  c.set_index(index);
-  c.set_version(1);
-  for (const std::string& id : placed.server_ids) c.add_replica_servers(id);
+  const uint64_t id = next_chunk_id_;
+  ChunkEntry c;
+  c.file_id = f->file_id();
+  c.project = ProjectOrdinal(f->project());
+  c.index = static_cast<uint32_t>(index);
+  c.version = 1;
+  for (uint32_t s : placed.servers) c.AddReplica(s);
   FileRecord updated = *f;
-  updated.add_chunk_ids(c.chunk_id());
+  updated.add_chunk_ids(id);
   updated.set_lease_expires_unix_ms(NowMs() + absl::ToInt64Milliseconds(options_.lease_duration));
   updated.set_modified_unix_ms(NowMs());
   MetadataBatch batch;
-  batch.Put(ChunkKey(c.chunk_id()), c.SerializeAsString());
+  PutChunk(&batch, id, c);
   batch.Put(kFilePrefix + FileKey(updated.project(), updated.path()), updated.SerializeAsString());
-  batch.Put(kNextChunkIdKey, absl::StrCat(c.chunk_id() + 1));
+  batch.Put(kNextChunkIdKey, absl::StrCat(id + 1));
   RETURN_IF_ERROR(store_->Write(batch));
   ++next_chunk_id_;
   *f = std::move(updated);
-  chunks_[c.chunk_id()] = c;
-  return ToChunkInfo(c);
+  chunks_[id] = c;
+  // Count the chunk's space at once, so a burst of allocations spreads before heartbeats catch up.
+  for (uint32_t s : placed.servers) placement_.AddUsage(s, f->chunk_size());
+  return ToChunkInfo(id, c);
 }
 
 absl::StatusOr<uint64_t> Master::CommitLength(const LeaseRef& lease, uint64_t length) {
@@ -336,17 +467,18 @@ absl::StatusOr<uint64_t> Master::CommitLength(const LeaseRef& lease, uint64_t le
   updated.set_lease_expires_unix_ms(NowMs() + absl::ToInt64Milliseconds(options_.lease_duration));
   MetadataBatch batch;
   batch.Put(kFilePrefix + FileKey(updated.project(), updated.path()), updated.SerializeAsString());
-  std::vector<ChunkRecord> changed;
+  std::vector<std::pair<uint64_t, ChunkEntry>> changed;
   for (uint64_t i = f->length() / f->chunk_size();
        i < static_cast<uint64_t>(f->chunk_ids_size()) && i * f->chunk_size() < length; ++i) {
-    ChunkRecord c = chunks_.at(f->chunk_ids(i));
-    c.set_length(std::min(f->chunk_size(), length - i * f->chunk_size()));
-    batch.Put(ChunkKey(c.chunk_id()), c.SerializeAsString());
-    changed.push_back(std::move(c));
+    const uint64_t id = f->chunk_ids(i);
+    ChunkEntry c = chunks_.at(id);
+    c.length = static_cast<uint32_t>(std::min(f->chunk_size(), length - i * f->chunk_size()));
+    PutChunk(&batch, id, c);
+    changed.emplace_back(id, c);
   }
   RETURN_IF_ERROR(store_->Write(batch));
   *f = std::move(updated);
-  for (ChunkRecord& c : changed) chunks_[c.chunk_id()] = std::move(c);
+  for (auto& [id, c] : changed) chunks_[id] = c;
   return length;
 }
 
@@ -401,16 +533,15 @@ absl::Status Master::DeleteFile(const std::string& project, const std::string& p
   // their replicas.
   MetadataBatch batch;
   batch.Delete(kFilePrefix + FileKey(project, path));
-  std::vector<ChunkRecord> changed;
   for (uint64_t id : f->chunk_ids()) {
-    ChunkRecord c = chunks_.at(id);
-    c.set_deleted(true);
-    batch.Put(ChunkKey(id), c.SerializeAsString());
-    changed.push_back(std::move(c));
+    ChunkEntry c = chunks_.at(id);
+    c.flags |= ChunkEntry::kDeleted;
+    PutChunk(&batch, id, c);
   }
   RETURN_IF_ERROR(store_->Write(batch));
+  for (uint64_t id : f->chunk_ids()) chunks_.at(id).flags |= ChunkEntry::kDeleted;
+  files_by_id_.erase(f->file_id());
   files_.erase(FileKey(project, path));
-  for (ChunkRecord& c : changed) chunks_[c.chunk_id()] = std::move(c);
   return absl::OkStatus();
 }
 
@@ -426,30 +557,27 @@ FileInfo Master::ToFileInfo(const FileRecord& f, bool with_chunks) {
   info.set_created_unix_ms(f.created_unix_ms());
   info.set_modified_unix_ms(f.modified_unix_ms());
   if (with_chunks) {
-    for (uint64_t id : f.chunk_ids()) *info.add_chunks() = ToChunkInfo(chunks_.at(id));
+    for (uint64_t id : f.chunk_ids()) *info.add_chunks() = ToChunkInfo(id, chunks_.at(id));
   }
   return info;
 }
 
-ChunkInfo Master::ToChunkInfo(const ChunkRecord& c) {
+ChunkInfo Master::ToChunkInfo(uint64_t id, const ChunkEntry& c) {
   ChunkInfo info;
-  info.set_chunk_id(c.chunk_id());
-  info.set_version(c.version());
-  info.set_index(c.index());
-  info.set_length(c.length());
+  info.set_chunk_id(id);
+  info.set_version(c.version);
+  info.set_index(c.index);
+  info.set_length(c.length);
   // Live replicas first, so readers try them before servers the master has not heard from.
   const absl::Time now = absl::Now();
   for (bool live_pass : {true, false}) {
-    for (const std::string& id : c.replica_servers()) {
-      auto it = servers_.find(id);
-      bool live = it != servers_.end() && IsLive(it->second, now);
-      if (live != live_pass) continue;
-      auto* r = info.add_replicas();
-      r->set_server_id(id);
-      if (it != servers_.end()) {
-        r->set_address(it->second.record.address());
-        r->set_rack(it->second.record.rack());
-      }
+    for (uint32_t r : c.replica_span()) {
+      const ServerState& s = *server_by_ordinal_[r];
+      if (IsLive(s, now) != live_pass) continue;
+      auto* loc = info.add_replicas();
+      loc->set_server_id(s.record.server_id());
+      loc->set_address(s.record.address());
+      loc->set_rack(s.rack());
     }
   }
   return info;
@@ -458,28 +586,47 @@ ChunkInfo Master::ToChunkInfo(const ChunkRecord& c) {
 // ---------------------------------------------------------------------------------------------
 // Cluster status and metrics
 
-void Master::ReplicaHealth(const ChunkRecord& c, absl::Time now, int* live, bool* rack_safe) {
+void Master::ReplicaHealth(const ChunkEntry& c, absl::Time now, int* live, bool* rack_safe) {
   *live = 0;
-  absl::flat_hash_map<std::string, int> racks;
-  for (const std::string& id : c.replica_servers()) {
-    auto it = servers_.find(id);
-    if (it == servers_.end()) continue;
-    ++racks[it->second.record.rack()];
-    if (IsLive(it->second, now)) ++*live;
+  for (uint32_t r : c.replica_span()) {
+    if (IsLive(*server_by_ordinal_[r], now)) ++*live;
   }
-  *rack_safe = racks.size() >= static_cast<size_t>(options_.replicas);
+  *rack_safe = c.num_replicas >= options_.replicas && placement_.RackSafe(c.replica_span());
+}
+
+std::string Master::ServerStatusState(const ServerState& s, absl::Time now) const {
+  return IsLive(s, now) ? "live" : "dead";
+}
+
+void Master::FillServerStatus(const ServerState& s, absl::Time now, uint64_t replicas,
+                              ternion::v1::ChunkServerStatus* out) {
+  out->set_server_id(s.record.server_id());
+  out->set_address(s.record.address());
+  out->set_rack(s.rack());
+  out->set_power_domain(PowerDomainOf(s.rack()));
+  out->set_state(ServerStatusState(s, now));
+  std::string admin = ternion::v1::ServerAdminState_Name(s.record.state()).substr(7);
+  out->set_admin_state(absl::AsciiStrToLower(admin));
+  out->set_last_heartbeat_ms_ago(s.last_heartbeat == absl::InfinitePast()
+                                     ? -1
+                                     : absl::ToInt64Milliseconds(now - s.last_heartbeat));
+  out->set_capacity_bytes(s.capacity_bytes);
+  out->set_used_bytes(s.used_bytes);
+  out->set_replicas(replicas);
+  out->set_active_streams(s.active_streams);
+  for (const auto& d : s.disks) *out->add_disks() = d;
 }
 
 ternion::v1::ClusterStatusResponse Master::ClusterStatus() {
   absl::MutexLock lock(&mu_);
   const absl::Time now = absl::Now();
   ternion::v1::ClusterStatusResponse resp;
-  absl::flat_hash_map<std::string, uint64_t> replicas_per_server;
+  std::vector<uint64_t> replicas_per_server(server_by_ordinal_.size(), 0);
   for (const auto& [id, c] : chunks_) {
     if (c.deleted()) continue;
     resp.set_chunks_total(resp.chunks_total() + 1);
-    resp.set_replicas_total(resp.replicas_total() + c.replica_servers_size());
-    for (const std::string& s : c.replica_servers()) ++replicas_per_server[s];
+    resp.set_replicas_total(resp.replicas_total() + c.num_replicas);
+    for (uint32_t r : c.replica_span()) ++replicas_per_server[r];
     int live;
     bool rack_safe;
     ReplicaHealth(c, now, &live, &rack_safe);
@@ -491,23 +638,13 @@ ternion::v1::ClusterStatusResponse Master::ClusterStatus() {
     if (!rack_safe) resp.set_chunks_rack_unsafe(resp.chunks_rack_unsafe() + 1);
   }
   for (const auto& [id, s] : servers_) {
-    auto* out = resp.add_servers();
-    out->set_server_id(id);
-    out->set_address(s.record.address());
-    out->set_rack(s.record.rack());
-    bool live = IsLive(s, now);
-    out->set_state(live ? "live" : "dead");
-    if (live) resp.set_live_servers(resp.live_servers() + 1);
-    out->set_last_heartbeat_ms_ago(s.last_heartbeat == absl::InfinitePast()
-                                       ? -1
-                                       : absl::ToInt64Milliseconds(now - s.last_heartbeat));
-    out->set_capacity_bytes(s.capacity_bytes);
-    out->set_used_bytes(s.used_bytes);
-    out->set_replicas(replicas_per_server[id]);
-    out->set_active_streams(s.active_streams);
+    FillServerStatus(s, now, replicas_per_server[s.ordinal], resp.add_servers());
+    if (IsLive(s, now)) resp.set_live_servers(resp.live_servers() + 1);
   }
   resp.set_projects(projects_.size());
   resp.set_files(files_.size());
+  resp.set_moves_queued(move_queue_.size());
+  resp.set_moves_in_progress(moves_in_flight_.size());
   return resp;
 }
 
@@ -528,8 +665,15 @@ void Master::UpdateMetrics() {
   r.GetGauge("ternion_master_chunks", help, {{"state", "under_replicated"}})
       ->Set(st.chunks_under_replicated());
   r.GetGauge("ternion_master_chunks", help, {{"state", "lost"}})->Set(st.chunks_lost());
-  r.GetGauge("ternion_master_chunks_rack_unsafe", "Chunks whose replicas share a rack.")
+  const char* placement_help = "Chunks by placement state: rack_unsafe when replicas share a rack.";
+  r.GetGauge("ternion_master_chunks_placement", placement_help, {{"state", "healthy"}})
+      ->Set(st.chunks_total() - st.chunks_rack_unsafe());
+  r.GetGauge("ternion_master_chunks_placement", placement_help, {{"state", "rack_unsafe"}})
       ->Set(st.chunks_rack_unsafe());
+  r.GetGauge("ternion_master_replica_moves_queued", "Replica moves waiting to start.")
+      ->Set(st.moves_queued());
+  r.GetGauge("ternion_master_replica_moves_in_progress", "Replica moves being copied.")
+      ->Set(st.moves_in_progress());
 }
 
 }  // namespace ternion::master

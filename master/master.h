@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "master/chunk_map.h"
 #include "master/metadata_store.h"
 #include "master/placement_policy.h"
 #include "ternion/v1/master.pb.h"
@@ -28,8 +29,31 @@ struct MasterOptions {
   uint64_t default_chunk_size = 64ull << 20;
   absl::Duration lease_duration = absl::Seconds(60);
   absl::Duration dead_after = absl::Seconds(30);  // silence after which a chunkserver is dead
-  int replicas = 3;
+  int replicas = 3;  // at most kMaxReplicas - 1
+  PlacementOptions placement;
+  // How often the chunk map is scanned for replicas to move (policy violations, draining
+  // servers, the balancer).
+  absl::Duration move_scan_interval = absl::Seconds(2);
+  double balancer_band = 0.05;                      // default allowed distance from mean fill
+  uint64_t move_bandwidth_bytes_per_s = 64ull << 20;  // cluster-wide cap on replica moves
 };
+
+// One replica move: copy chunk `chunk_id` to `to`, then drop the replica on `from` (when set).
+struct ReplicaMove {
+  enum Reason { kPolicy, kDrain, kBalance };
+  uint64_t chunk_id = 0;
+  uint64_t version = 0;
+  uint64_t length = 0;
+  uint64_t chunk_size = 0;
+  std::string project;
+  std::string from;            // server id losing the replica
+  std::string to;              // server id gaining it
+  std::string to_address;
+  std::string source_address;  // a live replica to copy from
+  std::string from_address;
+  Reason reason = kPolicy;
+};
+const char* ReasonName(ReplicaMove::Reason r);
 
 class Master {
  public:
@@ -38,8 +62,9 @@ class Master {
 
   // Chunkserver membership.
   absl::Status RegisterChunkServer(const ternion::v1::RegisterChunkServerRequest& req);
-  // Returns false when the server must register again (unknown to this master incarnation).
-  bool Heartbeat(const ternion::v1::HeartbeatRequest& req);
+  // Says `reregister` when the server is unknown to this master incarnation, `refused` when it
+  // is decommissioned.
+  ternion::v1::HeartbeatResponse Heartbeat(const ternion::v1::HeartbeatRequest& req);
 
   // Projects.
   absl::Status CreateProject(const std::string& name, const std::string& owner);
@@ -70,23 +95,83 @@ class Master {
 
   ternion::v1::ClusterStatusResponse ClusterStatus();
 
+  // Topology administration. Every change is validated, persisted with an audit record, and
+  // takes effect at once.
+  ternion::v1::GetTopologyResponse GetTopology();
+  absl::StatusOr<std::string> AddRack(const ternion::v1::AddRackRequest& req);
+  absl::StatusOr<std::string> RemoveRack(const std::string& rack);
+  absl::StatusOr<std::string> MoveServer(const std::string& server_id, const std::string& rack);
+  absl::StatusOr<std::string> SetServerState(const ternion::v1::SetServerStateRequest& req);
+  absl::StatusOr<std::string> ImportTopology(const ternion::v1::ImportTopologyRequest& req);
+  ternion::v1::BalancerResponse Balancer(const ternion::v1::BalancerRequest& req);
+
+  // Replica moves, driven by the ReplicationScheduler. TakeMoves returns up to `max` moves
+  // (rescanning the chunk map when the scan interval has passed); each taken move must be
+  // finished with FinishMove. FinishMove records the new replica when the copy succeeded and
+  // the chunk did not change meanwhile, and says whether the old replica may now be dropped
+  // (true) or the new copy must be (false).
+  std::vector<ReplicaMove> TakeMoves(int max);
+  bool FinishMove(const ReplicaMove& move, const absl::Status& copied);
+  // The cluster-wide cap on replica-move bandwidth (`balancer start` may change it).
+  uint64_t MoveBandwidth();
+
+  // Audit records of administrative changes, oldest first (at most `limit`, newest kept).
+  std::vector<std::string> AuditLog(size_t limit);
+
   // Refreshes the gauges in the default metrics registry.
   void UpdateMetrics();
 
  private:
   struct ServerState {
     ternion::v1::ChunkServerRecord record;
+    uint32_t ordinal = 0;     // the server's number in the chunk map and PlacementPolicy
     bool registered = false;  // registered with this master incarnation
     absl::Time last_heartbeat = absl::InfinitePast();
     uint64_t capacity_bytes = 0;
     uint64_t used_bytes = 0;
     uint32_t active_streams = 0;
+    double recent_write_mib_s = 0;
+    uint64_t bytes_written = 0;  // as last reported, for the recent throughput
     uint64_t reported_replicas = 0;
+    std::vector<ternion::v1::DiskUsage> disks;
+    const std::string& rack() const {
+      return record.admin_rack().empty() ? record.rack() : record.admin_rack();
+    }
   };
 
   Master(std::unique_ptr<MetadataStore> store, const MasterOptions& options)
-      : store_(std::move(store)), options_(options) {}
+      : store_(std::move(store)), options_(options), placement_(options.placement) {}
   absl::Status Load();
+
+  // Dense numbering of servers, projects, racks and power domains.
+  ServerState& ServerByName(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  uint32_t ProjectOrdinal(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  uint32_t RackOrdinal(const std::string& rack) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  uint32_t PowerDomainOrdinal(const std::string& pd) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::string PowerDomainOf(const std::string& rack) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  ChunkEntry EntryOf(const ternion::v1::ChunkRecord& c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  ternion::v1::ChunkRecord RecordOf(uint64_t id, const ChunkEntry& e)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PutChunk(MetadataBatch* batch, uint64_t id, const ChunkEntry& e)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PutServer(MetadataBatch* batch, const ternion::v1::ChunkServerRecord& r);
+  void AddAudit(MetadataBatch* batch, const std::string& action) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Refreshes the placement view of one server / of all servers whose liveness changed.
+  void RefreshPlacement(const ServerState& s, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RefreshLiveness(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Plans moves into move_queue_ from a scan of the chunk map.
+  void ScanForMoves(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether a chunk's bytes can no longer change (full, or its file has no writer).
+  bool ChunkStable(const ChunkEntry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::string ServerStatusState(const ServerState& s, absl::Time now) const;
+  void FillServerStatus(const ServerState& s, absl::Time now, uint64_t replicas,
+                        ternion::v1::ChunkServerStatus* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Validates and applies topology changes as one batch with one audit record.
+  absl::StatusOr<std::string> ApplyTopology(const ternion::v1::ImportTopologyRequest& req,
+                                            const std::string& action)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   bool IsLive(const ServerState& s, absl::Time now) const {
     return s.registered && now - s.last_heartbeat <= options_.dead_after;
@@ -101,25 +186,44 @@ class Master {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   ternion::v1::FileInfo ToFileInfo(const ternion::v1::FileRecord& f, bool with_chunks)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  ternion::v1::ChunkInfo ToChunkInfo(const ternion::v1::ChunkRecord& c)
+  ternion::v1::ChunkInfo ToChunkInfo(uint64_t id, const ChunkEntry& c)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Counts the live replicas of a chunk and whether they sit in distinct racks.
-  void ReplicaHealth(const ternion::v1::ChunkRecord& c, absl::Time now, int* live,
-                     bool* rack_safe) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ReplicaHealth(const ChunkEntry& c, absl::Time now, int* live, bool* rack_safe)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::unique_ptr<MetadataStore> store_;
   const MasterOptions options_;
-  const PlacementPolicy placement_;
 
   absl::Mutex mu_;
+  PlacementPolicy placement_ ABSL_GUARDED_BY(mu_);
   absl::BitGen gen_ ABSL_GUARDED_BY(mu_);
   uint64_t next_file_id_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t next_chunk_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<std::string, ternion::v1::ProjectRecord> projects_ ABSL_GUARDED_BY(mu_);
   // Keyed by project + '\0' + path: ordered, so a prefix listing is a range scan.
   std::map<std::string, ternion::v1::FileRecord> files_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<uint64_t, ternion::v1::ChunkRecord> chunks_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, ServerState> servers_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, ternion::v1::FileRecord*> files_by_id_ ABSL_GUARDED_BY(mu_);
+  ChunkMap chunks_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, ServerState> servers_ ABSL_GUARDED_BY(mu_);  // nodes are stable
+  std::vector<ServerState*> server_by_ordinal_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> project_names_ ABSL_GUARDED_BY(mu_);  // by ordinal
+  absl::flat_hash_map<std::string, uint32_t> project_ordinals_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, ternion::v1::RackRecord> racks_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, uint32_t> rack_ordinals_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, uint32_t> power_domain_ordinals_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_audit_seq_ ABSL_GUARDED_BY(mu_) = 1;
+
+  // Replica moves: planned, then taken by the scheduler, then finished.
+  std::vector<ReplicaMove> move_queue_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, ReplicaMove> moves_in_flight_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_move_scan_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Time last_liveness_sweep_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  bool balancer_running_ ABSL_GUARDED_BY(mu_) = false;
+  double balancer_band_ ABSL_GUARDED_BY(mu_) = 0.05;
+  uint64_t move_bandwidth_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t balancer_bytes_moved_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t balancer_moves_done_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace ternion::master

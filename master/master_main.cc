@@ -11,6 +11,7 @@
 #include "common/metrics_http_server.h"
 #include "master/master.h"
 #include "master/master_service.h"
+#include "master/replication_scheduler.h"
 
 int main(int argc, char** argv) {
   ternion::BlockTerminationSignals();
@@ -25,6 +26,9 @@ int main(int argc, char** argv) {
   double dead_after_s = 30;
   double lease_s = 60;
   uint64_t chunk_size_mib = 64;
+  double move_scan_s = 2;
+  double move_mib_s = 64;
+  int move_workers = 4;
   CLI::App app{"Ternion master: namespace, chunk map, placement and cluster membership."};
   app.add_option("--metadata-dir", metadata_dir, "RocksDB directory for metadata")->required();
   app.add_option("--host", host, "Address to listen on");
@@ -34,10 +38,17 @@ int main(int argc, char** argv) {
   app.add_option("--lease", lease_s, "Writer lease duration in seconds");
   app.add_option("--default-chunk-size-mib", chunk_size_mib, "Default chunk size in MiB");
   app.add_option("--ready-file", ready_file, "Write a JSON file here once serving");
+  app.add_option("--move-scan-interval", move_scan_s,
+                 "Seconds between scans of the chunk map for replicas to move");
+  app.add_option("--move-bandwidth-mib", move_mib_s,
+                 "Cluster-wide cap on replica-move copying, MiB/s");
+  app.add_option("--move-workers", move_workers, "Concurrent replica copies, cluster-wide");
   CLI11_PARSE(app, argc, argv);
   options.dead_after = absl::Seconds(dead_after_s);
   options.lease_duration = absl::Seconds(lease_s);
   options.default_chunk_size = chunk_size_mib << 20;
+  options.move_scan_interval = absl::Seconds(move_scan_s);
+  options.move_bandwidth_bytes_per_s = static_cast<uint64_t>(move_mib_s * (1 << 20));
 
   auto master = ternion::master::Master::Open(metadata_dir, options);
   if (!master.ok()) {
@@ -71,6 +82,7 @@ int main(int argc, char** argv) {
     }
     metrics = std::move(*started);
   }
+  ternion::master::ReplicationScheduler scheduler(m, {.workers = std::max(move_workers, 1)});
   std::string address = absl::StrCat(host, ":", bound_port);
   TLOG(INFO) << "master serving on " << address << ", metrics on "
              << (metrics ? metrics->port() : -1);

@@ -34,7 +34,7 @@ grpc::Status MasterService::RegisterChunkServer(grpc::ServerContext*,
 grpc::Status MasterService::Heartbeat(grpc::ServerContext*, const HeartbeatRequest* req,
                                       HeartbeatResponse* resp) {
   return Serve("Heartbeat", [&] {
-    resp->set_reregister(!master_->Heartbeat(*req));
+    *resp = master_->Heartbeat(*req);
     return absl::OkStatus();
   });
 }
@@ -127,6 +127,54 @@ grpc::Status MasterService::ClusterStatus(grpc::ServerContext*, const ClusterSta
                                           ClusterStatusResponse* resp) {
   return Serve("ClusterStatus", [&] {
     *resp = master_->ClusterStatus();
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status MasterService::GetTopology(grpc::ServerContext*, const GetTopologyRequest*,
+                                        GetTopologyResponse* resp) {
+  return Serve("GetTopology", [&] {
+    *resp = master_->GetTopology();
+    return absl::OkStatus();
+  });
+}
+
+namespace {
+absl::Status Summary(absl::StatusOr<std::string> result, TopologyChangeResponse* resp) {
+  return Store(std::move(result), [&](std::string s) { resp->set_summary(std::move(s)); });
+}
+}  // namespace
+
+grpc::Status MasterService::AddRack(grpc::ServerContext*, const AddRackRequest* req,
+                                    TopologyChangeResponse* resp) {
+  return Serve("AddRack", [&] { return Summary(master_->AddRack(*req), resp); });
+}
+
+grpc::Status MasterService::RemoveRack(grpc::ServerContext*, const RemoveRackRequest* req,
+                                       TopologyChangeResponse* resp) {
+  return Serve("RemoveRack", [&] { return Summary(master_->RemoveRack(req->rack()), resp); });
+}
+
+grpc::Status MasterService::MoveServer(grpc::ServerContext*, const MoveServerRequest* req,
+                                       TopologyChangeResponse* resp) {
+  return Serve("MoveServer",
+               [&] { return Summary(master_->MoveServer(req->server_id(), req->rack()), resp); });
+}
+
+grpc::Status MasterService::SetServerState(grpc::ServerContext*, const SetServerStateRequest* req,
+                                           TopologyChangeResponse* resp) {
+  return Serve("SetServerState", [&] { return Summary(master_->SetServerState(*req), resp); });
+}
+
+grpc::Status MasterService::ImportTopology(grpc::ServerContext*, const ImportTopologyRequest* req,
+                                           TopologyChangeResponse* resp) {
+  return Serve("ImportTopology", [&] { return Summary(master_->ImportTopology(*req), resp); });
+}
+
+grpc::Status MasterService::Balancer(grpc::ServerContext*, const BalancerRequest* req,
+                                     BalancerResponse* resp) {
+  return Serve("Balancer", [&] {
+    *resp = master_->Balancer(*req);
     return absl::OkStatus();
   });
 }

@@ -41,6 +41,20 @@ class MasterService final : public ternion::v1::MasterService::Service {
                           ternion::v1::DeleteFileResponse*) override;
   grpc::Status ClusterStatus(grpc::ServerContext*, const ternion::v1::ClusterStatusRequest*,
                              ternion::v1::ClusterStatusResponse*) override;
+  grpc::Status GetTopology(grpc::ServerContext*, const ternion::v1::GetTopologyRequest*,
+                           ternion::v1::GetTopologyResponse*) override;
+  grpc::Status AddRack(grpc::ServerContext*, const ternion::v1::AddRackRequest*,
+                       ternion::v1::TopologyChangeResponse*) override;
+  grpc::Status RemoveRack(grpc::ServerContext*, const ternion::v1::RemoveRackRequest*,
+                          ternion::v1::TopologyChangeResponse*) override;
+  grpc::Status MoveServer(grpc::ServerContext*, const ternion::v1::MoveServerRequest*,
+                          ternion::v1::TopologyChangeResponse*) override;
+  grpc::Status SetServerState(grpc::ServerContext*, const ternion::v1::SetServerStateRequest*,
+                              ternion::v1::TopologyChangeResponse*) override;
+  grpc::Status ImportTopology(grpc::ServerContext*, const ternion::v1::ImportTopologyRequest*,
+                              ternion::v1::TopologyChangeResponse*) override;
+  grpc::Status Balancer(grpc::ServerContext*, const ternion::v1::BalancerRequest*,
+                        ternion::v1::BalancerResponse*) override;
 
  private:
   Master* const master_;

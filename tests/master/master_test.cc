@@ -174,7 +174,7 @@ TEST_F(MasterTest, ClusterStatusCountsServersAndChunks) {
   EXPECT_EQ(st.chunks_lost(), 1u);
   ternion::v1::HeartbeatRequest hb;
   hb.set_server_id("cs-0-0");
-  EXPECT_FALSE(master_->Heartbeat(hb));  // must register again
+  EXPECT_TRUE(master_->Heartbeat(hb).reregister());  // must register again
 }
 
 }  // namespace

@@ -1,0 +1,273 @@
+// Master: planning and bookkeeping of replica moves (copy to a new server, then drop the old
+// replica) for policy violations after topology changes, draining servers and the balancer.
+// The copying itself is the ReplicationScheduler's; the master never carries data.
+
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+#include "common/metrics.h"
+#include "master/master.h"
+
+namespace ternion::master {
+
+namespace {
+
+constexpr size_t kMaxQueuedMoves = 4096;
+constexpr int kMaxMovesPerServer = 2;  // concurrent copies into or out of one server
+
+bool Draining(const ternion::v1::ChunkServerRecord& r) {
+  return r.state() == ternion::v1::SERVER_DRAINING ||
+         r.state() == ternion::v1::SERVER_DECOMMISSIONING;
+}
+
+}  // namespace
+
+const char* ReasonName(ReplicaMove::Reason r) {
+  switch (r) {
+    case ReplicaMove::kPolicy:
+      return "policy";
+    case ReplicaMove::kDrain:
+      return "drain";
+    case ReplicaMove::kBalance:
+      return "balance";
+  }
+  return "unknown";
+}
+
+uint64_t Master::MoveBandwidth() {
+  absl::MutexLock lock(&mu_);
+  return move_bandwidth_ ? move_bandwidth_ : options_.move_bandwidth_bytes_per_s;
+}
+
+bool Master::ChunkStable(const ChunkEntry& e) {
+  auto it = files_by_id_.find(e.file_id);
+  if (it == files_by_id_.end()) return true;
+  const ternion::v1::FileRecord& f = *it->second;
+  return e.length == f.chunk_size() || f.sealed() || f.lease_id().empty();
+}
+
+void Master::ScanForMoves(absl::Time now) {
+  last_move_scan_ = now;
+  last_liveness_sweep_ = absl::InfinitePast();
+  RefreshLiveness(now);
+  move_queue_.clear();
+
+  // The balancer moves replicas off servers filled above mean + band, onto servers below the
+  // mean, until the planned bytes cover the excess.
+  std::vector<int64_t> excess(server_by_ordinal_.size(), 0);
+  std::vector<uint32_t> not_below_mean;
+  if (balancer_running_) {
+    double sum = 0;
+    int n = 0;
+    for (ServerState* s : server_by_ordinal_) {
+      if (!placement_.server(s->ordinal).usable || s->capacity_bytes == 0) continue;
+      sum += static_cast<double>(s->used_bytes) / s->capacity_bytes;
+      ++n;
+    }
+    const double mean = n ? sum / n : 0;
+    bool any = false;
+    for (ServerState* s : server_by_ordinal_) {
+      const double cap = static_cast<double>(s->capacity_bytes);
+      const bool usable = placement_.server(s->ordinal).usable && cap > 0;
+      if (!usable || static_cast<double>(s->used_bytes) / cap >= mean) {
+        not_below_mean.push_back(s->ordinal);
+      }
+      if (usable && s->used_bytes / cap > mean + balancer_band_) {
+        excess[s->ordinal] = static_cast<int64_t>(s->used_bytes - mean * cap);
+        any = true;
+      }
+    }
+    if (!any) {
+      balancer_running_ = false;
+      TLOG(INFO) << "balancer: every server is within " << balancer_band_
+                 << " of the mean fill " << mean << "; stopping";
+    }
+  }
+
+  std::vector<uint64_t> replicas_on(server_by_ordinal_.size(), 0);
+  for (const auto& [id, e] : chunks_) {
+    if (e.deleted()) continue;
+    for (uint32_t r : e.replica_span()) ++replicas_on[r];
+    if (move_queue_.size() >= kMaxQueuedMoves || moves_in_flight_.contains(id)) continue;
+    if (!ChunkStable(e)) continue;
+    const ServerState* source = nullptr;
+    for (uint32_t r : e.replica_span()) {
+      if (IsLive(*server_by_ordinal_[r], now)) {
+        source = server_by_ordinal_[r];
+        break;
+      }
+    }
+    if (source == nullptr) continue;  // no replica to copy from (failure handling's job)
+
+    // Which replica to move, and why: draining first, then rack-safety, then balance.
+    int64_t victim = -1;
+    ReplicaMove::Reason reason = ReplicaMove::kPolicy;
+    std::vector<uint32_t> avoid(e.replica_span().begin(), e.replica_span().end());
+    for (uint32_t r : e.replica_span()) {
+      if (Draining(server_by_ordinal_[r]->record)) {
+        victim = r;
+        reason = ReplicaMove::kDrain;
+        break;
+      }
+    }
+    const bool rack_safe = placement_.RackSafe(e.replica_span());
+    if (victim < 0 && !rack_safe) {
+      // A replica whose rack another replica shares; the later one moves.
+      for (int i = e.num_replicas - 1; i > 0 && victim < 0; --i) {
+        for (int j = 0; j < i; ++j) {
+          if (placement_.server(e.replicas[i]).rack == placement_.server(e.replicas[j]).rack) {
+            victim = e.replicas[i];
+            break;
+          }
+        }
+      }
+    }
+    if (victim < 0 && balancer_running_) {
+      for (uint32_t r : e.replica_span()) {
+        if (excess[r] > 0) {
+          victim = r;
+          reason = ReplicaMove::kBalance;
+          avoid.insert(avoid.end(), not_below_mean.begin(), not_below_mean.end());
+          break;
+        }
+      }
+    }
+    if (victim < 0) continue;
+
+    std::vector<uint32_t> kept;
+    for (uint32_t r : e.replica_span()) {
+      if (r != victim) kept.push_back(r);
+    }
+    absl::StatusOr<Placement> placed = placement_.Choose(1, kept, avoid, gen_);
+    if (!placed.ok()) continue;
+    // A move must not make placement worse: a policy move must fix rack-safety, and any other
+    // move must keep it.
+    if ((reason == ReplicaMove::kPolicy || rack_safe) && !placed->rack_safe) continue;
+
+    const uint32_t to = placed->servers[0];
+    ReplicaMove m;
+    m.chunk_id = id;
+    m.version = e.version;
+    m.length = e.length;
+    m.project = project_names_[e.project];
+    m.from = server_by_ordinal_[victim]->record.server_id();
+    m.to = server_by_ordinal_[to]->record.server_id();
+    m.reason = reason;
+    if (auto f = files_by_id_.find(e.file_id); f != files_by_id_.end()) {
+      m.chunk_size = f->second->chunk_size();
+    } else {
+      continue;
+    }
+    placement_.AddUsage(to, e.length);
+    if (reason == ReplicaMove::kBalance) excess[victim] -= e.length;
+    move_queue_.push_back(std::move(m));
+  }
+
+  // A draining server that holds nothing the master needs has finished draining.
+  for (ServerState* s : server_by_ordinal_) {
+    if (!Draining(s->record) || replicas_on[s->ordinal] != 0) continue;
+    bool moving = false;
+    for (const auto& [id, m] : moves_in_flight_) moving |= m.from == s->record.server_id();
+    if (moving) continue;
+    ternion::v1::ChunkServerRecord rec = s->record;
+    rec.set_state(rec.state() == ternion::v1::SERVER_DRAINING
+                      ? ternion::v1::SERVER_DRAINED
+                      : ternion::v1::SERVER_DECOMMISSIONED);
+    MetadataBatch batch;
+    PutServer(&batch, rec);
+    AddAudit(&batch, absl::StrCat("server-state ", rec.server_id(), " ",
+                                  ternion::v1::ServerAdminState_Name(s->record.state()), " -> ",
+                                  ternion::v1::ServerAdminState_Name(rec.state()),
+                                  " (drained)"));
+    if (absl::Status st = store_->Write(batch); !st.ok()) {
+      TLOG(WARNING) << "cannot record " << rec.server_id() << " as drained: " << st;
+      continue;
+    }
+    s->record = std::move(rec);
+    RefreshPlacement(*s, now);
+  }
+}
+
+std::vector<ReplicaMove> Master::TakeMoves(int max) {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = absl::Now();
+  if (now - last_move_scan_ >= options_.move_scan_interval) ScanForMoves(now);
+  std::vector<ReplicaMove> out;
+  absl::flat_hash_map<std::string, int> busy;
+  for (const auto& [id, m] : moves_in_flight_) {
+    ++busy[m.from];
+    ++busy[m.to];
+  }
+  for (auto it = move_queue_.begin(); it != move_queue_.end() && static_cast<int>(out.size()) < max;) {
+    ReplicaMove& m = *it;
+    if (busy[m.from] >= kMaxMovesPerServer || busy[m.to] >= kMaxMovesPerServer) {
+      ++it;
+      continue;
+    }
+    const ServerState& to = servers_.at(m.to);
+    const ServerState& from = servers_.at(m.from);
+    auto e = chunks_.find(m.chunk_id);
+    // Copy from the replica being moved when it is live (it is usually the least needed one),
+    // otherwise from any live replica.
+    const ServerState* source = IsLive(from, now) ? &from : nullptr;
+    if (e != chunks_.end() && source == nullptr) {
+      for (uint32_t r : e->second.replica_span()) {
+        if (IsLive(*server_by_ordinal_[r], now)) source = server_by_ordinal_[r];
+      }
+    }
+    if (e == chunks_.end() || source == nullptr || !IsLive(to, now)) {
+      it = move_queue_.erase(it);
+      continue;
+    }
+    m.to_address = to.record.address();
+    m.from_address = from.record.address();
+    m.source_address = source->record.address();
+    ++busy[m.from];
+    ++busy[m.to];
+    moves_in_flight_[m.chunk_id] = m;
+    out.push_back(std::move(m));
+    it = move_queue_.erase(it);
+  }
+  return out;
+}
+
+bool Master::FinishMove(const ReplicaMove& move, const absl::Status& copied) {
+  absl::MutexLock lock(&mu_);
+  moves_in_flight_.erase(move.chunk_id);
+  if (!copied.ok()) {
+    TLOG(WARNING) << "move of chunk " << move.chunk_id << " from " << move.from << " to "
+                  << move.to << " failed: " << copied;
+    return false;
+  }
+  auto it = chunks_.find(move.chunk_id);
+  if (it == chunks_.end() || it->second.deleted() || it->second.version != move.version ||
+      it->second.length != move.length || !ChunkStable(it->second)) {
+    TLOG(INFO) << "chunk " << move.chunk_id << " changed during its move; the copy is dropped";
+    return false;
+  }
+  ChunkEntry e = it->second;
+  const uint32_t to = servers_.at(move.to).ordinal;
+  const uint32_t from = servers_.at(move.from).ordinal;
+  if (!e.HasReplica(from) || !e.AddReplica(to)) return false;
+  e.RemoveReplica(from);
+  MetadataBatch batch;
+  PutChunk(&batch, move.chunk_id, e);
+  if (absl::Status st = store_->Write(batch); !st.ok()) {
+    TLOG(WARNING) << "cannot record the move of chunk " << move.chunk_id << ": " << st;
+    return false;
+  }
+  it->second = e;
+  auto& r = MetricsRegistry::Default();
+  r.GetCounter("ternion_master_replica_moves_total", "Replica moves completed, by reason.",
+               {{"reason", ReasonName(move.reason)}})
+      ->Increment();
+  r.GetCounter("ternion_master_replica_moved_bytes_total", "Bytes copied by replica moves.",
+               {{"reason", ReasonName(move.reason)}})
+      ->Increment(move.length);
+  if (move.reason == ReplicaMove::kBalance) {
+    balancer_bytes_moved_ += move.length;
+    ++balancer_moves_done_;
+  }
+  return true;
+}
+
+}  // namespace ternion::master

@@ -1,0 +1,277 @@
+// Master: topology administration (racks, power domains, server placement and admin state) and
+// the balancer's controls. See master.h.
+
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/logging.h"
+#include "common/names.h"
+#include "common/status_macros.h"
+#include "master/master.h"
+
+namespace ternion::master {
+
+using ternion::v1::ChunkServerRecord;
+using ternion::v1::RackRecord;
+
+namespace {
+constexpr char kDefaultDatacenter[] = "dc1";
+}  // namespace
+
+ternion::v1::GetTopologyResponse Master::GetTopology() {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = absl::Now();
+  std::vector<uint64_t> replicas(server_by_ordinal_.size(), 0);
+  for (const auto& [id, c] : chunks_) {
+    if (c.deleted()) continue;
+    for (uint32_t r : c.replica_span()) ++replicas[r];
+  }
+  // Racks of the topology, plus racks that servers claim but no administrator has added.
+  std::map<std::string, RackRecord> racks = racks_;
+  for (const auto& [id, s] : servers_) racks.try_emplace(s.rack()).first->second.set_name(s.rack());
+  ternion::v1::GetTopologyResponse resp;
+  for (const auto& [name, r] : racks) {
+    ternion::v1::RackInfo* info = resp.add_racks();
+    info->set_name(name);
+    info->set_power_domain(r.power_domain());
+    info->set_datacenter(r.datacenter());
+    for (const auto& [id, s] : servers_) {
+      if (s.rack() == name) FillServerStatus(s, now, replicas[s.ordinal], info->add_servers());
+    }
+  }
+  return resp;
+}
+
+absl::StatusOr<std::string> Master::ApplyTopology(const ternion::v1::ImportTopologyRequest& req,
+                                                  const std::string& action) {
+  // The racks after the change, to validate the whole result before anything is written.
+  std::map<std::string, RackRecord> racks = racks_;
+  std::set<std::string> seen;
+  for (const auto& r : req.racks()) {
+    RETURN_IF_ERROR(ValidateTopologyName(r.rack(), "rack"));
+    RETURN_IF_ERROR(ValidateTopologyName(r.power_domain(), "power domain"));
+    if (!r.datacenter().empty()) {
+      RETURN_IF_ERROR(ValidateTopologyName(r.datacenter(), "data centre"));
+    }
+    if (!seen.insert(r.rack()).second) {
+      return absl::InvalidArgumentError(absl::StrCat("rack ", r.rack(), " is listed twice"));
+    }
+    RackRecord& rec = racks[r.rack()];
+    rec.set_name(r.rack());
+    rec.set_power_domain(r.power_domain());
+    rec.set_datacenter(r.datacenter().empty() ? kDefaultDatacenter : r.datacenter());
+  }
+  // The levels must form a tree: a power domain sits in one data centre, and no name is used
+  // at two levels (which would make the tree a graph with a cycle).
+  std::map<std::string, std::string> dc_of_pd;
+  std::set<std::string> dcs;
+  for (const auto& [name, rec] : racks) {
+    auto [it, added] = dc_of_pd.emplace(rec.power_domain(), rec.datacenter());
+    if (!added && it->second != rec.datacenter()) {
+      return absl::InvalidArgumentError(absl::StrCat("power domain ", rec.power_domain(),
+                                                     " is in two data centres: ", it->second,
+                                                     " and ", rec.datacenter()));
+    }
+    dcs.insert(rec.datacenter());
+  }
+  for (const auto& [pd, dc] : dc_of_pd) {
+    if (racks.contains(pd) || dcs.contains(pd)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("name ", pd, " is used at two levels of the topology (a cycle)"));
+    }
+  }
+  for (const std::string& dc : dcs) {
+    if (racks.contains(dc)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("name ", dc, " is used at two levels of the topology (a cycle)"));
+    }
+  }
+  std::set<std::string> seen_servers;
+  std::vector<ChunkServerRecord> server_changes;
+  for (const auto& m : req.servers()) {
+    if (!seen_servers.insert(m.server_id()).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("chunkserver ", m.server_id(), " is listed twice"));
+    }
+    auto it = servers_.find(m.server_id());
+    if (it == servers_.end()) {
+      return absl::NotFoundError(absl::StrCat("unknown chunkserver ", m.server_id(),
+                                              " (a server must register before it is placed)"));
+    }
+    if (!racks.contains(m.rack())) {
+      return absl::NotFoundError(absl::StrCat("unknown rack ", m.rack(), " for chunkserver ",
+                                              m.server_id(), " (add the rack first)"));
+    }
+    if (it->second.record.admin_rack() == m.rack()) continue;
+    ChunkServerRecord rec = it->second.record;
+    rec.set_admin_rack(m.rack());
+    server_changes.push_back(std::move(rec));
+  }
+
+  MetadataBatch batch;
+  int changed_racks = 0;
+  for (const auto& r : req.racks()) {
+    const RackRecord& rec = racks.at(r.rack());
+    auto old = racks_.find(r.rack());
+    if (old != racks_.end() && old->second.SerializeAsString() == rec.SerializeAsString()) {
+      continue;
+    }
+    batch.Put(absl::StrCat("r/", rec.name()), rec.SerializeAsString());
+    ++changed_racks;
+  }
+  for (const auto& rec : server_changes) PutServer(&batch, rec);
+  std::string summary = absl::StrCat(changed_racks, " rack(s) and ", server_changes.size(),
+                                     " server placement(s) changed");
+  if (batch.puts.empty()) return summary;  // idempotent: nothing to do
+  AddAudit(&batch, absl::StrCat(action, ": ", summary));
+  RETURN_IF_ERROR(store_->Write(batch));
+
+  for (const auto& r : req.racks()) racks_[r.rack()] = racks.at(r.rack());
+  for (auto& rec : server_changes) servers_.at(rec.server_id()).record = std::move(rec);
+  const absl::Time now = absl::Now();
+  for (ServerState* s : server_by_ordinal_) RefreshPlacement(*s, now);
+  last_move_scan_ = absl::InfinitePast();  // chunks that now break the policy move soon
+  return summary;
+}
+
+absl::StatusOr<std::string> Master::AddRack(const ternion::v1::AddRackRequest& req) {
+  absl::MutexLock lock(&mu_);
+  ternion::v1::ImportTopologyRequest change;
+  *change.add_racks() = req;
+  return ApplyTopology(change, absl::StrCat("add-rack ", req.rack(), " power-domain ",
+                                            req.power_domain(), " dc ", req.datacenter()));
+}
+
+absl::StatusOr<std::string> Master::MoveServer(const std::string& server_id,
+                                               const std::string& rack) {
+  absl::MutexLock lock(&mu_);
+  ternion::v1::ImportTopologyRequest change;
+  auto* m = change.add_servers();
+  m->set_server_id(server_id);
+  m->set_rack(rack);
+  return ApplyTopology(change, absl::StrCat("move ", server_id, " to rack ", rack));
+}
+
+absl::StatusOr<std::string> Master::ImportTopology(const ternion::v1::ImportTopologyRequest& req) {
+  absl::MutexLock lock(&mu_);
+  return ApplyTopology(req, "import");
+}
+
+absl::StatusOr<std::string> Master::RemoveRack(const std::string& rack) {
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(ValidateTopologyName(rack, "rack"));
+  if (!racks_.contains(rack)) return absl::NotFoundError(absl::StrCat("unknown rack ", rack));
+  std::vector<std::string> members;
+  for (const auto& [id, s] : servers_) {
+    if (s.rack() == rack && s.record.state() != ternion::v1::SERVER_DECOMMISSIONED) {
+      members.push_back(id);
+    }
+  }
+  if (!members.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "rack ", rack, " still holds chunkservers: ", absl::StrJoin(members, ", "),
+        " (move or decommission them first)"));
+  }
+  MetadataBatch batch;
+  batch.Delete(absl::StrCat("r/", rack));
+  AddAudit(&batch, absl::StrCat("remove-rack ", rack));
+  RETURN_IF_ERROR(store_->Write(batch));
+  racks_.erase(rack);
+  return absl::StrCat("rack ", rack, " removed");
+}
+
+absl::StatusOr<std::string> Master::SetServerState(const ternion::v1::SetServerStateRequest& req) {
+  using ternion::v1::SetServerStateRequest;
+  absl::MutexLock lock(&mu_);
+  auto it = servers_.find(req.server_id());
+  if (it == servers_.end()) {
+    return absl::NotFoundError(absl::StrCat("unknown chunkserver ", req.server_id()));
+  }
+  ServerState& s = it->second;
+  ChunkServerRecord rec = s.record;
+  switch (req.action()) {
+    case SetServerStateRequest::DRAIN:
+      if (rec.state() != ternion::v1::SERVER_ACTIVE) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(req.server_id(), " is not active (",
+                         ternion::v1::ServerAdminState_Name(rec.state()), ")"));
+      }
+      rec.set_state(ternion::v1::SERVER_DRAINING);
+      break;
+    case SetServerStateRequest::DECOMMISSION:
+      if (rec.state() == ternion::v1::SERVER_DECOMMISSIONED) return "already decommissioned";
+      rec.set_state(ternion::v1::SERVER_DECOMMISSIONING);
+      break;
+    case SetServerStateRequest::ACTIVATE:
+      rec.set_state(ternion::v1::SERVER_ACTIVE);
+      break;
+    default:
+      return absl::InvalidArgumentError("unknown server state action");
+  }
+  if (rec.state() == s.record.state()) return "no change";
+  MetadataBatch batch;
+  PutServer(&batch, rec);
+  const std::string change =
+      absl::StrCat(req.server_id(), " ", ternion::v1::ServerAdminState_Name(s.record.state()),
+                   " -> ", ternion::v1::ServerAdminState_Name(rec.state()));
+  AddAudit(&batch, absl::StrCat("server-state ", change));
+  RETURN_IF_ERROR(store_->Write(batch));
+  s.record = std::move(rec);
+  RefreshPlacement(s, absl::Now());
+  last_move_scan_ = absl::InfinitePast();
+  return change;
+}
+
+ternion::v1::BalancerResponse Master::Balancer(const ternion::v1::BalancerRequest& req) {
+  absl::MutexLock lock(&mu_);
+  switch (req.action()) {
+    case ternion::v1::BalancerRequest::START:
+      balancer_running_ = true;
+      balancer_band_ = req.band() > 0 ? req.band() : options_.balancer_band;
+      if (req.bandwidth_bytes_per_s() > 0) move_bandwidth_ = req.bandwidth_bytes_per_s();
+      last_move_scan_ = absl::InfinitePast();
+      TLOG(INFO) << "audit: balancer start band " << balancer_band_ << " bandwidth "
+                 << move_bandwidth_ << " B/s";
+      break;
+    case ternion::v1::BalancerRequest::STOP:
+      balancer_running_ = false;
+      TLOG(INFO) << "audit: balancer stop";
+      break;
+    default:
+      break;
+  }
+  ternion::v1::BalancerResponse resp;
+  resp.set_running(balancer_running_);
+  resp.set_band(balancer_band_);
+  resp.set_bandwidth_bytes_per_s(move_bandwidth_);
+  resp.set_bytes_moved(balancer_bytes_moved_);
+  resp.set_moves_done(balancer_moves_done_);
+  resp.set_moves_queued(move_queue_.size());
+  const absl::Time now = absl::Now();
+  double sum = 0, mx = 0, mn = 1;
+  int n = 0;
+  for (const auto& [id, s] : servers_) {
+    if (!IsLive(s, now) || s.capacity_bytes == 0) continue;
+    const double fill = static_cast<double>(s.used_bytes) / s.capacity_bytes;
+    sum += fill;
+    mx = std::max(mx, fill);
+    mn = std::min(mn, fill);
+    ++n;
+  }
+  resp.set_fill_mean(n ? sum / n : 0);
+  resp.set_fill_max(n ? mx : 0);
+  resp.set_fill_min(n ? mn : 0);
+  return resp;
+}
+
+std::vector<std::string> Master::AuditLog(size_t limit) {
+  std::vector<std::string> lines;
+  (void)store_->Scan("a/", [&](absl::string_view, absl::string_view v) {
+    lines.emplace_back(v);
+    if (lines.size() > limit) lines.erase(lines.begin());
+  });
+  return lines;
+}
+
+}  // namespace ternion::master
