@@ -140,7 +140,10 @@ class Master {
   };
 
   Master(std::unique_ptr<MetadataStore> store, const MasterOptions& options)
-      : store_(std::move(store)), options_(options), placement_(options.placement) {}
+      : store_(std::move(store)), options_(options), placement_(options.placement) {
+    balancer_band_ = options.balancer_band;
+    move_bandwidth_ = options.move_bandwidth_bytes_per_s;
+  }
   absl::Status Load();
 
   // Dense numbering of servers, projects, racks and power domains.
@@ -220,8 +223,8 @@ class Master {
   absl::Time last_move_scan_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Time last_liveness_sweep_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   bool balancer_running_ ABSL_GUARDED_BY(mu_) = false;
-  double balancer_band_ ABSL_GUARDED_BY(mu_) = 0.05;
-  uint64_t move_bandwidth_ ABSL_GUARDED_BY(mu_) = 0;
+  double balancer_band_ ABSL_GUARDED_BY(mu_);
+  uint64_t move_bandwidth_ ABSL_GUARDED_BY(mu_);
   uint64_t balancer_bytes_moved_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t balancer_moves_done_ ABSL_GUARDED_BY(mu_) = 0;
 };

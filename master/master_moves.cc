@@ -35,7 +35,7 @@ const char* ReasonName(ReplicaMove::Reason r) {
 
 uint64_t Master::MoveBandwidth() {
   absl::MutexLock lock(&mu_);
-  return move_bandwidth_ ? move_bandwidth_ : options_.move_bandwidth_bytes_per_s;
+  return move_bandwidth_;
 }
 
 bool Master::ChunkStable(const ChunkEntry& e) {

@@ -4,6 +4,7 @@
 
 #include "absl/time/clock.h"
 #include "common/logging.h"
+#include "common/rpc_status.h"
 #include "ternion/v1/chunkserver.grpc.pb.h"
 
 namespace ternion::master {
@@ -13,10 +14,6 @@ namespace {
 std::unique_ptr<ternion::v1::ChunkServerService::Stub> StubFor(const std::string& address) {
   return ternion::v1::ChunkServerService::NewStub(
       grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-}
-
-absl::Status FromGrpc(const grpc::Status& s) {
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
 }
 
 }  // namespace
@@ -68,7 +65,7 @@ absl::Status ReplicationScheduler::Copy(const ReplicaMove& m) {
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60) +
                    std::chrono::seconds(m.length >> 20));
   grpc::Status s = StubFor(m.to_address)->CopyChunk(&ctx, req, &resp);
-  if (!s.ok()) return FromGrpc(s);
+  if (!s.ok()) return FromGrpcStatus(s);
   if (resp.replica().length() != m.length || resp.replica().version() != m.version) {
     return absl::DataLossError("copied replica has the wrong length or version");
   }

@@ -14,6 +14,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "client/cli/admin_commands.h"
+#include "client/cli/cli_common.h"
 #include "client/cli/local_cluster.h"
 #include "common/daemon.h"
 #include "common/file_util.h"
@@ -25,15 +27,9 @@ namespace {
 
 using nlohmann::json;
 
-struct Globals {
-  std::string master;
-  bool json = false;
-};
-
-int Fail(const absl::Status& s) {
-  std::cerr << "ternion: " << s.message() << " (" << absl::StatusCodeToString(s.code()) << ")\n";
-  return 1;
-}
+using ternion::cli::Fail;
+using ternion::cli::Globals;
+using ternion::cli::HumanBytes;
 
 // "project/path/in/project" -> (project, path). The path may be empty only if allowed.
 absl::Status SplitTarget(const std::string& target, bool path_required, std::string* project,
@@ -46,16 +42,6 @@ absl::Status SplitTarget(const std::string& target, bool path_required, std::str
     return absl::InvalidArgumentError(absl::StrCat("expected PROJECT/PATH, got '", target, "'"));
   }
   return absl::OkStatus();
-}
-
-std::string HumanBytes(double b) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  while (b >= 1024 && u < 4) {
-    b /= 1024;
-    ++u;
-  }
-  return absl::StrFormat(u == 0 ? "%.0f %s" : "%.1f %s", b, units[u]);
 }
 
 // A one-line progress bar with rate, drawn only when stdout is a terminal.
@@ -300,7 +286,9 @@ int ClusterStatus(const Globals& g) {
                          {"capacity_bytes", cs.capacity_bytes()},
                          {"used_bytes", cs.used_bytes()},
                          {"replicas", cs.replicas()},
-                         {"active_streams", cs.active_streams()}});
+                         {"active_streams", cs.active_streams()},
+                         {"admin_state", cs.admin_state()},
+                         {"power_domain", cs.power_domain()}});
     }
     std::cout << json({{"master", g.master},
                        {"live_servers", st.live_servers()},
@@ -311,6 +299,8 @@ int ClusterStatus(const Globals& g) {
                        {"chunks_under_replicated", st.chunks_under_replicated()},
                        {"chunks_lost", st.chunks_lost()},
                        {"chunks_rack_unsafe", st.chunks_rack_unsafe()},
+                       {"moves_queued", st.moves_queued()},
+                       {"moves_in_progress", st.moves_in_progress()},
                        {"servers", servers}})
                      .dump(2)
               << "\n";
@@ -321,12 +311,13 @@ int ClusterStatus(const Globals& g) {
             << " files\n"
             << "chunks " << st.chunks_total() << " (replicas " << st.replicas_total()
             << "): under-replicated " << st.chunks_under_replicated() << ", lost "
-            << st.chunks_lost() << ", rack-unsafe " << st.chunks_rack_unsafe() << "\n";
-  std::cout << absl::StrFormat("%-22s %-8s %-20s %-5s %10s %10s %8s\n", "SERVER", "RACK",
-                               "ADDRESS", "STATE", "USED", "CAPACITY", "REPLICAS");
+            << st.chunks_lost() << ", rack-unsafe " << st.chunks_rack_unsafe() << "; moves queued "
+            << st.moves_queued() << ", in progress " << st.moves_in_progress() << "\n";
+  std::cout << absl::StrFormat("%-22s %-8s %-20s %-5s %-14s %10s %10s %8s\n", "SERVER", "RACK",
+                               "ADDRESS", "STATE", "ADMIN", "USED", "CAPACITY", "REPLICAS");
   for (const auto& cs : st.servers()) {
-    std::cout << absl::StrFormat("%-22s %-8s %-20s %-5s %10s %10s %8d\n", cs.server_id(),
-                                 cs.rack(), cs.address(), cs.state(),
+    std::cout << absl::StrFormat("%-22s %-8s %-20s %-5s %-14s %10s %10s %8d\n", cs.server_id(),
+                                 cs.rack(), cs.address(), cs.state(), cs.admin_state(),
                                  HumanBytes(cs.used_bytes()), HumanBytes(cs.capacity_bytes()),
                                  cs.replicas());
   }
@@ -402,6 +393,8 @@ int main(int argc, char** argv) {
     rc = ClusterStatus(g);
   });
 
+  ternion::cli::AddAdminCommands(app, g, &rc);
+
   ternion::local::LocalClusterOptions lopts;
   auto* localcmd = app.add_subcommand("local", "A cluster on this machine (loopback only)");
   localcmd->require_subcommand(1);
@@ -412,6 +405,10 @@ int main(int argc, char** argv) {
   up->add_option("--disks", lopts.disks_per_server, "Data directories per chunkserver");
   up->add_option("--dead-after", lopts.dead_after_s, "Seconds before a silent server is dead");
   up->add_option("--chunk-size-mib", lopts.default_chunk_size_mib, "Default chunk size in MiB");
+  up->add_option("--move-scan-interval", lopts.move_scan_s,
+                 "Seconds between the master's scans for replicas to move");
+  up->add_option("--disk-capacity-mib", lopts.disk_capacity_mib,
+                 "Capacity each chunkserver disk reports, counting only its replicas as used");
   up->callback([&] { rc = LocalUp(lopts); });
   auto* down = localcmd->add_subcommand("down", "Stop the cluster started in --dir");
   down->add_option("--dir", lopts.dir, "Directory given to `local up`")->required();

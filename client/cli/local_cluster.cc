@@ -200,6 +200,7 @@ absl::StatusOr<LocalCluster> StartLocalCluster(const LocalClusterOptions& option
                  "--metrics-port", "0",
                  "--dead-after", absl::StrCat(options.dead_after_s),
                  "--default-chunk-size-mib", absl::StrCat(options.default_chunk_size_mib),
+                 "--move-scan-interval", absl::StrCat(options.move_scan_s),
                  "--ready-file", c.dir + "/run/master.ready"};
   absl::Status s = Launch(c.dir, &master);
   if (!s.ok()) return s;
@@ -211,6 +212,18 @@ absl::StatusOr<LocalCluster> StartLocalCluster(const LocalClusterOptions& option
     (void)StopLocalCluster(c.dir);
     return st;
   };
+  auto stub = ternion::v1::MasterService::NewStub(
+      grpc::CreateChannel(c.master_address, grpc::InsecureChannelCredentials()));
+  for (int r = 0; r < options.racks; ++r) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    ternion::v1::AddRackRequest rack;
+    rack.set_rack(absl::StrCat("rack", r + 1));
+    rack.set_power_domain(absl::StrCat("pd", r + 1));
+    ternion::v1::TopologyChangeResponse resp;
+    grpc::Status added = stub->AddRack(&ctx, rack, &resp);
+    if (!added.ok()) return fail(FromGrpcStatus(added));
+  }
   for (int r = 0; r < options.racks; ++r) {
     for (int i = 0; i < options.per_rack; ++i) {
       LocalProcess cs;
@@ -228,6 +241,7 @@ absl::StatusOr<LocalCluster> StartLocalCluster(const LocalClusterOptions& option
                  "--port", "0",
                  "--metrics-port", "0",
                  "--heartbeat-interval", absl::StrCat(options.heartbeat_s),
+                 "--disk-capacity-mib", absl::StrCat(options.disk_capacity_mib),
                  "--ready-file", absl::StrCat(c.dir, "/run/", cs.name, ".ready")};
       if (absl::Status st = Launch(c.dir, &cs); !st.ok()) return fail(st);
       c.processes.push_back(cs);

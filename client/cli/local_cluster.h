@@ -24,6 +24,8 @@ struct LocalClusterOptions {
   double dead_after_s = 30;
   double heartbeat_s = 1;
   uint64_t default_chunk_size_mib = 64;
+  double move_scan_s = 2;          // the master's --move-scan-interval
+  uint64_t disk_capacity_mib = 0;  // chunkservers' --disk-capacity-mib (0: filesystem figures)
   std::string bin_dir;  // where ternion-master and ternion-chunkserver are; default: beside us
 };
 
@@ -44,7 +46,8 @@ struct LocalCluster {
   std::vector<LocalProcess> processes;
 };
 
-// Starts the cluster and returns once every chunkserver has registered with the master.
+// Starts the cluster and returns once every chunkserver has registered with the master. Rack
+// rack<N> is added to the topology in power domain pd<N> before its chunkservers start.
 absl::StatusOr<LocalCluster> StartLocalCluster(const LocalClusterOptions& options);
 
 // Reads DIR/cluster.json.

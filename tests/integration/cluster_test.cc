@@ -21,63 +21,8 @@ namespace {
 
 namespace v1 = ::ternion::v1;
 
-std::string RandomBytes(size_t n, uint64_t seed) {
-  std::mt19937_64 gen(seed);
-  std::string s(n, '\0');
-  for (size_t i = 0; i + 8 <= n; i += 8) {
-    uint64_t v = gen();
-    std::memcpy(&s[i], &v, 8);
-  }
-  return s;
-}
-
-class ClusterTest : public testing::ClusterFixture {
- protected:
-  void WriteFile(const std::string& project, const std::string& path, const std::string& data,
-                 uint64_t chunk_size = 0) {
-    ASSERT_OK_AND_ASSIGN(auto w, client_->Create(project, path, {.chunk_size = chunk_size}));
-    for (size_t off = 0; off < data.size(); off += 4 << 20) {
-      ASSERT_OK(w->Append(absl::string_view(data).substr(off, 4 << 20)));
-    }
-    ASSERT_OK(w->Close());
-    EXPECT_EQ(w->length(), data.size());
-  }
-
-  void ExpectContents(const std::string& project, const std::string& path,
-                      const std::string& expected) {
-    ASSERT_OK_AND_ASSIGN(auto r, client_->Open(project, path));
-    ASSERT_EQ(r->length(), expected.size());
-    std::string got;
-    for (uint64_t off = 0; off < expected.size(); off += 32 << 20) {
-      ASSERT_OK(r->ReadAt(off, 32 << 20, &got));
-      ASSERT_EQ(got.size(), std::min<uint64_t>(32 << 20, expected.size() - off));
-      ASSERT_TRUE(got == absl::string_view(expected).substr(off, got.size()))
-          << "mismatch in the 32 MiB piece at " << off;
-    }
-  }
-
-  // server_id -> data directories, from the ids the chunkservers persisted in their disks.
-  std::map<std::string, std::vector<std::string>> ServerDirs() {
-    std::map<std::string, std::vector<std::string>> out;
-    for (const auto& p : cluster_.processes) {
-      if (p.role != "chunkserver") continue;
-      auto id = ReadFileToString(p.data_dirs[0] + "/server_id");
-      EXPECT_TRUE(id.ok());
-      if (id.ok()) out[*id] = p.data_dirs;
-    }
-    return out;
-  }
-
-  std::string ProcessNameOf(const std::string& server_id) {
-    for (const auto& p : cluster_.processes) {
-      if (p.role == "chunkserver" && ReadFileToString(p.data_dirs[0] + "/server_id").value_or("") ==
-                                         server_id) {
-        return p.name;
-      }
-    }
-    return "";
-  }
-};
+using ClusterTest = testing::ClusterFixture;
+using testing::RandomBytes;
 
 TEST_F(ClusterTest, ThreeRackReplicationRestartAndFailover) {
   ASSERT_OK(client_->CreateProject("demo"));

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 
 #include "tests/testutil/status_matchers.h"
@@ -17,7 +18,9 @@ class MasterTest : public ::testing::Test {
   void SetUp() override { Reopen(); }
   void Reopen() {
     master_.reset();
-    auto m = Master::Open(dir_.path() + "/meta", MasterOptions());
+    MasterOptions options;
+    options.move_scan_interval = absl::ZeroDuration();  // every TakeMoves rescans
+    auto m = Master::Open(dir_.path() + "/meta", options);
     ASSERT_TRUE(m.ok()) << m.status();
     master_ = std::move(*m);
   }
@@ -175,6 +178,267 @@ TEST_F(MasterTest, ClusterStatusCountsServersAndChunks) {
   ternion::v1::HeartbeatRequest hb;
   hb.set_server_id("cs-0-0");
   EXPECT_TRUE(master_->Heartbeat(hb).reregister());  // must register again
+}
+
+// ---- Topology, replica moves, drain, balancer ----
+
+class TopologyTest : public MasterTest {
+ protected:
+  // A sealed file of `chunks` full 64 KiB chunks; returns the chunk ids.
+  std::vector<uint64_t> WriteFile(const std::string& path, int chunks) {
+    constexpr uint64_t kChunk = 64 << 10;
+    auto created = master_->CreateFile("p", path, kChunk, "w");
+    EXPECT_TRUE(created.ok()) << created.status();
+    LeaseRef lease = Lease(*created);
+    std::vector<uint64_t> ids;
+    for (int i = 0; i < chunks; ++i) {
+      auto c = master_->AllocateChunk(lease, i);
+      EXPECT_TRUE(c.ok()) << c.status();
+      ids.push_back(c->chunk_id());
+      EXPECT_TRUE(master_->CommitLength(lease, (i + 1) * kChunk).ok());
+    }
+    EXPECT_TRUE(master_->SealFile(lease, true).ok());
+    return ids;
+  }
+  std::map<std::string, std::string> RackOfServer() {
+    std::map<std::string, std::string> out;
+    const ternion::v1::GetTopologyResponse topology = master_->GetTopology();
+    for (const auto& rack : topology.racks()) {
+      for (const auto& s : rack.servers()) out[s.server_id()] = rack.name();
+    }
+    return out;
+  }
+  // Carries out every move the master hands out as if the copies succeeded.
+  int RunMoves(std::vector<ReplicaMove>* done = nullptr) {
+    int n = 0;
+    for (int round = 0; round < 20; ++round) {
+      std::vector<ReplicaMove> moves = master_->TakeMoves(100);
+      if (moves.empty()) break;
+      for (const auto& m : moves) {
+        EXPECT_TRUE(master_->FinishMove(m, absl::OkStatus())) << m.chunk_id;
+        if (done) done->push_back(m);
+        ++n;
+      }
+    }
+    return n;
+  }
+  // The administered structure, without time-varying figures.
+  std::string Structure() {
+    std::string out;
+    const ternion::v1::GetTopologyResponse topology = master_->GetTopology();
+    for (const auto& rack : topology.racks()) {
+      out += rack.name() + "/" + rack.power_domain() + "/" + rack.datacenter() + ":";
+      for (const auto& s : rack.servers()) out += s.server_id() + ",";
+      out += ";";
+    }
+    return out;
+  }
+  void AddRacks(int n) {
+    for (int r = 0; r < n; ++r) {
+      ternion::v1::AddRackRequest req;
+      req.set_rack("rack" + std::to_string(r));
+      req.set_power_domain("pd" + std::to_string(r));
+      ASSERT_TRUE(master_->AddRack(req).ok());
+    }
+  }
+};
+
+TEST_F(TopologyTest, InvalidChangesAreRefusedWhole) {
+  RegisterServers(3, 1);
+  AddRacks(3);
+  const std::string before = Structure();
+  auto import = [&](auto fill) {
+    ternion::v1::ImportTopologyRequest req;
+    auto* ok_rack = req.add_racks();  // valid on its own: must not be applied either
+    ok_rack->set_rack("rack-new");
+    ok_rack->set_power_domain("pd-new");
+    fill(&req);
+    return master_->ImportTopology(req).status();
+  };
+  // Unknown rack for a server, unknown server, duplicate rack, duplicate server, a power domain
+  // in two data centres, a name at two levels, a bad name.
+  EXPECT_EQ(import([](auto* r) {
+              auto* m = r->add_servers();
+              m->set_server_id("cs-0-0");
+              m->set_rack("nowhere");
+            }).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(import([](auto* r) {
+              auto* m = r->add_servers();
+              m->set_server_id("ghost");
+              m->set_rack("rack0");
+            }).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(import([](auto* r) { *r->add_racks() = r->racks(0); }).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(import([](auto* r) {
+              for (int i = 0; i < 2; ++i) {
+                auto* m = r->add_servers();
+                m->set_server_id("cs-0-0");
+                m->set_rack("rack1");
+              }
+            }).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(import([](auto* r) {
+              auto* x = r->add_racks();
+              x->set_rack("rack-x");
+              x->set_power_domain("pd0");
+              x->set_datacenter("dc2");
+            }).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(import([](auto* r) {
+              auto* x = r->add_racks();
+              x->set_rack("pd1");  // a rack named like a power domain
+              x->set_power_domain("pd9");
+            }).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(import([](auto* r) { r->mutable_racks(0)->set_rack("bad name"); }).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Structure(), before);
+  // Removing a rack that still holds servers is refused.
+  EXPECT_EQ(master_->RemoveRack("rack0").status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(TopologyTest, ChangesPersistAndAreAudited) {
+  RegisterServers(3, 2);
+  AddRacks(4);
+  ASSERT_OK(master_->MoveServer("cs-0-1", "rack3").status());
+  // Idempotent: the same change again changes nothing and is not audited again.
+  ASSERT_OK_AND_ASSIGN(std::string again, master_->MoveServer("cs-0-1", "rack3"));
+  EXPECT_EQ(again, "0 rack(s) and 0 server placement(s) changed");
+  Reopen();
+  EXPECT_EQ(RackOfServer()["cs-0-1"], "rack3");  // the administrator's rack wins after restart
+  // A server re-registering with its own claim does not override the administrator.
+  RegisterServers(3, 2);
+  EXPECT_EQ(RackOfServer()["cs-0-1"], "rack3");
+  std::vector<std::string> audit = master_->AuditLog(100);
+  ASSERT_EQ(audit.size(), 5u);  // four add-rack, one move
+  EXPECT_NE(audit.back().find("move cs-0-1 to rack rack3"), std::string::npos);
+}
+
+TEST_F(TopologyTest, MovingAServerMakesChunksRackSafeAgain) {
+  RegisterServers(4, 1);
+  AddRacks(4);
+  ASSERT_OK(master_->CreateProject("p", ""));
+  WriteFile("f", 30);
+  // cs-0-0 joins cs-1-0's rack: chunks with replicas on both become rack-unsafe.
+  ASSERT_OK(master_->MoveServer("cs-0-0", "rack1").status());
+  EXPECT_GT(master_->ClusterStatus().chunks_rack_unsafe(), 0u);
+  std::vector<ReplicaMove> done;
+  EXPECT_GT(RunMoves(&done), 0);
+  for (const auto& m : done) EXPECT_EQ(m.reason, ReplicaMove::kPolicy);
+  EXPECT_EQ(master_->ClusterStatus().chunks_rack_unsafe(), 0u);
+  ASSERT_OK_AND_ASSIGN(auto info, master_->GetFileInfo("p", "f", true));
+  for (const auto& c : info.chunks()) {
+    std::set<std::string> racks;
+    for (const auto& r : c.replicas()) racks.insert(r.rack());
+    EXPECT_EQ(racks.size(), 3u);
+  }
+}
+
+TEST_F(TopologyTest, DrainEmptiesAServerThenMarksItDrained) {
+  RegisterServers(4, 1);
+  AddRacks(4);
+  ASSERT_OK(master_->CreateProject("p", ""));
+  WriteFile("f", 20);
+  ternion::v1::SetServerStateRequest drain;
+  drain.set_server_id("cs-2-0");
+  drain.set_action(ternion::v1::SetServerStateRequest::DRAIN);
+  ASSERT_OK(master_->SetServerState(drain).status());
+  std::vector<ReplicaMove> done;
+  RunMoves(&done);
+  ASSERT_FALSE(done.empty());
+  for (const auto& m : done) {
+    EXPECT_EQ(m.from, "cs-2-0");
+    EXPECT_EQ(m.reason, ReplicaMove::kDrain);
+  }
+  master_->TakeMoves(1);  // the next scan notices the empty server
+  std::string state;
+  const ternion::v1::ClusterStatusResponse status = master_->ClusterStatus();
+  for (const auto& s : status.servers()) {
+    if (s.server_id() == "cs-2-0") {
+      state = s.admin_state();
+      EXPECT_EQ(s.replicas(), 0u);
+    }
+  }
+  EXPECT_EQ(state, "drained");
+  // New chunks never land on a drained server.
+  ASSERT_OK_AND_ASSIGN(auto created, master_->CreateFile("p", "g", 64 << 10, "w"));
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_OK_AND_ASSIGN(auto c, master_->AllocateChunk(Lease(created), i));
+    for (const auto& r : c.replicas()) EXPECT_NE(r.server_id(), "cs-2-0");
+    ASSERT_OK(master_->CommitLength(Lease(created), (i + 1) * (64 << 10)).status());
+  }
+}
+
+TEST_F(TopologyTest, DecommissionedServerIsRefused) {
+  RegisterServers(3, 1);
+  ternion::v1::SetServerStateRequest req;
+  req.set_server_id("cs-0-0");
+  req.set_action(ternion::v1::SetServerStateRequest::DECOMMISSION);
+  ASSERT_OK(master_->SetServerState(req).status());
+  master_->TakeMoves(1);  // holds no replicas: decommissioned at once
+  ternion::v1::HeartbeatRequest hb;
+  hb.set_server_id("cs-0-0");
+  EXPECT_TRUE(master_->Heartbeat(hb).refused());
+  ternion::v1::RegisterChunkServerRequest reg;
+  reg.set_server_id("cs-0-0");
+  reg.set_address("127.0.0.1:1");
+  EXPECT_EQ(master_->RegisterChunkServer(reg).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(TopologyTest, AMoveOfAChunkThatChangedIsDropped) {
+  RegisterServers(4, 1);
+  AddRacks(4);
+  ASSERT_OK(master_->CreateProject("p", ""));
+  // An open file: its last chunk is not full and has a writer, so it is never moved.
+  ASSERT_OK_AND_ASSIGN(auto created, master_->CreateFile("p", "open", 64 << 10, "w"));
+  ASSERT_OK(master_->AllocateChunk(Lease(created), 0).status());
+  ASSERT_OK(master_->CommitLength(Lease(created), 1000).status());
+  // Put the first replica's server into the second replica's rack: the chunk is rack-unsafe.
+  ASSERT_OK_AND_ASSIGN(auto info, master_->GetFileInfo("p", "open", true));
+  const auto& replicas = info.chunks(0).replicas();
+  ASSERT_OK(master_->MoveServer(replicas[0].server_id(), replicas[1].rack()).status());
+  for (const auto& m : master_->TakeMoves(100)) ADD_FAILURE() << "moved open chunk " << m.chunk_id;
+  // Released (no writer): it moves; but if the file is reopened meanwhile, the copy is dropped.
+  ASSERT_OK(master_->SealFile(Lease(created), false).status());
+  std::vector<ReplicaMove> moves = master_->TakeMoves(100);
+  ASSERT_EQ(moves.size(), 1u);
+  ASSERT_OK(master_->OpenForAppend("p", "open", "w2").status());
+  EXPECT_FALSE(master_->FinishMove(moves[0], absl::OkStatus()));
+}
+
+TEST_F(TopologyTest, BalancerMovesFromFullerToEmptierServers) {
+  RegisterServers(4, 2);
+  AddRacks(4);
+  ASSERT_OK(master_->CreateProject("p", ""));
+  WriteFile("f", 40);
+  // Reported usage: cs-0-0 is 80% full, the others 10%.
+  for (int r = 0; r < 4; ++r) {
+    for (int i = 0; i < 2; ++i) {
+      ternion::v1::HeartbeatRequest hb;
+      hb.set_server_id("cs-" + std::to_string(r) + "-" + std::to_string(i));
+      auto* d = hb.add_disks();
+      d->set_capacity_bytes(100ull << 30);
+      d->set_used_bytes((r == 0 && i == 0 ? 80ull : 10ull) << 30);
+      ASSERT_FALSE(master_->Heartbeat(hb).reregister());
+    }
+  }
+  ternion::v1::BalancerRequest start;
+  start.set_action(ternion::v1::BalancerRequest::START);
+  ASSERT_TRUE(master_->Balancer(start).running());
+  std::vector<ReplicaMove> moves = master_->TakeMoves(100);
+  ASSERT_FALSE(moves.empty());
+  for (const auto& m : moves) {
+    EXPECT_EQ(m.reason, ReplicaMove::kBalance);
+    EXPECT_EQ(m.from, "cs-0-0");
+    ASSERT_TRUE(master_->FinishMove(m, absl::OkStatus()));
+  }
+  ternion::v1::BalancerRequest status;
+  auto st = master_->Balancer(status);
+  EXPECT_EQ(st.moves_done(), moves.size());
+  EXPECT_EQ(st.bytes_moved(), moves.size() * (64 << 10));
+  EXPECT_NEAR(st.fill_max(), 0.8, 1e-9);
 }
 
 }  // namespace

@@ -1,0 +1,247 @@
+#include "client/cli/admin_commands.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "client/cli/topology_yaml.h"
+#include "common/rpc_status.h"
+#include "ternion/v1/master.grpc.pb.h"
+
+namespace ternion::cli {
+
+namespace {
+
+using nlohmann::json;
+using ternion::v1::MasterService;
+
+// Calls one master RPC with a deadline; the error is already printed when it fails.
+template <typename Req, typename Resp, typename Method>
+absl::Status Call(const Globals& g, Method method, const Req& req, Resp* resp) {
+  if (g.master.empty()) {
+    return absl::InvalidArgumentError("no master address (--master or TERNION_MASTER)");
+  }
+  auto stub = MasterService::NewStub(
+      grpc::CreateChannel(g.master, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  return FromGrpcStatus(((*stub).*method)(&ctx, req, resp));
+}
+
+json ServerJson(const ternion::v1::ChunkServerStatus& s) {
+  json disks = json::array();
+  for (const auto& d : s.disks()) {
+    disks.push_back({{"path", d.path()},
+                     {"capacity_bytes", d.capacity_bytes()},
+                     {"used_bytes", d.used_bytes()},
+                     {"failed", d.failed()}});
+  }
+  return {{"server_id", s.server_id()},     {"address", s.address()},
+          {"rack", s.rack()},               {"power_domain", s.power_domain()},
+          {"state", s.state()},             {"admin_state", s.admin_state()},
+          {"capacity_bytes", s.capacity_bytes()}, {"used_bytes", s.used_bytes()},
+          {"replicas", s.replicas()},       {"disks", disks}};
+}
+
+int Show(const Globals& g) {
+  ternion::v1::GetTopologyResponse topo;
+  if (auto s = Call(g, &MasterService::Stub::GetTopology, ternion::v1::GetTopologyRequest(), &topo);
+      !s.ok()) {
+    return Fail(s);
+  }
+  if (g.json) {
+    json racks = json::array();
+    for (const auto& r : topo.racks()) {
+      json servers = json::array();
+      for (const auto& s : r.servers()) servers.push_back(ServerJson(s));
+      racks.push_back({{"name", r.name()},
+                       {"power_domain", r.power_domain()},
+                       {"datacenter", r.datacenter()},
+                       {"servers", servers}});
+    }
+    std::cout << json({{"racks", racks}}).dump(2) << "\n";
+    return 0;
+  }
+  // data centre > power domain > rack > server > disk
+  std::map<std::string, std::map<std::string, std::vector<const ternion::v1::RackInfo*>>> tree;
+  for (const auto& r : topo.racks()) {
+    tree[r.datacenter().empty() ? "(no data centre)" : r.datacenter()]
+        [r.power_domain().empty() ? "(no power domain)" : r.power_domain()]
+            .push_back(&r);
+  }
+  for (const auto& [dc, pds] : tree) {
+    std::cout << dc << "\n";
+    for (const auto& [pd, racks] : pds) {
+      std::cout << "  " << pd << "\n";
+      for (const auto* r : racks) {
+        uint64_t used = 0, cap = 0;
+        for (const auto& s : r->servers()) {
+          used += s.used_bytes();
+          cap += s.capacity_bytes();
+        }
+        std::cout << absl::StrFormat("    %-16s %d servers, %s of %s\n", r->name(),
+                                     r->servers_size(), HumanBytes(used), HumanBytes(cap));
+        for (const auto& s : r->servers()) {
+          std::cout << absl::StrFormat("      %-22s %-20s %-4s %-15s %10s of %-10s %6d replicas\n",
+                                       s.server_id(), s.address(), s.state(), s.admin_state(),
+                                       HumanBytes(s.used_bytes()), HumanBytes(s.capacity_bytes()),
+                                       s.replicas());
+          for (const auto& d : s.disks()) {
+            std::cout << absl::StrFormat("        disk %s %s of %s%s\n", d.path(),
+                                         HumanBytes(d.used_bytes()),
+                                         HumanBytes(d.capacity_bytes()),
+                                         d.failed() ? " FAILED" : "");
+          }
+        }
+      }
+    }
+  }
+  return 0;
+}
+
+template <typename Req, typename Method>
+int Change(const Globals& g, Method method, const Req& req) {
+  ternion::v1::TopologyChangeResponse resp;
+  if (auto s = Call(g, method, req, &resp); !s.ok()) return Fail(s);
+  std::cout << resp.summary() << "\n";
+  return 0;
+}
+
+int Import(const Globals& g, const std::string& file) {
+  std::ifstream in(file);
+  if (!in) return Fail(absl::NotFoundError(absl::StrCat("cannot read ", file)));
+  std::stringstream text;
+  text << in.rdbuf();
+  absl::StatusOr<ternion::v1::ImportTopologyRequest> req = ParseTopologyYaml(text.str());
+  if (!req.ok()) return Fail(req.status());
+  return Change(g, &MasterService::Stub::ImportTopology, *req);
+}
+
+int Export(const Globals& g) {
+  ternion::v1::GetTopologyResponse topo;
+  if (auto s = Call(g, &MasterService::Stub::GetTopology, ternion::v1::GetTopologyRequest(), &topo);
+      !s.ok()) {
+    return Fail(s);
+  }
+  std::cout << TopologyToYaml(topo);
+  return 0;
+}
+
+int Balancer(const Globals& g, ternion::v1::BalancerRequest::Action action, double band,
+             double bandwidth_mib) {
+  ternion::v1::BalancerRequest req;
+  req.set_action(action);
+  req.set_band(band);
+  req.set_bandwidth_bytes_per_s(static_cast<uint64_t>(bandwidth_mib * (1 << 20)));
+  ternion::v1::BalancerResponse st;
+  if (auto s = Call(g, &MasterService::Stub::Balancer, req, &st); !s.ok()) return Fail(s);
+  if (g.json) {
+    std::cout << json({{"running", st.running()},
+                       {"band", st.band()},
+                       {"bandwidth_bytes_per_s", st.bandwidth_bytes_per_s()},
+                       {"fill_mean", st.fill_mean()},
+                       {"fill_min", st.fill_min()},
+                       {"fill_max", st.fill_max()},
+                       {"bytes_moved", st.bytes_moved()},
+                       {"moves_done", st.moves_done()},
+                       {"moves_queued", st.moves_queued()}})
+                     .dump(2)
+              << "\n";
+    return 0;
+  }
+  std::cout << absl::StrFormat(
+      "balancer %s (band ±%.1f%%, %s/s): fill min %.1f%% mean %.1f%% max %.1f%%; moved %s in "
+      "%d moves, %d queued\n",
+      st.running() ? "running" : "stopped", st.band() * 100,
+      HumanBytes(st.bandwidth_bytes_per_s()), st.fill_min() * 100, st.fill_mean() * 100,
+      st.fill_max() * 100, HumanBytes(st.bytes_moved()), st.moves_done(), st.moves_queued());
+  return 0;
+}
+
+}  // namespace
+
+void AddAdminCommands(CLI::App& app, const Globals& g, int* rc) {
+  // Option values live as long as the app: they are static to this function's single call.
+  static std::string rack, server, power_domain, dc, file;
+  static double band = 0, bandwidth_mib = 0;
+  using Stub = MasterService::Stub;
+
+  auto* topo = app.add_subcommand("topology", "Rack topology: data centre > power domain > rack");
+  topo->require_subcommand(1);
+  topo->add_subcommand("show", "The topology tree with capacity, usage and state")
+      ->callback([&g, rc] { *rc = Show(g); });
+
+  auto* add = topo->add_subcommand("add-rack", "Add a rack (or change its power domain)");
+  add->add_option("rack", rack, "Rack name")->required();
+  add->add_option("--power-domain", power_domain, "Power domain of the rack")->required();
+  add->add_option("--dc", dc, "Data centre (default dc1)");
+  add->callback([&g, rc] {
+    ternion::v1::AddRackRequest req;
+    req.set_rack(rack);
+    req.set_power_domain(power_domain);
+    req.set_datacenter(dc);
+    *rc = Change(g, &Stub::AddRack, req);
+  });
+
+  auto* remove = topo->add_subcommand("remove-rack", "Remove an empty rack");
+  remove->add_option("rack", rack, "Rack name")->required();
+  remove->callback([&g, rc] {
+    ternion::v1::RemoveRackRequest req;
+    req.set_rack(rack);
+    *rc = Change(g, &Stub::RemoveRack, req);
+  });
+
+  auto* move = topo->add_subcommand("move", "Place a chunkserver in a rack");
+  move->add_option("server", server, "Chunkserver id")->required();
+  move->add_option("rack", rack, "Rack name")->required();
+  move->callback([&g, rc] {
+    ternion::v1::MoveServerRequest req;
+    req.set_server_id(server);
+    req.set_rack(rack);
+    *rc = Change(g, &Stub::MoveServer, req);
+  });
+
+  using Action = ternion::v1::SetServerStateRequest;
+  for (auto [name, help, action] :
+       {std::tuple{"drain", "Move a server's replicas away, then mark it drained", Action::DRAIN},
+        std::tuple{"decommission", "Drain a server, then refuse it", Action::DECOMMISSION},
+        std::tuple{"activate", "Return a drained or draining server to service",
+                   Action::ACTIVATE}}) {
+    auto* cmd = topo->add_subcommand(name, help);
+    cmd->add_option("server", server, "Chunkserver id")->required();
+    cmd->callback([&g, rc, action = action] {
+      ternion::v1::SetServerStateRequest req;
+      req.set_server_id(server);
+      req.set_action(action);
+      *rc = Change(g, &Stub::SetServerState, req);
+    });
+  }
+
+  auto* import = topo->add_subcommand("import", "Merge a topology YAML file (all or nothing)");
+  import->add_option("file", file, "YAML file")->required();
+  import->callback([&g, rc] { *rc = Import(g, file); });
+  topo->add_subcommand("export", "Print the topology as YAML")->callback([&g, rc] {
+    *rc = Export(g);
+  });
+
+  auto* bal = app.add_subcommand("balancer", "Even out disk usage by moving replicas");
+  bal->require_subcommand(1);
+  auto* start = bal->add_subcommand("start", "Run until every server is within the band");
+  start->add_option("--band", band, "Allowed distance from the mean fill (default 0.05)");
+  start->add_option("--bandwidth-mib", bandwidth_mib, "Cluster-wide copy cap, MiB/s");
+  start->callback([&g, rc] {
+    *rc = Balancer(g, ternion::v1::BalancerRequest::START, band, bandwidth_mib);
+  });
+  bal->add_subcommand("stop", "Stop moving")->callback([&g, rc] {
+    *rc = Balancer(g, ternion::v1::BalancerRequest::STOP, 0, 0);
+  });
+  bal->add_subcommand("status", "Fill spread and bytes moved")->callback([&g, rc] {
+    *rc = Balancer(g, ternion::v1::BalancerRequest::STATUS, 0, 0);
+  });
+}
+
+}  // namespace ternion::cli
