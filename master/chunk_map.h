@@ -14,7 +14,7 @@
 
 namespace ternion::master {
 
-inline constexpr int kMaxReplicas = 4;  // the replication factor (3) plus one being moved in
+inline constexpr int kMaxReplicas = 3;  // the replication factor; a move replaces in place
 
 struct ChunkEntry {
   enum Flags : uint8_t { kDeleted = 1 };
@@ -38,12 +38,12 @@ struct ChunkEntry {
     replicas[num_replicas++] = server;
     return true;
   }
-  bool RemoveReplica(uint32_t server) {
+  // Moves the replica on `from` to `to`.
+  bool ReplaceReplica(uint32_t from, uint32_t to) {
     uint32_t* end = replicas + num_replicas;
-    uint32_t* it = std::find(replicas, end, server);
-    if (it == end) return false;
-    std::copy(it + 1, end, it);
-    --num_replicas;
+    uint32_t* it = std::find(replicas, end, from);
+    if (it == end || HasReplica(to)) return false;
+    *it = to;
     return true;
   }
 };

@@ -140,6 +140,9 @@ void Master::RefreshLiveness(absl::Time now) {
 
 absl::StatusOr<std::unique_ptr<Master>> Master::Open(const std::string& metadata_dir,
                                                      const MasterOptions& options) {
+  if (options.replicas < 1 || options.replicas > kMaxReplicas) {
+    return absl::InvalidArgumentError(absl::StrCat("replicas must be 1-", kMaxReplicas));
+  }
   ASSIGN_OR_RETURN(auto store, MetadataStore::Open(metadata_dir));
   std::unique_ptr<Master> m(new Master(std::move(store), options));
   RETURN_IF_ERROR(m->Load());

@@ -29,7 +29,7 @@ struct MasterOptions {
   uint64_t default_chunk_size = 64ull << 20;
   absl::Duration lease_duration = absl::Seconds(60);
   absl::Duration dead_after = absl::Seconds(30);  // silence after which a chunkserver is dead
-  int replicas = 3;  // at most kMaxReplicas - 1
+  int replicas = 3;  // at most kMaxReplicas
   PlacementOptions placement;
   // How often the chunk map is scanned for replicas to move (policy violations, draining
   // servers, the balancer).

@@ -247,8 +247,7 @@ bool Master::FinishMove(const ReplicaMove& move, const absl::Status& copied) {
   ChunkEntry e = it->second;
   const uint32_t to = servers_.at(move.to).ordinal;
   const uint32_t from = servers_.at(move.from).ordinal;
-  if (!e.HasReplica(from) || !e.AddReplica(to)) return false;
-  e.RemoveReplica(from);
+  if (!e.ReplaceReplica(from, to)) return false;
   MetadataBatch batch;
   PutChunk(&batch, move.chunk_id, e);
   if (absl::Status st = store_->Write(batch); !st.ok()) {
