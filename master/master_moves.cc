@@ -2,6 +2,8 @@
 // replica) for policy violations after topology changes, draining servers and the balancer.
 // The copying itself is the ReplicationScheduler's; the master never carries data.
 
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/metrics.h"
@@ -51,8 +53,9 @@ void Master::ScanForMoves(absl::Time now) {
   RefreshLiveness(now);
   move_queue_.clear();
 
-  // The balancer moves replicas off servers filled above mean + band, onto servers below the
-  // mean, until the planned bytes cover the excess.
+  // The balancer (like HDFS's) runs while some server's fill is more than `band` away from the
+  // mean: it moves replicas off servers above the mean onto servers below it, until the planned
+  // bytes cover each source's excess over the mean.
   std::vector<int64_t> excess(server_by_ordinal_.size(), 0);
   std::vector<uint32_t> not_below_mean;
   if (balancer_running_) {
@@ -64,20 +67,22 @@ void Master::ScanForMoves(absl::Time now) {
       ++n;
     }
     const double mean = n ? sum / n : 0;
-    bool any = false;
+    bool outside = false;
     for (ServerState* s : server_by_ordinal_) {
       const double cap = static_cast<double>(s->capacity_bytes);
       const bool usable = placement_.server(s->ordinal).usable && cap > 0;
-      if (!usable || static_cast<double>(s->used_bytes) / cap >= mean) {
-        not_below_mean.push_back(s->ordinal);
-      }
-      if (usable && s->used_bytes / cap > mean + balancer_band_) {
-        excess[s->ordinal] = static_cast<int64_t>(s->used_bytes - mean * cap);
-        any = true;
-      }
+      const double fill = usable ? s->used_bytes / cap : 0;
+      if (!usable || fill >= mean) not_below_mean.push_back(s->ordinal);
+      if (usable && fill > mean) excess[s->ordinal] = static_cast<int64_t>(s->used_bytes - mean * cap);
+      outside |= usable && std::abs(fill - mean) > balancer_band_;
     }
-    if (!any) {
+    // Bytes already on their way out count against a server's excess.
+    for (const auto& [id, m] : moves_in_flight_) {
+      if (m.reason == ReplicaMove::kBalance) excess[servers_.at(m.from).ordinal] -= m.length;
+    }
+    if (!outside) {
       balancer_running_ = false;
+      std::fill(excess.begin(), excess.end(), 0);
       TLOG(INFO) << "balancer: every server is within " << balancer_band_
                  << " of the mean fill " << mean << "; stopping";
     }

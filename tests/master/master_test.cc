@@ -441,5 +441,23 @@ TEST_F(TopologyTest, BalancerMovesFromFullerToEmptierServers) {
   EXPECT_NEAR(st.fill_max(), 0.8, 1e-9);
 }
 
+TEST_F(TopologyTest, RackUnsafeChunksAreFixedWhenAThirdRackArrives) {
+  RegisterServers(2, 2);  // two racks only
+  ASSERT_OK(master_->CreateProject("p", ""));
+  WriteFile("f", 10);
+  EXPECT_EQ(master_->ClusterStatus().chunks_rack_unsafe(), 10u);
+  EXPECT_EQ(RunMoves(), 0);  // nowhere better to go
+  ternion::v1::RegisterChunkServerRequest req;
+  req.set_server_id("cs-new");
+  req.set_address("127.0.0.1:20000");
+  req.set_rack("rack-new");
+  req.add_disks()->set_capacity_bytes(100ull << 30);
+  ASSERT_OK(master_->RegisterChunkServer(req));
+  std::vector<ReplicaMove> done;
+  EXPECT_EQ(RunMoves(&done), 10);
+  for (const auto& m : done) EXPECT_EQ(m.to, "cs-new");
+  EXPECT_EQ(master_->ClusterStatus().chunks_rack_unsafe(), 0u);
+}
+
 }  // namespace
 }  // namespace ternion::master
