@@ -269,6 +269,7 @@ ternion::v1::HeartbeatResponse Master::Heartbeat(const ternion::v1::HeartbeatReq
   }
   s.bytes_written = req.bytes_written();
   s.last_heartbeat = now;
+  ++s.heartbeats;
   s.disks.assign(req.disks().begin(), req.disks().end());
   s.capacity_bytes = s.used_bytes = 0;
   for (const auto& d : req.disks()) {

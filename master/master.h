@@ -131,6 +131,8 @@ class Master {
     uint64_t used_bytes = 0;
     uint32_t active_streams = 0;
     double recent_write_mib_s = 0;
+    uint64_t heartbeats = 0;          // since registration with this incarnation
+    uint64_t usage_fresh_after = 0;   // heartbeats needed before its usage shows recent moves
     uint64_t bytes_written = 0;  // as last reported, for the recent throughput
     uint64_t reported_replicas = 0;
     std::vector<ternion::v1::DiskUsage> disks;

@@ -54,11 +54,16 @@ void Master::ScanForMoves(absl::Time now) {
   move_queue_.clear();
 
   // The balancer (like HDFS's) runs while some server's fill is more than `band` away from the
-  // mean: it moves replicas off servers above the mean onto servers below it, until the planned
-  // bytes cover each source's excess over the mean.
+  // mean. It works in iterations: it plans moves off servers above the mean (up to each one's
+  // excess) onto servers below it (up to each one's deficit), then plans again only when those
+  // moves are done and every server involved has reported its usage since.
   std::vector<int64_t> excess(server_by_ordinal_.size(), 0);
+  std::vector<int64_t> deficit(server_by_ordinal_.size(), 0);
   std::vector<uint32_t> not_below_mean;
-  if (balancer_running_) {
+  bool settled = true;
+  for (const auto& [id, m] : moves_in_flight_) settled &= m.reason != ReplicaMove::kBalance;
+  for (ServerState* s : server_by_ordinal_) settled &= s->heartbeats >= s->usage_fresh_after;
+  if (balancer_running_ && settled) {
     double sum = 0;
     int n = 0;
     for (ServerState* s : server_by_ordinal_) {
@@ -72,13 +77,14 @@ void Master::ScanForMoves(absl::Time now) {
       const double cap = static_cast<double>(s->capacity_bytes);
       const bool usable = placement_.server(s->ordinal).usable && cap > 0;
       const double fill = usable ? s->used_bytes / cap : 0;
-      if (!usable || fill >= mean) not_below_mean.push_back(s->ordinal);
-      if (usable && fill > mean) excess[s->ordinal] = static_cast<int64_t>(s->used_bytes - mean * cap);
+      const int64_t over = static_cast<int64_t>(s->used_bytes - mean * cap);
+      if (usable && fill > mean) excess[s->ordinal] = over;
+      if (usable && fill < mean) {
+        deficit[s->ordinal] = -over;
+      } else {
+        not_below_mean.push_back(s->ordinal);
+      }
       outside |= usable && std::abs(fill - mean) > balancer_band_;
-    }
-    // Bytes already on their way out count against a server's excess.
-    for (const auto& [id, m] : moves_in_flight_) {
-      if (m.reason == ReplicaMove::kBalance) excess[servers_.at(m.from).ordinal] -= m.length;
     }
     if (!outside) {
       balancer_running_ = false;
@@ -126,7 +132,7 @@ void Master::ScanForMoves(absl::Time now) {
         }
       }
     }
-    if (victim < 0 && balancer_running_) {
+    if (victim < 0 && balancer_running_ && settled) {
       for (uint32_t r : e.replica_span()) {
         if (excess[r] > 0) {
           victim = r;
@@ -163,7 +169,11 @@ void Master::ScanForMoves(absl::Time now) {
       continue;
     }
     placement_.AddUsage(to, e.length);
-    if (reason == ReplicaMove::kBalance) excess[victim] -= e.length;
+    if (reason == ReplicaMove::kBalance) {
+      excess[victim] -= e.length;
+      deficit[to] -= e.length;
+      if (deficit[to] <= 0) not_below_mean.push_back(to);  // full enough: no more moves in
+    }
     move_queue_.push_back(std::move(m));
   }
 
@@ -260,6 +270,11 @@ bool Master::FinishMove(const ReplicaMove& move, const absl::Status& copied) {
     return false;
   }
   it->second = e;
+  // Both servers' usage must be reported afresh (after the old replica is dropped, which
+  // follows at once) before the balancer plans again.
+  for (ServerState* s : {&servers_.at(move.to), &servers_.at(move.from)}) {
+    s->usage_fresh_after = s->heartbeats + 2;
+  }
   auto& r = MetricsRegistry::Default();
   r.GetCounter("ternion_master_replica_moves_total", "Replica moves completed, by reason.",
                {{"reason", ReasonName(move.reason)}})
