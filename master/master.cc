@@ -146,7 +146,8 @@ absl::StatusOr<std::unique_ptr<Master>> Master::Open(const std::string& metadata
   ASSIGN_OR_RETURN(auto store, MetadataStore::Open(metadata_dir));
   std::unique_ptr<Master> m(new Master(std::move(store), options));
   // Counters that exist from the start, so dashboards see zeros rather than gaps.
-  for (auto reason : {ReplicaMove::kPolicy, ReplicaMove::kDrain, ReplicaMove::kBalance}) {
+  for (auto reason : {ReplicaMove::kRepair, ReplicaMove::kDrain, ReplicaMove::kPolicy,
+                      ReplicaMove::kBalance}) {
     MetricsRegistry::Default().GetCounter("ternion_master_replica_moves_total",
                                           "Replica moves completed, by reason.",
                                           {{"reason", ReasonName(reason)}});

@@ -40,18 +40,21 @@ struct MasterOptions {
 
 // One replica move: copy chunk `chunk_id` to `to`, then drop the replica on `from` (when set).
 struct ReplicaMove {
-  enum Reason { kPolicy, kDrain, kBalance };
+  // kRepair: a replica is missing (its server is dead, or it was lost): copy from a live one.
+  enum Reason { kRepair, kDrain, kPolicy, kBalance };
   uint64_t chunk_id = 0;
   uint64_t version = 0;
   uint64_t length = 0;
   uint64_t chunk_size = 0;
   std::string project;
-  std::string from;            // server id losing the replica
+  std::string from;            // server id losing the replica; empty when one is only added
   std::string to;              // server id gaining it
   std::string to_address;
   std::string source_address;  // a live replica to copy from
   std::string from_address;
   Reason reason = kPolicy;
+  int priority = 0;            // lower first: a repair's is its number of live replicas
+  bool drop_from = false;      // `from` is live: drop its replica once the copy is recorded
 };
 const char* ReasonName(ReplicaMove::Reason r);
 
@@ -112,8 +115,11 @@ class Master {
   // (true) or the new copy must be (false).
   std::vector<ReplicaMove> TakeMoves(int max);
   bool FinishMove(const ReplicaMove& move, const absl::Status& copied);
-  // The cluster-wide cap on replica-move bandwidth (`balancer start` may change it).
+  // The cluster-wide cap on replica-copy bandwidth (changed at run time by
+  // SetReplicationLimits or `balancer start`).
   uint64_t MoveBandwidth();
+  // Sets the non-zero fields of `req`; returns the limits now in force.
+  ternion::v1::ReplicationLimits SetReplicationLimits(const ternion::v1::ReplicationLimits& req);
 
   // Audit records of administrative changes, oldest first (at most `limit`, newest kept).
   std::vector<std::string> AuditLog(size_t limit);
@@ -223,10 +229,14 @@ class Master {
   std::vector<ReplicaMove> move_queue_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, ReplicaMove> moves_in_flight_ ABSL_GUARDED_BY(mu_);
   absl::Time last_move_scan_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  // Until --dead-after has passed since start, servers may not have re-registered yet: no
+  // repairs (like HDFS safe mode), so a master restart starts no re-replication storm.
+  const absl::Time started_ = absl::Now();
   absl::Time last_liveness_sweep_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   bool balancer_running_ ABSL_GUARDED_BY(mu_) = false;
   double balancer_band_ ABSL_GUARDED_BY(mu_);
   uint64_t move_bandwidth_ ABSL_GUARDED_BY(mu_);
+  int max_moves_per_server_ ABSL_GUARDED_BY(mu_) = 2;  // copies in or out of one server
   uint64_t balancer_bytes_moved_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t balancer_moves_done_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -14,7 +14,6 @@ namespace ternion::master {
 namespace {
 
 constexpr size_t kMaxQueuedMoves = 4096;
-constexpr int kMaxMovesPerServer = 2;  // concurrent copies into or out of one server
 
 bool Draining(const ternion::v1::ChunkServerRecord& r) {
   return r.state() == ternion::v1::SERVER_DRAINING ||
@@ -25,6 +24,8 @@ bool Draining(const ternion::v1::ChunkServerRecord& r) {
 
 const char* ReasonName(ReplicaMove::Reason r) {
   switch (r) {
+    case ReplicaMove::kRepair:
+      return "repair";
     case ReplicaMove::kPolicy:
       return "policy";
     case ReplicaMove::kDrain:
@@ -38,6 +39,21 @@ const char* ReasonName(ReplicaMove::Reason r) {
 uint64_t Master::MoveBandwidth() {
   absl::MutexLock lock(&mu_);
   return move_bandwidth_;
+}
+
+ternion::v1::ReplicationLimits Master::SetReplicationLimits(
+    const ternion::v1::ReplicationLimits& req) {
+  absl::MutexLock lock(&mu_);
+  if (req.bandwidth_bytes_per_s() > 0) move_bandwidth_ = req.bandwidth_bytes_per_s();
+  if (req.copies_per_server() > 0) max_moves_per_server_ = req.copies_per_server();
+  if (req.bandwidth_bytes_per_s() > 0 || req.copies_per_server() > 0) {
+    TLOG(INFO) << "audit: replication limits " << move_bandwidth_ << " B/s, "
+               << max_moves_per_server_ << " copies per server";
+  }
+  ternion::v1::ReplicationLimits out;
+  out.set_bandwidth_bytes_per_s(move_bandwidth_);
+  out.set_copies_per_server(max_moves_per_server_);
+  return out;
 }
 
 bool Master::ChunkStable(const ChunkEntry& e) {
@@ -94,6 +110,7 @@ void Master::ScanForMoves(absl::Time now) {
     }
   }
 
+  const bool repairs_allowed = now - started_ >= options_.dead_after;
   std::vector<uint64_t> replicas_on(server_by_ordinal_.size(), 0);
   for (const auto& [id, e] : chunks_) {
     if (e.deleted()) continue;
@@ -107,13 +124,28 @@ void Master::ScanForMoves(absl::Time now) {
         break;
       }
     }
-    if (source == nullptr) continue;  // no replica to copy from (failure handling's job)
+    if (source == nullptr) continue;  // lost: nothing to copy from
 
-    // Which replica to move, and why: draining first, then rack-safety, then balance.
+    // Which replica to move, and why: a missing one first, then draining, rack-safety, balance.
     int64_t victim = -1;
     ReplicaMove::Reason reason = ReplicaMove::kPolicy;
     std::vector<uint32_t> avoid(e.replica_span().begin(), e.replica_span().end());
+    int live = 0;
+    for (uint32_t r : e.replica_span()) live += IsLive(*server_by_ordinal_[r], now);
+    const bool repair = live < options_.replicas && repairs_allowed;
+    if (repair) {
+      reason = ReplicaMove::kRepair;
+      for (uint32_t r : e.replica_span()) {
+        if (!IsLive(*server_by_ordinal_[r], now)) {
+          victim = r;  // replaced by the new copy
+          break;
+        }
+      }
+    } else if (live < options_.replicas) {
+      continue;  // wait for the end of the start-up grace period
+    }
     for (uint32_t r : e.replica_span()) {
+      if (repair) break;
       if (Draining(server_by_ordinal_[r]->record)) {
         victim = r;
         reason = ReplicaMove::kDrain;
@@ -121,7 +153,7 @@ void Master::ScanForMoves(absl::Time now) {
       }
     }
     const bool rack_safe = placement_.RackSafe(e.replica_span());
-    if (victim < 0 && !rack_safe) {
+    if (!repair && victim < 0 && !rack_safe) {
       // A replica whose rack another replica shares; the later one moves.
       for (int i = e.num_replicas - 1; i > 0 && victim < 0; --i) {
         for (int j = 0; j < i; ++j) {
@@ -132,7 +164,7 @@ void Master::ScanForMoves(absl::Time now) {
         }
       }
     }
-    if (victim < 0 && balancer_running_ && settled) {
+    if (!repair && victim < 0 && balancer_running_ && settled) {
       for (uint32_t r : e.replica_span()) {
         if (excess[r] > 0) {
           victim = r;
@@ -142,17 +174,17 @@ void Master::ScanForMoves(absl::Time now) {
         }
       }
     }
-    if (victim < 0) continue;
+    if (victim < 0 && !repair) continue;
 
     std::vector<uint32_t> kept;
     for (uint32_t r : e.replica_span()) {
-      if (r != victim) kept.push_back(r);
+      if (r != victim && (!repair || IsLive(*server_by_ordinal_[r], now))) kept.push_back(r);
     }
     absl::StatusOr<Placement> placed = placement_.Choose(1, kept, avoid, gen_);
     if (!placed.ok()) continue;
     // A move must not make placement worse: a policy move must fix rack-safety, and any other
-    // move must keep it.
-    if ((reason == ReplicaMove::kPolicy || rack_safe) && !placed->rack_safe) continue;
+    // move must keep it. A repair takes what it can get: three copies beat two.
+    if (!repair && (reason == ReplicaMove::kPolicy || rack_safe) && !placed->rack_safe) continue;
 
     const uint32_t to = placed->servers[0];
     ReplicaMove m;
@@ -160,9 +192,10 @@ void Master::ScanForMoves(absl::Time now) {
     m.version = e.version;
     m.length = e.length;
     m.project = project_names_[e.project];
-    m.from = server_by_ordinal_[victim]->record.server_id();
+    if (victim >= 0) m.from = server_by_ordinal_[victim]->record.server_id();
     m.to = server_by_ordinal_[to]->record.server_id();
     m.reason = reason;
+    m.priority = repair ? live : 10 + static_cast<int>(reason);
     if (auto f = files_by_id_.find(e.file_id); f != files_by_id_.end()) {
       m.chunk_size = f->second->chunk_size();
     } else {
@@ -176,6 +209,10 @@ void Master::ScanForMoves(absl::Time now) {
     }
     move_queue_.push_back(std::move(m));
   }
+
+  // Most endangered first: chunks with one live replica, then two, then the other moves.
+  std::stable_sort(move_queue_.begin(), move_queue_.end(),
+                   [](const ReplicaMove& a, const ReplicaMove& b) { return a.priority < b.priority; });
 
   // A draining server that holds nothing the master needs has finished draining.
   for (ServerState* s : server_by_ordinal_) {
@@ -206,38 +243,48 @@ std::vector<ReplicaMove> Master::TakeMoves(int max) {
   absl::MutexLock lock(&mu_);
   const absl::Time now = absl::Now();
   if (now - last_move_scan_ >= options_.move_scan_interval) ScanForMoves(now);
-  std::vector<ReplicaMove> out;
+  // Copies under way per server, as source or target: at most max_moves_per_server_ each.
   absl::flat_hash_map<std::string, int> busy;
   for (const auto& [id, m] : moves_in_flight_) {
-    ++busy[m.from];
-    ++busy[m.to];
+    ++busy[m.source_address];
+    ++busy[m.to_address];
   }
+  std::vector<ReplicaMove> out;
   for (auto it = move_queue_.begin(); it != move_queue_.end() && static_cast<int>(out.size()) < max;) {
     ReplicaMove& m = *it;
-    if (busy[m.from] >= kMaxMovesPerServer || busy[m.to] >= kMaxMovesPerServer) {
-      ++it;
-      continue;
-    }
     const ServerState& to = servers_.at(m.to);
-    const ServerState& from = servers_.at(m.from);
+    const ServerState* from = m.from.empty() ? nullptr : &servers_.at(m.from);
     auto e = chunks_.find(m.chunk_id);
-    // Copy from the replica being moved when it is live (it is usually the least needed one),
-    // otherwise from any live replica.
-    const ServerState* source = IsLive(from, now) ? &from : nullptr;
-    if (e != chunks_.end() && source == nullptr) {
-      for (uint32_t r : e->second.replica_span()) {
-        if (IsLive(*server_by_ordinal_[r], now)) source = server_by_ordinal_[r];
-      }
-    }
-    if (e == chunks_.end() || source == nullptr || !IsLive(to, now)) {
+    if (e == chunks_.end() || !IsLive(to, now)) {
       it = move_queue_.erase(it);
       continue;
     }
+    // Copy from the replica being moved when it is live (it is usually the least needed one),
+    // otherwise from the least busy live replica, so a lost rack's chunks are read from many
+    // servers at once.
+    m.drop_from = from != nullptr && IsLive(*from, now);
+    const ServerState* source = m.drop_from ? from : nullptr;
+    for (uint32_t r : e->second.replica_span()) {
+      const ServerState* s = server_by_ordinal_[r];
+      if (source != from && IsLive(*s, now) &&
+          (source == nullptr || busy[s->record.address()] < busy[source->record.address()])) {
+        source = s;
+      }
+    }
+    if (source == nullptr) {
+      it = move_queue_.erase(it);
+      continue;
+    }
+    if (busy[source->record.address()] >= max_moves_per_server_ ||
+        busy[to.record.address()] >= max_moves_per_server_) {
+      ++it;
+      continue;
+    }
     m.to_address = to.record.address();
-    m.from_address = from.record.address();
+    if (from != nullptr) m.from_address = from->record.address();
     m.source_address = source->record.address();
-    ++busy[m.from];
-    ++busy[m.to];
+    ++busy[m.source_address];
+    ++busy[m.to_address];
     moves_in_flight_[m.chunk_id] = m;
     out.push_back(std::move(m));
     it = move_queue_.erase(it);
@@ -261,8 +308,10 @@ bool Master::FinishMove(const ReplicaMove& move, const absl::Status& copied) {
   }
   ChunkEntry e = it->second;
   const uint32_t to = servers_.at(move.to).ordinal;
-  const uint32_t from = servers_.at(move.from).ordinal;
-  if (!e.ReplaceReplica(from, to)) return false;
+  const bool recorded = move.from.empty()
+                            ? e.AddReplica(to)
+                            : e.ReplaceReplica(servers_.at(move.from).ordinal, to);
+  if (!recorded) return false;
   MetadataBatch batch;
   PutChunk(&batch, move.chunk_id, e);
   if (absl::Status st = store_->Write(batch); !st.ok()) {
@@ -272,8 +321,10 @@ bool Master::FinishMove(const ReplicaMove& move, const absl::Status& copied) {
   it->second = e;
   // Both servers' usage must be reported afresh (after the old replica is dropped, which
   // follows at once) before the balancer plans again.
-  for (ServerState* s : {&servers_.at(move.to), &servers_.at(move.from)}) {
-    s->usage_fresh_after = s->heartbeats + 2;
+  for (const std::string* id : {&move.to, &move.from}) {
+    if (auto s = servers_.find(*id); s != servers_.end()) {
+      s->second.usage_fresh_after = s->second.heartbeats + 2;
+    }
   }
   auto& r = MetricsRegistry::Default();
   r.GetCounter("ternion_master_replica_moves_total", "Replica moves completed, by reason.",

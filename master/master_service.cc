@@ -179,4 +179,13 @@ grpc::Status MasterService::Balancer(grpc::ServerContext*, const BalancerRequest
   });
 }
 
+grpc::Status MasterService::SetReplicationLimits(grpc::ServerContext*,
+                                                 const ReplicationLimits* req,
+                                                 ReplicationLimits* resp) {
+  return Serve("SetReplicationLimits", [&] {
+    *resp = master_->SetReplicationLimits(*req);
+    return absl::OkStatus();
+  });
+}
+
 }  // namespace ternion::master

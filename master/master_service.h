@@ -55,6 +55,8 @@ class MasterService final : public ternion::v1::MasterService::Service {
                               ternion::v1::TopologyChangeResponse*) override;
   grpc::Status Balancer(grpc::ServerContext*, const ternion::v1::BalancerRequest*,
                         ternion::v1::BalancerResponse*) override;
+  grpc::Status SetReplicationLimits(grpc::ServerContext*, const ternion::v1::ReplicationLimits*,
+                                    ternion::v1::ReplicationLimits*) override;
 
  private:
   Master* const master_;

@@ -39,7 +39,9 @@ void ReplicationScheduler::Work() {
     const absl::Time start = absl::Now();
     absl::Status copied = Copy(m);
     if (master_->FinishMove(m, copied)) {
-      DropReplica(m.from_address, m.chunk_id);
+      // A replica on a dead server cannot be dropped now; when the server returns, its report
+      // shows the extra replica and reconciliation removes it.
+      if (m.drop_from) DropReplica(m.from_address, m.chunk_id);
     } else if (copied.ok()) {
       DropReplica(m.to_address, m.chunk_id);
     }

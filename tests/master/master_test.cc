@@ -18,9 +18,7 @@ class MasterTest : public ::testing::Test {
   void SetUp() override { Reopen(); }
   void Reopen() {
     master_.reset();
-    MasterOptions options;
-    options.move_scan_interval = absl::ZeroDuration();  // every TakeMoves rescans
-    auto m = Master::Open(dir_.path() + "/meta", options);
+    auto m = Master::Open(dir_.path() + "/meta", options_);
     ASSERT_TRUE(m.ok()) << m.status();
     master_ = std::move(*m);
   }
@@ -46,6 +44,11 @@ class MasterTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
+  MasterOptions options_ = [] {
+    MasterOptions o;
+    o.move_scan_interval = absl::ZeroDuration();  // every TakeMoves rescans
+    return o;
+  }();
   std::unique_ptr<Master> master_;
 };
 
@@ -457,6 +460,68 @@ TEST_F(TopologyTest, RackUnsafeChunksAreFixedWhenAThirdRackArrives) {
   EXPECT_EQ(RunMoves(&done), 10);
   for (const auto& m : done) EXPECT_EQ(m.to, "cs-new");
   EXPECT_EQ(master_->ClusterStatus().chunks_rack_unsafe(), 0u);
+}
+
+class RepairTest : public TopologyTest {
+ protected:
+  void SetUp() override {
+    options_.dead_after = absl::Milliseconds(300);
+    Reopen();
+  }
+  // Heartbeats from every registered server except `dead`, for long enough that the others
+  // are declared dead.
+  void KeepAliveAllBut(const std::set<std::string>& dead) {
+    for (int i = 0; i < 8; ++i) {
+      const ternion::v1::ClusterStatusResponse st = master_->ClusterStatus();
+      for (const auto& s : st.servers()) {
+        if (dead.contains(s.server_id())) continue;
+        ternion::v1::HeartbeatRequest hb;
+        hb.set_server_id(s.server_id());
+        hb.add_disks()->set_capacity_bytes(100ull << 30);
+        master_->Heartbeat(hb);
+      }
+      absl::SleepFor(absl::Milliseconds(60));
+    }
+  }
+};
+
+TEST_F(RepairTest, DeadServersReplicasAreReplacedMostEndangeredFirst) {
+  RegisterServers(4, 2);
+  ASSERT_OK(master_->CreateProject("p", ""));
+  WriteFile("f", 40);
+  KeepAliveAllBut({"cs-0-0", "cs-1-0"});
+  const ternion::v1::ClusterStatusResponse before = master_->ClusterStatus();
+  EXPECT_GT(before.chunks_under_replicated(), 0u);
+  EXPECT_EQ(before.chunks_lost(), 0u);
+  std::vector<ReplicaMove> moves = master_->TakeMoves(1000);  // unlimited per-server for order
+  std::vector<ReplicaMove> queued = moves;
+  // Every chunk that lost replicas gets a repair; one-live-replica chunks come first.
+  ASSERT_FALSE(moves.empty());
+  int last_priority = 0;
+  for (const auto& m : moves) {
+    EXPECT_EQ(m.reason, ReplicaMove::kRepair);
+    EXPECT_TRUE(m.from == "cs-0-0" || m.from == "cs-1-0") << m.from;
+    EXPECT_FALSE(m.drop_from);  // its server is dead
+    EXPECT_GE(m.priority, last_priority);
+    last_priority = m.priority;
+    EXPECT_TRUE(master_->FinishMove(m, absl::OkStatus()));
+  }
+  KeepAliveAllBut({"cs-0-0", "cs-1-0"});
+  RunMoves();  // second replicas of chunks that had lost two
+  const ternion::v1::ClusterStatusResponse after = master_->ClusterStatus();
+  EXPECT_EQ(after.chunks_under_replicated(), 0u);
+  EXPECT_EQ(after.chunks_rack_unsafe(), 0u);
+}
+
+TEST_F(RepairTest, NoRepairsDuringTheStartUpGracePeriod) {
+  options_.dead_after = absl::Seconds(30);
+  Reopen();
+  RegisterServers(4, 1);
+  ASSERT_OK(master_->CreateProject("p", ""));
+  WriteFile("f", 5);
+  Reopen();  // every server is unknown until it registers again
+  EXPECT_EQ(master_->ClusterStatus().chunks_lost(), 5u);
+  EXPECT_TRUE(master_->TakeMoves(100).empty());
 }
 
 }  // namespace

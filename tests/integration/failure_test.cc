@@ -1,0 +1,109 @@
+// Failures on a real 4-rack, 8-chunkserver cluster: after kill -9 of a chunkserver, or of a
+// whole rack, the master re-replicates until every chunk again has three live replicas in
+// three racks, and every byte reads back.
+
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "tests/testutil/cluster_fixture.h"
+
+namespace ternion {
+namespace {
+
+using nlohmann::json;
+using testing::RandomBytes;
+
+class FailureTest : public testing::ClusterFixture {
+ protected:
+  void Configure(local::LocalClusterOptions* options) override {
+    options->racks = 4;
+    options->per_rack = 2;
+    options->dead_after_s = 2;
+    options->move_scan_s = 0.3;
+  }
+
+  json CliJson(const std::string& args) {
+    int rc = 0;
+    std::string out = RunCli("--json " + args, &rc);
+    EXPECT_EQ(rc, 0) << out;
+    json j = json::parse(out, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << out;
+    return j;
+  }
+
+  // Waits (bounded: 30 s) until the master counts `live` live servers.
+  void WaitForLive(int live) {
+    for (int i = 0; i < 150 && CliJson("cluster status")["live_servers"] != live; ++i) {
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+    ASSERT_EQ(CliJson("cluster status")["live_servers"], live);
+  }
+
+  // Waits (bounded: 90 s) until every chunk of `path` has three replicas on live servers in
+  // three racks and nothing is queued, then checks the contents.
+  void ExpectRepaired(const std::string& path, const std::string& data) {
+    bool healthy = false;
+    for (int i = 0; i < 450 && !healthy; ++i) {
+      const json st = CliJson("cluster status");
+      healthy = st["chunks_under_replicated"] == 0 && st["chunks_lost"] == 0 &&
+                st["chunks_rack_unsafe"] == 0 && st["moves_queued"] == 0 &&
+                st["moves_in_progress"] == 0;
+      if (!healthy) absl::SleepFor(absl::Milliseconds(200));
+    }
+    ASSERT_TRUE(healthy) << CliJson("cluster status").dump(2);
+    const json st = CliJson("cluster status");
+    std::set<std::string> live;
+    for (const auto& s : st["servers"]) {
+      if (s["state"] == "live") live.insert(s["server_id"]);
+    }
+    const json file = CliJson("stat --chunks t/" + path);
+    for (const auto& c : file["chunks"]) {
+      std::set<std::string> racks;
+      for (const auto& r : c["replicas"]) {
+        racks.insert(r["rack"]);
+        EXPECT_TRUE(live.contains(r["server_id"])) << c.dump();
+      }
+      EXPECT_EQ(c["replicas"].size(), 3u) << c.dump();
+      EXPECT_EQ(racks.size(), 3u) << c.dump();
+    }
+    ExpectContents("t", path, data);
+  }
+
+  // Names of the chunkserver processes in a rack.
+  std::vector<std::string> ProcessesInRack(const std::string& rack) {
+    std::vector<std::string> out;
+    for (const auto& p : cluster_.processes) {
+      if (p.role == "chunkserver" && p.rack == rack) out.push_back(p.name);
+    }
+    return out;
+  }
+};
+
+TEST_F(FailureTest, KillOneChunkserverAndEveryChunkIsBackToThreeReplicas) {
+  ASSERT_OK(client_->CreateProject("t"));
+  const std::string data = RandomBytes(40 << 20, 11);
+  WriteFile("t", "f", data, 1 << 20);
+  ASSERT_OK(local::KillProcess(cluster_.dir, "cs-rack2-0"));
+  WaitForLive(7);
+  EXPECT_GT(CliJson("cluster status")["chunks_under_replicated"], 0);
+  ExpectRepaired("f", data);
+  const json st = CliJson("cluster status");
+  EXPECT_EQ(st["replicas_total"], 120);
+}
+
+TEST_F(FailureTest, KillAWholeRackAndEveryChunkIsBackToThreeReplicas) {
+  ASSERT_OK(client_->CreateProject("t"));
+  const std::string data = RandomBytes(40 << 20, 12);
+  WriteFile("t", "f", data, 1 << 20);
+  for (const std::string& name : ProcessesInRack("rack3")) {
+    ASSERT_OK(local::KillProcess(cluster_.dir, name));
+  }
+  WaitForLive(6);
+  EXPECT_GT(CliJson("cluster status")["chunks_under_replicated"], 0);
+  ExpectRepaired("f", data);
+}
+
+}  // namespace
+}  // namespace ternion
