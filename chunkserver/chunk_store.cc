@@ -626,9 +626,39 @@ std::vector<ReplicaInfo> ChunkStore::ListReplicas() {
   return out;
 }
 
+std::vector<std::string> ChunkStore::CheckDisks() {
+  std::vector<std::string> failed_now;
+  absl::MutexLock lock(&mu_);
+  for (Disk& d : disks_) {
+    struct stat st;
+    if (d.failed || (::stat((d.path + "/chunks").c_str(), &st) == 0 && S_ISDIR(st.st_mode))) {
+      continue;
+    }
+    d.failed = true;
+    failed_now.push_back(d.path);
+    size_t lost = 0;
+    for (auto it = replicas_.begin(); it != replicas_.end();) {
+      if (it->second->disk == d.path) {
+        replicas_.erase(it++);
+        ++lost;
+      } else {
+        ++it;
+      }
+    }
+    TLOG(ERROR) << "data directory " << d.path << " failed; its " << lost
+                << " replicas are gone from this server";
+  }
+  return failed_now;
+}
+
 std::vector<DiskInfo> ChunkStore::Disks() {
+  std::vector<Disk> disks;
+  {
+    absl::MutexLock lock(&mu_);
+    disks = disks_;
+  }
   std::vector<DiskInfo> out;
-  for (const Disk& d : disks_) {
+  for (const Disk& d : disks) {
     DiskInfo info{d.path, 0, 0, d.failed};
     struct statvfs vfs;
     if (!d.failed && ::statvfs(d.path.c_str(), &vfs) == 0) {

@@ -150,6 +150,10 @@ class ChunkStore {
   absl::Status Delete(uint64_t chunk_id);
   std::vector<ReplicaInfo> ListReplicas();
   std::vector<DiskInfo> Disks();
+  // Marks a disk failed when its chunks directory is gone or unreadable, and forgets its
+  // replicas, so the next report leaves them out and the master re-replicates only them.
+  // Returns the disks that failed in this call.
+  std::vector<std::string> CheckDisks();
 
  private:
   friend class ReplicaWriter;
@@ -157,13 +161,13 @@ class ChunkStore {
   using Replica = ReplicaWriter::Replica;
   struct Disk {
     std::string path;
-    bool failed = false;
+    bool failed = false;  // guarded by mu_ once the store is open
   };
   explicit ChunkStore(std::vector<Disk> disks) : disks_(std::move(disks)) {}
   absl::Status LoadDisk(size_t disk_index);
   std::shared_ptr<Replica> Find(uint64_t chunk_id);
 
-  const std::vector<Disk> disks_;
+  std::vector<Disk> disks_;  // the list is fixed; `failed` changes under mu_
   absl::Mutex mu_;
   absl::flat_hash_map<uint64_t, std::shared_ptr<Replica>> replicas_ ABSL_GUARDED_BY(mu_);
 };

@@ -118,35 +118,69 @@ std::string ChunkServer::address() const { return absl::StrCat(options_.host, ":
 
 int ChunkServer::metrics_port() const { return metrics_ ? metrics_->port() : -1; }
 
+void ChunkServer::DeleteReplicas(const google::protobuf::RepeatedField<uint64_t>& ids) {
+  for (uint64_t id : ids) {
+    absl::Status s = store_->Delete(id);
+    if (s.ok()) {
+      TLOG(INFO) << "deleted replica of chunk " << id << " at the master's request";
+    } else if (!absl::IsNotFound(s)) {
+      TLOG(WARNING) << "cannot delete replica of chunk " << id << ": " << s;
+    }
+  }
+}
+
 void ChunkServer::HeartbeatLoop() {
   auto channel = grpc::CreateChannel(options_.master_address, grpc::InsecureChannelCredentials());
   auto stub = ternion::v1::MasterService::NewStub(channel);
+  auto fill_replicas = [this](google::protobuf::RepeatedPtrField<ternion::v1::ReplicaReport>* out) {
+    for (const ReplicaInfo& r : store_->ListReplicas()) {
+      auto* rep = out->Add();
+      rep->set_chunk_id(r.chunk_id);
+      rep->set_version(r.version);
+      rep->set_length(r.length);
+      rep->set_disk(r.disk);
+    }
+  };
+  // Full reports are spread out: the first comes after a random part of the interval.
+  absl::BitGen gen;
+  absl::Time next_report =
+      absl::Now() + options_.report_interval * absl::Uniform<double>(gen, 0.1, 1.0);
   bool registered = false;
   while (!stop_.HasBeenNotified()) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    const bool disk_failed = !store_->CheckDisks().empty();
     if (!registered) {
       ternion::v1::RegisterChunkServerRequest req;
       req.set_server_id(server_id_);
       req.set_address(address());
       req.set_rack(options_.rack);
       FillDisks(store_.get(), options_.disk_capacity_bytes, req.mutable_disks());
-      for (const ReplicaInfo& r : store_->ListReplicas()) {
-        auto* rep = req.add_replicas();
-        rep->set_chunk_id(r.chunk_id);
-        rep->set_version(r.version);
-        rep->set_length(r.length);
-        rep->set_disk(r.disk);
-      }
+      fill_replicas(req.mutable_replicas());
       ternion::v1::RegisterChunkServerResponse resp;
       grpc::Status s = stub->RegisterChunkServer(&ctx, req, &resp);
       if (s.ok()) {
         registered = true;
         TLOG(INFO) << "registered with master " << options_.master_address;
+        DeleteReplicas(resp.delete_chunk_ids());
         continue;  // heartbeat right away
       }
       TLOG(WARNING) << "registration with " << options_.master_address
                     << " failed: " << s.error_message();
+    } else if (disk_failed || absl::Now() >= next_report) {
+      ternion::v1::ReportReplicasRequest req;
+      req.set_server_id(server_id_);
+      fill_replicas(req.mutable_replicas());
+      ternion::v1::ReportReplicasResponse resp;
+      grpc::Status s = stub->ReportReplicas(&ctx, req, &resp);
+      if (s.ok()) {
+        next_report = absl::Now() + options_.report_interval;
+        if (resp.reregister()) registered = false;
+        DeleteReplicas(resp.delete_chunk_ids());
+      } else {
+        TLOG(WARNING) << "replica report failed: " << s.error_message();
+      }
+      continue;  // and heartbeat
     } else {
       ternion::v1::HeartbeatRequest req;
       req.set_server_id(server_id_);

@@ -3,6 +3,8 @@
 // ChunkServer wires a chunkserver process together: the ChunkStore, the gRPC ChunkService,
 // the /metrics endpoint and the registration/heartbeat loop to the master.
 
+#include <google/protobuf/repeated_field.h>
+
 #include <memory>
 #include <string>
 #include <thread>
@@ -33,6 +35,9 @@ struct ChunkServerOptions {
   std::vector<std::string> data_dirs;    // one per disk
   std::string rack = "default-rack";
   absl::Duration heartbeat_interval = absl::Seconds(1);
+  // Full replica reports: this often (the first after a random part of it), and at once when a
+  // disk fails.
+  absl::Duration report_interval = absl::Minutes(5);
   // When set, each disk reports this capacity and only its replicas' bytes as used, instead of
   // its filesystem's figures: for test clusters whose servers share one filesystem.
   uint64_t disk_capacity_bytes = 0;
@@ -52,6 +57,8 @@ class ChunkServer {
  private:
   ChunkServer() = default;
   void HeartbeatLoop();
+  // Deletes the replicas the master no longer wants here.
+  void DeleteReplicas(const google::protobuf::RepeatedField<uint64_t>& ids);
 
   ChunkServerOptions options_;
   std::string server_id_;

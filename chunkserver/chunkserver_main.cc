@@ -25,6 +25,9 @@ int main(int argc, char** argv) {
   app.add_option("--metrics-port", options.metrics_port, "/metrics port (0 = free, -1 = off)");
   app.add_option("--heartbeat-interval", heartbeat_s, "Seconds between heartbeats");
   app.add_option("--ready-file", ready_file, "Write a JSON file here once serving");
+  double report_s = 300;
+  app.add_option("--report-interval", report_s,
+                 "Seconds between full replica reports (the first comes at a random point)");
   uint64_t disk_capacity_mib = 0;
   app.add_option("--disk-capacity-mib", disk_capacity_mib,
                  "Report this capacity per disk and count only replica bytes as used "
@@ -33,6 +36,7 @@ int main(int argc, char** argv) {
   options.data_dirs = absl::StrSplit(data_dirs, ',', absl::SkipEmpty());
   options.heartbeat_interval = absl::Seconds(heartbeat_s);
   options.disk_capacity_bytes = disk_capacity_mib << 20;
+  options.report_interval = absl::Seconds(report_s);
 
   auto server = ternion::chunkserver::ChunkServer::Start(options);
   if (!server.ok()) {

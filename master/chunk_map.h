@@ -38,6 +38,14 @@ struct ChunkEntry {
     replicas[num_replicas++] = server;
     return true;
   }
+  bool RemoveReplica(uint32_t server) {
+    uint32_t* end = replicas + num_replicas;
+    uint32_t* it = std::find(replicas, end, server);
+    if (it == end) return false;
+    std::copy(it + 1, end, it);
+    --num_replicas;
+    return true;
+  }
   // Moves the replica on `from` to `to`.
   bool ReplaceReplica(uint32_t from, uint32_t to) {
     uint32_t* end = replicas + num_replicas;

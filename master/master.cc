@@ -214,7 +214,8 @@ absl::Status Master::Load() {
 // ---------------------------------------------------------------------------------------------
 // Membership
 
-absl::Status Master::RegisterChunkServer(const ternion::v1::RegisterChunkServerRequest& req) {
+absl::StatusOr<ternion::v1::RegisterChunkServerResponse> Master::RegisterChunkServer(
+    const ternion::v1::RegisterChunkServerRequest& req) {
   if (req.server_id().empty() || req.address().empty()) {
     return absl::InvalidArgumentError("registration needs a server id and an address");
   }
@@ -244,9 +245,12 @@ absl::Status Master::RegisterChunkServer(const ternion::v1::RegisterChunkServerR
     s.used_bytes += d.used_bytes();
   }
   RefreshPlacement(s, s.last_heartbeat);
+  ternion::v1::RegisterChunkServerResponse resp;
+  for (uint64_t id : Reconcile(s, req.replicas(), s.last_heartbeat)) resp.add_delete_chunk_ids(id);
   TLOG(INFO) << "chunkserver " << rec.server_id() << " at " << rec.address() << " rack "
-             << s.rack() << " registered with " << req.replicas_size() << " replicas";
-  return absl::OkStatus();
+             << s.rack() << " registered with " << req.replicas_size() << " replicas ("
+             << resp.delete_chunk_ids_size() << " to delete)";
+  return resp;
 }
 
 ternion::v1::HeartbeatResponse Master::Heartbeat(const ternion::v1::HeartbeatRequest& req) {
@@ -458,6 +462,7 @@ absl::StatusOr<ChunkInfo> Master::AllocateChunk(const LeaseRef& lease, uint64_t 
   ++next_chunk_id_;
   *f = std::move(updated);
   chunks_[id] = c;
+  replicas_changed_at_[id] = absl::Now();
   // Count the chunk's space at once, so a burst of allocations spreads before heartbeats catch up.
   for (uint32_t s : placed.servers) placement_.AddUsage(s, f->chunk_size());
   return ToChunkInfo(id, c);

@@ -63,8 +63,11 @@ class Master {
   static absl::StatusOr<std::unique_ptr<Master>> Open(const std::string& metadata_dir,
                                                       const MasterOptions& options);
 
-  // Chunkserver membership.
-  absl::Status RegisterChunkServer(const ternion::v1::RegisterChunkServerRequest& req);
+  // Chunkserver membership. Registration carries a full replica report, reconciled with the
+  // chunk map; the response lists replicas the server must delete.
+  absl::StatusOr<ternion::v1::RegisterChunkServerResponse> RegisterChunkServer(
+      const ternion::v1::RegisterChunkServerRequest& req);
+  ternion::v1::ReportReplicasResponse ReportReplicas(const ternion::v1::ReportReplicasRequest& req);
   // Says `reregister` when the server is unknown to this master incarnation, `refused` when it
   // is decommissioned.
   ternion::v1::HeartbeatResponse Heartbeat(const ternion::v1::HeartbeatRequest& req);
@@ -172,6 +175,10 @@ class Master {
   // Refreshes the placement view of one server / of all servers whose liveness changed.
   void RefreshPlacement(const ServerState& s, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RefreshLiveness(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Reconciles a full replica report of `s`; returns the chunk ids it must delete.
+  std::vector<uint64_t> Reconcile(
+      ServerState& s, const google::protobuf::RepeatedPtrField<ternion::v1::ReplicaReport>& reports,
+      absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Plans moves into move_queue_ from a scan of the chunk map.
   void ScanForMoves(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether a chunk's bytes can no longer change (full, or its file has no writer).
@@ -229,6 +236,9 @@ class Master {
   std::vector<ReplicaMove> move_queue_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, ReplicaMove> moves_in_flight_ ABSL_GUARDED_BY(mu_);
   absl::Time last_move_scan_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  // When chunks last gained or lost a replica (pruned after a minute), so a report built just
+  // before such a change is not taken as a loss.
+  absl::flat_hash_map<uint64_t, absl::Time> replicas_changed_at_ ABSL_GUARDED_BY(mu_);
   // Until --dead-after has passed since start, servers may not have re-registered yet: no
   // repairs (like HDFS safe mode), so a master restart starts no re-replication storm.
   const absl::Time started_ = absl::Now();

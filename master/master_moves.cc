@@ -65,6 +65,9 @@ bool Master::ChunkStable(const ChunkEntry& e) {
 
 void Master::ScanForMoves(absl::Time now) {
   last_move_scan_ = now;
+  absl::erase_if(replicas_changed_at_, [now](const auto& kv) {
+    return now - kv.second > absl::Minutes(1);
+  });
   last_liveness_sweep_ = absl::InfinitePast();
   RefreshLiveness(now);
   move_queue_.clear();
@@ -319,6 +322,7 @@ bool Master::FinishMove(const ReplicaMove& move, const absl::Status& copied) {
     return false;
   }
   it->second = e;
+  replicas_changed_at_[move.chunk_id] = absl::Now();
   // Both servers' usage must be reported afresh (after the old replica is dropped, which
   // follows at once) before the balancer plans again.
   for (const std::string* id : {&move.to, &move.from}) {

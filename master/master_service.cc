@@ -27,14 +27,25 @@ using namespace ternion::v1;  // NOLINT: the adapter names every message type
 
 grpc::Status MasterService::RegisterChunkServer(grpc::ServerContext*,
                                                 const RegisterChunkServerRequest* req,
-                                                RegisterChunkServerResponse*) {
-  return Serve("RegisterChunkServer", [&] { return master_->RegisterChunkServer(*req); });
+                                                RegisterChunkServerResponse* resp) {
+  return Serve("RegisterChunkServer", [&] {
+    return Store(master_->RegisterChunkServer(*req),
+                 [&](RegisterChunkServerResponse r) { *resp = std::move(r); });
+  });
 }
 
 grpc::Status MasterService::Heartbeat(grpc::ServerContext*, const HeartbeatRequest* req,
                                       HeartbeatResponse* resp) {
   return Serve("Heartbeat", [&] {
     *resp = master_->Heartbeat(*req);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status MasterService::ReportReplicas(grpc::ServerContext*, const ReportReplicasRequest* req,
+                                           ReportReplicasResponse* resp) {
+  return Serve("ReportReplicas", [&] {
+    *resp = master_->ReportReplicas(*req);
     return absl::OkStatus();
   });
 }

@@ -17,6 +17,8 @@ class MasterService final : public ternion::v1::MasterService::Service {
                                    ternion::v1::RegisterChunkServerResponse*) override;
   grpc::Status Heartbeat(grpc::ServerContext*, const ternion::v1::HeartbeatRequest*,
                          ternion::v1::HeartbeatResponse*) override;
+  grpc::Status ReportReplicas(grpc::ServerContext*, const ternion::v1::ReportReplicasRequest*,
+                              ternion::v1::ReportReplicasResponse*) override;
   grpc::Status CreateProject(grpc::ServerContext*, const ternion::v1::CreateProjectRequest*,
                              ternion::v1::CreateProjectResponse*) override;
   grpc::Status ListProjects(grpc::ServerContext*, const ternion::v1::ListProjectsRequest*,

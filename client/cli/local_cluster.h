@@ -25,6 +25,7 @@ struct LocalClusterOptions {
   double heartbeat_s = 1;
   uint64_t default_chunk_size_mib = 64;
   double move_scan_s = 2;          // the master's --move-scan-interval
+  double report_s = 300;           // chunkservers' --report-interval
   uint64_t disk_capacity_mib = 0;  // chunkservers' --disk-capacity-mib (0: filesystem figures)
   std::string bin_dir;  // where ternion-master and ternion-chunkserver are; default: beside us
 };

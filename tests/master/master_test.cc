@@ -31,7 +31,7 @@ class MasterTest : public ::testing::Test {
         req.set_rack("rack" + std::to_string(r));
         auto* d = req.add_disks();
         d->set_capacity_bytes(100ull << 30);
-        ASSERT_OK(master_->RegisterChunkServer(req));
+        ASSERT_OK(master_->RegisterChunkServer(req).status());
       }
     }
   }
@@ -387,7 +387,8 @@ TEST_F(TopologyTest, DecommissionedServerIsRefused) {
   ternion::v1::RegisterChunkServerRequest reg;
   reg.set_server_id("cs-0-0");
   reg.set_address("127.0.0.1:1");
-  EXPECT_EQ(master_->RegisterChunkServer(reg).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(master_->RegisterChunkServer(reg).status().code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(TopologyTest, AMoveOfAChunkThatChangedIsDropped) {
@@ -455,7 +456,7 @@ TEST_F(TopologyTest, RackUnsafeChunksAreFixedWhenAThirdRackArrives) {
   req.set_address("127.0.0.1:20000");
   req.set_rack("rack-new");
   req.add_disks()->set_capacity_bytes(100ull << 30);
-  ASSERT_OK(master_->RegisterChunkServer(req));
+  ASSERT_OK(master_->RegisterChunkServer(req).status());
   std::vector<ReplicaMove> done;
   EXPECT_EQ(RunMoves(&done), 10);
   for (const auto& m : done) EXPECT_EQ(m.to, "cs-new");
