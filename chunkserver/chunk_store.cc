@@ -337,14 +337,16 @@ absl::Status ChunkStore::LoadDisk(size_t disk_index) {
       r->disk = disk;
       r->data_path = base + ".data";
       r->meta_path = base + ".meta";
-      absl::MutexLock rl(&r->mu);
-      r->version = GetU64(meta->data() + 16);
-      r->length = length;
-      r->crcs.resize(NumBlocks(length));
-      for (size_t k = 0; k < r->crcs.size(); ++k) {
-        r->crcs[k] = GetU32(meta->data() + kHeaderSize + 4 * k);
+      {
+        absl::MutexLock rl(&r->mu);
+        r->version = GetU64(meta->data() + 16);
+        r->length = length;
+        r->crcs.resize(NumBlocks(length));
+        for (size_t k = 0; k < r->crcs.size(); ++k) {
+          r->crcs[k] = GetU32(meta->data() + kHeaderSize + 4 * k);
+        }
       }
-      absl::MutexLock lock(&mu_);
+      absl::MutexLock lock(&mu_);  // never while holding a replica's mutex: mu_ comes first
       replicas_[id] = std::move(r);
     }
   }
@@ -626,8 +628,8 @@ std::vector<ReplicaInfo> ChunkStore::ListReplicas() {
   return out;
 }
 
-std::vector<std::string> ChunkStore::CheckDisks() {
-  std::vector<std::string> failed_now;
+std::vector<uint64_t> ChunkStore::CheckDisks() {
+  std::vector<uint64_t> lost;
   absl::MutexLock lock(&mu_);
   for (Disk& d : disks_) {
     struct stat st;
@@ -635,20 +637,19 @@ std::vector<std::string> ChunkStore::CheckDisks() {
       continue;
     }
     d.failed = true;
-    failed_now.push_back(d.path);
-    size_t lost = 0;
+    const size_t before = lost.size();
     for (auto it = replicas_.begin(); it != replicas_.end();) {
       if (it->second->disk == d.path) {
+        lost.push_back(it->first);
         replicas_.erase(it++);
-        ++lost;
       } else {
         ++it;
       }
     }
-    TLOG(ERROR) << "data directory " << d.path << " failed; its " << lost
+    TLOG(ERROR) << "data directory " << d.path << " failed; its " << lost.size() - before
                 << " replicas are gone from this server";
   }
-  return failed_now;
+  return lost;
 }
 
 std::vector<DiskInfo> ChunkStore::Disks() {

@@ -151,9 +151,9 @@ class ChunkStore {
   std::vector<ReplicaInfo> ListReplicas();
   std::vector<DiskInfo> Disks();
   // Marks a disk failed when its chunks directory is gone or unreadable, and forgets its
-  // replicas, so the next report leaves them out and the master re-replicates only them.
-  // Returns the disks that failed in this call.
-  std::vector<std::string> CheckDisks();
+  // replicas. Returns the chunk ids of the replicas lost in this call, for the master, which
+  // re-replicates only those.
+  std::vector<uint64_t> CheckDisks();
 
  private:
   friend class ReplicaWriter;

@@ -146,10 +146,11 @@ void ChunkServer::HeartbeatLoop() {
   absl::Time next_report =
       absl::Now() + options_.report_interval * absl::Uniform<double>(gen, 0.1, 1.0);
   bool registered = false;
+  std::vector<uint64_t> lost;  // replicas lost since the last report, for the master
   while (!stop_.HasBeenNotified()) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-    const bool disk_failed = !store_->CheckDisks().empty();
+    for (uint64_t id : store_->CheckDisks()) lost.push_back(id);
     if (!registered) {
       ternion::v1::RegisterChunkServerRequest req;
       req.set_server_id(server_id_);
@@ -167,13 +168,15 @@ void ChunkServer::HeartbeatLoop() {
       }
       TLOG(WARNING) << "registration with " << options_.master_address
                     << " failed: " << s.error_message();
-    } else if (disk_failed || absl::Now() >= next_report) {
+    } else if (!lost.empty() || absl::Now() >= next_report) {
       ternion::v1::ReportReplicasRequest req;
       req.set_server_id(server_id_);
       fill_replicas(req.mutable_replicas());
+      for (uint64_t id : lost) req.add_lost_chunk_ids(id);
       ternion::v1::ReportReplicasResponse resp;
       grpc::Status s = stub->ReportReplicas(&ctx, req, &resp);
       if (s.ok()) {
+        lost.clear();
         next_report = absl::Now() + options_.report_interval;
         if (resp.reregister()) registered = false;
         DeleteReplicas(resp.delete_chunk_ids());

@@ -664,6 +664,8 @@ ternion::v1::ClusterStatusResponse Master::ClusterStatus() {
   resp.set_files(files_.size());
   resp.set_moves_queued(move_queue_.size());
   resp.set_moves_in_progress(moves_in_flight_.size());
+  resp.set_replicas_repaired(replicas_repaired_);
+  resp.set_bytes_repaired(bytes_repaired_);
   return resp;
 }
 

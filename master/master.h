@@ -249,6 +249,8 @@ class Master {
   int max_moves_per_server_ ABSL_GUARDED_BY(mu_) = 2;  // copies in or out of one server
   uint64_t balancer_bytes_moved_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t balancer_moves_done_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t replicas_repaired_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t bytes_repaired_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace ternion::master

@@ -269,8 +269,8 @@ std::vector<ReplicaMove> Master::TakeMoves(int max) {
     const ServerState* source = m.drop_from ? from : nullptr;
     for (uint32_t r : e->second.replica_span()) {
       const ServerState* s = server_by_ordinal_[r];
-      if (source != from && IsLive(*s, now) &&
-          (source == nullptr || busy[s->record.address()] < busy[source->record.address()])) {
+      if (m.drop_from || !IsLive(*s, now)) continue;
+      if (source == nullptr || busy[s->record.address()] < busy[source->record.address()]) {
         source = s;
       }
     }
@@ -337,6 +337,10 @@ bool Master::FinishMove(const ReplicaMove& move, const absl::Status& copied) {
   r.GetCounter("ternion_master_replica_moved_bytes_total", "Bytes copied by replica moves.",
                {{"reason", ReasonName(move.reason)}})
       ->Increment(move.length);
+  if (move.reason == ReplicaMove::kRepair) {
+    ++replicas_repaired_;
+    bytes_repaired_ += move.length;
+  }
   if (move.reason == ReplicaMove::kBalance) {
     balancer_bytes_moved_ += move.length;
     ++balancer_moves_done_;

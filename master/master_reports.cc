@@ -12,7 +12,7 @@ namespace ternion::master {
 
 namespace {
 // A replica created or recorded this recently may be missing from a report built just before.
-constexpr absl::Duration kReportGrace = absl::Seconds(10);
+constexpr absl::Duration kReportGrace = absl::Seconds(5);  // > a report RPC's deadline
 }  // namespace
 
 std::vector<uint64_t> Master::Reconcile(ServerState& s,
@@ -95,6 +95,28 @@ ternion::v1::ReportReplicasResponse Master::ReportReplicas(
     return resp;
   }
   it->second.reported_replicas = req.replicas_size();
+  // Replicas the server says it lost are dropped from the map at once (no grace period: the
+  // server knows), and re-replicated.
+  ServerState& s = it->second;
+  MetadataBatch batch;
+  std::vector<std::pair<uint64_t, ChunkEntry>> changed;
+  for (uint64_t id : req.lost_chunk_ids()) {
+    auto c = chunks_.find(id);
+    if (c == chunks_.end() || !c->second.HasReplica(s.ordinal)) continue;
+    ChunkEntry e = c->second;
+    e.RemoveReplica(s.ordinal);
+    PutChunk(&batch, id, e);
+    changed.emplace_back(id, e);
+  }
+  if (!changed.empty()) {
+    if (absl::Status st = store_->Write(batch); !st.ok()) {
+      TLOG(WARNING) << "cannot record lost replicas of " << s.record.server_id() << ": " << st;
+      return resp;
+    }
+    TLOG(WARNING) << s.record.server_id() << " lost " << changed.size() << " replicas";
+    for (auto& [id, e] : changed) chunks_[id] = e;
+    last_move_scan_ = absl::InfinitePast();
+  }
   for (uint64_t id : Reconcile(it->second, req.replicas(), absl::Now())) {
     resp.add_delete_chunk_ids(id);
   }

@@ -301,6 +301,8 @@ int ClusterStatus(const Globals& g) {
                        {"chunks_rack_unsafe", st.chunks_rack_unsafe()},
                        {"moves_queued", st.moves_queued()},
                        {"moves_in_progress", st.moves_in_progress()},
+                       {"replicas_repaired", st.replicas_repaired()},
+                       {"bytes_repaired", st.bytes_repaired()},
                        {"servers", servers}})
                      .dump(2)
               << "\n";
@@ -312,7 +314,9 @@ int ClusterStatus(const Globals& g) {
             << "chunks " << st.chunks_total() << " (replicas " << st.replicas_total()
             << "): under-replicated " << st.chunks_under_replicated() << ", lost "
             << st.chunks_lost() << ", rack-unsafe " << st.chunks_rack_unsafe() << "; moves queued "
-            << st.moves_queued() << ", in progress " << st.moves_in_progress() << "\n";
+            << st.moves_queued() << ", in progress " << st.moves_in_progress()
+            << "; re-replicated " << st.replicas_repaired() << " (" << HumanBytes(st.bytes_repaired())
+            << ")\n";
   std::cout << absl::StrFormat("%-22s %-8s %-20s %-5s %-14s %10s %10s %8s\n", "SERVER", "RACK",
                                "ADDRESS", "STATE", "ADMIN", "USED", "CAPACITY", "REPLICAS");
   for (const auto& cs : st.servers()) {

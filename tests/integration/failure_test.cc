@@ -2,6 +2,7 @@
 // whole rack, the master re-replicates until every chunk again has three live replicas in
 // three racks, and every byte reads back.
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -71,6 +72,13 @@ class FailureTest : public testing::ClusterFixture {
     ExpectContents("t", path, data);
   }
 
+  // Waits (bounded: 30 s) until `started` says repair has begun.
+  template <typename Pred>
+  void ExpectRepairedAfter(Pred started) {
+    for (int i = 0; i < 150 && !started(); ++i) absl::SleepFor(absl::Milliseconds(200));
+    ASSERT_TRUE(started());
+  }
+
   // Names of the chunkserver processes in a rack.
   std::vector<std::string> ProcessesInRack(const std::string& rack) {
     std::vector<std::string> out;
@@ -103,6 +111,91 @@ TEST_F(FailureTest, KillAWholeRackAndEveryChunkIsBackToThreeReplicas) {
   WaitForLive(6);
   EXPECT_GT(CliJson("cluster status")["chunks_under_replicated"], 0);
   ExpectRepaired("f", data);
+}
+
+TEST_F(FailureTest, AServerRestartedInTimeIsReconciledNotRecopied) {
+  ASSERT_OK(client_->CreateProject("t"));
+  const std::string data = RandomBytes(20 << 20, 13);
+  WriteFile("t", "f", data, 1 << 20);
+  ASSERT_OK(local::KillProcess(cluster_.dir, "cs-rack1-0"));
+  ASSERT_OK(local::RestartProcess(cluster_.dir, "cs-rack1-0"));  // back within --dead-after
+  absl::SleepFor(absl::Seconds(3));  // past --dead-after and a few move scans
+  const json st = CliJson("cluster status");
+  EXPECT_EQ(st["replicas_repaired"], 0) << st.dump(2);
+  EXPECT_EQ(st["replicas_total"], 60);
+  EXPECT_EQ(st["chunks_under_replicated"], 0);
+  ExpectContents("t", "f", data);
+}
+
+TEST_F(FailureTest, AServerBackAfterRepairLosesItsExtraReplicas) {
+  ASSERT_OK(client_->CreateProject("t"));
+  const std::string data = RandomBytes(20 << 20, 14);
+  WriteFile("t", "f", data, 1 << 20);
+  const std::string name = "cs-rack4-1";
+  std::string id;
+  for (const auto& [server, dirs] : ServerDirs()) {
+    if (ProcessNameOf(server) == name) id = server;
+  }
+  ASSERT_OK(local::KillProcess(cluster_.dir, name));
+  WaitForLive(7);
+  ExpectRepaired("f", data);
+  const int repaired = CliJson("cluster status")["replicas_repaired"];
+  EXPECT_GT(repaired, 0);
+  // Back with its old replicas: the master already placed them elsewhere, so they go.
+  ASSERT_OK(local::RestartProcess(cluster_.dir, name));
+  WaitForLive(8);
+  auto data_files = [&] {
+    size_t n = 0;
+    const auto dirs = ServerDirs();
+    for (const auto& d : dirs.at(id)) {
+      for (const auto& e : std::filesystem::recursive_directory_iterator(d)) {
+        n += e.path().extension() == ".data";
+      }
+    }
+    return n;
+  };
+  for (int i = 0; i < 100 && data_files() != 0; ++i) absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_EQ(data_files(), 0u);
+  const json st = CliJson("cluster status");
+  EXPECT_EQ(st["replicas_total"], 60);
+  EXPECT_EQ(st["replicas_repaired"], repaired);  // nothing copied again
+  ExpectContents("t", "f", data);
+}
+
+class DiskFailureTest : public FailureTest {
+ protected:
+  void Configure(local::LocalClusterOptions* options) override {
+    FailureTest::Configure(options);
+    options->disks_per_server = 2;
+    options->report_s = 1;
+  }
+};
+
+TEST_F(DiskFailureTest, AFailedDiskLosesOnlyItsReplicas) {
+  ASSERT_OK(client_->CreateProject("t"));
+  const std::string data = RandomBytes(40 << 20, 15);
+  WriteFile("t", "f", data, 1 << 20);
+  // The disk with the most replicas on the first server.
+  auto dirs = ServerDirs();
+  std::string disk;
+  size_t on_disk = 0;
+  for (const auto& d : dirs.begin()->second) {
+    size_t n = 0;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(d)) {
+      n += e.path().extension() == ".data";
+    }
+    if (n > on_disk) {
+      on_disk = n;
+      disk = d;
+    }
+  }
+  ASSERT_GT(on_disk, 0u);
+  // The disk's directory vanishes (as when a disk drops out).
+  std::filesystem::rename(disk + "/chunks", disk + "/chunks.failed");
+  ExpectRepairedAfter([&] { return CliJson("cluster status")["replicas_repaired"] > 0; });
+  ExpectRepaired("f", data);
+  EXPECT_EQ(CliJson("cluster status")["replicas_repaired"], on_disk);  // only its chunks
+  EXPECT_EQ(CliJson("cluster status")["live_servers"], 8);            // the server stays up
 }
 
 }  // namespace

@@ -525,5 +525,57 @@ TEST_F(RepairTest, NoRepairsDuringTheStartUpGracePeriod) {
   EXPECT_TRUE(master_->TakeMoves(100).empty());
 }
 
+TEST_F(RepairTest, ReportsAreReconciledWithTheChunkMap) {
+  options_.dead_after = absl::Seconds(30);
+  Reopen();
+  RegisterServers(4, 1);
+  ASSERT_OK(master_->CreateProject("p", ""));
+  std::vector<uint64_t> ids = WriteFile("f", 3);
+  ASSERT_OK_AND_ASSIGN(auto info, master_->GetFileInfo("p", "f", true));
+  // A server holding chunk 0: it reports chunk 0 at an old version, an unknown chunk, and a
+  // chunk it does not hold in the map (extra); chunk 1 (if it holds it) it does not report.
+  const std::string server = info.chunks(0).replicas(0).server_id();
+  ternion::v1::RegisterChunkServerRequest reg;
+  reg.set_server_id(server);
+  reg.set_address("127.0.0.1:1");
+  reg.add_disks()->set_capacity_bytes(100ull << 30);
+  auto add = [&](uint64_t id, uint64_t version) {
+    auto* r = reg.add_replicas();
+    r->set_chunk_id(id);
+    r->set_version(version);
+    r->set_length(64 << 10);
+  };
+  add(ids[0], 0);      // stale
+  add(999999, 1);      // unknown
+  uint64_t extra = 0;  // a chunk whose replicas do not include this server
+  for (const auto& c : info.chunks()) {
+    bool here = false;
+    for (const auto& r : c.replicas()) here |= r.server_id() == server;
+    if (!here) extra = c.chunk_id();
+  }
+  if (extra != 0) add(extra, 1);
+  ASSERT_OK_AND_ASSIGN(auto resp, master_->RegisterChunkServer(reg));
+  std::set<uint64_t> deletes(resp.delete_chunk_ids().begin(), resp.delete_chunk_ids().end());
+  EXPECT_TRUE(deletes.contains(ids[0]));
+  EXPECT_TRUE(deletes.contains(999999));
+  if (extra != 0) EXPECT_TRUE(deletes.contains(extra));
+  // The stale replica is out of the map now: chunk 0 has two replicas.
+  ASSERT_OK_AND_ASSIGN(auto after, master_->GetFileInfo("p", "f", true));
+  EXPECT_EQ(after.chunks(0).replicas_size(), 2);
+  // Chunks it holds but did not report are not dropped within the grace period (the file was
+  // just written), but a replica it says it lost is dropped at once.
+  for (int i = 1; i < 3; ++i) {
+    EXPECT_EQ(after.chunks(i).replicas_size(), info.chunks(i).replicas_size());
+  }
+  ternion::v1::ReportReplicasRequest report;
+  report.set_server_id(server);
+  for (int i = 1; i < 3; ++i) report.add_lost_chunk_ids(info.chunks(i).chunk_id());
+  EXPECT_FALSE(master_->ReportReplicas(report).reregister());
+  ASSERT_OK_AND_ASSIGN(auto lost, master_->GetFileInfo("p", "f", true));
+  for (int i = 1; i < 3; ++i) {
+    for (const auto& r : lost.chunks(i).replicas()) EXPECT_NE(r.server_id(), server);
+  }
+}
+
 }  // namespace
 }  // namespace ternion::master
