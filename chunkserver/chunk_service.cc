@@ -309,7 +309,10 @@ grpc::Status ChunkService::ReadChunk(grpc::ServerContext* ctx,
   while (true) {
     absl::Status s = ahead.Next(&offset, resp.mutable_data());
     if (!s.ok()) {
-      if (s.code() == absl::StatusCode::kDataLoss) Metrics().checksum_errors->Increment();
+      if (s.code() == absl::StatusCode::kDataLoss) {
+        Metrics().checksum_errors->Increment();
+        store_->DropCorrupt(req->chunk_id());  // the master replaces it from a good replica
+      }
       return rpc.Done(ToGrpcStatus(s));
     }
     if (resp.data().empty()) break;  // the end of the range or of the replica

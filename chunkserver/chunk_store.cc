@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -611,7 +612,7 @@ absl::StatusOr<ReplicaInfo> ChunkStore::GetReplica(uint64_t chunk_id) {
   std::shared_ptr<Replica> r = Find(chunk_id);
   if (r == nullptr) return absl::NotFoundError(absl::StrCat("no replica of chunk ", chunk_id));
   absl::MutexLock rl(&r->mu);
-  return ReplicaInfo{r->chunk_id, r->version, r->length, r->project, r->disk};
+  return ReplicaInfo{r->chunk_id, r->version, r->length, r->project, r->disk, r->writing};
 }
 
 std::vector<ReplicaInfo> ChunkStore::ListReplicas() {
@@ -623,14 +624,14 @@ std::vector<ReplicaInfo> ChunkStore::ListReplicas() {
   std::vector<ReplicaInfo> out;
   for (const auto& r : all) {
     absl::MutexLock rl(&r->mu);
-    out.push_back({r->chunk_id, r->version, r->length, r->project, r->disk});
+    out.push_back({r->chunk_id, r->version, r->length, r->project, r->disk, r->writing});
   }
   return out;
 }
 
-std::vector<uint64_t> ChunkStore::CheckDisks() {
-  std::vector<uint64_t> lost;
+void ChunkStore::CheckDisks() {
   absl::MutexLock lock(&mu_);
+  std::vector<uint64_t>& lost = lost_.failed_disk;
   for (Disk& d : disks_) {
     struct stat st;
     if (d.failed || (::stat((d.path + "/chunks").c_str(), &st) == 0 && S_ISDIR(st.st_mode))) {
@@ -649,7 +650,31 @@ std::vector<uint64_t> ChunkStore::CheckDisks() {
     TLOG(ERROR) << "data directory " << d.path << " failed; its " << lost.size() - before
                 << " replicas are gone from this server";
   }
-  return lost;
+}
+
+void ChunkStore::DropCorrupt(uint64_t chunk_id) {
+  std::shared_ptr<Replica> r;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = replicas_.find(chunk_id);
+    if (it == replicas_.end()) return;
+    r = it->second;
+    {
+      absl::MutexLock rl(&r->mu);
+      if (r->writing) return;
+    }
+    replicas_.erase(it);
+    lost_.corrupt.push_back(chunk_id);
+  }
+  TLOG(ERROR) << "replica of chunk " << chunk_id << " on " << r->disk
+              << " failed its checksums; dropped";
+  ::unlink(r->data_path.c_str());
+  ::unlink(r->meta_path.c_str());
+}
+
+LostReplicas ChunkStore::TakeLost() {
+  absl::MutexLock lock(&mu_);
+  return std::exchange(lost_, LostReplicas());
 }
 
 std::vector<DiskInfo> ChunkStore::Disks() {

@@ -32,6 +32,13 @@ struct ReplicaInfo {
   uint64_t length = 0;
   std::string project;
   std::string disk;
+  bool writing = false;  // a writer holds it now
+};
+
+// Replicas this server has lost for certain, for its next report to the master.
+struct LostReplicas {
+  std::vector<uint64_t> failed_disk;  // on a data directory that failed
+  std::vector<uint64_t> corrupt;      // a stored block failed its checksum
 };
 
 struct DiskInfo {
@@ -151,9 +158,13 @@ class ChunkStore {
   std::vector<ReplicaInfo> ListReplicas();
   std::vector<DiskInfo> Disks();
   // Marks a disk failed when its chunks directory is gone or unreadable, and forgets its
-  // replicas. Returns the chunk ids of the replicas lost in this call, for the master, which
-  // re-replicates only those.
-  std::vector<uint64_t> CheckDisks();
+  // replicas (queued as lost, for the master, which re-replicates only those).
+  void CheckDisks();
+  // A replica whose stored bytes failed their checksum: forgotten, its files removed, queued
+  // as lost. Not while it is being written (its tail may be changing under the reader).
+  void DropCorrupt(uint64_t chunk_id);
+  // Takes the replicas lost since the last call.
+  LostReplicas TakeLost();
 
  private:
   friend class ReplicaWriter;
@@ -170,6 +181,7 @@ class ChunkStore {
   std::vector<Disk> disks_;  // the list is fixed; `failed` changes under mu_
   absl::Mutex mu_;
   absl::flat_hash_map<uint64_t, std::shared_ptr<Replica>> replicas_ ABSL_GUARDED_BY(mu_);
+  LostReplicas lost_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace ternion::chunkserver

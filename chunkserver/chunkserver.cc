@@ -100,6 +100,9 @@ absl::StatusOr<std::unique_ptr<ChunkServer>> ChunkServer::Start(const ChunkServe
     cs->metrics_ = std::move(*metrics);
   }
   cs->heartbeat_ = std::thread([p = cs.get()] { p->HeartbeatLoop(); });
+  if (options.scrub.bytes_per_second > 0) {
+    cs->scrubber_ = std::make_unique<Scrubber>(cs->store_.get(), options.scrub);
+  }
   TLOG(INFO) << "chunkserver " << cs->server_id_ << " serving on " << cs->address() << " rack "
              << options.rack << " with " << options.data_dirs.size() << " data dir(s)";
   return cs;
@@ -109,6 +112,7 @@ ChunkServer::~ChunkServer() { Shutdown(); }
 
 void ChunkServer::Shutdown() {
   if (!stop_.HasBeenNotified()) stop_.Notify();
+  scrubber_.reset();
   if (heartbeat_.joinable()) heartbeat_.join();
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   metrics_.reset();
@@ -146,11 +150,14 @@ void ChunkServer::HeartbeatLoop() {
   absl::Time next_report =
       absl::Now() + options_.report_interval * absl::Uniform<double>(gen, 0.1, 1.0);
   bool registered = false;
-  std::vector<uint64_t> lost;  // replicas lost since the last report, for the master
+  LostReplicas lost;  // replicas lost since the last report, for the master
   while (!stop_.HasBeenNotified()) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-    for (uint64_t id : store_->CheckDisks()) lost.push_back(id);
+    store_->CheckDisks();
+    LostReplicas more = store_->TakeLost();
+    lost.failed_disk.insert(lost.failed_disk.end(), more.failed_disk.begin(), more.failed_disk.end());
+    lost.corrupt.insert(lost.corrupt.end(), more.corrupt.begin(), more.corrupt.end());
     if (!registered) {
       ternion::v1::RegisterChunkServerRequest req;
       req.set_server_id(server_id_);
@@ -168,15 +175,17 @@ void ChunkServer::HeartbeatLoop() {
       }
       TLOG(WARNING) << "registration with " << options_.master_address
                     << " failed: " << s.error_message();
-    } else if (!lost.empty() || absl::Now() >= next_report) {
+    } else if (!lost.failed_disk.empty() || !lost.corrupt.empty() ||
+               absl::Now() >= next_report) {
       ternion::v1::ReportReplicasRequest req;
       req.set_server_id(server_id_);
       fill_replicas(req.mutable_replicas());
-      for (uint64_t id : lost) req.add_lost_chunk_ids(id);
+      for (uint64_t id : lost.failed_disk) req.add_lost_chunk_ids(id);
+      for (uint64_t id : lost.corrupt) req.add_corrupt_chunk_ids(id);
       ternion::v1::ReportReplicasResponse resp;
       grpc::Status s = stub->ReportReplicas(&ctx, req, &resp);
       if (s.ok()) {
-        lost.clear();
+        lost = LostReplicas();
         next_report = absl::Now() + options_.report_interval;
         if (resp.reregister()) registered = false;
         DeleteReplicas(resp.delete_chunk_ids());

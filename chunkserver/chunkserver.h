@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "chunkserver/scrubber.h"
 
 namespace grpc {
 class Server;
@@ -41,6 +42,7 @@ struct ChunkServerOptions {
   // When set, each disk reports this capacity and only its replicas' bytes as used, instead of
   // its filesystem's figures: for test clusters whose servers share one filesystem.
   uint64_t disk_capacity_bytes = 0;
+  ScrubberOptions scrub;  // bytes_per_second 0 turns the scrubber off
 };
 
 class ChunkServer {
@@ -69,6 +71,7 @@ class ChunkServer {
   std::unique_ptr<MetricsHttpServer> metrics_;
   absl::Notification stop_;
   std::thread heartbeat_;
+  std::unique_ptr<Scrubber> scrubber_;
 };
 
 }  // namespace ternion::chunkserver

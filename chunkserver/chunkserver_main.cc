@@ -26,6 +26,10 @@ int main(int argc, char** argv) {
   app.add_option("--heartbeat-interval", heartbeat_s, "Seconds between heartbeats");
   app.add_option("--ready-file", ready_file, "Write a JSON file here once serving");
   double report_s = 300;
+  double scrub_mib_s = 16, scrub_interval_s = 86400;
+  app.add_option("--scrub-mib-s", scrub_mib_s, "Scrubber read rate, MiB/s (0 = off)");
+  app.add_option("--scrub-interval", scrub_interval_s,
+                 "Seconds from the start of one scrub pass to the next");
   app.add_option("--report-interval", report_s,
                  "Seconds between full replica reports (the first comes at a random point)");
   uint64_t disk_capacity_mib = 0;
@@ -37,6 +41,8 @@ int main(int argc, char** argv) {
   options.heartbeat_interval = absl::Seconds(heartbeat_s);
   options.disk_capacity_bytes = disk_capacity_mib << 20;
   options.report_interval = absl::Seconds(report_s);
+  options.scrub.bytes_per_second = scrub_mib_s * (1 << 20);
+  options.scrub.pass_interval = absl::Seconds(scrub_interval_s);
 
   auto server = ternion::chunkserver::ChunkServer::Start(options);
   if (!server.ok()) {

@@ -666,6 +666,7 @@ ternion::v1::ClusterStatusResponse Master::ClusterStatus() {
   resp.set_moves_in_progress(moves_in_flight_.size());
   resp.set_replicas_repaired(replicas_repaired_);
   resp.set_bytes_repaired(bytes_repaired_);
+  resp.set_replicas_corrupt(corrupt_replicas_);
   return resp;
 }
 

@@ -251,6 +251,7 @@ class Master {
   uint64_t balancer_moves_done_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t replicas_repaired_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t bytes_repaired_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t corrupt_replicas_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace ternion::master

@@ -5,6 +5,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "common/logging.h"
+#include "common/metrics.h"
 #include "common/status_macros.h"
 #include "master/master.h"
 
@@ -100,7 +101,16 @@ ternion::v1::ReportReplicasResponse Master::ReportReplicas(
   ServerState& s = it->second;
   MetadataBatch batch;
   std::vector<std::pair<uint64_t, ChunkEntry>> changed;
-  for (uint64_t id : req.lost_chunk_ids()) {
+  std::vector<uint64_t> gone(req.lost_chunk_ids().begin(), req.lost_chunk_ids().end());
+  gone.insert(gone.end(), req.corrupt_chunk_ids().begin(), req.corrupt_chunk_ids().end());
+  if (req.corrupt_chunk_ids_size() > 0) {
+    MetricsRegistry::Default()
+        .GetCounter("ternion_master_corrupt_replicas_total",
+                    "Replicas reported corrupt (scrubber or reader) and replaced.")
+        ->Increment(req.corrupt_chunk_ids_size());
+    corrupt_replicas_ += req.corrupt_chunk_ids_size();
+  }
+  for (uint64_t id : gone) {
     auto c = chunks_.find(id);
     if (c == chunks_.end() || !c->second.HasReplica(s.ordinal)) continue;
     ChunkEntry e = c->second;

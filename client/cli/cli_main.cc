@@ -303,6 +303,7 @@ int ClusterStatus(const Globals& g) {
                        {"moves_in_progress", st.moves_in_progress()},
                        {"replicas_repaired", st.replicas_repaired()},
                        {"bytes_repaired", st.bytes_repaired()},
+                       {"replicas_corrupt", st.replicas_corrupt()},
                        {"servers", servers}})
                      .dump(2)
               << "\n";

@@ -243,6 +243,7 @@ absl::StatusOr<LocalCluster> StartLocalCluster(const LocalClusterOptions& option
                  "--heartbeat-interval", absl::StrCat(options.heartbeat_s),
                  "--disk-capacity-mib", absl::StrCat(options.disk_capacity_mib),
                  "--report-interval", absl::StrCat(options.report_s),
+                 "--scrub-interval", absl::StrCat(options.scrub_interval_s),
                  "--ready-file", absl::StrCat(c.dir, "/run/", cs.name, ".ready")};
       if (absl::Status st = Launch(c.dir, &cs); !st.ok()) return fail(st);
       c.processes.push_back(cs);

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "common/file_util.h"
 #include "tests/testutil/cluster_fixture.h"
 #include "ternion/v1/chunkserver.grpc.pb.h"
@@ -99,7 +100,10 @@ TEST_F(ClusterTest, ReadFailsOverFromACorruptReplica) {
   ASSERT_FALSE(corrupted.empty());
   ExpectContents("c", "f", data);  // served from another replica, byte-exact
 
-  // Reading that replica directly reports the corruption instead of serving it.
+  // The chunkserver that found the corruption dropped that replica (its file is gone, reading
+  // it directly says so) and reported it; the master replaces it from a good one.
+  struct stat unused;
+  EXPECT_NE(::stat(corrupted.c_str(), &unused), 0);
   auto stub = v1::ChunkServerService::NewStub(
       grpc::CreateChannel(chunk.replicas[0].address, grpc::InsecureChannelCredentials()));
   grpc::ClientContext ctx;
@@ -111,7 +115,18 @@ TEST_F(ClusterTest, ReadFailsOverFromACorruptReplica) {
   v1::ReadChunkResponse resp;
   while (reader->Read(&resp)) {
   }
-  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::DATA_LOSS);
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::NOT_FOUND);
+  bool replaced = false;
+  for (int i = 0; i < 150 && !replaced; ++i) {  // bounded: 30 s
+    absl::SleepFor(absl::Milliseconds(200));
+    ASSERT_OK_AND_ASSIGN(FileStat now, client_->Stat("c", "f", true));
+    int rc = 0;
+    auto status = nlohmann::json::parse(RunCli("--json cluster status", &rc), nullptr, false);
+    replaced = now.chunks[1].replicas.size() == 3 && !status.is_discarded() &&
+               status["replicas_corrupt"] == 1 && status["replicas_repaired"] == 1;
+  }
+  EXPECT_TRUE(replaced);
+  ExpectContents("c", "f", data);
 }
 
 TEST_F(ClusterTest, FailedWriteKeepsTheAcknowledgedPrefix) {

@@ -3,6 +3,7 @@
 // three racks, and every byte reads back.
 
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -196,6 +197,37 @@ TEST_F(DiskFailureTest, AFailedDiskLosesOnlyItsReplicas) {
   ExpectRepaired("f", data);
   EXPECT_EQ(CliJson("cluster status")["replicas_repaired"], on_disk);  // only its chunks
   EXPECT_EQ(CliJson("cluster status")["live_servers"], 8);            // the server stays up
+}
+
+class ScrubTest : public FailureTest {
+ protected:
+  void Configure(local::LocalClusterOptions* options) override {
+    FailureTest::Configure(options);
+    options->scrub_interval_s = 0.5;
+  }
+};
+
+TEST_F(ScrubTest, TheScrubberFindsACorruptReplicaAndItIsReplaced) {
+  ASSERT_OK(client_->CreateProject("t"));
+  const std::string data = RandomBytes(8 << 20, 16);
+  WriteFile("t", "f", data, 1 << 20);
+  // Flip bytes in the middle of one replica file, behind the chunkserver's back.
+  auto dirs = ServerDirs();
+  std::string victim;
+  for (const auto& [server, disks] : dirs) {
+    for (const auto& e : std::filesystem::recursive_directory_iterator(disks[0])) {
+      if (e.path().extension() == ".data" && victim.empty()) victim = e.path();
+    }
+  }
+  ASSERT_FALSE(victim.empty());
+  {
+    std::fstream f(victim, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(300000);
+    f.write("CORRUPTION", 10);
+  }
+  ExpectRepairedAfter([&] { return CliJson("cluster status")["replicas_corrupt"] == 1; });
+  ExpectRepaired("f", data);
+  EXPECT_EQ(CliJson("cluster status")["replicas_repaired"], 1);
 }
 
 }  // namespace
