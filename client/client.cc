@@ -155,14 +155,25 @@ class ClientImpl final : public Client {
     return ch;
   }
 
-  // One unary master RPC with the client's deadline.
+  // One unary master RPC within the client's deadline. It waits while the master is down (a
+  // restart), and an idempotent call (the default: lookups, AllocateChunk, CommitLength) is
+  // retried when the connection broke mid-call.
   template <typename Req, typename Resp>
   absl::Status CallMaster(grpc::Status (v1::MasterService::Stub::*method)(grpc::ClientContext*,
                                                                           const Req&, Resp*),
-                          const Req& req, Resp* resp) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.rpc_timeout));
-    return FromGrpcStatus((master_.get()->*method)(&ctx, req, resp));
+                          const Req& req, Resp* resp, bool idempotent = true) {
+    const absl::Time deadline = absl::Now() + options_.rpc_timeout;
+    while (true) {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(absl::ToChronoTime(deadline));
+      ctx.set_wait_for_ready(true);
+      grpc::Status s = (master_.get()->*method)(&ctx, req, resp);
+      if (s.error_code() != grpc::StatusCode::UNAVAILABLE || !idempotent ||
+          absl::Now() + absl::Milliseconds(100) >= deadline) {
+        return FromGrpcStatus(s);
+      }
+      absl::SleepFor(absl::Milliseconds(100));
+    }
   }
 
   absl::Status CreateProject(const std::string& name, const std::string& owner) override {
@@ -170,7 +181,7 @@ class ClientImpl final : public Client {
     req.set_name(name);
     req.set_owner(owner);
     v1::CreateProjectResponse resp;
-    return CallMaster(&v1::MasterService::Stub::CreateProject, req, &resp);
+    return CallMaster(&v1::MasterService::Stub::CreateProject, req, &resp, /*idempotent=*/false);
   }
 
   absl::StatusOr<std::vector<ProjectStat>> ListProjects() override {
@@ -191,7 +202,7 @@ class ClientImpl final : public Client {
     req.set_chunk_size(options.chunk_size);
     req.set_client_id(options_.client_id);
     v1::LeaseResponse resp;
-    RETURN_IF_ERROR(CallMaster(&v1::MasterService::Stub::CreateFile, req, &resp));
+    RETURN_IF_ERROR(CallMaster(&v1::MasterService::Stub::CreateFile, req, &resp, /*idempotent=*/false));
     return std::unique_ptr<FileWriter>(new FileWriterImpl(this, resp));
   }
 
@@ -202,7 +213,7 @@ class ClientImpl final : public Client {
     req.set_path(path);
     req.set_client_id(options_.client_id);
     v1::LeaseResponse resp;
-    RETURN_IF_ERROR(CallMaster(&v1::MasterService::Stub::OpenForAppend, req, &resp));
+    RETURN_IF_ERROR(CallMaster(&v1::MasterService::Stub::OpenForAppend, req, &resp, /*idempotent=*/false));
     return std::unique_ptr<FileWriter>(new FileWriterImpl(this, resp));
   }
 
@@ -246,7 +257,7 @@ class ClientImpl final : public Client {
     req.set_project(project);
     req.set_path(path);
     v1::DeleteFileResponse resp;
-    return CallMaster(&v1::MasterService::Stub::DeleteFile, req, &resp);
+    return CallMaster(&v1::MasterService::Stub::DeleteFile, req, &resp, /*idempotent=*/false);
   }
 
  private:
@@ -376,7 +387,8 @@ absl::Status FileWriterImpl::End(bool seal) {
   *req.mutable_lease() = lease_;
   req.set_seal(seal);
   v1::SealFileResponse resp;
-  RETURN_IF_ERROR(client_->CallMaster(&v1::MasterService::Stub::SealFile, req, &resp));
+  RETURN_IF_ERROR(client_->CallMaster(&v1::MasterService::Stub::SealFile, req, &resp,
+                                     /*idempotent=*/false));
   ended_ = true;
   return absl::OkStatus();
 }

@@ -670,6 +670,40 @@ ternion::v1::ClusterStatusResponse Master::ClusterStatus() {
   return resp;
 }
 
+absl::StatusOr<ternion::v1::FsckResponse> Master::Fsck(const std::string& project) {
+  if (!project.empty()) RETURN_IF_ERROR(ValidateProjectName(project));
+  absl::MutexLock lock(&mu_);
+  if (!project.empty() && !projects_.contains(project)) {
+    return absl::NotFoundError(absl::StrCat("project ", project, " does not exist"));
+  }
+  const absl::Time now = absl::Now();
+  ternion::v1::FsckResponse resp;
+  for (const auto& [key, f] : files_) {
+    if (!project.empty() && f.project() != project) continue;
+    resp.set_files(resp.files() + 1);
+    for (int i = 0; i < f.chunk_ids_size(); ++i) {
+      resp.set_chunks(resp.chunks() + 1);
+      const ChunkEntry& c = chunks_.at(f.chunk_ids(i));
+      int live;
+      bool rack_safe;
+      ReplicaHealth(c, now, &live, &rack_safe);
+      const char* state = live == 0                    ? "lost"
+                          : live < options_.replicas ? "under_replicated"
+                          : !rack_safe               ? "rack_unsafe"
+                                                     : nullptr;
+      if (state == nullptr) continue;
+      auto* p = resp.add_problems();
+      p->set_project(f.project());
+      p->set_path(f.path());
+      p->set_index(i);
+      p->set_chunk_id(f.chunk_ids(i));
+      p->set_live_replicas(live);
+      p->set_state(state);
+    }
+  }
+  return resp;
+}
+
 void Master::UpdateMetrics() {
   ternion::v1::ClusterStatusResponse st = ClusterStatus();
   auto& r = MetricsRegistry::Default();

@@ -100,6 +100,8 @@ class Master {
   absl::Status DeleteFile(const std::string& project, const std::string& path);
 
   ternion::v1::ClusterStatusResponse ClusterStatus();
+  // Every chunk of the namespace (or one project's) that is not healthy, with its file.
+  absl::StatusOr<ternion::v1::FsckResponse> Fsck(const std::string& project);
 
   // Topology administration. Every change is validated, persisted with an audit record, and
   // takes effect at once.
@@ -123,6 +125,9 @@ class Master {
   uint64_t MoveBandwidth();
   // Sets the non-zero fields of `req`; returns the limits now in force.
   ternion::v1::ReplicationLimits SetReplicationLimits(const ternion::v1::ReplicationLimits& req);
+
+  // A consistent copy of all metadata into `dir` on the master's machine, while serving.
+  absl::Status Backup(const std::string& dir);
 
   // Audit records of administrative changes, oldest first (at most `limit`, newest kept).
   std::vector<std::string> AuditLog(size_t limit);

@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <CLI/CLI.hpp>
+#include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "common/daemon.h"
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
   double move_scan_s = 2;
   double move_mib_s = 64;
   int move_workers = 4;
+  std::string restore_from;
   CLI::App app{"Ternion master: namespace, chunk map, placement and cluster membership."};
   app.add_option("--metadata-dir", metadata_dir, "RocksDB directory for metadata")->required();
   app.add_option("--host", host, "Address to listen on");
@@ -43,6 +45,9 @@ int main(int argc, char** argv) {
   app.add_option("--move-bandwidth-mib", move_mib_s,
                  "Cluster-wide cap on replica-move copying, MiB/s");
   app.add_option("--move-workers", move_workers, "Concurrent replica copies, cluster-wide");
+  app.add_option("--restore-from", restore_from,
+                 "Start from this backup (`ternion admin backup`): copied into an empty "
+                 "--metadata-dir first");
   CLI11_PARSE(app, argc, argv);
   options.dead_after = absl::Seconds(dead_after_s);
   options.lease_duration = absl::Seconds(lease_s);
@@ -50,6 +55,21 @@ int main(int argc, char** argv) {
   options.move_scan_interval = absl::Seconds(move_scan_s);
   options.move_bandwidth_bytes_per_s = static_cast<uint64_t>(move_mib_s * (1 << 20));
 
+  if (!restore_from.empty()) {
+    std::error_code ec;
+    if (std::filesystem::exists(metadata_dir, ec) && !std::filesystem::is_empty(metadata_dir, ec)) {
+      TLOG(ERROR) << "--restore-from needs an empty or absent --metadata-dir; " << metadata_dir
+                  << " holds data";
+      return 1;
+    }
+    std::filesystem::copy(restore_from, metadata_dir, std::filesystem::copy_options::recursive,
+                          ec);
+    if (ec) {
+      TLOG(ERROR) << "cannot restore from " << restore_from << ": " << ec.message();
+      return 1;
+    }
+    TLOG(INFO) << "audit: metadata restored from " << restore_from;
+  }
   auto master = ternion::master::Master::Open(metadata_dir, options);
   if (!master.ok()) {
     TLOG(ERROR) << "cannot open metadata: " << master.status();

@@ -199,4 +199,16 @@ grpc::Status MasterService::SetReplicationLimits(grpc::ServerContext*,
   });
 }
 
+grpc::Status MasterService::Backup(grpc::ServerContext*, const BackupRequest* req,
+                                   BackupResponse*) {
+  return Serve("Backup", [&] { return master_->Backup(req->dir()); });
+}
+
+grpc::Status MasterService::Fsck(grpc::ServerContext*, const FsckRequest* req,
+                                 FsckResponse* resp) {
+  return Serve("Fsck", [&] {
+    return Store(master_->Fsck(req->project()), [&](FsckResponse r) { *resp = std::move(r); });
+  });
+}
+
 }  // namespace ternion::master

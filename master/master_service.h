@@ -59,6 +59,10 @@ class MasterService final : public ternion::v1::MasterService::Service {
                         ternion::v1::BalancerResponse*) override;
   grpc::Status SetReplicationLimits(grpc::ServerContext*, const ternion::v1::ReplicationLimits*,
                                     ternion::v1::ReplicationLimits*) override;
+  grpc::Status Backup(grpc::ServerContext*, const ternion::v1::BackupRequest*,
+                      ternion::v1::BackupResponse*) override;
+  grpc::Status Fsck(grpc::ServerContext*, const ternion::v1::FsckRequest*,
+                    ternion::v1::FsckResponse*) override;
 
  private:
   Master* const master_;

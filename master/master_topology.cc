@@ -274,4 +274,13 @@ std::vector<std::string> Master::AuditLog(size_t limit) {
   return lines;
 }
 
+absl::Status Master::Backup(const std::string& dir) {
+  if (dir.empty() || dir[0] != '/') {
+    return absl::InvalidArgumentError("backup directory must be an absolute path");
+  }
+  RETURN_IF_ERROR(store_->Checkpoint(dir));
+  TLOG(INFO) << "audit: metadata backup written to " << dir;
+  return absl::OkStatus();
+}
+
 }  // namespace ternion::master

@@ -1,6 +1,7 @@
 #include "master/metadata_store.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
@@ -69,6 +70,15 @@ absl::Status MetadataStore::Scan(
        absl::string_view(it->value().data(), it->value().size()));
   }
   return FromRocks(it->status(), "metadata scan");
+}
+
+absl::Status MetadataStore::Checkpoint(const std::string& dir) {
+  rocksdb::Checkpoint* raw = nullptr;
+  rocksdb::Status s = rocksdb::Checkpoint::Create(db_.get(), &raw);
+  if (!s.ok()) return FromRocks(s, "checkpoint");
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // log_size_for_flush 0: flush the memtable first, so the copy needs no WAL replay.
+  return FromRocks(checkpoint->CreateCheckpoint(dir, 0), absl::StrCat("checkpoint into ", dir));
 }
 
 }  // namespace ternion::master

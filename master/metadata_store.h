@@ -38,6 +38,10 @@ class MetadataStore {
   // Applies the batch atomically and durably (WAL fsync) before returning.
   absl::Status Write(const MetadataBatch& batch);
 
+  // Writes a consistent copy of the whole store into `dir` (which must not exist yet) while
+  // writes go on: a RocksDB checkpoint (hard links where the filesystem allows).
+  absl::Status Checkpoint(const std::string& dir);
+
   // Calls fn(key, value) for every key starting with `prefix`, in key order.
   absl::Status Scan(absl::string_view prefix,
                     const std::function<void(absl::string_view, absl::string_view)>& fn);

@@ -162,12 +162,69 @@ int Balancer(const Globals& g, ternion::v1::BalancerRequest::Action action, doub
   return 0;
 }
 
+int Fsck(const Globals& g, const std::string& project) {
+  ternion::v1::FsckRequest req;
+  req.set_project(project);
+  ternion::v1::FsckResponse resp;
+  if (auto s = Call(g, &MasterService::Stub::Fsck, req, &resp); !s.ok()) return Fail(s);
+  if (g.json) {
+    json problems = json::array();
+    for (const auto& p : resp.problems()) {
+      problems.push_back({{"project", p.project()},
+                          {"path", p.path()},
+                          {"index", p.index()},
+                          {"chunk_id", p.chunk_id()},
+                          {"live_replicas", p.live_replicas()},
+                          {"state", p.state()}});
+    }
+    std::cout << json({{"files", resp.files()}, {"chunks", resp.chunks()}, {"problems", problems}})
+                     .dump(2)
+              << "\n";
+  } else {
+    for (const auto& p : resp.problems()) {
+      std::cout << absl::StrFormat("%s/%s chunk %d (id %d): %s, %d live replica(s)\n", p.project(),
+                                   p.path(), p.index(), p.chunk_id(), p.state(), p.live_replicas());
+    }
+    std::cout << absl::StrFormat("%d files, %d chunks: %s\n", resp.files(), resp.chunks(),
+                                 resp.problems_size() == 0
+                                     ? "HEALTHY"
+                                     : absl::StrCat(resp.problems_size(), " chunk(s) not healthy"));
+  }
+  // Like HDFS fsck: non-zero when data is lost.
+  for (const auto& p : resp.problems()) {
+    if (p.state() == "lost") return 2;
+  }
+  return 0;
+}
+
+int Replication(const Globals& g, double bandwidth_mib, uint32_t per_server) {
+  ternion::v1::ReplicationLimits req;
+  req.set_bandwidth_bytes_per_s(static_cast<uint64_t>(bandwidth_mib * (1 << 20)));
+  req.set_copies_per_server(per_server);
+  ternion::v1::ReplicationLimits resp;
+  if (auto s = Call(g, &MasterService::Stub::SetReplicationLimits, req, &resp); !s.ok()) {
+    return Fail(s);
+  }
+  if (g.json) {
+    std::cout << json({{"bandwidth_bytes_per_s", resp.bandwidth_bytes_per_s()},
+                       {"copies_per_server", resp.copies_per_server()}})
+                     .dump(2)
+              << "\n";
+  } else {
+    std::cout << "replication limits: " << HumanBytes(resp.bandwidth_bytes_per_s())
+              << "/s cluster-wide, " << resp.copies_per_server() << " copies per server\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 void AddAdminCommands(CLI::App& app, const Globals& g, int* rc) {
   // Option values live as long as the app: they are static to this function's single call.
   static std::string rack, server, power_domain, dc, file;
   static double band = 0, bandwidth_mib = 0;
+  static uint32_t per_server = 0;
+  static std::string project;
   using Stub = MasterService::Stub;
 
   auto* topo = app.add_subcommand("topology", "Rack topology: data centre > power domain > rack");
@@ -227,6 +284,29 @@ void AddAdminCommands(CLI::App& app, const Globals& g, int* rc) {
   topo->add_subcommand("export", "Print the topology as YAML")->callback([&g, rc] {
     *rc = Export(g);
   });
+
+  auto* fsck = app.add_subcommand("fsck", "Chunks that are under-replicated, lost or rack-unsafe");
+  fsck->add_option("project", project, "Only this project");
+  fsck->callback([&g, rc] { *rc = Fsck(g, project); });
+
+  auto* admin = app.add_subcommand("admin", "Master administration");
+  admin->require_subcommand(1);
+  auto* backup = admin->add_subcommand(
+      "backup", "Consistent copy of the master's metadata, taken while it serves");
+  backup->add_option("dir", file, "Absolute directory on the master's machine (must not exist)")
+      ->required();
+  backup->callback([&g, rc] {
+    ternion::v1::BackupRequest req;
+    req.set_dir(file);
+    ternion::v1::BackupResponse resp;
+    absl::Status s = Call(g, &Stub::Backup, req, &resp);
+    *rc = s.ok() ? 0 : Fail(s);
+    if (s.ok()) std::cout << "metadata backup written to " << file << "\n";
+  });
+  auto* repl = admin->add_subcommand("replication", "Show or set re-replication throttles");
+  repl->add_option("--bandwidth-mib", bandwidth_mib, "Cluster-wide copy cap, MiB/s");
+  repl->add_option("--per-server", per_server, "Concurrent copies in or out of one server");
+  repl->callback([&g, rc] { *rc = Replication(g, bandwidth_mib, per_server); });
 
   auto* bal = app.add_subcommand("balancer", "Even out disk usage by moving replicas");
   bal->require_subcommand(1);

@@ -1,7 +1,8 @@
 #pragma once
 
 // Administrator commands of the `ternion` CLI: `topology ...` (show, add-rack, remove-rack,
-// move, drain, decommission, activate, import, export) and `balancer start|stop|status`.
+// move, drain, decommission, activate, import, export), `balancer start|stop|status`, `fsck`,
+// `admin backup|replication`.
 
 #include <CLI/CLI.hpp>
 

@@ -307,12 +307,17 @@ absl::Status KillProcess(const std::string& dir, const std::string& name) {
   return absl::NotFoundError(absl::StrCat("no process named ", name));
 }
 
-absl::Status RestartProcess(const std::string& dir, const std::string& name) {
+absl::Status RestartProcess(const std::string& dir, const std::string& name,
+                            const std::vector<std::string>& extra_args) {
   ASSIGN_OR_RETURN(LocalCluster c, LoadLocalCluster(dir));
   for (auto& p : c.processes) {
     if (p.name != name) continue;
     if (Alive(p.pid)) return absl::FailedPreconditionError(absl::StrCat(name, " is running"));
-    RETURN_IF_ERROR(Launch(c.dir, &p));
+    const std::vector<std::string> recorded = p.argv;
+    p.argv.insert(p.argv.end(), extra_args.begin(), extra_args.end());
+    absl::Status launched = Launch(c.dir, &p);
+    p.argv = recorded;
+    RETURN_IF_ERROR(launched);
     return Save(c);
   }
   return absl::NotFoundError(absl::StrCat("no process named ", name));

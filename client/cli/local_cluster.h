@@ -62,9 +62,10 @@ absl::Status StopLocalCluster(const std::string& dir);
 // kill -9 of one recorded process.
 absl::Status KillProcess(const std::string& dir, const std::string& name);
 
-// Starts a recorded process again with its recorded argv (same ports and directories) and
-// waits until it serves.
-absl::Status RestartProcess(const std::string& dir, const std::string& name);
+// Starts a recorded process again with its recorded argv (same ports and directories) plus
+// `extra_args` (not recorded), and waits until it serves.
+absl::Status RestartProcess(const std::string& dir, const std::string& name,
+                            const std::vector<std::string>& extra_args = {});
 
 // Waits until the master reports `live` live chunkservers.
 absl::Status WaitForLiveServers(const std::string& master_address, int live, double timeout_s);
