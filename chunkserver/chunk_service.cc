@@ -441,4 +441,18 @@ grpc::Status ChunkService::DeleteReplica(grpc::ServerContext* ctx,
   return rpc.Done(ToGrpcStatus(store_->Delete(req->chunk_id())));
 }
 
+grpc::Status ChunkService::UpdateReplica(grpc::ServerContext* ctx,
+                                         const ternion::v1::UpdateReplicaRequest* req,
+                                         ternion::v1::ReplicaReport* resp) {
+  RpcScope rpc("chunkserver", "UpdateReplica");
+  absl::Status s =
+      store_->UpdateReplica(req->chunk_id(), req->version(), req->new_version(), req->length());
+  if (s.ok()) {
+    resp->set_chunk_id(req->chunk_id());
+    resp->set_version(req->new_version());
+    resp->set_length(req->length());
+  }
+  return rpc.Done(ToGrpcStatus(s));
+}
+
 }  // namespace ternion::chunkserver

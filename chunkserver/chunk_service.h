@@ -34,6 +34,9 @@ class ChunkService final : public ternion::v1::ChunkServerService::Service {
   grpc::Status DeleteReplica(grpc::ServerContext* ctx,
                              const ternion::v1::DeleteReplicaRequest* req,
                              ternion::v1::DeleteReplicaResponse* resp) override;
+  grpc::Status UpdateReplica(grpc::ServerContext* ctx,
+                             const ternion::v1::UpdateReplicaRequest* req,
+                             ternion::v1::ReplicaReport* resp) override;
 
   uint32_t active_streams() const { return active_streams_.load(); }
   uint64_t bytes_written() const { return bytes_written_.load(); }

@@ -589,6 +589,61 @@ absl::Status ReplicaReader::Read(uint64_t offset, uint64_t length, std::string* 
   return absl::OkStatus();
 }
 
+absl::Status ChunkStore::UpdateReplica(uint64_t chunk_id, uint64_t version, uint64_t new_version,
+                                       uint64_t length) {
+  std::shared_ptr<Replica> r = Find(chunk_id);
+  if (r == nullptr) return absl::NotFoundError(absl::StrCat("no replica of chunk ", chunk_id));
+  absl::MutexLock rl(&r->mu);
+  if (r->writing) return absl::AbortedError("replica is being written");
+  if (r->version != version || new_version <= version) {
+    return absl::FailedPreconditionError(absl::StrCat("chunk ", chunk_id, " is at version ",
+                                                      r->version, "; cannot move ", version,
+                                                      " -> ", new_version));
+  }
+  if (length > r->length) {
+    return absl::OutOfRangeError(absl::StrCat("replica holds ", r->length, " bytes, not ", length));
+  }
+  int data_fd = ::open(r->data_path.c_str(), O_RDWR | O_CLOEXEC);
+  if (data_fd < 0) return ErrnoToStatus(errno, absl::StrCat("open ", r->data_path));
+  int meta_fd = ::open(r->meta_path.c_str(), O_RDWR | O_CLOEXEC);
+  if (meta_fd < 0) {
+    ::close(data_fd);
+    return ErrnoToStatus(errno, absl::StrCat("open ", r->meta_path));
+  }
+  // The last block's checksum covers only the bytes that stay.
+  std::vector<uint32_t> crcs = r->crcs;
+  crcs.resize(NumBlocks(length));
+  absl::Status s;
+  if (length % kBlockSize != 0) {
+    std::string tail(length % kBlockSize, '\0');
+    s = PReadAll(data_fd, tail.data(), tail.size(), length - tail.size(), r->data_path);
+    if (s.ok()) crcs.back() = Crc32c(tail);
+  }
+  // The meta file (checksum, version, length) first, then the data file is cut: a crash in
+  // between leaves bytes past the recorded length, which are never served.
+  if (s.ok() && !crcs.empty()) {
+    char crc[4];
+    PutU32(crc, crcs.back());
+    s = PWriteAll(meta_fd, crc, 4, kHeaderSize + 4 * (crcs.size() - 1), r->meta_path);
+  }
+  char header[kHeaderSize];
+  EncodeHeader(chunk_id, new_version, length, header);
+  if (s.ok()) s = PWriteAll(meta_fd, header, kHeaderSize, 0, r->meta_path);
+  if (s.ok() && ::fdatasync(meta_fd) != 0) {
+    s = ErrnoToStatus(errno, absl::StrCat("fdatasync ", r->meta_path));
+  }
+  if (s.ok() && (::ftruncate(data_fd, length) != 0 || ::fdatasync(data_fd) != 0)) {
+    s = ErrnoToStatus(errno, absl::StrCat("truncate ", r->data_path));
+  }
+  ::close(data_fd);
+  ::close(meta_fd);
+  if (!s.ok()) return s;
+  r->version = new_version;
+  r->length = length;
+  r->crcs = std::move(crcs);
+  return absl::OkStatus();
+}
+
 absl::Status ChunkStore::Delete(uint64_t chunk_id) {
   std::shared_ptr<Replica> r;
   {

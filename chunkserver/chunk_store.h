@@ -153,6 +153,12 @@ class ChunkStore {
   absl::StatusOr<std::unique_ptr<ReplicaReader>> OpenRead(uint64_t chunk_id, uint64_t version);
 
   absl::StatusOr<ReplicaInfo> GetReplica(uint64_t chunk_id);
+  // Write recovery: moves a replica from `version` to `new_version` (higher) and cuts it to
+  // `length` (at most its durable length), durably, so it matches the other surviving replicas
+  // and a replica left behind at the old version is recognized as stale. Not while a writer
+  // holds it (ABORTED: try again once the old write stream has ended).
+  absl::Status UpdateReplica(uint64_t chunk_id, uint64_t version, uint64_t new_version,
+                             uint64_t length);
   // Removes a replica (not while it is being written). Wiping freed space is a later step.
   absl::Status Delete(uint64_t chunk_id);
   std::vector<ReplicaInfo> ListReplicas();

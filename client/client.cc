@@ -12,6 +12,7 @@
 #include "client/chunk_layout.h"
 #include "client/replica_stream.h"
 #include "common/crc32c.h"
+#include "common/logging.h"
 #include "common/rpc_status.h"
 #include "common/status_macros.h"
 #include "ternion/client.h"
@@ -62,7 +63,20 @@ class FileWriterImpl final : public FileWriter {
   // Sends a + b as one frame to every replica of the current chunk (opening it if needed).
   absl::Status SendFrame(absl::string_view a, absl::string_view b);
   absl::Status OpenChunk(uint64_t index);
+  // Opens a write stream to every replica of chunk_, starting at `start` in the chunk.
+  void OpenStreams(uint64_t start);
   absl::Status FinishChunk();
+  // Write recovery after replica streams failed (`cause`): the master replaces the failed
+  // replicas under a new chunk version, the survivors are moved to it and cut to what all of
+  // them hold durably, the new replicas copy that prefix from a survivor, and every frame not
+  // yet durable everywhere is sent again. Returns `cause` when recovery is not possible.
+  absl::Status Recover(absl::Status cause);
+  // Before appending into a chunk an earlier writer left partly filled: moves its replicas to
+  // a new version cut at the acknowledged length, dropping whatever that writer sent beyond.
+  absl::Status PrepareAppend();
+  // Moves each replica of chunk_ from its version to `next`'s, cut to `length`.
+  absl::Status UpdateReplicas(const std::vector<const v1::ReplicaLocation*>& replicas,
+                              const v1::ChunkInfo& next, uint64_t length);
   absl::Status Commit();
   absl::Status End(bool seal);
   // Records the first failure; every later call returns it.
@@ -81,6 +95,9 @@ class FileWriterImpl final : public FileWriter {
   v1::ChunkInfo chunk_;
   bool header_pending_ = false;
   std::vector<std::unique_ptr<ReplicaStream>> streams_;
+  // Frames of the current chunk not yet durable on every replica, kept for write recovery.
+  std::deque<ReplicaStream::Frame> unacked_;
+  int recoveries_ = 0;
   absl::Status failed_;
   bool ended_ = false;
 };
@@ -306,12 +323,158 @@ absl::Status FileWriterImpl::OpenChunk(uint64_t index) {
   RETURN_IF_ERROR(client_->CallMaster(&v1::MasterService::Stub::AllocateChunk, req, &resp));
   chunk_ = resp.chunk();
   if (chunk_.replicas_size() == 0) return absl::UnavailableError("chunk has no replicas");
+  unacked_.clear();
+  recoveries_ = 0;
+  if (sent_ % chunk_size_ != 0) RETURN_IF_ERROR(PrepareAppend());
+  OpenStreams(sent_ % chunk_size_);
+  header_pending_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status FileWriterImpl::PrepareAppend() {
+  v1::ReplaceReplicasRequest req;
+  *req.mutable_lease() = lease_;
+  req.set_chunk_id(chunk_.chunk_id());
+  req.set_length(sent_ % chunk_size_);
+  v1::ChunkInfo next;
+  RETURN_IF_ERROR(client_->CallMaster(&v1::MasterService::Stub::ReplaceReplicas, req, &next,
+                                      /*idempotent=*/false));
+  std::vector<const v1::ReplicaLocation*> replicas;
+  for (const auto& r : chunk_.replicas()) replicas.push_back(&r);
+  // A replica that cannot be moved (its server is down) keeps the old version: its stream
+  // fails and write recovery replaces it.
+  (void)UpdateReplicas(replicas, next, sent_ % chunk_size_);
+  chunk_ = next;
+  return absl::OkStatus();
+}
+
+absl::Status FileWriterImpl::UpdateReplicas(const std::vector<const v1::ReplicaLocation*>& replicas,
+                                            const v1::ChunkInfo& next, uint64_t length) {
+  absl::Status first_error;
+  for (const auto* r : replicas) {
+    auto stub = v1::ChunkServerService::NewStub(client_->Channel(r->address()));
+    v1::UpdateReplicaRequest up;
+    up.set_chunk_id(chunk_.chunk_id());
+    up.set_version(chunk_.version());
+    up.set_new_version(next.version());
+    up.set_length(length);
+    up.set_token(next.token());
+    grpc::Status s;
+    // A replica's old write stream may still be ending on its server (ABORTED): try again.
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(absl::ToChronoTime(absl::Now() + client_->options().rpc_timeout));
+      v1::ReplicaReport rep;
+      s = stub->UpdateReplica(&ctx, up, &rep);
+      if (s.error_code() != grpc::StatusCode::ABORTED) break;
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    if (!s.ok() && first_error.ok()) first_error = FromGrpcStatus(s);
+  }
+  return first_error;
+}
+
+void FileWriterImpl::OpenStreams(uint64_t start) {
+  streams_.clear();
   for (const auto& r : chunk_.replicas()) {
     streams_.push_back(std::make_unique<ReplicaStream>(
-        client_->Channel(r.address()), r.address(), chunk_.chunk_id(), sent_ % chunk_size_,
+        client_->Channel(r.address()), r.address(), chunk_.chunk_id(), start,
         client_->options().write_window_bytes, client_->options().rpc_timeout));
   }
-  header_pending_ = true;
+}
+
+absl::Status FileWriterImpl::Recover(absl::Status cause) {
+  if (streams_.empty() || ++recoveries_ > 3) return cause;
+  std::vector<std::string> failed;
+  std::vector<const v1::ReplicaLocation*> survivors;
+  for (int i = 0; i < chunk_.replicas_size(); ++i) {
+    if (streams_[i]->status().ok()) {
+      survivors.push_back(&chunk_.replicas(i));
+    } else {
+      failed.push_back(chunk_.replicas(i).server_id());
+    }
+  }
+  if (failed.empty() || survivors.empty()) return cause;
+  streams_.clear();  // cancels the survivors' streams too
+  const uint64_t chunk_start = chunk_.index() * chunk_size_;
+  auto annotate = [&](absl::Status s) {
+    return absl::Status(s.code(), absl::StrCat(cause.message(), "; write recovery failed: ",
+                                               s.message()));
+  };
+  // What every survivor holds durably. (A survivor still syncing may hold more; the cut below
+  // brings all of them to the same length.)
+  uint64_t length = UINT64_MAX;
+  for (const auto* r : survivors) {
+    auto stub = v1::ChunkServerService::NewStub(client_->Channel(r->address()));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + client_->options().rpc_timeout));
+    v1::GetReplicaRequest req;
+    req.set_chunk_id(chunk_.chunk_id());
+    v1::ReplicaReport rep;
+    if (grpc::Status s = stub->GetReplica(&ctx, req, &rep); !s.ok()) {
+      return annotate(FromGrpcStatus(s));
+    }
+    length = std::min(length, rep.length());
+  }
+  length = std::min(length, sent_ - chunk_start);  // never more than this writer sent
+  if (chunk_start + length < acked_ || (!unacked_.empty() && unacked_.front()->offset > length)) {
+    return annotate(absl::DataLossError("the survivors hold less than was acknowledged"));
+  }
+  v1::ReplaceReplicasRequest req;
+  *req.mutable_lease() = lease_;
+  req.set_chunk_id(chunk_.chunk_id());
+  for (const std::string& id : failed) req.add_failed_server_ids(id);
+  req.set_length(length);
+  v1::ChunkInfo next;
+  if (absl::Status s = client_->CallMaster(&v1::MasterService::Stub::ReplaceReplicas, req, &next,
+                                           /*idempotent=*/false);
+      !s.ok()) {
+    return annotate(s);
+  }
+  // Survivors: to the new version, cut to `length`.
+  if (absl::Status s = UpdateReplicas(survivors, next, length); !s.ok()) return annotate(s);
+  // New replicas copy the prefix from a survivor.
+  for (const auto& r : next.replicas()) {
+    bool survivor = false;
+    for (const auto* old : survivors) survivor |= old->server_id() == r.server_id();
+    if (survivor || length == 0) continue;
+    auto stub = v1::ChunkServerService::NewStub(client_->Channel(r.address()));
+    v1::CopyChunkRequest copy;
+    copy.set_chunk_id(chunk_.chunk_id());
+    copy.set_version(next.version());
+    copy.set_project(lease_.project());
+    copy.set_chunk_size(chunk_size_);
+    copy.set_length(length);
+    copy.set_source_address(survivors[0]->address());
+    copy.set_token(next.token());
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + client_->options().rpc_timeout));
+    v1::CopyChunkResponse resp;
+    if (grpc::Status s = stub->CopyChunk(&ctx, copy, &resp); !s.ok()) {
+      return annotate(FromGrpcStatus(s));
+    }
+  }
+  // Write on: a header frame at `length`, then every frame from there on again.
+  chunk_ = next;
+  OpenStreams(length);
+  v1::WriteChunkHeader header;
+  header.set_chunk_id(chunk_.chunk_id());
+  header.set_version(chunk_.version());
+  header.set_project(lease_.project());
+  header.set_chunk_size(chunk_size_);
+  header.set_token(chunk_.token());
+  header_pending_ = false;
+  while (!unacked_.empty() && unacked_.front()->offset < length) unacked_.pop_front();
+  std::vector<ReplicaStream::Frame> frames = {ReplicaStream::Encode(&header, length, {}, {})};
+  frames.insert(frames.end(), unacked_.begin(), unacked_.end());
+  for (const auto& frame : frames) {
+    for (auto& s : streams_) {
+      if (absl::Status st = s->Send(frame); !st.ok()) return Recover(st);
+    }
+  }
+  TLOG(INFO) << "write recovery of chunk " << chunk_.chunk_id() << ": replaced "
+             << failed.size() << " replica(s), version " << chunk_.version() << ", resent "
+             << frames.size() - 1 << " frame(s) from offset " << length;
   return absl::OkStatus();
 }
 
@@ -330,19 +493,34 @@ absl::Status FileWriterImpl::SendFrame(absl::string_view a, absl::string_view b)
   ReplicaStream::Frame frame =
       ReplicaStream::Encode(header_pending_ ? &header : nullptr, sent_ % chunk_size_, a, b);
   header_pending_ = false;
-  for (auto& s : streams_) {
-    if (absl::Status st = s->Send(frame); !st.ok()) return Fail(st);
+  // Frames every replica holds durably are no longer needed for recovery.
+  uint64_t durable = UINT64_MAX;
+  for (auto& s : streams_) durable = std::min(durable, s->durable());
+  while (!unacked_.empty() && unacked_.front()->offset + unacked_.front()->size <= durable) {
+    unacked_.pop_front();
   }
+  unacked_.push_back(frame);
   sent_ += frame->size;
+  for (size_t i = 0; i < streams_.size(); ++i) {
+    if (absl::Status st = streams_[i]->Send(frame); !st.ok()) {
+      // Recovery resends every unacknowledged frame, this one included, to new streams.
+      if (absl::Status r = Recover(st); !r.ok()) return Fail(r);
+      break;
+    }
+  }
   if (sent_ % chunk_size_ == 0) return FinishChunk();
   return absl::OkStatus();
 }
 
 absl::Status FileWriterImpl::FinishChunk() {
-  for (auto& s : streams_) {
-    if (absl::Status st = s->Finish(); !st.ok()) return Fail(st);
+  for (size_t i = 0; i < streams_.size(); ++i) {
+    if (absl::Status st = streams_[i]->Finish(); !st.ok()) {
+      if (absl::Status r = Recover(st); !r.ok()) return Fail(r);
+      i = static_cast<size_t>(-1);  // finish the new streams from the start
+    }
   }
   streams_.clear();
+  unacked_.clear();
   return Commit();
 }
 
@@ -369,9 +547,11 @@ absl::Status FileWriterImpl::Flush() {
     buffer_.erase(0, n);
   }
   if (sent_ == acked_) return absl::OkStatus();
-  for (auto& s : streams_) {
-    if (absl::Status st = s->WaitDurable(sent_ - chunk_.index() * chunk_size_); !st.ok()) {
-      return Fail(st);
+  for (size_t i = 0; i < streams_.size(); ++i) {
+    if (absl::Status st = streams_[i]->WaitDurable(sent_ - chunk_.index() * chunk_size_);
+        !st.ok()) {
+      if (absl::Status r = Recover(st); !r.ok()) return Fail(r);
+      i = static_cast<size_t>(-1);  // wait on the new streams from the start
     }
   }
   return Commit();

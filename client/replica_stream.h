@@ -55,6 +55,16 @@ class ReplicaStream {
   absl::Status Finish();
 
   const std::string& address() const { return address_; }
+  // Bytes of the chunk the replica acknowledged as durable so far.
+  uint64_t durable() {
+    absl::MutexLock lock(&mu_);
+    return durable_;
+  }
+  // The stream's error, once it has failed (OK while it works).
+  absl::Status status() {
+    absl::MutexLock lock(&mu_);
+    return error_;
+  }
 
  private:
   void SendLoop();

@@ -468,6 +468,51 @@ absl::StatusOr<ChunkInfo> Master::AllocateChunk(const LeaseRef& lease, uint64_t 
   return ToChunkInfo(id, c);
 }
 
+absl::StatusOr<ChunkInfo> Master::ReplaceReplicas(const ternion::v1::ReplaceReplicasRequest& req) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(FileRecord * f, CheckLease(req.lease()));
+  if (f->chunk_ids_size() == 0 || f->chunk_ids(f->chunk_ids_size() - 1) != req.chunk_id()) {
+    return absl::FailedPreconditionError("only the chunk being written can be recovered");
+  }
+  const uint64_t index = f->chunk_ids_size() - 1;
+  if (index * f->chunk_size() + req.length() < f->length() || req.length() > f->chunk_size()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "recovery length ", req.length(), " is below the acknowledged length of the chunk"));
+  }
+  ChunkEntry e = chunks_.at(req.chunk_id());
+  std::vector<uint32_t> failed;
+  for (const std::string& id : req.failed_server_ids()) {
+    auto s = servers_.find(id);
+    if (s == servers_.end() || !e.HasReplica(s->second.ordinal)) {
+      return absl::InvalidArgumentError(absl::StrCat(id, " holds no replica of the chunk"));
+    }
+    failed.push_back(s->second.ordinal);
+  }
+  if (failed.size() >= e.num_replicas) {
+    return absl::FailedPreconditionError("recovery needs at least one surviving replica");
+  }
+  std::vector<uint32_t> survivors;
+  for (uint32_t r : e.replica_span()) {
+    if (std::find(failed.begin(), failed.end(), r) == failed.end()) survivors.push_back(r);
+  }
+  RefreshLiveness(absl::Now());
+  Placement placed;  // none to place when only the version moves (a reopened file)
+  if (!failed.empty()) {
+    ASSIGN_OR_RETURN(placed, placement_.Choose(failed.size(), survivors, e.replica_span(), gen_));
+  }
+  for (size_t i = 0; i < failed.size(); ++i) e.ReplaceReplica(failed[i], placed.servers[i]);
+  ++e.version;
+  MetadataBatch batch;
+  PutChunk(&batch, req.chunk_id(), e);
+  RETURN_IF_ERROR(store_->Write(batch));
+  chunks_[req.chunk_id()] = e;
+  replicas_changed_at_[req.chunk_id()] = absl::Now();
+  for (uint32_t s : placed.servers) placement_.AddUsage(s, f->chunk_size());
+  TLOG(INFO) << "write recovery of chunk " << req.chunk_id() << ": version " << e.version << ", "
+             << failed.size() << " replica(s) replaced";
+  return ToChunkInfo(req.chunk_id(), e);
+}
+
 absl::StatusOr<uint64_t> Master::CommitLength(const LeaseRef& lease, uint64_t length) {
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(FileRecord * f, CheckLease(lease));

@@ -89,6 +89,9 @@ class Master {
   // already allocated there (a retried call).
   absl::StatusOr<ternion::v1::ChunkInfo> AllocateChunk(const ternion::v1::LeaseRef& lease,
                                                        uint64_t index);
+  // Write recovery for the file's last chunk (see ReplaceReplicasRequest).
+  absl::StatusOr<ternion::v1::ChunkInfo> ReplaceReplicas(
+      const ternion::v1::ReplaceReplicasRequest& req);
   // Records `length` bytes as acknowledged (durable on every replica). Never shrinks a file.
   absl::StatusOr<uint64_t> CommitLength(const ternion::v1::LeaseRef& lease, uint64_t length);
   absl::StatusOr<ternion::v1::FileInfo> SealFile(const ternion::v1::LeaseRef& lease, bool seal);

@@ -211,4 +211,11 @@ grpc::Status MasterService::Fsck(grpc::ServerContext*, const FsckRequest* req,
   });
 }
 
+grpc::Status MasterService::ReplaceReplicas(grpc::ServerContext*,
+                                            const ReplaceReplicasRequest* req, ChunkInfo* resp) {
+  return Serve("ReplaceReplicas", [&] {
+    return Store(master_->ReplaceReplicas(*req), [&](ChunkInfo c) { *resp = std::move(c); });
+  });
+}
+
 }  // namespace ternion::master

@@ -33,6 +33,8 @@ class MasterService final : public ternion::v1::MasterService::Service {
                              ternion::v1::AllocateChunkResponse*) override;
   grpc::Status CommitLength(grpc::ServerContext*, const ternion::v1::CommitLengthRequest*,
                             ternion::v1::CommitLengthResponse*) override;
+  grpc::Status ReplaceReplicas(grpc::ServerContext*, const ternion::v1::ReplaceReplicasRequest*,
+                               ternion::v1::ChunkInfo*) override;
   grpc::Status SealFile(grpc::ServerContext*, const ternion::v1::SealFileRequest*,
                         ternion::v1::SealFileResponse*) override;
   grpc::Status GetFileInfo(grpc::ServerContext*, const ternion::v1::GetFileInfoRequest*,

@@ -201,6 +201,7 @@ absl::StatusOr<LocalCluster> StartLocalCluster(const LocalClusterOptions& option
                  "--dead-after", absl::StrCat(options.dead_after_s),
                  "--default-chunk-size-mib", absl::StrCat(options.default_chunk_size_mib),
                  "--move-scan-interval", absl::StrCat(options.move_scan_s),
+                 "--lease", absl::StrCat(options.lease_s),
                  "--ready-file", c.dir + "/run/master.ready"};
   absl::Status s = Launch(c.dir, &master);
   if (!s.ok()) return s;

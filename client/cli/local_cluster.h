@@ -26,6 +26,7 @@ struct LocalClusterOptions {
   uint64_t default_chunk_size_mib = 64;
   double move_scan_s = 2;          // the master's --move-scan-interval
   double report_s = 300;           // chunkservers' --report-interval
+  double lease_s = 60;             // the master's --lease
   double scrub_interval_s = 86400; // chunkservers' --scrub-interval
   uint64_t disk_capacity_mib = 0;  // chunkservers' --disk-capacity-mib (0: filesystem figures)
   std::string bin_dir;  // where ternion-master and ternion-chunkserver are; default: beside us

@@ -2,6 +2,8 @@
 // whole rack, the master re-replicates until every chunk again has three live replicas in
 // three racks, and every byte reads back.
 
+#include <grpcpp/grpcpp.h>
+
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -12,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "tests/testutil/cluster_fixture.h"
+#include "ternion/v1/chunkserver.grpc.pb.h"
 
 namespace ternion {
 namespace {
@@ -285,6 +288,81 @@ TEST_F(FailureTest, BackupWhileWritingRestoresOnAFreshMaster) {
   // Chunks created after the backup are unknown to the restored master; chunkservers drop them.
   const json st = CliJson("cluster status");
   EXPECT_EQ(st["chunks_total"], 6 + 3);
+}
+
+TEST_F(FailureTest, AChunkserverKilledMidWriteIsReplacedAndTheWriteCompletes) {
+  ASSERT_OK(client_->CreateProject("t"));
+  const std::string data = RandomBytes(40 << 20, 20);
+  std::atomic<int> pieces{0};
+  absl::Status result;
+  std::thread writer([&] {
+    auto w = client_->Create("t", "w", {.chunk_size = 16 << 20});
+    if (!w.ok()) {
+      result = w.status();
+      return;
+    }
+    for (size_t off = 0; off < data.size() && result.ok(); off += 1 << 20) {
+      result = (*w)->Append(absl::string_view(data).substr(off, 1 << 20));
+      ++pieces;
+      absl::SleepFor(absl::Milliseconds(40));  // a steady writer, so the kill lands mid-chunk
+    }
+    if (result.ok()) result = (*w)->Close();
+  });
+  while (pieces < 6) absl::SleepFor(absl::Milliseconds(5));
+  // kill -9 a replica of the chunk being written.
+  ASSERT_OK_AND_ASSIGN(FileStat st, client_->Stat("t", "w", true));
+  ASSERT_FALSE(st.chunks.empty());
+  const std::string victim = ProcessNameOf(st.chunks.back().replicas[1].server_id);
+  ASSERT_FALSE(victim.empty());
+  ASSERT_OK(local::KillProcess(cluster_.dir, victim));
+  writer.join();
+  ASSERT_OK(result);  // recovered: the user sees success
+  // The recovered chunk moved to a new version on three live replicas.
+  ASSERT_OK_AND_ASSIGN(FileStat after, client_->Stat("t", "w", true));
+  EXPECT_GT(after.chunks[0].version, st.chunks[0].version);
+  ExpectRepaired("w", data);
+}
+
+class LeaseTest : public FailureTest {
+ protected:
+  void Configure(local::LocalClusterOptions* options) override {
+    FailureTest::Configure(options);
+    options->lease_s = 2;
+  }
+};
+
+TEST_F(LeaseTest, AWriterThatDiesLeavesAFileThatCanBeReopened) {
+  ASSERT_OK(client_->CreateProject("t"));
+  const std::string data = RandomBytes(4 << 20, 21);
+  {
+    ASSERT_OK_AND_ASSIGN(auto w, client_->Create("t", "f", {.chunk_size = 8 << 20}));
+    ASSERT_OK(w->Append(absl::string_view(data).substr(0, 1536 << 10)));
+    ASSERT_OK(w->Flush());  // 1.5 MiB acknowledged
+    // Another 1.5 MiB: a full 1 MiB frame goes out to the replicas but is never acknowledged.
+    ASSERT_OK(w->Append(RandomBytes(1536 << 10, 99)));
+    absl::SleepFor(absl::Milliseconds(300));
+  }  // the writer dies without closing: its lease stays until it expires
+  // The replicas hold bytes past the acknowledged length.
+  ASSERT_OK_AND_ASSIGN(FileStat st, client_->Stat("t", "f", true));
+  uint64_t longest = 0;
+  for (const auto& r : st.chunks[0].replicas) {
+    auto stub = ternion::v1::ChunkServerService::NewStub(
+        grpc::CreateChannel(r.address, grpc::InsecureChannelCredentials()));
+    grpc::ClientContext ctx;
+    ternion::v1::GetReplicaRequest req;
+    req.set_chunk_id(st.chunks[0].chunk_id);
+    ternion::v1::ReplicaReport rep;
+    ASSERT_TRUE(stub->GetReplica(&ctx, req, &rep).ok());
+    longest = std::max(longest, rep.length());
+  }
+  EXPECT_EQ(longest, 2560u << 10);
+  EXPECT_EQ(client_->OpenForAppend("t", "f").status().code(), absl::StatusCode::kFailedPrecondition);
+  absl::SleepFor(absl::Milliseconds(2500));
+  ASSERT_OK_AND_ASSIGN(auto w2, client_->OpenForAppend("t", "f"));
+  EXPECT_EQ(w2->length(), 1536u << 10);  // the acknowledged length
+  ASSERT_OK(w2->Append(absl::string_view(data).substr(1536 << 10)));
+  ASSERT_OK(w2->Close());
+  ExpectContents("t", "f", data);  // the dead writer's unacknowledged bytes are gone
 }
 
 }  // namespace
