@@ -35,7 +35,8 @@ int main(int argc, char** argv) {
   uint64_t disk_capacity_mib = 0;
   app.add_option("--disk-capacity-mib", disk_capacity_mib,
                  "Report this capacity per disk and count only replica bytes as used "
-                 "(test clusters sharing one filesystem); 0 = the filesystem's figures");
+                 "(test clusters sharing one filesystem); 0 = the filesystem's figures")
+      ->take_last();
   CLI11_PARSE(app, argc, argv);
   options.data_dirs = absl::StrSplit(data_dirs, ',', absl::SkipEmpty());
   options.heartbeat_interval = absl::Seconds(heartbeat_s);

@@ -144,9 +144,19 @@ absl::StatusOr<Placement> PlacementPolicy::Choose(int count, absl::Span<const ui
       if (pick >= 0) break;
     }
     if (pick < 0) {
-      return absl::UnavailableError(absl::StrCat(
+      // Full servers make it "no space" (final); too few live ones "unavailable" (may pass).
+      int full = 0;
+      for (uint32_t s = 0; s < servers_.size(); ++s) {
+        full += servers_[s].usable && weights_[s] <= 0 && !Contains(taken, s) && !Contains(avoid, s);
+      }
+      const std::string why = absl::StrCat(
           "need ", count, " chunkservers that are live, not draining and below the ",
-          static_cast<int>(options_.high_water_mark * 100), "% disk high-water mark; found ", r));
+          static_cast<int>(options_.high_water_mark * 100), "% disk high-water mark; found ", r);
+      if (r + full >= count) {
+        return absl::ResourceExhaustedError(
+            absl::StrCat(why, " (", full, " more are full)"));
+      }
+      return absl::UnavailableError(why);
     }
     const uint32_t s = static_cast<uint32_t>(pick);
     taken.push_back(s);

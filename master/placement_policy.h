@@ -64,7 +64,8 @@ class PlacementPolicy {
 
   // Chooses `count` more servers for a chunk whose replicas already on `kept` stay where they
   // are; servers in `avoid` are not chosen (for a move: the replica being moved away).
-  // UNAVAILABLE when fewer than `count` eligible servers exist.
+  // RESOURCE_EXHAUSTED when too few servers have room below the high-water mark, UNAVAILABLE
+  // when too few are usable at all.
   absl::StatusOr<Placement> Choose(int count, absl::Span<const uint32_t> kept,
                                    absl::Span<const uint32_t> avoid, absl::BitGenRef gen) const;
 

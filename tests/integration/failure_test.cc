@@ -365,5 +365,50 @@ TEST_F(LeaseTest, AWriterThatDiesLeavesAFileThatCanBeReopened) {
   ExpectContents("t", "f", data);  // the dead writer's unacknowledged bytes are gone
 }
 
+TEST_F(FailureTest, AFullServerIsAvoidedAndWritesGoElsewhere) {
+  ASSERT_OK(client_->CreateProject("t"));
+  // A server holding a replica comes back reporting a 1 MiB disk, which that replica fills.
+  WriteFile("t", "before", RandomBytes(8 << 20, 22), 1 << 20);
+  ASSERT_OK_AND_ASSIGN(FileStat before, client_->Stat("t", "before", true));
+  const std::string full_id = before.chunks[0].replicas[0].server_id;
+  const std::string name = ProcessNameOf(full_id);
+  ASSERT_OK(local::KillProcess(cluster_.dir, name));
+  ASSERT_OK(local::RestartProcess(cluster_.dir, name, {"--disk-capacity-mib", "1"}));
+  absl::SleepFor(absl::Seconds(1));  // its next heartbeat reports the usage
+  const std::string data = RandomBytes(16 << 20, 23);
+  WriteFile("t", "after", data, 1 << 20);
+  ASSERT_OK_AND_ASSIGN(FileStat st, client_->Stat("t", "after", true));
+  for (const auto& c : st.chunks) {
+    for (const auto& r : c.replicas) EXPECT_NE(r.server_id, full_id) << "chunk " << c.index;
+  }
+  ExpectContents("t", "after", data);
+}
+
+class FullClusterTest : public FailureTest {
+ protected:
+  void Configure(local::LocalClusterOptions* options) override {
+    FailureTest::Configure(options);
+    options->disk_capacity_mib = 8;  // 8 servers x 8 MiB: ~19 MiB of user data fit
+  }
+};
+
+TEST_F(FullClusterTest, WhenNothingCanBePlacedTheErrorIsClearAndDataStays) {
+  ASSERT_OK(client_->CreateProject("t"));
+  const std::string data = RandomBytes(1 << 20, 24);
+  absl::Status s;
+  int written = 0;
+  for (; written < 40 && s.ok(); ++written) {
+    auto w = client_->Create("t", absl::StrCat("f", written), {.chunk_size = 1 << 20});
+    s = w.status();
+    if (s.ok()) s = (*w)->Append(data);
+    if (s.ok()) s = (*w)->Close();
+  }
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
+  EXPECT_NE(s.message().find("high-water mark"), std::string::npos) << s;
+  EXPECT_GT(written, 10);
+  for (int i = 0; i + 1 < written; ++i) ExpectContents("t", absl::StrCat("f", i), data);
+}
+
 }  // namespace
 }  // namespace ternion
