@@ -403,7 +403,9 @@ absl::Status FileWriterImpl::Recover(absl::Status cause) {
   };
   // What every survivor holds durably. (A survivor still syncing may hold more; the cut below
   // brings all of them to the same length.)
+  // A survivor that has no replica yet (the first frame never reached it) holds nothing.
   uint64_t length = UINT64_MAX;
+  std::vector<const v1::ReplicaLocation*> holders;
   for (const auto* r : survivors) {
     auto stub = v1::ChunkServerService::NewStub(client_->Channel(r->address()));
     grpc::ClientContext ctx;
@@ -411,10 +413,14 @@ absl::Status FileWriterImpl::Recover(absl::Status cause) {
     v1::GetReplicaRequest req;
     req.set_chunk_id(chunk_.chunk_id());
     v1::ReplicaReport rep;
-    if (grpc::Status s = stub->GetReplica(&ctx, req, &rep); !s.ok()) {
-      return annotate(FromGrpcStatus(s));
+    grpc::Status s = stub->GetReplica(&ctx, req, &rep);
+    if (s.error_code() == grpc::StatusCode::NOT_FOUND) {
+      length = 0;
+      continue;
     }
+    if (!s.ok()) return annotate(FromGrpcStatus(s));
     length = std::min(length, rep.length());
+    holders.push_back(r);
   }
   length = std::min(length, sent_ - chunk_start);  // never more than this writer sent
   if (chunk_start + length < acked_ || (!unacked_.empty() && unacked_.front()->offset > length)) {
@@ -431,8 +437,9 @@ absl::Status FileWriterImpl::Recover(absl::Status cause) {
       !s.ok()) {
     return annotate(s);
   }
-  // Survivors: to the new version, cut to `length`.
-  if (absl::Status s = UpdateReplicas(survivors, next, length); !s.ok()) return annotate(s);
+  // Survivors holding a replica: to the new version, cut to `length`. (The others create theirs
+  // at the new version with the first frame.)
+  if (absl::Status s = UpdateReplicas(holders, next, length); !s.ok()) return annotate(s);
   // New replicas copy the prefix from a survivor.
   for (const auto& r : next.replicas()) {
     bool survivor = false;
@@ -445,7 +452,7 @@ absl::Status FileWriterImpl::Recover(absl::Status cause) {
     copy.set_project(lease_.project());
     copy.set_chunk_size(chunk_size_);
     copy.set_length(length);
-    copy.set_source_address(survivors[0]->address());
+    copy.set_source_address(holders[0]->address());
     copy.set_token(next.token());
     grpc::ClientContext ctx;
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + client_->options().rpc_timeout));

@@ -104,7 +104,7 @@ TEST(PlacementPolicyTest, UsageAddedByPlacementsIsCounted) {
     ASSERT_OK_AND_ASSIGN(Placement p, policy.Choose(3, {}, {}, gen));
     for (uint32_t s : p.servers) policy.AddUsage(s, kGiB);
   }
-  EXPECT_EQ(policy.Choose(3, {}, {}, gen).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(policy.Choose(3, {}, {}, gen).status().code(), absl::StatusCode::kResourceExhausted);
 }
 
 TEST(PlacementPolicyTest, LoadedServersArePickedLess) {
