@@ -136,14 +136,16 @@ absl::Status ReplicaStream::Send(Frame frame) {
          queued_end_ - durable_ + size > window_bytes_) {
     if (cv_.WaitWithDeadline(&mu_, deadline)) {
       ctx_.TryCancel();
-      return absl::DeadlineExceededError(absl::StrCat(
+      error_ = absl::DeadlineExceededError(absl::StrCat(
           "replica ", address_, " of chunk ", chunk_id_, " did not acknowledge in time"));
+      return error_;
     }
   }
   if (!error_.ok()) return error_;
   if (reads_ended_) {
-    return absl::UnavailableError(
+    error_ = absl::UnavailableError(
         absl::StrCat("replica ", address_, " of chunk ", chunk_id_, " closed the stream"));
+    return error_;
   }
   queued_end_ = frame->offset + size;
   queue_.push_back(std::move(frame));
@@ -157,14 +159,17 @@ absl::Status ReplicaStream::WaitDurable(uint64_t length) {
   while (durable_ < length && error_.ok() && !finished_) {
     if (cv_.WaitWithDeadline(&mu_, deadline)) {
       ctx_.TryCancel();
-      return absl::DeadlineExceededError(absl::StrCat(
+      error_ = absl::DeadlineExceededError(absl::StrCat(
           "replica ", address_, " of chunk ", chunk_id_, " did not acknowledge in time"));
+      return error_;
     }
   }
   if (durable_ >= length) return absl::OkStatus();
-  if (!error_.ok()) return error_;
-  return absl::UnavailableError(
-      absl::StrCat("replica ", address_, " of chunk ", chunk_id_, " closed the stream"));
+  if (error_.ok()) {
+    error_ = absl::UnavailableError(
+        absl::StrCat("replica ", address_, " of chunk ", chunk_id_, " closed the stream"));
+  }
+  return error_;
 }
 
 absl::Status ReplicaStream::Finish() {

@@ -8,4 +8,5 @@ BUILD_DIR=${BUILD_DIR:-build}
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$BUILD_DIR" -j"$(nproc)"
 cd "$BUILD_DIR"
-ctest --output-on-failure --timeout 900 -j"${TEST_JOBS:-2}" "$@"
+# Long soak runs are opt-in: TEST_LABELS="-L soak" scripts/test.sh
+ctest --output-on-failure --timeout 900 -j"${TEST_JOBS:-2}" ${TEST_LABELS:--LE soak} "$@"
