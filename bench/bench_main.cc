@@ -18,10 +18,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <grpcpp/grpcpp.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -34,6 +37,7 @@
 #include "client/cli/local_cluster.h"
 #include "common/daemon.h"
 #include "ternion/client.h"
+#include "ternion/v1/master.grpc.pb.h"
 
 namespace {
 
@@ -312,6 +316,71 @@ std::pair<double, double> AppendLatency(ternion::Client* client, int appends) {
 
 }  // namespace
 
+struct Recovery {
+  double detect_s = 0;  // kill -9 until the master counts chunks under-replicated
+  double copy_s = 0;    // from then until every chunk has three replicas again
+  uint64_t bytes = 0;   // re-replicated
+};
+
+// Kills the chunkserver holding the most replicas and times re-replication, with the master's
+// bandwidth cap lifted (the throttle would otherwise be what is measured).
+Recovery MeasureRecovery(const ternion::local::LocalCluster& cluster) {
+  auto stub = ternion::v1::MasterService::NewStub(
+      grpc::CreateChannel(cluster.master_address, grpc::InsecureChannelCredentials()));
+  auto status = [&] {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    ternion::v1::ClusterStatusResponse st;
+    if (!stub->ClusterStatus(&ctx, ternion::v1::ClusterStatusRequest(), &st).ok()) {
+      Die("cluster status failed");
+    }
+    return st;
+  };
+  {
+    grpc::ClientContext ctx;
+    ternion::v1::ReplicationLimits limits, now;
+    limits.set_bandwidth_bytes_per_s(1ull << 40);
+    if (!stub->SetReplicationLimits(&ctx, limits, &now).ok()) Die("cannot lift the copy cap");
+  }
+  ternion::v1::ClusterStatusResponse st = status();
+  std::string victim_id;
+  uint64_t most = 0;
+  for (const auto& s : st.servers()) {
+    if (s.replicas() > most) {
+      most = s.replicas();
+      victim_id = s.server_id();
+    }
+  }
+  std::string victim;
+  for (const auto& p : cluster.processes) {
+    if (p.role != "chunkserver") continue;
+    std::ifstream in(p.data_dirs[0] + "/server_id");
+    std::string id;
+    in >> id;
+    if (id == victim_id) victim = p.name;
+  }
+  if (victim.empty()) Die("cannot find the chunkserver to kill");
+  const uint64_t repaired_before = st.bytes_repaired();
+  const absl::Time killed = absl::Now();
+  if (!ternion::local::KillProcess(cluster.dir, victim).ok()) Die("kill failed");
+  Recovery r;
+  while (status().chunks_under_replicated() == 0) {
+    if (Seconds(killed) > 120) Die("the dead server was not noticed");
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  const absl::Time detected = absl::Now();
+  r.detect_s = Seconds(killed);
+  while (true) {
+    st = status();
+    if (st.chunks_under_replicated() == 0 && st.moves_in_progress() == 0) break;
+    if (Seconds(detected) > 600) Die("re-replication did not finish in 10 minutes");
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  r.copy_s = Seconds(detected);
+  r.bytes = st.bytes_repaired() - repaired_before;
+  return r;
+}
+
 int main(int argc, char** argv) {
   ternion::KeepLargeBuffersInHeap();
   Config cfg;
@@ -356,6 +425,8 @@ int main(int argc, char** argv) {
     lo.dir = cfg.dir + "/cluster";
     lo.racks = cfg.racks;
     lo.per_rack = cfg.per_rack;
+    lo.dead_after_s = 3;     // recovery starts soon after the kill below
+    lo.move_scan_s = 0.5;
     auto c = ternion::local::StartLocalCluster(lo);
     if (!c.ok()) Die(std::string(c.status().message()));
     cluster = *c;
@@ -382,6 +453,9 @@ int main(int argc, char** argv) {
   read_ceiling = std::max(read_ceiling, ReadCeiling(ceil_dir, cfg.writers, per_writer, true));
   std::filesystem::remove_all(ceil_dir);
   auto [p50, p99] = AppendLatency(client->get(), cfg.appends);
+  Recovery recovery;
+  if (!cluster.dir.empty()) recovery = MeasureRecovery(cluster);
+  const double recovery_mib_s = recovery.copy_s > 0 ? recovery.bytes / kMiB / recovery.copy_s : 0;
 
   if (!cluster.dir.empty()) (void)ternion::local::StopLocalCluster(cluster.dir);
   if (own_dir) std::filesystem::remove_all(cfg.dir);
@@ -397,6 +471,11 @@ int main(int argc, char** argv) {
                       {"read_cache", cold ? "dropped" : "warm"},
                       {"append_p50_us", p50},
                       {"append_p99_us", p99},
+                      {"recovery_detect_s", recovery.detect_s},
+                      {"recovery_copy_s", recovery.copy_s},
+                      {"recovery_mib", recovery.bytes / kMiB},
+                      {"recovery_mib_s", recovery_mib_s},
+                      {"recovery_to_disk_ceiling_ratio", recovery_mib_s / disk_ceiling},
                       {"bytes_mib", per_writer * cfg.writers / kMiB},
                       {"writers", cfg.writers}};
   if (cfg.json) {
@@ -411,9 +490,12 @@ int main(int argc, char** argv) {
       "ceiling, %.2f of disk ceiling\n"
       "  read ceiling (raw 1 MiB preads, best mode)    %8.1f MiB/s\n"
       "  Ternion sequential read                       %8.1f MiB/s  = %.2f of read ceiling\n"
-      "  4 KiB durable append latency                  p50 %.0f us, p99 %.0f us\n",
+      "  4 KiB durable append latency                  p50 %.0f us, p99 %.0f us\n"
+      "  recovery after kill -9 of one chunkserver     %.0f MiB in %.1f s = %.1f MiB/s = %.2f of "
+      "disk ceiling (noticed after %.1f s)\n",
       per_writer * cfg.writers / kMiB, cfg.writers, cold ? "dropped" : "warm", disk_ceiling,
       write_ceiling, write, write / write_ceiling, write / disk_ceiling, read_ceiling, read,
-      read / read_ceiling, p50, p99);
+      read / read_ceiling, p50, p99, static_cast<double>(recovery.bytes / kMiB), recovery.copy_s,
+      recovery_mib_s, recovery_mib_s / disk_ceiling, recovery.detect_s);
   return 0;
 }
