@@ -440,11 +440,12 @@ absl::Status FileWriterImpl::Recover(absl::Status cause) {
   // Survivors holding a replica: to the new version, cut to `length`. (The others create theirs
   // at the new version with the first frame.)
   if (absl::Status s = UpdateReplicas(holders, next, length); !s.ok()) return annotate(s);
-  // New replicas copy the prefix from a survivor.
+  // New replicas copy the prefix from a survivor (with nothing to copy this still replaces a
+  // stale replica a new server may hold from an earlier failure).
   for (const auto& r : next.replicas()) {
     bool survivor = false;
     for (const auto* old : survivors) survivor |= old->server_id() == r.server_id();
-    if (survivor || length == 0) continue;
+    if (survivor) continue;
     auto stub = v1::ChunkServerService::NewStub(client_->Channel(r.address()));
     v1::CopyChunkRequest copy;
     copy.set_chunk_id(chunk_.chunk_id());
@@ -452,7 +453,7 @@ absl::Status FileWriterImpl::Recover(absl::Status cause) {
     copy.set_project(lease_.project());
     copy.set_chunk_size(chunk_size_);
     copy.set_length(length);
-    copy.set_source_address(holders[0]->address());
+    copy.set_source_address((holders.empty() ? survivors[0] : holders[0])->address());
     copy.set_token(next.token());
     grpc::ClientContext ctx;
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + client_->options().rpc_timeout));

@@ -156,5 +156,58 @@ TEST_F(ChunkStoreTest, UnusableDirectoryIsMarkedFailed) {
   EXPECT_FALSE(ChunkStore::Open({file + "/sub"}).ok());
 }
 
+TEST_F(ChunkStoreTest, UpdateReplicaMovesTheVersionAndCutsDurably) {
+  const std::string data = RandomBytes(200000, 31);
+  {
+    auto store = OpenStore();
+    ASSERT_OK_AND_ASSIGN(auto w, store->StartWrite(40, 1, "proj", 1 << 20));
+    ASSERT_OK(w->Append(0, data.data(), data.size()));
+    // Not while it is being written.
+    EXPECT_EQ(store->UpdateReplica(40, 1, 2, 100000).code(), absl::StatusCode::kAborted);
+    w.reset();
+    EXPECT_EQ(store->UpdateReplica(40, 2, 3, 100000).code(),
+              absl::StatusCode::kFailedPrecondition);  // wrong current version
+    EXPECT_EQ(store->UpdateReplica(40, 1, 2, 300000).code(), absl::StatusCode::kOutOfRange);
+    ASSERT_OK(store->UpdateReplica(40, 1, 2, 100001));  // mid-block: its checksum is redone
+  }
+  auto store = OpenStore();  // as after a restart
+  ASSERT_OK_AND_ASSIGN(ReplicaInfo info, store->GetReplica(40));
+  EXPECT_EQ(info.version, 2u);
+  EXPECT_EQ(info.length, 100001u);
+  std::string out;
+  ASSERT_OK(store->Read(40, 2, 0, 1 << 20, &out));
+  EXPECT_EQ(out, data.substr(0, 100001));
+  EXPECT_EQ(store->Read(40, 1, 0, 10, &out).code(), absl::StatusCode::kFailedPrecondition);
+  // Appending goes on from the cut at the new version.
+  ASSERT_OK_AND_ASSIGN(auto w, store->StartWrite(40, 2, "proj", 1 << 20));
+  ASSERT_OK(w->Append(100001, data.data() + 100001, 99999));
+  ASSERT_OK(store->Read(40, 2, 0, 1 << 20, &out));
+  EXPECT_EQ(out, data);
+}
+
+TEST_F(ChunkStoreTest, CorruptAndFailedDiskReplicasAreQueuedAsLost) {
+  auto store = OpenStore();
+  for (uint64_t id = 50; id < 56; ++id) {
+    ASSERT_OK_AND_ASSIGN(auto w, store->StartWrite(id, 1, "proj", 1 << 20));
+    ASSERT_OK(w->Append(0, "abcdef", 6));
+  }
+  store->DropCorrupt(50);
+  EXPECT_FALSE(store->GetReplica(50).ok());
+  // A disk's chunks directory vanishes: every replica on it is lost, the others stay.
+  ASSERT_OK_AND_ASSIGN(ReplicaInfo on, store->GetReplica(51));
+  std::filesystem::rename(on.disk + "/chunks", on.disk + "/gone");
+  store->CheckDisks();
+  LostReplicas lost = store->TakeLost();
+  EXPECT_EQ(lost.corrupt, std::vector<uint64_t>{50});
+  EXPECT_FALSE(lost.failed_disk.empty());
+  for (uint64_t id : lost.failed_disk) {
+    EXPECT_FALSE(store->GetReplica(id).ok());
+    ASSERT_NE(id, 50u);
+  }
+  EXPECT_EQ(lost.failed_disk.size() + 1 + store->ListReplicas().size(), 6u);
+  EXPECT_TRUE(store->TakeLost().failed_disk.empty());  // taken once
+}
+
 }  // namespace
 }  // namespace ternion::chunkserver
+
