@@ -31,15 +31,6 @@ class FailureTest : public testing::ClusterFixture {
     options->move_scan_s = 0.3;
   }
 
-  json CliJson(const std::string& args) {
-    int rc = 0;
-    std::string out = RunCli("--json " + args, &rc);
-    EXPECT_EQ(rc, 0) << out;
-    json j = json::parse(out, nullptr, false);
-    EXPECT_FALSE(j.is_discarded()) << out;
-    return j;
-  }
-
   // Waits (bounded: 30 s) until the master counts `live` live servers.
   void WaitForLive(int live) {
     for (int i = 0; i < 150 && CliJson("cluster status")["live_servers"] != live; ++i) {
@@ -76,13 +67,6 @@ class FailureTest : public testing::ClusterFixture {
       EXPECT_EQ(racks.size(), 3u) << c.dump();
     }
     ExpectContents("t", path, data);
-  }
-
-  // Waits (bounded: 30 s) until `started` says repair has begun.
-  template <typename Pred>
-  void ExpectRepairedAfter(Pred started) {
-    for (int i = 0; i < 150 && !started(); ++i) absl::SleepFor(absl::Milliseconds(200));
-    ASSERT_TRUE(started());
   }
 
   // Names of the chunkserver processes in a rack.
@@ -198,7 +182,7 @@ TEST_F(DiskFailureTest, AFailedDiskLosesOnlyItsReplicas) {
   ASSERT_GT(on_disk, 0u);
   // The disk's directory vanishes (as when a disk drops out).
   std::filesystem::rename(disk + "/chunks", disk + "/chunks.failed");
-  ExpectRepairedAfter([&] { return CliJson("cluster status")["replicas_repaired"] > 0; });
+  ASSERT_TRUE(WaitUntil([&] { return CliJson("cluster status")["replicas_repaired"] > 0; }));
   ExpectRepaired("f", data);
   EXPECT_EQ(CliJson("cluster status")["replicas_repaired"], on_disk);  // only its chunks
   EXPECT_EQ(CliJson("cluster status")["live_servers"], 8);            // the server stays up
@@ -230,7 +214,7 @@ TEST_F(ScrubTest, TheScrubberFindsACorruptReplicaAndItIsReplaced) {
     f.seekp(300000);
     f.write("CORRUPTION", 10);
   }
-  ExpectRepairedAfter([&] { return CliJson("cluster status")["replicas_corrupt"] == 1; });
+  ASSERT_TRUE(WaitUntil([&] { return CliJson("cluster status")["replicas_corrupt"] == 1; }));
   ExpectRepaired("f", data);
   EXPECT_EQ(CliJson("cluster status")["replicas_repaired"], 1);
 }

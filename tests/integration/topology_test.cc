@@ -28,25 +28,6 @@ class TopologyTest : public testing::ClusterFixture {
     options->move_scan_s = 0.3;
   }
 
-  json CliJson(const std::string& args) {
-    int rc = 0;
-    std::string out = RunCli("--json " + args, &rc);
-    EXPECT_EQ(rc, 0) << out;
-    json j = json::parse(out, nullptr, false);
-    EXPECT_FALSE(j.is_discarded()) << out;
-    return j;
-  }
-
-  // Polls `done` (bounded: up to 60 s) and says whether it became true.
-  template <typename Pred>
-  bool WaitFor(Pred done) {
-    for (int i = 0; i < 300; ++i) {
-      if (done()) return true;
-      absl::SleepFor(absl::Milliseconds(200));
-    }
-    return false;
-  }
-
   json ServerStatus(const std::string& id) {
     const json st = CliJson("cluster status");
     for (const auto& s : st["servers"]) {
@@ -92,7 +73,7 @@ TEST_F(TopologyTest, MovingAServerMakesTheMasterRestoreRackSafety) {
   ASSERT_EQ(rc, 0) << out;
 
   // The master moves replicas until every chunk has three replicas in three racks.
-  EXPECT_TRUE(WaitFor([&] {
+  EXPECT_TRUE(WaitUntil([&] {
     json st = CliJson("cluster status");
     return st["chunks_rack_unsafe"] == 0 && st["moves_queued"] == 0 &&
            st["moves_in_progress"] == 0;
@@ -142,7 +123,7 @@ TEST_F(TopologyTest, DrainEmptiesAServerWithNoDataLoss) {
   int rc = 0;
   std::string out = RunCli("topology drain " + server, &rc);
   ASSERT_EQ(rc, 0) << out;
-  EXPECT_TRUE(WaitFor([&] { return ServerStatus(server)["admin_state"] == "drained"; }));
+  EXPECT_TRUE(WaitUntil([&] { return ServerStatus(server)["admin_state"] == "drained"; }));
   EXPECT_EQ(ServerStatus(server)["replicas"], 0);
   json after = CliJson("cluster status");
   EXPECT_EQ(after["chunks_rack_unsafe"], 0);
@@ -200,13 +181,13 @@ TEST_F(BalancerTest, FillsAnEmptyServerUntilEveryServerIsWithinTheBand) {
   const std::string server = st["servers"][0]["server_id"];
   int rc = 0;
   ASSERT_EQ((RunCli("topology drain " + server, &rc), rc), 0);
-  ASSERT_TRUE(WaitFor([&] { return ServerStatus(server)["admin_state"] == "drained"; }));
+  ASSERT_TRUE(WaitUntil([&] { return ServerStatus(server)["admin_state"] == "drained"; }));
   ASSERT_EQ((RunCli("topology activate " + server, &rc), rc), 0);
-  ASSERT_TRUE(WaitFor([&] { return ServerStatus(server)["used_bytes"] == 0; }));
+  ASSERT_TRUE(WaitUntil([&] { return ServerStatus(server)["used_bytes"] == 0; }));
 
   std::string out = RunCli("balancer start --band 0.01", &rc);
   ASSERT_EQ(rc, 0) << out;
-  ASSERT_TRUE(WaitFor([&] { return CliJson("balancer status")["running"] == false; }));
+  ASSERT_TRUE(WaitUntil([&] { return CliJson("balancer status")["running"] == false; }));
   // Usage is reported by heartbeats: wait for a fresh one, then check the band.
   absl::SleepFor(absl::Seconds(1.5));
   json bal = CliJson("balancer status");

@@ -8,11 +8,13 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "absl/time/clock.h"
 #include "client/cli/local_cluster.h"
 #include "common/file_util.h"
 #include "tests/testutil/status_matchers.h"
@@ -61,6 +63,26 @@ class ClusterFixture : public ::testing::Test {
     if (!cluster_.dir.empty()) {
       EXPECT_OK(local::StopLocalCluster(cluster_.dir));
     }
+  }
+
+  // Runs `ternion --json ARGS` against this cluster and parses its output.
+  nlohmann::json CliJson(const std::string& args) {
+    int rc = 0;
+    std::string out = RunCli("--json " + args, &rc);
+    EXPECT_EQ(rc, 0) << out;
+    nlohmann::json j = nlohmann::json::parse(out, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << out;
+    return j;
+  }
+
+  // Polls `done` (bounded: up to 60 s) and says whether it became true.
+  template <typename Pred>
+  bool WaitUntil(Pred done) {
+    for (int i = 0; i < 300; ++i) {
+      if (done()) return true;
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+    return done();
   }
 
   // Runs the CLI against this cluster; returns its stdout and sets *exit_code.
