@@ -363,7 +363,9 @@ absl::Status ChunkService::CopyFromSource(const ternion::v1::CopyChunkRequest& r
   }
   RETURN_IF_ERROR(ValidateProjectName(req.project()));
   // A leftover replica of this chunk (an earlier copy that failed half-way) is replaced.
-  if (store_->GetReplica(req.chunk_id()).ok()) RETURN_IF_ERROR(store_->Delete(req.chunk_id()));
+  if (store_->GetReplica(req.chunk_id()).ok()) {
+    RETURN_IF_ERROR(store_->Delete(req.chunk_id()).status());
+  }
   auto writer =
       store_->StartWrite(req.chunk_id(), req.version(), req.project(), req.chunk_size());
   if (!writer.ok()) return writer.status();
@@ -438,7 +440,7 @@ grpc::Status ChunkService::DeleteReplica(grpc::ServerContext* ctx,
                                          const ternion::v1::DeleteReplicaRequest* req,
                                          ternion::v1::DeleteReplicaResponse* resp) {
   RpcScope rpc("chunkserver", "DeleteReplica");
-  return rpc.Done(ToGrpcStatus(store_->Delete(req->chunk_id())));
+  return rpc.Done(ToGrpcStatus(store_->Delete(req->chunk_id()).status()));
 }
 
 grpc::Status ChunkService::UpdateReplica(grpc::ServerContext* ctx,

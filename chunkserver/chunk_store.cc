@@ -12,6 +12,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/str_format.h"
 #include "common/crc32c.h"
 #include "common/file_util.h"
@@ -274,6 +276,7 @@ absl::StatusOr<std::unique_ptr<ChunkStore>> ChunkStore::Open(
     Disk disk{d, false};
     absl::Status s = MakeDir(d);
     if (s.ok()) s = MakeDir(d + "/chunks");
+    if (s.ok()) s = MakeDir(d + "/wipe");
     if (!s.ok()) {
       TLOG(ERROR) << "data directory " << d << " is unusable: " << s;
       disk.failed = true;
@@ -284,6 +287,7 @@ absl::StatusOr<std::unique_ptr<ChunkStore>> ChunkStore::Open(
   size_t usable = 0;
   for (size_t i = 0; i < store->disks_.size(); ++i) {
     if (store->disks_[i].failed) continue;
+    store->ResumeWipes(store->disks_[i].path);  // before loading: a half-wiped replica is gone
     absl::Status s = store->LoadDisk(i);
     if (!s.ok()) return s;
     ++usable;
@@ -354,8 +358,14 @@ absl::Status ChunkStore::LoadDisk(size_t disk_index) {
   return absl::OkStatus();
 }
 
+void ChunkStore::RefuseReads(uint64_t chunk_id) {
+  absl::MutexLock lock(&mu_);
+  refused_.insert(chunk_id);
+}
+
 std::shared_ptr<ChunkStore::Replica> ChunkStore::Find(uint64_t chunk_id) {
   absl::MutexLock lock(&mu_);
+  if (refused_.contains(chunk_id)) return nullptr;
   auto it = replicas_.find(chunk_id);
   return it == replicas_.end() ? nullptr : it->second;
 }
@@ -644,7 +654,7 @@ absl::Status ChunkStore::UpdateReplica(uint64_t chunk_id, uint64_t version, uint
   return absl::OkStatus();
 }
 
-absl::Status ChunkStore::Delete(uint64_t chunk_id) {
+absl::StatusOr<uint64_t> ChunkStore::Delete(uint64_t chunk_id) {
   std::shared_ptr<Replica> r;
   {
     absl::MutexLock lock(&mu_);
@@ -656,11 +666,76 @@ absl::Status ChunkStore::Delete(uint64_t chunk_id) {
     absl::MutexLock rl(&r->mu);
     if (r->writing) return absl::FailedPreconditionError("replica is being written");
     replicas_.erase(it);
+    refused_.erase(chunk_id);
   }
-  // Open readers keep their file descriptors; the files vanish when they close.
-  ::unlink(r->data_path.c_str());
-  ::unlink(r->meta_path.c_str());
-  return SyncDir(r->disk + "/chunks/" + r->project);
+  // The journal entry names the files; it is durable before the first byte is overwritten.
+  const std::string journal = absl::StrFormat("%s/wipe/%016x", r->disk, chunk_id);
+  RETURN_IF_ERROR(WriteFileAtomically(journal, r->data_path + "\n" + r->meta_path + "\n"));
+  ASSIGN_OR_RETURN(uint64_t bytes, WipeFiles({r->data_path, r->meta_path}));
+  RETURN_IF_ERROR(SyncDir(r->disk + "/chunks/" + r->project));
+  if (::unlink(journal.c_str()) != 0) return ErrnoToStatus(errno, "unlink " + journal);
+  RETURN_IF_ERROR(SyncDir(r->disk + "/wipe"));
+  return bytes;
+}
+
+absl::StatusOr<uint64_t> ChunkStore::WipeFiles(const std::vector<std::string>& paths) {
+  static const std::string* zeros = new std::string(1 << 20, '\0');
+  uint64_t total = 0;
+  for (const std::string& path : paths) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ENOENT) continue;  // already wiped and unlinked (a resumed wipe)
+      return ErrnoToStatus(errno, "open " + path);
+    }
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+      ::close(fd);
+      return ErrnoToStatus(errno, "stat " + path);
+    }
+    // Every allocated byte, including the preallocated tail of the meta file.
+    const uint64_t size = static_cast<uint64_t>(st.st_size);
+    absl::Status s;
+    for (uint64_t off = 0; off < size && s.ok(); off += zeros->size()) {
+      const absl::Time start = absl::Now();
+      const size_t n = std::min<uint64_t>(zeros->size(), size - off);
+      s = PWriteAll(fd, zeros->data(), n, off, path);
+      total += n;
+      const double rate = wipe_bytes_per_second_.load();
+      if (rate > 0) {
+        const absl::Duration budget = absl::Seconds(n / rate) - (absl::Now() - start);
+        if (budget > absl::ZeroDuration()) absl::SleepFor(budget);
+      }
+    }
+    if (s.ok() && ::fdatasync(fd) != 0) s = ErrnoToStatus(errno, "fdatasync " + path);
+    ::close(fd);
+    if (s.ok() && ::unlink(path.c_str()) != 0) s = ErrnoToStatus(errno, "unlink " + path);
+    if (!s.ok()) return s;
+  }
+  return total;
+}
+
+void ChunkStore::ResumeWipes(const std::string& disk) {
+  const std::string dir = disk + "/wipe";
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return;
+  std::vector<std::string> entries;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] != '.') entries.push_back(dir + "/" + e->d_name);
+  }
+  ::closedir(d);
+  for (const std::string& journal : entries) {
+    absl::StatusOr<std::string> text = ReadFileToString(journal);
+    if (!text.ok()) continue;
+    std::vector<std::string> paths = absl::StrSplit(*text, '\n', absl::SkipEmpty());
+    absl::StatusOr<uint64_t> wiped = WipeFiles(paths);
+    if (!wiped.ok()) {
+      TLOG(ERROR) << "cannot finish the wipe journaled in " << journal << ": " << wiped.status();
+      continue;
+    }
+    ::unlink(journal.c_str());
+    TLOG(INFO) << "finished an interrupted wipe (" << *wiped << " bytes) from " << journal;
+  }
+  (void)SyncDir(dir);
 }
 
 absl::StatusOr<ReplicaInfo> ChunkStore::GetReplica(uint64_t chunk_id) {
@@ -723,8 +798,12 @@ void ChunkStore::DropCorrupt(uint64_t chunk_id) {
   }
   TLOG(ERROR) << "replica of chunk " << chunk_id << " on " << r->disk
               << " failed its checksums; dropped";
-  ::unlink(r->data_path.c_str());
-  ::unlink(r->meta_path.c_str());
+  // Corrupt or not, it holds data: wipe it like any freed replica.
+  const std::string journal = absl::StrFormat("%s/wipe/%016x", r->disk, chunk_id);
+  if (WriteFileAtomically(journal, r->data_path + "\n" + r->meta_path + "\n").ok() &&
+      WipeFiles({r->data_path, r->meta_path}).ok()) {
+    ::unlink(journal.c_str());
+  }
 }
 
 LostReplicas ChunkStore::TakeLost() {

@@ -11,6 +11,7 @@
 //
 // Thread-safe. At most one ReplicaWriter exists per replica at a time; readers run alongside it.
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -18,6 +19,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -159,8 +161,15 @@ class ChunkStore {
   // holds it (ABORTED: try again once the old write stream has ended).
   absl::Status UpdateReplica(uint64_t chunk_id, uint64_t version, uint64_t new_version,
                              uint64_t length);
-  // Removes a replica (not while it is being written). Wiping freed space is a later step.
-  absl::Status Delete(uint64_t chunk_id);
+  // Removes a replica by wiping it (not while it is being written): from the moment it is
+  // called the replica cannot be opened; a journal entry is made durable, every byte of its data
+  // and meta files is overwritten with zeros and synced, the files are unlinked, and the entry is
+  // removed. A crash in between is finished by Open. Returns the bytes overwritten.
+  absl::StatusOr<uint64_t> Delete(uint64_t chunk_id);
+  // From now on the replica cannot be opened, read or looked up (it is about to be wiped).
+  void RefuseReads(uint64_t chunk_id);
+  // Limits wiping to this many bytes per second (0: no limit). For tests and busy disks.
+  void SetWipeRate(double bytes_per_second) { wipe_bytes_per_second_ = bytes_per_second; }
   std::vector<ReplicaInfo> ListReplicas();
   std::vector<DiskInfo> Disks();
   // Marks a disk failed when its chunks directory is gone or unreadable, and forgets its
@@ -188,6 +197,13 @@ class ChunkStore {
   absl::Mutex mu_;
   absl::flat_hash_map<uint64_t, std::shared_ptr<Replica>> replicas_ ABSL_GUARDED_BY(mu_);
   LostReplicas lost_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<uint64_t> refused_ ABSL_GUARDED_BY(mu_);  // declared deleted
+  std::atomic<double> wipe_bytes_per_second_{0};
+
+  // Overwrites, syncs and unlinks the files of a journaled wipe; returns the bytes overwritten.
+  absl::StatusOr<uint64_t> WipeFiles(const std::vector<std::string>& paths);
+  // Finishes the wipes journaled on a disk (after a crash).
+  void ResumeWipes(const std::string& disk);
 };
 
 }  // namespace ternion::chunkserver

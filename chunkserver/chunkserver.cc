@@ -100,6 +100,8 @@ absl::StatusOr<std::unique_ptr<ChunkServer>> ChunkServer::Start(const ChunkServe
     cs->metrics_ = std::move(*metrics);
   }
   cs->heartbeat_ = std::thread([p = cs.get()] { p->HeartbeatLoop(); });
+  cs->store_->SetWipeRate(options.wipe_bytes_per_second);
+  cs->wiper_ = std::thread([p = cs.get()] { p->WipeLoop(); });
   if (options.scrub.bytes_per_second > 0) {
     cs->scrubber_ = std::make_unique<Scrubber>(cs->store_.get(), options.scrub);
   }
@@ -113,6 +115,12 @@ ChunkServer::~ChunkServer() { Shutdown(); }
 void ChunkServer::Shutdown() {
   if (!stop_.HasBeenNotified()) stop_.Notify();
   scrubber_.reset();
+  {
+    absl::MutexLock lock(&wipe_mu_);
+    wipe_stop_ = true;
+    wipe_cv_.Signal();
+  }
+  if (wiper_.joinable()) wiper_.join();
   if (heartbeat_.joinable()) heartbeat_.join();
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   metrics_.reset();
@@ -123,12 +131,48 @@ std::string ChunkServer::address() const { return absl::StrCat(options_.host, ":
 int ChunkServer::metrics_port() const { return metrics_ ? metrics_->port() : -1; }
 
 void ChunkServer::DeleteReplicas(const google::protobuf::RepeatedField<uint64_t>& ids) {
+  absl::MutexLock lock(&wipe_mu_);
   for (uint64_t id : ids) {
-    absl::Status s = store_->Delete(id);
-    if (s.ok()) {
-      TLOG(INFO) << "deleted replica of chunk " << id << " at the master's request";
-    } else if (!absl::IsNotFound(s)) {
-      TLOG(WARNING) << "cannot delete replica of chunk " << id << ": " << s;
+    store_->RefuseReads(id);
+    if (wipe_pending_.insert(id).second) wipe_queue_.push_back(id);
+  }
+  wipe_cv_.Signal();
+}
+
+void ChunkServer::WipeLoop() {
+  auto& registry = MetricsRegistry::Default();
+  Counter* wiped_bytes = registry.GetCounter("ternion_chunkserver_wiped_bytes_total",
+                                             "Replica bytes overwritten and synced before release.");
+  Histogram* wipe_seconds = registry.GetHistogram(
+      "ternion_chunkserver_wipe_seconds", "Time to wipe one replica.",
+      {0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 30});
+  while (true) {
+    uint64_t id;
+    {
+      absl::MutexLock lock(&wipe_mu_);
+      while (wipe_queue_.empty() && !wipe_stop_) wipe_cv_.Wait(&wipe_mu_);
+      if (wipe_stop_) return;
+      id = wipe_queue_.front();
+      wipe_queue_.pop_front();
+    }
+    const absl::Time start = absl::Now();
+    absl::StatusOr<uint64_t> bytes = store_->Delete(id);
+    absl::MutexLock lock(&wipe_mu_);
+    if (bytes.ok() || absl::IsNotFound(bytes.status())) {
+      const uint64_t n = bytes.ok() ? *bytes : 0;
+      if (bytes.ok()) {
+        wiped_bytes->Increment(n);
+        wipe_seconds->Observe(absl::ToDoubleSeconds(absl::Now() - start));
+        TLOG(INFO) << "wiped replica of chunk " << id << " (" << n << " bytes)";
+      }
+      wipe_pending_.erase(id);
+      wiped_.push_back(id);
+      wiped_bytes_ += n;
+    } else {
+      // Being written (its writer has not ended yet) or an I/O error: try again later.
+      TLOG(WARNING) << "cannot wipe replica of chunk " << id << " yet: " << bytes.status();
+      wipe_queue_.push_back(id);
+      wipe_cv_.WaitWithTimeout(&wipe_mu_, absl::Seconds(1));
     }
   }
 }
@@ -200,8 +244,23 @@ void ChunkServer::HeartbeatLoop() {
       req.set_active_streams(service_->active_streams());
       req.set_bytes_written(service_->bytes_written());
       req.set_bytes_read(service_->bytes_read());
+      std::vector<uint64_t> wiped;
+      uint64_t wiped_bytes;
+      {
+        absl::MutexLock lock(&wipe_mu_);
+        wiped.swap(wiped_);
+        wiped_bytes = std::exchange(wiped_bytes_, 0);
+      }
+      for (uint64_t id : wiped) req.add_wiped_chunk_ids(id);
+      req.set_wiped_bytes(wiped_bytes);
       ternion::v1::HeartbeatResponse resp;
       grpc::Status s = stub->Heartbeat(&ctx, req, &resp);
+      if (!s.ok()) {  // reported again with the next heartbeat
+        absl::MutexLock lock(&wipe_mu_);
+        wiped_.insert(wiped_.end(), wiped.begin(), wiped.end());
+        wiped_bytes_ += wiped_bytes;
+      }
+      if (s.ok()) DeleteReplicas(resp.wipe_chunk_ids());
       if (s.ok() && resp.reregister()) registered = false;
       if (s.ok() && resp.refused()) {
         TLOG(ERROR) << "the master refuses this server: it is decommissioned";

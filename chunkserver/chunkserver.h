@@ -5,12 +5,15 @@
 
 #include <google/protobuf/repeated_field.h>
 
+#include <deque>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "chunkserver/scrubber.h"
@@ -39,6 +42,7 @@ struct ChunkServerOptions {
   // Full replica reports: this often (the first after a random part of it), and at once when a
   // disk fails.
   absl::Duration report_interval = absl::Minutes(5);
+  double wipe_bytes_per_second = 0;  // 0: wipe at disk speed
   // When set, each disk reports this capacity and only its replicas' bytes as used, instead of
   // its filesystem's figures: for test clusters whose servers share one filesystem.
   uint64_t disk_capacity_bytes = 0;
@@ -59,8 +63,10 @@ class ChunkServer {
  private:
   ChunkServer() = default;
   void HeartbeatLoop();
-  // Deletes the replicas the master no longer wants here.
+  // Queues the replicas the master no longer wants here for wiping; reads of them stop now.
   void DeleteReplicas(const google::protobuf::RepeatedField<uint64_t>& ids);
+  // Wipes queued replicas one at a time, off the heartbeat thread.
+  void WipeLoop();
 
   ChunkServerOptions options_;
   std::string server_id_;
@@ -72,6 +78,14 @@ class ChunkServer {
   absl::Notification stop_;
   std::thread heartbeat_;
   std::unique_ptr<Scrubber> scrubber_;
+  absl::Mutex wipe_mu_;
+  absl::CondVar wipe_cv_;
+  std::deque<uint64_t> wipe_queue_ ABSL_GUARDED_BY(wipe_mu_);
+  absl::flat_hash_set<uint64_t> wipe_pending_ ABSL_GUARDED_BY(wipe_mu_);
+  std::vector<uint64_t> wiped_ ABSL_GUARDED_BY(wipe_mu_);  // for the next heartbeat
+  uint64_t wiped_bytes_ ABSL_GUARDED_BY(wipe_mu_) = 0;
+  bool wipe_stop_ ABSL_GUARDED_BY(wipe_mu_) = false;
+  std::thread wiper_;
 };
 
 }  // namespace ternion::chunkserver

@@ -26,7 +26,8 @@ int main(int argc, char** argv) {
   app.add_option("--heartbeat-interval", heartbeat_s, "Seconds between heartbeats");
   app.add_option("--ready-file", ready_file, "Write a JSON file here once serving");
   double report_s = 300;
-  double scrub_mib_s = 16, scrub_interval_s = 86400;
+  double scrub_mib_s = 16, scrub_interval_s = 86400, wipe_mib_s = 0;
+  app.add_option("--wipe-mib-s", wipe_mib_s, "Wipe rate limit, MiB/s (0 = disk speed)");
   app.add_option("--scrub-mib-s", scrub_mib_s, "Scrubber read rate, MiB/s (0 = off)");
   app.add_option("--scrub-interval", scrub_interval_s,
                  "Seconds from the start of one scrub pass to the next");
@@ -44,6 +45,7 @@ int main(int argc, char** argv) {
   options.report_interval = absl::Seconds(report_s);
   options.scrub.bytes_per_second = scrub_mib_s * (1 << 20);
   options.scrub.pass_interval = absl::Seconds(scrub_interval_s);
+  options.wipe_bytes_per_second = wipe_mib_s * (1 << 20);
 
   auto server = ternion::chunkserver::ChunkServer::Start(options);
   if (!server.ok()) {

@@ -269,8 +269,10 @@ class ClientImpl final : public Client {
     return out;
   }
 
-  absl::Status Delete(const std::string& project, const std::string& path) override {
+  absl::Status Delete(const std::string& project, const std::string& path,
+                      bool force) override {
     v1::DeleteFileRequest req;
+    req.set_force(force);
     req.set_project(project);
     req.set_path(path);
     v1::DeleteFileResponse resp;

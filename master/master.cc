@@ -194,6 +194,7 @@ absl::Status Master::Load() {
     ChunkRecord c;
     parse(&c, k, v);
     chunks_[c.chunk_id()] = EntryOf(c);
+    if (c.deleted()) deleted_chunks_.insert(c.chunk_id());
   }));
   RETURN_IF_ERROR(store_->Scan(kAuditPrefix, [&](absl::string_view k, absl::string_view) {
     uint64_t seq = 0;
@@ -284,7 +285,53 @@ ternion::v1::HeartbeatResponse Master::Heartbeat(const ternion::v1::HeartbeatReq
   }
   s.active_streams = req.active_streams();
   RefreshPlacement(s, now);
+  CollectGarbage(s, req, &resp);
   return resp;
+}
+
+void Master::CollectGarbage(ServerState& s, const ternion::v1::HeartbeatRequest& req,
+                            ternion::v1::HeartbeatResponse* resp) {
+  constexpr int kWipesPerHeartbeat = 64;                 // throttle: per server per heartbeat
+  constexpr absl::Duration kWipeResend = absl::Seconds(30);  // no confirmation: ask again
+  const absl::Time now = absl::Now();
+  bytes_wiped_ += req.wiped_bytes();
+  MetadataBatch batch;
+  std::vector<std::pair<uint64_t, ChunkEntry>> changed;
+  std::vector<uint64_t> gone;
+  for (uint64_t id : req.wiped_chunk_ids()) {
+    auto it = chunks_.find(id);
+    if (it == chunks_.end() || !it->second.deleted() || !it->second.HasReplica(s.ordinal)) continue;
+    ++replicas_wiped_;
+    wipe_sent_.erase({id, s.ordinal});
+    ChunkEntry e = it->second;
+    e.RemoveReplica(s.ordinal);
+    if (e.num_replicas == 0) {
+      batch.Delete(ChunkKey(id));  // wiped everywhere: the chunk is gone
+      gone.push_back(id);
+    } else {
+      PutChunk(&batch, id, e);
+      changed.emplace_back(id, e);
+    }
+  }
+  if (!batch.puts.empty() || !batch.deletes.empty()) {
+    if (absl::Status st = store_->Write(batch); !st.ok()) {
+      TLOG(WARNING) << "cannot record wipes by " << s.record.server_id() << ": " << st;
+      return;  // they are reported again by the next report of this server's replicas
+    }
+    for (auto& [id, e] : changed) chunks_[id] = e;
+    for (uint64_t id : gone) {
+      chunks_.erase(id);
+      deleted_chunks_.erase(id);
+    }
+  }
+  for (uint64_t id : deleted_chunks_) {
+    if (resp->wipe_chunk_ids_size() >= kWipesPerHeartbeat) break;
+    if (!chunks_.at(id).HasReplica(s.ordinal)) continue;
+    auto [sent, added] = wipe_sent_.try_emplace({id, s.ordinal}, now);
+    if (!added && now - sent->second < kWipeResend) continue;
+    sent->second = now;
+    resp->add_wipe_chunk_ids(id);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -590,9 +637,14 @@ absl::StatusOr<std::vector<FileInfo>> Master::ListFiles(const std::string& proje
   return out;
 }
 
-absl::Status Master::DeleteFile(const std::string& project, const std::string& path) {
+absl::Status Master::DeleteFile(const std::string& project, const std::string& path, bool force) {
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(FileRecord * f, FindFile(project, path));
+  if (!force && !f->lease_id().empty() && f->lease_expires_unix_ms() > NowMs()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        project, "/", path, " is being written by ", f->lease_holder(),
+        "; wait for it to close, or delete with --force (which revokes the lease)"));
+  }
   // The name goes at once; the chunks stay recorded as deleted until garbage collection wipes
   // their replicas.
   MetadataBatch batch;
@@ -603,7 +655,10 @@ absl::Status Master::DeleteFile(const std::string& project, const std::string& p
     PutChunk(&batch, id, c);
   }
   RETURN_IF_ERROR(store_->Write(batch));
-  for (uint64_t id : f->chunk_ids()) chunks_.at(id).flags |= ChunkEntry::kDeleted;
+  for (uint64_t id : f->chunk_ids()) {
+    chunks_.at(id).flags |= ChunkEntry::kDeleted;
+    deleted_chunks_.insert(id);
+  }
   files_by_id_.erase(f->file_id());
   files_.erase(FileKey(project, path));
   return absl::OkStatus();
@@ -715,6 +770,21 @@ ternion::v1::ClusterStatusResponse Master::ClusterStatus() {
   return resp;
 }
 
+ternion::v1::GcStatusResponse Master::GcStatus() {
+  absl::MutexLock lock(&mu_);
+  ternion::v1::GcStatusResponse resp;
+  resp.set_chunks_pending(deleted_chunks_.size());
+  uint64_t bytes = 0;
+  for (uint64_t id : deleted_chunks_) {
+    const ChunkEntry& e = chunks_.at(id);
+    bytes += static_cast<uint64_t>(e.length) * e.num_replicas;
+  }
+  resp.set_bytes_pending_wipe(bytes);
+  resp.set_bytes_wiped_total(bytes_wiped_);
+  resp.set_replicas_wiped_total(replicas_wiped_);
+  return resp;
+}
+
 absl::StatusOr<ternion::v1::FsckResponse> Master::Fsck(const std::string& project) {
   if (!project.empty()) RETURN_IF_ERROR(ValidateProjectName(project));
   absl::MutexLock lock(&mu_);
@@ -771,6 +841,13 @@ void Master::UpdateMetrics() {
       ->Set(st.chunks_total() - st.chunks_rack_unsafe());
   r.GetGauge("ternion_master_chunks_placement", placement_help, {{"state", "rack_unsafe"}})
       ->Set(st.chunks_rack_unsafe());
+  ternion::v1::GcStatusResponse gc = GcStatus();
+  r.GetGauge("ternion_master_gc_chunks_pending", "Deleted chunks with replicas not yet wiped.")
+      ->Set(gc.chunks_pending());
+  r.GetGauge("ternion_master_gc_pending_wipe_bytes", "Replica bytes of deleted chunks awaiting wipe.")
+      ->Set(gc.bytes_pending_wipe());
+  r.GetGauge("ternion_master_gc_wiped_bytes", "Replica bytes chunkservers reported wiped since start.")
+      ->Set(gc.bytes_wiped_total());
   r.GetGauge("ternion_master_replica_moves_queued", "Replica moves waiting to start.")
       ->Set(st.moves_queued());
   r.GetGauge("ternion_master_replica_moves_in_progress", "Replica moves being copied.")

@@ -13,6 +13,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/random/random.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -100,7 +101,10 @@ class Master {
   absl::StatusOr<std::vector<ternion::v1::FileInfo>> ListFiles(const std::string& project,
                                                                const std::string& prefix,
                                                                uint32_t limit);
-  absl::Status DeleteFile(const std::string& project, const std::string& path);
+  // Removes the file from the namespace at once. Refused while a writer holds the lease unless
+  // `force` (which revokes it). Its chunks are wiped on every holder by garbage collection.
+  absl::Status DeleteFile(const std::string& project, const std::string& path, bool force = false);
+  ternion::v1::GcStatusResponse GcStatus();
 
   ternion::v1::ClusterStatusResponse ClusterStatus();
   // Every chunk of the namespace (or one project's) that is not healthy, with its file.
@@ -260,6 +264,15 @@ class Master {
   uint64_t replicas_repaired_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t bytes_repaired_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t corrupt_replicas_ ABSL_GUARDED_BY(mu_) = 0;
+  // Garbage collection: deleted chunks whose replicas are not all wiped yet, when each holder
+  // was last told to wipe (told again after a while until it confirms), and totals.
+  absl::flat_hash_set<uint64_t> deleted_chunks_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::pair<uint64_t, uint32_t>, absl::Time> wipe_sent_ ABSL_GUARDED_BY(mu_);
+  uint64_t bytes_wiped_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t replicas_wiped_ ABSL_GUARDED_BY(mu_) = 0;
+  // Takes the wipes `s` reports and hands it the next ones (in a heartbeat).
+  void CollectGarbage(ServerState& s, const ternion::v1::HeartbeatRequest& req,
+                      ternion::v1::HeartbeatResponse* resp) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 };
 
 }  // namespace ternion::master

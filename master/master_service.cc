@@ -131,7 +131,7 @@ grpc::Status MasterService::ListFiles(grpc::ServerContext*, const ListFilesReque
 
 grpc::Status MasterService::DeleteFile(grpc::ServerContext*, const DeleteFileRequest* req,
                                        DeleteFileResponse*) {
-  return Serve("DeleteFile", [&] { return master_->DeleteFile(req->project(), req->path()); });
+  return Serve("DeleteFile", [&] { return master_->DeleteFile(req->project(), req->path(), req->force()); });
 }
 
 grpc::Status MasterService::ClusterStatus(grpc::ServerContext*, const ClusterStatusRequest*,
@@ -215,6 +215,14 @@ grpc::Status MasterService::ReplaceReplicas(grpc::ServerContext*,
                                             const ReplaceReplicasRequest* req, ChunkInfo* resp) {
   return Serve("ReplaceReplicas", [&] {
     return Store(master_->ReplaceReplicas(*req), [&](ChunkInfo c) { *resp = std::move(c); });
+  });
+}
+
+grpc::Status MasterService::GcStatus(grpc::ServerContext*, const GcStatusRequest*,
+                                     GcStatusResponse* resp) {
+  return Serve("GcStatus", [&] {
+    *resp = master_->GcStatus();
+    return absl::OkStatus();
   });
 }
 

@@ -65,6 +65,8 @@ class MasterService final : public ternion::v1::MasterService::Service {
                       ternion::v1::BackupResponse*) override;
   grpc::Status Fsck(grpc::ServerContext*, const ternion::v1::FsckRequest*,
                     ternion::v1::FsckResponse*) override;
+  grpc::Status GcStatus(grpc::ServerContext*, const ternion::v1::GcStatusRequest*,
+                        ternion::v1::GcStatusResponse*) override;
 
  private:
   Master* const master_;

@@ -308,6 +308,30 @@ void AddAdminCommands(CLI::App& app, const Globals& g, int* rc) {
   repl->add_option("--per-server", per_server, "Concurrent copies in or out of one server");
   repl->callback([&g, rc] { *rc = Replication(g, bandwidth_mib, per_server); });
 
+  auto* gc = app.add_subcommand("gc", "Garbage collection of deleted chunks");
+  gc->require_subcommand(1);
+  gc->add_subcommand("status", "Chunks awaiting wipe, bytes pending and wiped")->callback([&g, rc] {
+    ternion::v1::GcStatusResponse st;
+    if (auto s = Call(g, &Stub::GcStatus, ternion::v1::GcStatusRequest(), &st); !s.ok()) {
+      *rc = Fail(s);
+      return;
+    }
+    if (g.json) {
+      std::cout << json({{"chunks_pending", st.chunks_pending()},
+                         {"bytes_pending_wipe", st.bytes_pending_wipe()},
+                         {"bytes_wiped_total", st.bytes_wiped_total()},
+                         {"replicas_wiped_total", st.replicas_wiped_total()}})
+                       .dump(2)
+                << "\n";
+    } else {
+      std::cout << absl::StrFormat(
+          "%d deleted chunks awaiting wipe (%s of replicas); wiped so far: %d replicas, %s\n",
+          st.chunks_pending(), HumanBytes(st.bytes_pending_wipe()), st.replicas_wiped_total(),
+          HumanBytes(st.bytes_wiped_total()));
+    }
+    *rc = 0;
+  });
+
   auto* bal = app.add_subcommand("balancer", "Even out disk usage by moving replicas");
   bal->require_subcommand(1);
   auto* start = bal->add_subcommand("start", "Run until every server is within the band");

@@ -233,12 +233,12 @@ int Stat(const Globals& g, const std::string& target, bool chunks) {
   return 0;
 }
 
-int Rm(const Globals& g, const std::string& target) {
+int Rm(const Globals& g, const std::string& target, bool force) {
   std::string project, path;
   if (auto s = SplitTarget(target, true, &project, &path); !s.ok()) return Fail(s);
   auto client = Connect(g);
   if (!client.ok()) return Fail(client.status());
-  if (auto s = (*client)->Delete(project, path); !s.ok()) return Fail(s);
+  if (auto s = (*client)->Delete(project, path, force); !s.ok()) return Fail(s);
   return 0;
 }
 
@@ -382,7 +382,9 @@ int main(int argc, char** argv) {
 
   auto* rm = app.add_subcommand("rm", "Delete a file");
   rm->add_option("target", target, "PROJECT/PATH")->required();
-  rm->callback([&] { rc = Rm(g, target); });
+  bool force = false;
+  rm->add_flag("--force", force, "Delete even while a writer holds the file (revokes its lease)");
+  rm->callback([&] { rc = Rm(g, target, force); });
 
   auto* project = app.add_subcommand("project", "Projects (tenants)");
   project->require_subcommand(1);

@@ -131,7 +131,9 @@ TEST_F(MasterTest, ListAndDelete) {
   EXPECT_EQ(logs[1].path(), "logs/b");
   ASSERT_OK_AND_ASSIGN(auto all, master_->ListFiles("p", "", 0));
   EXPECT_EQ(all.size(), 4u);
-  ASSERT_OK(master_->DeleteFile("p", "logs/a"));
+  // Still under its writer's lease: refused, unless forced (which revokes the lease).
+  EXPECT_EQ(master_->DeleteFile("p", "logs/a").code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_OK(master_->DeleteFile("p", "logs/a", /*force=*/true));
   EXPECT_EQ(master_->GetFileInfo("p", "logs/a", false).status().code(),
             absl::StatusCode::kNotFound);
   EXPECT_EQ(master_->DeleteFile("p", "logs/a").code(), absl::StatusCode::kNotFound);

@@ -129,8 +129,11 @@ class Client {
   // Files whose path starts with `prefix`, in path order.
   virtual absl::StatusOr<std::vector<FileStat>> List(const std::string& project,
                                                      const std::string& prefix = "") = 0;
-  // Removes the file from the namespace at once; its chunks are collected later.
-  virtual absl::Status Delete(const std::string& project, const std::string& path) = 0;
+  // Removes the file from the namespace at once; every replica of its chunks is then wiped
+  // (overwritten and synced) before its space is reused. Refused while a writer holds the
+  // file's lease, unless `force` (which revokes the lease).
+  virtual absl::Status Delete(const std::string& project, const std::string& path,
+                              bool force = false) = 0;
 };
 
 }  // namespace ternion
