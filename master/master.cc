@@ -295,10 +295,22 @@ void Master::CollectGarbage(ServerState& s, const ternion::v1::HeartbeatRequest&
   constexpr absl::Duration kWipeResend = absl::Seconds(30);  // no confirmation: ask again
   const absl::Time now = absl::Now();
   bytes_wiped_ += req.wiped_bytes();
+  RecordWiped(s, {req.wiped_chunk_ids().begin(), req.wiped_chunk_ids().end()});
+  for (uint64_t id : deleted_chunks_) {
+    if (resp->wipe_chunk_ids_size() >= kWipesPerHeartbeat) break;
+    if (!chunks_.at(id).HasReplica(s.ordinal)) continue;
+    auto [sent, added] = wipe_sent_.try_emplace({id, s.ordinal}, now);
+    if (!added && now - sent->second < kWipeResend) continue;
+    sent->second = now;
+    resp->add_wipe_chunk_ids(id);
+  }
+}
+
+void Master::RecordWiped(ServerState& s, const std::vector<uint64_t>& ids) {
   MetadataBatch batch;
   std::vector<std::pair<uint64_t, ChunkEntry>> changed;
   std::vector<uint64_t> gone;
-  for (uint64_t id : req.wiped_chunk_ids()) {
+  for (uint64_t id : ids) {
     auto it = chunks_.find(id);
     if (it == chunks_.end() || !it->second.deleted() || !it->second.HasReplica(s.ordinal)) continue;
     ++replicas_wiped_;
@@ -323,14 +335,6 @@ void Master::CollectGarbage(ServerState& s, const ternion::v1::HeartbeatRequest&
       chunks_.erase(id);
       deleted_chunks_.erase(id);
     }
-  }
-  for (uint64_t id : deleted_chunks_) {
-    if (resp->wipe_chunk_ids_size() >= kWipesPerHeartbeat) break;
-    if (!chunks_.at(id).HasReplica(s.ordinal)) continue;
-    auto [sent, added] = wipe_sent_.try_emplace({id, s.ordinal}, now);
-    if (!added && now - sent->second < kWipeResend) continue;
-    sent->second = now;
-    resp->add_wipe_chunk_ids(id);
   }
 }
 

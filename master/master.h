@@ -270,6 +270,10 @@ class Master {
   absl::flat_hash_map<std::pair<uint64_t, uint32_t>, absl::Time> wipe_sent_ ABSL_GUARDED_BY(mu_);
   uint64_t bytes_wiped_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t replicas_wiped_ ABSL_GUARDED_BY(mu_) = 0;
+  // Records that `s` no longer holds replicas of these deleted chunks (wiped, or absent from its
+  // report); a chunk wiped everywhere is forgotten.
+  void RecordWiped(ServerState& s, const std::vector<uint64_t>& ids)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Takes the wipes `s` reports and hands it the next ones (in a heartbeat).
   void CollectGarbage(ServerState& s, const ternion::v1::HeartbeatRequest& req,
                       ternion::v1::HeartbeatResponse* resp) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -61,15 +61,22 @@ std::vector<uint64_t> Master::Reconcile(ServerState& s,
       to_delete.push_back(id);
     }
   }
-  // Replicas the map places here that the server no longer has (a failed disk, lost files).
+  // Replicas the map places here that the server no longer has (a failed disk, lost files; for
+  // a deleted chunk: wiped, e.g. a wipe finished after a crash).
+  std::vector<uint64_t> wiped;
   for (const auto& [id, e] : chunks_) {
-    if (e.deleted() || !e.HasReplica(s.ordinal) || reported.contains(id)) continue;
+    if (!e.HasReplica(s.ordinal) || reported.contains(id)) continue;
+    if (e.deleted()) {
+      wiped.push_back(id);
+      continue;
+    }
     if (!ChunkStable(e) || recently_changed(id, e)) continue;
     TLOG(WARNING) << "chunkserver " << s.record.server_id() << " no longer has chunk " << id;
     ChunkEntry updated = e;
     updated.RemoveReplica(s.ordinal);
     changed.emplace_back(id, updated);
   }
+  RecordWiped(s, wiped);
   if (!changed.empty()) {
     MetadataBatch batch;
     for (const auto& [id, e] : changed) PutChunk(&batch, id, e);
