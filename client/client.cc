@@ -269,6 +269,16 @@ class ClientImpl final : public Client {
     return out;
   }
 
+  absl::Status Snapshot(const std::string& project, const std::string& path,
+                        const std::string& snapshot_path) override {
+    v1::SnapshotFileRequest req;
+    req.set_project(project);
+    req.set_path(path);
+    req.set_snapshot_path(snapshot_path);
+    v1::FileInfo resp;
+    return CallMaster(&v1::MasterService::Stub::SnapshotFile, req, &resp, /*idempotent=*/false);
+  }
+
   absl::Status Delete(const std::string& project, const std::string& path,
                       bool force) override {
     v1::DeleteFileRequest req;

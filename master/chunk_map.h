@@ -26,6 +26,7 @@ struct ChunkEntry {
   uint32_t project = 0;  // project ordinal
   uint8_t flags = 0;
   uint8_t num_replicas = 0;
+  uint16_t extra_refs = 0;  // files referencing the chunk beyond its first (snapshots)
   uint32_t replicas[kMaxReplicas] = {};  // server ordinals
 
   absl::Span<const uint32_t> replica_span() const { return {replicas, num_replicas}; }
@@ -55,6 +56,8 @@ struct ChunkEntry {
     return true;
   }
 };
+
+static_assert(sizeof(ChunkEntry) == 40, "keep the chunk map small");
 
 using ChunkMap = absl::flat_hash_map<uint64_t, ChunkEntry>;
 

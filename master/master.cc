@@ -81,6 +81,7 @@ ChunkEntry Master::EntryOf(const ChunkRecord& c) {
   e.version = static_cast<uint32_t>(c.version());
   e.index = static_cast<uint32_t>(c.index());
   e.project = ProjectOrdinal(c.project());
+  e.extra_refs = static_cast<uint16_t>(c.extra_refs());
   if (c.deleted()) e.flags |= ChunkEntry::kDeleted;
   for (const std::string& id : c.replica_servers()) e.AddReplica(ServerByName(id).ordinal);
   return e;
@@ -95,6 +96,7 @@ ChunkRecord Master::RecordOf(uint64_t id, const ChunkEntry& e) {
   c.set_length(e.length);
   c.set_deleted(e.deleted());
   c.set_project(project_names_[e.project]);
+  c.set_extra_refs(e.extra_refs);
   for (uint32_t r : e.replica_span()) {
     c.add_replica_servers(server_by_ordinal_[r]->record.server_id());
   }
@@ -653,15 +655,22 @@ absl::Status Master::DeleteFile(const std::string& project, const std::string& p
   // their replicas.
   MetadataBatch batch;
   batch.Delete(kFilePrefix + FileKey(project, path));
+  // A chunk another file (a snapshot) still references only loses a reference.
+  std::vector<std::pair<uint64_t, ChunkEntry>> changed;
   for (uint64_t id : f->chunk_ids()) {
     ChunkEntry c = chunks_.at(id);
-    c.flags |= ChunkEntry::kDeleted;
+    if (c.extra_refs > 0) {
+      --c.extra_refs;
+    } else {
+      c.flags |= ChunkEntry::kDeleted;
+    }
     PutChunk(&batch, id, c);
+    changed.emplace_back(id, c);
   }
   RETURN_IF_ERROR(store_->Write(batch));
-  for (uint64_t id : f->chunk_ids()) {
-    chunks_.at(id).flags |= ChunkEntry::kDeleted;
-    deleted_chunks_.insert(id);
+  for (auto& [id, c] : changed) {
+    chunks_[id] = c;
+    if (c.deleted()) deleted_chunks_.insert(id);
   }
   files_by_id_.erase(f->file_id());
   files_.erase(FileKey(project, path));
@@ -772,6 +781,51 @@ ternion::v1::ClusterStatusResponse Master::ClusterStatus() {
   resp.set_bytes_repaired(bytes_repaired_);
   resp.set_replicas_corrupt(corrupt_replicas_);
   return resp;
+}
+
+absl::StatusOr<FileInfo> Master::SnapshotFile(const std::string& project, const std::string& path,
+                                              const std::string& snapshot_path) {
+  RETURN_IF_ERROR(ValidatePath(snapshot_path));
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(FileRecord * f, FindFile(project, path));
+  if (!f->lease_id().empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        project, "/", path, " is open for writing; close or seal it before a snapshot"));
+  }
+  if (files_.contains(FileKey(project, snapshot_path))) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("file ", project, "/", snapshot_path, " already exists"));
+  }
+  FileRecord snap;
+  snap.set_file_id(next_file_id_);
+  snap.set_project(project);
+  snap.set_path(snapshot_path);
+  snap.set_length(f->length());
+  snap.set_chunk_size(f->chunk_size());
+  snap.set_sealed(true);
+  *snap.mutable_chunk_ids() = f->chunk_ids();
+  snap.set_created_unix_ms(NowMs());
+  snap.set_modified_unix_ms(NowMs());
+  MetadataBatch batch;
+  std::vector<std::pair<uint64_t, ChunkEntry>> changed;
+  for (uint64_t id : f->chunk_ids()) {
+    ChunkEntry c = chunks_.at(id);
+    if (c.extra_refs == UINT16_MAX) {
+      return absl::ResourceExhaustedError(absl::StrCat("chunk ", id, " has too many snapshots"));
+    }
+    ++c.extra_refs;
+    PutChunk(&batch, id, c);
+    changed.emplace_back(id, c);
+  }
+  batch.Put(kFilePrefix + FileKey(project, snapshot_path), snap.SerializeAsString());
+  batch.Put(kNextFileIdKey, absl::StrCat(snap.file_id() + 1));
+  RETURN_IF_ERROR(store_->Write(batch));
+  ++next_file_id_;
+  for (auto& [id, c] : changed) chunks_[id] = c;
+  FileRecord& stored = files_[FileKey(project, snapshot_path)];
+  stored = std::move(snap);
+  files_by_id_[stored.file_id()] = &stored;
+  return ToFileInfo(stored, false);
 }
 
 ternion::v1::GcStatusResponse Master::GcStatus() {

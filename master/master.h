@@ -105,6 +105,10 @@ class Master {
   // `force` (which revokes it). Its chunks are wiped on every holder by garbage collection.
   absl::Status DeleteFile(const std::string& project, const std::string& path, bool force = false);
   ternion::v1::GcStatusResponse GcStatus();
+  // A sealed, read-only copy of a closed file sharing its chunks (see SnapshotFileRequest).
+  absl::StatusOr<ternion::v1::FileInfo> SnapshotFile(const std::string& project,
+                                                     const std::string& path,
+                                                     const std::string& snapshot_path);
 
   ternion::v1::ClusterStatusResponse ClusterStatus();
   // Every chunk of the namespace (or one project's) that is not healthy, with its file.

@@ -199,11 +199,12 @@ void Master::ScanForMoves(absl::Time now) {
     m.to = server_by_ordinal_[to]->record.server_id();
     m.reason = reason;
     m.priority = repair ? live : 10 + static_cast<int>(reason);
-    if (auto f = files_by_id_.find(e.file_id); f != files_by_id_.end()) {
-      m.chunk_size = f->second->chunk_size();
-    } else {
-      continue;
-    }
+    // The bound of the new replica: the file's chunk size, or (its first file deleted, a
+    // snapshot keeping it) its own length, which can no longer grow.
+    auto f = files_by_id_.find(e.file_id);
+    m.chunk_size = f != files_by_id_.end()
+                       ? f->second->chunk_size()
+                       : std::max<uint64_t>(64 << 10, (e.length + (64 << 10) - 1) / (64 << 10) * (64 << 10));
     placement_.AddUsage(to, e.length);
     if (reason == ReplicaMove::kBalance) {
       excess[victim] -= e.length;

@@ -226,4 +226,12 @@ grpc::Status MasterService::GcStatus(grpc::ServerContext*, const GcStatusRequest
   });
 }
 
+grpc::Status MasterService::SnapshotFile(grpc::ServerContext*, const SnapshotFileRequest* req,
+                                         FileInfo* resp) {
+  return Serve("SnapshotFile", [&] {
+    return Store(master_->SnapshotFile(req->project(), req->path(), req->snapshot_path()),
+                 [&](FileInfo f) { *resp = std::move(f); });
+  });
+}
+
 }  // namespace ternion::master

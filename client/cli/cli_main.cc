@@ -380,6 +380,23 @@ int main(int argc, char** argv) {
   stat->add_flag("--chunks", chunks, "Also list chunks and their replicas");
   stat->callback([&] { rc = Stat(g, target, chunks); });
 
+  std::string snapshot_target;
+  auto* snap = app.add_subcommand("snapshot", "Read-only copy of a closed file, sharing its chunks");
+  snap->add_option("target", target, "PROJECT/PATH of the file")->required();
+  snap->add_option("snapshot", snapshot_target, "PATH of the snapshot in the same project")
+      ->required();
+  snap->callback([&] {
+    std::string project, path;
+    if (auto s = SplitTarget(target, true, &project, &path); !s.ok()) {
+      rc = Fail(s);
+      return;
+    }
+    auto client = Connect(g);
+    absl::Status s = client.ok() ? (*client)->Snapshot(project, path, snapshot_target)
+                                 : client.status();
+    rc = s.ok() ? 0 : Fail(s);
+  });
+
   auto* rm = app.add_subcommand("rm", "Delete a file");
   rm->add_option("target", target, "PROJECT/PATH")->required();
   bool force = false;

@@ -150,6 +150,25 @@ TEST_F(GcTest, DeletingAFileUnderALeaseNeedsForce) {
   ASSERT_TRUE(WaitUntil([&] { return Collected(); }));
 }
 
+TEST_F(GcTest, ASnapshotKeepsDeletedChunksUntilItIsDeletedToo) {
+  ASSERT_OK(client_->CreateProject("g"));
+  const std::string data = WriteMarkerFile("secret", 3 << 20, 1 << 20);
+  int rc = 0;
+  std::string out = RunCli("snapshot g/secret snapshots/secret@1", &rc);
+  ASSERT_EQ(rc, 0) << out;
+  ASSERT_OK(client_->Delete("g", "secret"));
+  absl::SleepFor(absl::Seconds(1));  // a few heartbeats: nothing to collect
+  EXPECT_EQ(CliJson("gc status")["chunks_pending"], 0);
+  EXPECT_EQ(CliJson("cluster status")["chunks_total"], 3);
+  ExpectContents("g", "snapshots/secret@1", data);
+  ASSERT_OK_AND_ASSIGN(FileStat st, client_->Stat("g", "snapshots/secret@1"));
+  EXPECT_TRUE(st.sealed);
+  ASSERT_OK(client_->Delete("g", "snapshots/secret@1"));
+  ASSERT_TRUE(WaitUntil([&] { return Collected(); }));
+  EXPECT_EQ(CliJson("cluster status")["chunks_total"], 0);
+  EXPECT_EQ(FilesWithMarker(), std::vector<std::string>{});
+}
+
 // The same marker check on the raw bytes of a filesystem image the chunkservers ran on, so
 // free space is scanned too: a loop-mounted ext4 image when the sandbox allows mounting.
 class RawImageGcTest : public GcTest {
