@@ -378,7 +378,44 @@ Recovery MeasureRecovery(const ternion::local::LocalCluster& cluster) {
   }
   r.copy_s = Seconds(detected);
   r.bytes = st.bytes_repaired() - repaired_before;
+  // Back with its (now extra) replicas, for the wipe measurement.
+  if (!ternion::local::RestartProcess(cluster.dir, victim).ok()) Die("restart failed");
   return r;
+}
+
+struct Wipe {
+  double seconds = 0;
+  uint64_t bytes = 0;
+};
+
+// Deletes the benchmark's files and times garbage collection until every replica is wiped
+// (overwritten with zeros and synced on its chunkserver).
+Wipe MeasureWipe(ternion::Client* client, const std::string& master, int writers) {
+  auto stub = ternion::v1::MasterService::NewStub(
+      grpc::CreateChannel(master, grpc::InsecureChannelCredentials()));
+  auto gc = [&] {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    ternion::v1::GcStatusResponse st;
+    if (!stub->GcStatus(&ctx, ternion::v1::GcStatusRequest(), &st).ok()) Die("gc status failed");
+    return st;
+  };
+  absl::SleepFor(absl::Seconds(3));  // the restarted server re-registers; its extras go first
+  while (gc().chunks_pending() != 0) absl::SleepFor(absl::Milliseconds(50));
+  const uint64_t before = gc().bytes_wiped_total();
+  const absl::Time start = absl::Now();
+  for (int i = 0; i < writers; ++i) {
+    if (!client->Delete("bench", absl::StrCat("seq/", i)).ok()) Die("delete failed");
+  }
+  (void)client->Delete("bench", "appends");
+  while (gc().chunks_pending() != 0) {
+    if (Seconds(start) > 600) Die("garbage collection did not finish in 10 minutes");
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  Wipe w;
+  w.seconds = Seconds(start);
+  w.bytes = gc().bytes_wiped_total() - before;
+  return w;
 }
 
 int main(int argc, char** argv) {
@@ -454,8 +491,13 @@ int main(int argc, char** argv) {
   std::filesystem::remove_all(ceil_dir);
   auto [p50, p99] = AppendLatency(client->get(), cfg.appends);
   Recovery recovery;
-  if (!cluster.dir.empty()) recovery = MeasureRecovery(cluster);
+  Wipe wipe;
+  if (!cluster.dir.empty()) {
+    recovery = MeasureRecovery(cluster);
+    wipe = MeasureWipe(client->get(), cfg.master, cfg.writers);
+  }
   const double recovery_mib_s = recovery.copy_s > 0 ? recovery.bytes / kMiB / recovery.copy_s : 0;
+  const double wipe_mib_s = wipe.seconds > 0 ? wipe.bytes / kMiB / wipe.seconds : 0;
 
   if (!cluster.dir.empty()) (void)ternion::local::StopLocalCluster(cluster.dir);
   if (own_dir) std::filesystem::remove_all(cfg.dir);
@@ -476,6 +518,10 @@ int main(int argc, char** argv) {
                       {"recovery_mib", recovery.bytes / kMiB},
                       {"recovery_mib_s", recovery_mib_s},
                       {"recovery_to_disk_ceiling_ratio", recovery_mib_s / disk_ceiling},
+                      {"wipe_mib", wipe.bytes / kMiB},
+                      {"wipe_s", wipe.seconds},
+                      {"wipe_mib_s", wipe_mib_s},
+                      {"wipe_to_disk_ceiling_ratio", wipe_mib_s / disk_ceiling},
                       {"bytes_mib", per_writer * cfg.writers / kMiB},
                       {"writers", cfg.writers}};
   if (cfg.json) {
@@ -492,10 +538,13 @@ int main(int argc, char** argv) {
       "  Ternion sequential read                       %8.1f MiB/s  = %.2f of read ceiling\n"
       "  4 KiB durable append latency                  p50 %.0f us, p99 %.0f us\n"
       "  recovery after kill -9 of one chunkserver     %.0f MiB in %.1f s = %.1f MiB/s = %.2f of "
-      "disk ceiling (noticed after %.1f s)\n",
+      "disk ceiling (noticed after %.1f s)\n"
+      "  wipe of deleted replicas (delete to all wiped) %.0f MiB in %.1f s = %.1f MiB/s = %.2f of "
+      "disk ceiling\n",
       per_writer * cfg.writers / kMiB, cfg.writers, cold ? "dropped" : "warm", disk_ceiling,
       write_ceiling, write, write / write_ceiling, write / disk_ceiling, read_ceiling, read,
       read / read_ceiling, p50, p99, static_cast<double>(recovery.bytes / kMiB), recovery.copy_s,
-      recovery_mib_s, recovery_mib_s / disk_ceiling, recovery.detect_s);
+      recovery_mib_s, recovery_mib_s / disk_ceiling, recovery.detect_s,
+      static_cast<double>(wipe.bytes / kMiB), wipe.seconds, wipe_mib_s, wipe_mib_s / disk_ceiling);
   return 0;
 }
