@@ -74,9 +74,12 @@ class FileWriterImpl final : public FileWriter {
   // Before appending into a chunk an earlier writer left partly filled: moves its replicas to
   // a new version cut at the acknowledged length, dropping whatever that writer sent beyond.
   absl::Status PrepareAppend();
-  // Moves each replica of chunk_ from its version to `next`'s, cut to `length`.
-  absl::Status UpdateReplicas(const std::vector<const v1::ReplicaLocation*>& replicas,
-                              const v1::ChunkInfo& next, uint64_t length);
+  // Write recovery once the failed replicas are known: see Recover.
+  absl::Status Rebuild(absl::Status cause, std::vector<std::string> failed);
+  // Moves each replica of chunk_ from its version to `next`'s, cut to `length`; returns the
+  // server ids of the replicas it could not move.
+  std::vector<std::string> UpdateReplicas(const std::vector<const v1::ReplicaLocation*>& replicas,
+                                          const v1::ChunkInfo& next, uint64_t length);
   absl::Status Commit();
   absl::Status End(bool seal);
   // Records the first failure; every later call returns it.
@@ -360,9 +363,10 @@ absl::Status FileWriterImpl::PrepareAppend() {
   return absl::OkStatus();
 }
 
-absl::Status FileWriterImpl::UpdateReplicas(const std::vector<const v1::ReplicaLocation*>& replicas,
-                                            const v1::ChunkInfo& next, uint64_t length) {
-  absl::Status first_error;
+std::vector<std::string> FileWriterImpl::UpdateReplicas(
+    const std::vector<const v1::ReplicaLocation*>& replicas, const v1::ChunkInfo& next,
+    uint64_t length) {
+  std::vector<std::string> failed;
   for (const auto* r : replicas) {
     auto stub = v1::ChunkServerService::NewStub(client_->Channel(r->address()));
     v1::UpdateReplicaRequest up;
@@ -381,9 +385,9 @@ absl::Status FileWriterImpl::UpdateReplicas(const std::vector<const v1::ReplicaL
       if (s.error_code() != grpc::StatusCode::ABORTED) break;
       absl::SleepFor(absl::Milliseconds(50));
     }
-    if (!s.ok() && first_error.ok()) first_error = FromGrpcStatus(s);
+    if (!s.ok()) failed.push_back(r->server_id());
   }
-  return first_error;
+  return failed;
 }
 
 void FileWriterImpl::OpenStreams(uint64_t start) {
@@ -396,26 +400,34 @@ void FileWriterImpl::OpenStreams(uint64_t start) {
 }
 
 absl::Status FileWriterImpl::Recover(absl::Status cause) {
-  if (streams_.empty() || ++recoveries_ > 3) return cause;
+  if (streams_.empty()) return cause;
   std::vector<std::string> failed;
-  std::vector<const v1::ReplicaLocation*> survivors;
   for (int i = 0; i < chunk_.replicas_size(); ++i) {
-    if (streams_[i]->status().ok()) {
-      survivors.push_back(&chunk_.replicas(i));
-    } else {
-      failed.push_back(chunk_.replicas(i).server_id());
-    }
+    if (!streams_[i]->status().ok()) failed.push_back(chunk_.replicas(i).server_id());
   }
-  if (failed.empty() || survivors.empty()) return cause;
+  if (failed.empty()) return cause;
   streams_.clear();  // cancels the survivors' streams too
-  const uint64_t chunk_start = chunk_.index() * chunk_size_;
+  return Rebuild(cause, failed);
+}
+
+absl::Status FileWriterImpl::Rebuild(absl::Status cause, std::vector<std::string> failed) {
   auto annotate = [&](absl::Status s) {
     return absl::Status(s.code(), absl::StrCat(cause.message(), "; write recovery failed: ",
                                                s.message()));
   };
-  // What every survivor holds durably. (A survivor still syncing may hold more; the cut below
-  // brings all of them to the same length.)
-  // A survivor that has no replica yet (the first frame never reached it) holds nothing.
+  // Bounded: each round replaces at least one more failed replica.
+  if (++recoveries_ > 6) return annotate(absl::AbortedError("too many failures"));
+  std::vector<const v1::ReplicaLocation*> survivors;
+  for (const auto& r : chunk_.replicas()) {
+    if (std::find(failed.begin(), failed.end(), r.server_id()) == failed.end()) {
+      survivors.push_back(&r);
+    }
+  }
+  if (survivors.empty()) return annotate(absl::UnavailableError("no replica survives"));
+  const uint64_t chunk_start = chunk_.index() * chunk_size_;
+  // What every survivor holding a replica holds durably. (One still syncing may hold more; the
+  // cut below brings them to the same length.) A survivor without a replica (the first frame
+  // never reached it) gets a copy like a new replica.
   uint64_t length = UINT64_MAX;
   std::vector<const v1::ReplicaLocation*> holders;
   for (const auto* r : survivors) {
@@ -426,14 +438,15 @@ absl::Status FileWriterImpl::Recover(absl::Status cause) {
     req.set_chunk_id(chunk_.chunk_id());
     v1::ReplicaReport rep;
     grpc::Status s = stub->GetReplica(&ctx, req, &rep);
-    if (s.error_code() == grpc::StatusCode::NOT_FOUND) {
-      length = 0;
-      continue;
+    if (s.error_code() == grpc::StatusCode::NOT_FOUND) continue;
+    if (!s.ok()) {  // this survivor is failing too
+      failed.push_back(r->server_id());
+      return Rebuild(cause, failed);
     }
-    if (!s.ok()) return annotate(FromGrpcStatus(s));
     length = std::min(length, rep.length());
     holders.push_back(r);
   }
+  if (holders.empty()) length = 0;
   length = std::min(length, sent_ - chunk_start);  // never more than this writer sent
   if (chunk_start + length < acked_ || (!unacked_.empty() && unacked_.front()->offset > length)) {
     return annotate(absl::DataLossError("the survivors hold less than was acknowledged"));
@@ -449,15 +462,19 @@ absl::Status FileWriterImpl::Recover(absl::Status cause) {
       !s.ok()) {
     return annotate(s);
   }
-  // Survivors holding a replica: to the new version, cut to `length`. (The others create theirs
-  // at the new version with the first frame.)
-  if (absl::Status s = UpdateReplicas(holders, next, length); !s.ok()) return annotate(s);
-  // New replicas copy the prefix from a survivor (with nothing to copy this still replaces a
-  // stale replica a new server may hold from an earlier failure).
+  // Holders: to the new version, cut to `length`. One that fails now is replaced in another
+  // round (the master already moved the chunk to the new version).
+  std::vector<std::string> failed_now = UpdateReplicas(holders, next, length);
+  if (!failed_now.empty()) {
+    chunk_ = next;
+    return Rebuild(cause, failed_now);
+  }
+  // Every other replica copies the prefix from a holder (with nothing to copy this still
+  // replaces a stale replica a new server may hold from an earlier failure).
   for (const auto& r : next.replicas()) {
-    bool survivor = false;
-    for (const auto* old : survivors) survivor |= old->server_id() == r.server_id();
-    if (survivor) continue;
+    bool holder = false;
+    for (const auto* h : holders) holder |= h->server_id() == r.server_id();
+    if (holder) continue;
     auto stub = v1::ChunkServerService::NewStub(client_->Channel(r.address()));
     v1::CopyChunkRequest copy;
     copy.set_chunk_id(chunk_.chunk_id());
@@ -471,7 +488,8 @@ absl::Status FileWriterImpl::Recover(absl::Status cause) {
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + client_->options().rpc_timeout));
     v1::CopyChunkResponse resp;
     if (grpc::Status s = stub->CopyChunk(&ctx, copy, &resp); !s.ok()) {
-      return annotate(FromGrpcStatus(s));
+      chunk_ = next;
+      return Rebuild(cause, {r.server_id()});
     }
   }
   // Write on: a header frame at `length`, then every frame from there on again.

@@ -532,28 +532,30 @@ absl::StatusOr<ChunkInfo> Master::ReplaceReplicas(const ternion::v1::ReplaceRepl
     return absl::FailedPreconditionError(absl::StrCat(
         "recovery length ", req.length(), " is below the acknowledged length of the chunk"));
   }
+  // Survivors: the chunk's replicas the writer does not report failed. (A failed one the map no
+  // longer lists, e.g. reported lost meanwhile, is simply gone already.)
   ChunkEntry e = chunks_.at(req.chunk_id());
-  std::vector<uint32_t> failed;
+  std::vector<uint32_t> failed, survivors;
   for (const std::string& id : req.failed_server_ids()) {
-    auto s = servers_.find(id);
-    if (s == servers_.end() || !e.HasReplica(s->second.ordinal)) {
-      return absl::InvalidArgumentError(absl::StrCat(id, " holds no replica of the chunk"));
-    }
-    failed.push_back(s->second.ordinal);
+    if (auto s = servers_.find(id); s != servers_.end()) failed.push_back(s->second.ordinal);
   }
-  if (failed.size() >= e.num_replicas) {
-    return absl::FailedPreconditionError("recovery needs at least one surviving replica");
-  }
-  std::vector<uint32_t> survivors;
   for (uint32_t r : e.replica_span()) {
     if (std::find(failed.begin(), failed.end(), r) == failed.end()) survivors.push_back(r);
   }
-  RefreshLiveness(absl::Now());
-  Placement placed;  // none to place when only the version moves (a reopened file)
-  if (!failed.empty()) {
-    ASSIGN_OR_RETURN(placed, placement_.Choose(failed.size(), survivors, e.replica_span(), gen_));
+  if (survivors.empty()) {
+    return absl::FailedPreconditionError("recovery needs at least one surviving replica");
   }
-  for (size_t i = 0; i < failed.size(); ++i) e.ReplaceReplica(failed[i], placed.servers[i]);
+  RefreshLiveness(absl::Now());
+  Placement placed;  // none when only the version moves (a reopened file)
+  const int needed = options_.replicas - static_cast<int>(survivors.size());
+  if (needed > 0) {
+    std::vector<uint32_t> avoid(e.replica_span().begin(), e.replica_span().end());
+    avoid.insert(avoid.end(), failed.begin(), failed.end());
+    ASSIGN_OR_RETURN(placed, placement_.Choose(needed, survivors, avoid, gen_));
+  }
+  e.num_replicas = 0;
+  for (uint32_t r : survivors) e.AddReplica(r);
+  for (uint32_t r : placed.servers) e.AddReplica(r);
   ++e.version;
   MetadataBatch batch;
   PutChunk(&batch, req.chunk_id(), e);
@@ -562,7 +564,7 @@ absl::StatusOr<ChunkInfo> Master::ReplaceReplicas(const ternion::v1::ReplaceRepl
   replicas_changed_at_[req.chunk_id()] = absl::Now();
   for (uint32_t s : placed.servers) placement_.AddUsage(s, f->chunk_size());
   TLOG(INFO) << "write recovery of chunk " << req.chunk_id() << ": version " << e.version << ", "
-             << failed.size() << " replica(s) replaced";
+             << placed.servers.size() << " replica(s) placed";
   return ToChunkInfo(req.chunk_id(), e);
 }
 
