@@ -642,7 +642,19 @@ absl::Status ChunkStore::UpdateReplica(uint64_t chunk_id, uint64_t version, uint
   if (s.ok() && ::fdatasync(meta_fd) != 0) {
     s = ErrnoToStatus(errno, absl::StrCat("fdatasync ", r->meta_path));
   }
-  if (s.ok() && (::ftruncate(data_fd, length) != 0 || ::fdatasync(data_fd) != 0)) {
+  // The cut-off bytes are data too: overwritten and synced before their space is released.
+  struct stat st;
+  if (s.ok() && ::fstat(data_fd, &st) != 0) s = ErrnoToStatus(errno, "stat " + r->data_path);
+  if (s.ok() && static_cast<uint64_t>(st.st_size) > length) {
+    const std::string zeros(std::min<uint64_t>(st.st_size - length, 1 << 20), '\0');
+    for (uint64_t off = length; s.ok() && off < static_cast<uint64_t>(st.st_size);
+         off += zeros.size()) {
+      s = PWriteAll(data_fd, zeros.data(),
+                    std::min<uint64_t>(zeros.size(), st.st_size - off), off, r->data_path);
+    }
+  }
+  if (s.ok() && (::fdatasync(data_fd) != 0 || ::ftruncate(data_fd, length) != 0 ||
+                 ::fdatasync(data_fd) != 0)) {
     s = ErrnoToStatus(errno, absl::StrCat("truncate ", r->data_path));
   }
   ::close(data_fd);
