@@ -74,6 +74,13 @@ absl::Status AdmitFrame(const WriteChunkRequest& req) {
 
 }  // namespace
 
+void ToReplicaReport(const ReplicaInfo& info, ternion::v1::ReplicaReport* out) {
+  out->set_chunk_id(info.chunk_id);
+  out->set_version(info.version);
+  out->set_length(info.length);
+  out->set_disk(info.disk);
+}
+
 ChunkService::ChunkService(ChunkStore* store, std::string server_id)
     : store_(store), server_id_(std::move(server_id)) {}
 
@@ -334,10 +341,7 @@ grpc::Status ChunkService::GetReplica(grpc::ServerContext* ctx,
   RpcScope rpc("chunkserver", "GetReplica");
   auto info = store_->GetReplica(req->chunk_id());
   if (!info.ok()) return rpc.Done(ToGrpcStatus(info.status()));
-  resp->set_chunk_id(info->chunk_id);
-  resp->set_version(info->version);
-  resp->set_length(info->length);
-  resp->set_disk(info->disk);
+  ToReplicaReport(*info, resp);
   return rpc.Done(grpc::Status::OK);
 }
 
@@ -346,13 +350,7 @@ grpc::Status ChunkService::ChunkReport(grpc::ServerContext* ctx,
                                        ternion::v1::ChunkReportResponse* resp) {
   RpcScope rpc("chunkserver", "ChunkReport");
   resp->set_server_id(server_id_);
-  for (const ReplicaInfo& r : store_->ListReplicas()) {
-    auto* out = resp->add_replicas();
-    out->set_chunk_id(r.chunk_id);
-    out->set_version(r.version);
-    out->set_length(r.length);
-    out->set_disk(r.disk);
-  }
+  for (const ReplicaInfo& r : store_->ListReplicas()) ToReplicaReport(r, resp->add_replicas());
   return rpc.Done(grpc::Status::OK);
 }
 
@@ -426,13 +424,7 @@ grpc::Status ChunkService::CopyChunk(grpc::ServerContext* ctx,
   StreamCount count(&active_streams_);
   ReplicaInfo made;
   absl::Status s = CopyFromSource(*req, ctx, &made);
-  if (s.ok()) {
-    auto* r = resp->mutable_replica();
-    r->set_chunk_id(made.chunk_id);
-    r->set_version(made.version);
-    r->set_length(made.length);
-    r->set_disk(made.disk);
-  }
+  if (s.ok()) ToReplicaReport(made, resp->mutable_replica());
   return rpc.Done(ToGrpcStatus(s));
 }
 

@@ -13,6 +13,9 @@ namespace ternion::chunkserver {
 
 inline constexpr size_t kMaxFrameBytes = 1 << 20;  // data bytes per streamed frame
 
+// A replica as the chunkserver reports it to clients and the master.
+void ToReplicaReport(const ReplicaInfo& info, ternion::v1::ReplicaReport* out);
+
 class ChunkService final : public ternion::v1::ChunkServerService::Service {
  public:
   // `store` must outlive the service.

@@ -680,13 +680,17 @@ absl::StatusOr<uint64_t> ChunkStore::Delete(uint64_t chunk_id) {
     replicas_.erase(it);
     refused_.erase(chunk_id);
   }
+  return Wipe(*r);
+}
+
+absl::StatusOr<uint64_t> ChunkStore::Wipe(const Replica& r) {
   // The journal entry names the files; it is durable before the first byte is overwritten.
-  const std::string journal = absl::StrFormat("%s/wipe/%016x", r->disk, chunk_id);
-  RETURN_IF_ERROR(WriteFileAtomically(journal, r->data_path + "\n" + r->meta_path + "\n"));
-  ASSIGN_OR_RETURN(uint64_t bytes, WipeFiles({r->data_path, r->meta_path}));
-  RETURN_IF_ERROR(SyncDir(r->disk + "/chunks/" + r->project));
+  const std::string journal = absl::StrFormat("%s/wipe/%016x", r.disk, r.chunk_id);
+  RETURN_IF_ERROR(WriteFileAtomically(journal, r.data_path + "\n" + r.meta_path + "\n"));
+  ASSIGN_OR_RETURN(uint64_t bytes, WipeFiles({r.data_path, r.meta_path}));
+  RETURN_IF_ERROR(SyncDir(r.disk + "/chunks/" + r.project));
   if (::unlink(journal.c_str()) != 0) return ErrnoToStatus(errno, "unlink " + journal);
-  RETURN_IF_ERROR(SyncDir(r->disk + "/wipe"));
+  RETURN_IF_ERROR(SyncDir(r.disk + "/wipe"));
   return bytes;
 }
 
@@ -810,11 +814,10 @@ void ChunkStore::DropCorrupt(uint64_t chunk_id) {
   }
   TLOG(ERROR) << "replica of chunk " << chunk_id << " on " << r->disk
               << " failed its checksums; dropped";
-  // Corrupt or not, it holds data: wipe it like any freed replica.
-  const std::string journal = absl::StrFormat("%s/wipe/%016x", r->disk, chunk_id);
-  if (WriteFileAtomically(journal, r->data_path + "\n" + r->meta_path + "\n").ok() &&
-      WipeFiles({r->data_path, r->meta_path}).ok()) {
-    ::unlink(journal.c_str());
+  // Corrupt or not, it holds data: wiped like any freed replica.
+  if (absl::StatusOr<uint64_t> wiped = Wipe(*r); !wiped.ok()) {
+    TLOG(ERROR) << "cannot wipe the corrupt replica of chunk " << chunk_id << ": "
+                << wiped.status();
   }
 }
 

@@ -200,6 +200,9 @@ class ChunkStore {
   absl::flat_hash_set<uint64_t> refused_ ABSL_GUARDED_BY(mu_);  // declared deleted
   std::atomic<double> wipe_bytes_per_second_{0};
 
+  // Wipes a replica already forgotten by the store: journal, overwrite, sync, unlink (see
+  // Delete). Returns the bytes overwritten.
+  absl::StatusOr<uint64_t> Wipe(const Replica& r);
   // Overwrites, syncs and unlinks the files of a journaled wipe; returns the bytes overwritten.
   absl::StatusOr<uint64_t> WipeFiles(const std::vector<std::string>& paths);
   // Finishes the wipes journaled on a disk (after a crash).

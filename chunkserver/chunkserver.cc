@@ -181,13 +181,7 @@ void ChunkServer::HeartbeatLoop() {
   auto channel = grpc::CreateChannel(options_.master_address, grpc::InsecureChannelCredentials());
   auto stub = ternion::v1::MasterService::NewStub(channel);
   auto fill_replicas = [this](google::protobuf::RepeatedPtrField<ternion::v1::ReplicaReport>* out) {
-    for (const ReplicaInfo& r : store_->ListReplicas()) {
-      auto* rep = out->Add();
-      rep->set_chunk_id(r.chunk_id);
-      rep->set_version(r.version);
-      rep->set_length(r.length);
-      rep->set_disk(r.disk);
-    }
+    for (const ReplicaInfo& r : store_->ListReplicas()) ToReplicaReport(r, out->Add());
   };
   // Full reports are spread out: the first comes after a random part of the interval.
   absl::BitGen gen;

@@ -728,17 +728,13 @@ void Master::ReplicaHealth(const ChunkEntry& c, absl::Time now, int* live, bool*
   *rack_safe = c.num_replicas >= options_.replicas && placement_.RackSafe(c.replica_span());
 }
 
-std::string Master::ServerStatusState(const ServerState& s, absl::Time now) const {
-  return IsLive(s, now) ? "live" : "dead";
-}
-
 void Master::FillServerStatus(const ServerState& s, absl::Time now, uint64_t replicas,
                               ternion::v1::ChunkServerStatus* out) {
   out->set_server_id(s.record.server_id());
   out->set_address(s.record.address());
   out->set_rack(s.rack());
   out->set_power_domain(PowerDomainOf(s.rack()));
-  out->set_state(ServerStatusState(s, now));
+  out->set_state(IsLive(s, now) ? "live" : "dead");
   std::string admin = ternion::v1::ServerAdminState_Name(s.record.state()).substr(7);
   out->set_admin_state(absl::AsciiStrToLower(admin));
   out->set_last_heartbeat_ms_ago(s.last_heartbeat == absl::InfinitePast()

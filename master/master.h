@@ -199,7 +199,6 @@ class Master {
   void ScanForMoves(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether a chunk's bytes can no longer change (full, or its file has no writer).
   bool ChunkStable(const ChunkEntry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::string ServerStatusState(const ServerState& s, absl::Time now) const;
   void FillServerStatus(const ServerState& s, absl::Time now, uint64_t replicas,
                         ternion::v1::ChunkServerStatus* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Validates and applies topology changes as one batch with one audit record.
