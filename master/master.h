@@ -191,10 +191,12 @@ class Master {
   // Refreshes the placement view of one server / of all servers whose liveness changed.
   void RefreshPlacement(const ServerState& s, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RefreshLiveness(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Reconciles a full replica report of `s`; returns the chunk ids it must delete.
+  // Reconciles a full replica report of `s`; returns the chunk ids it must delete. Replicas in
+  // `lost` (the server lost them for certain: failed disk, corruption) are dropped at once.
   std::vector<uint64_t> Reconcile(
       ServerState& s, const google::protobuf::RepeatedPtrField<ternion::v1::ReplicaReport>& reports,
-      absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+      absl::Time now, const absl::flat_hash_set<uint64_t>& lost = {})
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Plans moves into move_queue_ from a scan of the chunk map.
   void ScanForMoves(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether a chunk's bytes can no longer change (full, or its file has no writer).

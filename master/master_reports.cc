@@ -19,7 +19,8 @@ constexpr absl::Duration kReportGrace = absl::Seconds(5);  // > a report RPC's d
 std::vector<uint64_t> Master::Reconcile(ServerState& s,
                                         const google::protobuf::RepeatedPtrField<
                                             ternion::v1::ReplicaReport>& reports,
-                                        absl::Time now) {
+                                        absl::Time now,
+                                        const absl::flat_hash_set<uint64_t>& lost) {
   std::vector<uint64_t> to_delete;
   absl::flat_hash_map<uint64_t, const ternion::v1::ReplicaReport*> reported;
   for (const auto& r : reports) reported[r.chunk_id()] = &r;
@@ -70,7 +71,8 @@ std::vector<uint64_t> Master::Reconcile(ServerState& s,
       wiped.push_back(id);
       continue;
     }
-    if (!ChunkStable(e) || recently_changed(id, e)) continue;
+    // The server's word that it lost a replica needs no grace period.
+    if (!lost.contains(id) && (!ChunkStable(e) || recently_changed(id, e))) continue;
     TLOG(WARNING) << "chunkserver " << s.record.server_id() << " no longer has chunk " << id;
     ChunkEntry updated = e;
     updated.RemoveReplica(s.ordinal);
@@ -103,13 +105,8 @@ ternion::v1::ReportReplicasResponse Master::ReportReplicas(
     return resp;
   }
   it->second.reported_replicas = req.replicas_size();
-  // Replicas the server says it lost are dropped from the map at once (no grace period: the
-  // server knows), and re-replicated.
-  ServerState& s = it->second;
-  MetadataBatch batch;
-  std::vector<std::pair<uint64_t, ChunkEntry>> changed;
-  std::vector<uint64_t> gone(req.lost_chunk_ids().begin(), req.lost_chunk_ids().end());
-  gone.insert(gone.end(), req.corrupt_chunk_ids().begin(), req.corrupt_chunk_ids().end());
+  absl::flat_hash_set<uint64_t> lost(req.lost_chunk_ids().begin(), req.lost_chunk_ids().end());
+  lost.insert(req.corrupt_chunk_ids().begin(), req.corrupt_chunk_ids().end());
   if (req.corrupt_chunk_ids_size() > 0) {
     MetricsRegistry::Default()
         .GetCounter("ternion_master_corrupt_replicas_total",
@@ -117,24 +114,7 @@ ternion::v1::ReportReplicasResponse Master::ReportReplicas(
         ->Increment(req.corrupt_chunk_ids_size());
     corrupt_replicas_ += req.corrupt_chunk_ids_size();
   }
-  for (uint64_t id : gone) {
-    auto c = chunks_.find(id);
-    if (c == chunks_.end() || !c->second.HasReplica(s.ordinal)) continue;
-    ChunkEntry e = c->second;
-    e.RemoveReplica(s.ordinal);
-    PutChunk(&batch, id, e);
-    changed.emplace_back(id, e);
-  }
-  if (!changed.empty()) {
-    if (absl::Status st = store_->Write(batch); !st.ok()) {
-      TLOG(WARNING) << "cannot record lost replicas of " << s.record.server_id() << ": " << st;
-      return resp;
-    }
-    TLOG(WARNING) << s.record.server_id() << " lost " << changed.size() << " replicas";
-    for (auto& [id, e] : changed) chunks_[id] = e;
-    last_move_scan_ = absl::InfinitePast();
-  }
-  for (uint64_t id : Reconcile(it->second, req.replicas(), absl::Now())) {
+  for (uint64_t id : Reconcile(it->second, req.replicas(), absl::Now(), lost)) {
     resp.add_delete_chunk_ids(id);
   }
   return resp;
