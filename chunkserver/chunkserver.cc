@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "chunkserver/chunk_service.h"
 #include "chunkserver/chunk_store.h"
+#include "chunkserver/cluster_stamp.h"
 #include "common/file_util.h"
 #include "common/logging.h"
 #include "common/metrics.h"
@@ -56,6 +57,10 @@ absl::StatusOr<std::unique_ptr<ChunkServer>> ChunkServer::Start(const ChunkServe
   if (options.master_address.empty()) return absl::InvalidArgumentError("no master address");
   std::unique_ptr<ChunkServer> cs(new ChunkServer());
   cs->options_ = options;
+  // A server whose directories belong to different clusters does not start at all.
+  absl::StatusOr<std::string> stamp = ReadClusterStamp(options.data_dirs);
+  if (!stamp.ok()) return stamp.status();
+  cs->cluster_id_ = *stamp;
   auto store = ChunkStore::Open(options.data_dirs);
   if (!store.ok()) return store.status();
   cs->store_ = std::move(*store);
@@ -177,6 +182,30 @@ void ChunkServer::WipeLoop() {
   }
 }
 
+bool ChunkServer::JoinCluster(const std::string& master_cluster_id) {
+  if (master_cluster_id.empty()) {
+    TLOG(ERROR) << "the master at " << options_.master_address
+                << " names no cluster; not joining it";
+    return false;
+  }
+  if (cluster_id_.empty()) {
+    if (absl::Status s = StampCluster(options_.data_dirs, master_cluster_id); !s.ok()) {
+      TLOG(ERROR) << "cannot stamp cluster " << master_cluster_id << " into the data directories: "
+                  << s;
+      return false;
+    }
+    cluster_id_ = master_cluster_id;
+    TLOG(INFO) << "data directories stamped for cluster " << cluster_id_;
+  }
+  if (master_cluster_id != cluster_id_) {
+    TLOG(ERROR) << "the master at " << options_.master_address << " serves cluster "
+                << master_cluster_id << ", but this server's data belongs to cluster "
+                << cluster_id_ << "; not joining it";
+    return false;
+  }
+  return true;
+}
+
 void ChunkServer::HeartbeatLoop() {
   auto channel = grpc::CreateChannel(options_.master_address, grpc::InsecureChannelCredentials());
   auto stub = ternion::v1::MasterService::NewStub(channel);
@@ -199,12 +228,17 @@ void ChunkServer::HeartbeatLoop() {
     if (!registered) {
       ternion::v1::RegisterChunkServerRequest req;
       req.set_server_id(server_id_);
+      req.set_cluster_id(cluster_id_);
       req.set_address(address());
       req.set_rack(options_.rack);
       FillDisks(store_.get(), options_.disk_capacity_bytes, req.mutable_disks());
       fill_replicas(req.mutable_replicas());
       ternion::v1::RegisterChunkServerResponse resp;
       grpc::Status s = stub->RegisterChunkServer(&ctx, req, &resp);
+      if (s.ok() && !JoinCluster(resp.cluster_id())) {
+        stop_.WaitForNotificationWithTimeout(options_.heartbeat_interval);
+        continue;  // refused: nothing the master said is acted on
+      }
       if (s.ok()) {
         registered = true;
         TLOG(INFO) << "registered with master " << options_.master_address;
@@ -217,6 +251,7 @@ void ChunkServer::HeartbeatLoop() {
                absl::Now() >= next_report) {
       ternion::v1::ReportReplicasRequest req;
       req.set_server_id(server_id_);
+      req.set_cluster_id(cluster_id_);
       fill_replicas(req.mutable_replicas());
       for (uint64_t id : lost.failed_disk) req.add_lost_chunk_ids(id);
       for (uint64_t id : lost.corrupt) req.add_corrupt_chunk_ids(id);
@@ -234,6 +269,7 @@ void ChunkServer::HeartbeatLoop() {
     } else {
       ternion::v1::HeartbeatRequest req;
       req.set_server_id(server_id_);
+      req.set_cluster_id(cluster_id_);
       FillDisks(store_.get(), options_.disk_capacity_bytes, req.mutable_disks());
       req.set_active_streams(service_->active_streams());
       req.set_bytes_written(service_->bytes_written());

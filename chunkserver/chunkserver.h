@@ -63,6 +63,9 @@ class ChunkServer {
  private:
   ChunkServer() = default;
   void HeartbeatLoop();
+  // Stamps the master's cluster into unstamped data directories; says whether this server
+  // belongs to that cluster (logging both ids when it does not).
+  bool JoinCluster(const std::string& master_cluster_id);
   // Queues the replicas the master no longer wants here for wiping; reads of them stop now.
   void DeleteReplicas(const google::protobuf::RepeatedField<uint64_t>& ids);
   // Wipes queued replicas one at a time, off the heartbeat thread.
@@ -70,6 +73,7 @@ class ChunkServer {
 
   ChunkServerOptions options_;
   std::string server_id_;
+  std::string cluster_id_;  // stamped in the data directories; "" until the first registration
   int port_ = 0;
   std::unique_ptr<ChunkStore> store_;
   std::unique_ptr<ChunkService> service_;

@@ -29,6 +29,7 @@ constexpr char kRackPrefix[] = "r/";
 constexpr char kAuditPrefix[] = "a/";
 constexpr char kNextFileIdKey[] = "n/file";
 constexpr char kNextChunkIdKey[] = "n/chunk";
+constexpr char kClusterIdKey[] = "m/cluster_id";
 constexpr uint64_t kMinChunkSize = 64 * 1024;
 constexpr uint64_t kMaxChunkSize = 1ull << 30;
 
@@ -140,12 +141,41 @@ void Master::RefreshLiveness(absl::Time now) {
   }
 }
 
+absl::StatusOr<std::string> Master::Format(const std::string& metadata_dir) {
+  ASSIGN_OR_RETURN(auto store, MetadataStore::Open(metadata_dir, /*create=*/true));
+  ASSIGN_OR_RETURN(bool empty, store->Empty());
+  if (!empty) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        metadata_dir, " already holds the metadata of a cluster; --format creates a new cluster "
+                      "only in an empty directory"));
+  }
+  absl::BitGen gen;
+  const std::string id = absl::StrFormat("tcl-%016x%016x", absl::Uniform<uint64_t>(gen),
+                                         absl::Uniform<uint64_t>(gen));
+  MetadataBatch batch;
+  batch.Put(kClusterIdKey, id);
+  batch.Put(absl::StrFormat("%s%016x", kAuditPrefix, 1),
+            absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
+                         " format: new cluster ", id));
+  RETURN_IF_ERROR(store->Write(batch));
+  TLOG(INFO) << "audit: format: new cluster " << id << " in " << metadata_dir;
+  return id;
+}
+
 absl::StatusOr<std::unique_ptr<Master>> Master::Open(const std::string& metadata_dir,
                                                      const MasterOptions& options) {
   if (options.replicas < 1 || options.replicas > kMaxReplicas) {
     return absl::InvalidArgumentError(absl::StrCat("replicas must be 1-", kMaxReplicas));
   }
-  ASSIGN_OR_RETURN(auto store, MetadataStore::Open(metadata_dir));
+  absl::StatusOr<std::unique_ptr<MetadataStore>> opened = MetadataStore::Open(metadata_dir);
+  if (absl::IsNotFound(opened.status())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "no cluster metadata in ", metadata_dir,
+        ". To create a new cluster run ternion-master --format --metadata-dir ", metadata_dir,
+        " once; to restore one, start with --restore-from BACKUP. (A master started on an empty "
+        "directory would disown every replica its chunkservers hold, so it does not start.)"));
+  }
+  ASSIGN_OR_RETURN(auto store, std::move(opened));
   std::unique_ptr<Master> m(new Master(std::move(store), options));
   // Counters that exist from the start, so dashboards see zeros rather than gaps.
   for (auto reason : {ReplicaMove::kRepair, ReplicaMove::kDrain, ReplicaMove::kPolicy,
@@ -209,7 +239,30 @@ absl::Status Master::Load() {
     if (k == kNextChunkIdKey) next_chunk_id_ = n;
   }));
   RETURN_IF_ERROR(bad);
-  TLOG(INFO) << "loaded " << projects_.size() << " projects, " << files_.size() << " files, "
+  if (options_.restored_from_backup) {
+    constexpr uint64_t kRestoreGap = 1ull << 32;  // far more chunks than a backup can miss
+    next_chunk_id_ += kRestoreGap;
+    MetadataBatch batch;
+    batch.Put(kNextChunkIdKey, absl::StrCat(next_chunk_id_));
+    AddAudit(&batch, absl::StrCat("restored from a backup: chunk ids continue at ", next_chunk_id_));
+    RETURN_IF_ERROR(store_->Write(batch));
+  }
+  absl::StatusOr<std::string> cluster_id = store_->Get(kClusterIdKey);
+  if (cluster_id.ok()) {
+    cluster_id_ = *cluster_id;
+  } else if (absl::IsNotFound(cluster_id.status())) {
+    // Metadata from before cluster identities: it is this cluster's, so it gets an id now.
+    absl::BitGen gen;
+    cluster_id_ = absl::StrFormat("tcl-%016x%016x", absl::Uniform<uint64_t>(gen),
+                                  absl::Uniform<uint64_t>(gen));
+    MetadataBatch batch;
+    batch.Put(kClusterIdKey, cluster_id_);
+    AddAudit(&batch, absl::StrCat("cluster id ", cluster_id_, " given to existing metadata"));
+    RETURN_IF_ERROR(store_->Write(batch));
+  } else {
+    return cluster_id.status();
+  }
+  TLOG(INFO) << "cluster " << cluster_id_ << ": loaded " << projects_.size() << " projects, " << files_.size() << " files, "
              << chunks_.size() << " chunks, " << servers_.size() << " chunkservers";
   return absl::OkStatus();
 }
@@ -222,6 +275,7 @@ absl::StatusOr<ternion::v1::RegisterChunkServerResponse> Master::RegisterChunkSe
   if (req.server_id().empty() || req.address().empty()) {
     return absl::InvalidArgumentError("registration needs a server id and an address");
   }
+  RETURN_IF_ERROR(CheckClusterId(req.server_id(), req.cluster_id()));
   absl::MutexLock lock(&mu_);
   ServerState& s = ServerByName(req.server_id());
   if (s.record.state() == ternion::v1::SERVER_DECOMMISSIONED) {
@@ -249,6 +303,7 @@ absl::StatusOr<ternion::v1::RegisterChunkServerResponse> Master::RegisterChunkSe
   }
   RefreshPlacement(s, s.last_heartbeat);
   ternion::v1::RegisterChunkServerResponse resp;
+  resp.set_cluster_id(cluster_id_);
   for (uint64_t id : Reconcile(s, req.replicas(), s.last_heartbeat)) resp.add_delete_chunk_ids(id);
   TLOG(INFO) << "chunkserver " << rec.server_id() << " at " << rec.address() << " rack "
              << s.rack() << " registered with " << req.replicas_size() << " replicas ("
@@ -256,8 +311,20 @@ absl::StatusOr<ternion::v1::RegisterChunkServerResponse> Master::RegisterChunkSe
   return resp;
 }
 
+absl::Status Master::CheckClusterId(const std::string& server_id,
+                                    const std::string& their_id) const {
+  if (their_id.empty() || their_id == cluster_id_) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "chunkserver ", server_id, " belongs to cluster ", their_id, ", but this master serves cluster ",
+      cluster_id_, "; it may not join (its data directories are left untouched)"));
+}
+
 ternion::v1::HeartbeatResponse Master::Heartbeat(const ternion::v1::HeartbeatRequest& req) {
   ternion::v1::HeartbeatResponse resp;
+  if (!CheckClusterId(req.server_id(), req.cluster_id()).ok()) {
+    resp.set_reregister(true);  // and registration says why it is refused
+    return resp;
+  }
   absl::MutexLock lock(&mu_);
   auto it = servers_.find(req.server_id());
   if (it != servers_.end() &&

@@ -37,6 +37,10 @@ struct MasterOptions {
   absl::Duration move_scan_interval = absl::Seconds(2);
   double balancer_band = 0.05;                      // default allowed distance from mean fill
   uint64_t move_bandwidth_bytes_per_s = 64ull << 20;  // cluster-wide cap on replica moves
+  // The metadata was just restored from a backup: chunk ids allocated after the backup was
+  // taken may exist on chunkservers (quarantined as orphans), so allocation skips far ahead
+  // rather than reuse one of them.
+  bool restored_from_backup = false;
 };
 
 // One replica move: copy chunk `chunk_id` to `to`, then drop the replica on `from` (when set).
@@ -61,8 +65,18 @@ const char* ReasonName(ReplicaMove::Reason r);
 
 class Master {
  public:
+  // Creates a new cluster: a metadata store in `metadata_dir` holding a new random cluster id,
+  // which it returns. Refuses (ALREADY_EXISTS) when the directory already holds metadata.
+  static absl::StatusOr<std::string> Format(const std::string& metadata_dir);
+
+  // Opens the metadata of a formatted cluster. An absent store is refused (FAILED_PRECONDITION,
+  // naming --format and --restore-from): a master started on the wrong directory must not
+  // form a new, empty cluster that would disown every replica.
   static absl::StatusOr<std::unique_ptr<Master>> Open(const std::string& metadata_dir,
                                                       const MasterOptions& options);
+
+  // The identity of this cluster, stamped into every chunkserver data directory.
+  const std::string& cluster_id() const { return cluster_id_; }
 
   // Chunkserver membership. Registration carries a full replica report, reconciled with the
   // chunk map; the response lists replicas the server must delete.
@@ -229,6 +243,9 @@ class Master {
 
   const std::unique_ptr<MetadataStore> store_;
   const MasterOptions options_;
+  std::string cluster_id_;  // set by Load, then constant
+  // Says why a chunkserver stamped with `their_id` (empty: not stamped yet) may not join.
+  absl::Status CheckClusterId(const std::string& server_id, const std::string& their_id) const;
 
   absl::Mutex mu_;
   PlacementPolicy placement_ ABSL_GUARDED_BY(mu_);

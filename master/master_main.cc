@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdio>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -31,8 +32,11 @@ int main(int argc, char** argv) {
   double move_mib_s = 64;
   int move_workers = 4;
   std::string restore_from;
+  bool format = false;
   CLI::App app{"Ternion master: namespace, chunk map, placement and cluster membership."};
-  app.add_option("--metadata-dir", metadata_dir, "RocksDB directory for metadata")->required();
+  app.add_option("--metadata-dir", metadata_dir, "RocksDB directory for metadata")
+      ->required()
+      ->take_last();
   app.add_option("--host", host, "Address to listen on");
   app.add_option("--port", port, "gRPC port (0 = pick a free one)");
   app.add_option("--metrics-port", metrics_port, "/metrics port (0 = free, -1 = off)");
@@ -48,7 +52,18 @@ int main(int argc, char** argv) {
   app.add_option("--restore-from", restore_from,
                  "Start from this backup (`ternion admin backup`): copied into an empty "
                  "--metadata-dir first");
+  app.add_flag("--format", format,
+               "Create a new cluster (a new cluster id) in an empty --metadata-dir, then exit");
   CLI11_PARSE(app, argc, argv);
+  if (format) {
+    absl::StatusOr<std::string> id = ternion::master::Master::Format(metadata_dir);
+    if (!id.ok()) {
+      TLOG(ERROR) << "cannot format: " << id.status();
+      return 1;
+    }
+    std::printf("formatted cluster %s in %s\n", id->c_str(), metadata_dir.c_str());
+    return 0;
+  }
   options.dead_after = absl::Seconds(dead_after_s);
   options.lease_duration = absl::Seconds(lease_s);
   options.default_chunk_size = chunk_size_mib << 20;
@@ -69,6 +84,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     TLOG(INFO) << "audit: metadata restored from " << restore_from;
+    options.restored_from_backup = true;
   }
   auto master = ternion::master::Master::Open(metadata_dir, options);
   if (!master.ok()) {

@@ -98,6 +98,10 @@ std::vector<uint64_t> Master::Reconcile(ServerState& s,
 ternion::v1::ReportReplicasResponse Master::ReportReplicas(
     const ternion::v1::ReportReplicasRequest& req) {
   ternion::v1::ReportReplicasResponse resp;
+  if (!CheckClusterId(req.server_id(), req.cluster_id()).ok()) {
+    resp.set_reregister(true);  // and registration says why it is refused
+    return resp;
+  }
   absl::MutexLock lock(&mu_);
   auto it = servers_.find(req.server_id());
   if (it == servers_.end() || !it->second.registered) {

@@ -7,6 +7,7 @@
 #include <rocksdb/write_batch.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 namespace ternion::master {
 namespace {
@@ -23,15 +24,19 @@ absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<MetadataStore>> MetadataStore::Open(const std::string& dir) {
+absl::StatusOr<std::unique_ptr<MetadataStore>> MetadataStore::Open(const std::string& dir,
+                                                                   bool create) {
   rocksdb::Options options;
-  options.create_if_missing = true;
+  options.create_if_missing = create;
   options.paranoid_checks = true;
   rocksdb::BlockBasedTableOptions table;
   table.checksum = rocksdb::kXXH3;
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, dir, &db);
+  if (!create && s.IsInvalidArgument() && s.ToString().find("does not exist") != std::string::npos) {
+    return absl::NotFoundError(absl::StrCat("no metadata store in ", dir));
+  }
   if (!s.ok()) return FromRocks(s, absl::StrCat("open metadata store ", dir));
   return std::unique_ptr<MetadataStore>(new MetadataStore(db));
 }
@@ -58,6 +63,21 @@ absl::Status MetadataStore::Write(const MetadataBatch& batch) {
   rocksdb::WriteOptions wo;
   wo.sync = true;
   return FromRocks(db_->Write(wo, &wb), "metadata write");
+}
+
+absl::StatusOr<std::string> MetadataStore::Get(absl::string_view key) {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), rocksdb::Slice(key.data(), key.size()),
+                               &value);
+  RETURN_IF_ERROR(FromRocks(s, absl::StrCat("metadata get ", key)));
+  return value;
+}
+
+absl::StatusOr<bool> MetadataStore::Empty() {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  it->SeekToFirst();
+  RETURN_IF_ERROR(FromRocks(it->status(), "metadata scan"));
+  return !it->Valid();
 }
 
 absl::Status MetadataStore::Scan(

@@ -32,7 +32,10 @@ struct MetadataBatch {
 
 class MetadataStore {
  public:
-  static absl::StatusOr<std::unique_ptr<MetadataStore>> Open(const std::string& dir);
+  // Opens the store in `dir`. With `create`, an absent store is created; without it, opening
+  // an absent store fails with NOT_FOUND (so a typo in a path never starts an empty master).
+  static absl::StatusOr<std::unique_ptr<MetadataStore>> Open(const std::string& dir,
+                                                             bool create = false);
   ~MetadataStore();
 
   // Applies the batch atomically and durably (WAL fsync) before returning.
@@ -41,6 +44,12 @@ class MetadataStore {
   // Writes a consistent copy of the whole store into `dir` (which must not exist yet) while
   // writes go on: a RocksDB checkpoint (hard links where the filesystem allows).
   absl::Status Checkpoint(const std::string& dir);
+
+  // The value of `key`, or NOT_FOUND.
+  absl::StatusOr<std::string> Get(absl::string_view key);
+
+  // Whether the store holds no key at all.
+  absl::StatusOr<bool> Empty();
 
   // Calls fn(key, value) for every key starting with `prefix`, in key order.
   absl::Status Scan(absl::string_view prefix,

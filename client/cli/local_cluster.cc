@@ -191,6 +191,18 @@ absl::StatusOr<LocalCluster> StartLocalCluster(const LocalClusterOptions& option
   LocalCluster c;
   c.dir = abs;
 
+  // A new cluster is formatted once; an existing one (local up again on the same DIR) keeps its
+  // metadata and identity.
+  if (::access((c.dir + "/master/CURRENT").c_str(), F_OK) != 0) {
+    ASSIGN_OR_RETURN(int pid, Spawn({bin + "/ternion-master", "--format", "--metadata-dir",
+                                     c.dir + "/master"},
+                                    c.dir + "/logs/master.log"));
+    int status = 0;
+    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      return absl::InternalError(absl::StrCat("ternion-master --format failed; see ", c.dir,
+                                              "/logs/master.log"));
+    }
+  }
   LocalProcess master;
   master.name = "master";
   master.role = "master";

@@ -1,7 +1,9 @@
 #include "master/master.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <map>
 #include <set>
 
@@ -18,6 +20,9 @@ class MasterTest : public ::testing::Test {
   void SetUp() override { Reopen(); }
   void Reopen() {
     master_.reset();
+    if (!std::filesystem::exists(dir_.path() + "/meta")) {
+      ASSERT_OK(Master::Format(dir_.path() + "/meta").status());
+    }
     auto m = Master::Open(dir_.path() + "/meta", options_);
     ASSERT_TRUE(m.ok()) << m.status();
     master_ = std::move(*m);
@@ -51,6 +56,50 @@ class MasterTest : public ::testing::Test {
   }();
   std::unique_ptr<Master> master_;
 };
+
+TEST_F(MasterTest, AClusterIsCreatedOnceAndKeepsItsIdentity) {
+  const std::string id = master_->cluster_id();
+  EXPECT_EQ(id.rfind("tcl-", 0), 0u) << id;
+  // --format on existing metadata refuses and changes nothing.
+  master_.reset();
+  EXPECT_EQ(Master::Format(dir_.path() + "/meta").status().code(),
+            absl::StatusCode::kAlreadyExists);
+  Reopen();
+  EXPECT_EQ(master_->cluster_id(), id);
+  // No metadata (a typo, a fresh disk): refused, naming what to do, and nothing is created.
+  auto empty = Master::Open(dir_.path() + "/typo", options_);
+  EXPECT_EQ(empty.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(empty.status().message()), ::testing::HasSubstr("--format"));
+  EXPECT_THAT(std::string(empty.status().message()), ::testing::HasSubstr("--restore-from"));
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/typo/CURRENT"));
+  // Two formats make two different clusters.
+  ASSERT_OK_AND_ASSIGN(std::string other, Master::Format(dir_.path() + "/other"));
+  EXPECT_NE(other, id);
+}
+
+TEST_F(MasterTest, AChunkserverOfAnotherClusterIsRefused) {
+  ternion::v1::RegisterChunkServerRequest req;
+  req.set_server_id("cs-x");
+  req.set_address("127.0.0.1:1");
+  req.set_cluster_id("tcl-someotherclusterid");
+  req.add_replicas()->set_chunk_id(77);
+  auto refused = master_->RegisterChunkServer(req);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(refused.status().message()),
+              ::testing::HasSubstr("tcl-someotherclusterid"));
+  EXPECT_THAT(std::string(refused.status().message()), ::testing::HasSubstr(master_->cluster_id()));
+  ternion::v1::HeartbeatRequest hb;
+  hb.set_server_id("cs-x");
+  hb.set_cluster_id("tcl-someotherclusterid");
+  EXPECT_TRUE(master_->Heartbeat(hb).reregister());
+  EXPECT_EQ(master_->ClusterStatus().servers_size(), 0);
+  // Unstamped (its first registration) or stamped with this cluster: accepted, told the id.
+  req.clear_cluster_id();
+  ASSERT_OK_AND_ASSIGN(auto resp, master_->RegisterChunkServer(req));
+  EXPECT_EQ(resp.cluster_id(), master_->cluster_id());
+  req.set_cluster_id(master_->cluster_id());
+  ASSERT_OK(master_->RegisterChunkServer(req).status());
+}
 
 TEST_F(MasterTest, ProjectsPersist) {
   ASSERT_OK(master_->CreateProject("alpha", "ann"));
@@ -317,7 +366,8 @@ TEST_F(TopologyTest, ChangesPersistAndAreAudited) {
   RegisterServers(3, 2);
   EXPECT_EQ(RackOfServer()["cs-0-1"], "rack3");
   std::vector<std::string> audit = master_->AuditLog(100);
-  ASSERT_EQ(audit.size(), 5u);  // four add-rack, one move
+  ASSERT_EQ(audit.size(), 6u);  // format, four add-rack, one move
+  EXPECT_NE(audit.front().find("format: new cluster " + master_->cluster_id()), std::string::npos);
   EXPECT_NE(audit.back().find("move cs-0-1 to rack rack3"), std::string::npos);
 }
 

@@ -1,5 +1,7 @@
 #include "master/metadata_store.h"
 
+#include <filesystem>
+
 #include <gtest/gtest.h>
 
 #include <map>
@@ -21,7 +23,9 @@ std::map<std::string, std::string> ScanAll(MetadataStore* store, absl::string_vi
 TEST(MetadataStoreTest, BatchesAreAtomicAndSurviveReopen) {
   testing::TempDir dir;
   {
-    ASSERT_OK_AND_ASSIGN(auto store, MetadataStore::Open(dir.path() + "/db"));
+    ASSERT_OK_AND_ASSIGN(auto store, MetadataStore::Open(dir.path() + "/db", /*create=*/true));
+    ASSERT_OK_AND_ASSIGN(bool empty, store->Empty());
+    EXPECT_TRUE(empty);
     MetadataBatch b;
     b.Put("f/a", "1");
     b.Put("f/b", "2");
@@ -39,11 +43,23 @@ TEST(MetadataStoreTest, BatchesAreAtomicAndSurviveReopen) {
   EXPECT_EQ(f["f/c"], std::string("bin\0ary", 7));
   EXPECT_EQ(ScanAll(store.get(), "g/").size(), 1u);
   EXPECT_TRUE(ScanAll(store.get(), "h/").empty());
+  ASSERT_OK_AND_ASSIGN(bool empty, store->Empty());
+  EXPECT_FALSE(empty);
+  ASSERT_OK_AND_ASSIGN(std::string b, store->Get("f/b"));
+  EXPECT_EQ(b, "2");
+  EXPECT_EQ(store->Get("f/a").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(MetadataStoreTest, AnAbsentStoreIsNotCreatedUnlessAsked) {
+  testing::TempDir dir;
+  auto store = MetadataStore::Open(dir.path() + "/typo");
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kNotFound) << store.status();
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/typo/CURRENT"));
 }
 
 TEST(MetadataStoreTest, OpenFailsCleanlyOnABadPath) {
   testing::TempDir dir;
-  auto store = MetadataStore::Open("/proc/ternion-cannot-create-this");
+  auto store = MetadataStore::Open("/proc/ternion-cannot-create-this", /*create=*/true);
   EXPECT_FALSE(store.ok());
   EXPECT_FALSE(store.status().message().empty());
 }
