@@ -79,6 +79,7 @@ void ToReplicaReport(const ReplicaInfo& info, ternion::v1::ReplicaReport* out) {
   out->set_version(info.version);
   out->set_length(info.length);
   out->set_disk(info.disk);
+  out->set_project(info.project);
 }
 
 ChunkService::ChunkService(ChunkStore* store, std::string server_id)
@@ -304,7 +305,8 @@ grpc::Status ChunkService::ReadChunk(grpc::ServerContext* ctx,
   StreamCount count(&active_streams_);
   uint64_t end = req->offset() + req->length();
   if (end < req->offset()) end = UINT64_MAX;  // saturate: "to the end of the replica"
-  auto reader = store_->OpenRead(req->chunk_id(), req->version());
+  auto reader = req->salvage() ? store_->OpenQuarantined(req->chunk_id())
+                               : store_->OpenRead(req->chunk_id(), req->version());
   if (!reader.ok()) return rpc.Done(ToGrpcStatus(reader.status()));
   // Buffered reads: let the kernel prefetch the range and what a sequential reader asks next.
   (*reader)->WillNeed(req->offset(),
@@ -316,9 +318,9 @@ grpc::Status ChunkService::ReadChunk(grpc::ServerContext* ctx,
   while (true) {
     absl::Status s = ahead.Next(&offset, resp.mutable_data());
     if (!s.ok()) {
-      if (s.code() == absl::StatusCode::kDataLoss) {
+      if (s.code() == absl::StatusCode::kDataLoss && !req->salvage()) {
         Metrics().checksum_errors->Increment();
-        store_->DropCorrupt(req->chunk_id());  // the master replaces it from a good replica
+        store_->QuarantineCorrupt(req->chunk_id());  // the master replaces it from a good replica
       }
       return rpc.Done(ToGrpcStatus(s));
     }

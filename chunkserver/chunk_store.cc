@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -66,8 +67,37 @@ void EncodeHeader(uint64_t chunk_id, uint64_t version, uint64_t length, char* ou
   PutU32(out + kHeaderCrcOffset, Crc32c(out, kHeaderCrcOffset));
 }
 
-std::string ChunkFileBase(const std::string& disk, const std::string& project, uint64_t id) {
-  return absl::StrFormat("%s/chunks/%s/%016x", disk, project, id);
+constexpr char kChunksRoot[] = "chunks";
+constexpr char kQuarantineRoot[] = "quarantine";
+
+// <disk>/<root>/<project>/<id>: the path of a replica's files without their extension.
+std::string ChunkFileBase(const std::string& disk, const std::string& project, uint64_t id,
+                          const char* root = kChunksRoot) {
+  return absl::StrFormat("%s/%s/%s/%016x", disk, root, project, id);
+}
+
+std::string DirOf(const std::string& path) { return path.substr(0, path.find_last_of('/')); }
+
+// The names in a directory (without . and ..); empty when it cannot be read.
+std::vector<std::string> ListDir(const std::string& dir) {
+  std::vector<std::string> names;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return names;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] != '.') names.push_back(e->d_name);
+  }
+  ::closedir(d);
+  return names;
+}
+
+// The chunk id of a replica file name "<16 hex digits><ext>", or nullopt.
+std::optional<uint64_t> ChunkIdOf(const std::string& name, absl::string_view ext) {
+  uint64_t id;
+  if (name.size() != 16 + ext.size() || name.substr(16) != ext ||
+      !absl::SimpleHexAtoi(name.substr(0, 16), &id)) {
+    return std::nullopt;
+  }
+  return id;
 }
 
 absl::Status PWriteAll(int fd, const char* data, size_t n, uint64_t offset,
@@ -277,6 +307,7 @@ absl::StatusOr<std::unique_ptr<ChunkStore>> ChunkStore::Open(
     absl::Status s = MakeDir(d);
     if (s.ok()) s = MakeDir(d + "/chunks");
     if (s.ok()) s = MakeDir(d + "/wipe");
+    if (s.ok()) s = MakeDir(d + "/" + kQuarantineRoot);
     if (!s.ok()) {
       TLOG(ERROR) << "data directory " << d << " is unusable: " << s;
       disk.failed = true;
@@ -298,64 +329,238 @@ absl::StatusOr<std::unique_ptr<ChunkStore>> ChunkStore::Open(
 
 ChunkStore::~ChunkStore() = default;
 
+std::shared_ptr<ChunkStore::Replica> ChunkStore::LoadReplica(const std::string& disk,
+                                                             const std::string& project,
+                                                             uint64_t id, const char* root) {
+  const std::string base = ChunkFileBase(disk, project, id, root);
+  absl::StatusOr<std::string> meta = ReadFileToString(base + ".meta");
+  struct stat st;
+  bool ok = meta.ok() && meta->size() >= kHeaderSize &&
+            std::memcmp(meta->data(), kMetaMagic, 8) == 0 &&
+            GetU32(meta->data() + kHeaderCrcOffset) == Crc32c(meta->data(), kHeaderCrcOffset) &&
+            GetU64(meta->data() + 8) == id && ::stat((base + ".data").c_str(), &st) == 0;
+  uint64_t length = ok ? GetU64(meta->data() + 24) : 0;
+  ok = ok && meta->size() >= kHeaderSize + 4 * NumBlocks(length) &&
+       static_cast<uint64_t>(st.st_size) >= length;
+  if (!ok) {
+    TLOG(WARNING) << "skipping damaged replica " << base << " (bad meta or short data)";
+    return nullptr;
+  }
+  auto r = std::make_shared<Replica>();
+  r->chunk_id = id;
+  r->project = project;
+  r->disk = disk;
+  r->data_path = base + ".data";
+  r->meta_path = base + ".meta";
+  absl::MutexLock rl(&r->mu);
+  r->version = GetU64(meta->data() + 16);
+  r->length = length;
+  r->crcs.resize(NumBlocks(length));
+  for (size_t k = 0; k < r->crcs.size(); ++k) {
+    r->crcs[k] = GetU32(meta->data() + kHeaderSize + 4 * k);
+  }
+  return r;
+}
+
 absl::Status ChunkStore::LoadDisk(size_t disk_index) {
   const std::string& disk = disks_[disk_index].path;
-  std::string root = disk + "/chunks";
-  DIR* projects = ::opendir(root.c_str());
-  if (projects == nullptr) return ErrnoToStatus(errno, absl::StrCat("opendir ", root));
-  std::vector<std::string> project_names;
-  while (dirent* e = ::readdir(projects)) {
-    if (e->d_name[0] != '.') project_names.push_back(e->d_name);
-  }
-  ::closedir(projects);
-
-  for (const std::string& project : project_names) {
-    std::string dir = root + "/" + project;
-    DIR* d = ::opendir(dir.c_str());
-    if (d == nullptr) continue;
-    std::vector<std::string> metas;
-    while (dirent* e = ::readdir(d)) {
-      std::string name = e->d_name;
-      if (name.size() == 21 && name.substr(16) == ".meta") metas.push_back(name.substr(0, 16));
-    }
+  const std::string chunks_root = absl::StrCat(disk, "/", kChunksRoot);
+  if (DIR* d = ::opendir(chunks_root.c_str()); d == nullptr) {
+    return ErrnoToStatus(errno, absl::StrCat("opendir ", chunks_root));
+  } else {
     ::closedir(d);
-    for (const std::string& hex : metas) {
-      uint64_t id;
-      if (!absl::SimpleHexAtoi(hex, &id)) continue;
-      std::string base = ChunkFileBase(disk, project, id);
-      absl::StatusOr<std::string> meta = ReadFileToString(base + ".meta");
-      struct stat st;
-      bool ok = meta.ok() && meta->size() >= kHeaderSize &&
-                std::memcmp(meta->data(), kMetaMagic, 8) == 0 &&
-                GetU32(meta->data() + kHeaderCrcOffset) == Crc32c(meta->data(), kHeaderCrcOffset) &&
-                GetU64(meta->data() + 8) == id && ::stat((base + ".data").c_str(), &st) == 0;
-      uint64_t length = ok ? GetU64(meta->data() + 24) : 0;
-      ok = ok && meta->size() >= kHeaderSize + 4 * NumBlocks(length) &&
-           static_cast<uint64_t>(st.st_size) >= length;
-      if (!ok) {
-        TLOG(WARNING) << "skipping damaged replica " << base << " (bad meta or short data)";
-        continue;
+  }
+  // A move into or out of quarantine renames the data file first, then the meta file: where a
+  // data file lies without its meta, a crash cut the move short, and the meta belongs beside it.
+  for (const char* root : {kChunksRoot, kQuarantineRoot}) {
+    const char* other = root == kChunksRoot ? kQuarantineRoot : kChunksRoot;
+    for (const std::string& project : ListDir(absl::StrCat(disk, "/", root))) {
+      for (const std::string& name : ListDir(absl::StrCat(disk, "/", root, "/", project))) {
+        std::optional<uint64_t> id = ChunkIdOf(name, ".data");
+        if (!id) continue;
+        const std::string meta = ChunkFileBase(disk, project, *id, root) + ".meta";
+        const std::string moved = ChunkFileBase(disk, project, *id, other) + ".meta";
+        if (::access(meta.c_str(), F_OK) == 0 || ::access(moved.c_str(), F_OK) != 0) continue;
+        if (::rename(moved.c_str(), meta.c_str()) != 0) {
+          return ErrnoToStatus(errno, absl::StrCat("finish the move of ", moved));
+        }
+        RETURN_IF_ERROR(SyncDir(DirOf(meta)));
+        RETURN_IF_ERROR(SyncDir(DirOf(moved)));
+        TLOG(INFO) << "finished an interrupted move of chunk " << *id << " into " << root;
       }
-      auto r = std::make_shared<Replica>();
-      r->chunk_id = id;
-      r->project = project;
-      r->disk = disk;
-      r->data_path = base + ".data";
-      r->meta_path = base + ".meta";
-      {
-        absl::MutexLock rl(&r->mu);
-        r->version = GetU64(meta->data() + 16);
-        r->length = length;
-        r->crcs.resize(NumBlocks(length));
-        for (size_t k = 0; k < r->crcs.size(); ++k) {
-          r->crcs[k] = GetU32(meta->data() + kHeaderSize + 4 * k);
+    }
+  }
+  for (const char* root : {kChunksRoot, kQuarantineRoot}) {
+    for (const std::string& project : ListDir(absl::StrCat(disk, "/", root))) {
+      for (const std::string& name : ListDir(absl::StrCat(disk, "/", root, "/", project))) {
+        std::optional<uint64_t> id = ChunkIdOf(name, ".meta");
+        if (!id) continue;
+        std::shared_ptr<Replica> r = LoadReplica(disk, project, *id, root);
+        if (r == nullptr) continue;
+        if (root == kChunksRoot) {
+          absl::MutexLock lock(&mu_);  // never while holding a replica's mutex: mu_ comes first
+          replicas_[*id] = std::move(r);
+        } else {
+          std::vector<uint32_t> bad = BadBlocks(r);
+          absl::MutexLock lock(&mu_);
+          quarantined_[*id] = {std::move(r), std::move(bad)};
         }
       }
-      absl::MutexLock lock(&mu_);  // never while holding a replica's mutex: mu_ comes first
-      replicas_[id] = std::move(r);
     }
   }
   return absl::OkStatus();
+}
+
+std::vector<uint32_t> ChunkStore::BadBlocks(std::shared_ptr<Replica> r) {
+  std::vector<uint32_t> bad;
+  uint64_t version, length;
+  {
+    absl::MutexLock rl(&r->mu);
+    version = r->version;
+    length = r->length;
+  }
+  int fd = ::open(r->data_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {  // nothing of it can be read
+    for (uint64_t b = 0; b < NumBlocks(length); ++b) bad.push_back(b);
+    return bad;
+  }
+  ReplicaReader reader(std::move(r), fd, /*direct=*/false, version);
+  std::string block;
+  for (uint64_t b = 0; b < NumBlocks(length); ++b) {
+    if (!reader.Read(b * kBlockSize, kBlockSize, &block).ok()) bad.push_back(b);
+  }
+  return bad;
+}
+
+absl::StatusOr<std::shared_ptr<ChunkStore::Replica>> ChunkStore::MoveReplica(
+    Replica& from, const char* to_root) {
+  auto to = std::make_shared<Replica>();
+  to->chunk_id = from.chunk_id;
+  to->project = from.project;
+  to->disk = from.disk;
+  const std::string base = ChunkFileBase(from.disk, from.project, from.chunk_id, to_root);
+  to->data_path = base + ".data";
+  to->meta_path = base + ".meta";
+  {
+    absl::MutexLock fl(&from.mu);
+    absl::MutexLock tl(&to->mu);
+    to->version = from.version;
+    to->length = from.length;
+    to->crcs = from.crcs;
+  }
+  RETURN_IF_ERROR(MakeDir(absl::StrCat(from.disk, "/", to_root)));
+  RETURN_IF_ERROR(MakeDir(DirOf(to->data_path)));
+  // Data first: LoadDisk finishes a move that a crash cut short by moving the meta file to
+  // wherever the data file is.
+  if (::rename(from.data_path.c_str(), to->data_path.c_str()) != 0) {
+    return ErrnoToStatus(errno, absl::StrCat("rename ", from.data_path));
+  }
+  if (::rename(from.meta_path.c_str(), to->meta_path.c_str()) != 0) {
+    absl::Status s = ErrnoToStatus(errno, absl::StrCat("rename ", from.meta_path));
+    if (::rename(to->data_path.c_str(), from.data_path.c_str()) != 0) {
+      TLOG(ERROR) << "cannot move " << to->data_path << " back: " << std::strerror(errno);
+    }
+    return s;
+  }
+  RETURN_IF_ERROR(SyncDir(DirOf(to->data_path)));
+  RETURN_IF_ERROR(SyncDir(DirOf(from.data_path)));
+  return to;
+}
+
+absl::Status ChunkStore::Quarantine(uint64_t chunk_id) {
+  std::shared_ptr<Replica> r;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = replicas_.find(chunk_id);
+    if (it == replicas_.end()) {
+      return absl::NotFoundError(absl::StrCat("no replica of chunk ", chunk_id));
+    }
+    if (refused_.contains(chunk_id)) {
+      return absl::FailedPreconditionError(absl::StrCat("chunk ", chunk_id, " is being wiped"));
+    }
+    r = it->second;
+    {
+      absl::MutexLock rl(&r->mu);
+      if (r->writing) return absl::FailedPreconditionError("replica is being written");
+    }
+    replicas_.erase(it);
+    refused_.insert(chunk_id);  // no new replica of that id while its files move
+  }
+  absl::StatusOr<std::shared_ptr<Replica>> moved = MoveReplica(*r, kQuarantineRoot);
+  absl::MutexLock lock(&mu_);
+  refused_.erase(chunk_id);
+  if (!moved.ok()) {
+    replicas_[chunk_id] = std::move(r);
+    return moved.status();
+  }
+  quarantined_[chunk_id] = {std::move(*moved), {}};
+  return absl::OkStatus();
+}
+
+absl::Status ChunkStore::Release(uint64_t chunk_id) {
+  std::shared_ptr<Replica> r;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = quarantined_.find(chunk_id);
+    if (it == quarantined_.end()) {
+      return absl::NotFoundError(absl::StrCat("no quarantined replica of chunk ", chunk_id));
+    }
+    if (!it->second.bad_blocks.empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the quarantined replica of chunk ", chunk_id, " is corrupt"));
+    }
+    if (replicas_.contains(chunk_id) || refused_.contains(chunk_id)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("chunk ", chunk_id, " has another replica on this server"));
+    }
+    r = it->second.replica;
+    quarantined_.erase(it);
+    refused_.insert(chunk_id);
+  }
+  absl::StatusOr<std::shared_ptr<Replica>> moved = MoveReplica(*r, kChunksRoot);
+  absl::MutexLock lock(&mu_);
+  refused_.erase(chunk_id);
+  if (!moved.ok()) {
+    quarantined_[chunk_id] = {std::move(r), {}};
+    return moved.status();
+  }
+  replicas_[chunk_id] = std::move(*moved);
+  return absl::OkStatus();
+}
+
+std::vector<QuarantinedReplica> ChunkStore::ListQuarantined() {
+  std::vector<Quarantined> all;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, q] : quarantined_) all.push_back(q);
+  }
+  std::vector<QuarantinedReplica> out;
+  for (const Quarantined& q : all) {
+    const Replica& r = *q.replica;
+    absl::MutexLock rl(&q.replica->mu);
+    out.push_back({{r.chunk_id, r.version, r.length, r.project, r.disk, false}, q.bad_blocks});
+  }
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<ReplicaReader>> ChunkStore::OpenQuarantined(uint64_t chunk_id) {
+  std::shared_ptr<Replica> r;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = quarantined_.find(chunk_id);
+    if (it == quarantined_.end() || refused_.contains(chunk_id)) {
+      return absl::NotFoundError(absl::StrCat("no quarantined replica of chunk ", chunk_id));
+    }
+    r = it->second.replica;
+  }
+  uint64_t version;
+  {
+    absl::MutexLock rl(&r->mu);
+    version = r->version;
+  }
+  int fd = ::open(r->data_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoToStatus(errno, absl::StrCat("open ", r->data_path));
+  return std::unique_ptr<ReplicaReader>(new ReplicaReader(std::move(r), fd, false, version));
 }
 
 void ChunkStore::RefuseReads(uint64_t chunk_id) {
@@ -378,6 +583,10 @@ absl::StatusOr<std::unique_ptr<ReplicaWriter>> ChunkStore::StartWrite(uint64_t c
   bool created = false;
   {
     absl::MutexLock lock(&mu_);
+    if (refused_.contains(chunk_id) || quarantined_.contains(chunk_id)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "chunk ", chunk_id, " is being wiped or is quarantined on this server"));
+    }
     auto it = replicas_.find(chunk_id);
     if (it != replicas_.end()) {
       r = it->second;
@@ -670,17 +879,29 @@ absl::StatusOr<uint64_t> ChunkStore::Delete(uint64_t chunk_id) {
   std::shared_ptr<Replica> r;
   {
     absl::MutexLock lock(&mu_);
-    auto it = replicas_.find(chunk_id);
-    if (it == replicas_.end()) {
+    if (auto it = replicas_.find(chunk_id); it != replicas_.end()) {
+      r = it->second;
+    } else if (auto q = quarantined_.find(chunk_id); q != quarantined_.end()) {
+      r = q->second.replica;
+    } else {
       return absl::NotFoundError(absl::StrCat("no replica of chunk ", chunk_id));
     }
-    r = it->second;
     absl::MutexLock rl(&r->mu);
     if (r->writing) return absl::FailedPreconditionError("replica is being written");
-    replicas_.erase(it);
-    refused_.erase(chunk_id);
+    refused_.insert(chunk_id);
   }
-  return Wipe(*r);
+  // Until the wipe has succeeded the replica stays known (and refused): a failed wipe is
+  // retried, never taken for done.
+  ASSIGN_OR_RETURN(uint64_t bytes, Wipe(*r));
+  absl::MutexLock lock(&mu_);
+  if (auto it = replicas_.find(chunk_id); it != replicas_.end() && it->second == r) {
+    replicas_.erase(it);
+  }
+  if (auto q = quarantined_.find(chunk_id); q != quarantined_.end() && q->second.replica == r) {
+    quarantined_.erase(q);
+  }
+  refused_.erase(chunk_id);
+  return bytes;
 }
 
 absl::StatusOr<uint64_t> ChunkStore::Wipe(const Replica& r) {
@@ -688,7 +909,7 @@ absl::StatusOr<uint64_t> ChunkStore::Wipe(const Replica& r) {
   const std::string journal = absl::StrFormat("%s/wipe/%016x", r.disk, r.chunk_id);
   RETURN_IF_ERROR(WriteFileAtomically(journal, r.data_path + "\n" + r.meta_path + "\n"));
   ASSIGN_OR_RETURN(uint64_t bytes, WipeFiles({r.data_path, r.meta_path}));
-  RETURN_IF_ERROR(SyncDir(r.disk + "/chunks/" + r.project));
+  RETURN_IF_ERROR(SyncDir(DirOf(r.data_path)));
   if (::unlink(journal.c_str()) != 0) return ErrnoToStatus(errno, "unlink " + journal);
   RETURN_IF_ERROR(SyncDir(r.disk + "/wipe"));
   return bytes;
@@ -793,32 +1014,42 @@ void ChunkStore::CheckDisks() {
         ++it;
       }
     }
+    for (auto it = quarantined_.begin(); it != quarantined_.end();) {
+      if (it->second.replica->disk == d.path) {
+        quarantined_.erase(it++);
+      } else {
+        ++it;
+      }
+    }
     TLOG(ERROR) << "data directory " << d.path << " failed; its " << lost.size() - before
                 << " replicas are gone from this server";
   }
 }
 
-void ChunkStore::DropCorrupt(uint64_t chunk_id) {
-  std::shared_ptr<Replica> r;
+void ChunkStore::QuarantineCorrupt(uint64_t chunk_id) {
+  std::shared_ptr<Replica> r = Find(chunk_id);
+  if (r == nullptr) return;
   {
-    absl::MutexLock lock(&mu_);
-    auto it = replicas_.find(chunk_id);
-    if (it == replicas_.end()) return;
-    r = it->second;
-    {
-      absl::MutexLock rl(&r->mu);
-      if (r->writing) return;
-    }
-    replicas_.erase(it);
-    lost_.corrupt.push_back(chunk_id);
+    absl::MutexLock rl(&r->mu);
+    if (r->writing) return;
   }
-  TLOG(ERROR) << "replica of chunk " << chunk_id << " on " << r->disk
-              << " failed its checksums; dropped";
-  // Corrupt or not, it holds data: wiped like any freed replica.
-  if (absl::StatusOr<uint64_t> wiped = Wipe(*r); !wiped.ok()) {
-    TLOG(ERROR) << "cannot wipe the corrupt replica of chunk " << chunk_id << ": "
-                << wiped.status();
+  std::vector<uint32_t> bad = BadBlocks(r);
+  if (bad.empty()) {
+    TLOG(WARNING) << "replica of chunk " << chunk_id << " on " << r->disk
+                  << " failed a read but every block passes its checksum now; kept";
+    return;
   }
+  // Kept, not wiped: while no intact replica exists elsewhere its good blocks may be the
+  // only copy. The master wipes it once the chunk is whole again.
+  if (absl::Status s = Quarantine(chunk_id); !s.ok()) {
+    TLOG(ERROR) << "cannot quarantine the corrupt replica of chunk " << chunk_id << ": " << s;
+    return;
+  }
+  absl::MutexLock lock(&mu_);
+  if (auto q = quarantined_.find(chunk_id); q != quarantined_.end()) q->second.bad_blocks = bad;
+  lost_.corrupt.push_back(chunk_id);
+  TLOG(ERROR) << "replica of chunk " << chunk_id << " on " << r->disk << " failed the checksums of "
+              << bad.size() << " block(s); quarantined";
 }
 
 LostReplicas ChunkStore::TakeLost() {

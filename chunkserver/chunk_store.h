@@ -37,6 +37,14 @@ struct ReplicaInfo {
   bool writing = false;  // a writer holds it now
 };
 
+// A replica set aside under <disk>/quarantine/<project>/: never served, never written, wiped
+// only when the master says so. An orphan (the master did not know its chunk) has no bad
+// blocks; a corrupt replica lists the 64 KiB blocks that failed their checksum.
+struct QuarantinedReplica {
+  ReplicaInfo info;
+  std::vector<uint32_t> bad_blocks;
+};
+
 // Replicas this server has lost for certain, for its next report to the master.
 struct LostReplicas {
   std::vector<uint64_t> failed_disk;  // on a data directory that failed
@@ -161,11 +169,22 @@ class ChunkStore {
   // holds it (ABORTED: try again once the old write stream has ended).
   absl::Status UpdateReplica(uint64_t chunk_id, uint64_t version, uint64_t new_version,
                              uint64_t length);
-  // Removes a replica by wiping it (not while it is being written): from the moment it is
-  // called the replica cannot be opened; a journal entry is made durable, every byte of its data
-  // and meta files is overwritten with zeros and synced, the files are unlinked, and the entry is
-  // removed. A crash in between is finished by Open. Returns the bytes overwritten.
+  // Removes a replica (live or quarantined) by wiping it (not while it is being written): from
+  // the moment it is called the replica cannot be opened; a journal entry is made durable,
+  // every byte of its data and meta files is overwritten with zeros and synced, the files are
+  // unlinked, and the entry is removed. A crash in between is finished by Open. The replica
+  // stays known (and refused) until its wipe has succeeded, so a failed wipe is retried by
+  // calling Delete again. Returns the bytes overwritten.
   absl::StatusOr<uint64_t> Delete(uint64_t chunk_id);
+  // Sets a live replica aside (renamed into quarantine, durably): it is no longer served or
+  // listed among the replicas, only among the quarantined ones. Not while it is being written.
+  absl::Status Quarantine(uint64_t chunk_id);
+  // Puts an orphan quarantined replica back among the live ones (the master adopted its chunk).
+  absl::Status Release(uint64_t chunk_id);
+  std::vector<QuarantinedReplica> ListQuarantined();
+  // Opens a quarantined replica for reading what can be saved of it (ReplicaReader::Read fails
+  // with DATA_LOSS on a damaged block, as for any replica).
+  absl::StatusOr<std::unique_ptr<ReplicaReader>> OpenQuarantined(uint64_t chunk_id);
   // From now on the replica cannot be opened, read or looked up (it is about to be wiped).
   void RefuseReads(uint64_t chunk_id);
   // Limits wiping to this many bytes per second (0: no limit). For tests and busy disks.
@@ -175,9 +194,11 @@ class ChunkStore {
   // Marks a disk failed when its chunks directory is gone or unreadable, and forgets its
   // replicas (queued as lost, for the master, which re-replicates only those).
   void CheckDisks();
-  // A replica whose stored bytes failed their checksum: forgotten, its files removed, queued
-  // as lost. Not while it is being written (its tail may be changing under the reader).
-  void DropCorrupt(uint64_t chunk_id);
+  // A replica whose stored bytes failed their checksum: every block is checked, then it is
+  // quarantined with its bad blocks (kept: it may hold the last intact copy of other blocks)
+  // and queued as lost. Not while it is being written (its tail may be changing under the
+  // reader).
+  void QuarantineCorrupt(uint64_t chunk_id);
   // Takes the replicas lost since the last call.
   LostReplicas TakeLost();
 
@@ -190,7 +211,18 @@ class ChunkStore {
     bool failed = false;  // guarded by mu_ once the store is open
   };
   explicit ChunkStore(std::vector<Disk> disks) : disks_(std::move(disks)) {}
+  // Loads the live and the quarantined replicas of a disk (finishing a move into or out of
+  // quarantine that a crash interrupted).
   absl::Status LoadDisk(size_t disk_index);
+  // Renames a replica's files from `from` to a new Replica under root `to_root` ("chunks" or
+  // "quarantine"), data first, syncing both directories.
+  absl::StatusOr<std::shared_ptr<Replica>> MoveReplica(Replica& from, const char* to_root);
+  // Reads a replica's meta file under <disk>/<root>/<project>/; nullptr when it is damaged
+  // (bad header, short data).
+  static std::shared_ptr<Replica> LoadReplica(const std::string& disk, const std::string& project,
+                                              uint64_t id, const char* root);
+  // The blocks of a replica that fail their checksum (or cannot be read).
+  static std::vector<uint32_t> BadBlocks(std::shared_ptr<Replica> r);
   std::shared_ptr<Replica> Find(uint64_t chunk_id);
 
   std::vector<Disk> disks_;  // the list is fixed; `failed` changes under mu_
@@ -198,6 +230,11 @@ class ChunkStore {
   absl::flat_hash_map<uint64_t, std::shared_ptr<Replica>> replicas_ ABSL_GUARDED_BY(mu_);
   LostReplicas lost_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<uint64_t> refused_ ABSL_GUARDED_BY(mu_);  // declared deleted
+  struct Quarantined {
+    std::shared_ptr<Replica> replica;  // paths inside quarantine/
+    std::vector<uint32_t> bad_blocks;
+  };
+  absl::flat_hash_map<uint64_t, Quarantined> quarantined_ ABSL_GUARDED_BY(mu_);
   std::atomic<double> wipe_bytes_per_second_{0};
 
   // Wipes a replica already forgotten by the store: journal, overwrite, sync, unlink (see

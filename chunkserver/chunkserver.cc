@@ -90,6 +90,9 @@ absl::StatusOr<std::unique_ptr<ChunkServer>> ChunkServer::Start(const ChunkServe
     auto& r = MetricsRegistry::Default();
     r.GetGauge("ternion_chunkserver_replicas", "Chunk replicas stored on this chunkserver.")
         ->Set(store_ptr->ListReplicas().size());
+    r.GetGauge("ternion_chunkserver_quarantined_replicas",
+               "Replicas set aside (unknown to the master, or corrupt): not served, not wiped yet.")
+        ->Set(store_ptr->ListQuarantined().size());
     for (const DiskInfo& d : store_ptr->Disks()) {
       r.GetGauge("ternion_chunkserver_disk_capacity_bytes", "Capacity of each data directory.",
                  {{"disk", d.path}})
@@ -142,6 +145,27 @@ void ChunkServer::DeleteReplicas(const google::protobuf::RepeatedField<uint64_t>
     if (wipe_pending_.insert(id).second) wipe_queue_.push_back(id);
   }
   wipe_cv_.Signal();
+}
+
+bool ChunkServer::ApplyOrphanDecisions(const google::protobuf::RepeatedField<uint64_t>& quarantine,
+                                       const google::protobuf::RepeatedField<uint64_t>& release) {
+  for (uint64_t id : quarantine) {
+    absl::Status s = store_->Quarantine(id);
+    if (s.ok()) {
+      TLOG(WARNING) << "the master does not know chunk " << id << "; its replica is quarantined";
+    } else {
+      TLOG(WARNING) << "cannot quarantine the replica of chunk " << id << " yet: " << s;
+    }
+  }
+  for (uint64_t id : release) {
+    absl::Status s = store_->Release(id);
+    if (s.ok()) {
+      TLOG(INFO) << "the master adopted chunk " << id << "; its replica is served again";
+    } else {
+      TLOG(WARNING) << "cannot release the replica of chunk " << id << ": " << s;
+    }
+  }
+  return !quarantine.empty() || !release.empty();
 }
 
 void ChunkServer::WipeLoop() {
@@ -209,8 +233,14 @@ bool ChunkServer::JoinCluster(const std::string& master_cluster_id) {
 void ChunkServer::HeartbeatLoop() {
   auto channel = grpc::CreateChannel(options_.master_address, grpc::InsecureChannelCredentials());
   auto stub = ternion::v1::MasterService::NewStub(channel);
-  auto fill_replicas = [this](google::protobuf::RepeatedPtrField<ternion::v1::ReplicaReport>* out) {
+  using Reports = google::protobuf::RepeatedPtrField<ternion::v1::ReplicaReport>;
+  auto fill_replicas = [this](Reports* out, Reports* quarantined) {
     for (const ReplicaInfo& r : store_->ListReplicas()) ToReplicaReport(r, out->Add());
+    for (const QuarantinedReplica& q : store_->ListQuarantined()) {
+      auto* report = quarantined->Add();
+      ToReplicaReport(q.info, report);
+      report->mutable_bad_blocks()->Add(q.bad_blocks.begin(), q.bad_blocks.end());
+    }
   };
   // Full reports are spread out: the first comes after a random part of the interval.
   absl::BitGen gen;
@@ -232,7 +262,7 @@ void ChunkServer::HeartbeatLoop() {
       req.set_address(address());
       req.set_rack(options_.rack);
       FillDisks(store_.get(), options_.disk_capacity_bytes, req.mutable_disks());
-      fill_replicas(req.mutable_replicas());
+      fill_replicas(req.mutable_replicas(), req.mutable_quarantined());
       ternion::v1::RegisterChunkServerResponse resp;
       grpc::Status s = stub->RegisterChunkServer(&ctx, req, &resp);
       if (s.ok() && !JoinCluster(resp.cluster_id())) {
@@ -242,6 +272,7 @@ void ChunkServer::HeartbeatLoop() {
       if (s.ok()) {
         registered = true;
         TLOG(INFO) << "registered with master " << options_.master_address;
+        ApplyOrphanDecisions(resp.quarantine_chunk_ids(), resp.release_chunk_ids());
         DeleteReplicas(resp.delete_chunk_ids());
         continue;  // heartbeat right away
       }
@@ -252,7 +283,7 @@ void ChunkServer::HeartbeatLoop() {
       ternion::v1::ReportReplicasRequest req;
       req.set_server_id(server_id_);
       req.set_cluster_id(cluster_id_);
-      fill_replicas(req.mutable_replicas());
+      fill_replicas(req.mutable_replicas(), req.mutable_quarantined());
       for (uint64_t id : lost.failed_disk) req.add_lost_chunk_ids(id);
       for (uint64_t id : lost.corrupt) req.add_corrupt_chunk_ids(id);
       ternion::v1::ReportReplicasResponse resp;
@@ -261,6 +292,9 @@ void ChunkServer::HeartbeatLoop() {
         lost = LostReplicas();
         next_report = absl::Now() + options_.report_interval;
         if (resp.reregister()) registered = false;
+        if (ApplyOrphanDecisions(resp.quarantine_chunk_ids(), resp.release_chunk_ids())) {
+          next_report = absl::Now();  // the master learns the new state at once
+        }
         DeleteReplicas(resp.delete_chunk_ids());
       } else {
         TLOG(WARNING) << "replica report failed: " << s.error_message();
@@ -291,6 +325,7 @@ void ChunkServer::HeartbeatLoop() {
         wiped_bytes_ += wiped_bytes;
       }
       if (s.ok()) DeleteReplicas(resp.wipe_chunk_ids());
+      if (s.ok() && resp.send_report()) next_report = absl::Now();
       if (s.ok() && resp.reregister()) registered = false;
       if (s.ok() && resp.refused()) {
         TLOG(ERROR) << "the master refuses this server: it is decommissioned";

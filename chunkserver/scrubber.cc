@@ -50,7 +50,7 @@ bool Scrubber::Verify(const ReplicaInfo& r) {
                       "Checksum mismatches found in received frames or stored blocks.")
           ->Increment();
       reader->reset();
-      store_->DropCorrupt(r.chunk_id);
+      store_->QuarantineCorrupt(r.chunk_id);
       return true;
     }
     if (!s.ok()) return true;  // gone or changed: the next pass sees it again

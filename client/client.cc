@@ -668,6 +668,12 @@ std::unique_ptr<FileReaderImpl::Stream> FileReaderImpl::OpenStream(
 absl::Status FileReaderImpl::ReadChunkRange(const v1::ChunkInfo& chunk, uint64_t offset,
                                             uint64_t length, std::string* out) {
   const auto order = ReplicaOrder(chunk);
+  if (order.empty() && chunk.corrupt_replicas_size() > 0) {
+    return absl::DataLossError(absl::StrCat(
+        "chunk ", chunk.chunk_id(), " has no intact replica; ", chunk.corrupt_replicas_size(),
+        " damaged copies are kept (ternion fsck shows the damage, ternion admin salvage saves "
+        "the intact blocks)"));
+  }
   if (order.empty()) return absl::UnavailableError("chunk has no replicas");
   size_t next_replica = 0;  // the replica to open next, cycling through `order`
   if (stream_ && stream_->chunk_id == chunk.chunk_id() && stream_->next == offset) {
@@ -676,14 +682,15 @@ absl::Status FileReaderImpl::ReadChunkRange(const v1::ChunkInfo& chunk, uint64_t
     stream_.reset();
   }
   std::vector<std::string> errors;
+  bool all_damaged = true;  // every replica tried failed a checksum: DATA_LOSS, not UNAVAILABLE
   uint64_t done = 0;
   size_t opened = 0;
   while (done < length) {
     if (!stream_) {
       if (opened == order.size()) {
-        return absl::UnavailableError(absl::StrCat("cannot read chunk ", chunk.chunk_id(),
-                                                   " from any replica: ",
-                                                   absl::StrJoin(errors, "; ")));
+        const std::string msg = absl::StrCat("cannot read chunk ", chunk.chunk_id(),
+                                             " from any replica: ", absl::StrJoin(errors, "; "));
+        return all_damaged ? absl::DataLossError(msg) : absl::UnavailableError(msg);
       }
       size_t r = next_replica++ % order.size();
       ++opened;
@@ -703,10 +710,13 @@ absl::Status FileReaderImpl::ReadChunkRange(const v1::ChunkInfo& chunk, uint64_t
       grpc::Status s = stream_->reader->Finish();
       stream_->finished = true;
       bad = s.ok() ? "ended the stream early" : s.error_message();
+      if (s.error_code() != grpc::StatusCode::DATA_LOSS) all_damaged = false;
     } else if (resp.offset() != stream_->next || resp.data().empty()) {
       bad = "returned an unexpected range";
+      all_damaged = false;
     } else if (Crc32c(resp.data()) != resp.crc32c()) {
-      bad = "returned data failing its checksum";
+      bad = "returned data failing its checksum";  // damaged on the wire: another try may do
+      all_damaged = false;
     }
     if (!bad.empty()) {  // move to the next replica, continuing where this one stopped
       errors.push_back(absl::StrCat(order[stream_->replica]->address(), " ", bad));

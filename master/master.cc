@@ -9,6 +9,7 @@
 #include "common/metrics.h"
 #include "common/names.h"
 #include "common/status_macros.h"
+#include "master/metadata_keys.h"
 
 namespace ternion::master {
 
@@ -21,22 +22,6 @@ using ternion::v1::LeaseResponse;
 
 namespace {
 
-constexpr char kProjectPrefix[] = "p/";
-constexpr char kFilePrefix[] = "f/";
-constexpr char kChunkPrefix[] = "c/";
-constexpr char kServerPrefix[] = "s/";
-constexpr char kRackPrefix[] = "r/";
-constexpr char kAuditPrefix[] = "a/";
-constexpr char kNextFileIdKey[] = "n/file";
-constexpr char kNextChunkIdKey[] = "n/chunk";
-constexpr char kClusterIdKey[] = "m/cluster_id";
-constexpr uint64_t kMinChunkSize = 64 * 1024;
-constexpr uint64_t kMaxChunkSize = 1ull << 30;
-
-std::string FileKey(const std::string& project, const std::string& path) {
-  return absl::StrCat(project, std::string(1, '\0'), path);
-}
-std::string ChunkKey(uint64_t id) { return absl::StrFormat("%s%016x", kChunkPrefix, id); }
 int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
 
 }  // namespace
@@ -118,6 +103,14 @@ void Master::AddAudit(MetadataBatch* batch, const std::string& action) {
                                   " ", action);
   batch->Put(absl::StrFormat("%s%016x", kAuditPrefix, next_audit_seq_++), line);
   TLOG(INFO) << "audit: " << action;
+}
+
+void Master::AuditNow(const std::string& action) {
+  MetadataBatch batch;
+  AddAudit(&batch, action);
+  if (absl::Status s = store_->Write(batch); !s.ok()) {
+    TLOG(ERROR) << "cannot record the audit record \"" << action << "\": " << s;
+  }
 }
 
 void Master::RefreshPlacement(const ServerState& s, absl::Time now) {
@@ -304,10 +297,14 @@ absl::StatusOr<ternion::v1::RegisterChunkServerResponse> Master::RegisterChunkSe
   RefreshPlacement(s, s.last_heartbeat);
   ternion::v1::RegisterChunkServerResponse resp;
   resp.set_cluster_id(cluster_id_);
-  for (uint64_t id : Reconcile(s, req.replicas(), s.last_heartbeat)) resp.add_delete_chunk_ids(id);
+  FillReportResponse(Reconcile(s, req.replicas(), req.quarantined(), s.last_heartbeat),
+                     resp.mutable_delete_chunk_ids(), resp.mutable_quarantine_chunk_ids(),
+                     resp.mutable_release_chunk_ids());
   TLOG(INFO) << "chunkserver " << rec.server_id() << " at " << rec.address() << " rack "
-             << s.rack() << " registered with " << req.replicas_size() << " replicas ("
-             << resp.delete_chunk_ids_size() << " to delete)";
+             << s.rack() << " registered with " << req.replicas_size() << " replicas and "
+             << req.quarantined_size() << " quarantined (" << resp.delete_chunk_ids_size()
+             << " to wipe, " << resp.quarantine_chunk_ids_size() << " to quarantine, "
+             << resp.release_chunk_ids_size() << " to release)";
   return resp;
 }
 
@@ -355,6 +352,7 @@ ternion::v1::HeartbeatResponse Master::Heartbeat(const ternion::v1::HeartbeatReq
   s.active_streams = req.active_streams();
   RefreshPlacement(s, now);
   CollectGarbage(s, req, &resp);
+  if (std::exchange(s.report_wanted, false)) resp.set_send_report(true);
   return resp;
 }
 
@@ -781,7 +779,27 @@ ChunkInfo Master::ToChunkInfo(uint64_t id, const ChunkEntry& c) {
       loc->set_rack(s.rack());
     }
   }
+  if (LiveReplicas(c, now) == 0) {  // the damaged copies kept for salvage
+    for (const auto& [s, o] : CorruptCopies(id)) {
+      auto* loc = info.add_corrupt_replicas();
+      loc->set_server_id(s->record.server_id());
+      loc->set_address(s->record.address());
+      loc->set_rack(s->rack());
+    }
+  }
   return info;
+}
+
+std::vector<std::pair<const Master::ServerState*, const Master::Orphan*>> Master::CorruptCopies(
+    uint64_t id) {
+  std::vector<std::pair<const ServerState*, const Orphan*>> out;
+  for (const auto& [server_id, s] : servers_) {
+    auto it = s.quarantined.find(id);
+    if (it != s.quarantined.end() && it->second.report.bad_blocks_size() > 0) {
+      out.emplace_back(&s, &it->second);
+    }
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -827,7 +845,9 @@ ternion::v1::ClusterStatusResponse Master::ClusterStatus() {
     int live;
     bool rack_safe;
     ReplicaHealth(c, now, &live, &rack_safe);
-    if (live == 0) {
+    if (live == 0 && !CorruptCopies(id).empty()) {
+      resp.set_chunks_corrupt(resp.chunks_corrupt() + 1);
+    } else if (live == 0) {
       resp.set_chunks_lost(resp.chunks_lost() + 1);
     } else if (live < options_.replicas) {
       resp.set_chunks_under_replicated(resp.chunks_under_replicated() + 1);
@@ -837,6 +857,12 @@ ternion::v1::ClusterStatusResponse Master::ClusterStatus() {
   for (const auto& [id, s] : servers_) {
     FillServerStatus(s, now, replicas_per_server[s.ordinal], resp.add_servers());
     if (IsLive(s, now)) resp.set_live_servers(resp.live_servers() + 1);
+    for (const auto& [chunk, o] : s.quarantined) {
+      if (o.report.bad_blocks_size() == 0 && !chunks_.contains(chunk)) {
+        resp.set_orphans_quarantined(resp.orphans_quarantined() + 1);
+      }
+    }
+    if (s.held) resp.set_deletion_valve_held_servers(resp.deletion_valve_held_servers() + 1);
   }
   resp.set_projects(projects_.size());
   resp.set_files(files_.size());
@@ -905,6 +931,16 @@ ternion::v1::GcStatusResponse Master::GcStatus() {
   resp.set_bytes_pending_wipe(bytes);
   resp.set_bytes_wiped_total(bytes_wiped_);
   resp.set_replicas_wiped_total(replicas_wiped_);
+  for (const auto& [id, s] : servers_) {
+    for (const auto& [chunk, o] : s.quarantined) {
+      if (o.report.bad_blocks_size() > 0) {
+        resp.set_corrupt_quarantined(resp.corrupt_quarantined() + 1);
+      } else if (!chunks_.contains(chunk)) {
+        resp.set_orphans_quarantined(resp.orphans_quarantined() + 1);
+      }
+    }
+    if (s.held) resp.set_deletion_valve_held_servers(resp.deletion_valve_held_servers() + 1);
+  }
   return resp;
 }
 
@@ -925,10 +961,13 @@ absl::StatusOr<ternion::v1::FsckResponse> Master::Fsck(const std::string& projec
       int live;
       bool rack_safe;
       ReplicaHealth(c, now, &live, &rack_safe);
-      const char* state = live == 0                    ? "lost"
-                          : live < options_.replicas ? "under_replicated"
-                          : !rack_safe               ? "rack_unsafe"
-                                                     : nullptr;
+      const auto corrupt = live == 0 ? CorruptCopies(f.chunk_ids(i))
+                                     : std::vector<std::pair<const ServerState*, const Orphan*>>();
+      const char* state = live == 0 && !corrupt.empty() ? "corrupt"
+                          : live == 0                   ? "lost"
+                          : live < options_.replicas    ? "under_replicated"
+                          : !rack_safe                  ? "rack_unsafe"
+                                                        : nullptr;
       if (state == nullptr) continue;
       auto* p = resp.add_problems();
       p->set_project(f.project());
@@ -937,6 +976,31 @@ absl::StatusOr<ternion::v1::FsckResponse> Master::Fsck(const std::string& projec
       p->set_chunk_id(f.chunk_ids(i));
       p->set_live_replicas(live);
       p->set_state(state);
+      p->set_corrupt_copies(corrupt.size());
+      if (corrupt.empty()) continue;
+      // The blocks no kept copy holds intact: what salvage cannot save.
+      absl::flat_hash_map<uint32_t, size_t> bad_in;
+      for (const auto& [server, o] : corrupt) {
+        for (uint32_t b : o->report.bad_blocks()) ++bad_in[b];
+      }
+      std::vector<uint32_t> lost_blocks;
+      for (const auto& [b, n] : bad_in) {
+        if (n == corrupt.size()) lost_blocks.push_back(b);
+      }
+      std::sort(lost_blocks.begin(), lost_blocks.end());
+      constexpr uint64_t kBlock = 64 * 1024;
+      for (uint32_t b : lost_blocks) {
+        const uint64_t offset = b * kBlock;
+        const uint64_t length = std::min<uint64_t>(kBlock, c.length - std::min<uint64_t>(offset, c.length));
+        auto* d = p->mutable_damaged();
+        if (!d->empty() && d->rbegin()->offset() + d->rbegin()->length() == offset) {
+          d->rbegin()->set_length(d->rbegin()->length() + length);
+        } else {
+          auto* range = p->add_damaged();
+          range->set_offset(offset);
+          range->set_length(length);
+        }
+      }
     }
   }
   return resp;
@@ -954,11 +1018,19 @@ void Master::UpdateMetrics() {
   r.GetGauge("ternion_master_replicas", "Chunk replicas recorded in the chunk map.")
       ->Set(st.replicas_total());
   const char* help = "Chunks by replication state.";
-  uint64_t healthy = st.chunks_total() - st.chunks_under_replicated() - st.chunks_lost();
+  uint64_t healthy = st.chunks_total() - st.chunks_under_replicated() - st.chunks_lost() -
+                     st.chunks_corrupt();
   r.GetGauge("ternion_master_chunks", help, {{"state", "healthy"}})->Set(healthy);
   r.GetGauge("ternion_master_chunks", help, {{"state", "under_replicated"}})
       ->Set(st.chunks_under_replicated());
   r.GetGauge("ternion_master_chunks", help, {{"state", "lost"}})->Set(st.chunks_lost());
+  r.GetGauge("ternion_master_chunks", help, {{"state", "corrupt"}})->Set(st.chunks_corrupt());
+  r.GetGauge("ternion_master_orphan_replicas",
+             "Replicas of chunks this master does not know, quarantined on their servers.")
+      ->Set(st.orphans_quarantined());
+  r.GetGauge("ternion_master_deletion_valve_held_servers",
+             "Chunkservers whose replica reports the deletion valve holds for an operator.")
+      ->Set(st.deletion_valve_held_servers());
   const char* placement_help = "Chunks by placement state: rack_unsafe when replicas share a rack.";
   r.GetGauge("ternion_master_chunks_placement", placement_help, {{"state", "healthy"}})
       ->Set(st.chunks_total() - st.chunks_rack_unsafe());

@@ -8,6 +8,7 @@
 // Thread-safe (one mutex; metadata operations are short and the sync write dominates).
 
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 
@@ -37,6 +38,14 @@ struct MasterOptions {
   absl::Duration move_scan_interval = absl::Seconds(2);
   double balancer_band = 0.05;                      // default allowed distance from mean fill
   uint64_t move_bandwidth_bytes_per_s = 64ull << 20;  // cluster-wide cap on replica moves
+  // Replicas of chunks this master does not know are quarantined, then wiped after this delay
+  // (counted from when this master first saw them quarantined: a restart restarts it).
+  absl::Duration orphan_wipe_delay = absl::Hours(24);
+  // The deletion valve: a report that would set aside more than this fraction of a server's
+  // replicas (and at least deletion_valve_min of them) is held for an operator. Below the
+  // minimum the quarantine delay alone protects them.
+  double deletion_valve_fraction = 0.1;
+  uint64_t deletion_valve_min = 16;
   // The metadata was just restored from a backup: chunk ids allocated after the backup was
   // taken may exist on chunkservers (quarantined as orphans), so allocation skips far ahead
   // rather than reuse one of them.
@@ -62,6 +71,10 @@ struct ReplicaMove {
   bool drop_from = false;      // `from` is live: drop its replica once the copy is recorded
 };
 const char* ReasonName(ReplicaMove::Reason r);
+
+// Whether a report setting aside `would_remove` of the `reported` replicas of one server must
+// wait for an operator.
+bool DeletionValveTrips(uint64_t would_remove, uint64_t reported, const MasterOptions& options);
 
 class Master {
  public:
@@ -157,12 +170,32 @@ class Master {
   // Audit records of administrative changes, oldest first (at most `limit`, newest kept).
   std::vector<std::string> AuditLog(size_t limit);
 
+  // Replicas quarantined or held by the deletion valve; RELEASE adopts, WIPE wipes (see
+  // OrphansRequest). Every decision is audited.
+  absl::StatusOr<ternion::v1::OrphansResponse> Orphans(const ternion::v1::OrphansRequest& req);
+
   // Refreshes the gauges in the default metrics registry.
   void UpdateMetrics();
 
  private:
+  // A quarantined replica as its server last reported it.
+  struct Orphan {
+    ternion::v1::ReplicaReport report;
+    absl::Time first_seen;  // by this master incarnation
+  };
+  // A report the deletion valve held: the replicas it would have set aside.
+  struct HeldReport {
+    absl::Time since;
+    uint64_t reported = 0;
+    std::vector<ternion::v1::ReplicaReport> unknown;
+  };
   struct ServerState {
     ternion::v1::ChunkServerRecord record;
+    absl::flat_hash_map<uint64_t, Orphan> quarantined;  // from its latest full report
+    std::optional<HeldReport> held;                     // the valve holds its reports
+    bool valve_lifted = false;                  // the operator let its next report through
+    absl::flat_hash_set<uint64_t> wipe_now;     // the operator said: wipe these
+    bool report_wanted = false;                 // orphan decisions wait for its next report
     uint32_t ordinal = 0;     // the server's number in the chunk map and PlacementPolicy
     bool registered = false;  // registered with this master incarnation
     absl::Time last_heartbeat = absl::InfinitePast();
@@ -205,12 +238,34 @@ class Master {
   // Refreshes the placement view of one server / of all servers whose liveness changed.
   void RefreshPlacement(const ServerState& s, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RefreshLiveness(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Reconciles a full replica report of `s`; returns the chunk ids it must delete. Replicas in
+  // What a server must do after a report: wipe, quarantine, release.
+  struct ReportActions {
+    std::vector<uint64_t> remove;
+    std::vector<uint64_t> quarantine;
+    std::vector<uint64_t> release;
+  };
+  using Reports = google::protobuf::RepeatedPtrField<ternion::v1::ReplicaReport>;
+  // Reconciles a full replica report of `s` (live and quarantined replicas). Replicas in
   // `lost` (the server lost them for certain: failed disk, corruption) are dropped at once.
-  std::vector<uint64_t> Reconcile(
-      ServerState& s, const google::protobuf::RepeatedPtrField<ternion::v1::ReplicaReport>& reports,
-      absl::Time now, const absl::flat_hash_set<uint64_t>& lost = {})
+  ReportActions Reconcile(ServerState& s, const Reports& reports, const Reports& quarantined,
+                          absl::Time now, const absl::flat_hash_set<uint64_t>& lost = {})
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static void FillReportResponse(const ReportActions& actions,
+                                 google::protobuf::RepeatedField<uint64_t>* remove,
+                                 google::protobuf::RepeatedField<uint64_t>* quarantine,
+                                 google::protobuf::RepeatedField<uint64_t>* release);
+  int LiveReplicas(const ChunkEntry& e, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  ternion::v1::OrphansResponse ListOrphans(const ternion::v1::OrphansRequest& req, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Makes an unknown chunk a sealed file <project>/lost+found/chunk-<id> held by `copies`.
+  absl::StatusOr<std::string> AdoptOrphan(
+      uint64_t id, const std::vector<std::pair<ServerState*, ternion::v1::ReplicaReport>>& copies)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Damaged copies of a chunk kept in quarantine: (server, its report).
+  std::vector<std::pair<const ServerState*, const Orphan*>> CorruptCopies(uint64_t id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes one audit record on its own.
+  void AuditNow(const std::string& action) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Plans moves into move_queue_ from a scan of the chunk map.
   void ScanForMoves(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether a chunk's bytes can no longer change (full, or its file has no writer).
@@ -286,6 +341,7 @@ class Master {
   uint64_t replicas_repaired_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t bytes_repaired_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t corrupt_replicas_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t valve_trips_ ABSL_GUARDED_BY(mu_) = 0;
   // Garbage collection: deleted chunks whose replicas are not all wiped yet, when each holder
   // was last told to wipe (told again after a while until it confirms), and totals.
   absl::flat_hash_set<uint64_t> deleted_chunks_ ABSL_GUARDED_BY(mu_);

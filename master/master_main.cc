@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   int move_workers = 4;
   std::string restore_from;
   bool format = false;
+  double orphan_wipe_delay_s = 86400;
   CLI::App app{"Ternion master: namespace, chunk map, placement and cluster membership."};
   app.add_option("--metadata-dir", metadata_dir, "RocksDB directory for metadata")
       ->required()
@@ -52,6 +53,14 @@ int main(int argc, char** argv) {
   app.add_option("--restore-from", restore_from,
                  "Start from this backup (`ternion admin backup`): copied into an empty "
                  "--metadata-dir first");
+  app.add_option("--orphan-wipe-delay", orphan_wipe_delay_s,
+                 "Seconds a replica of a chunk this master does not know stays quarantined "
+                 "before it is wiped");
+  app.add_option("--deletion-valve-fraction", options.deletion_valve_fraction,
+                 "A report that would set aside more than this fraction of a server's replicas "
+                 "waits for an operator (ternion admin orphans)");
+  app.add_option("--deletion-valve-min", options.deletion_valve_min,
+                 "... and at least this many replicas");
   app.add_flag("--format", format,
                "Create a new cluster (a new cluster id) in an empty --metadata-dir, then exit");
   CLI11_PARSE(app, argc, argv);
@@ -65,6 +74,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   options.dead_after = absl::Seconds(dead_after_s);
+  options.orphan_wipe_delay = absl::Seconds(orphan_wipe_delay_s);
   options.lease_duration = absl::Seconds(lease_s);
   options.default_chunk_size = chunk_size_mib << 20;
   options.move_scan_interval = absl::Seconds(move_scan_s);

@@ -1,13 +1,20 @@
 // Master: reconciling a chunkserver's full replica report with the chunk map (GFS's "the
 // chunkserver has the final word on what it holds"): replicas the map expects but the server
-// no longer has are dropped from the map (and re-replicated); stale, short, extra, unknown and
-// deleted replicas on the server are deleted there.
+// no longer has are dropped from the map (and re-replicated); a good copy the map lacks is
+// adopted while its chunk is short of replicas. Nothing is destroyed on a guess: a replica is
+// wiped only with positive knowledge (its chunk was deleted, a newer version exists, or the
+// chunk is whole on live servers elsewhere). Replicas of chunks the master does not know are
+// quarantined, wiped only after --orphan-wipe-delay, and a report that would set aside too
+// much of a server at once is held for an operator (the deletion valve).
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_format.h"
 #include "common/logging.h"
 #include "common/metrics.h"
+#include "common/names.h"
 #include "common/status_macros.h"
 #include "master/master.h"
+#include "master/metadata_keys.h"
 
 namespace ternion::master {
 
@@ -16,15 +23,28 @@ namespace {
 constexpr absl::Duration kReportGrace = absl::Seconds(5);  // > a report RPC's deadline
 }  // namespace
 
-std::vector<uint64_t> Master::Reconcile(ServerState& s,
-                                        const google::protobuf::RepeatedPtrField<
-                                            ternion::v1::ReplicaReport>& reports,
-                                        absl::Time now,
+bool DeletionValveTrips(uint64_t would_remove, uint64_t reported, const MasterOptions& options) {
+  return would_remove >= options.deletion_valve_min &&
+         static_cast<double>(would_remove) >
+             options.deletion_valve_fraction * static_cast<double>(reported);
+}
+
+int Master::LiveReplicas(const ChunkEntry& e, absl::Time now) {
+  int live = 0;
+  for (uint32_t r : e.replica_span()) live += IsLive(*server_by_ordinal_[r], now) ? 1 : 0;
+  return live;
+}
+
+Master::ReportActions Master::Reconcile(ServerState& s, const Reports& reports,
+                                        const Reports& quarantined, absl::Time now,
                                         const absl::flat_hash_set<uint64_t>& lost) {
-  std::vector<uint64_t> to_delete;
+  ReportActions out;
   absl::flat_hash_map<uint64_t, const ternion::v1::ReplicaReport*> reported;
   for (const auto& r : reports) reported[r.chunk_id()] = &r;
+  absl::flat_hash_map<uint64_t, const ternion::v1::ReplicaReport*> set_aside;
+  for (const auto& q : quarantined) set_aside[q.chunk_id()] = &q;
   std::vector<std::pair<uint64_t, ChunkEntry>> changed;
+  std::vector<uint64_t> unknown;
 
   auto recently_changed = [&](uint64_t id, const ChunkEntry& e) {
     if (auto it = replicas_changed_at_.find(id); it != replicas_changed_at_.end() &&
@@ -38,15 +58,37 @@ std::vector<uint64_t> Master::Reconcile(ServerState& s,
 
   for (const auto& [id, r] : reported) {
     auto it = chunks_.find(id);
-    if (it == chunks_.end() || it->second.deleted()) {
-      to_delete.push_back(id);  // unknown or deleted: garbage
+    if (it == chunks_.end()) {
+      unknown.push_back(id);  // quarantined below, unless the valve holds the report
+      continue;
+    }
+    if (it->second.deleted()) {
+      out.remove.push_back(id);  // deleted: garbage
       continue;
     }
     const ChunkEntry& e = it->second;
     if (!e.HasReplica(s.ordinal)) {
       auto move = moves_in_flight_.find(id);
-      if (move == moves_in_flight_.end() || move->second.to != s.record.server_id()) {
-        to_delete.push_back(id);  // extra: replaced while this server was away
+      if (move != moves_in_flight_.end() && move->second.to == s.record.server_id()) continue;
+      if (LiveReplicas(e, now) >= options_.replicas) {
+        out.remove.push_back(id);  // extra: the chunk is whole on live servers elsewhere
+        continue;
+      }
+      // The chunk is short of replicas: a good copy is adopted (a server back after its chunk
+      // was re-placed, a master restored from an older backup), anything else is kept.
+      if (r->version() == e.version && r->length() >= e.length && ChunkStable(e)) {
+        ChunkEntry updated = e;
+        if (!updated.AddReplica(s.ordinal)) {
+          for (uint32_t holder : e.replica_span()) {
+            if (!IsLive(*server_by_ordinal_[holder], now)) {
+              updated.ReplaceReplica(holder, s.ordinal);
+              break;
+            }
+          }
+        }
+        TLOG(INFO) << "chunk " << id << " is short of replicas: adopting the copy on "
+                   << s.record.server_id();
+        changed.emplace_back(id, updated);
       }
       continue;
     }
@@ -59,7 +101,7 @@ std::vector<uint64_t> Master::Reconcile(ServerState& s,
       ChunkEntry updated = e;
       updated.RemoveReplica(s.ordinal);
       changed.emplace_back(id, updated);
-      to_delete.push_back(id);
+      out.remove.push_back(id);
     }
   }
   // Replicas the map places here that the server no longer has (a failed disk, lost files; for
@@ -68,7 +110,11 @@ std::vector<uint64_t> Master::Reconcile(ServerState& s,
   for (const auto& [id, e] : chunks_) {
     if (!e.HasReplica(s.ordinal) || reported.contains(id)) continue;
     if (e.deleted()) {
-      wiped.push_back(id);
+      if (!set_aside.contains(id)) wiped.push_back(id);
+      continue;
+    }
+    // An adopted orphan still in quarantine is there: it is released below.
+    if (auto q = set_aside.find(id); q != set_aside.end() && q->second->bad_blocks().empty()) {
       continue;
     }
     // The server's word that it lost a replica needs no grace period.
@@ -79,6 +125,67 @@ std::vector<uint64_t> Master::Reconcile(ServerState& s,
     changed.emplace_back(id, updated);
   }
   RecordWiped(s, wiped);
+
+  // The deletion valve: replicas of chunks this master does not know are its guess, not
+  // knowledge. Setting aside more than a fraction of a server at once waits for an operator.
+  const bool lifted = std::exchange(s.valve_lifted, false);
+  if (!unknown.empty() && !lifted && DeletionValveTrips(unknown.size(), reported.size(), options_)) {
+    if (!s.held) {
+      ++valve_trips_;
+      MetricsRegistry::Default()
+          .GetCounter("ternion_master_deletion_valve_trips_total",
+                      "Replica reports held because they would set aside too much of a server.")
+          ->Increment();
+      TLOG(ERROR) << "deletion valve: chunkserver " << s.record.server_id() << " reports "
+                  << unknown.size() << " of " << reported.size()
+                  << " replicas of chunks this master does not know; nothing is set aside "
+                     "until an operator decides (ternion admin orphans ls|release|wipe)";
+      s.held.emplace();
+      s.held->since = now;
+    }
+    s.held->reported = reported.size();
+    s.held->unknown.clear();
+    for (uint64_t id : unknown) s.held->unknown.push_back(*reported.at(id));
+  } else {
+    s.held.reset();
+    for (uint64_t id : unknown) {
+      if (s.wipe_now.contains(id)) {
+        out.remove.push_back(id);  // the operator confirmed it
+      } else {
+        out.quarantine.push_back(id);
+      }
+    }
+  }
+
+  // Quarantined replicas: released when their chunk is (again) known here, wiped with positive
+  // knowledge (deleted chunk, whole elsewhere, the operator's word, or an orphan's delay over),
+  // kept otherwise: a damaged copy may hold the only intact bytes of some blocks.
+  absl::flat_hash_map<uint64_t, Orphan> now_quarantined;
+  for (const auto& [id, q] : set_aside) {
+    Orphan& o = now_quarantined[id];
+    o.report = *q;
+    auto before = s.quarantined.find(id);
+    o.first_seen = before == s.quarantined.end() ? now : before->second.first_seen;
+    const bool corrupt = q->bad_blocks_size() > 0;
+    auto it = chunks_.find(id);
+    if (s.wipe_now.contains(id)) {
+      out.remove.push_back(id);
+    } else if (it == chunks_.end()) {
+      if (!corrupt && now - o.first_seen >= options_.orphan_wipe_delay) out.remove.push_back(id);
+    } else if (it->second.deleted()) {
+      out.remove.push_back(id);
+    } else if (!corrupt && it->second.HasReplica(s.ordinal) && q->version() == it->second.version) {
+      out.release.push_back(id);
+    } else if (!it->second.HasReplica(s.ordinal) &&
+               LiveReplicas(it->second, now) >= options_.replicas) {
+      out.remove.push_back(id);
+    }
+  }
+  s.quarantined = std::move(now_quarantined);
+  absl::erase_if(s.wipe_now, [&](uint64_t id) {
+    return !set_aside.contains(id) && !reported.contains(id);
+  });
+
   if (!changed.empty()) {
     MetadataBatch batch;
     for (const auto& [id, e] : changed) PutChunk(&batch, id, e);
@@ -92,7 +199,16 @@ std::vector<uint64_t> Master::Reconcile(ServerState& s,
     }
     last_move_scan_ = absl::InfinitePast();  // repair soon
   }
-  return to_delete;
+  return out;
+}
+
+void Master::FillReportResponse(const ReportActions& actions,
+                                google::protobuf::RepeatedField<uint64_t>* remove,
+                                google::protobuf::RepeatedField<uint64_t>* quarantine,
+                                google::protobuf::RepeatedField<uint64_t>* release) {
+  remove->Add(actions.remove.begin(), actions.remove.end());
+  quarantine->Add(actions.quarantine.begin(), actions.quarantine.end());
+  release->Add(actions.release.begin(), actions.release.end());
 }
 
 ternion::v1::ReportReplicasResponse Master::ReportReplicas(
@@ -118,10 +234,190 @@ ternion::v1::ReportReplicasResponse Master::ReportReplicas(
         ->Increment(req.corrupt_chunk_ids_size());
     corrupt_replicas_ += req.corrupt_chunk_ids_size();
   }
-  for (uint64_t id : Reconcile(it->second, req.replicas(), absl::Now(), lost)) {
-    resp.add_delete_chunk_ids(id);
+  FillReportResponse(Reconcile(it->second, req.replicas(), req.quarantined(), absl::Now(), lost),
+                     resp.mutable_delete_chunk_ids(), resp.mutable_quarantine_chunk_ids(),
+                     resp.mutable_release_chunk_ids());
+  return resp;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Orphans: the operator's view and decisions
+
+ternion::v1::OrphansResponse Master::ListOrphans(const ternion::v1::OrphansRequest& req,
+                                                 absl::Time now) {
+  ternion::v1::OrphansResponse resp;
+  const absl::flat_hash_set<uint64_t> only(req.chunk_ids().begin(), req.chunk_ids().end());
+  auto wanted = [&](const ServerState& s, uint64_t id) {
+    return (req.server_id().empty() || req.server_id() == s.record.server_id()) &&
+           (only.empty() || only.contains(id));
+  };
+  for (const auto& [server_id, s] : servers_) {
+    for (const auto& [id, o] : s.quarantined) {
+      if (!wanted(s, id)) continue;
+      auto* r = resp.add_replicas();
+      r->set_server_id(server_id);
+      r->set_chunk_id(id);
+      r->set_project(o.report.project());
+      r->set_version(o.report.version());
+      r->set_length(o.report.length());
+      r->set_state("quarantined");
+      const bool unknown = !chunks_.contains(id);
+      const bool corrupt = o.report.bad_blocks_size() > 0;
+      r->set_reason(corrupt ? "corrupt" : unknown ? "unknown" : "known");
+      r->set_age_ms(absl::ToInt64Milliseconds(now - o.first_seen));
+      r->set_wipe_in_ms(unknown && !corrupt ? std::max<int64_t>(0, absl::ToInt64Milliseconds(
+                                                                       options_.orphan_wipe_delay -
+                                                                       (now - o.first_seen)))
+                                            : -1);
+      *r->mutable_bad_blocks() = o.report.bad_blocks();
+    }
+    if (!s.held) continue;
+    if (req.server_id().empty() || req.server_id() == server_id) {
+      auto* h = resp.add_held();
+      h->set_server_id(server_id);
+      h->set_replicas_reported(s.held->reported);
+      h->set_would_remove(s.held->unknown.size());
+      h->set_held_ms(absl::ToInt64Milliseconds(now - s.held->since));
+    }
+    for (const auto& report : s.held->unknown) {
+      if (!wanted(s, report.chunk_id())) continue;
+      auto* r = resp.add_replicas();
+      r->set_server_id(server_id);
+      r->set_chunk_id(report.chunk_id());
+      r->set_project(report.project());
+      r->set_version(report.version());
+      r->set_length(report.length());
+      r->set_state("held");
+      r->set_reason("unknown");
+      r->set_age_ms(absl::ToInt64Milliseconds(now - s.held->since));
+      r->set_wipe_in_ms(-1);
+    }
   }
   return resp;
+}
+
+absl::StatusOr<ternion::v1::OrphansResponse> Master::Orphans(
+    const ternion::v1::OrphansRequest& req) {
+  if (req.action() == ternion::v1::OrphansRequest::WIPE && req.chunk_ids().empty() &&
+      !req.all()) {
+    return absl::InvalidArgumentError(
+        "orphans wipe destroys replicas: name the chunks, or say --all (with --server to limit "
+        "it to one server)");
+  }
+  absl::MutexLock lock(&mu_);
+  if (!req.server_id().empty() && !servers_.contains(req.server_id())) {
+    return absl::NotFoundError(absl::StrCat("no chunkserver ", req.server_id()));
+  }
+  const absl::Time now = absl::Now();
+  ternion::v1::OrphansResponse listed = ListOrphans(req, now);
+  if (req.action() == ternion::v1::OrphansRequest::LIST) return listed;
+
+  ternion::v1::OrphansResponse resp;
+  if (req.action() == ternion::v1::OrphansRequest::WIPE) {
+    for (const auto& r : listed.replicas()) {
+      ServerState& s = servers_.at(r.server_id());
+      s.wipe_now.insert(r.chunk_id());
+      if (r.state() == "held") s.valve_lifted = true;
+      s.report_wanted = true;
+      resp.set_affected(resp.affected() + 1);
+    }
+    AuditNow(absl::StrCat("orphans wipe: ", resp.affected(), " replica(s)",
+                           req.server_id().empty() ? "" : " on " + req.server_id()));
+    return resp;
+  }
+
+  // RELEASE: every copy of an unknown chunk, grouped by chunk, becomes a sealed one-chunk file.
+  absl::flat_hash_map<uint64_t, std::vector<std::pair<ServerState*, ternion::v1::ReplicaReport>>>
+      copies;
+  for (const auto& r : listed.replicas()) {
+    if (r.reason() != "unknown") continue;
+    ServerState& s = servers_.at(r.server_id());
+    ternion::v1::ReplicaReport report;
+    report.set_chunk_id(r.chunk_id());
+    report.set_version(r.version());
+    report.set_length(r.length());
+    report.set_project(r.project());
+    copies[r.chunk_id()].emplace_back(&s, report);
+  }
+  for (const auto& [id, list] : copies) {
+    absl::StatusOr<std::string> path = AdoptOrphan(id, list);
+    if (!path.ok()) {
+      TLOG(WARNING) << "cannot release chunk " << id << ": " << path.status();
+      continue;
+    }
+    resp.add_released_files(*path);
+    resp.set_affected(resp.affected() + list.size());
+  }
+  return resp;
+}
+
+absl::StatusOr<std::string> Master::AdoptOrphan(
+    uint64_t id, const std::vector<std::pair<ServerState*, ternion::v1::ReplicaReport>>& copies) {
+  // The newest version wins; of its copies, the shortest length is held by every one.
+  uint64_t version = 0;
+  for (const auto& [s, r] : copies) version = std::max(version, r.version());
+  uint64_t length = UINT64_MAX;
+  std::vector<ServerState*> holders;
+  for (const auto& [s, r] : copies) {
+    if (r.version() != version) continue;
+    length = std::min(length, r.length());
+    holders.push_back(s);
+  }
+  const std::string project = copies.front().second.project();
+  RETURN_IF_ERROR(ValidateProjectName(project));
+  const std::string path = absl::StrFormat("lost+found/chunk-%016x", id);
+  RETURN_IF_ERROR(ValidatePath(path));
+  if (files_.contains(FileKey(project, path))) {
+    return absl::AlreadyExistsError(absl::StrCat(project, "/", path, " exists"));
+  }
+  constexpr uint64_t kBlock = 64 * 1024;
+  MetadataBatch batch;
+  if (!projects_.contains(project)) {
+    ternion::v1::ProjectRecord p;
+    p.set_name(project);
+    p.set_created_unix_ms(absl::ToUnixMillis(absl::Now()));
+    batch.Put(kProjectPrefix + project, p.SerializeAsString());
+    projects_[project] = p;
+    ProjectOrdinal(project);
+  }
+  ternion::v1::FileRecord f;
+  f.set_file_id(next_file_id_);
+  f.set_project(project);
+  f.set_path(path);
+  f.set_length(length);
+  f.set_chunk_size(std::clamp<uint64_t>((length + kBlock - 1) / kBlock * kBlock, kMinChunkSize,
+                                        kMaxChunkSize));
+  f.set_sealed(true);
+  f.add_chunk_ids(id);
+  f.set_created_unix_ms(absl::ToUnixMillis(absl::Now()));
+  f.set_modified_unix_ms(f.created_unix_ms());
+  ChunkEntry e;
+  e.file_id = f.file_id();
+  e.length = static_cast<uint32_t>(length);
+  e.version = static_cast<uint32_t>(version);
+  e.project = ProjectOrdinal(project);
+  for (ServerState* s : holders) {
+    e.AddReplica(s->ordinal);
+    s->report_wanted = true;  // its quarantined copy is released with its next report
+  }
+  batch.Put(kFilePrefix + FileKey(project, path), f.SerializeAsString());
+  PutChunk(&batch, id, e);
+  batch.Put(kNextFileIdKey, absl::StrCat(f.file_id() + 1));
+  AddAudit(&batch, absl::StrCat("orphans release: chunk ", id, " (", holders.size(),
+                                " copies) as ", project, "/", path));
+  RETURN_IF_ERROR(store_->Write(batch));
+  ++next_file_id_;
+  chunks_[id] = e;
+  replicas_changed_at_[id] = absl::Now();
+  ternion::v1::FileRecord& stored = files_[FileKey(project, path)];
+  stored = std::move(f);
+  files_by_id_[stored.file_id()] = &stored;
+  for (ServerState* s : holders) {
+    if (s->held) {
+      std::erase_if(s->held->unknown, [id](const auto& r) { return r.chunk_id() == id; });
+    }
+  }
+  return absl::StrCat(project, "/", path);
 }
 
 }  // namespace ternion::master

@@ -226,6 +226,13 @@ grpc::Status MasterService::GcStatus(grpc::ServerContext*, const GcStatusRequest
   });
 }
 
+grpc::Status MasterService::Orphans(grpc::ServerContext*, const OrphansRequest* req,
+                                    OrphansResponse* resp) {
+  return Serve("Orphans", [&] {
+    return Store(master_->Orphans(*req), [&](OrphansResponse r) { *resp = std::move(r); });
+  });
+}
+
 grpc::Status MasterService::SnapshotFile(grpc::ServerContext*, const SnapshotFileRequest* req,
                                          FileInfo* resp) {
   return Serve("SnapshotFile", [&] {

@@ -67,6 +67,8 @@ class MasterService final : public ternion::v1::MasterService::Service {
                     ternion::v1::FsckResponse*) override;
   grpc::Status GcStatus(grpc::ServerContext*, const ternion::v1::GcStatusRequest*,
                         ternion::v1::GcStatusResponse*) override;
+  grpc::Status Orphans(grpc::ServerContext*, const ternion::v1::OrphansRequest*,
+                       ternion::v1::OrphansResponse*) override;
   grpc::Status SnapshotFile(grpc::ServerContext*, const ternion::v1::SnapshotFileRequest*,
                             ternion::v1::FileInfo*) override;
 

@@ -6,6 +6,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "client/cli/topology_yaml.h"
@@ -162,6 +163,13 @@ int Balancer(const Globals& g, ternion::v1::BalancerRequest::Action action, doub
   return 0;
 }
 
+// The byte ranges of a chunk no kept copy holds intact, as [[offset, length], ...].
+json Ranges(const ternion::v1::FsckChunk& p) {
+  json out = json::array();
+  for (const auto& r : p.damaged()) out.push_back({r.offset(), r.length()});
+  return out;
+}
+
 int Fsck(const Globals& g, const std::string& project) {
   ternion::v1::FsckRequest req;
   req.set_project(project);
@@ -175,24 +183,97 @@ int Fsck(const Globals& g, const std::string& project) {
                           {"index", p.index()},
                           {"chunk_id", p.chunk_id()},
                           {"live_replicas", p.live_replicas()},
-                          {"state", p.state()}});
+                          {"state", p.state()},
+                          {"corrupt_copies", p.corrupt_copies()},
+                          {"damaged", Ranges(p)}});
     }
     std::cout << json({{"files", resp.files()}, {"chunks", resp.chunks()}, {"problems", problems}})
                      .dump(2)
               << "\n";
   } else {
     for (const auto& p : resp.problems()) {
-      std::cout << absl::StrFormat("%s/%s chunk %d (id %d): %s, %d live replica(s)\n", p.project(),
+      std::cout << absl::StrFormat("%s/%s chunk %d (id %d): %s, %d live replica(s)", p.project(),
                                    p.path(), p.index(), p.chunk_id(), p.state(), p.live_replicas());
+      if (p.state() == "corrupt") {
+        std::cout << absl::StrFormat(", %d damaged cop%s kept; beyond salvage: %s",
+                                     p.corrupt_copies(), p.corrupt_copies() == 1 ? "y" : "ies",
+                                     p.damaged().empty() ? "nothing" : Ranges(p).dump());
+      }
+      std::cout << "\n";
     }
     std::cout << absl::StrFormat("%d files, %d chunks: %s\n", resp.files(), resp.chunks(),
                                  resp.problems_size() == 0
                                      ? "HEALTHY"
                                      : absl::StrCat(resp.problems_size(), " chunk(s) not healthy"));
   }
-  // Like HDFS fsck: non-zero when data is lost.
+  // Like HDFS fsck: non-zero when data is lost or damaged.
   for (const auto& p : resp.problems()) {
-    if (p.state() == "lost") return 2;
+    if (p.state() == "lost" || p.state() == "corrupt") return 2;
+  }
+  return 0;
+}
+
+int Orphans(const Globals& g, ternion::v1::OrphansRequest::Action action, const std::string& server,
+            const std::vector<uint64_t>& chunk_ids, bool all) {
+  ternion::v1::OrphansRequest req;
+  req.set_action(action);
+  req.set_server_id(server);
+  for (uint64_t id : chunk_ids) req.add_chunk_ids(id);
+  req.set_all(all);
+  ternion::v1::OrphansResponse resp;
+  if (auto s = Call(g, &MasterService::Stub::Orphans, req, &resp); !s.ok()) return Fail(s);
+  if (g.json) {
+    json replicas = json::array();
+    for (const auto& r : resp.replicas()) {
+      replicas.push_back({{"server_id", r.server_id()},
+                          {"chunk_id", r.chunk_id()},
+                          {"project", r.project()},
+                          {"version", r.version()},
+                          {"length", r.length()},
+                          {"state", r.state()},
+                          {"reason", r.reason()},
+                          {"age_ms", r.age_ms()},
+                          {"wipe_in_ms", r.wipe_in_ms()},
+                          {"bad_blocks", std::vector<uint32_t>(r.bad_blocks().begin(),
+                                                               r.bad_blocks().end())}});
+    }
+    json held = json::array();
+    for (const auto& h : resp.held()) {
+      held.push_back({{"server_id", h.server_id()},
+                      {"replicas_reported", h.replicas_reported()},
+                      {"would_remove", h.would_remove()},
+                      {"held_ms", h.held_ms()}});
+    }
+    std::cout << json({{"replicas", replicas},
+                       {"held", held},
+                       {"released_files", std::vector<std::string>(resp.released_files().begin(),
+                                                                   resp.released_files().end())},
+                       {"affected", resp.affected()}})
+                     .dump(2)
+              << "\n";
+    return 0;
+  }
+  if (action == ternion::v1::OrphansRequest::RELEASE) {
+    for (const auto& f : resp.released_files()) std::cout << "released as " << f << "\n";
+    std::cout << resp.affected() << " replica(s) released\n";
+    return 0;
+  }
+  if (action == ternion::v1::OrphansRequest::WIPE) {
+    std::cout << resp.affected() << " replica(s) will be wiped with their servers' next reports\n";
+    return 0;
+  }
+  for (const auto& h : resp.held()) {
+    std::cout << absl::StrFormat(
+        "HELD: %s reports %d replicas, %d of chunks this master does not know (held %ds)\n",
+        h.server_id(), h.replicas_reported(), h.would_remove(), h.held_ms() / 1000);
+  }
+  std::cout << absl::StrFormat("%-22s %-18s %-12s %-12s %-8s %10s %12s\n", "SERVER", "CHUNK",
+                               "PROJECT", "STATE", "REASON", "LENGTH", "WIPE IN");
+  for (const auto& r : resp.replicas()) {
+    std::cout << absl::StrFormat(
+        "%-22s %-18d %-12s %-12s %-8s %10s %12s\n", r.server_id(), r.chunk_id(), r.project(),
+        r.state(), r.reason(), HumanBytes(r.length()),
+        r.wipe_in_ms() < 0 ? "-" : absl::StrCat(r.wipe_in_ms() / 1000, "s"));
   }
   return 0;
 }
@@ -303,6 +384,28 @@ void AddAdminCommands(CLI::App& app, const Globals& g, int* rc) {
     *rc = s.ok() ? 0 : Fail(s);
     if (s.ok()) std::cout << "metadata backup written to " << file << "\n";
   });
+  static std::vector<uint64_t> chunk_ids;
+  static bool all = false;
+  auto* orphans = admin->add_subcommand(
+      "orphans", "Replicas quarantined (unknown chunks, damaged copies) or held by the deletion valve");
+  orphans->require_subcommand(1);
+  using OrphansAction = ternion::v1::OrphansRequest::Action;
+  for (auto [name, action, help] :
+       {std::tuple{"ls", ternion::v1::OrphansRequest::LIST, "List them"},
+        std::tuple{"release", ternion::v1::OrphansRequest::RELEASE,
+                   "Adopt unknown ones as files PROJECT/lost+found/chunk-ID, readable again"},
+        std::tuple{"wipe", ternion::v1::OrphansRequest::WIPE,
+                   "Wipe quarantined ones now; let a held server's deletions go ahead"}}) {
+    auto* cmd = orphans->add_subcommand(name, help);
+    cmd->add_option("--server", server, "Only this chunkserver's");
+    cmd->add_option("--chunk", chunk_ids, "Only these chunk ids");
+    if (action == ternion::v1::OrphansRequest::WIPE) {
+      cmd->add_flag("--all", all, "Every one listed (with --server: that server's)");
+    }
+    cmd->callback([&g, rc, action = static_cast<OrphansAction>(action)] {
+      *rc = Orphans(g, action, server, chunk_ids, all);
+    });
+  }
   auto* repl = admin->add_subcommand("replication", "Show or set re-replication throttles");
   repl->add_option("--bandwidth-mib", bandwidth_mib, "Cluster-wide copy cap, MiB/s");
   repl->add_option("--per-server", per_server, "Concurrent copies in or out of one server");
@@ -320,7 +423,10 @@ void AddAdminCommands(CLI::App& app, const Globals& g, int* rc) {
       std::cout << json({{"chunks_pending", st.chunks_pending()},
                          {"bytes_pending_wipe", st.bytes_pending_wipe()},
                          {"bytes_wiped_total", st.bytes_wiped_total()},
-                         {"replicas_wiped_total", st.replicas_wiped_total()}})
+                         {"replicas_wiped_total", st.replicas_wiped_total()},
+                         {"orphans_quarantined", st.orphans_quarantined()},
+                         {"corrupt_quarantined", st.corrupt_quarantined()},
+                         {"deletion_valve_held_servers", st.deletion_valve_held_servers()}})
                        .dump(2)
                 << "\n";
     } else {
@@ -328,6 +434,10 @@ void AddAdminCommands(CLI::App& app, const Globals& g, int* rc) {
           "%d deleted chunks awaiting wipe (%s of replicas); wiped so far: %d replicas, %s\n",
           st.chunks_pending(), HumanBytes(st.bytes_pending_wipe()), st.replicas_wiped_total(),
           HumanBytes(st.bytes_wiped_total()));
+      std::cout << absl::StrFormat(
+          "quarantined: %d orphan replica(s), %d corrupt replica(s); deletion valve holding %d "
+          "server(s)\n",
+          st.orphans_quarantined(), st.corrupt_quarantined(), st.deletion_valve_held_servers());
     }
     *rc = 0;
   });

@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "client/cli/admin_commands.h"
+#include "client/cli/salvage.h"
 #include "client/cli/cli_common.h"
 #include "client/cli/local_cluster.h"
 #include "common/daemon.h"
@@ -304,6 +305,9 @@ int ClusterStatus(const Globals& g) {
                        {"replicas_repaired", st.replicas_repaired()},
                        {"bytes_repaired", st.bytes_repaired()},
                        {"replicas_corrupt", st.replicas_corrupt()},
+                       {"chunks_corrupt", st.chunks_corrupt()},
+                       {"orphans_quarantined", st.orphans_quarantined()},
+                       {"deletion_valve_held_servers", st.deletion_valve_held_servers()},
                        {"servers", servers}})
                      .dump(2)
               << "\n";
@@ -318,6 +322,20 @@ int ClusterStatus(const Globals& g) {
             << st.moves_queued() << ", in progress " << st.moves_in_progress()
             << "; re-replicated " << st.replicas_repaired() << " (" << HumanBytes(st.bytes_repaired())
             << ")\n";
+  if (st.chunks_corrupt() > 0) {
+    std::cout << "CORRUPT: " << st.chunks_corrupt()
+              << " chunk(s) have no intact replica; damaged copies are kept (ternion fsck, "
+                 "ternion admin salvage)\n";
+  }
+  if (st.deletion_valve_held_servers() > 0) {
+    std::cout << "DELETION VALVE: reports of " << st.deletion_valve_held_servers()
+              << " chunkserver(s) would set aside many replicas this master does not know; "
+                 "held for an operator (ternion admin orphans ls)\n";
+  }
+  if (st.orphans_quarantined() > 0) {
+    std::cout << "orphans: " << st.orphans_quarantined()
+              << " replica(s) of unknown chunks quarantined (ternion admin orphans ls)\n";
+  }
   std::cout << absl::StrFormat("%-22s %-8s %-20s %-5s %-14s %10s %10s %8s\n", "SERVER", "RACK",
                                "ADDRESS", "STATE", "ADMIN", "USED", "CAPACITY", "REPLICAS");
   for (const auto& cs : st.servers()) {
@@ -418,6 +436,18 @@ int main(int argc, char** argv) {
   });
 
   ternion::cli::AddAdminCommands(app, g, &rc);
+  auto* salvage = app.get_subcommand("admin")->add_subcommand(
+      "salvage", "Save every intact byte of a damaged file, from any copy, into a local file");
+  salvage->add_option("file", target, "PROJECT/PATH")->required();
+  salvage->add_option("out", local, "Local file to write")->required();
+  salvage->callback([&] {
+    std::string project, path;
+    if (absl::Status s = SplitTarget(target, true, &project, &path); !s.ok()) {
+      rc = Fail(s);
+      return;
+    }
+    rc = ternion::cli::Salvage(g.master, project, path, local, g.json);
+  });
 
   ternion::local::LocalClusterOptions lopts;
   auto* localcmd = app.add_subcommand("local", "A cluster on this machine (loopback only)");

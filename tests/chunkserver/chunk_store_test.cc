@@ -191,8 +191,21 @@ TEST_F(ChunkStoreTest, CorruptAndFailedDiskReplicasAreQueuedAsLost) {
     ASSERT_OK_AND_ASSIGN(auto w, store->StartWrite(id, 1, "proj", 1 << 20));
     ASSERT_OK(w->Append(0, "abcdef", 6));
   }
-  store->DropCorrupt(50);
+  // One byte of chunk 50 flips on disk.
+  {
+    ASSERT_OK_AND_ASSIGN(ReplicaInfo info, store->GetReplica(50));
+    const std::string path =
+        absl::StrFormat("%s/chunks/proj/%016x.data", info.disk, uint64_t{50});
+    int fd = ::open(path.c_str(), O_WRONLY);
+    ASSERT_EQ(::pwrite(fd, "X", 1, 2), 1);
+    ::close(fd);
+  }
+  store->QuarantineCorrupt(51);  // intact: a read error that does not recur keeps it
+  EXPECT_TRUE(store->GetReplica(51).ok());
+  store->QuarantineCorrupt(50);
   EXPECT_FALSE(store->GetReplica(50).ok());
+  ASSERT_EQ(store->ListQuarantined().size(), 1u);
+  EXPECT_EQ(store->ListQuarantined()[0].bad_blocks, std::vector<uint32_t>{0});
   // A disk's chunks directory vanishes: every replica on it is lost, the others stay.
   ASSERT_OK_AND_ASSIGN(ReplicaInfo on, store->GetReplica(51));
   std::filesystem::rename(on.disk + "/chunks", on.disk + "/gone");
@@ -208,6 +221,57 @@ TEST_F(ChunkStoreTest, CorruptAndFailedDiskReplicasAreQueuedAsLost) {
   EXPECT_TRUE(store->TakeLost().failed_disk.empty());  // taken once
 }
 
+// Quarantine sets a replica aside without destroying it: not served, not written, listed with
+// its bad blocks, surviving a restart, and either released or wiped on the master's word.
+TEST_F(ChunkStoreTest, QuarantinedReplicasAreKeptAsideUntilReleasedOrWiped) {
+  const std::string data = RandomBytes(200000, 9);
+  {
+    auto store = OpenStore();
+    for (uint64_t id : {60, 61}) {
+      ASSERT_OK_AND_ASSIGN(auto w, store->StartWrite(id, 3, "proj", 1 << 20));
+      ASSERT_OK(w->Append(0, data.data(), data.size()));
+    }
+    {
+      ASSERT_OK_AND_ASSIGN(auto w, store->StartWrite(61, 3, "proj", 1 << 20));
+      EXPECT_EQ(store->Quarantine(61).code(), absl::StatusCode::kFailedPrecondition);  // writing
+    }
+    ASSERT_OK(store->Quarantine(60));
+    ASSERT_OK(store->Quarantine(61));
+    EXPECT_EQ(store->Quarantine(62).code(), absl::StatusCode::kNotFound);
+    std::string out;
+    EXPECT_EQ(store->Read(60, 3, 0, 10, &out).code(), absl::StatusCode::kNotFound);
+    EXPECT_EQ(store->StartWrite(60, 3, "proj", 1 << 20).status().code(),
+              absl::StatusCode::kFailedPrecondition);
+    EXPECT_TRUE(store->ListReplicas().empty());
+    ASSERT_OK_AND_ASSIGN(auto reader, store->OpenQuarantined(60));
+    ASSERT_OK(reader->Read(0, data.size(), &out));
+    EXPECT_EQ(out, data);  // what salvage reads
+  }
+  // A crash cut a move short: the data file went into quarantine, its meta did not.
+  {
+    auto store = OpenStore();
+    EXPECT_EQ(store->ListQuarantined().size(), 2u);
+    ASSERT_OK(store->Release(61));
+    ReplicaInfo info;
+    for (const QuarantinedReplica& q : store->ListQuarantined()) info = q.info;
+    ASSERT_EQ(info.chunk_id, 60u);
+    std::filesystem::rename(absl::StrFormat("%s/quarantine/proj/%016x.meta", info.disk, 60),
+                            absl::StrFormat("%s/chunks/proj/%016x.meta", info.disk, 60));
+  }
+  auto store = OpenStore();
+  ASSERT_EQ(store->ListQuarantined().size(), 1u);  // the move of 60 is finished
+  EXPECT_EQ(store->ListQuarantined()[0].info.chunk_id, 60u);
+  EXPECT_TRUE(store->ListQuarantined()[0].bad_blocks.empty());
+  std::string out;
+  ASSERT_OK(store->Read(61, 3, 0, data.size(), &out));  // released: served again
+  EXPECT_EQ(out, data);
+  ASSERT_OK_AND_ASSIGN(uint64_t wiped, store->Delete(60));
+  EXPECT_GE(wiped, data.size());
+  EXPECT_TRUE(store->ListQuarantined().empty());
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir_.path())) {
+    EXPECT_EQ(e.path().string().find("000000000000003c"), std::string::npos) << e.path();
+  }
+}
+
 }  // namespace
 }  // namespace ternion::chunkserver
-

@@ -608,9 +608,13 @@ TEST_F(RepairTest, ReportsAreReconciledWithTheChunkMap) {
   if (extra != 0) add(extra, 1);
   ASSERT_OK_AND_ASSIGN(auto resp, master_->RegisterChunkServer(reg));
   std::set<uint64_t> deletes(resp.delete_chunk_ids().begin(), resp.delete_chunk_ids().end());
-  EXPECT_TRUE(deletes.contains(ids[0]));
-  EXPECT_TRUE(deletes.contains(999999));
-  if (extra != 0) EXPECT_TRUE(deletes.contains(extra));
+  EXPECT_TRUE(deletes.contains(ids[0]));           // a newer version exists
+  if (extra != 0) EXPECT_TRUE(deletes.contains(extra));  // whole on live servers elsewhere
+  // A chunk the master does not know is never wiped on its say: it is quarantined.
+  EXPECT_FALSE(deletes.contains(999999));
+  EXPECT_EQ(std::vector<uint64_t>(resp.quarantine_chunk_ids().begin(),
+                                  resp.quarantine_chunk_ids().end()),
+            std::vector<uint64_t>{999999});
   // The stale replica is out of the map now: chunk 0 has two replicas.
   ASSERT_OK_AND_ASSIGN(auto after, master_->GetFileInfo("p", "f", true));
   EXPECT_EQ(after.chunks(0).replicas_size(), 2);
@@ -627,6 +631,165 @@ TEST_F(RepairTest, ReportsAreReconciledWithTheChunkMap) {
   for (int i = 1; i < 3; ++i) {
     for (const auto& r : lost.chunks(i).replicas()) EXPECT_NE(r.server_id(), server);
   }
+}
+
+// ---- Nothing destroyed on a guess: orphans, the deletion valve, the last copies ----
+
+class OrphanTest : public TopologyTest {
+ protected:
+  void SetUp() override {
+    options_.dead_after = absl::Seconds(30);
+    options_.deletion_valve_min = 4;
+    Reopen();
+    RegisterServers(3, 1);
+    ASSERT_OK(master_->CreateProject("p", ""));
+  }
+  static ternion::v1::ReplicaReport Replica(uint64_t id, uint64_t version = 1,
+                                            std::vector<uint32_t> bad_blocks = {}) {
+    ternion::v1::ReplicaReport r;
+    r.set_chunk_id(id);
+    r.set_version(version);
+    r.set_length(64 << 10);
+    r.set_project("p");
+    r.mutable_bad_blocks()->Add(bad_blocks.begin(), bad_blocks.end());
+    return r;
+  }
+  // A full report of `server`: `live` replicas and `quarantined` ones.
+  ternion::v1::ReportReplicasResponse Report(const std::string& server,
+                                             const std::vector<ternion::v1::ReplicaReport>& live,
+                                             const std::vector<ternion::v1::ReplicaReport>& aside,
+                                             std::vector<uint64_t> corrupt = {}) {
+    ternion::v1::ReportReplicasRequest req;
+    req.set_server_id(server);
+    for (const auto& r : live) *req.add_replicas() = r;
+    for (const auto& r : aside) *req.add_quarantined() = r;
+    for (uint64_t id : corrupt) req.add_corrupt_chunk_ids(id);
+    auto resp = master_->ReportReplicas(req);
+    EXPECT_FALSE(resp.reregister());
+    return resp;
+  }
+  // The server's live replicas of `ids` (at version 1) and `extra` more.
+  std::vector<ternion::v1::ReplicaReport> Holding(const std::vector<uint64_t>& ids) {
+    std::vector<ternion::v1::ReplicaReport> out;
+    for (uint64_t id : ids) out.push_back(Replica(id));
+    return out;
+  }
+  static std::vector<uint64_t> Ids(const google::protobuf::RepeatedField<uint64_t>& f) {
+    return {f.begin(), f.end()};
+  }
+};
+
+TEST_F(OrphanTest, UnknownReplicasAreQuarantinedThenWipedOnlyAfterTheDelay) {
+  std::vector<uint64_t> ids = WriteFile("f", 10);
+  auto reports = Holding(ids);
+  reports.push_back(Replica(1u << 40));  // a chunk this master never allocated
+  auto resp = Report("cs-0-0", reports, {});
+  EXPECT_TRUE(resp.delete_chunk_ids().empty());
+  EXPECT_EQ(Ids(resp.quarantine_chunk_ids()), std::vector<uint64_t>{1u << 40});
+  // Set aside on the server, it is counted and listed, and not wiped before the delay.
+  reports.pop_back();
+  resp = Report("cs-0-0", reports, {Replica(1u << 40)});
+  EXPECT_TRUE(resp.delete_chunk_ids().empty());
+  EXPECT_EQ(master_->GcStatus().orphans_quarantined(), 1u);
+  EXPECT_EQ(master_->ClusterStatus().orphans_quarantined(), 1u);
+  ASSERT_OK_AND_ASSIGN(auto listed, master_->Orphans({}));
+  ASSERT_EQ(listed.replicas_size(), 1);
+  EXPECT_EQ(listed.replicas(0).state(), "quarantined");
+  EXPECT_EQ(listed.replicas(0).reason(), "unknown");
+  EXPECT_GT(listed.replicas(0).wipe_in_ms(), 3'000'000);  // about a day
+  // With the delay over (a master with a zero delay), the next report wipes it.
+  options_.orphan_wipe_delay = absl::ZeroDuration();
+  Reopen();
+  RegisterServers(3, 1);
+  resp = Report("cs-0-0", reports, {Replica(1u << 40)});
+  EXPECT_EQ(Ids(resp.delete_chunk_ids()), std::vector<uint64_t>{1u << 40});
+}
+
+TEST_F(OrphanTest, TheValveHoldsAReportThatWouldSetAsideMuchOfAServer) {
+  std::vector<uint64_t> ids = WriteFile("f", 10);
+  auto reports = Holding(ids);
+  for (uint64_t id = 1000; id < 1006; ++id) reports.push_back(Replica(id));  // 6 of 16 unknown
+  auto resp = Report("cs-1-0", reports, {});
+  EXPECT_TRUE(resp.delete_chunk_ids().empty());
+  EXPECT_TRUE(resp.quarantine_chunk_ids().empty());  // held: nothing is set aside
+  EXPECT_EQ(master_->ClusterStatus().deletion_valve_held_servers(), 1u);
+  ASSERT_OK_AND_ASSIGN(auto listed, master_->Orphans({}));
+  ASSERT_EQ(listed.held_size(), 1);
+  EXPECT_EQ(listed.held(0).would_remove(), 6u);
+  EXPECT_EQ(listed.replicas_size(), 6);
+  // Reports go on being held (not acted on) until the operator decides.
+  resp = Report("cs-1-0", reports, {});
+  EXPECT_TRUE(resp.quarantine_chunk_ids().empty());
+  // WIPE needs the operator to name what or say all.
+  ternion::v1::OrphansRequest wipe;
+  wipe.set_action(ternion::v1::OrphansRequest::WIPE);
+  EXPECT_EQ(master_->Orphans(wipe).status().code(), absl::StatusCode::kInvalidArgument);
+  // RELEASE of two of them: each becomes a readable one-chunk file in lost+found.
+  ternion::v1::OrphansRequest release;
+  release.set_action(ternion::v1::OrphansRequest::RELEASE);
+  release.add_chunk_ids(1000);
+  release.add_chunk_ids(1001);
+  ASSERT_OK_AND_ASSIGN(auto released, master_->Orphans(release));
+  EXPECT_EQ(released.released_files_size(), 2);
+  ASSERT_OK_AND_ASSIGN(auto file, master_->GetFileInfo("p", "lost+found/chunk-00000000000003e8",
+                                                       true));
+  EXPECT_TRUE(file.sealed());
+  EXPECT_EQ(file.length(), 64u << 10);
+  ASSERT_EQ(file.chunks_size(), 1);
+  EXPECT_EQ(file.chunks(0).chunk_id(), 1000u);
+  ASSERT_EQ(file.chunks(0).replicas_size(), 1);
+  EXPECT_EQ(file.chunks(0).replicas(0).server_id(), "cs-1-0");
+  // WIPE --all --server: the rest go with the server's next report.
+  wipe.set_all(true);
+  wipe.set_server_id("cs-1-0");
+  ASSERT_OK_AND_ASSIGN(auto wiped, master_->Orphans(wipe));
+  EXPECT_EQ(wiped.affected(), 4u);
+  resp = Report("cs-1-0", reports, {});
+  std::vector<uint64_t> removed = Ids(resp.delete_chunk_ids());
+  std::sort(removed.begin(), removed.end());
+  EXPECT_EQ(removed, (std::vector<uint64_t>{1002, 1003, 1004, 1005}));
+  EXPECT_EQ(master_->ClusterStatus().deletion_valve_held_servers(), 0u);
+  EXPECT_NE(master_->AuditLog(100).back().find("orphans wipe"), std::string::npos);
+}
+
+TEST_F(OrphanTest, TheLastCopiesOfAChunkAreKeptEvenWhenDamaged) {
+  std::vector<uint64_t> ids = WriteFile("f", 1);
+  const uint64_t id = ids[0];
+  // Every replica fails a different block's checksum: each server sets its copy aside.
+  int n = 0;
+  for (const std::string server : {"cs-0-0", "cs-1-0", "cs-2-0"}) {
+    auto resp = Report(server, {}, {Replica(id, 1, {static_cast<uint32_t>(n++)})}, {id});
+    EXPECT_TRUE(resp.delete_chunk_ids().empty()) << server;  // never the last copies
+  }
+  ternion::v1::ClusterStatusResponse st = master_->ClusterStatus();
+  EXPECT_EQ(st.chunks_corrupt(), 1u);
+  EXPECT_EQ(st.chunks_lost(), 0u);
+  ASSERT_OK_AND_ASSIGN(auto info, master_->GetFileInfo("p", "f", true));
+  EXPECT_EQ(info.chunks(0).replicas_size(), 0);
+  EXPECT_EQ(info.chunks(0).corrupt_replicas_size(), 3);  // for salvage
+  ASSERT_OK_AND_ASSIGN(auto fsck, master_->Fsck("p"));
+  ASSERT_EQ(fsck.problems_size(), 1);
+  EXPECT_EQ(fsck.problems(0).state(), "corrupt");
+  EXPECT_EQ(fsck.problems(0).corrupt_copies(), 3u);
+  EXPECT_EQ(fsck.problems(0).damaged_size(), 0);  // every block is intact in some copy
+  // Block 0 damaged in every copy: beyond salvage, and fsck says which bytes.
+  for (const std::string server : {"cs-0-0", "cs-1-0", "cs-2-0"}) {
+    Report(server, {}, {Replica(id, 1, {0, 1})});
+  }
+  ASSERT_OK_AND_ASSIGN(fsck, master_->Fsck("p"));
+  ASSERT_EQ(fsck.problems(0).damaged_size(), 1);
+  EXPECT_EQ(fsck.problems(0).damaged(0).offset(), 0u);
+  EXPECT_EQ(fsck.problems(0).damaged(0).length(), 64u << 10);
+  // A good copy appears (a server returns with it): it is adopted, and once the chunk is whole
+  // on live servers again the damaged copies go.
+  RegisterServers(4, 1);  // cs-3-0 is new
+  Report("cs-3-0", {Replica(id)}, {});
+  ASSERT_OK_AND_ASSIGN(info, master_->GetFileInfo("p", "f", true));
+  ASSERT_EQ(info.chunks(0).replicas_size(), 1);
+  EXPECT_EQ(info.chunks(0).replicas(0).server_id(), "cs-3-0");
+  EXPECT_EQ(master_->ClusterStatus().chunks_corrupt(), 0u);
+  auto resp = Report("cs-0-0", {}, {Replica(id, 1, {0})});
+  EXPECT_TRUE(resp.delete_chunk_ids().empty());  // one good copy is not yet whole
 }
 
 }  // namespace
