@@ -272,7 +272,9 @@ void ChunkServer::HeartbeatLoop() {
       if (s.ok()) {
         registered = true;
         TLOG(INFO) << "registered with master " << options_.master_address;
-        ApplyOrphanDecisions(resp.quarantine_chunk_ids(), resp.release_chunk_ids());
+        if (ApplyOrphanDecisions(resp.quarantine_chunk_ids(), resp.release_chunk_ids())) {
+          next_report = absl::Now();  // the master learns the new state at once
+        }
         DeleteReplicas(resp.delete_chunk_ids());
         continue;  // heartbeat right away
       }

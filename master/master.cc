@@ -352,7 +352,11 @@ ternion::v1::HeartbeatResponse Master::Heartbeat(const ternion::v1::HeartbeatReq
   s.active_streams = req.active_streams();
   RefreshPlacement(s, now);
   CollectGarbage(s, req, &resp);
-  if (std::exchange(s.report_wanted, false)) resp.set_send_report(true);
+  // Orphan decisions are made on full reports: ask for one when a decision is due.
+  if (std::exchange(s.report_wanted, false) || now >= s.orphan_due) {
+    s.orphan_due = absl::InfiniteFuture();
+    resp.set_send_report(true);
+  }
   return resp;
 }
 
@@ -363,6 +367,7 @@ void Master::CollectGarbage(ServerState& s, const ternion::v1::HeartbeatRequest&
   const absl::Time now = absl::Now();
   bytes_wiped_ += req.wiped_bytes();
   RecordWiped(s, {req.wiped_chunk_ids().begin(), req.wiped_chunk_ids().end()});
+  for (uint64_t id : req.wiped_chunk_ids()) s.quarantined.erase(id);  // a wiped orphan is gone
   for (uint64_t id : deleted_chunks_) {
     if (resp->wipe_chunk_ids_size() >= kWipesPerHeartbeat) break;
     if (!chunks_.at(id).HasReplica(s.ordinal)) continue;

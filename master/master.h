@@ -196,6 +196,7 @@ class Master {
     bool valve_lifted = false;                  // the operator let its next report through
     absl::flat_hash_set<uint64_t> wipe_now;     // the operator said: wipe these
     bool report_wanted = false;                 // orphan decisions wait for its next report
+    absl::Time orphan_due = absl::InfiniteFuture();  // when a quarantined orphan's delay ends
     uint32_t ordinal = 0;     // the server's number in the chunk map and PlacementPolicy
     bool registered = false;  // registered with this master incarnation
     absl::Time last_heartbeat = absl::InfinitePast();

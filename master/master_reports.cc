@@ -161,6 +161,7 @@ Master::ReportActions Master::Reconcile(ServerState& s, const Reports& reports,
   // knowledge (deleted chunk, whole elsewhere, the operator's word, or an orphan's delay over),
   // kept otherwise: a damaged copy may hold the only intact bytes of some blocks.
   absl::flat_hash_map<uint64_t, Orphan> now_quarantined;
+  s.orphan_due = absl::InfiniteFuture();
   for (const auto& [id, q] : set_aside) {
     Orphan& o = now_quarantined[id];
     o.report = *q;
@@ -171,7 +172,11 @@ Master::ReportActions Master::Reconcile(ServerState& s, const Reports& reports,
     if (s.wipe_now.contains(id)) {
       out.remove.push_back(id);
     } else if (it == chunks_.end()) {
-      if (!corrupt && now - o.first_seen >= options_.orphan_wipe_delay) out.remove.push_back(id);
+      if (!corrupt && now - o.first_seen >= options_.orphan_wipe_delay) {
+        out.remove.push_back(id);
+      } else if (!corrupt) {
+        s.orphan_due = std::min(s.orphan_due, o.first_seen + options_.orphan_wipe_delay);
+      }
     } else if (it->second.deleted()) {
       out.remove.push_back(id);
     } else if (!corrupt && it->second.HasReplica(s.ordinal) && q->version() == it->second.version) {

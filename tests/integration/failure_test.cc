@@ -270,7 +270,7 @@ TEST_F(FailureTest, BackupWhileWritingRestoresOnAFreshMaster) {
   ExpectContents("t", "a", a);
   // b as the backup saw it: its acknowledged length then, byte-exact.
   ExpectContents("t", "b", b.substr(0, 3 << 20));
-  // Chunks created after the backup are unknown to the restored master; chunkservers drop them.
+  // Chunks created after the backup are unknown to the restored master: quarantined, not counted.
   const json st = CliJson("cluster status");
   EXPECT_EQ(st["chunks_total"], 6 + 3);
 }

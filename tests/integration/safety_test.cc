@@ -3,7 +3,9 @@
 // before any wipe; a report that would delete much of a server trips the deletion valve; the
 // last copies of a chunk are kept even when damaged.
 
+#include <fcntl.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -13,6 +15,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "tests/testutil/cluster_fixture.h"
 
@@ -116,6 +119,180 @@ TEST_F(SafetyTest, AMasterOnTheWrongMetadataCannotDestroyTheCluster) {
   ASSERT_OK(local::WaitForLiveServers(cluster_.master_address, 3, 30));
   ExpectContents("t", "f", data);
   EXPECT_EQ(ReplicaFiles(), before);
+}
+
+// Values of ReplicaFiles(), sorted: the bytes on disk, wherever they were moved.
+std::multiset<std::string> Contents(const std::map<std::string, std::string>& files) {
+  std::multiset<std::string> out;
+  for (const auto& [path, bytes] : files) out.insert(bytes);
+  return out;
+}
+
+class RestoreTest : public SafetyTest {
+ protected:
+  // Writes `before` (backed up) and `after` (not in the backup), then replaces the master's
+  // metadata by the backup, as after losing the master's disk.
+  void RestoreOlderBackup(const std::string& before, const std::vector<std::string>& after) {
+    ASSERT_OK(client_->CreateProject("t"));
+    WriteFile("t", "before", before, 1 << 20);
+    const std::string backup = tmp_.path() + "/backup";
+    int rc = 0;
+    std::string out = RunCli("admin backup " + backup, &rc);
+    ASSERT_EQ(rc, 0) << out;
+    for (size_t i = 0; i < after.size(); ++i) {
+      WriteFile("t", absl::StrCat("after", i), after[i], 1 << 20);
+      ASSERT_OK_AND_ASSIGN(FileStat st, client_->Stat("t", absl::StrCat("after", i), true));
+      for (const auto& c : st.chunks) after_chunks_.push_back(c.chunk_id);
+    }
+    on_disk_ = ReplicaFiles();
+    ASSERT_OK(local::KillProcess(cluster_.dir, "master"));
+    std::filesystem::remove_all(cluster_.dir + "/master");
+    ASSERT_OK(local::RestartProcess(cluster_.dir, "master", {"--restore-from", backup}));
+    ASSERT_OK(local::WaitForLiveServers(cluster_.master_address, 3, 30));
+    ExpectContents("t", "before", before);
+    EXPECT_EQ(client_->Open("t", "after0").status().code(), absl::StatusCode::kNotFound);
+  }
+
+  std::vector<uint64_t> after_chunks_;
+  std::map<std::string, std::string> on_disk_;
+};
+
+TEST_F(RestoreTest, ChunksNewerThanTheBackupAreQuarantinedNotWipedAndCanBeReleased) {
+  const std::string kept = RandomBytes(1 << 20, 3), dropped = RandomBytes(1 << 20, 4);
+  // 20 chunks in the backup, 2 after it: 2 of 22 replicas per server, under the valve.
+  RestoreOlderBackup(RandomBytes(20 << 20, 2), {kept, dropped});
+  ASSERT_TRUE(WaitUntil([&] { return CliJson("gc status")["orphans_quarantined"] == 6; }))
+      << CliJson("gc status").dump();
+  EXPECT_EQ(CliJson("cluster status")["orphans_quarantined"], 6);
+  const json orphans = CliJson("admin orphans ls");
+  ASSERT_EQ(orphans["replicas"].size(), 6u) << orphans.dump(2);
+  for (const auto& r : orphans["replicas"]) {
+    EXPECT_EQ(r["state"], "quarantined");
+    EXPECT_EQ(r["reason"], "unknown");
+    EXPECT_GT(r["wipe_in_ms"].get<int64_t>(), 3'600'000);
+  }
+  // Nothing was wiped: every byte is on disk still, the newer chunks' set aside.
+  const auto now = ReplicaFiles();
+  EXPECT_EQ(Contents(now), Contents(on_disk_));
+  int aside = 0;
+  for (const auto& [path, bytes] : now) aside += path.find("/quarantine/") != std::string::npos;
+  EXPECT_EQ(aside, 2 * 6);
+
+  // The operator releases the first: readable again, byte-exact, under lost+found.
+  const json released =
+      CliJson(absl::StrCat("admin orphans release --chunk ", after_chunks_[0]));
+  ASSERT_EQ(released["released_files"].size(), 1u) << released.dump();
+  const std::string file = released["released_files"][0];
+  const std::string path = file.substr(file.find('/') + 1);
+  EXPECT_EQ(path, absl::StrFormat("lost+found/chunk-%016x", after_chunks_[0]));
+  ASSERT_TRUE(WaitUntil([&] {
+    auto r = client_->Open("t", path);
+    std::string got;
+    return r.ok() && (*r)->ReadAt(0, 2 << 20, &got).ok() && got == kept;
+  }));
+  // The other is wiped once its delay is over (a master whose delay is one second).
+  ASSERT_OK(local::KillProcess(cluster_.dir, "master"));
+  ASSERT_OK(local::RestartProcess(cluster_.dir, "master", {"--orphan-wipe-delay", "1"}));
+  ASSERT_OK(local::WaitForLiveServers(cluster_.master_address, 3, 30));
+  ASSERT_TRUE(WaitUntil([&] { return CliJson("gc status")["orphans_quarantined"] == 3; }));
+  ASSERT_TRUE(WaitUntil([&] { return CliJson("gc status")["orphans_quarantined"] == 0; }));
+  ASSERT_TRUE(WaitUntil([&] { return ReplicaFiles().size() == on_disk_.size() - 6; }));
+  for (const auto& [p, bytes] : ReplicaFiles()) {
+    EXPECT_EQ(p.find(absl::StrFormat("%016x", after_chunks_[1])), std::string::npos) << p;
+  }
+  ExpectContents("t", path, kept);
+}
+
+TEST_F(RestoreTest, AReportThatWouldSetAsideMostOfAServerTripsTheValve) {
+  const std::string newer = RandomBytes(20 << 20, 6);
+  RestoreOlderBackup(RandomBytes(1 << 20, 5), {newer});  // 20 of 21 replicas per server unknown
+  ASSERT_TRUE(WaitUntil([&] {
+    return CliJson("cluster status")["deletion_valve_held_servers"] == 3;
+  }));
+  EXPECT_EQ(CliJson("gc status")["deletion_valve_held_servers"], 3);
+  absl::SleepFor(absl::Seconds(1));  // more reports: still held, nothing moved or wiped
+  EXPECT_EQ(ReplicaFiles(), on_disk_);
+  const json orphans = CliJson("admin orphans ls");
+  ASSERT_EQ(orphans["held"].size(), 3u);
+  EXPECT_EQ(orphans["held"][0]["would_remove"], 20);
+  EXPECT_EQ(orphans["replicas"].size(), 60u);
+  int rc = 0;
+  std::string out = RunCli("admin orphans ls", &rc);
+  EXPECT_NE(out.find("HELD"), std::string::npos) << out;
+  out = RunCli("cluster status", &rc);
+  EXPECT_NE(out.find("DELETION VALVE"), std::string::npos) << out;
+  // WIPE without naming what refuses.
+  out = RunCli("admin orphans wipe", &rc);
+  EXPECT_NE(rc, 0) << out;
+  // The operator releases them all: twenty one-chunk files, together the file written.
+  const json released = CliJson("admin orphans release");
+  ASSERT_EQ(released["released_files"].size(), 20u);
+  EXPECT_EQ(released["affected"], 60);
+  std::string joined;
+  for (uint64_t id : after_chunks_) {
+    const std::string path = absl::StrFormat("lost+found/chunk-%016x", id);
+    std::string got;
+    ASSERT_TRUE(WaitUntil([&] {
+      auto r = client_->Open("t", path);
+      return r.ok() && (*r)->ReadAt(0, 2 << 20, &got).ok();
+    })) << path;
+    joined += got;
+  }
+  EXPECT_TRUE(joined == newer);
+  ASSERT_TRUE(WaitUntil([&] {
+    return CliJson("cluster status")["deletion_valve_held_servers"] == 0;
+  }));
+  EXPECT_EQ(ReplicaFiles(), on_disk_);
+}
+
+TEST_F(SafetyTest, TheLastCopiesOfAChunkAreKeptEvenWhenEveryOneIsDamaged) {
+  ASSERT_OK(client_->CreateProject("t"));
+  const std::string data = RandomBytes(1 << 20, 7);  // one chunk of 16 blocks
+  WriteFile("t", "f", data, 1 << 20);
+  ASSERT_OK_AND_ASSIGN(FileStat st, client_->Stat("t", "f", true));
+  ASSERT_EQ(st.chunks.size(), 1u);
+  const uint64_t id = st.chunks[0].chunk_id;
+  // One flipped byte in a different 64 KiB block of each of the three replicas.
+  int block = 0;
+  for (const auto& [server, dirs] : ServerDirs()) {
+    const std::string path = absl::StrFormat("%s/chunks/t/%016x.data", dirs[0], id);
+    int fd = ::open(path.c_str(), O_RDWR);
+    ASSERT_GE(fd, 0) << path;
+    char b;
+    const off_t at = block++ * (64 << 10) + 100;
+    ASSERT_EQ(::pread(fd, &b, 1, at), 1);
+    b ^= 0x5a;
+    ASSERT_EQ(::pwrite(fd, &b, 1, at), 1);
+    ::close(fd);
+  }
+  ASSERT_OK_AND_ASSIGN(auto reader, client_->Open("t", "f"));
+  std::string got;
+  EXPECT_EQ(reader->ReadAt(0, 1 << 20, &got).code(), absl::StatusCode::kDataLoss);
+  ASSERT_TRUE(WaitUntil([&] { return CliJson("cluster status")["chunks_corrupt"] == 1; }));
+  EXPECT_EQ(CliJson("cluster status")["chunks_lost"], 0);
+  EXPECT_EQ(CliJson("gc status")["corrupt_quarantined"], 3);
+  ASSERT_OK_AND_ASSIGN(reader, client_->Open("t", "f"));
+  absl::Status read = reader->ReadAt(0, 1 << 20, &got);
+  EXPECT_EQ(read.code(), absl::StatusCode::kDataLoss) << read;
+  int rc = 0;
+  std::string out = RunCli("--json fsck", &rc);
+  EXPECT_EQ(rc, 2) << out;
+  const json fsck = json::parse(out);
+  ASSERT_EQ(fsck["problems"].size(), 1u);
+  EXPECT_EQ(fsck["problems"][0]["state"], "corrupt");
+  EXPECT_EQ(fsck["problems"][0]["corrupt_copies"], 3);
+  EXPECT_TRUE(fsck["problems"][0]["damaged"].empty());  // every block is intact somewhere
+  // Every copy is still on disk, set aside.
+  int aside = 0;
+  for (const auto& [path, bytes] : ReplicaFiles()) {
+    aside += path.find("/quarantine/t/") != std::string::npos;
+  }
+  EXPECT_EQ(aside, 6);
+  // Salvage puts the intact blocks together: the whole file, byte-exact.
+  const std::string saved = tmp_.path() + "/saved";
+  out = RunCli("admin salvage t/f " + saved, &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_TRUE(ReadFileToString(saved).value_or("") == data);
 }
 
 }  // namespace
