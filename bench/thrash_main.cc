@@ -316,5 +316,16 @@ int main(int argc, char** argv) {
         s.bytes_verified.load(), s.read_retries.load(), lost_bytes, lost_files,
         lost_bytes == 0 ? "" : absl::StrCat("  (cluster kept in ", cfg.dir, ")"));
   }
+  // A run that lost nothing but also proved nothing (no acknowledged append) or failed a write
+  // (the guarantee is that one fault at a time never fails a job) does not pass.
+  if (s.appends.load() == 0) {
+    std::cerr << "ternion-thrash: FAILED: nothing was acknowledged, so nothing was verified\n";
+    return 1;
+  }
+  if (s.write_errors.load() > 0) {
+    std::cerr << "ternion-thrash: FAILED: " << s.write_errors.load()
+              << " write(s) failed under single faults\n";
+    return 1;
+  }
   return lost_bytes == 0 ? 0 : 1;
 }

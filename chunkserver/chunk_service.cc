@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/crc32c.h"
+#include "common/logging.h"
 #include "common/metrics.h"
 #include "common/names.h"
 #include "common/rpc_metrics.h"
@@ -59,6 +60,10 @@ class StreamCount {
 };
 
 // Admission of one write frame: size and checksum. Token checks join here.
+// The chunk sizes the master allocates (64 KiB to 1 GiB).
+constexpr uint64_t kMinChunkBytes = 64 * 1024;
+constexpr uint64_t kMaxChunkBytes = uint64_t{1} << 30;
+
 absl::Status AdmitFrame(const WriteChunkRequest& req) {
   if (req.data().size() > kMaxFrameBytes) {
     return absl::InvalidArgumentError(
@@ -168,11 +173,23 @@ grpc::Status ChunkService::WriteChunk(
   if (absl::Status s = ValidateProjectName(header.project()); !s.ok()) {
     return rpc.Done(ToGrpcStatus(s));
   }
-  if (header.chunk_size() == 0 || header.chunk_size() > (uint64_t{1} << 40)) {
-    return rpc.Done(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "bad chunk size"));
+  if (header.chunk_size() < kMinChunkBytes || header.chunk_size() > kMaxChunkBytes) {
+    return rpc.Done(grpc::Status(
+        grpc::StatusCode::INVALID_ARGUMENT,
+        absl::StrCat("chunk size ", header.chunk_size(), " is outside ", kMinChunkBytes, "-",
+                     kMaxChunkBytes)));
   }
-  // Check the first frame before anything is created on disk.
+  // Check the first frame before anything is created on disk: a bad frame leaves no replica.
   if (absl::Status s = AdmitFrame(req); !s.ok()) return rpc.Done(ToGrpcStatus(s));
+  absl::StatusOr<ReplicaInfo> existing = store_->GetReplica(header.chunk_id());
+  const bool is_new = absl::IsNotFound(existing.status());
+  const uint64_t held = existing.ok() ? existing->length : 0;
+  if (req.offset() != held) {
+    return rpc.Done(grpc::Status(
+        grpc::StatusCode::OUT_OF_RANGE,
+        absl::StrCat("the first frame is at offset ", req.offset(), " but this replica of chunk ",
+                     header.chunk_id(), " holds ", held, " bytes")));
+  }
   auto writer = store_->StartWrite(header.chunk_id(), header.version(), header.project(),
                                    header.chunk_size());
   if (!writer.ok()) return rpc.Done(ToGrpcStatus(writer.status()));
@@ -234,6 +251,15 @@ grpc::Status ChunkService::WriteChunk(
   if (!status.ok()) pipe.Fail(status);
   pipe.Close();
   disk.join();
+  const bool empty = (*writer)->length() == 0;
+  writer->reset();  // ends the write
+  if (!pipe.error().ok() && is_new && empty) {
+    // Created by this stream and nothing made durable: it never existed for anyone.
+    if (absl::StatusOr<uint64_t> gone = store_->Delete(header.chunk_id()); !gone.ok()) {
+      TLOG(WARNING) << "cannot remove the empty replica of failed write " << header.chunk_id()
+                    << ": " << gone.status();
+    }
+  }
   return rpc.Done(ToGrpcStatus(pipe.error()));
 }
 

@@ -130,11 +130,12 @@ absl::Status PReadAll(int fd, char* data, size_t n, uint64_t offset, const std::
   return absl::OkStatus();
 }
 
-absl::Status MakeDir(const std::string& path) {
-  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
-    return ErrnoToStatus(errno, absl::StrCat("mkdir ", path));
-  }
-  return absl::OkStatus();
+// Creates a directory durably: when it is new, its parent is synced so the entry survives a
+// crash along with what is then created in it.
+absl::Status MakeDirDurably(const std::string& path) {
+  if (::mkdir(path.c_str(), 0755) == 0) return SyncDir(path.substr(0, path.find_last_of('/')));
+  if (errno == EEXIST) return absl::OkStatus();
+  return ErrnoToStatus(errno, absl::StrCat("mkdir ", path));
 }
 
 uint64_t NumBlocks(uint64_t length) { return (length + kBlockSize - 1) / kBlockSize; }
@@ -304,10 +305,10 @@ absl::StatusOr<std::unique_ptr<ChunkStore>> ChunkStore::Open(
   std::vector<Disk> disks;
   for (const std::string& d : dirs) {
     Disk disk{d, false};
-    absl::Status s = MakeDir(d);
-    if (s.ok()) s = MakeDir(d + "/chunks");
-    if (s.ok()) s = MakeDir(d + "/wipe");
-    if (s.ok()) s = MakeDir(d + "/" + kQuarantineRoot);
+    absl::Status s = MakeDirDurably(d);
+    if (s.ok()) s = MakeDirDurably(d + "/chunks");
+    if (s.ok()) s = MakeDirDurably(d + "/wipe");
+    if (s.ok()) s = MakeDirDurably(d + "/" + kQuarantineRoot);
     if (!s.ok()) {
       TLOG(ERROR) << "data directory " << d << " is unusable: " << s;
       disk.failed = true;
@@ -448,8 +449,8 @@ absl::StatusOr<std::shared_ptr<ChunkStore::Replica>> ChunkStore::MoveReplica(
     to->length = from.length;
     to->crcs = from.crcs;
   }
-  RETURN_IF_ERROR(MakeDir(absl::StrCat(from.disk, "/", to_root)));
-  RETURN_IF_ERROR(MakeDir(DirOf(to->data_path)));
+  RETURN_IF_ERROR(MakeDirDurably(absl::StrCat(from.disk, "/", to_root)));
+  RETURN_IF_ERROR(MakeDirDurably(DirOf(to->data_path)));
   // Data first: LoadDisk finishes a move that a crash cut short by moving the meta file to
   // wherever the data file is.
   if (::rename(from.data_path.c_str(), to->data_path.c_str()) != 0) {
@@ -645,7 +646,7 @@ absl::StatusOr<std::unique_ptr<ReplicaWriter>> ChunkStore::StartWrite(uint64_t c
   };
 
   if (created) {
-    absl::Status s = MakeDir(r->disk + "/chunks/" + project);
+    absl::Status s = MakeDirDurably(r->disk + "/chunks/" + project);
     if (!s.ok()) return release(s);
   }
   int flags = O_RDWR | O_CLOEXEC | (created ? O_CREAT | O_TRUNC : 0);
@@ -909,7 +910,6 @@ absl::StatusOr<uint64_t> ChunkStore::Wipe(const Replica& r) {
   const std::string journal = absl::StrFormat("%s/wipe/%016x", r.disk, r.chunk_id);
   RETURN_IF_ERROR(WriteFileAtomically(journal, r.data_path + "\n" + r.meta_path + "\n"));
   ASSIGN_OR_RETURN(uint64_t bytes, WipeFiles({r.data_path, r.meta_path}));
-  RETURN_IF_ERROR(SyncDir(DirOf(r.data_path)));
   if (::unlink(journal.c_str()) != 0) return ErrnoToStatus(errno, "unlink " + journal);
   RETURN_IF_ERROR(SyncDir(r.disk + "/wipe"));
   return bytes;
@@ -947,6 +947,12 @@ absl::StatusOr<uint64_t> ChunkStore::WipeFiles(const std::vector<std::string>& p
     ::close(fd);
     if (s.ok() && ::unlink(path.c_str()) != 0) s = ErrnoToStatus(errno, "unlink " + path);
     if (!s.ok()) return s;
+  }
+  // The unlinks are durable before the journal entry that would redo them goes.
+  absl::flat_hash_set<std::string> dirs;
+  for (const std::string& path : paths) dirs.insert(DirOf(path));
+  for (const std::string& dir : dirs) {
+    if (absl::Status s = SyncDir(dir); !s.ok() && !absl::IsNotFound(s)) return s;
   }
   return total;
 }

@@ -3,6 +3,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <filesystem>
+
 #include "common/crc32c.h"
 #include "tests/testutil/cluster_fixture.h"
 #include "ternion/v1/chunkserver.grpc.pb.h"
@@ -151,6 +153,36 @@ TEST_F(BadInputTest, BadFramesStoreNothing) {
   EXPECT_EQ(ReplicaLookup(stub.get(), 1004), grpc::StatusCode::NOT_FOUND);
   s = RawWrite(stub.get(), {Frame(1005, 0, "abc"), Frame(1005, 10, "def", false)});
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  // A gap already in the first frame of a new chunk: refused before anything exists.
+  s = RawWrite(stub.get(), {Frame(1006, 4096, "late")});
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::OUT_OF_RANGE) << s.error_message();
+  EXPECT_EQ(ReplicaLookup(stub.get(), 1006), grpc::StatusCode::NOT_FOUND);
+  // Chunk sizes the master never allocates (below 64 KiB, above 1 GiB).
+  for (uint64_t size : {uint64_t{4096}, uint64_t{2} << 30}) {
+    v1::WriteChunkRequest odd = Frame(1007, 0, "x");
+    odd.mutable_header()->set_chunk_size(size);
+    s = RawWrite(stub.get(), {odd});
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << size;
+    EXPECT_EQ(ReplicaLookup(stub.get(), 1007), grpc::StatusCode::NOT_FOUND);
+  }
+  // A new chunk whose first frame passes admission but cannot be stored (past the chunk's
+  // size): the empty replica the stream created is gone again.
+  v1::WriteChunkRequest too_big = Frame(1008, 0, std::string(1 << 20, 'z'));
+  too_big.mutable_header()->set_chunk_size(64 << 10);
+  s = RawWrite(stub.get(), {too_big});
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(ReplicaLookup(stub.get(), 1008), grpc::StatusCode::NOT_FOUND) << s.error_message();
+  // Nothing of these chunks is on disk either.
+  for (const auto& p : cluster_.processes) {
+    for (const auto& d : p.data_dirs) {
+      for (const auto& e : std::filesystem::recursive_directory_iterator(d)) {
+        for (const char* id : {"00000000000003e9", "00000000000003ea", "00000000000003ec",
+                               "00000000000003ee", "00000000000003ef", "00000000000003f0"}) {
+          EXPECT_EQ(e.path().string().find(id), std::string::npos) << e.path();
+        }
+      }
+    }
+  }
 
   // The daemons keep serving: a normal write and read still work.
   ASSERT_OK(client_->CreateProject("p"));

@@ -182,8 +182,10 @@ class RawImageGcTest : public GcTest {
                                          " ", mount_, " >/dev/null 2>&1");
     mounted_ = std::system(cmd.c_str()) == 0;
     if (!mounted_) {
-      std::cout << "[ SKIPPED PART ] this sandbox cannot loop-mount an image (needs root and "
-                   "loop devices); the raw-image scan is skipped, the file scan still runs\n";
+      // The file scan runs in DeletedBytesAreWipedFromEveryDisk; without the image this test
+      // has nothing of its own to check, and says so (ctest reports it SKIPPED).
+      GTEST_SKIP() << "this machine cannot loop-mount an image (needs root and loop devices); "
+                      "the raw-image scan cannot run here";
     }
     GcTest::SetUp();
   }
@@ -204,11 +206,10 @@ TEST_F(RawImageGcTest, TheRawImageHoldsNoDeletedBytes) {
   WriteMarkerFile("secret", 6 << 20, 1 << 20);
   const std::vector<std::string> holders = FilesWithMarker();
   ASSERT_FALSE(holders.empty());
-  if (mounted_) ASSERT_EQ(holders[0].rfind(mount_, 0), 0u) << holders[0];  // on the image
+  ASSERT_EQ(holders[0].rfind(mount_, 0), 0u) << holders[0];  // on the image
   ASSERT_OK(client_->Delete("g", "secret"));
   ASSERT_TRUE(WaitUntil([&] { return Collected(); }));
   EXPECT_EQ(FilesWithMarker(), std::vector<std::string>{});
-  if (!mounted_) return;
   ASSERT_OK(local::StopLocalCluster(cluster_.dir));
   ::sync();
   ASSERT_EQ(std::system(absl::StrCat("umount ", mount_).c_str()), 0);
