@@ -282,6 +282,16 @@ class ClientImpl final : public Client {
     return CallMaster(&v1::MasterService::Stub::SnapshotFile, req, &resp, /*idempotent=*/false);
   }
 
+  absl::Status Rename(const std::string& project, const std::string& path,
+                      const std::string& new_path) override {
+    v1::RenameFileRequest req;
+    req.set_project(project);
+    req.set_path(path);
+    req.set_new_path(new_path);
+    v1::FileInfo resp;
+    return CallMaster(&v1::MasterService::Stub::RenameFile, req, &resp, /*idempotent=*/false);
+  }
+
   absl::Status Delete(const std::string& project, const std::string& path,
                       bool force) override {
     v1::DeleteFileRequest req;

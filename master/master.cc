@@ -879,6 +879,33 @@ ternion::v1::ClusterStatusResponse Master::ClusterStatus() {
   return resp;
 }
 
+absl::StatusOr<FileInfo> Master::RenameFile(const std::string& project, const std::string& path,
+                                            const std::string& new_path) {
+  RETURN_IF_ERROR(ValidatePath(new_path));
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(FileRecord * f, FindFile(project, path));
+  if (!f->lease_id().empty() && f->lease_expires_unix_ms() > NowMs()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(project, "/", path, " is being written by ", f->lease_holder(),
+                     "; rename it once it is closed"));
+  }
+  if (files_.contains(FileKey(project, new_path))) {
+    return absl::AlreadyExistsError(absl::StrCat("file ", project, "/", new_path, " already exists"));
+  }
+  FileRecord renamed = *f;
+  renamed.set_path(new_path);
+  renamed.set_modified_unix_ms(NowMs());
+  MetadataBatch batch;
+  batch.Delete(kFilePrefix + FileKey(project, path));
+  batch.Put(kFilePrefix + FileKey(project, new_path), renamed.SerializeAsString());
+  RETURN_IF_ERROR(store_->Write(batch));
+  files_.erase(FileKey(project, path));
+  FileRecord& stored = files_[FileKey(project, new_path)];
+  stored = std::move(renamed);
+  files_by_id_[stored.file_id()] = &stored;
+  return ToFileInfo(stored, false);
+}
+
 absl::StatusOr<FileInfo> Master::SnapshotFile(const std::string& project, const std::string& path,
                                               const std::string& snapshot_path) {
   RETURN_IF_ERROR(ValidatePath(snapshot_path));

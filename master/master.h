@@ -132,6 +132,11 @@ class Master {
   // `force` (which revokes it). Its chunks are wiped on every holder by garbage collection.
   absl::Status DeleteFile(const std::string& project, const std::string& path, bool force = false);
   ternion::v1::GcStatusResponse GcStatus();
+  // Renames a closed file within its project in one synced write (refused while a writer holds
+  // its lease, and when `new_path` exists).
+  absl::StatusOr<ternion::v1::FileInfo> RenameFile(const std::string& project,
+                                                   const std::string& path,
+                                                   const std::string& new_path);
   // A sealed, read-only copy of a closed file sharing its chunks (see SnapshotFileRequest).
   absl::StatusOr<ternion::v1::FileInfo> SnapshotFile(const std::string& project,
                                                      const std::string& path,

@@ -233,6 +233,14 @@ grpc::Status MasterService::Orphans(grpc::ServerContext*, const OrphansRequest* 
   });
 }
 
+grpc::Status MasterService::RenameFile(grpc::ServerContext*, const RenameFileRequest* req,
+                                       FileInfo* resp) {
+  return Serve("RenameFile", [&] {
+    return Store(master_->RenameFile(req->project(), req->path(), req->new_path()),
+                 [&](FileInfo f) { *resp = std::move(f); });
+  });
+}
+
 grpc::Status MasterService::SnapshotFile(grpc::ServerContext*, const SnapshotFileRequest* req,
                                          FileInfo* resp) {
   return Serve("SnapshotFile", [&] {

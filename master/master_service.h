@@ -69,6 +69,8 @@ class MasterService final : public ternion::v1::MasterService::Service {
                         ternion::v1::GcStatusResponse*) override;
   grpc::Status Orphans(grpc::ServerContext*, const ternion::v1::OrphansRequest*,
                        ternion::v1::OrphansResponse*) override;
+  grpc::Status RenameFile(grpc::ServerContext*, const ternion::v1::RenameFileRequest*,
+                          ternion::v1::FileInfo*) override;
   grpc::Status SnapshotFile(grpc::ServerContext*, const ternion::v1::SnapshotFileRequest*,
                             ternion::v1::FileInfo*) override;
 

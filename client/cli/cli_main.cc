@@ -110,6 +110,9 @@ absl::StatusOr<std::unique_ptr<ternion::Client>> Connect(const Globals& g) {
   return ternion::Client::Connect(options);
 }
 
+// Like `hdfs dfs -put`: the upload goes to PATH._COPYING_ and is renamed to PATH only once
+// every byte is durable, so a reader never finds a partial file under the final name; a failed
+// put removes its temporary file.
 int Put(const Globals& g, const std::string& local, const std::string& target,
         uint64_t chunk_size_mib, bool seal) {
   std::string project, path;
@@ -120,8 +123,33 @@ int Put(const Globals& g, const std::string& local, const std::string& target,
   ::lseek(fd, 0, SEEK_SET);
   auto client = Connect(g);
   if (!client.ok()) return Fail(client.status());
-  auto writer = (*client)->Create(project, path, {.chunk_size = chunk_size_mib << 20});
-  if (!writer.ok()) return Fail(writer.status());
+  if ((*client)->Stat(project, path).ok()) {
+    ::close(fd);
+    return Fail(absl::AlreadyExistsError(absl::StrCat("file ", target, " already exists")));
+  }
+  const std::string tmp = path + "._COPYING_";
+  auto writer = (*client)->Create(project, tmp, {.chunk_size = chunk_size_mib << 20});
+  if (absl::IsAlreadyExists(writer.status())) {
+    // What an earlier put left when it died; refused if a put is uploading it right now.
+    if (absl::Status s = (*client)->Delete(project, tmp); !s.ok()) {
+      ::close(fd);
+      return Fail(s);
+    }
+    writer = (*client)->Create(project, tmp, {.chunk_size = chunk_size_mib << 20});
+  }
+  if (!writer.ok()) {
+    ::close(fd);
+    return Fail(writer.status());
+  }
+  auto fail = [&](const absl::Status& s) {
+    ::close(fd);
+    writer->reset();
+    if (absl::Status removed = (*client)->Delete(project, tmp, /*force=*/true); !removed.ok()) {
+      std::cerr << "ternion: could not remove " << project << "/" << tmp << ": "
+                << removed.message() << "\n";
+    }
+    return Fail(s);
+  };
   Progress progress("put", total > 0 ? total : 0);
   std::string buf(8 << 20, '\0');
   uint64_t done = 0;
@@ -129,17 +157,17 @@ int Put(const Globals& g, const std::string& local, const std::string& target,
     ssize_t n = ::read(fd, buf.data(), buf.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      ::close(fd);
-      return Fail(ternion::ErrnoToStatus(errno, absl::StrCat("read ", local)));
+      return fail(ternion::ErrnoToStatus(errno, absl::StrCat("read ", local)));
     }
     if (n == 0) break;
-    if (auto s = (*writer)->Append(absl::string_view(buf.data(), n)); !s.ok()) return Fail(s);
+    if (auto s = (*writer)->Append(absl::string_view(buf.data(), n)); !s.ok()) return fail(s);
     done += n;
     progress.Update(done);
   }
-  ::close(fd);
   absl::Status s = seal ? (*writer)->Seal() : (*writer)->Close();
-  if (!s.ok()) return Fail(s);
+  if (s.ok()) s = (*client)->Rename(project, tmp, path);
+  if (!s.ok()) return fail(s);
+  ::close(fd);
   progress.Finish(done);
   if (g.json) {
     std::cout << json({{"project", project}, {"path", path}, {"length", (*writer)->length()}})
@@ -415,6 +443,23 @@ int main(int argc, char** argv) {
     rc = s.ok() ? 0 : Fail(s);
   });
 
+  std::string new_name;
+  auto* mv = app.add_subcommand("mv", "Rename a closed file within its project");
+  mv->add_option("file", target, "PROJECT/PATH")->required();
+  mv->add_option("new_path", new_name, "New PATH in the same project (or PROJECT/PATH)")
+      ->required();
+  mv->callback([&] {
+    std::string project, path;
+    if (absl::Status s = SplitTarget(target, true, &project, &path); !s.ok()) {
+      rc = Fail(s);
+      return;
+    }
+    std::string to = new_name;
+    if (to.rfind(project + "/", 0) == 0) to = to.substr(project.size() + 1);
+    auto client = Connect(g);
+    absl::Status s = client.ok() ? (*client)->Rename(project, path, to) : client.status();
+    rc = s.ok() ? 0 : Fail(s);
+  });
   auto* rm = app.add_subcommand("rm", "Delete a file");
   rm->add_option("target", target, "PROJECT/PATH")->required();
   bool force = false;

@@ -395,5 +395,35 @@ TEST_F(FullClusterTest, WhenNothingCanBePlacedTheErrorIsClearAndDataStays) {
   for (int i = 0; i + 1 < written; ++i) ExpectContents("t", absl::StrCat("f", i), data);
 }
 
+// A put that fails (here: the cluster fills up) leaves nothing under the final name, nor its
+// temporary file; one that succeeds leaves only the final name.
+TEST_F(FullClusterTest, AFailedPutLeavesNothingBehind) {
+  ASSERT_OK(client_->CreateProject("t"));
+  const std::string small = tmp_.path() + "/small", big = tmp_.path() + "/big";
+  {
+    std::ofstream(small, std::ios::binary) << RandomBytes(1 << 20, 25);
+    std::ofstream(big, std::ios::binary) << RandomBytes(40 << 20, 26);  // more than fits
+  }
+  int rc = 0;
+  std::string out = RunCli("put " + small + " t/small --chunk-size-mib 1", &rc);
+  ASSERT_EQ(rc, 0) << out;
+  ExpectContents("t", "small", ReadFileToString(small).value());
+  out = RunCli("put " + small + " t/small", &rc);
+  EXPECT_NE(rc, 0) << "a put never replaces an existing file: " << out;
+  // A rename is atomic and refuses to replace.
+  WriteFile("t", "other", "x");
+  EXPECT_EQ(client_->Rename("t", "other", "small").code(), absl::StatusCode::kAlreadyExists);
+  ASSERT_OK(client_->Rename("t", "other", "renamed"));
+  ExpectContents("t", "renamed", "x");
+  EXPECT_EQ(client_->Open("t", "other").status().code(), absl::StatusCode::kNotFound);
+  out = RunCli("put " + big + " t/big --chunk-size-mib 1", &rc);
+  EXPECT_NE(rc, 0) << out;
+  EXPECT_NE(out.find("high-water mark"), std::string::npos) << out;
+  ASSERT_OK_AND_ASSIGN(auto files, client_->List("t"));
+  ASSERT_EQ(files.size(), 2u);
+  EXPECT_EQ(files[0].path, "renamed");
+  EXPECT_EQ(files[1].path, "small");
+}
+
 }  // namespace
 }  // namespace ternion

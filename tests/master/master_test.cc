@@ -167,6 +167,33 @@ TEST_F(MasterTest, WriteLifecycleAndRestart) {
   EXPECT_GT(g0.chunk_id(), c1.chunk_id());
 }
 
+TEST_F(MasterTest, RenameIsAtomicAndNeverReplaces) {
+  RegisterServers(3, 1);
+  ASSERT_OK(master_->CreateProject("p", ""));
+  ASSERT_OK_AND_ASSIGN(auto a, master_->CreateFile("p", "a._COPYING_", 1 << 20, "c1"));
+  ASSERT_OK(master_->AllocateChunk(Lease(a), 0).status());
+  ASSERT_OK(master_->CommitLength(Lease(a), 100).status());
+  // Not while it is being written.
+  EXPECT_EQ(master_->RenameFile("p", "a._COPYING_", "a").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  ASSERT_OK(master_->SealFile(Lease(a), false).status());
+  ASSERT_OK_AND_ASSIGN(auto b, master_->CreateFile("p", "b", 1 << 20, "c1"));
+  ASSERT_OK(master_->SealFile(Lease(b), false).status());
+  EXPECT_EQ(master_->RenameFile("p", "a._COPYING_", "b").status().code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(master_->RenameFile("p", "a._COPYING_", "../x").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  ASSERT_OK(master_->RenameFile("p", "a._COPYING_", "a").status());
+  Reopen();
+  EXPECT_EQ(master_->GetFileInfo("p", "a._COPYING_", false).status().code(),
+            absl::StatusCode::kNotFound);
+  ASSERT_OK_AND_ASSIGN(auto info, master_->GetFileInfo("p", "a", true));
+  EXPECT_EQ(info.length(), 100u);
+  EXPECT_EQ(info.chunks_size(), 1);
+  ASSERT_OK(master_->DeleteFile("p", "a"));  // the renamed record is the one deleted
+  EXPECT_EQ(master_->GcStatus().chunks_pending(), 1u);
+}
+
 TEST_F(MasterTest, ListAndDelete) {
   ASSERT_OK(master_->CreateProject("p", ""));
   ASSERT_OK(master_->CreateProject("q", ""));

@@ -134,6 +134,10 @@ class Client {
   // file's lease, unless `force` (which revokes the lease).
   virtual absl::Status Delete(const std::string& project, const std::string& path,
                               bool force = false) = 0;
+  // Renames a closed file within its project, atomically (ALREADY_EXISTS when `new_path`
+  // exists, FAILED_PRECONDITION while a writer holds its lease).
+  virtual absl::Status Rename(const std::string& project, const std::string& path,
+                              const std::string& new_path) = 0;
   // A sealed, read-only copy of a closed file at its current length, sharing its chunks: no
   // bytes are copied, and the chunks stay until every file referencing them is deleted.
   virtual absl::Status Snapshot(const std::string& project, const std::string& path,
