@@ -17,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/str_format.h"
 #include "common/crc32c.h"
+#include "common/failpoint.h"
 #include "common/file_util.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -263,10 +264,11 @@ absl::Status ReplicaWriter::Sync() {
   if (pending_crcs_.empty()) return absl::OkStatus();
   // Data first, durable; then the metadata that makes it visible. A crash in between leaves
   // the old length in the meta file, so the unacknowledged tail is simply ignored.
-  absl::Status s;
-  if (::fdatasync(data_fd_) != 0) {
+  absl::Status s = Failpoint("chunk_store.sync.before_data_sync");
+  if (s.ok() && ::fdatasync(data_fd_) != 0) {
     s = ErrnoToStatus(errno, absl::StrCat("fdatasync ", replica_->data_path));
   }
+  if (s.ok()) s = Failpoint("chunk_store.sync.after_data_sync");
   std::string crc_bytes(pending_crcs_.size() * 4, '\0');
   for (size_t k = 0; k < pending_crcs_.size(); ++k) {
     PutU32(crc_bytes.data() + 4 * k, pending_crcs_[k]);
@@ -286,6 +288,7 @@ absl::Status ReplicaWriter::Sync() {
   if (s.ok() && ::fdatasync(meta_fd_) != 0) {
     s = ErrnoToStatus(errno, absl::StrCat("fdatasync ", replica_->meta_path));
   }
+  if (s.ok()) s = Failpoint("chunk_store.sync.after_meta_sync");  // durable, not yet visible
   if (!s.ok()) return failed_ = s;
 
   absl::MutexLock lock(&replica_->mu);
@@ -455,6 +458,10 @@ absl::StatusOr<std::shared_ptr<ChunkStore::Replica>> ChunkStore::MoveReplica(
   // wherever the data file is.
   if (::rename(from.data_path.c_str(), to->data_path.c_str()) != 0) {
     return ErrnoToStatus(errno, absl::StrCat("rename ", from.data_path));
+  }
+  if (absl::Status s = Failpoint("chunk_store.move.after_data_rename"); !s.ok()) {
+    (void)::rename(to->data_path.c_str(), from.data_path.c_str());
+    return s;
   }
   if (::rename(from.meta_path.c_str(), to->meta_path.c_str()) != 0) {
     absl::Status s = ErrnoToStatus(errno, absl::StrCat("rename ", from.meta_path));
@@ -852,6 +859,7 @@ absl::Status ChunkStore::UpdateReplica(uint64_t chunk_id, uint64_t version, uint
   if (s.ok() && ::fdatasync(meta_fd) != 0) {
     s = ErrnoToStatus(errno, absl::StrCat("fdatasync ", r->meta_path));
   }
+  if (s.ok()) s = Failpoint("chunk_store.update.after_meta_sync");  // data not yet cut
   // The cut-off bytes are data too: overwritten and synced before their space is released.
   struct stat st;
   if (s.ok() && ::fstat(data_fd, &st) != 0) s = ErrnoToStatus(errno, "stat " + r->data_path);
@@ -909,6 +917,7 @@ absl::StatusOr<uint64_t> ChunkStore::Wipe(const Replica& r) {
   // The journal entry names the files; it is durable before the first byte is overwritten.
   const std::string journal = absl::StrFormat("%s/wipe/%016x", r.disk, r.chunk_id);
   RETURN_IF_ERROR(WriteFileAtomically(journal, r.data_path + "\n" + r.meta_path + "\n"));
+  RETURN_IF_ERROR(Failpoint("wipe.after_journal"));
   ASSIGN_OR_RETURN(uint64_t bytes, WipeFiles({r.data_path, r.meta_path}));
   if (::unlink(journal.c_str()) != 0) return ErrnoToStatus(errno, "unlink " + journal);
   RETURN_IF_ERROR(SyncDir(r.disk + "/wipe"));
@@ -935,7 +944,8 @@ absl::StatusOr<uint64_t> ChunkStore::WipeFiles(const std::vector<std::string>& p
     for (uint64_t off = 0; off < size && s.ok(); off += zeros->size()) {
       const absl::Time start = absl::Now();
       const size_t n = std::min<uint64_t>(zeros->size(), size - off);
-      s = PWriteAll(fd, zeros->data(), n, off, path);
+      s = Failpoint("wipe.overwrite");
+      if (s.ok()) s = PWriteAll(fd, zeros->data(), n, off, path);
       total += n;
       const double rate = wipe_bytes_per_second_.load();
       if (rate > 0) {
@@ -945,6 +955,7 @@ absl::StatusOr<uint64_t> ChunkStore::WipeFiles(const std::vector<std::string>& p
     }
     if (s.ok() && ::fdatasync(fd) != 0) s = ErrnoToStatus(errno, "fdatasync " + path);
     ::close(fd);
+    if (s.ok()) s = Failpoint("wipe.after_overwrite");  // zeros durable, file not yet unlinked
     if (s.ok() && ::unlink(path.c_str()) != 0) s = ErrnoToStatus(errno, "unlink " + path);
     if (!s.ok()) return s;
   }

@@ -5,6 +5,7 @@
 #include "absl/strings/str_split.h"
 #include "chunkserver/chunkserver.h"
 #include "common/daemon.h"
+#include "common/failpoint.h"
 #include "common/logging.h"
 
 int main(int argc, char** argv) {
@@ -38,7 +39,14 @@ int main(int argc, char** argv) {
                  "Report this capacity per disk and count only replica bytes as used "
                  "(test clusters sharing one filesystem); 0 = the filesystem's figures")
       ->take_last();
+  std::string failpoints;
+  app.add_option("--failpoints", failpoints,
+                 "Fault injection for tests: NAME=crash|eio|enospc[*N|@N],... (docs/operations.md)");
   CLI11_PARSE(app, argc, argv);
+  if (absl::Status s = ternion::ArmFailpoints(failpoints); !s.ok()) {
+    TLOG(ERROR) << s;
+    return 1;
+  }
   options.data_dirs = absl::StrSplit(data_dirs, ',', absl::SkipEmpty());
   options.heartbeat_interval = absl::Seconds(heartbeat_s);
   options.disk_capacity_bytes = disk_capacity_mib << 20;

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/daemon.h"
+#include "common/failpoint.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/metrics_http_server.h"
@@ -61,9 +62,16 @@ int main(int argc, char** argv) {
                  "waits for an operator (ternion admin orphans)");
   app.add_option("--deletion-valve-min", options.deletion_valve_min,
                  "... and at least this many replicas");
+  std::string failpoints;
+  app.add_option("--failpoints", failpoints,
+                 "Fault injection for tests: NAME=crash|eio|enospc[*N|@N],... (docs/operations.md)");
   app.add_flag("--format", format,
                "Create a new cluster (a new cluster id) in an empty --metadata-dir, then exit");
   CLI11_PARSE(app, argc, argv);
+  if (absl::Status s = ternion::ArmFailpoints(failpoints); !s.ok()) {
+    TLOG(ERROR) << s;
+    return 1;
+  }
   if (format) {
     absl::StatusOr<std::string> id = ternion::master::Master::Format(metadata_dir);
     if (!id.ok()) {

@@ -7,6 +7,7 @@
 #include <rocksdb/write_batch.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/failpoint.h"
 #include "common/status_macros.h"
 
 namespace ternion::master {
@@ -62,7 +63,9 @@ absl::Status MetadataStore::Write(const MetadataBatch& batch) {
   }
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  return FromRocks(db_->Write(wo, &wb), "metadata write");
+  RETURN_IF_ERROR(Failpoint("master.metadata.before_write"));
+  RETURN_IF_ERROR(FromRocks(db_->Write(wo, &wb), "metadata write"));
+  return Failpoint("master.metadata.after_write");  // durable, not yet applied or answered
 }
 
 absl::StatusOr<std::string> MetadataStore::Get(absl::string_view key) {

@@ -8,7 +8,9 @@
 #include <filesystem>
 #include <random>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/failpoint.h"
 #include "tests/testutil/status_matchers.h"
 #include "tests/testutil/temp_dir.h"
 
@@ -271,6 +273,115 @@ TEST_F(ChunkStoreTest, QuarantinedReplicasAreKeptAsideUntilReleasedOrWiped) {
   for (const auto& e : std::filesystem::recursive_directory_iterator(dir_.path())) {
     EXPECT_EQ(e.path().string().find("000000000000003c"), std::string::npos) << e.path();
   }
+}
+
+// Faults at the durability edges (named failpoints): an append that fails between its data
+// and its meta sync is never served, a wipe that fails is not done and not forgotten, and a
+// wipe cut short after its journal is finished at the next open.
+class ChunkStoreFaultTest : public ChunkStoreTest {
+ protected:
+  void TearDown() override { DisarmFailpoints(); }
+};
+
+TEST_F(ChunkStoreFaultTest, AnAppendThatFailsBeforeItsMetaIsDurableIsNeverServed) {
+  const std::string data = RandomBytes(200000, 11);
+  uint64_t id = 70;
+  for (const char* edge : {"chunk_store.sync.before_data_sync", "chunk_store.sync.after_data_sync",
+                           "chunk_store.sync.after_meta_sync"}) {
+    SCOPED_TRACE(edge);
+    ++id;
+    {
+      auto store = OpenStore();
+      ASSERT_OK_AND_ASSIGN(auto w, store->StartWrite(id, 1, "proj", 1 << 20));
+      ASSERT_OK(w->Append(0, data.data(), 100000));
+      ASSERT_OK(ArmFailpoints(absl::StrCat(edge, "=eio")));
+      EXPECT_FALSE(w->Append(100000, data.data() + 100000, 100000).ok());
+      DisarmFailpoints();
+      EXPECT_EQ(w->length(), 100000u);  // the failed append is not visible
+      EXPECT_FALSE(w->Append(100000, data.data() + 100000, 100000).ok());  // the writer is done
+      std::string out;
+      ASSERT_OK(store->Read(id, 1, 0, 1 << 20, &out));
+      EXPECT_EQ(out, data.substr(0, 100000));
+    }
+    auto store = OpenStore();  // as after a crash at that edge
+    ASSERT_OK_AND_ASSIGN(ReplicaInfo info, store->GetReplica(id));
+    // Before the meta sync the old length stands; after it (durable, never acknowledged) the
+    // new one may: either way every byte served is a byte written.
+    std::string out;
+    ASSERT_OK(store->Read(id, 1, 0, 1 << 20, &out));
+    EXPECT_EQ(out, data.substr(0, info.length));
+    if (std::string(edge) != "chunk_store.sync.after_meta_sync") EXPECT_EQ(info.length, 100000u);
+  }
+}
+
+TEST_F(ChunkStoreFaultTest, AFailedWipeIsRetriedAndTheReplicaStaysKnownUntilItSucceeds) {
+  auto store = OpenStore();
+  const std::string marker(300000, 'M');
+  {
+    ASSERT_OK_AND_ASSIGN(auto w, store->StartWrite(90, 1, "proj", 1 << 20));
+    ASSERT_OK(w->Append(0, marker.data(), marker.size()));
+  }
+  ASSERT_OK(ArmFailpoints("wipe.overwrite=eio*2"));
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    EXPECT_EQ(store->Delete(90).status().code(), absl::StatusCode::kInternal);
+    // Not wiped, so not forgotten: still listed (reported to the master), still refused.
+    EXPECT_EQ(store->ListReplicas().size(), 1u);
+    std::string out;
+    EXPECT_EQ(store->Read(90, 1, 0, 10, &out).code(), absl::StatusCode::kNotFound);
+    EXPECT_EQ(store->StartWrite(90, 1, "proj", 1 << 20).status().code(),
+              absl::StatusCode::kFailedPrecondition);
+  }
+  ASSERT_OK_AND_ASSIGN(uint64_t wiped, store->Delete(90));  // the third try succeeds
+  EXPECT_GE(wiped, marker.size());
+  EXPECT_TRUE(store->ListReplicas().empty());
+  EXPECT_EQ(store->Delete(90).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(ChunkStoreFaultTest, AWipeCutShortAfterItsJournalIsFinishedAtTheNextOpen) {
+  for (const char* edge : {"wipe.after_journal", "wipe.after_overwrite"}) {
+    SCOPED_TRACE(edge);
+    const std::string marker = absl::StrCat("WIPE-MARKER-", edge, std::string(70000, 'W'));
+    {
+      auto store = OpenStore();
+      {
+        ASSERT_OK_AND_ASSIGN(auto w, store->StartWrite(91, 1, "proj", 1 << 20));
+        ASSERT_OK(w->Append(0, marker.data(), marker.size()));
+      }
+      ASSERT_OK(ArmFailpoints(absl::StrCat(edge, "=eio")));
+      EXPECT_FALSE(store->Delete(91).ok());
+      DisarmFailpoints();
+    }
+    auto store = OpenStore();  // the journal finishes the wipe before anything is loaded
+    EXPECT_EQ(store->GetReplica(91).status().code(), absl::StatusCode::kNotFound);
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir_.path())) {
+      EXPECT_EQ(e.path().string().find("000000000000005b"), std::string::npos) << e.path();
+      if (e.is_directory()) {
+        EXPECT_FALSE(e.path().filename() == "wipe" && !std::filesystem::is_empty(e.path()))
+            << "a journal entry is left in " << e.path();
+      }
+    }
+  }
+}
+
+TEST_F(ChunkStoreFaultTest, AMoveIntoQuarantineCutShortIsFinishedAtTheNextOpen) {
+  const std::string data = RandomBytes(100000, 12);
+  {
+    auto store = OpenStore();
+    {
+      ASSERT_OK_AND_ASSIGN(auto w, store->StartWrite(92, 1, "proj", 1 << 20));
+      ASSERT_OK(w->Append(0, data.data(), data.size()));
+    }
+    ASSERT_OK(ArmFailpoints("chunk_store.move.after_data_rename=eio"));
+    EXPECT_FALSE(store->Quarantine(92).ok());  // rolled back: still served
+    DisarmFailpoints();
+    std::string out;
+    ASSERT_OK(store->Read(92, 1, 0, 1 << 20, &out));
+    EXPECT_EQ(out, data);
+  }
+  auto store = OpenStore();
+  std::string out;
+  ASSERT_OK(store->Read(92, 1, 0, 1 << 20, &out));
+  EXPECT_EQ(out, data);
 }
 
 }  // namespace

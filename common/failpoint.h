@@ -1,0 +1,27 @@
+#pragma once
+
+// Named failpoints at durability edges, in the spirit of RocksDB's SyncPoint and FreeBSD's
+// fail(9): code that makes data durable calls Failpoint("chunk_store.sync.after_data_sync")
+// at each edge, and a test arms the ones it wants, in process (ArmFailpoints) or in a daemon
+// (its --failpoints flag), to make that edge fail with an I/O error or the process die there
+// as kill -9 would. Unarmed, a failpoint costs one relaxed atomic load.
+//
+// Spec: NAME=ACTION[,NAME=ACTION...], ACTION one of
+//   crash      the process dies at once (SIGKILL: no destructors, nothing flushed)
+//   eio        the call fails with EIO (INTERNAL)        enospc  ... with ENOSPC
+//   ...and a count: ACTION*N acts on the first N hits only, ACTION@N on the N-th hit only.
+// The names in use are listed in docs/operations.md (Fault injection).
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace ternion {
+
+// Arms the failpoints of `spec` (adding to those armed). INVALID_ARGUMENT on a bad spec.
+absl::Status ArmFailpoints(absl::string_view spec);
+void DisarmFailpoints();
+
+// OK unless `name` is armed and acts on this hit: then the injected error, or no return.
+absl::Status Failpoint(absl::string_view name);
+
+}  // namespace ternion

@@ -1,0 +1,205 @@
+// Crashes and I/O errors at every named durability edge, on real daemons (--failpoints): after
+// a restart no acknowledged byte is lost, no byte a replica serves differs from what was
+// written, and no byte of a deleted file survives its wipe.
+
+#include <cstring>
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "tests/testutil/cluster_fixture.h"
+
+namespace ternion {
+namespace {
+
+using nlohmann::json;
+using testing::RandomBytes;
+
+class CrashTest : public testing::ClusterFixture {
+ protected:
+  void Configure(local::LocalClusterOptions* options) override {
+    options->racks = 4;  // a fourth server to replace a crashed one mid-write
+    options->per_rack = 1;
+    options->heartbeat_s = 0.3;
+    options->dead_after_s = 30;  // the crashed server comes back before it would be repaired
+  }
+
+  std::string Victim() { return cluster_.processes[1].name; }
+
+  // Restarts `name` once it has died (it crashes itself at a failpoint), with `args`.
+  void RestartWhenDead(const std::string& name, const std::vector<std::string>& args = {}) {
+    absl::Status s;
+    for (int i = 0; i < 300; ++i) {
+      s = local::RestartProcess(cluster_.dir, name, args);
+      if (!absl::IsFailedPrecondition(s)) break;  // "is running": not dead yet
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    ASSERT_OK(s);
+  }
+
+  // Writes `data` with a durable flush every 128 KiB (many syncs on every replica).
+  absl::Status WriteFlushing(const std::string& path, const std::string& data) {
+    auto w = client_->Create("t", path, {.chunk_size = 1 << 20});
+    if (!w.ok()) return w.status();
+    for (size_t off = 0; off < data.size(); off += 128 << 10) {
+      if (absl::Status s = (*w)->Append(absl::string_view(data).substr(off, 128 << 10)); !s.ok()) {
+        return s;
+      }
+      if (absl::Status s = (*w)->Flush(); !s.ok()) return s;
+    }
+    return (*w)->Close();
+  }
+
+  // What the victim left on disk when it died: for every replica of `path`'s chunks, the
+  // length its meta file records (all it would ever serve) covers only bytes that were written
+  // there (docs/formats.md: length at byte 24 of the meta header).
+  void ExpectReplicaFilesHoldOnlyWrittenBytes(const std::string& name, const std::string& path,
+                                              const std::string& data) {
+    ASSERT_OK_AND_ASSIGN(FileStat st, client_->Stat("t", path, true));
+    int checked = 0;
+    for (const auto& p : cluster_.processes) {
+      if (p.name != name) continue;
+      for (const auto& c : st.chunks) {
+        const std::string base = absl::StrFormat("%s/chunks/t/%016x", p.data_dirs[0], c.chunk_id);
+        absl::StatusOr<std::string> meta = ReadFileToString(base + ".meta");
+        if (!meta.ok()) continue;
+        ASSERT_GE(meta->size(), 40u);
+        uint64_t length;
+        std::memcpy(&length, meta->data() + 24, 8);
+        const std::string bytes = ReadFileToString(base + ".data").value_or("");
+        ASSERT_GE(bytes.size(), length);
+        ASSERT_TRUE(absl::string_view(bytes).substr(0, length) ==
+                    absl::string_view(data).substr(c.index * (1 << 20), length))
+            << "chunk " << c.index << " on " << name << " records bytes never written";
+        ++checked;
+      }
+    }
+    EXPECT_GT(checked, 0) << name << " holds none of " << path << ": "
+                          << ReadFileToString(cluster_.dir + "/logs/" + name + ".log").value_or("");
+
+  }
+
+};
+
+TEST_F(CrashTest, AChunkserverDyingAtEachWriteEdgeLosesNoAcknowledgedByte) {
+  ASSERT_OK(client_->CreateProject("t"));
+  int round = 0;
+  for (const char* edge : {"chunk_store.sync.before_data_sync", "chunk_store.sync.after_data_sync",
+                           "chunk_store.sync.after_meta_sync"}) {
+    SCOPED_TRACE(edge);
+    const std::string path = absl::StrCat("f", round);
+    const std::string data = RandomBytes(6 << 20, 100 + round++);
+    ASSERT_OK(local::KillProcess(cluster_.dir, Victim()));
+    ASSERT_OK(local::RestartProcess(cluster_.dir, Victim(),
+                                    {"--failpoints", absl::StrCat(edge, "=crash@6")}));
+    ASSERT_OK(local::WaitForLiveServers(cluster_.master_address, 4, 30));
+    // A new client: the old one's connection to the victim is still backing off from the last
+    // crash, and would route around it.
+    ClientOptions copts;
+    copts.master_address = cluster_.master_address;
+    copts.rpc_timeout = absl::Seconds(20);
+    ASSERT_OK_AND_ASSIGN(client_, Client::Connect(copts));
+    // The victim dies at its sixth sync; the write goes on with a replacement.
+    ASSERT_OK(WriteFlushing(path, data));
+    ExpectReplicaFilesHoldOnlyWrittenBytes(Victim(), path, data);  // as it died
+    RestartWhenDead(Victim());
+    EXPECT_NE(ReadFileToString(cluster_.dir + "/logs/" + Victim() + ".log")
+                  .value_or("")
+                  .find(absl::StrCat("failpoint ", edge, ": crashing")),
+              std::string::npos);
+    ASSERT_OK(local::WaitForLiveServers(cluster_.master_address, 4, 30));
+    ExpectContents("t", path, data);
+  }
+}
+
+class WipeCrashTest : public CrashTest {
+ protected:
+  // Files on every chunkserver disk holding `marker`.
+  std::vector<std::string> FilesWith(const std::string& marker) {
+    std::vector<std::string> found;
+    for (const auto& p : cluster_.processes) {
+      for (const auto& d : p.data_dirs) {
+        for (const auto& e : std::filesystem::recursive_directory_iterator(d)) {
+          if (!e.is_regular_file()) continue;
+          std::ifstream in(e.path(), std::ios::binary);
+          std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+          if (bytes.find(marker) != std::string::npos) found.push_back(e.path());
+        }
+      }
+    }
+    return found;
+  }
+  std::string MarkerData(const std::string& marker) {
+    std::string data;
+    while (data.size() < (8 << 20)) data += marker;  // 8 chunks: every server holds some
+    data.resize(8 << 20);
+    return data;
+  }
+};
+
+TEST_F(WipeCrashTest, AChunkserverDyingInTheMiddleOfAWipeFinishesItAtRestart) {
+  ASSERT_OK(client_->CreateProject("t"));
+  for (const char* edge : {"wipe.after_journal", "wipe.after_overwrite"}) {
+    SCOPED_TRACE(edge);
+    const std::string marker = absl::StrCat("CRASH-WIPE-MARKER-", edge, "|");
+    WriteFile("t", edge, MarkerData(marker), 1 << 20);
+    ASSERT_FALSE(FilesWith(marker).empty());
+    ASSERT_OK(local::KillProcess(cluster_.dir, Victim()));
+    ASSERT_OK(local::RestartProcess(cluster_.dir, Victim(),
+                                    {"--failpoints", absl::StrCat(edge, "=crash")}));
+    ASSERT_OK(local::WaitForLiveServers(cluster_.master_address, 4, 30));
+    ASSERT_OK(client_->Delete("t", edge));
+    RestartWhenDead(Victim());
+    ASSERT_TRUE(WaitUntil([&] { return CliJson("gc status")["chunks_pending"] == 0; }));
+    EXPECT_EQ(FilesWith(marker), std::vector<std::string>{});
+  }
+}
+
+TEST_F(WipeCrashTest, AFailedWipeIsRetriedAndNotReportedUntilItSucceeds) {
+  ASSERT_OK(client_->CreateProject("t"));
+  const std::string marker = "EIO-WIPE-MARKER|";
+  WriteFile("t", "f", MarkerData(marker), 1 << 20);
+  ASSERT_OK(local::KillProcess(cluster_.dir, Victim()));
+  // Its first ten overwrites fail with EIO (the wipe is retried about once a second).
+  ASSERT_OK(local::RestartProcess(cluster_.dir, Victim(),
+                                  {"--failpoints", "wipe.overwrite=eio*10"}));
+  ASSERT_OK(local::WaitForLiveServers(cluster_.master_address, 4, 30));
+  ASSERT_OK(client_->Delete("t", "f"));
+  const std::string victim_dir = cluster_.processes[1].data_dirs[0];
+  ASSERT_TRUE(WaitUntil([&] {
+    const std::vector<std::string> left = FilesWith(marker);
+    return !left.empty() && std::all_of(left.begin(), left.end(), [&](const std::string& p) {
+      return p.rfind(victim_dir, 0) == 0;
+    });
+  }));  // everyone else has wiped; the victim has not, and says so
+  EXPECT_GT(CliJson("gc status")["chunks_pending"], 0);
+  EXPECT_NE(ReadFileToString(cluster_.dir + "/logs/" + Victim() + ".log")
+                .value_or("")
+                .find("failpoint wipe.overwrite"),
+            std::string::npos);
+  ASSERT_TRUE(WaitUntil([&] { return CliJson("gc status")["chunks_pending"] == 0; }));
+  EXPECT_EQ(FilesWith(marker), std::vector<std::string>{});
+}
+
+TEST_F(CrashTest, TheMasterDyingAfterACommitBeforeAnsweringLosesNothing) {
+  ASSERT_OK(client_->CreateProject("t"));
+  const std::string data = RandomBytes(4 << 20, 200);
+  ASSERT_OK(local::KillProcess(cluster_.dir, "master"));
+  ASSERT_OK(local::RestartProcess(cluster_.dir, "master",
+                                  {"--failpoints", "master.metadata.after_write=crash@12"}));
+  ASSERT_OK(local::WaitForLiveServers(cluster_.master_address, 4, 30));
+  absl::Status written;
+  std::thread writer([&] { written = WriteFlushing("m", data); });
+  RestartWhenDead("master");  // the writer waits for it and retries
+  writer.join();
+  ASSERT_OK(written);
+  ASSERT_OK(local::WaitForLiveServers(cluster_.master_address, 4, 30));
+  ExpectContents("t", "m", data);
+}
+
+}  // namespace
+}  // namespace ternion
