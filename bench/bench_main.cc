@@ -1,11 +1,9 @@
 // ternion-bench: measures Ternion's sequential 3-way write and read throughput and 4 KiB durable
 // append latency, and in the same run the machine's own ceilings with minimal code that has no
 // Ternion logic in it:
-//   disk ceiling      the user bytes written by three concurrent writers to the cluster's
-//                     filesystem, 1 MiB pwrite + fdatasync each, O_DIRECT from an aligned
-//                     buffer (the chunkservers' I/O mode);
 //   replicated-write  the user bytes sent over three loopback TCP connections to three sink
-//   ceiling           processes that write them as above: the least any 3-way write must do;
+//   ceiling           processes that write them O_DIRECT from aligned buffers, receiving while
+//                     they sync, as a chunkserver does: the least any 3-way write must do;
 //   read ceiling      a raw read of the same number of bytes from the disk-ceiling files as the
 //                     chunkservers read: O_DIRECT 1 MiB preads, one in flight per stream;
 //   physical write    bytes on disk per second, 3 writers, sync every 8 MiB: the unit of
@@ -90,15 +88,6 @@ int OpenLikeChunkserver(const std::string& path) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_DIRECT, 0644);
   if (fd < 0 && errno == EINVAL) fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   return fd;
-}
-
-// Writes `bytes` to fd in 1 MiB pieces, each followed by fdatasync.
-void WriteSynced(int fd, uint64_t bytes) {
-  for (uint64_t off = 0; off < bytes; off += kMiB) {
-    size_t n = std::min<uint64_t>(kMiB, bytes - off);
-    if (::pwrite(fd, PayloadAt(off), n, off) != static_cast<ssize_t>(n)) Die("ceiling pwrite");
-    if (::fdatasync(fd) != 0) Die("ceiling fdatasync");
-  }
 }
 
 // ---- replicated-write ceiling: sink processes, forked before any thread exists ----
@@ -248,21 +237,6 @@ double ReplicatedCeiling(const std::vector<Sink>& sinks, uint64_t bytes) {
   double secs = Seconds(start);
   for (const Sink& s : sinks) waitpid(s.pid, nullptr, 0);
   return bytes / kMiB / secs;
-}
-
-double DiskCeiling(const std::string& dir, uint64_t bytes) {
-  absl::Time start = absl::Now();
-  std::vector<std::thread> threads;
-  for (int i = 0; i < 3; ++i) {
-    threads.emplace_back([&, i] {
-      int fd = OpenLikeChunkserver(absl::StrCat(dir, "/disk", i));
-      if (fd < 0) Die("disk ceiling open");
-      WriteSynced(fd, bytes);
-      ::close(fd);
-    });
-  }
-  for (auto& t : threads) t.join();
-  return bytes / kMiB / Seconds(start);
 }
 
 // Physical bytes written per second (each replica byte counts once) by `writers` concurrent
@@ -546,7 +520,6 @@ int main(int argc, char** argv) {
   // The write ceilings are measured before and after Ternion's write; the higher counts, so
   // the noise of this machine never flatters Ternion's ratio.
   const uint64_t bytes = per_writer * cfg.writers;
-  double disk_ceiling = DiskCeiling(ceil_dir, bytes);
   double write_ceiling = ReplicatedCeiling(StartSinks(ceil_dir), bytes);
 
   ternion::local::LocalCluster cluster;
@@ -572,7 +545,6 @@ int main(int argc, char** argv) {
   (void)(*client)->Delete("bench", "appends");
 
   double write = TernionWrite(client->get(), cfg.writers, per_writer);
-  disk_ceiling = std::max(disk_ceiling, DiskCeiling(ceil_dir, bytes));
   write_ceiling = std::max(write_ceiling, ReplicatedCeiling(StartSinks(ceil_dir), bytes));
   bool cold = DropCaches();
   double read = TernionRead(client->get(), cfg.writers, per_writer);
@@ -603,8 +575,6 @@ int main(int argc, char** argv) {
   nlohmann::json j = {{"write_mib_s", write},
                       {"write_ceiling_mib_s", write_ceiling},
                       {"write_ratio", write / write_ceiling},
-                      {"disk_ceiling_mib_s", disk_ceiling},
-                      {"write_to_disk_ceiling_ratio", write / disk_ceiling},
                       {"read_mib_s", read},
                       {"read_ceiling_mib_s", read_ceiling},
                       {"read_ratio", read / read_ceiling},
@@ -631,10 +601,9 @@ int main(int argc, char** argv) {
   }
   std::cout << absl::StrFormat(
       "ternion-bench: %d MiB by %d writers, 3 replicas, page cache %s before reads\n"
-      "  disk ceiling (3 writers, 1 MiB + fdatasync)   %8.1f MiB/s of user data\n"
       "  replicated-write ceiling (3 TCP sinks)        %8.1f MiB/s\n"
       "  Ternion sequential write                      %8.1f MiB/s  = %.2f of replicated "
-      "ceiling, %.2f of disk ceiling\n"
+      "ceiling\n"
       "  read ceiling (O_DIRECT 1 MiB, 1 per stream)   %8.1f MiB/s  (buffered: %.1f MiB/s)\n"
       "  Ternion sequential read                       %8.1f MiB/s  = %.2f of read ceiling\n"
       "  4 KiB durable append latency                  p50 %.0f us, p99 %.0f us\n"
@@ -644,8 +613,8 @@ int main(int argc, char** argv) {
       "copy ceiling (noticed after %.1f s)\n"
       "  wipe of deleted replicas (delete to all wiped) %.0f MiB in %.1f s = %.1f MiB/s = %.2f of "
       "overwrite ceiling\n",
-      per_writer * cfg.writers / kMiB, cfg.writers, cold ? "dropped" : "warm", disk_ceiling,
-      write_ceiling, write, write / write_ceiling, write / disk_ceiling, read_ceiling,
+      per_writer * cfg.writers / kMiB, cfg.writers, cold ? "dropped" : "warm", write_ceiling,
+      write, write / write_ceiling, read_ceiling,
       buffered_read, read, read / read_ceiling, p50, p99, physical.copy, physical.overwrite,
       static_cast<double>(recovery.bytes / kMiB), recovery.copy_s, recovery_mib_s,
       recovery_mib_s / physical.copy, recovery.detect_s, static_cast<double>(wipe.bytes / kMiB),

@@ -400,7 +400,19 @@ absl::Status ChunkStore::LoadDisk(size_t disk_index) {
         std::optional<uint64_t> id = ChunkIdOf(name, ".meta");
         if (!id) continue;
         std::shared_ptr<Replica> r = LoadReplica(disk, project, *id, root);
-        if (r == nullptr) continue;
+        if (r == nullptr) {
+          // Its bytes are on disk but cannot be trusted: kept (never served), listed as not
+          // wiped, and wiped only when the master says so.
+          r = std::make_shared<Replica>();
+          r->chunk_id = *id;
+          r->project = project;
+          r->disk = disk;
+          r->data_path = ChunkFileBase(disk, project, *id, root) + ".data";
+          r->meta_path = ChunkFileBase(disk, project, *id, root) + ".meta";
+          absl::MutexLock lock(&mu_);
+          damaged_[*id] = std::move(r);
+          continue;
+        }
         if (root == kChunksRoot) {
           absl::MutexLock lock(&mu_);  // never while holding a replica's mutex: mu_ comes first
           replicas_[*id] = std::move(r);
@@ -534,6 +546,13 @@ absl::Status ChunkStore::Release(uint64_t chunk_id) {
   }
   replicas_[chunk_id] = std::move(*moved);
   return absl::OkStatus();
+}
+
+std::vector<ReplicaInfo> ChunkStore::ListDamaged() {
+  absl::MutexLock lock(&mu_);
+  std::vector<ReplicaInfo> out;
+  for (const auto& [id, r] : damaged_) out.push_back({id, 0, 0, r->project, r->disk, false});
+  return out;
 }
 
 std::vector<QuarantinedReplica> ChunkStore::ListQuarantined() {
@@ -892,6 +911,8 @@ absl::StatusOr<uint64_t> ChunkStore::Delete(uint64_t chunk_id) {
       r = it->second;
     } else if (auto q = quarantined_.find(chunk_id); q != quarantined_.end()) {
       r = q->second.replica;
+    } else if (auto d = damaged_.find(chunk_id); d != damaged_.end()) {
+      r = d->second;
     } else {
       return absl::NotFoundError(absl::StrCat("no replica of chunk ", chunk_id));
     }
@@ -909,6 +930,7 @@ absl::StatusOr<uint64_t> ChunkStore::Delete(uint64_t chunk_id) {
   if (auto q = quarantined_.find(chunk_id); q != quarantined_.end() && q->second.replica == r) {
     quarantined_.erase(q);
   }
+  if (auto d = damaged_.find(chunk_id); d != damaged_.end() && d->second == r) damaged_.erase(d);
   refused_.erase(chunk_id);
   return bytes;
 }
@@ -1038,6 +1060,7 @@ void ChunkStore::CheckDisks() {
         ++it;
       }
     }
+    absl::erase_if(damaged_, [&](const auto& kv) { return kv.second->disk == d.path; });
     TLOG(ERROR) << "data directory " << d.path << " failed; its " << lost.size() - before
                 << " replicas are gone from this server";
   }

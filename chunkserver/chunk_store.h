@@ -182,6 +182,9 @@ class ChunkStore {
   // Puts an orphan quarantined replica back among the live ones (the master adopted its chunk).
   absl::Status Release(uint64_t chunk_id);
   std::vector<QuarantinedReplica> ListQuarantined();
+  // Replicas found at load whose meta file cannot be read (bad header, short data): never
+  // served; wiped only by Delete (the master's word).
+  std::vector<ReplicaInfo> ListDamaged();
   // Opens a quarantined replica for reading what can be saved of it (ReplicaReader::Read fails
   // with DATA_LOSS on a damaged block, as for any replica).
   absl::StatusOr<std::unique_ptr<ReplicaReader>> OpenQuarantined(uint64_t chunk_id);
@@ -235,6 +238,7 @@ class ChunkStore {
     std::vector<uint32_t> bad_blocks;
   };
   absl::flat_hash_map<uint64_t, Quarantined> quarantined_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, std::shared_ptr<Replica>> damaged_ ABSL_GUARDED_BY(mu_);
   std::atomic<double> wipe_bytes_per_second_{0};
 
   // Wipes a replica already forgotten by the store: journal, overwrite, sync, unlink (see

@@ -149,8 +149,10 @@ void ChunkServer::DeleteReplicas(const google::protobuf::RepeatedField<uint64_t>
 
 bool ChunkServer::ApplyOrphanDecisions(const google::protobuf::RepeatedField<uint64_t>& quarantine,
                                        const google::protobuf::RepeatedField<uint64_t>& release) {
+  bool changed = false;
   for (uint64_t id : quarantine) {
     absl::Status s = store_->Quarantine(id);
+    changed |= s.ok();
     if (s.ok()) {
       TLOG(WARNING) << "the master does not know chunk " << id << "; its replica is quarantined";
     } else {
@@ -159,13 +161,14 @@ bool ChunkServer::ApplyOrphanDecisions(const google::protobuf::RepeatedField<uin
   }
   for (uint64_t id : release) {
     absl::Status s = store_->Release(id);
+    changed |= s.ok();
     if (s.ok()) {
       TLOG(INFO) << "the master adopted chunk " << id << "; its replica is served again";
     } else {
       TLOG(WARNING) << "cannot release the replica of chunk " << id << ": " << s;
     }
   }
-  return !quarantine.empty() || !release.empty();
+  return changed;
 }
 
 void ChunkServer::WipeLoop() {
@@ -234,8 +237,9 @@ void ChunkServer::HeartbeatLoop() {
   auto channel = grpc::CreateChannel(options_.master_address, grpc::InsecureChannelCredentials());
   auto stub = ternion::v1::MasterService::NewStub(channel);
   using Reports = google::protobuf::RepeatedPtrField<ternion::v1::ReplicaReport>;
-  auto fill_replicas = [this](Reports* out, Reports* quarantined) {
+  auto fill_replicas = [this](Reports* out, Reports* quarantined, Reports* damaged) {
     for (const ReplicaInfo& r : store_->ListReplicas()) ToReplicaReport(r, out->Add());
+    for (const ReplicaInfo& r : store_->ListDamaged()) ToReplicaReport(r, damaged->Add());
     for (const QuarantinedReplica& q : store_->ListQuarantined()) {
       auto* report = quarantined->Add();
       ToReplicaReport(q.info, report);
@@ -262,7 +266,7 @@ void ChunkServer::HeartbeatLoop() {
       req.set_address(address());
       req.set_rack(options_.rack);
       FillDisks(store_.get(), options_.disk_capacity_bytes, req.mutable_disks());
-      fill_replicas(req.mutable_replicas(), req.mutable_quarantined());
+      fill_replicas(req.mutable_replicas(), req.mutable_quarantined(), req.mutable_damaged());
       ternion::v1::RegisterChunkServerResponse resp;
       grpc::Status s = stub->RegisterChunkServer(&ctx, req, &resp);
       if (s.ok() && !JoinCluster(resp.cluster_id())) {
@@ -285,7 +289,7 @@ void ChunkServer::HeartbeatLoop() {
       ternion::v1::ReportReplicasRequest req;
       req.set_server_id(server_id_);
       req.set_cluster_id(cluster_id_);
-      fill_replicas(req.mutable_replicas(), req.mutable_quarantined());
+      fill_replicas(req.mutable_replicas(), req.mutable_quarantined(), req.mutable_damaged());
       for (uint64_t id : lost.failed_disk) req.add_lost_chunk_ids(id);
       for (uint64_t id : lost.corrupt) req.add_corrupt_chunk_ids(id);
       ternion::v1::ReportReplicasResponse resp;
@@ -298,10 +302,10 @@ void ChunkServer::HeartbeatLoop() {
           next_report = absl::Now();  // the master learns the new state at once
         }
         DeleteReplicas(resp.delete_chunk_ids());
-      } else {
-        TLOG(WARNING) << "replica report failed: " << s.error_message();
+        continue;  // and heartbeat
       }
-      continue;  // and heartbeat
+      // Retried after a heartbeat interval, not at once: the master may be down for a while.
+      TLOG(WARNING) << "replica report failed: " << s.error_message();
     } else {
       ternion::v1::HeartbeatRequest req;
       req.set_server_id(server_id_);

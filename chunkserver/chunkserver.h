@@ -68,7 +68,7 @@ class ChunkServer {
   bool JoinCluster(const std::string& master_cluster_id);
   // Queues the replicas the master no longer wants here for wiping; reads of them stop now.
   void DeleteReplicas(const google::protobuf::RepeatedField<uint64_t>& ids);
-  // Quarantines and releases replicas as the master decided; says whether there were any.
+  // Quarantines and releases replicas as the master decided; says whether any was moved.
   bool ApplyOrphanDecisions(const google::protobuf::RepeatedField<uint64_t>& quarantine,
                             const google::protobuf::RepeatedField<uint64_t>& release);
   // Wipes queued replicas one at a time, off the heartbeat thread.

@@ -221,6 +221,13 @@ absl::Status Master::Load() {
     chunks_[c.chunk_id()] = EntryOf(c);
     if (c.deleted()) deleted_chunks_.insert(c.chunk_id());
   }));
+  RETURN_IF_ERROR(store_->Scan(kUnwipedPrefix, [&](absl::string_view k, absl::string_view) {
+    const size_t nul = k.find('\0');
+    uint64_t id = 0;
+    if (nul != absl::string_view::npos && absl::SimpleHexAtoi(k.substr(nul + 1), &id)) {
+      unwiped_.emplace(std::string(k.substr(2, nul - 2)), id);
+    }
+  }));
   RETURN_IF_ERROR(store_->Scan(kAuditPrefix, [&](absl::string_view k, absl::string_view) {
     uint64_t seq = 0;
     if (absl::SimpleHexAtoi(k.substr(2), &seq)) next_audit_seq_ = seq + 1;
@@ -297,6 +304,7 @@ absl::StatusOr<ternion::v1::RegisterChunkServerResponse> Master::RegisterChunkSe
   RefreshPlacement(s, s.last_heartbeat);
   ternion::v1::RegisterChunkServerResponse resp;
   resp.set_cluster_id(cluster_id_);
+  s.damaged.assign(req.damaged().begin(), req.damaged().end());
   FillReportResponse(Reconcile(s, req.replicas(), req.quarantined(), s.last_heartbeat),
                      resp.mutable_delete_chunk_ids(), resp.mutable_quarantine_chunk_ids(),
                      resp.mutable_release_chunk_ids());
@@ -972,7 +980,9 @@ ternion::v1::GcStatusResponse Master::GcStatus() {
       }
     }
     if (s.held) resp.set_deletion_valve_held_servers(resp.deletion_valve_held_servers() + 1);
+    resp.set_replicas_unwiped(resp.replicas_unwiped() + s.damaged.size());
   }
+  resp.set_replicas_unwiped(resp.replicas_unwiped() + unwiped_.size());
   return resp;
 }
 

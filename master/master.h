@@ -8,6 +8,7 @@
 // Thread-safe (one mutex; metadata operations are short and the sync write dominates).
 
 #include <map>
+#include <set>
 #include <optional>
 #include <memory>
 #include <string>
@@ -201,6 +202,7 @@ class Master {
     bool valve_lifted = false;                  // the operator let its next report through
     absl::flat_hash_set<uint64_t> wipe_now;     // the operator said: wipe these
     bool report_wanted = false;                 // orphan decisions wait for its next report
+    std::vector<ternion::v1::ReplicaReport> damaged;  // unreadable at its last load, unwiped
     absl::Time orphan_due = absl::InfiniteFuture();  // when a quarantined orphan's delay ends
     uint32_t ordinal = 0;     // the server's number in the chunk map and PlacementPolicy
     bool registered = false;  // registered with this master incarnation
@@ -351,6 +353,9 @@ class Master {
   // Garbage collection: deleted chunks whose replicas are not all wiped yet, when each holder
   // was last told to wipe (told again after a while until it confirms), and totals.
   absl::flat_hash_set<uint64_t> deleted_chunks_ ABSL_GUARDED_BY(mu_);
+  // Replicas lost with a failed disk, never wiped: (server id, chunk id), persisted under u/,
+  // until an operator acknowledges the disk as destroyed.
+  std::set<std::pair<std::string, uint64_t>> unwiped_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::pair<uint64_t, uint32_t>, absl::Time> wipe_sent_ ABSL_GUARDED_BY(mu_);
   uint64_t bytes_wiped_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t replicas_wiped_ ABSL_GUARDED_BY(mu_) = 0;

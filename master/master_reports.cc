@@ -187,8 +187,13 @@ Master::ReportActions Master::Reconcile(ServerState& s, const Reports& reports,
     }
   }
   s.quarantined = std::move(now_quarantined);
+  absl::flat_hash_set<uint64_t> damaged;
+  for (const auto& d : s.damaged) {
+    damaged.insert(d.chunk_id());
+    if (s.wipe_now.contains(d.chunk_id())) out.remove.push_back(d.chunk_id());
+  }
   absl::erase_if(s.wipe_now, [&](uint64_t id) {
-    return !set_aside.contains(id) && !reported.contains(id);
+    return !set_aside.contains(id) && !reported.contains(id) && !damaged.contains(id);
   });
 
   if (!changed.empty()) {
@@ -229,7 +234,20 @@ ternion::v1::ReportReplicasResponse Master::ReportReplicas(
     resp.set_reregister(true);
     return resp;
   }
-  it->second.reported_replicas = req.replicas_size();
+  ServerState& s = it->second;
+  s.reported_replicas = req.replicas_size();
+  s.damaged.assign(req.damaged().begin(), req.damaged().end());
+  // Replicas lost with a failed disk were never wiped: remembered until an operator says the
+  // disk was destroyed.
+  if (req.lost_chunk_ids_size() > 0) {
+    MetadataBatch batch;
+    for (uint64_t id : req.lost_chunk_ids()) batch.Put(UnwipedKey(s.record.server_id(), id), "");
+    if (absl::Status st = store_->Write(batch); st.ok()) {
+      for (uint64_t id : req.lost_chunk_ids()) unwiped_.emplace(s.record.server_id(), id);
+    } else {
+      TLOG(ERROR) << "cannot record the unwiped replicas of " << s.record.server_id() << ": " << st;
+    }
+  }
   absl::flat_hash_set<uint64_t> lost(req.lost_chunk_ids().begin(), req.lost_chunk_ids().end());
   lost.insert(req.corrupt_chunk_ids().begin(), req.corrupt_chunk_ids().end());
   if (req.corrupt_chunk_ids_size() > 0) {
@@ -239,7 +257,7 @@ ternion::v1::ReportReplicasResponse Master::ReportReplicas(
         ->Increment(req.corrupt_chunk_ids_size());
     corrupt_replicas_ += req.corrupt_chunk_ids_size();
   }
-  FillReportResponse(Reconcile(it->second, req.replicas(), req.quarantined(), absl::Now(), lost),
+  FillReportResponse(Reconcile(s, req.replicas(), req.quarantined(), absl::Now(), lost),
                      resp.mutable_delete_chunk_ids(), resp.mutable_quarantine_chunk_ids(),
                      resp.mutable_release_chunk_ids());
   return resp;
@@ -275,6 +293,26 @@ ternion::v1::OrphansResponse Master::ListOrphans(const ternion::v1::OrphansReque
                                                                        (now - o.first_seen)))
                                             : -1);
       *r->mutable_bad_blocks() = o.report.bad_blocks();
+    }
+    for (const auto& d : s.damaged) {
+      if (!wanted(s, d.chunk_id())) continue;
+      auto* r = resp.add_replicas();
+      r->set_server_id(server_id);
+      r->set_chunk_id(d.chunk_id());
+      r->set_project(d.project());
+      r->set_state("damaged");
+      r->set_reason(chunks_.contains(d.chunk_id()) ? "known" : "unknown");
+      r->set_wipe_in_ms(-1);
+    }
+    for (auto u = unwiped_.lower_bound({server_id, 0});
+         u != unwiped_.end() && u->first == server_id; ++u) {
+      if (!wanted(s, u->second)) continue;
+      auto* r = resp.add_replicas();
+      r->set_server_id(server_id);
+      r->set_chunk_id(u->second);
+      r->set_state("unwiped");
+      r->set_reason("failed_disk");
+      r->set_wipe_in_ms(-1);
     }
     if (!s.held) continue;
     if (req.server_id().empty() || req.server_id() == server_id) {
@@ -318,8 +356,27 @@ absl::StatusOr<ternion::v1::OrphansResponse> Master::Orphans(
   if (req.action() == ternion::v1::OrphansRequest::LIST) return listed;
 
   ternion::v1::OrphansResponse resp;
+  if (req.action() == ternion::v1::OrphansRequest::ACK_DESTROYED) {
+    if (req.server_id().empty()) {
+      return absl::InvalidArgumentError("name the server whose failed disks were destroyed");
+    }
+    MetadataBatch batch;
+    std::vector<std::pair<std::string, uint64_t>> acked;
+    for (const auto& r : listed.replicas()) {
+      if (r.state() != "unwiped") continue;
+      batch.Delete(UnwipedKey(r.server_id(), r.chunk_id()));
+      acked.emplace_back(r.server_id(), r.chunk_id());
+    }
+    AddAudit(&batch, absl::StrCat("disks destroyed: ", acked.size(), " unwiped replica(s) of ",
+                                  req.server_id(), " acknowledged"));
+    RETURN_IF_ERROR(store_->Write(batch));
+    for (const auto& a : acked) unwiped_.erase(a);
+    resp.set_affected(acked.size());
+    return resp;
+  }
   if (req.action() == ternion::v1::OrphansRequest::WIPE) {
     for (const auto& r : listed.replicas()) {
+      if (r.state() == "unwiped") continue;  // on a failed disk: nothing to wipe it with
       ServerState& s = servers_.at(r.server_id());
       s.wipe_now.insert(r.chunk_id());
       if (r.state() == "held") s.valve_lifted = true;

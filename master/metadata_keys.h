@@ -20,6 +20,11 @@ inline constexpr char kAuditPrefix[] = "a/";
 inline constexpr char kNextFileIdKey[] = "n/file";
 inline constexpr char kNextChunkIdKey[] = "n/chunk";
 inline constexpr char kClusterIdKey[] = "m/cluster_id";
+inline constexpr char kUnwipedPrefix[] = "u/";  // u/<server id>\0<16 hex chunk id>
+
+inline std::string UnwipedKey(const std::string& server_id, uint64_t chunk_id) {
+  return absl::StrFormat("%s%s%c%016x", kUnwipedPrefix, server_id, '\0', chunk_id);
+}
 
 inline constexpr uint64_t kMinChunkSize = 64 * 1024;
 inline constexpr uint64_t kMaxChunkSize = 1ull << 30;

@@ -262,6 +262,10 @@ int Orphans(const Globals& g, ternion::v1::OrphansRequest::Action action, const 
     std::cout << resp.affected() << " replica(s) will be wiped with their servers' next reports\n";
     return 0;
   }
+  if (action == ternion::v1::OrphansRequest::ACK_DESTROYED) {
+    std::cout << resp.affected() << " unwiped replica(s) acknowledged as destroyed\n";
+    return 0;
+  }
   for (const auto& h : resp.held()) {
     std::cout << absl::StrFormat(
         "HELD: %s reports %d replicas, %d of chunks this master does not know (held %ds)\n",
@@ -395,7 +399,9 @@ void AddAdminCommands(CLI::App& app, const Globals& g, int* rc) {
         std::tuple{"release", ternion::v1::OrphansRequest::RELEASE,
                    "Adopt unknown ones as files PROJECT/lost+found/chunk-ID, readable again"},
         std::tuple{"wipe", ternion::v1::OrphansRequest::WIPE,
-                   "Wipe quarantined ones now; let a held server's deletions go ahead"}}) {
+                   "Wipe quarantined or damaged ones now; let a held server's deletions go ahead"},
+        std::tuple{"ack-destroyed", ternion::v1::OrphansRequest::ACK_DESTROYED,
+                   "The failed disks of --server were destroyed: forget their unwiped replicas"}}) {
     auto* cmd = orphans->add_subcommand(name, help);
     cmd->add_option("--server", server, "Only this chunkserver's");
     cmd->add_option("--chunk", chunk_ids, "Only these chunk ids");
@@ -426,7 +432,8 @@ void AddAdminCommands(CLI::App& app, const Globals& g, int* rc) {
                          {"replicas_wiped_total", st.replicas_wiped_total()},
                          {"orphans_quarantined", st.orphans_quarantined()},
                          {"corrupt_quarantined", st.corrupt_quarantined()},
-                         {"deletion_valve_held_servers", st.deletion_valve_held_servers()}})
+                         {"deletion_valve_held_servers", st.deletion_valve_held_servers()},
+                         {"replicas_unwiped", st.replicas_unwiped()}})
                        .dump(2)
                 << "\n";
     } else {
@@ -436,8 +443,9 @@ void AddAdminCommands(CLI::App& app, const Globals& g, int* rc) {
           HumanBytes(st.bytes_wiped_total()));
       std::cout << absl::StrFormat(
           "quarantined: %d orphan replica(s), %d corrupt replica(s); deletion valve holding %d "
-          "server(s)\n",
-          st.orphans_quarantined(), st.corrupt_quarantined(), st.deletion_valve_held_servers());
+          "server(s); %d replica(s) not wiped (failed disks, damaged at load)\n",
+          st.orphans_quarantined(), st.corrupt_quarantined(), st.deletion_valve_held_servers(),
+          st.replicas_unwiped());
     }
     *rc = 0;
   });

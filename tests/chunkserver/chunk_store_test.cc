@@ -384,5 +384,26 @@ TEST_F(ChunkStoreFaultTest, AMoveIntoQuarantineCutShortIsFinishedAtTheNextOpen) 
   EXPECT_EQ(out, data);
 }
 
+TEST_F(ChunkStoreTest, AReplicaDamagedAtLoadIsKeptUnservedUntilWiped) {
+  const std::string data(100000, 'D');
+  std::string meta;
+  {
+    auto store = OpenStore();
+    ASSERT_OK_AND_ASSIGN(auto w, store->StartWrite(93, 1, "proj", 1 << 20));
+    ASSERT_OK(w->Append(0, data.data(), data.size()));
+    meta = absl::StrFormat("%s/chunks/proj/%016x.meta", store->GetReplica(93)->disk, 93);
+  }
+  std::filesystem::resize_file(meta, 10);  // its header is gone
+  auto store = OpenStore();
+  EXPECT_EQ(store->GetReplica(93).status().code(), absl::StatusCode::kNotFound);
+  ASSERT_EQ(store->ListDamaged().size(), 1u);
+  EXPECT_EQ(store->ListDamaged()[0].chunk_id, 93u);
+  EXPECT_TRUE(std::filesystem::exists(meta));  // not destroyed on its own
+  ASSERT_OK_AND_ASSIGN(uint64_t wiped, store->Delete(93));
+  EXPECT_GE(wiped, data.size());
+  EXPECT_TRUE(store->ListDamaged().empty());
+  EXPECT_FALSE(std::filesystem::exists(meta));
+}
+
 }  // namespace
 }  // namespace ternion::chunkserver

@@ -295,5 +295,35 @@ TEST_F(SafetyTest, TheLastCopiesOfAChunkAreKeptEvenWhenEveryOneIsDamaged) {
   EXPECT_TRUE(ReadFileToString(saved).value_or("") == data);
 }
 
+// A chunkserver whose master is down retries its reports at the heartbeat pace, not in a
+// tight loop (which once wrote millions of log lines a minute and took a core).
+class MasterDownTest : public SafetyTest {
+ protected:
+  void Configure(local::LocalClusterOptions* options) override {
+    SafetyTest::Configure(options);
+    options->report_s = 0.2;  // a full report is always due
+  }
+};
+
+TEST_F(MasterDownTest, ReportsAreRetriedAtTheHeartbeatPaceWhileTheMasterIsDown) {
+  ASSERT_OK(local::KillProcess(cluster_.dir, "master"));
+  const std::string name = cluster_.processes[1].name;
+  auto failures = [&] {
+    const std::string log = Log(name);
+    size_t n = 0;
+    for (size_t at = log.find("replica report failed"); at != std::string::npos;
+         at = log.find("replica report failed", at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  absl::SleepFor(absl::Seconds(1));
+  const size_t before = failures();
+  absl::SleepFor(absl::Seconds(3));  // ten heartbeat intervals of 0.3 s
+  EXPECT_LE(failures() - before, 20u);
+  ASSERT_OK(local::RestartProcess(cluster_.dir, "master"));
+  ASSERT_OK(local::WaitForLiveServers(cluster_.master_address, 3, 30));
+}
+
 }  // namespace
 }  // namespace ternion

@@ -819,5 +819,49 @@ TEST_F(OrphanTest, TheLastCopiesOfAChunkAreKeptEvenWhenDamaged) {
   EXPECT_TRUE(resp.delete_chunk_ids().empty());  // one good copy is not yet whole
 }
 
+TEST_F(OrphanTest, ReplicasNoWipeCoveredStayCountedUntilWipedOrAcknowledged) {
+  std::vector<uint64_t> ids = WriteFile("f", 2);
+  // cs-0-0 lost a disk with both replicas on it; cs-1-0 found one replica damaged at load.
+  ternion::v1::ReportReplicasRequest lost;
+  lost.set_server_id("cs-0-0");
+  for (uint64_t id : ids) lost.add_lost_chunk_ids(id);
+  EXPECT_FALSE(master_->ReportReplicas(lost).reregister());
+  ternion::v1::ReportReplicasRequest damaged;
+  damaged.set_server_id("cs-1-0");
+  *damaged.add_replicas() = Replica(ids[1]);
+  *damaged.add_damaged() = Replica(ids[0]);
+  master_->ReportReplicas(damaged);
+  EXPECT_EQ(master_->GcStatus().replicas_unwiped(), 3u);
+  Reopen();  // the failed disk's replicas are remembered; the damaged one is reported again
+  RegisterServers(3, 1);
+  EXPECT_EQ(master_->GcStatus().replicas_unwiped(), 2u);
+  master_->ReportReplicas(damaged);
+  EXPECT_EQ(master_->GcStatus().replicas_unwiped(), 3u);
+  ASSERT_OK_AND_ASSIGN(auto listed, master_->Orphans({}));
+  std::multiset<std::string> states;
+  for (const auto& r : listed.replicas()) states.insert(r.state());
+  EXPECT_EQ(states, (std::multiset<std::string>{"damaged", "unwiped", "unwiped"}));
+  // The operator says cs-0-0's failed disk was destroyed.
+  ternion::v1::OrphansRequest ack;
+  ack.set_action(ternion::v1::OrphansRequest::ACK_DESTROYED);
+  EXPECT_EQ(master_->Orphans(ack).status().code(), absl::StatusCode::kInvalidArgument);
+  ack.set_server_id("cs-0-0");
+  ASSERT_OK_AND_ASSIGN(auto acked, master_->Orphans(ack));
+  EXPECT_EQ(acked.affected(), 2u);
+  EXPECT_EQ(master_->GcStatus().replicas_unwiped(), 1u);
+  EXPECT_NE(master_->AuditLog(10).back().find("disks destroyed"), std::string::npos);
+  // ... and has the damaged one wiped: it goes with cs-1-0's next report.
+  ternion::v1::OrphansRequest wipe;
+  wipe.set_action(ternion::v1::OrphansRequest::WIPE);
+  wipe.set_server_id("cs-1-0");
+  wipe.set_all(true);
+  ASSERT_OK(master_->Orphans(wipe).status());
+  auto resp = master_->ReportReplicas(damaged);
+  EXPECT_EQ(Ids(resp.delete_chunk_ids()), std::vector<uint64_t>{ids[0]});
+  damaged.clear_damaged();
+  master_->ReportReplicas(damaged);
+  EXPECT_EQ(master_->GcStatus().replicas_unwiped(), 0u);
+}
+
 }  // namespace
 }  // namespace ternion::master
