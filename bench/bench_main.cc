@@ -4,7 +4,7 @@
 //   replicated-write  the user bytes sent over three loopback TCP connections to three sink
 //   ceiling           processes that write them O_DIRECT from aligned buffers, receiving while
 //                     they sync, as a chunkserver does: the least any 3-way write must do;
-//   read ceiling      a raw read of the same number of bytes from the disk-ceiling files as the
+//   read ceiling      a raw read of the same number of bytes from files of its own as the
 //                     chunkservers read: O_DIRECT 1 MiB preads, one in flight per stream;
 //   physical write    bytes on disk per second, 3 writers, sync every 8 MiB: the unit of
 //   ceiling           re-replication and wipe rates (each writes every replica byte once).
@@ -298,7 +298,24 @@ bool DropCaches() {
   return ok;
 }
 
-// Reads per_reader bytes per reader from the disk-ceiling files, 1 MiB at a time, buffered
+// Writes the files the read ceiling reads (untimed): reader i reads file i % 3 at offset
+// (i / 3) * per_reader.
+void PrepareReadFiles(const std::string& dir, int readers, uint64_t per_reader) {
+  const uint64_t size = (readers + 2) / 3 * per_reader;
+  for (int f = 0; f < 3; ++f) {
+    int fd = OpenLikeChunkserver(absl::StrCat(dir, "/disk", f));
+    if (fd < 0) Die("read ceiling file open");
+    for (uint64_t off = 0; off < size; off += kMiB) {
+      if (::pwrite(fd, PayloadAt(off), kMiB, off) != static_cast<ssize_t>(kMiB)) {
+        Die("read ceiling file write");
+      }
+    }
+    if (::fdatasync(fd) != 0) Die("read ceiling file fdatasync");
+    ::close(fd);
+  }
+}
+
+// Reads per_reader bytes per reader from the PrepareReadFiles files, 1 MiB at a time, buffered
 // (kernel read-ahead) or O_DIRECT into an aligned buffer (the chunkservers' mode).
 double ReadCeiling(const std::string& dir, int readers, uint64_t per_reader, bool direct) {
   absl::Time start = absl::Now();
@@ -546,6 +563,7 @@ int main(int argc, char** argv) {
 
   double write = TernionWrite(client->get(), cfg.writers, per_writer);
   write_ceiling = std::max(write_ceiling, ReplicatedCeiling(StartSinks(ceil_dir), bytes));
+  PrepareReadFiles(ceil_dir, cfg.writers, per_writer);
   bool cold = DropCaches();
   double read = TernionRead(client->get(), cfg.writers, per_writer);
   // The read ceiling reads as the chunkservers do: O_DIRECT, 1 MiB at a time, one read in

@@ -200,16 +200,23 @@ absl::Status ReplicaWriter::LoadTail(uint64_t length) {
 // the partial last page is rewritten whole from buf_ and the write padded with zeros past the
 // end. The file may then be longer than the replica; the meta file's length is what counts.
 absl::Status ReplicaWriter::WriteData(uint64_t offset, const char* data, size_t n) {
-  if (!direct_) return PWriteAll(data_fd_, data, n, offset, replica_->data_path);
+  if (!direct_) {
+    ASSIGN_OR_RETURN(size_t allowed, FailpointWrite("chunk_store.write_data", n));
+    RETURN_IF_ERROR(PWriteAll(data_fd_, data, allowed, offset, replica_->data_path));
+    if (allowed < n) return absl::InternalError("short write to " + replica_->data_path);
+    return absl::OkStatus();
+  }
   const uint64_t aligned = offset - tail_len_;
   const size_t total = tail_len_ + n;
   const size_t padded = (total + kPageSize - 1) / kPageSize * kPageSize;
   EnsureCapacity(padded);
   std::memcpy(buf_ + tail_len_, data, n);
   std::memset(buf_ + total, 0, padded - total);
+  ASSIGN_OR_RETURN(size_t allowed, FailpointWrite("chunk_store.write_data", padded));
+  allowed = allowed / kPageSize * kPageSize;  // O_DIRECT writes whole pages
   ssize_t w;
   do {
-    w = ::pwrite(data_fd_, buf_, padded, aligned);
+    w = ::pwrite(data_fd_, buf_, allowed, aligned);
   } while (w < 0 && errno == EINTR);
   if (w != static_cast<ssize_t>(padded)) {
     return w < 0 ? ErrnoToStatus(errno, absl::StrCat("write ", replica_->data_path))

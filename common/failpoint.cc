@@ -20,7 +20,7 @@ namespace ternion {
 namespace {
 
 struct Armed {
-  enum Action { kCrash, kError } action = kError;
+  enum Action { kCrash, kError, kShort } action = kError;
   int error = EIO;
   uint64_t first = 1;          // acts on hits first..last (1-based)
   uint64_t last = UINT64_MAX;
@@ -56,9 +56,11 @@ absl::StatusOr<Armed> Parse(absl::string_view action) {
     a.error = EIO;
   } else if (action == "enospc") {
     a.error = ENOSPC;
+  } else if (action == "short") {
+    a.action = Armed::kShort;
   } else {
     return absl::InvalidArgumentError(
-        absl::StrCat("unknown failpoint action '", action, "' (crash, eio, enospc)"));
+        absl::StrCat("unknown failpoint action '", action, "' (crash, eio, enospc, short)"));
   }
   return a;
 }
@@ -92,19 +94,32 @@ void DisarmFailpoints() {
   any_armed.store(false, std::memory_order_relaxed);
 }
 
-absl::Status Failpoint(absl::string_view name) {
-  if (!any_armed.load(std::memory_order_relaxed)) return absl::OkStatus();
+absl::StatusOr<size_t> FailpointWrite(absl::string_view name, size_t n) {
+  if (!any_armed.load(std::memory_order_relaxed)) return n;
   absl::MutexLock lock(&mu);
   auto it = Table().find(name);
-  if (it == Table().end()) return absl::OkStatus();
+  if (it == Table().end()) return n;
   Armed& a = it->second;
   ++a.hits;
-  if (a.hits < a.first || a.hits > a.last) return absl::OkStatus();
-  if (a.action == Armed::kCrash) {
-    TLOG(WARNING) << "failpoint " << name << ": crashing";
-    ::raise(SIGKILL);
+  if (a.hits < a.first || a.hits > a.last) return n;
+  switch (a.action) {
+    case Armed::kCrash:
+      TLOG(WARNING) << "failpoint " << name << ": crashing";
+      ::raise(SIGKILL);
+      return n;  // not reached
+    case Armed::kShort:
+      return n / 2;
+    case Armed::kError:
+      break;
   }
   return ErrnoToStatus(a.error, absl::StrCat("failpoint ", name));
+}
+
+absl::Status Failpoint(absl::string_view name) {
+  absl::StatusOr<size_t> allowed = FailpointWrite(name, 2);
+  if (!allowed.ok()) return allowed.status();
+  if (*allowed < 2) return ErrnoToStatus(EIO, absl::StrCat("failpoint ", name, ": short"));
+  return absl::OkStatus();
 }
 
 }  // namespace ternion

@@ -9,10 +9,12 @@
 // Spec: NAME=ACTION[,NAME=ACTION...], ACTION one of
 //   crash      the process dies at once (SIGKILL: no destructors, nothing flushed)
 //   eio        the call fails with EIO (INTERNAL)        enospc  ... with ENOSPC
+//   short      a write (FailpointWrite) writes half of its bytes, then fails
 //   ...and a count: ACTION*N acts on the first N hits only, ACTION@N on the N-th hit only.
 // The names in use are listed in docs/operations.md (Fault injection).
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace ternion {
@@ -23,5 +25,9 @@ void DisarmFailpoints();
 
 // OK unless `name` is armed and acts on this hit: then the injected error, or no return.
 absl::Status Failpoint(absl::string_view name);
+
+// For a write of `n` bytes at `name`: how many of them to write (n, or n / 2 for `short`, after
+// which the caller fails the write as short), or the injected error.
+absl::StatusOr<size_t> FailpointWrite(absl::string_view name, size_t n);
 
 }  // namespace ternion

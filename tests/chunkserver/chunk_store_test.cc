@@ -314,6 +314,37 @@ TEST_F(ChunkStoreFaultTest, AnAppendThatFailsBeforeItsMetaIsDurableIsNeverServed
   }
 }
 
+TEST_F(ChunkStoreFaultTest, AShortOrFailedDataWriteIsNeverServed) {
+  const std::string data = RandomBytes(300000, 13);
+  uint64_t id = 80;
+  for (const char* action : {"short", "eio", "enospc"}) {
+    SCOPED_TRACE(action);
+    ++id;
+    {
+      auto store = OpenStore();
+      ASSERT_OK_AND_ASSIGN(auto w, store->StartWrite(id, 1, "proj", 1 << 20));
+      ASSERT_OK(w->Append(0, data.data(), 100000));
+      ASSERT_OK(ArmFailpoints(absl::StrCat("chunk_store.write_data=", action)));
+      absl::Status s = w->Append(100000, data.data() + 100000, 200000);
+      DisarmFailpoints();
+      EXPECT_FALSE(s.ok());
+      if (std::string(action) == "enospc") EXPECT_TRUE(absl::IsResourceExhausted(s)) << s;
+      EXPECT_EQ(w->length(), 100000u);
+    }
+    auto store = OpenStore();
+    ASSERT_OK_AND_ASSIGN(ReplicaInfo info, store->GetReplica(id));
+    EXPECT_EQ(info.length, 100000u);
+    std::string out;
+    ASSERT_OK(store->Read(id, 1, 0, 1 << 20, &out));
+    EXPECT_EQ(out, data.substr(0, 100000));
+    // Appending goes on from the durable length, over whatever the failed write left.
+    ASSERT_OK_AND_ASSIGN(auto w, store->StartWrite(id, 1, "proj", 1 << 20));
+    ASSERT_OK(w->Append(100000, data.data() + 100000, 200000));
+    ASSERT_OK(store->Read(id, 1, 0, 1 << 20, &out));
+    EXPECT_EQ(out, data);
+  }
+}
+
 TEST_F(ChunkStoreFaultTest, AFailedWipeIsRetriedAndTheReplicaStaysKnownUntilItSucceeds) {
   auto store = OpenStore();
   const std::string marker(300000, 'M');

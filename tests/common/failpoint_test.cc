@@ -23,6 +23,10 @@ TEST(FailpointTest, UnarmedFailpointsPassAndArmedOnesActAsToldThenStop) {
   EXPECT_FALSE(Failpoint("a").ok());  // no count: every hit
   DisarmFailpoints();
   EXPECT_TRUE(Failpoint("a").ok());
+  ASSERT_TRUE(ArmFailpoints("w=short*1").ok());
+  EXPECT_EQ(*FailpointWrite("w", 4096), 2048u);  // half, once
+  EXPECT_EQ(*FailpointWrite("w", 4096), 4096u);
+  DisarmFailpoints();
 }
 
 TEST(FailpointTest, BadSpecsAreRefusedAndArmNothing) {
