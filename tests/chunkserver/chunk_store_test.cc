@@ -310,7 +310,9 @@ TEST_F(ChunkStoreFaultTest, AnAppendThatFailsBeforeItsMetaIsDurableIsNeverServed
     std::string out;
     ASSERT_OK(store->Read(id, 1, 0, 1 << 20, &out));
     EXPECT_EQ(out, data.substr(0, info.length));
-    if (std::string(edge) != "chunk_store.sync.after_meta_sync") EXPECT_EQ(info.length, 100000u);
+    if (std::string(edge) != "chunk_store.sync.after_meta_sync") {
+      EXPECT_EQ(info.length, 100000u);
+    }
   }
 }
 
@@ -328,7 +330,9 @@ TEST_F(ChunkStoreFaultTest, AShortOrFailedDataWriteIsNeverServed) {
       absl::Status s = w->Append(100000, data.data() + 100000, 200000);
       DisarmFailpoints();
       EXPECT_FALSE(s.ok());
-      if (std::string(action) == "enospc") EXPECT_TRUE(absl::IsResourceExhausted(s)) << s;
+      if (std::string(action) == "enospc") {
+        EXPECT_TRUE(absl::IsResourceExhausted(s)) << s;
+      }
       EXPECT_EQ(w->length(), 100000u);
     }
     auto store = OpenStore();

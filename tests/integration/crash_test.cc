@@ -118,21 +118,6 @@ TEST_F(CrashTest, AChunkserverDyingAtEachWriteEdgeLosesNoAcknowledgedByte) {
 
 class WipeCrashTest : public CrashTest {
  protected:
-  // Files on every chunkserver disk holding `marker`.
-  std::vector<std::string> FilesWith(const std::string& marker) {
-    std::vector<std::string> found;
-    for (const auto& p : cluster_.processes) {
-      for (const auto& d : p.data_dirs) {
-        for (const auto& e : std::filesystem::recursive_directory_iterator(d)) {
-          if (!e.is_regular_file()) continue;
-          std::ifstream in(e.path(), std::ios::binary);
-          std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-          if (bytes.find(marker) != std::string::npos) found.push_back(e.path());
-        }
-      }
-    }
-    return found;
-  }
   std::string MarkerData(const std::string& marker) {
     std::string data;
     while (data.size() < (8 << 20)) data += marker;  // 8 chunks: every server holds some
@@ -147,7 +132,7 @@ TEST_F(WipeCrashTest, AChunkserverDyingInTheMiddleOfAWipeFinishesItAtRestart) {
     SCOPED_TRACE(edge);
     const std::string marker = absl::StrCat("CRASH-WIPE-MARKER-", edge, "|");
     WriteFile("t", edge, MarkerData(marker), 1 << 20);
-    ASSERT_FALSE(FilesWith(marker).empty());
+    ASSERT_FALSE(FilesContaining(marker).empty());
     ASSERT_OK(local::KillProcess(cluster_.dir, Victim()));
     ASSERT_OK(local::RestartProcess(cluster_.dir, Victim(),
                                     {"--failpoints", absl::StrCat(edge, "=crash")}));
@@ -155,7 +140,7 @@ TEST_F(WipeCrashTest, AChunkserverDyingInTheMiddleOfAWipeFinishesItAtRestart) {
     ASSERT_OK(client_->Delete("t", edge));
     RestartWhenDead(Victim());
     ASSERT_TRUE(WaitUntil([&] { return CliJson("gc status")["chunks_pending"] == 0; }));
-    EXPECT_EQ(FilesWith(marker), std::vector<std::string>{});
+    EXPECT_EQ(FilesContaining(marker), std::vector<std::string>{});
   }
 }
 
@@ -171,7 +156,7 @@ TEST_F(WipeCrashTest, AFailedWipeIsRetriedAndNotReportedUntilItSucceeds) {
   ASSERT_OK(client_->Delete("t", "f"));
   const std::string victim_dir = cluster_.processes[1].data_dirs[0];
   ASSERT_TRUE(WaitUntil([&] {
-    const std::vector<std::string> left = FilesWith(marker);
+    const std::vector<std::string> left = FilesContaining(marker);
     return !left.empty() && std::all_of(left.begin(), left.end(), [&](const std::string& p) {
       return p.rfind(victim_dir, 0) == 0;
     });
@@ -182,7 +167,7 @@ TEST_F(WipeCrashTest, AFailedWipeIsRetriedAndNotReportedUntilItSucceeds) {
                 .find("failpoint wipe.overwrite"),
             std::string::npos);
   ASSERT_TRUE(WaitUntil([&] { return CliJson("gc status")["chunks_pending"] == 0; }));
-  EXPECT_EQ(FilesWith(marker), std::vector<std::string>{});
+  EXPECT_EQ(FilesContaining(marker), std::vector<std::string>{});
 }
 
 TEST_F(CrashTest, TheMasterDyingAfterACommitBeforeAnsweringLosesNothing) {

@@ -39,20 +39,7 @@ class GcTest : public testing::ClusterFixture {
   }
 
   // Files under every chunkserver data directory that hold the marker.
-  std::vector<std::string> FilesWithMarker() {
-    std::vector<std::string> found;
-    for (const auto& p : cluster_.processes) {
-      for (const auto& d : p.data_dirs) {
-        for (const auto& e : std::filesystem::recursive_directory_iterator(d)) {
-          if (!e.is_regular_file()) continue;
-          std::ifstream in(e.path(), std::ios::binary);
-          std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-          if (bytes.find(marker_.substr(0, 24)) != std::string::npos) found.push_back(e.path());
-        }
-      }
-    }
-    return found;
-  }
+  std::vector<std::string> FilesWithMarker() { return FilesContaining(marker_.substr(0, 24)); }
 
   bool Collected() { return CliJson("gc status")["chunks_pending"] == 0; }
 

@@ -25,18 +25,6 @@ namespace {
 using nlohmann::json;
 using testing::RandomBytes;
 
-// Runs a shell command; returns its stdout+stderr and sets *exit_code.
-std::string RunCommand(const std::string& cmd, int* exit_code) {
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  int rc = pclose(p);
-  *exit_code = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  return out;
-}
-
 class SafetyTest : public testing::ClusterFixture {
  protected:
   void Configure(local::LocalClusterOptions* options) override {

@@ -636,7 +636,9 @@ TEST_F(RepairTest, ReportsAreReconciledWithTheChunkMap) {
   ASSERT_OK_AND_ASSIGN(auto resp, master_->RegisterChunkServer(reg));
   std::set<uint64_t> deletes(resp.delete_chunk_ids().begin(), resp.delete_chunk_ids().end());
   EXPECT_TRUE(deletes.contains(ids[0]));           // a newer version exists
-  if (extra != 0) EXPECT_TRUE(deletes.contains(extra));  // whole on live servers elsewhere
+  if (extra != 0) {
+    EXPECT_TRUE(deletes.contains(extra));  // whole on live servers elsewhere
+  }
   // A chunk the master does not know is never wiped on its say: it is quarantined.
   EXPECT_FALSE(deletes.contains(999999));
   EXPECT_EQ(std::vector<uint64_t>(resp.quarantine_chunk_ids().begin(),
@@ -709,13 +711,13 @@ class OrphanTest : public TopologyTest {
 TEST_F(OrphanTest, UnknownReplicasAreQuarantinedThenWipedOnlyAfterTheDelay) {
   std::vector<uint64_t> ids = WriteFile("f", 10);
   auto reports = Holding(ids);
-  reports.push_back(Replica(1u << 40));  // a chunk this master never allocated
+  reports.push_back(Replica(uint64_t{1} << 40));  // a chunk this master never allocated
   auto resp = Report("cs-0-0", reports, {});
   EXPECT_TRUE(resp.delete_chunk_ids().empty());
-  EXPECT_EQ(Ids(resp.quarantine_chunk_ids()), std::vector<uint64_t>{1u << 40});
+  EXPECT_EQ(Ids(resp.quarantine_chunk_ids()), std::vector<uint64_t>{uint64_t{1} << 40});
   // Set aside on the server, it is counted and listed, and not wiped before the delay.
   reports.pop_back();
-  resp = Report("cs-0-0", reports, {Replica(1u << 40)});
+  resp = Report("cs-0-0", reports, {Replica(uint64_t{1} << 40)});
   EXPECT_TRUE(resp.delete_chunk_ids().empty());
   EXPECT_EQ(master_->GcStatus().orphans_quarantined(), 1u);
   EXPECT_EQ(master_->ClusterStatus().orphans_quarantined(), 1u);
@@ -728,8 +730,8 @@ TEST_F(OrphanTest, UnknownReplicasAreQuarantinedThenWipedOnlyAfterTheDelay) {
   options_.orphan_wipe_delay = absl::ZeroDuration();
   Reopen();
   RegisterServers(3, 1);
-  resp = Report("cs-0-0", reports, {Replica(1u << 40)});
-  EXPECT_EQ(Ids(resp.delete_chunk_ids()), std::vector<uint64_t>{1u << 40});
+  resp = Report("cs-0-0", reports, {Replica(uint64_t{1} << 40)});
+  EXPECT_EQ(Ids(resp.delete_chunk_ids()), std::vector<uint64_t>{uint64_t{1} << 40});
 }
 
 TEST_F(OrphanTest, TheValveHoldsAReportThatWouldSetAsideMuchOfAServer) {

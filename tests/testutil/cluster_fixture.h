@@ -7,6 +7,8 @@
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <memory>
@@ -85,11 +87,9 @@ class ClusterFixture : public ::testing::Test {
     return done();
   }
 
-  // Runs the CLI against this cluster; returns its stdout and sets *exit_code.
-  std::string RunCli(const std::string& args, int* exit_code) {
-    std::string cmd = std::string(TERNION_BIN_DIR) + "/ternion --master " +
-                      cluster_.master_address + " " + args + " 2>&1";
-    FILE* p = popen(cmd.c_str(), "r");
+  // Runs a shell command; returns its stdout and stderr and sets *exit_code.
+  static std::string RunCommand(const std::string& cmd, int* exit_code) {
+    FILE* p = popen((cmd + " 2>&1").c_str(), "r");
     std::string out;
     char buf[4096];
     size_t n;
@@ -97,6 +97,29 @@ class ClusterFixture : public ::testing::Test {
     int rc = pclose(p);
     *exit_code = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
     return out;
+  }
+
+  // Runs the CLI against this cluster; returns its output and sets *exit_code.
+  std::string RunCli(const std::string& args, int* exit_code) {
+    return RunCommand(std::string(TERNION_BIN_DIR) + "/ternion --master " +
+                          cluster_.master_address + " " + args,
+                      exit_code);
+  }
+
+  // Files under every chunkserver data directory whose bytes contain `needle`.
+  std::vector<std::string> FilesContaining(const std::string& needle) {
+    std::vector<std::string> found;
+    for (const auto& p : cluster_.processes) {
+      for (const auto& d : p.data_dirs) {
+        for (const auto& e : std::filesystem::recursive_directory_iterator(d)) {
+          if (!e.is_regular_file()) continue;
+          std::ifstream in(e.path(), std::ios::binary);
+          std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+          if (bytes.find(needle) != std::string::npos) found.push_back(e.path());
+        }
+      }
+    }
+    return found;
   }
 
   void WriteFile(const std::string& project, const std::string& path, const std::string& data,
