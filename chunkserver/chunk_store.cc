@@ -1,6 +1,5 @@
 #include "chunkserver/chunk_store.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -18,6 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "common/crc32c.h"
 #include "common/failpoint.h"
+#include "common/file_system.h"
 #include "common/file_util.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -25,6 +25,7 @@
 namespace ternion::chunkserver {
 
 struct ReplicaWriter::Replica {
+  FileSystem* fs = nullptr;  // the store's; outlives every replica
   uint64_t chunk_id = 0;
   std::string project;
   std::string disk;
@@ -79,18 +80,6 @@ std::string ChunkFileBase(const std::string& disk, const std::string& project, u
 
 std::string DirOf(const std::string& path) { return path.substr(0, path.find_last_of('/')); }
 
-// The names in a directory (without . and ..); empty when it cannot be read.
-std::vector<std::string> ListDir(const std::string& dir) {
-  std::vector<std::string> names;
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return names;
-  while (dirent* e = ::readdir(d)) {
-    if (e->d_name[0] != '.') names.push_back(e->d_name);
-  }
-  ::closedir(d);
-  return names;
-}
-
 // The chunk id of a replica file name "<16 hex digits><ext>", or nullopt.
 std::optional<uint64_t> ChunkIdOf(const std::string& name, absl::string_view ext) {
   uint64_t id;
@@ -101,42 +90,70 @@ std::optional<uint64_t> ChunkIdOf(const std::string& name, absl::string_view ext
   return id;
 }
 
-absl::Status PWriteAll(int fd, const char* data, size_t n, uint64_t offset,
+// Adds `what` (a path) to an I/O error.
+absl::Status About(const absl::Status& s, const std::string& what) {
+  return absl::Status(s.code(), absl::StrCat(s.message(), " (", what, ")"));
+}
+
+absl::Status PWriteAll(FileSystem* fs, int fd, const char* data, size_t n, uint64_t offset,
                        const std::string& what) {
   while (n > 0) {
-    ssize_t w = ::pwrite(fd, data, n, offset);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoToStatus(errno, absl::StrCat("write ", what));
-    }
-    data += w;
-    n -= w;
-    offset += w;
+    absl::StatusOr<size_t> w = fs->PWrite(fd, data, n, offset);
+    if (!w.ok()) return About(w.status(), what);
+    if (*w == 0) return absl::InternalError(absl::StrCat("short write to ", what));
+    data += *w;
+    n -= *w;
+    offset += *w;
   }
   return absl::OkStatus();
 }
 
-absl::Status PReadAll(int fd, char* data, size_t n, uint64_t offset, const std::string& what) {
+absl::Status PReadAll(FileSystem* fs, int fd, char* data, size_t n, uint64_t offset,
+                      const std::string& what) {
   while (n > 0) {
-    ssize_t r = ::pread(fd, data, n, offset);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoToStatus(errno, absl::StrCat("read ", what));
-    }
-    if (r == 0) return absl::DataLossError(absl::StrCat(what, " is shorter than its metadata"));
-    data += r;
-    n -= r;
-    offset += r;
+    absl::StatusOr<size_t> r = fs->PRead(fd, data, n, offset);
+    if (!r.ok()) return About(r.status(), what);
+    if (*r == 0) return absl::DataLossError(absl::StrCat(what, " is shorter than its metadata"));
+    data += *r;
+    n -= *r;
+    offset += *r;
   }
   return absl::OkStatus();
+}
+
+// A whole (small) file.
+absl::StatusOr<std::string> ReadWhole(FileSystem* fs, const std::string& path) {
+  ASSIGN_OR_RETURN(int fd, fs->Open(path, O_RDONLY));
+  absl::StatusOr<uint64_t> size = fs->FileSize(fd);
+  std::string out;
+  absl::Status s = size.status();
+  if (s.ok()) {
+    out.resize(*size);
+    s = PReadAll(fs, fd, out.data(), out.size(), 0, path);
+  }
+  fs->Close(fd);
+  if (!s.ok()) return s;
+  return out;
+}
+
+// Publishes a small file durably: temporary file, sync, rename, sync of the directory.
+absl::Status WriteAtomically(FileSystem* fs, const std::string& path, absl::string_view contents) {
+  const std::string tmp = path + ".tmp";
+  ASSIGN_OR_RETURN(int fd, fs->Open(tmp, O_WRONLY | O_CREAT | O_TRUNC));
+  absl::Status s = PWriteAll(fs, fd, contents.data(), contents.size(), 0, tmp);
+  if (s.ok()) s = About(fs->DataSync(fd), tmp);
+  fs->Close(fd);
+  if (s.ok()) s = fs->Rename(tmp, path);
+  if (s.ok()) s = fs->SyncDir(path.substr(0, path.find_last_of('/')));
+  return s;
 }
 
 // Creates a directory durably: when it is new, its parent is synced so the entry survives a
 // crash along with what is then created in it.
-absl::Status MakeDirDurably(const std::string& path) {
-  if (::mkdir(path.c_str(), 0755) == 0) return SyncDir(path.substr(0, path.find_last_of('/')));
-  if (errno == EEXIST) return absl::OkStatus();
-  return ErrnoToStatus(errno, absl::StrCat("mkdir ", path));
+absl::Status MakeDirDurably(FileSystem* fs, const std::string& path) {
+  absl::Status s = fs->MakeDir(path);
+  if (s.ok()) return fs->SyncDir(path.substr(0, path.find_last_of('/')));
+  return absl::IsAlreadyExists(s) ? absl::OkStatus() : s;
 }
 
 uint64_t NumBlocks(uint64_t length) { return (length + kBlockSize - 1) / kBlockSize; }
@@ -159,8 +176,8 @@ ReplicaWriter::ReplicaWriter(std::shared_ptr<Replica> replica, int data_fd, bool
 
 ReplicaWriter::~ReplicaWriter() {
   std::free(buf_);
-  ::close(data_fd_);
-  ::close(meta_fd_);
+  replica_->fs->Close(data_fd_);
+  replica_->fs->Close(meta_fd_);
   absl::MutexLock lock(&replica_->mu);
   replica_->writing = false;
 }
@@ -187,11 +204,9 @@ absl::Status ReplicaWriter::LoadTail(uint64_t length) {
   EnsureCapacity(kPageSize);
   const size_t tail = length % kPageSize;
   if (tail == 0) return absl::OkStatus();
-  ssize_t r = ::pread(data_fd_, buf_, kPageSize, length - tail);
-  if (r < static_cast<ssize_t>(tail)) {
-    return r < 0 ? ErrnoToStatus(errno, absl::StrCat("read ", replica_->data_path))
-                 : absl::DataLossError(absl::StrCat(replica_->data_path, " is too short"));
-  }
+  absl::StatusOr<size_t> r = replica_->fs->PRead(data_fd_, buf_, kPageSize, length - tail);
+  if (!r.ok()) return About(r.status(), replica_->data_path);
+  if (*r < tail) return absl::DataLossError(absl::StrCat(replica_->data_path, " is too short"));
   tail_len_ = tail;
   return absl::OkStatus();
 }
@@ -202,7 +217,7 @@ absl::Status ReplicaWriter::LoadTail(uint64_t length) {
 absl::Status ReplicaWriter::WriteData(uint64_t offset, const char* data, size_t n) {
   if (!direct_) {
     ASSIGN_OR_RETURN(size_t allowed, FailpointWrite("chunk_store.write_data", n));
-    RETURN_IF_ERROR(PWriteAll(data_fd_, data, allowed, offset, replica_->data_path));
+    RETURN_IF_ERROR(PWriteAll(replica_->fs, data_fd_, data, allowed, offset, replica_->data_path));
     if (allowed < n) return absl::InternalError("short write to " + replica_->data_path);
     return absl::OkStatus();
   }
@@ -214,13 +229,10 @@ absl::Status ReplicaWriter::WriteData(uint64_t offset, const char* data, size_t 
   std::memset(buf_ + total, 0, padded - total);
   ASSIGN_OR_RETURN(size_t allowed, FailpointWrite("chunk_store.write_data", padded));
   allowed = allowed / kPageSize * kPageSize;  // O_DIRECT writes whole pages
-  ssize_t w;
-  do {
-    w = ::pwrite(data_fd_, buf_, allowed, aligned);
-  } while (w < 0 && errno == EINTR);
-  if (w != static_cast<ssize_t>(padded)) {
-    return w < 0 ? ErrnoToStatus(errno, absl::StrCat("write ", replica_->data_path))
-                 : absl::InternalError(absl::StrCat("short write to ", replica_->data_path));
+  absl::StatusOr<size_t> w = replica_->fs->PWrite(data_fd_, buf_, allowed, aligned);
+  if (!w.ok()) return About(w.status(), replica_->data_path);
+  if (*w != padded) {
+    return absl::InternalError(absl::StrCat("short write to ", replica_->data_path));
   }
   const size_t new_tail = (offset + n) % kPageSize;
   if (new_tail > 0) std::memmove(buf_, buf_ + total - new_tail, new_tail);
@@ -272,16 +284,15 @@ absl::Status ReplicaWriter::Sync() {
   // Data first, durable; then the metadata that makes it visible. A crash in between leaves
   // the old length in the meta file, so the unacknowledged tail is simply ignored.
   absl::Status s = Failpoint("chunk_store.sync.before_data_sync");
-  if (s.ok() && ::fdatasync(data_fd_) != 0) {
-    s = ErrnoToStatus(errno, absl::StrCat("fdatasync ", replica_->data_path));
-  }
+  FileSystem* fs = replica_->fs;
+  if (s.ok()) s = About(fs->DataSync(data_fd_), replica_->data_path);
   if (s.ok()) s = Failpoint("chunk_store.sync.after_data_sync");
   std::string crc_bytes(pending_crcs_.size() * 4, '\0');
   for (size_t k = 0; k < pending_crcs_.size(); ++k) {
     PutU32(crc_bytes.data() + 4 * k, pending_crcs_[k]);
   }
   if (s.ok()) {
-    s = PWriteAll(meta_fd_, crc_bytes.data(), crc_bytes.size(),
+    s = PWriteAll(fs, meta_fd_, crc_bytes.data(), crc_bytes.size(),
                   kHeaderSize + 4 * pending_first_block_, replica_->meta_path);
   }
   uint64_t version;
@@ -291,10 +302,8 @@ absl::Status ReplicaWriter::Sync() {
   }
   char header[kHeaderSize];
   EncodeHeader(replica_->chunk_id, version, pending_length_, header);
-  if (s.ok()) s = PWriteAll(meta_fd_, header, kHeaderSize, 0, replica_->meta_path);
-  if (s.ok() && ::fdatasync(meta_fd_) != 0) {
-    s = ErrnoToStatus(errno, absl::StrCat("fdatasync ", replica_->meta_path));
-  }
+  if (s.ok()) s = PWriteAll(fs, meta_fd_, header, kHeaderSize, 0, replica_->meta_path);
+  if (s.ok()) s = About(fs->DataSync(meta_fd_), replica_->meta_path);
   if (s.ok()) s = Failpoint("chunk_store.sync.after_meta_sync");  // durable, not yet visible
   if (!s.ok()) return failed_ = s;
 
@@ -310,22 +319,22 @@ absl::Status ReplicaWriter::Sync() {
 // ChunkStore
 
 absl::StatusOr<std::unique_ptr<ChunkStore>> ChunkStore::Open(
-    const std::vector<std::string>& dirs) {
+    const std::vector<std::string>& dirs, FileSystem* fs) {
   if (dirs.empty()) return absl::InvalidArgumentError("no data directory given");
   std::vector<Disk> disks;
   for (const std::string& d : dirs) {
     Disk disk{d, false};
-    absl::Status s = MakeDirDurably(d);
-    if (s.ok()) s = MakeDirDurably(d + "/chunks");
-    if (s.ok()) s = MakeDirDurably(d + "/wipe");
-    if (s.ok()) s = MakeDirDurably(d + "/" + kQuarantineRoot);
+    absl::Status s = MakeDirDurably(fs, d);
+    if (s.ok()) s = MakeDirDurably(fs, d + "/chunks");
+    if (s.ok()) s = MakeDirDurably(fs, d + "/wipe");
+    if (s.ok()) s = MakeDirDurably(fs, d + "/" + kQuarantineRoot);
     if (!s.ok()) {
       TLOG(ERROR) << "data directory " << d << " is unusable: " << s;
       disk.failed = true;
     }
     disks.push_back(disk);
   }
-  std::unique_ptr<ChunkStore> store(new ChunkStore(std::move(disks)));
+  std::unique_ptr<ChunkStore> store(new ChunkStore(std::move(disks), fs));
   size_t usable = 0;
   for (size_t i = 0; i < store->disks_.size(); ++i) {
     if (store->disks_[i].failed) continue;
@@ -343,24 +352,28 @@ ChunkStore::~ChunkStore() = default;
 std::shared_ptr<ChunkStore::Replica> ChunkStore::LoadReplica(const std::string& disk,
                                                              const std::string& project,
                                                              uint64_t id, const char* root) {
-  const std::string base = ChunkFileBase(disk, project, id, root);
-  absl::StatusOr<std::string> meta = ReadFileToString(base + ".meta");
-  struct stat st;
-  bool ok = meta.ok() && meta->size() >= kHeaderSize &&
-            std::memcmp(meta->data(), kMetaMagic, 8) == 0 &&
-            GetU32(meta->data() + kHeaderCrcOffset) == Crc32c(meta->data(), kHeaderCrcOffset) &&
-            GetU64(meta->data() + 8) == id && ::stat((base + ".data").c_str(), &st) == 0;
-  uint64_t length = ok ? GetU64(meta->data() + 24) : 0;
-  ok = ok && meta->size() >= kHeaderSize + 4 * NumBlocks(length) &&
-       static_cast<uint64_t>(st.st_size) >= length;
-  if (!ok) {
-    TLOG(WARNING) << "skipping damaged replica " << base << " (bad meta or short data)";
-    return nullptr;
-  }
   auto r = std::make_shared<Replica>();
+  r->fs = fs_;
   r->chunk_id = id;
   r->project = project;
   r->disk = disk;
+  const std::string base = ChunkFileBase(disk, project, id, root);
+  absl::StatusOr<std::string> meta = ReadWhole(fs_, base + ".meta");
+  absl::StatusOr<uint64_t> data_size = absl::NotFoundError("");
+  if (absl::StatusOr<int> fd = fs_->Open(base + ".data", O_RDONLY); fd.ok()) {
+    data_size = fs_->FileSize(*fd);
+    fs_->Close(*fd);
+  }
+  bool ok = meta.ok() && meta->size() >= kHeaderSize &&
+            std::memcmp(meta->data(), kMetaMagic, 8) == 0 &&
+            GetU32(meta->data() + kHeaderCrcOffset) == Crc32c(meta->data(), kHeaderCrcOffset) &&
+            GetU64(meta->data() + 8) == id && data_size.ok();
+  uint64_t length = ok ? GetU64(meta->data() + 24) : 0;
+  ok = ok && meta->size() >= kHeaderSize + 4 * NumBlocks(length) && *data_size >= length;
+  if (!ok) {
+    TLOG(WARNING) << "damaged replica " << base << " (bad meta or short data): kept, not served";
+    return nullptr;
+  }
   r->data_path = base + ".data";
   r->meta_path = base + ".meta";
   absl::MutexLock rl(&r->mu);
@@ -376,34 +389,28 @@ std::shared_ptr<ChunkStore::Replica> ChunkStore::LoadReplica(const std::string& 
 absl::Status ChunkStore::LoadDisk(size_t disk_index) {
   const std::string& disk = disks_[disk_index].path;
   const std::string chunks_root = absl::StrCat(disk, "/", kChunksRoot);
-  if (DIR* d = ::opendir(chunks_root.c_str()); d == nullptr) {
-    return ErrnoToStatus(errno, absl::StrCat("opendir ", chunks_root));
-  } else {
-    ::closedir(d);
-  }
+  if (!fs_->Exists(chunks_root)) return absl::NotFoundError(absl::StrCat("no ", chunks_root));
   // A move into or out of quarantine renames the data file first, then the meta file: where a
   // data file lies without its meta, a crash cut the move short, and the meta belongs beside it.
   for (const char* root : {kChunksRoot, kQuarantineRoot}) {
     const char* other = root == kChunksRoot ? kQuarantineRoot : kChunksRoot;
-    for (const std::string& project : ListDir(absl::StrCat(disk, "/", root))) {
-      for (const std::string& name : ListDir(absl::StrCat(disk, "/", root, "/", project))) {
+    for (const std::string& project : fs_->ListDir(absl::StrCat(disk, "/", root))) {
+      for (const std::string& name : fs_->ListDir(absl::StrCat(disk, "/", root, "/", project))) {
         std::optional<uint64_t> id = ChunkIdOf(name, ".data");
         if (!id) continue;
         const std::string meta = ChunkFileBase(disk, project, *id, root) + ".meta";
         const std::string moved = ChunkFileBase(disk, project, *id, other) + ".meta";
-        if (::access(meta.c_str(), F_OK) == 0 || ::access(moved.c_str(), F_OK) != 0) continue;
-        if (::rename(moved.c_str(), meta.c_str()) != 0) {
-          return ErrnoToStatus(errno, absl::StrCat("finish the move of ", moved));
-        }
-        RETURN_IF_ERROR(SyncDir(DirOf(meta)));
-        RETURN_IF_ERROR(SyncDir(DirOf(moved)));
+        if (fs_->Exists(meta) || !fs_->Exists(moved)) continue;
+        RETURN_IF_ERROR(fs_->Rename(moved, meta));
+        RETURN_IF_ERROR(fs_->SyncDir(DirOf(meta)));
+        RETURN_IF_ERROR(fs_->SyncDir(DirOf(moved)));
         TLOG(INFO) << "finished an interrupted move of chunk " << *id << " into " << root;
       }
     }
   }
   for (const char* root : {kChunksRoot, kQuarantineRoot}) {
-    for (const std::string& project : ListDir(absl::StrCat(disk, "/", root))) {
-      for (const std::string& name : ListDir(absl::StrCat(disk, "/", root, "/", project))) {
+    for (const std::string& project : fs_->ListDir(absl::StrCat(disk, "/", root))) {
+      for (const std::string& name : fs_->ListDir(absl::StrCat(disk, "/", root, "/", project))) {
         std::optional<uint64_t> id = ChunkIdOf(name, ".meta");
         if (!id) continue;
         std::shared_ptr<Replica> r = LoadReplica(disk, project, *id, root);
@@ -411,6 +418,7 @@ absl::Status ChunkStore::LoadDisk(size_t disk_index) {
           // Its bytes are on disk but cannot be trusted: kept (never served), listed as not
           // wiped, and wiped only when the master says so.
           r = std::make_shared<Replica>();
+          r->fs = fs_;
           r->chunk_id = *id;
           r->project = project;
           r->disk = disk;
@@ -442,12 +450,12 @@ std::vector<uint32_t> ChunkStore::BadBlocks(std::shared_ptr<Replica> r) {
     version = r->version;
     length = r->length;
   }
-  int fd = ::open(r->data_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {  // nothing of it can be read
+  absl::StatusOr<int> fd = r->fs->Open(r->data_path, O_RDONLY);
+  if (!fd.ok()) {  // nothing of it can be read
     for (uint64_t b = 0; b < NumBlocks(length); ++b) bad.push_back(b);
     return bad;
   }
-  ReplicaReader reader(std::move(r), fd, /*direct=*/false, version);
+  ReplicaReader reader(std::move(r), *fd, /*direct=*/false, version);
   std::string block;
   for (uint64_t b = 0; b < NumBlocks(length); ++b) {
     if (!reader.Read(b * kBlockSize, kBlockSize, &block).ok()) bad.push_back(b);
@@ -458,6 +466,7 @@ std::vector<uint32_t> ChunkStore::BadBlocks(std::shared_ptr<Replica> r) {
 absl::StatusOr<std::shared_ptr<ChunkStore::Replica>> ChunkStore::MoveReplica(
     Replica& from, const char* to_root) {
   auto to = std::make_shared<Replica>();
+  to->fs = fs_;
   to->chunk_id = from.chunk_id;
   to->project = from.project;
   to->disk = from.disk;
@@ -471,26 +480,21 @@ absl::StatusOr<std::shared_ptr<ChunkStore::Replica>> ChunkStore::MoveReplica(
     to->length = from.length;
     to->crcs = from.crcs;
   }
-  RETURN_IF_ERROR(MakeDirDurably(absl::StrCat(from.disk, "/", to_root)));
-  RETURN_IF_ERROR(MakeDirDurably(DirOf(to->data_path)));
+  RETURN_IF_ERROR(MakeDirDurably(fs_, absl::StrCat(from.disk, "/", to_root)));
+  RETURN_IF_ERROR(MakeDirDurably(fs_, DirOf(to->data_path)));
   // Data first: LoadDisk finishes a move that a crash cut short by moving the meta file to
   // wherever the data file is.
-  if (::rename(from.data_path.c_str(), to->data_path.c_str()) != 0) {
-    return ErrnoToStatus(errno, absl::StrCat("rename ", from.data_path));
-  }
-  if (absl::Status s = Failpoint("chunk_store.move.after_data_rename"); !s.ok()) {
-    (void)::rename(to->data_path.c_str(), from.data_path.c_str());
-    return s;
-  }
-  if (::rename(from.meta_path.c_str(), to->meta_path.c_str()) != 0) {
-    absl::Status s = ErrnoToStatus(errno, absl::StrCat("rename ", from.meta_path));
-    if (::rename(to->data_path.c_str(), from.data_path.c_str()) != 0) {
-      TLOG(ERROR) << "cannot move " << to->data_path << " back: " << std::strerror(errno);
+  RETURN_IF_ERROR(fs_->Rename(from.data_path, to->data_path));
+  absl::Status s = Failpoint("chunk_store.move.after_data_rename");
+  if (s.ok()) s = fs_->Rename(from.meta_path, to->meta_path);
+  if (!s.ok()) {
+    if (absl::Status back = fs_->Rename(to->data_path, from.data_path); !back.ok()) {
+      TLOG(ERROR) << "cannot move " << to->data_path << " back: " << back;
     }
     return s;
   }
-  RETURN_IF_ERROR(SyncDir(DirOf(to->data_path)));
-  RETURN_IF_ERROR(SyncDir(DirOf(from.data_path)));
+  RETURN_IF_ERROR(fs_->SyncDir(DirOf(to->data_path)));
+  RETURN_IF_ERROR(fs_->SyncDir(DirOf(from.data_path)));
   return to;
 }
 
@@ -592,8 +596,7 @@ absl::StatusOr<std::unique_ptr<ReplicaReader>> ChunkStore::OpenQuarantined(uint6
     absl::MutexLock rl(&r->mu);
     version = r->version;
   }
-  int fd = ::open(r->data_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoToStatus(errno, absl::StrCat("open ", r->data_path));
+  ASSIGN_OR_RETURN(int fd, fs_->Open(r->data_path, O_RDONLY));
   return std::unique_ptr<ReplicaReader>(new ReplicaReader(std::move(r), fd, false, version));
 }
 
@@ -630,9 +633,7 @@ absl::StatusOr<std::unique_ptr<ReplicaWriter>> ChunkStore::StartWrite(uint64_t c
       uint64_t best_free = 0;
       for (size_t i = 0; i < disks_.size(); ++i) {
         if (disks_[i].failed) continue;
-        struct statvfs vfs;
-        uint64_t free_bytes =
-            ::statvfs(disks_[i].path.c_str(), &vfs) == 0 ? vfs.f_bavail * vfs.f_frsize : 0;
+        const uint64_t free_bytes = fs_->AvailableBytes(disks_[i].path).value_or(0);
         // Equal free space (disks sharing a filesystem): spread by chunk id.
         if (best < 0 || free_bytes > best_free ||
             (free_bytes == best_free && (chunk_id % disks_.size()) == i)) {
@@ -642,6 +643,7 @@ absl::StatusOr<std::unique_ptr<ReplicaWriter>> ChunkStore::StartWrite(uint64_t c
       }
       if (best < 0) return absl::UnavailableError("no usable data directory");
       r = std::make_shared<Replica>();
+      r->fs = fs_;
       r->chunk_id = chunk_id;
       r->project = project;
       r->disk = disks_[best].path;
@@ -679,7 +681,7 @@ absl::StatusOr<std::unique_ptr<ReplicaWriter>> ChunkStore::StartWrite(uint64_t c
   };
 
   if (created) {
-    absl::Status s = MakeDirDurably(r->disk + "/chunks/" + project);
+    absl::Status s = MakeDirDurably(fs_, r->disk + "/chunks/" + project);
     if (!s.ok()) return release(s);
   }
   int flags = O_RDWR | O_CLOEXEC | (created ? O_CREAT | O_TRUNC : 0);
@@ -687,31 +689,33 @@ absl::StatusOr<std::unique_ptr<ReplicaWriter>> ChunkStore::StartWrite(uint64_t c
   // cache pages was the single largest CPU cost of a write. Filesystems without O_DIRECT
   // (tmpfs) fall back to buffered writes.
   bool direct = true;
-  int data_fd = ::open(r->data_path.c_str(), flags | O_DIRECT, 0644);
-  if (data_fd < 0 && errno == EINVAL) {
+  absl::StatusOr<int> opened = fs_->Open(r->data_path, flags | O_DIRECT);
+  if (absl::IsInvalidArgument(opened.status())) {
     direct = false;
-    data_fd = ::open(r->data_path.c_str(), flags, 0644);
+    opened = fs_->Open(r->data_path, flags);
   }
-  if (data_fd < 0) return release(ErrnoToStatus(errno, absl::StrCat("open ", r->data_path)));
-  int meta_fd = ::open(r->meta_path.c_str(), flags, 0644);
-  if (meta_fd < 0) {
-    ::close(data_fd);
-    return release(ErrnoToStatus(errno, absl::StrCat("open ", r->meta_path)));
+  if (!opened.ok()) return release(opened.status());
+  const int data_fd = *opened;
+  opened = fs_->Open(r->meta_path, flags);
+  if (!opened.ok()) {
+    fs_->Close(data_fd);
+    return release(opened.status());
   }
+  const int meta_fd = *opened;
   if (created) {
     // The empty replica is published durably: header, both files, and their directory. The
     // meta file gets its full size now (room for every block's CRC), so later appends only
     // overwrite it in place and its fdatasync need not commit a size change to the journal.
     std::string meta(kHeaderSize + 4 * NumBlocks(max_length), '\0');
     EncodeHeader(chunk_id, version, 0, meta.data());
-    absl::Status s = PWriteAll(meta_fd, meta.data(), meta.size(), 0, r->meta_path);
-    if (s.ok() && ::fdatasync(meta_fd) != 0) s = ErrnoToStatus(errno, "fdatasync meta");
-    if (s.ok()) s = SyncDir(r->disk + "/chunks/" + project);
+    absl::Status s = PWriteAll(fs_, meta_fd, meta.data(), meta.size(), 0, r->meta_path);
+    if (s.ok()) s = About(fs_->DataSync(meta_fd), r->meta_path);
+    if (s.ok()) s = fs_->SyncDir(r->disk + "/chunks/" + project);
     if (!s.ok()) {
-      ::close(data_fd);
-      ::close(meta_fd);
-      ::unlink(r->data_path.c_str());
-      ::unlink(r->meta_path.c_str());
+      fs_->Close(data_fd);
+      fs_->Close(meta_fd);
+      (void)fs_->Unlink(r->data_path);  // empty: nothing to wipe
+      (void)fs_->Unlink(r->meta_path);
       return release(s);
     }
   }
@@ -745,12 +749,13 @@ absl::StatusOr<std::unique_ptr<ReplicaReader>> ChunkStore::OpenRead(uint64_t chu
   // page-cache pages cost several times a plain memcpy (profiled: 29% of all CPU while
   // reading). The data was written with O_DIRECT, so the page cache rarely holds it anyway.
   bool direct = true;
-  int fd = ::open(r->data_path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT);
-  if (fd < 0 && errno == EINVAL) {
+  absl::StatusOr<int> opened = fs_->Open(r->data_path, O_RDONLY | O_DIRECT);
+  if (absl::IsInvalidArgument(opened.status())) {
     direct = false;
-    fd = ::open(r->data_path.c_str(), O_RDONLY | O_CLOEXEC);
+    opened = fs_->Open(r->data_path, O_RDONLY);
   }
-  if (fd < 0) return ErrnoToStatus(errno, absl::StrCat("open ", r->data_path));
+  RETURN_IF_ERROR(opened.status());
+  const int fd = *opened;
   if (!direct) ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   return std::unique_ptr<ReplicaReader>(new ReplicaReader(std::move(r), fd, direct, version));
 }
@@ -766,7 +771,7 @@ absl::Status ChunkStore::Read(uint64_t chunk_id, uint64_t version, uint64_t offs
 
 ReplicaReader::~ReplicaReader() {
   std::free(buf_);
-  ::close(fd_);
+  replica_->fs->Close(fd_);
 }
 
 void ReplicaReader::WillNeed(uint64_t offset, uint64_t length) {
@@ -813,16 +818,16 @@ absl::Status ReplicaReader::Read(uint64_t offset, uint64_t length, std::string* 
     }
     size_t got = 0;
     while (got < end - start) {  // the file may end inside the last page: a short read
-      ssize_t r = ::pread(fd_, buf_ + got, span - got, start + got);
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0) return ErrnoToStatus(errno, absl::StrCat("read ", replica_->data_path));
-      if (r == 0) return absl::DataLossError(absl::StrCat(replica_->data_path, " is short"));
-      got += r;
+      absl::StatusOr<size_t> r = replica_->fs->PRead(fd_, buf_ + got, span - got, start + got);
+      if (!r.ok()) return About(r.status(), replica_->data_path);
+      if (*r == 0) return absl::DataLossError(absl::StrCat(replica_->data_path, " is short"));
+      got += *r;
     }
     blocks = buf_;
   } else {
     out->resize(end - start);  // read straight into *out: no copy when offset == start
-    RETURN_IF_ERROR(PReadAll(fd_, out->data(), out->size(), start, replica_->data_path));
+    RETURN_IF_ERROR(
+        PReadAll(replica_->fs, fd_, out->data(), out->size(), start, replica_->data_path));
     blocks = out->data();
   }
   for (size_t k = 0; k < crcs.size(); ++k) {
@@ -856,20 +861,20 @@ absl::Status ChunkStore::UpdateReplica(uint64_t chunk_id, uint64_t version, uint
   if (length > r->length) {
     return absl::OutOfRangeError(absl::StrCat("replica holds ", r->length, " bytes, not ", length));
   }
-  int data_fd = ::open(r->data_path.c_str(), O_RDWR | O_CLOEXEC);
-  if (data_fd < 0) return ErrnoToStatus(errno, absl::StrCat("open ", r->data_path));
-  int meta_fd = ::open(r->meta_path.c_str(), O_RDWR | O_CLOEXEC);
-  if (meta_fd < 0) {
-    ::close(data_fd);
-    return ErrnoToStatus(errno, absl::StrCat("open ", r->meta_path));
+  ASSIGN_OR_RETURN(const int data_fd, fs_->Open(r->data_path, O_RDWR));
+  absl::StatusOr<int> opened = fs_->Open(r->meta_path, O_RDWR);
+  if (!opened.ok()) {
+    fs_->Close(data_fd);
+    return opened.status();
   }
+  const int meta_fd = *opened;
   // The last block's checksum covers only the bytes that stay.
   std::vector<uint32_t> crcs = r->crcs;
   crcs.resize(NumBlocks(length));
   absl::Status s;
   if (length % kBlockSize != 0) {
     std::string tail(length % kBlockSize, '\0');
-    s = PReadAll(data_fd, tail.data(), tail.size(), length - tail.size(), r->data_path);
+    s = PReadAll(fs_, data_fd, tail.data(), tail.size(), length - tail.size(), r->data_path);
     if (s.ok()) crcs.back() = Crc32c(tail);
   }
   // The meta file (checksum, version, length) first, then the data file is cut: a crash in
@@ -877,32 +882,29 @@ absl::Status ChunkStore::UpdateReplica(uint64_t chunk_id, uint64_t version, uint
   if (s.ok() && !crcs.empty()) {
     char crc[4];
     PutU32(crc, crcs.back());
-    s = PWriteAll(meta_fd, crc, 4, kHeaderSize + 4 * (crcs.size() - 1), r->meta_path);
+    s = PWriteAll(fs_, meta_fd, crc, 4, kHeaderSize + 4 * (crcs.size() - 1), r->meta_path);
   }
   char header[kHeaderSize];
   EncodeHeader(chunk_id, new_version, length, header);
-  if (s.ok()) s = PWriteAll(meta_fd, header, kHeaderSize, 0, r->meta_path);
-  if (s.ok() && ::fdatasync(meta_fd) != 0) {
-    s = ErrnoToStatus(errno, absl::StrCat("fdatasync ", r->meta_path));
-  }
+  if (s.ok()) s = PWriteAll(fs_, meta_fd, header, kHeaderSize, 0, r->meta_path);
+  if (s.ok()) s = About(fs_->DataSync(meta_fd), r->meta_path);
   if (s.ok()) s = Failpoint("chunk_store.update.after_meta_sync");  // data not yet cut
   // The cut-off bytes are data too: overwritten and synced before their space is released.
-  struct stat st;
-  if (s.ok() && ::fstat(data_fd, &st) != 0) s = ErrnoToStatus(errno, "stat " + r->data_path);
-  if (s.ok() && static_cast<uint64_t>(st.st_size) > length) {
-    const std::string zeros(std::min<uint64_t>(st.st_size - length, 1 << 20), '\0');
-    for (uint64_t off = length; s.ok() && off < static_cast<uint64_t>(st.st_size);
-         off += zeros.size()) {
-      s = PWriteAll(data_fd, zeros.data(),
-                    std::min<uint64_t>(zeros.size(), st.st_size - off), off, r->data_path);
+  absl::StatusOr<uint64_t> size = fs_->FileSize(data_fd);
+  if (s.ok()) s = About(size.status(), r->data_path);
+  if (s.ok() && *size > length) {
+    const std::string zeros(std::min<uint64_t>(*size - length, 1 << 20), '\0');
+    for (uint64_t off = length; s.ok() && off < *size; off += zeros.size()) {
+      s = PWriteAll(fs_, data_fd, zeros.data(), std::min<uint64_t>(zeros.size(), *size - off),
+                    off, r->data_path);
     }
   }
-  if (s.ok() && (::fdatasync(data_fd) != 0 || ::ftruncate(data_fd, length) != 0 ||
-                 ::fdatasync(data_fd) != 0)) {
-    s = ErrnoToStatus(errno, absl::StrCat("truncate ", r->data_path));
-  }
-  ::close(data_fd);
-  ::close(meta_fd);
+  if (s.ok()) s = fs_->DataSync(data_fd);
+  if (s.ok()) s = fs_->Truncate(data_fd, length);
+  if (s.ok()) s = fs_->DataSync(data_fd);
+  if (s.ok()) s = About(s, r->data_path);
+  fs_->Close(data_fd);
+  fs_->Close(meta_fd);
   if (!s.ok()) return s;
   r->version = new_version;
   r->length = length;
@@ -945,11 +947,11 @@ absl::StatusOr<uint64_t> ChunkStore::Delete(uint64_t chunk_id) {
 absl::StatusOr<uint64_t> ChunkStore::Wipe(const Replica& r) {
   // The journal entry names the files; it is durable before the first byte is overwritten.
   const std::string journal = absl::StrFormat("%s/wipe/%016x", r.disk, r.chunk_id);
-  RETURN_IF_ERROR(WriteFileAtomically(journal, r.data_path + "\n" + r.meta_path + "\n"));
+  RETURN_IF_ERROR(WriteAtomically(fs_, journal, r.data_path + "\n" + r.meta_path + "\n"));
   RETURN_IF_ERROR(Failpoint("wipe.after_journal"));
   ASSIGN_OR_RETURN(uint64_t bytes, WipeFiles({r.data_path, r.meta_path}));
-  if (::unlink(journal.c_str()) != 0) return ErrnoToStatus(errno, "unlink " + journal);
-  RETURN_IF_ERROR(SyncDir(r.disk + "/wipe"));
+  RETURN_IF_ERROR(fs_->Unlink(journal));
+  RETURN_IF_ERROR(fs_->SyncDir(r.disk + "/wipe"));
   return bytes;
 }
 
@@ -957,24 +959,22 @@ absl::StatusOr<uint64_t> ChunkStore::WipeFiles(const std::vector<std::string>& p
   static const std::string* zeros = new std::string(1 << 20, '\0');
   uint64_t total = 0;
   for (const std::string& path : paths) {
-    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0) {
-      if (errno == ENOENT) continue;  // already wiped and unlinked (a resumed wipe)
-      return ErrnoToStatus(errno, "open " + path);
-    }
-    struct stat st;
-    if (::fstat(fd, &st) != 0) {
-      ::close(fd);
-      return ErrnoToStatus(errno, "stat " + path);
-    }
+    absl::StatusOr<int> opened = fs_->Open(path, O_WRONLY);
+    if (absl::IsNotFound(opened.status())) continue;  // already wiped and unlinked (resumed)
+    ASSIGN_OR_RETURN(const int fd, opened);
     // Every allocated byte, including the preallocated tail of the meta file.
-    const uint64_t size = static_cast<uint64_t>(st.st_size);
+    absl::StatusOr<uint64_t> file_size = fs_->FileSize(fd);
+    if (!file_size.ok()) {
+      fs_->Close(fd);
+      return About(file_size.status(), path);
+    }
+    const uint64_t size = *file_size;
     absl::Status s;
     for (uint64_t off = 0; off < size && s.ok(); off += zeros->size()) {
       const absl::Time start = absl::Now();
       const size_t n = std::min<uint64_t>(zeros->size(), size - off);
       s = Failpoint("wipe.overwrite");
-      if (s.ok()) s = PWriteAll(fd, zeros->data(), n, off, path);
+      if (s.ok()) s = PWriteAll(fs_, fd, zeros->data(), n, off, path);
       total += n;
       const double rate = wipe_bytes_per_second_.load();
       if (rate > 0) {
@@ -982,32 +982,30 @@ absl::StatusOr<uint64_t> ChunkStore::WipeFiles(const std::vector<std::string>& p
         if (budget > absl::ZeroDuration()) absl::SleepFor(budget);
       }
     }
-    if (s.ok() && ::fdatasync(fd) != 0) s = ErrnoToStatus(errno, "fdatasync " + path);
-    ::close(fd);
+    if (s.ok()) s = About(fs_->DataSync(fd), path);
+    fs_->Close(fd);
     if (s.ok()) s = Failpoint("wipe.after_overwrite");  // zeros durable, file not yet unlinked
-    if (s.ok() && ::unlink(path.c_str()) != 0) s = ErrnoToStatus(errno, "unlink " + path);
+    if (s.ok()) s = fs_->Unlink(path);
     if (!s.ok()) return s;
   }
   // The unlinks are durable before the journal entry that would redo them goes.
   absl::flat_hash_set<std::string> dirs;
   for (const std::string& path : paths) dirs.insert(DirOf(path));
   for (const std::string& dir : dirs) {
-    if (absl::Status s = SyncDir(dir); !s.ok() && !absl::IsNotFound(s)) return s;
+    if (absl::Status s = fs_->SyncDir(dir); !s.ok() && !absl::IsNotFound(s)) return s;
   }
   return total;
 }
 
 void ChunkStore::ResumeWipes(const std::string& disk) {
   const std::string dir = disk + "/wipe";
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return;
-  std::vector<std::string> entries;
-  while (dirent* e = ::readdir(d)) {
-    if (e->d_name[0] != '.') entries.push_back(dir + "/" + e->d_name);
-  }
-  ::closedir(d);
-  for (const std::string& journal : entries) {
-    absl::StatusOr<std::string> text = ReadFileToString(journal);
+  for (const std::string& name : fs_->ListDir(dir)) {
+    const std::string journal = dir + "/" + name;
+    if (!ChunkIdOf(name, "")) {  // a journal entry that was never published
+      (void)fs_->Unlink(journal);
+      continue;
+    }
+    absl::StatusOr<std::string> text = ReadWhole(fs_, journal);
     if (!text.ok()) continue;
     std::vector<std::string> paths = absl::StrSplit(*text, '\n', absl::SkipEmpty());
     absl::StatusOr<uint64_t> wiped = WipeFiles(paths);
@@ -1015,10 +1013,10 @@ void ChunkStore::ResumeWipes(const std::string& disk) {
       TLOG(ERROR) << "cannot finish the wipe journaled in " << journal << ": " << wiped.status();
       continue;
     }
-    ::unlink(journal.c_str());
+    (void)fs_->Unlink(journal);
     TLOG(INFO) << "finished an interrupted wipe (" << *wiped << " bytes) from " << journal;
   }
-  (void)SyncDir(dir);
+  (void)fs_->SyncDir(dir);
 }
 
 absl::StatusOr<ReplicaInfo> ChunkStore::GetReplica(uint64_t chunk_id) {
@@ -1046,10 +1044,7 @@ void ChunkStore::CheckDisks() {
   absl::MutexLock lock(&mu_);
   std::vector<uint64_t>& lost = lost_.failed_disk;
   for (Disk& d : disks_) {
-    struct stat st;
-    if (d.failed || (::stat((d.path + "/chunks").c_str(), &st) == 0 && S_ISDIR(st.st_mode))) {
-      continue;
-    }
+    if (d.failed || fs_->Exists(d.path + "/chunks")) continue;
     d.failed = true;
     const size_t before = lost.size();
     for (auto it = replicas_.begin(); it != replicas_.end();) {

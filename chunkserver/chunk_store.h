@@ -23,6 +23,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/file_system.h"
 
 namespace ternion::chunkserver {
 
@@ -142,8 +143,10 @@ class ReplicaReader {
 class ChunkStore {
  public:
   // Opens (creating if needed) every data directory and loads the replicas found there.
-  // A directory that cannot be used is marked failed; at least one must work.
-  static absl::StatusOr<std::unique_ptr<ChunkStore>> Open(const std::vector<std::string>& dirs);
+  // A directory that cannot be used is marked failed; at least one must work. Every I/O of
+  // the store, its readers, writers and wipes goes through `fs` (which must outlive it).
+  static absl::StatusOr<std::unique_ptr<ChunkStore>> Open(
+      const std::vector<std::string>& dirs, FileSystem* fs = FileSystem::Default());
   ~ChunkStore();
 
   // Starts appending to a replica, creating it (empty) when absent. `version` must match an
@@ -213,7 +216,7 @@ class ChunkStore {
     std::string path;
     bool failed = false;  // guarded by mu_ once the store is open
   };
-  explicit ChunkStore(std::vector<Disk> disks) : disks_(std::move(disks)) {}
+  ChunkStore(std::vector<Disk> disks, FileSystem* fs) : fs_(fs), disks_(std::move(disks)) {}
   // Loads the live and the quarantined replicas of a disk (finishing a move into or out of
   // quarantine that a crash interrupted).
   absl::Status LoadDisk(size_t disk_index);
@@ -222,12 +225,13 @@ class ChunkStore {
   absl::StatusOr<std::shared_ptr<Replica>> MoveReplica(Replica& from, const char* to_root);
   // Reads a replica's meta file under <disk>/<root>/<project>/; nullptr when it is damaged
   // (bad header, short data).
-  static std::shared_ptr<Replica> LoadReplica(const std::string& disk, const std::string& project,
-                                              uint64_t id, const char* root);
+  std::shared_ptr<Replica> LoadReplica(const std::string& disk, const std::string& project,
+                                       uint64_t id, const char* root);
   // The blocks of a replica that fail their checksum (or cannot be read).
   static std::vector<uint32_t> BadBlocks(std::shared_ptr<Replica> r);
   std::shared_ptr<Replica> Find(uint64_t chunk_id);
 
+  FileSystem* const fs_;
   std::vector<Disk> disks_;  // the list is fixed; `failed` changes under mu_
   absl::Mutex mu_;
   absl::flat_hash_map<uint64_t, std::shared_ptr<Replica>> replicas_ ABSL_GUARDED_BY(mu_);
