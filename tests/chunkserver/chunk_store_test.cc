@@ -399,6 +399,32 @@ TEST_F(ChunkStoreFaultTest, AWipeCutShortAfterItsJournalIsFinishedAtTheNextOpen)
   }
 }
 
+TEST_F(ChunkStoreFaultTest, AReplicaCutShortAfterItsNewLengthIsDurableServesOnlyThatLength) {
+  const std::string data = RandomBytes(300000, 16);
+  {
+    auto store = OpenStore();
+    {
+      ASSERT_OK_AND_ASSIGN(auto w, store->StartWrite(94, 1, "proj", 1 << 20));
+      ASSERT_OK(w->Append(0, data.data(), data.size()));
+    }
+    ASSERT_OK(ArmFailpoints("chunk_store.update.after_meta_sync=eio"));
+    EXPECT_FALSE(store->UpdateReplica(94, 1, 2, 100001).ok());  // dies before the data is cut
+    DisarmFailpoints();
+  }
+  auto store = OpenStore();  // the new version and length are durable: they count
+  ASSERT_OK_AND_ASSIGN(ReplicaInfo info, store->GetReplica(94));
+  EXPECT_EQ(info.version, 2u);
+  EXPECT_EQ(info.length, 100001u);
+  std::string out;
+  ASSERT_OK(store->Read(94, 2, 0, 1 << 20, &out));
+  EXPECT_EQ(out, data.substr(0, 100001));
+  // Appending goes on from the cut, over the bytes left past it.
+  ASSERT_OK_AND_ASSIGN(auto w, store->StartWrite(94, 2, "proj", 1 << 20));
+  ASSERT_OK(w->Append(100001, "tail", 4));
+  ASSERT_OK(store->Read(94, 2, 0, 1 << 20, &out));
+  EXPECT_EQ(out, data.substr(0, 100001) + "tail");
+}
+
 TEST_F(ChunkStoreFaultTest, AMoveIntoQuarantineCutShortIsFinishedAtTheNextOpen) {
   const std::string data = RandomBytes(100000, 12);
   {

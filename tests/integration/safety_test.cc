@@ -9,6 +9,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -120,7 +121,8 @@ class RestoreTest : public SafetyTest {
  protected:
   // Writes `before` (backed up) and `after` (not in the backup), then replaces the master's
   // metadata by the backup, as after losing the master's disk.
-  void RestoreOlderBackup(const std::string& before, const std::vector<std::string>& after) {
+  void RestoreOlderBackup(const std::string& before, const std::vector<std::string>& after,
+                          const std::function<void()>& before_restore = [] {}) {
     ASSERT_OK(client_->CreateProject("t"));
     WriteFile("t", "before", before, 1 << 20);
     const std::string backup = tmp_.path() + "/backup";
@@ -133,6 +135,7 @@ class RestoreTest : public SafetyTest {
       for (const auto& c : st.chunks) after_chunks_.push_back(c.chunk_id);
     }
     on_disk_ = ReplicaFiles();
+    before_restore();
     ASSERT_OK(local::KillProcess(cluster_.dir, "master"));
     std::filesystem::remove_all(cluster_.dir + "/master");
     ASSERT_OK(local::RestartProcess(cluster_.dir, "master", {"--restore-from", backup}));
@@ -189,6 +192,40 @@ TEST_F(RestoreTest, ChunksNewerThanTheBackupAreQuarantinedNotWipedAndCanBeReleas
     EXPECT_EQ(p.find(absl::StrFormat("%016x", after_chunks_[1])), std::string::npos) << p;
   }
   ExpectContents("t", path, kept);
+}
+
+TEST_F(RestoreTest, AChunkserverDyingInTheMiddleOfAQuarantineFinishesItAtRestart) {
+  const std::string newer = RandomBytes(1 << 20, 8);
+  const std::string victim = cluster_.processes[1].name;
+  RestoreOlderBackup(RandomBytes(20 << 20, 9), {newer}, [&] {
+    ASSERT_OK(local::KillProcess(cluster_.dir, victim));
+    ASSERT_OK(local::RestartProcess(
+        cluster_.dir, victim, {"--failpoints", "chunk_store.move.after_data_rename=crash"}));
+  });
+  // The victim dies between moving the data file aside and moving its meta file.
+  ASSERT_TRUE(WaitUntil([&] {
+    return Log(victim).find("failpoint chunk_store.move.after_data_rename: crashing") !=
+           std::string::npos;
+  }));
+  absl::Status restarted;
+  for (int i = 0; i < 100; ++i) {
+    restarted = local::RestartProcess(cluster_.dir, victim);
+    if (!absl::IsFailedPrecondition(restarted)) break;  // "is running": not dead yet
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_OK(restarted);
+  // At restart the move is finished: every copy is set aside whole, none wiped, and released
+  // they read back byte-exact.
+  ASSERT_TRUE(WaitUntil([&] { return CliJson("gc status")["orphans_quarantined"] == 3; }));
+  EXPECT_EQ(Contents(ReplicaFiles()), Contents(on_disk_));
+  const json released = CliJson("admin orphans release");
+  ASSERT_EQ(released["released_files"].size(), 1u);
+  const std::string path = absl::StrFormat("lost+found/chunk-%016x", after_chunks_[0]);
+  ASSERT_TRUE(WaitUntil([&] {
+    auto r = client_->Open("t", path);
+    std::string got;
+    return r.ok() && (*r)->ReadAt(0, 2 << 20, &got).ok() && got == newer;
+  }));
 }
 
 TEST_F(RestoreTest, AReportThatWouldSetAsideMostOfAServerTripsTheValve) {
