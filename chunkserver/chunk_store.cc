@@ -95,59 +95,6 @@ absl::Status About(const absl::Status& s, const std::string& what) {
   return absl::Status(s.code(), absl::StrCat(s.message(), " (", what, ")"));
 }
 
-absl::Status PWriteAll(FileSystem* fs, int fd, const char* data, size_t n, uint64_t offset,
-                       const std::string& what) {
-  while (n > 0) {
-    absl::StatusOr<size_t> w = fs->PWrite(fd, data, n, offset);
-    if (!w.ok()) return About(w.status(), what);
-    if (*w == 0) return absl::InternalError(absl::StrCat("short write to ", what));
-    data += *w;
-    n -= *w;
-    offset += *w;
-  }
-  return absl::OkStatus();
-}
-
-absl::Status PReadAll(FileSystem* fs, int fd, char* data, size_t n, uint64_t offset,
-                      const std::string& what) {
-  while (n > 0) {
-    absl::StatusOr<size_t> r = fs->PRead(fd, data, n, offset);
-    if (!r.ok()) return About(r.status(), what);
-    if (*r == 0) return absl::DataLossError(absl::StrCat(what, " is shorter than its metadata"));
-    data += *r;
-    n -= *r;
-    offset += *r;
-  }
-  return absl::OkStatus();
-}
-
-// A whole (small) file.
-absl::StatusOr<std::string> ReadWhole(FileSystem* fs, const std::string& path) {
-  ASSIGN_OR_RETURN(int fd, fs->Open(path, O_RDONLY));
-  absl::StatusOr<uint64_t> size = fs->FileSize(fd);
-  std::string out;
-  absl::Status s = size.status();
-  if (s.ok()) {
-    out.resize(*size);
-    s = PReadAll(fs, fd, out.data(), out.size(), 0, path);
-  }
-  fs->Close(fd);
-  if (!s.ok()) return s;
-  return out;
-}
-
-// Publishes a small file durably: temporary file, sync, rename, sync of the directory.
-absl::Status WriteAtomically(FileSystem* fs, const std::string& path, absl::string_view contents) {
-  const std::string tmp = path + ".tmp";
-  ASSIGN_OR_RETURN(int fd, fs->Open(tmp, O_WRONLY | O_CREAT | O_TRUNC));
-  absl::Status s = PWriteAll(fs, fd, contents.data(), contents.size(), 0, tmp);
-  if (s.ok()) s = About(fs->DataSync(fd), tmp);
-  fs->Close(fd);
-  if (s.ok()) s = fs->Rename(tmp, path);
-  if (s.ok()) s = fs->SyncDir(path.substr(0, path.find_last_of('/')));
-  return s;
-}
-
 // Creates a directory durably: when it is new, its parent is synced so the entry survives a
 // crash along with what is then created in it.
 absl::Status MakeDirDurably(FileSystem* fs, const std::string& path) {
@@ -217,7 +164,7 @@ absl::Status ReplicaWriter::LoadTail(uint64_t length) {
 absl::Status ReplicaWriter::WriteData(uint64_t offset, const char* data, size_t n) {
   if (!direct_) {
     ASSIGN_OR_RETURN(size_t allowed, FailpointWrite("chunk_store.write_data", n));
-    RETURN_IF_ERROR(PWriteAll(replica_->fs, data_fd_, data, allowed, offset, replica_->data_path));
+    RETURN_IF_ERROR(replica_->fs->WriteAll(data_fd_, data, allowed, offset, replica_->data_path));
     if (allowed < n) return absl::InternalError("short write to " + replica_->data_path);
     return absl::OkStatus();
   }
@@ -292,7 +239,7 @@ absl::Status ReplicaWriter::Sync() {
     PutU32(crc_bytes.data() + 4 * k, pending_crcs_[k]);
   }
   if (s.ok()) {
-    s = PWriteAll(fs, meta_fd_, crc_bytes.data(), crc_bytes.size(),
+    s = fs->WriteAll(meta_fd_, crc_bytes.data(), crc_bytes.size(),
                   kHeaderSize + 4 * pending_first_block_, replica_->meta_path);
   }
   uint64_t version;
@@ -302,7 +249,7 @@ absl::Status ReplicaWriter::Sync() {
   }
   char header[kHeaderSize];
   EncodeHeader(replica_->chunk_id, version, pending_length_, header);
-  if (s.ok()) s = PWriteAll(fs, meta_fd_, header, kHeaderSize, 0, replica_->meta_path);
+  if (s.ok()) s = fs->WriteAll(meta_fd_, header, kHeaderSize, 0, replica_->meta_path);
   if (s.ok()) s = About(fs->DataSync(meta_fd_), replica_->meta_path);
   if (s.ok()) s = Failpoint("chunk_store.sync.after_meta_sync");  // durable, not yet visible
   if (!s.ok()) return failed_ = s;
@@ -358,7 +305,7 @@ std::shared_ptr<ChunkStore::Replica> ChunkStore::LoadReplica(const std::string& 
   r->project = project;
   r->disk = disk;
   const std::string base = ChunkFileBase(disk, project, id, root);
-  absl::StatusOr<std::string> meta = ReadWhole(fs_, base + ".meta");
+  absl::StatusOr<std::string> meta = fs_->ReadFile(base + ".meta");
   absl::StatusOr<uint64_t> data_size = absl::NotFoundError("");
   if (absl::StatusOr<int> fd = fs_->Open(base + ".data", O_RDONLY); fd.ok()) {
     data_size = fs_->FileSize(*fd);
@@ -708,7 +655,7 @@ absl::StatusOr<std::unique_ptr<ReplicaWriter>> ChunkStore::StartWrite(uint64_t c
     // overwrite it in place and its fdatasync need not commit a size change to the journal.
     std::string meta(kHeaderSize + 4 * NumBlocks(max_length), '\0');
     EncodeHeader(chunk_id, version, 0, meta.data());
-    absl::Status s = PWriteAll(fs_, meta_fd, meta.data(), meta.size(), 0, r->meta_path);
+    absl::Status s = fs_->WriteAll(meta_fd, meta.data(), meta.size(), 0, r->meta_path);
     if (s.ok()) s = About(fs_->DataSync(meta_fd), r->meta_path);
     if (s.ok()) s = fs_->SyncDir(r->disk + "/chunks/" + project);
     if (!s.ok()) {
@@ -827,7 +774,7 @@ absl::Status ReplicaReader::Read(uint64_t offset, uint64_t length, std::string* 
   } else {
     out->resize(end - start);  // read straight into *out: no copy when offset == start
     RETURN_IF_ERROR(
-        PReadAll(replica_->fs, fd_, out->data(), out->size(), start, replica_->data_path));
+        replica_->fs->ReadAll(fd_, out->data(), out->size(), start, replica_->data_path));
     blocks = out->data();
   }
   for (size_t k = 0; k < crcs.size(); ++k) {
@@ -874,7 +821,7 @@ absl::Status ChunkStore::UpdateReplica(uint64_t chunk_id, uint64_t version, uint
   absl::Status s;
   if (length % kBlockSize != 0) {
     std::string tail(length % kBlockSize, '\0');
-    s = PReadAll(fs_, data_fd, tail.data(), tail.size(), length - tail.size(), r->data_path);
+    s = fs_->ReadAll(data_fd, tail.data(), tail.size(), length - tail.size(), r->data_path);
     if (s.ok()) crcs.back() = Crc32c(tail);
   }
   // The meta file (checksum, version, length) first, then the data file is cut: a crash in
@@ -882,11 +829,11 @@ absl::Status ChunkStore::UpdateReplica(uint64_t chunk_id, uint64_t version, uint
   if (s.ok() && !crcs.empty()) {
     char crc[4];
     PutU32(crc, crcs.back());
-    s = PWriteAll(fs_, meta_fd, crc, 4, kHeaderSize + 4 * (crcs.size() - 1), r->meta_path);
+    s = fs_->WriteAll(meta_fd, crc, 4, kHeaderSize + 4 * (crcs.size() - 1), r->meta_path);
   }
   char header[kHeaderSize];
   EncodeHeader(chunk_id, new_version, length, header);
-  if (s.ok()) s = PWriteAll(fs_, meta_fd, header, kHeaderSize, 0, r->meta_path);
+  if (s.ok()) s = fs_->WriteAll(meta_fd, header, kHeaderSize, 0, r->meta_path);
   if (s.ok()) s = About(fs_->DataSync(meta_fd), r->meta_path);
   if (s.ok()) s = Failpoint("chunk_store.update.after_meta_sync");  // data not yet cut
   // The cut-off bytes are data too: overwritten and synced before their space is released.
@@ -895,7 +842,7 @@ absl::Status ChunkStore::UpdateReplica(uint64_t chunk_id, uint64_t version, uint
   if (s.ok() && *size > length) {
     const std::string zeros(std::min<uint64_t>(*size - length, 1 << 20), '\0');
     for (uint64_t off = length; s.ok() && off < *size; off += zeros.size()) {
-      s = PWriteAll(fs_, data_fd, zeros.data(), std::min<uint64_t>(zeros.size(), *size - off),
+      s = fs_->WriteAll(data_fd, zeros.data(), std::min<uint64_t>(zeros.size(), *size - off),
                     off, r->data_path);
     }
   }
@@ -947,7 +894,7 @@ absl::StatusOr<uint64_t> ChunkStore::Delete(uint64_t chunk_id) {
 absl::StatusOr<uint64_t> ChunkStore::Wipe(const Replica& r) {
   // The journal entry names the files; it is durable before the first byte is overwritten.
   const std::string journal = absl::StrFormat("%s/wipe/%016x", r.disk, r.chunk_id);
-  RETURN_IF_ERROR(WriteAtomically(fs_, journal, r.data_path + "\n" + r.meta_path + "\n"));
+  RETURN_IF_ERROR(fs_->WriteFileAtomically(journal, r.data_path + "\n" + r.meta_path + "\n"));
   RETURN_IF_ERROR(Failpoint("wipe.after_journal"));
   ASSIGN_OR_RETURN(uint64_t bytes, WipeFiles({r.data_path, r.meta_path}));
   RETURN_IF_ERROR(fs_->Unlink(journal));
@@ -974,7 +921,7 @@ absl::StatusOr<uint64_t> ChunkStore::WipeFiles(const std::vector<std::string>& p
       const absl::Time start = absl::Now();
       const size_t n = std::min<uint64_t>(zeros->size(), size - off);
       s = Failpoint("wipe.overwrite");
-      if (s.ok()) s = PWriteAll(fs_, fd, zeros->data(), n, off, path);
+      if (s.ok()) s = fs_->WriteAll(fd, zeros->data(), n, off, path);
       total += n;
       const double rate = wipe_bytes_per_second_.load();
       if (rate > 0) {
@@ -1005,7 +952,7 @@ void ChunkStore::ResumeWipes(const std::string& disk) {
       (void)fs_->Unlink(journal);
       continue;
     }
-    absl::StatusOr<std::string> text = ReadWhole(fs_, journal);
+    absl::StatusOr<std::string> text = fs_->ReadFile(journal);
     if (!text.ok()) continue;
     std::vector<std::string> paths = absl::StrSplit(*text, '\n', absl::SkipEmpty());
     absl::StatusOr<uint64_t> wiped = WipeFiles(paths);

@@ -98,4 +98,72 @@ absl::StatusOr<uint64_t> FileSystem::AvailableBytes(const std::string& dir) {
   return static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
 }
 
+namespace {
+absl::Status About(const absl::Status& s, const std::string& what) {
+  if (s.ok()) return s;
+  return absl::Status(s.code(), absl::StrCat(s.message(), " (", what, ")"));
+}
+}  // namespace
+
+absl::Status FileSystem::WriteAll(int fd, const char* data, size_t n, uint64_t offset,
+                                  const std::string& what) {
+  while (n > 0) {
+    absl::StatusOr<size_t> w = PWrite(fd, data, n, offset);
+    if (!w.ok()) return About(w.status(), what);
+    if (*w == 0) return absl::InternalError(absl::StrCat("short write to ", what));
+    data += *w;
+    n -= *w;
+    offset += *w;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FileSystem::ReadAll(int fd, char* data, size_t n, uint64_t offset,
+                                 const std::string& what) {
+  while (n > 0) {
+    absl::StatusOr<size_t> r = PRead(fd, data, n, offset);
+    if (!r.ok()) return About(r.status(), what);
+    if (*r == 0) return absl::DataLossError(absl::StrCat(what, " is shorter than expected"));
+    data += *r;
+    n -= *r;
+    offset += *r;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> FileSystem::ReadFile(const std::string& path) {
+  absl::StatusOr<int> fd = Open(path, O_RDONLY);
+  if (!fd.ok()) return fd.status();
+  // Until the end, not to a size read first: /proc files report none.
+  std::string out;
+  absl::Status s;
+  while (true) {
+    const size_t have = out.size();
+    out.resize(have + 65536);
+    absl::StatusOr<size_t> r = PRead(*fd, out.data() + have, 65536, have);
+    if (!r.ok()) {
+      s = About(r.status(), path);
+      break;
+    }
+    out.resize(have + *r);
+    if (*r == 0) break;
+  }
+  Close(*fd);
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::Status FileSystem::WriteFileAtomically(const std::string& path, absl::string_view contents) {
+  const std::string tmp = path + ".tmp";
+  absl::StatusOr<int> fd = Open(tmp, O_WRONLY | O_CREAT | O_TRUNC);
+  if (!fd.ok()) return fd.status();
+  absl::Status s = WriteAll(*fd, contents.data(), contents.size(), 0, tmp);
+  if (s.ok()) s = About(DataSync(*fd), tmp);
+  Close(*fd);
+  if (s.ok()) s = Rename(tmp, path);
+  const size_t slash = path.find_last_of('/');
+  if (s.ok()) s = SyncDir(slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash));
+  return s;
+}
+
 }  // namespace ternion

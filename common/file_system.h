@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace ternion {
 
@@ -42,6 +43,18 @@ class FileSystem {
   virtual std::vector<std::string> ListDir(const std::string& dir);
   virtual bool Exists(const std::string& path);
   virtual absl::StatusOr<uint64_t> AvailableBytes(const std::string& dir);
+
+  // Built on the operations above (so faults injected there reach them too). `what` names
+  // the file in errors.
+  // Writes all `n` bytes, continuing short writes.
+  absl::Status WriteAll(int fd, const char* data, size_t n, uint64_t offset,
+                        const std::string& what);
+  // Reads all `n` bytes; DATA_LOSS when the file ends first.
+  absl::Status ReadAll(int fd, char* data, size_t n, uint64_t offset, const std::string& what);
+  // A whole (small) file, read to its end.
+  absl::StatusOr<std::string> ReadFile(const std::string& path);
+  // Publishes a small file durably: temporary file, sync, rename, sync of its directory.
+  absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents);
 };
 
 }  // namespace ternion

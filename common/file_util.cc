@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/file_system.h"
 
 namespace ternion {
 
@@ -31,23 +32,7 @@ absl::Status ErrnoToStatus(int err, absl::string_view context) {
 }
 
 absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoToStatus(errno, absl::StrCat("open ", path));
-  std::string out;
-  char buf[65536];
-  while (true) {
-    ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return ErrnoToStatus(err, absl::StrCat("read ", path));
-    }
-    if (n == 0) break;
-    out.append(buf, n);
-  }
-  ::close(fd);
-  return out;
+  return FileSystem::Default()->ReadFile(path);
 }
 
 absl::Status SyncDir(const std::string& dir) {
@@ -61,32 +46,7 @@ absl::Status SyncDir(const std::string& dir) {
 }
 
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents) {
-  std::string tmp = absl::StrCat(path, ".tmp");
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoToStatus(errno, absl::StrCat("create ", tmp));
-  size_t done = 0;
-  while (done < contents.size()) {
-    ssize_t n = ::write(fd, contents.data() + done, contents.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return ErrnoToStatus(err, absl::StrCat("write ", tmp));
-    }
-    done += n;
-  }
-  if (::fsync(fd) != 0) {
-    int err = errno;
-    ::close(fd);
-    return ErrnoToStatus(err, absl::StrCat("fsync ", tmp));
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    return ErrnoToStatus(errno, absl::StrCat("rename ", tmp));
-  }
-  size_t slash = path.find_last_of('/');
-  if (slash == std::string::npos) return SyncDir(".");
-  return SyncDir(slash == 0 ? "/" : path.substr(0, slash));
+  return FileSystem::Default()->WriteFileAtomically(path, contents);
 }
 
 }  // namespace ternion

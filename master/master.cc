@@ -375,7 +375,11 @@ void Master::CollectGarbage(ServerState& s, const ternion::v1::HeartbeatRequest&
   const absl::Time now = absl::Now();
   bytes_wiped_ += req.wiped_bytes();
   RecordWiped(s, {req.wiped_chunk_ids().begin(), req.wiped_chunk_ids().end()});
-  for (uint64_t id : req.wiped_chunk_ids()) s.quarantined.erase(id);  // a wiped orphan is gone
+  if (req.wiped_chunk_ids_size() > 0 && !s.quarantined.empty()) {  // a wiped orphan is gone
+    absl::flat_hash_map<uint64_t, Orphan> left = s.quarantined;
+    for (uint64_t id : req.wiped_chunk_ids()) left.erase(id);
+    SetQuarantined(s, std::move(left));
+  }
   for (uint64_t id : deleted_chunks_) {
     if (resp->wipe_chunk_ids_size() >= kWipesPerHeartbeat) break;
     if (!chunks_.at(id).HasReplica(s.ordinal)) continue;
@@ -806,13 +810,27 @@ ChunkInfo Master::ToChunkInfo(uint64_t id, const ChunkEntry& c) {
 std::vector<std::pair<const Master::ServerState*, const Master::Orphan*>> Master::CorruptCopies(
     uint64_t id) {
   std::vector<std::pair<const ServerState*, const Orphan*>> out;
-  for (const auto& [server_id, s] : servers_) {
-    auto it = s.quarantined.find(id);
-    if (it != s.quarantined.end() && it->second.report.bad_blocks_size() > 0) {
-      out.emplace_back(&s, &it->second);
-    }
+  auto it = corrupt_copies_.find(id);
+  if (it == corrupt_copies_.end()) return out;
+  for (uint32_t ordinal : it->second) {
+    const ServerState* s = server_by_ordinal_[ordinal];
+    out.emplace_back(s, &s->quarantined.at(id));
   }
   return out;
+}
+
+void Master::SetQuarantined(ServerState& s, absl::flat_hash_map<uint64_t, Orphan> quarantined) {
+  for (const auto& [id, o] : s.quarantined) {
+    if (o.report.bad_blocks_size() == 0) continue;
+    auto it = corrupt_copies_.find(id);
+    if (it == corrupt_copies_.end()) continue;
+    std::erase(it->second, s.ordinal);
+    if (it->second.empty()) corrupt_copies_.erase(it);
+  }
+  s.quarantined = std::move(quarantined);
+  for (const auto& [id, o] : s.quarantined) {
+    if (o.report.bad_blocks_size() > 0) corrupt_copies_[id].push_back(s.ordinal);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -870,13 +888,10 @@ ternion::v1::ClusterStatusResponse Master::ClusterStatus() {
   for (const auto& [id, s] : servers_) {
     FillServerStatus(s, now, replicas_per_server[s.ordinal], resp.add_servers());
     if (IsLive(s, now)) resp.set_live_servers(resp.live_servers() + 1);
-    for (const auto& [chunk, o] : s.quarantined) {
-      if (o.report.bad_blocks_size() == 0 && !chunks_.contains(chunk)) {
-        resp.set_orphans_quarantined(resp.orphans_quarantined() + 1);
-      }
-    }
-    if (s.held) resp.set_deletion_valve_held_servers(resp.deletion_valve_held_servers() + 1);
   }
+  const SetAsideCounts set_aside = CountSetAside();
+  resp.set_orphans_quarantined(set_aside.orphans);
+  resp.set_deletion_valve_held_servers(set_aside.held_servers);
   resp.set_projects(projects_.size());
   resp.set_files(files_.size());
   resp.set_moves_queued(move_queue_.size());
@@ -971,19 +986,29 @@ ternion::v1::GcStatusResponse Master::GcStatus() {
   resp.set_bytes_pending_wipe(bytes);
   resp.set_bytes_wiped_total(bytes_wiped_);
   resp.set_replicas_wiped_total(replicas_wiped_);
+  const SetAsideCounts set_aside = CountSetAside();
+  resp.set_orphans_quarantined(set_aside.orphans);
+  resp.set_corrupt_quarantined(set_aside.corrupt);
+  resp.set_deletion_valve_held_servers(set_aside.held_servers);
+  resp.set_replicas_unwiped(set_aside.unwiped);
+  return resp;
+}
+
+Master::SetAsideCounts Master::CountSetAside() {
+  SetAsideCounts counts;
   for (const auto& [id, s] : servers_) {
     for (const auto& [chunk, o] : s.quarantined) {
       if (o.report.bad_blocks_size() > 0) {
-        resp.set_corrupt_quarantined(resp.corrupt_quarantined() + 1);
+        ++counts.corrupt;
       } else if (!chunks_.contains(chunk)) {
-        resp.set_orphans_quarantined(resp.orphans_quarantined() + 1);
+        ++counts.orphans;
       }
     }
-    if (s.held) resp.set_deletion_valve_held_servers(resp.deletion_valve_held_servers() + 1);
-    resp.set_replicas_unwiped(resp.replicas_unwiped() + s.damaged.size());
+    if (s.held) ++counts.held_servers;
+    counts.unwiped += s.damaged.size();
   }
-  resp.set_replicas_unwiped(resp.replicas_unwiped() + unwiped_.size());
-  return resp;
+  counts.unwiped += unwiped_.size();
+  return counts;
 }
 
 absl::StatusOr<ternion::v1::FsckResponse> Master::Fsck(const std::string& project) {

@@ -269,9 +269,20 @@ class Master {
   absl::StatusOr<std::string> AdoptOrphan(
       uint64_t id, const std::vector<std::pair<ServerState*, ternion::v1::ReplicaReport>>& copies)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Damaged copies of a chunk kept in quarantine: (server, its report).
+  // Damaged copies of a chunk kept in quarantine: (server, its report), from corrupt_copies_.
   std::vector<std::pair<const ServerState*, const Orphan*>> CorruptCopies(uint64_t id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Replaces what `s` holds in quarantine, keeping corrupt_copies_ in step.
+  void SetQuarantined(ServerState& s, absl::flat_hash_map<uint64_t, Orphan> quarantined)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Replicas set aside across the cluster, for status, gc status and metrics.
+  struct SetAsideCounts {
+    uint64_t orphans = 0;       // quarantined, chunk unknown
+    uint64_t corrupt = 0;       // quarantined with bad blocks
+    uint64_t held_servers = 0;  // reports held by the deletion valve
+    uint64_t unwiped = 0;       // on failed disks, or damaged at load
+  };
+  SetAsideCounts CountSetAside() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Writes one audit record on its own.
   void AuditNow(const std::string& action) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Plans moves into move_queue_ from a scan of the chunk map.
@@ -356,6 +367,9 @@ class Master {
   // Replicas lost with a failed disk, never wiped: (server id, chunk id), persisted under u/,
   // until an operator acknowledges the disk as destroyed.
   std::set<std::pair<std::string, uint64_t>> unwiped_ ABSL_GUARDED_BY(mu_);
+  // Chunk -> ordinals of the servers holding a damaged copy of it in quarantine: an index of
+  // the servers' `quarantined` maps, so a chunk's damaged copies are found without a walk.
+  absl::flat_hash_map<uint64_t, std::vector<uint32_t>> corrupt_copies_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::pair<uint64_t, uint32_t>, absl::Time> wipe_sent_ ABSL_GUARDED_BY(mu_);
   uint64_t bytes_wiped_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t replicas_wiped_ ABSL_GUARDED_BY(mu_) = 0;

@@ -186,7 +186,7 @@ Master::ReportActions Master::Reconcile(ServerState& s, const Reports& reports,
       out.remove.push_back(id);
     }
   }
-  s.quarantined = std::move(now_quarantined);
+  SetQuarantined(s, std::move(now_quarantined));
   absl::flat_hash_set<uint64_t> damaged;
   for (const auto& d : s.damaged) {
     damaged.insert(d.chunk_id());
