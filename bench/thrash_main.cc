@@ -75,6 +75,7 @@ class Thrash {
       auto w = client_->Create("thrash", absl::StrCat("f", file), {.chunk_size = 2 << 20});
       if (!w.ok()) {
         ++stats_.write_errors;
+        std::cerr << "thrash: create error on f" << file << ": " << w.status() << "\n";
         absl::SleepFor(absl::Milliseconds(200));
         continue;
       }
@@ -288,7 +289,9 @@ int main(int argc, char** argv) {
   const uint64_t lost_bytes = t.FinalCheck(&lost_files);
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
   (void)ternion::local::StopLocalCluster(lopts.dir);
-  if (own_dir && lost_bytes == 0) std::filesystem::remove_all(cfg.dir);
+  // A failed run keeps its cluster (the daemons' logs say what happened).
+  const bool passed = lost_bytes == 0 && t.stats_.write_errors.load() == 0;
+  if (own_dir && passed) std::filesystem::remove_all(cfg.dir);
 
   const Stats& s = t.stats_;
   nlohmann::json j = {{"seconds", seconds},
@@ -314,7 +317,7 @@ int main(int argc, char** argv) {
         seconds, s.files.load(), s.appends.load(), s.flushes.load(), s.write_errors.load(),
         s.chunkserver_kills.load(), s.master_kills.load(), s.corruptions.load(),
         s.bytes_verified.load(), s.read_retries.load(), lost_bytes, lost_files,
-        lost_bytes == 0 ? "" : absl::StrCat("  (cluster kept in ", cfg.dir, ")"));
+        passed ? "" : absl::StrCat("\n  (cluster kept in ", cfg.dir, ")"));
   }
   // A run that lost nothing but also proved nothing (no acknowledged append) or failed a write
   // (the guarantee is that one fault at a time never fails a job) does not pass.

@@ -6,6 +6,7 @@
 
 #include <map>
 
+#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
@@ -74,8 +75,12 @@ class FileWriterImpl final : public FileWriter {
   // Before appending into a chunk an earlier writer left partly filled: moves its replicas to
   // a new version cut at the acknowledged length, dropping whatever that writer sent beyond.
   absl::Status PrepareAppend();
-  // Write recovery once the failed replicas are known: see Recover.
-  absl::Status Rebuild(absl::Status cause, std::vector<std::string> failed);
+  // Write recovery once the failed replicas are known: see Recover. `failed` joins every
+  // server that failed this chunk before, and the master is told them all, so it never places
+  // a replacement on one again (a killed server still looks alive to it until its heartbeats
+  // are overdue). `last` is what failed in the previous round, for the final error.
+  absl::Status Rebuild(absl::Status cause, const std::vector<std::string>& failed,
+                       absl::Status last = absl::OkStatus());
   // Moves each replica of chunk_ from its version to `next`'s, cut to `length`; returns the
   // server ids of the replicas it could not move.
   std::vector<std::string> UpdateReplicas(const std::vector<const v1::ReplicaLocation*>& replicas,
@@ -101,6 +106,7 @@ class FileWriterImpl final : public FileWriter {
   // Frames of the current chunk not yet durable on every replica, kept for write recovery.
   std::deque<ReplicaStream::Frame> unacked_;
   int recoveries_ = 0;
+  std::vector<std::string> chunk_failed_servers_;  // every server that failed the current chunk
   absl::Status failed_;
   bool ended_ = false;
 };
@@ -221,8 +227,15 @@ class ClientImpl final : public Client {
     req.set_path(path);
     req.set_chunk_size(options.chunk_size);
     req.set_client_id(options_.client_id);
+    // The request id makes the create safe to retry: the master answers a retry of a create
+    // that took effect with its lease.
+    {
+      absl::MutexLock lock(&gen_mu_);
+      req.set_request_id(absl::StrCat(absl::Hex(absl::Uniform<uint64_t>(gen_)),
+                                      absl::Hex(absl::Uniform<uint64_t>(gen_))));
+    }
     v1::LeaseResponse resp;
-    RETURN_IF_ERROR(CallMaster(&v1::MasterService::Stub::CreateFile, req, &resp, /*idempotent=*/false));
+    RETURN_IF_ERROR(CallMaster(&v1::MasterService::Stub::CreateFile, req, &resp));
     return std::unique_ptr<FileWriter>(new FileWriterImpl(this, resp));
   }
 
@@ -305,6 +318,8 @@ class ClientImpl final : public Client {
  private:
   ClientOptions options_;
   std::unique_ptr<v1::MasterService::Stub> master_;
+  absl::Mutex gen_mu_;
+  absl::BitGen gen_ ABSL_GUARDED_BY(gen_mu_);
   absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<grpc::Channel>> channels_ ABSL_GUARDED_BY(mu_);
 };
@@ -350,6 +365,7 @@ absl::Status FileWriterImpl::OpenChunk(uint64_t index) {
   if (chunk_.replicas_size() == 0) return absl::UnavailableError("chunk has no replicas");
   unacked_.clear();
   recoveries_ = 0;
+  chunk_failed_servers_.clear();
   if (sent_ % chunk_size_ != 0) RETURN_IF_ERROR(PrepareAppend());
   OpenStreams(sent_ % chunk_size_);
   header_pending_ = true;
@@ -362,8 +378,8 @@ absl::Status FileWriterImpl::PrepareAppend() {
   req.set_chunk_id(chunk_.chunk_id());
   req.set_length(sent_ % chunk_size_);
   v1::ChunkInfo next;
-  RETURN_IF_ERROR(client_->CallMaster(&v1::MasterService::Stub::ReplaceReplicas, req, &next,
-                                      /*idempotent=*/false));
+  // Safe to retry (as below): a repeated ReplaceReplicas only moves the chunk one version on.
+  RETURN_IF_ERROR(client_->CallMaster(&v1::MasterService::Stub::ReplaceReplicas, req, &next));
   std::vector<const v1::ReplicaLocation*> replicas;
   for (const auto& r : chunk_.replicas()) replicas.push_back(&r);
   // A replica that cannot be moved (its server is down) keeps the old version: its stream
@@ -420,13 +436,25 @@ absl::Status FileWriterImpl::Recover(absl::Status cause) {
   return Rebuild(cause, failed);
 }
 
-absl::Status FileWriterImpl::Rebuild(absl::Status cause, std::vector<std::string> failed) {
+absl::Status FileWriterImpl::Rebuild(absl::Status cause, const std::vector<std::string>& newly,
+                                     absl::Status last) {
   auto annotate = [&](absl::Status s) {
     return absl::Status(s.code(), absl::StrCat(cause.message(), "; write recovery failed: ",
                                                s.message()));
   };
-  // Bounded: each round replaces at least one more failed replica.
-  if (++recoveries_ > 6) return annotate(absl::AbortedError("too many failures"));
+  for (const std::string& id : newly) {
+    if (std::find(chunk_failed_servers_.begin(), chunk_failed_servers_.end(), id) ==
+        chunk_failed_servers_.end()) {
+      chunk_failed_servers_.push_back(id);
+    }
+  }
+  const std::vector<std::string>& failed = chunk_failed_servers_;
+  // Bounded: each round rules out at least one more server.
+  if (++recoveries_ > 6) {
+    return annotate(absl::AbortedError(
+        absl::StrCat("too many failures (", failed.size(), " servers failed; the last: ",
+                     last.ok() ? cause.message() : last.message(), ")")));
+  }
   std::vector<const v1::ReplicaLocation*> survivors;
   for (const auto& r : chunk_.replicas()) {
     if (std::find(failed.begin(), failed.end(), r.server_id()) == failed.end()) {
@@ -450,8 +478,8 @@ absl::Status FileWriterImpl::Rebuild(absl::Status cause, std::vector<std::string
     grpc::Status s = stub->GetReplica(&ctx, req, &rep);
     if (s.error_code() == grpc::StatusCode::NOT_FOUND) continue;
     if (!s.ok()) {  // this survivor is failing too
-      failed.push_back(r->server_id());
-      return Rebuild(cause, failed);
+      return Rebuild(cause, {r->server_id()},
+                     absl::UnavailableError(absl::StrCat(r->address(), ": ", s.error_message())));
     }
     length = std::min(length, rep.length());
     holders.push_back(r);
@@ -467,8 +495,10 @@ absl::Status FileWriterImpl::Rebuild(absl::Status cause, std::vector<std::string
   for (const std::string& id : failed) req.add_failed_server_ids(id);
   req.set_length(length);
   v1::ChunkInfo next;
-  if (absl::Status s = client_->CallMaster(&v1::MasterService::Stub::ReplaceReplicas, req, &next,
-                                           /*idempotent=*/false);
+  // Retried when the master restarts mid-call: if the first call took effect, the retry finds
+  // its replacements among the survivors and only moves the chunk one more version on; every
+  // replica that is not a holder gets the prefix copied below either way.
+  if (absl::Status s = client_->CallMaster(&v1::MasterService::Stub::ReplaceReplicas, req, &next);
       !s.ok()) {
     return annotate(s);
   }
@@ -477,7 +507,8 @@ absl::Status FileWriterImpl::Rebuild(absl::Status cause, std::vector<std::string
   std::vector<std::string> failed_now = UpdateReplicas(holders, next, length);
   if (!failed_now.empty()) {
     chunk_ = next;
-    return Rebuild(cause, failed_now);
+    return Rebuild(cause, failed_now,
+                   absl::UnavailableError("moving a survivor to the new version"));
   }
   // Every other replica copies the prefix from a holder (with nothing to copy this still
   // replaces a stale replica a new server may hold from an earlier failure).
@@ -492,14 +523,20 @@ absl::Status FileWriterImpl::Rebuild(absl::Status cause, std::vector<std::string
     copy.set_project(lease_.project());
     copy.set_chunk_size(chunk_size_);
     copy.set_length(length);
-    copy.set_source_address((holders.empty() ? survivors[0] : holders[0])->address());
+    // Each round copies from another holder: a failed copy may be the source's fault (a
+    // corrupt block), and the next round must not depend on that source again.
+    const auto& sources = holders.empty() ? survivors : holders;
+    copy.set_source_address(sources[recoveries_ % sources.size()]->address());
     copy.set_token(next.token());
     grpc::ClientContext ctx;
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + client_->options().rpc_timeout));
     v1::CopyChunkResponse resp;
     if (grpc::Status s = stub->CopyChunk(&ctx, copy, &resp); !s.ok()) {
       chunk_ = next;
-      return Rebuild(cause, {r.server_id()});
+      return Rebuild(cause, {r.server_id()},
+                     absl::UnavailableError(absl::StrCat("copy to ", r.address(), " from ",
+                                                         copy.source_address(), ": ",
+                                                         s.error_message())));
     }
   }
   // Write on: a header frame at `length`, then every frame from there on again.

@@ -20,12 +20,6 @@ using ternion::v1::FileRecord;
 using ternion::v1::LeaseRef;
 using ternion::v1::LeaseResponse;
 
-namespace {
-
-int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
-
-}  // namespace
-
 // ---------------------------------------------------------------------------------------------
 // Numbering and record conversion
 
@@ -98,7 +92,7 @@ void Master::PutServer(MetadataBatch* batch, const ternion::v1::ChunkServerRecor
 }
 
 void Master::AddAudit(MetadataBatch* batch, const std::string& action) {
-  std::string line = absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
+  std::string line = absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", Now(),
                                                    absl::UTCTimeZone()),
                                   " ", action);
   batch->Put(absl::StrFormat("%s%016x", kAuditPrefix, next_audit_seq_++), line);
@@ -108,9 +102,7 @@ void Master::AddAudit(MetadataBatch* batch, const std::string& action) {
 void Master::AuditNow(const std::string& action) {
   MetadataBatch batch;
   AddAudit(&batch, action);
-  if (absl::Status s = store_->Write(batch); !s.ok()) {
-    TLOG(ERROR) << "cannot record the audit record \"" << action << "\": " << s;
-  }
+  Commit(std::move(batch));
 }
 
 void Master::RefreshPlacement(const ServerState& s, absl::Time now) {
@@ -181,6 +173,7 @@ absl::StatusOr<std::unique_ptr<Master>> Master::Open(const std::string& metadata
                                           {{"reason", ReasonName(reason)}});
   }
   RETURN_IF_ERROR(m->Load());
+  m->log_ = NewGroupCommitLog(m->store_.get(), options.on_log_failure);
   return m;
 }
 
@@ -245,7 +238,7 @@ absl::Status Master::Load() {
     MetadataBatch batch;
     batch.Put(kNextChunkIdKey, absl::StrCat(next_chunk_id_));
     AddAudit(&batch, absl::StrCat("restored from a backup: chunk ids continue at ", next_chunk_id_));
-    RETURN_IF_ERROR(store_->Write(batch));
+    RETURN_IF_ERROR(store_->Write(batch));  // before the log starts
   }
   absl::StatusOr<std::string> cluster_id = store_->Get(kClusterIdKey);
   if (cluster_id.ok()) {
@@ -258,7 +251,7 @@ absl::Status Master::Load() {
     MetadataBatch batch;
     batch.Put(kClusterIdKey, cluster_id_);
     AddAudit(&batch, absl::StrCat("cluster id ", cluster_id_, " given to existing metadata"));
-    RETURN_IF_ERROR(store_->Write(batch));
+    RETURN_IF_ERROR(store_->Write(batch));  // before the log starts
   } else {
     return cluster_id.status();
   }
@@ -288,11 +281,11 @@ absl::StatusOr<ternion::v1::RegisterChunkServerResponse> Master::RegisterChunkSe
   if (rec.SerializeAsString() != s.record.SerializeAsString()) {
     MetadataBatch batch;
     PutServer(&batch, rec);
-    RETURN_IF_ERROR(store_->Write(batch));
+    Commit(std::move(batch));
     s.record = rec;
   }
   s.registered = true;
-  s.last_heartbeat = absl::Now();
+  s.last_heartbeat = Now();
   s.reported_replicas = req.replicas_size();
   s.disks.assign(req.disks().begin(), req.disks().end());
   s.capacity_bytes = s.used_bytes = 0;
@@ -342,7 +335,7 @@ ternion::v1::HeartbeatResponse Master::Heartbeat(const ternion::v1::HeartbeatReq
     return resp;
   }
   ServerState& s = it->second;
-  const absl::Time now = absl::Now();
+  const absl::Time now = Now();
   const double seconds = absl::ToDoubleSeconds(now - s.last_heartbeat);
   if (seconds > 0 && req.bytes_written() >= s.bytes_written && s.bytes_written != 0) {
     s.recent_write_mib_s = (req.bytes_written() - s.bytes_written) / seconds / (1 << 20);
@@ -372,7 +365,7 @@ void Master::CollectGarbage(ServerState& s, const ternion::v1::HeartbeatRequest&
                             ternion::v1::HeartbeatResponse* resp) {
   constexpr int kWipesPerHeartbeat = 64;                 // throttle: per server per heartbeat
   constexpr absl::Duration kWipeResend = absl::Seconds(30);  // no confirmation: ask again
-  const absl::Time now = absl::Now();
+  const absl::Time now = Now();
   bytes_wiped_ += req.wiped_bytes();
   RecordWiped(s, {req.wiped_chunk_ids().begin(), req.wiped_chunk_ids().end()});
   if (req.wiped_chunk_ids_size() > 0 && !s.quarantined.empty()) {  // a wiped orphan is gone
@@ -410,10 +403,7 @@ void Master::RecordWiped(ServerState& s, const std::vector<uint64_t>& ids) {
     }
   }
   if (!batch.puts.empty() || !batch.deletes.empty()) {
-    if (absl::Status st = store_->Write(batch); !st.ok()) {
-      TLOG(WARNING) << "cannot record wipes by " << s.record.server_id() << ": " << st;
-      return;  // they are reported again by the next report of this server's replicas
-    }
+    Commit(std::move(batch));
     for (auto& [id, e] : changed) chunks_[id] = e;
     for (uint64_t id : gone) {
       chunks_.erase(id);
@@ -437,7 +427,7 @@ absl::Status Master::CreateProject(const std::string& name, const std::string& o
   p.set_created_unix_ms(NowMs());
   MetadataBatch batch;
   batch.Put(kProjectPrefix + name, p.SerializeAsString());
-  RETURN_IF_ERROR(store_->Write(batch));
+  Commit(std::move(batch));
   projects_[name] = p;
   ProjectOrdinal(name);
   return absl::OkStatus();
@@ -493,7 +483,7 @@ absl::StatusOr<LeaseResponse> Master::GrantLease(FileRecord record, const std::s
   if (record.file_id() >= next_file_id_) {
     batch.Put(kNextFileIdKey, absl::StrCat(record.file_id() + 1));
   }
-  RETURN_IF_ERROR(store_->Write(batch));
+  Commit(std::move(batch));
   next_file_id_ = std::max(next_file_id_, record.file_id() + 1);
   FileRecord& stored = files_[FileKey(record.project(), record.path())];
   stored = std::move(record);
@@ -507,7 +497,8 @@ absl::StatusOr<LeaseResponse> Master::GrantLease(FileRecord record, const std::s
 
 absl::StatusOr<LeaseResponse> Master::CreateFile(const std::string& project,
                                                  const std::string& path, uint64_t chunk_size,
-                                                 const std::string& client_id) {
+                                                 const std::string& client_id,
+                                                 const std::string& request_id) {
   RETURN_IF_ERROR(ValidateProjectName(project));
   RETURN_IF_ERROR(ValidatePath(path));
   if (chunk_size == 0) chunk_size = options_.default_chunk_size;
@@ -519,7 +510,14 @@ absl::StatusOr<LeaseResponse> Master::CreateFile(const std::string& project,
   if (!projects_.contains(project)) {
     return absl::NotFoundError(absl::StrCat("project ", project, " does not exist"));
   }
-  if (files_.contains(FileKey(project, path))) {
+  if (auto it = files_.find(FileKey(project, path)); it != files_.end()) {
+    const FileRecord& f = it->second;
+    // A retry of the create that made this file, nothing written yet: its answer was lost.
+    if (!request_id.empty() && f.create_request_id() == request_id &&
+        f.lease_holder() == client_id && f.length() == 0 && f.chunk_ids_size() == 0 &&
+        !f.sealed()) {
+      return GrantLease(f, client_id);
+    }
     return absl::AlreadyExistsError(absl::StrCat("file ", project, "/", path, " already exists"));
   }
   FileRecord f;
@@ -528,6 +526,7 @@ absl::StatusOr<LeaseResponse> Master::CreateFile(const std::string& project,
   f.set_path(path);
   f.set_chunk_size(chunk_size);
   f.set_created_unix_ms(NowMs());
+  f.set_create_request_id(request_id);
   return GrantLease(std::move(f), client_id);
 }
 
@@ -551,7 +550,7 @@ absl::StatusOr<LeaseResponse> Master::RenewLease(const LeaseRef& lease) {
   updated.set_lease_expires_unix_ms(NowMs() + absl::ToInt64Milliseconds(options_.lease_duration));
   MetadataBatch batch;
   batch.Put(kFilePrefix + FileKey(updated.project(), updated.path()), updated.SerializeAsString());
-  RETURN_IF_ERROR(store_->Write(batch));
+  Commit(std::move(batch));
   *f = std::move(updated);
   LeaseResponse resp;
   *resp.mutable_file() = ToFileInfo(*f, false);
@@ -575,7 +574,7 @@ absl::StatusOr<ChunkInfo> Master::AllocateChunk(const LeaseRef& lease, uint64_t 
     return absl::FailedPreconditionError(
         "the previous chunk must be full and committed before the next is allocated");
   }
-  RefreshLiveness(absl::Now());
+  RefreshLiveness(Now());
   ASSIGN_OR_RETURN(Placement placed, placement_.Choose(options_.replicas, {}, {}, gen_));
 
   const uint64_t id = next_chunk_id_;
@@ -593,11 +592,11 @@ absl::StatusOr<ChunkInfo> Master::AllocateChunk(const LeaseRef& lease, uint64_t 
   PutChunk(&batch, id, c);
   batch.Put(kFilePrefix + FileKey(updated.project(), updated.path()), updated.SerializeAsString());
   batch.Put(kNextChunkIdKey, absl::StrCat(id + 1));
-  RETURN_IF_ERROR(store_->Write(batch));
+  Commit(std::move(batch));
   ++next_chunk_id_;
   *f = std::move(updated);
   chunks_[id] = c;
-  replicas_changed_at_[id] = absl::Now();
+  replicas_changed_at_[id] = Now();
   // Count the chunk's space at once, so a burst of allocations spreads before heartbeats catch up.
   for (uint32_t s : placed.servers) placement_.AddUsage(s, f->chunk_size());
   return ToChunkInfo(id, c);
@@ -627,7 +626,7 @@ absl::StatusOr<ChunkInfo> Master::ReplaceReplicas(const ternion::v1::ReplaceRepl
   if (survivors.empty()) {
     return absl::FailedPreconditionError("recovery needs at least one surviving replica");
   }
-  RefreshLiveness(absl::Now());
+  RefreshLiveness(Now());
   Placement placed;  // none when only the version moves (a reopened file)
   const int needed = options_.replicas - static_cast<int>(survivors.size());
   if (needed > 0) {
@@ -641,9 +640,9 @@ absl::StatusOr<ChunkInfo> Master::ReplaceReplicas(const ternion::v1::ReplaceRepl
   ++e.version;
   MetadataBatch batch;
   PutChunk(&batch, req.chunk_id(), e);
-  RETURN_IF_ERROR(store_->Write(batch));
+  Commit(std::move(batch));
   chunks_[req.chunk_id()] = e;
-  replicas_changed_at_[req.chunk_id()] = absl::Now();
+  replicas_changed_at_[req.chunk_id()] = Now();
   for (uint32_t s : placed.servers) placement_.AddUsage(s, f->chunk_size());
   TLOG(INFO) << "write recovery of chunk " << req.chunk_id() << ": version " << e.version << ", "
              << placed.servers.size() << " replica(s) placed";
@@ -677,7 +676,7 @@ absl::StatusOr<uint64_t> Master::CommitLength(const LeaseRef& lease, uint64_t le
     PutChunk(&batch, id, c);
     changed.emplace_back(id, c);
   }
-  RETURN_IF_ERROR(store_->Write(batch));
+  Commit(std::move(batch));
   *f = std::move(updated);
   for (auto& [id, c] : changed) chunks_[id] = c;
   return length;
@@ -694,7 +693,7 @@ absl::StatusOr<FileInfo> Master::SealFile(const LeaseRef& lease, bool seal) {
   updated.set_modified_unix_ms(NowMs());
   MetadataBatch batch;
   batch.Put(kFilePrefix + FileKey(updated.project(), updated.path()), updated.SerializeAsString());
-  RETURN_IF_ERROR(store_->Write(batch));
+  Commit(std::move(batch));
   *f = std::move(updated);
   return ToFileInfo(*f, false);
 }
@@ -751,7 +750,7 @@ absl::Status Master::DeleteFile(const std::string& project, const std::string& p
     PutChunk(&batch, id, c);
     changed.emplace_back(id, c);
   }
-  RETURN_IF_ERROR(store_->Write(batch));
+  Commit(std::move(batch));
   for (auto& [id, c] : changed) {
     chunks_[id] = c;
     if (c.deleted()) deleted_chunks_.insert(id);
@@ -785,7 +784,7 @@ ChunkInfo Master::ToChunkInfo(uint64_t id, const ChunkEntry& c) {
   info.set_index(c.index);
   info.set_length(c.length);
   // Live replicas first, so readers try them before servers the master has not heard from.
-  const absl::Time now = absl::Now();
+  const absl::Time now = Now();
   for (bool live_pass : {true, false}) {
     for (uint32_t r : c.replica_span()) {
       const ServerState& s = *server_by_ordinal_[r];
@@ -865,7 +864,7 @@ void Master::FillServerStatus(const ServerState& s, absl::Time now, uint64_t rep
 
 ternion::v1::ClusterStatusResponse Master::ClusterStatus() {
   absl::MutexLock lock(&mu_);
-  const absl::Time now = absl::Now();
+  const absl::Time now = Now();
   ternion::v1::ClusterStatusResponse resp;
   std::vector<uint64_t> replicas_per_server(server_by_ordinal_.size(), 0);
   for (const auto& [id, c] : chunks_) {
@@ -921,7 +920,7 @@ absl::StatusOr<FileInfo> Master::RenameFile(const std::string& project, const st
   MetadataBatch batch;
   batch.Delete(kFilePrefix + FileKey(project, path));
   batch.Put(kFilePrefix + FileKey(project, new_path), renamed.SerializeAsString());
-  RETURN_IF_ERROR(store_->Write(batch));
+  Commit(std::move(batch));
   files_.erase(FileKey(project, path));
   FileRecord& stored = files_[FileKey(project, new_path)];
   stored = std::move(renamed);
@@ -965,7 +964,7 @@ absl::StatusOr<FileInfo> Master::SnapshotFile(const std::string& project, const 
   }
   batch.Put(kFilePrefix + FileKey(project, snapshot_path), snap.SerializeAsString());
   batch.Put(kNextFileIdKey, absl::StrCat(snap.file_id() + 1));
-  RETURN_IF_ERROR(store_->Write(batch));
+  Commit(std::move(batch));
   ++next_file_id_;
   for (auto& [id, c] : changed) chunks_[id] = c;
   FileRecord& stored = files_[FileKey(project, snapshot_path)];
@@ -1017,7 +1016,7 @@ absl::StatusOr<ternion::v1::FsckResponse> Master::Fsck(const std::string& projec
   if (!project.empty() && !projects_.contains(project)) {
     return absl::NotFoundError(absl::StrCat("project ", project, " does not exist"));
   }
-  const absl::Time now = absl::Now();
+  const absl::Time now = Now();
   ternion::v1::FsckResponse resp;
   for (const auto& [key, f] : files_) {
     if (!project.empty() && f.project() != project) continue;

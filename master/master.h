@@ -2,11 +2,15 @@
 
 // Master holds the cluster's metadata: projects, the namespace of files, the chunk map and the
 // chunkserver registry, and makes every decision about them (leases, allocation, liveness).
-// Persistent state lives in a MetadataStore and is mirrored in memory; every change is written
-// durably before the call returns and before memory changes, so a failed write changes nothing.
+// Persistent state lives in a MetadataStore and is mirrored in memory. A change is applied to
+// memory and appended to the MetadataLog under the mutex; the log makes it durable in a group
+// with others, outside the mutex. Callers answer only after WaitDurable() (MasterService does it
+// at the end of every call), so nothing a crash could undo is ever acted on or answered. A
+// failed log write is fatal (see MetadataLog).
 //
-// Thread-safe (one mutex; metadata operations are short and the sync write dominates).
+// Thread-safe (one mutex, never held across I/O).
 
+#include <functional>
 #include <map>
 #include <set>
 #include <optional>
@@ -20,7 +24,9 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "master/chunk_map.h"
+#include "master/metadata_log.h"
 #include "master/metadata_store.h"
 #include "master/placement_policy.h"
 #include "ternion/v1/master.pb.h"
@@ -51,6 +57,10 @@ struct MasterOptions {
   // taken may exist on chunkservers (quarantined as orphans), so allocation skips far ahead
   // rather than reuse one of them.
   bool restored_from_backup = false;
+  // Every decision by time (leases, liveness, delays) reads this clock; tests pass a fake.
+  const Clock* clock = Clock::Real();
+  // Called once if the metadata log fails to write (the daemon exits: memory is ahead of disk).
+  std::function<void(const absl::Status&)> on_log_failure;
 };
 
 // One replica move: copy chunk `chunk_id` to `to`, then drop the replica on `from` (when set).
@@ -89,6 +99,11 @@ class Master {
   static absl::StatusOr<std::unique_ptr<Master>> Open(const std::string& metadata_dir,
                                                       const MasterOptions& options);
 
+  // Blocks until every metadata change made so far is durable. Nothing that saw a change may be
+  // answered or acted on before (UNAVAILABLE once the log has failed).
+  absl::Status WaitDurable() { return log_->WaitDurable(log_->LastAppended()); }
+  MetadataLog::Stats LogStats() const { return log_->stats(); }
+
   // The identity of this cluster, stamped into every chunkserver data directory.
   const std::string& cluster_id() const { return cluster_id_; }
 
@@ -109,7 +124,8 @@ class Master {
   absl::StatusOr<ternion::v1::LeaseResponse> CreateFile(const std::string& project,
                                                         const std::string& path,
                                                         uint64_t chunk_size,
-                                                        const std::string& client_id);
+                                                        const std::string& client_id,
+                                                        const std::string& request_id = "");
   absl::StatusOr<ternion::v1::LeaseResponse> OpenForAppend(const std::string& project,
                                                            const std::string& path,
                                                            const std::string& client_id);
@@ -227,6 +243,12 @@ class Master {
     move_bandwidth_ = options.move_bandwidth_bytes_per_s;
   }
   absl::Status Load();
+  // Appends the batch of a change just applied to memory to the log (see WaitDurable).
+  void Commit(MetadataBatch batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    log_->Append(std::move(batch));
+  }
+  // FinishMove's bookkeeping, under the mutex: whether the move was recorded.
+  bool RecordMove(const ReplicaMove& move, const absl::Status& copied);
 
   // Dense numbering of servers, projects, racks and power domains.
   ServerState& ServerByName(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -296,6 +318,8 @@ class Master {
                                             const std::string& action)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  absl::Time Now() const { return options_.clock->Now(); }
+  int64_t NowMs() const { return options_.clock->NowMs(); }
   bool IsLive(const ServerState& s, absl::Time now) const {
     return s.registered && now - s.last_heartbeat <= options_.dead_after;
   }
@@ -317,6 +341,7 @@ class Master {
 
   const std::unique_ptr<MetadataStore> store_;
   const MasterOptions options_;
+  std::unique_ptr<MetadataLog> log_;  // set by Open after Load; destroyed first (drains)
   std::string cluster_id_;  // set by Load, then constant
   // Says why a chunkserver stamped with `their_id` (empty: not stamped yet) may not join.
   absl::Status CheckClusterId(const std::string& server_id, const std::string& their_id) const;
@@ -349,7 +374,7 @@ class Master {
   absl::flat_hash_map<uint64_t, absl::Time> replicas_changed_at_ ABSL_GUARDED_BY(mu_);
   // Until --dead-after has passed since start, servers may not have re-registered yet: no
   // repairs (like HDFS safe mode), so a master restart starts no re-replication storm.
-  const absl::Time started_ = absl::Now();
+  const absl::Time started_ = options_.clock->Now();
   absl::Time last_liveness_sweep_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   bool balancer_running_ ABSL_GUARDED_BY(mu_) = false;
   double balancer_band_ ABSL_GUARDED_BY(mu_);

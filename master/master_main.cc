@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -87,6 +88,12 @@ int main(int argc, char** argv) {
   options.default_chunk_size = chunk_size_mib << 20;
   options.move_scan_interval = absl::Seconds(move_scan_s);
   options.move_bandwidth_bytes_per_s = static_cast<uint64_t>(move_mib_s * (1 << 20));
+  // Memory is ahead of the disk after a failed metadata write: restart from what is durable
+  // (the supervisor restarts the daemon), as the HDFS NameNode does when its edit log fails.
+  options.on_log_failure = [](const absl::Status& s) {
+    TLOG(ERROR) << "metadata write failed, exiting: " << s;
+    std::_Exit(70);
+  };
 
   if (!restore_from.empty()) {
     std::error_code ec;

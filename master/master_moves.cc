@@ -234,10 +234,7 @@ void Master::ScanForMoves(absl::Time now) {
                                   ternion::v1::ServerAdminState_Name(s->record.state()), " -> ",
                                   ternion::v1::ServerAdminState_Name(rec.state()),
                                   " (drained)"));
-    if (absl::Status st = store_->Write(batch); !st.ok()) {
-      TLOG(WARNING) << "cannot record " << rec.server_id() << " as drained: " << st;
-      continue;
-    }
+    Commit(std::move(batch));
     s->record = std::move(rec);
     RefreshPlacement(*s, now);
   }
@@ -245,7 +242,7 @@ void Master::ScanForMoves(absl::Time now) {
 
 std::vector<ReplicaMove> Master::TakeMoves(int max) {
   absl::MutexLock lock(&mu_);
-  const absl::Time now = absl::Now();
+  const absl::Time now = Now();
   if (now - last_move_scan_ >= options_.move_scan_interval) ScanForMoves(now);
   // Copies under way per server, as source or target: at most max_moves_per_server_ each.
   absl::flat_hash_map<std::string, int> busy;
@@ -297,6 +294,12 @@ std::vector<ReplicaMove> Master::TakeMoves(int max) {
 }
 
 bool Master::FinishMove(const ReplicaMove& move, const absl::Status& copied) {
+  if (!RecordMove(move, copied)) return false;
+  // The old replica may be dropped only once the new one is on record durably.
+  return WaitDurable().ok();
+}
+
+bool Master::RecordMove(const ReplicaMove& move, const absl::Status& copied) {
   absl::MutexLock lock(&mu_);
   moves_in_flight_.erase(move.chunk_id);
   if (!copied.ok()) {
@@ -318,12 +321,9 @@ bool Master::FinishMove(const ReplicaMove& move, const absl::Status& copied) {
   if (!recorded) return false;
   MetadataBatch batch;
   PutChunk(&batch, move.chunk_id, e);
-  if (absl::Status st = store_->Write(batch); !st.ok()) {
-    TLOG(WARNING) << "cannot record the move of chunk " << move.chunk_id << ": " << st;
-    return false;
-  }
+  Commit(std::move(batch));
   it->second = e;
-  replicas_changed_at_[move.chunk_id] = absl::Now();
+  replicas_changed_at_[move.chunk_id] = Now();
   // Both servers' usage must be reported afresh (after the old replica is dropped, which
   // follows at once) before the balancer plans again.
   for (const std::string* id : {&move.to, &move.from}) {

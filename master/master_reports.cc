@@ -199,10 +199,7 @@ Master::ReportActions Master::Reconcile(ServerState& s, const Reports& reports,
   if (!changed.empty()) {
     MetadataBatch batch;
     for (const auto& [id, e] : changed) PutChunk(&batch, id, e);
-    if (absl::Status st = store_->Write(batch); !st.ok()) {
-      TLOG(WARNING) << "cannot record reconciliation of " << s.record.server_id() << ": " << st;
-      return {};  // nothing deleted either: the next report tries again
-    }
+    Commit(std::move(batch));
     for (auto& [id, e] : changed) {
       chunks_[id] = e;
       replicas_changed_at_[id] = now;
@@ -242,11 +239,8 @@ ternion::v1::ReportReplicasResponse Master::ReportReplicas(
   if (req.lost_chunk_ids_size() > 0) {
     MetadataBatch batch;
     for (uint64_t id : req.lost_chunk_ids()) batch.Put(UnwipedKey(s.record.server_id(), id), "");
-    if (absl::Status st = store_->Write(batch); st.ok()) {
-      for (uint64_t id : req.lost_chunk_ids()) unwiped_.emplace(s.record.server_id(), id);
-    } else {
-      TLOG(ERROR) << "cannot record the unwiped replicas of " << s.record.server_id() << ": " << st;
-    }
+    Commit(std::move(batch));
+    for (uint64_t id : req.lost_chunk_ids()) unwiped_.emplace(s.record.server_id(), id);
   }
   absl::flat_hash_set<uint64_t> lost(req.lost_chunk_ids().begin(), req.lost_chunk_ids().end());
   lost.insert(req.corrupt_chunk_ids().begin(), req.corrupt_chunk_ids().end());
@@ -257,7 +251,7 @@ ternion::v1::ReportReplicasResponse Master::ReportReplicas(
         ->Increment(req.corrupt_chunk_ids_size());
     corrupt_replicas_ += req.corrupt_chunk_ids_size();
   }
-  FillReportResponse(Reconcile(s, req.replicas(), req.quarantined(), absl::Now(), lost),
+  FillReportResponse(Reconcile(s, req.replicas(), req.quarantined(), Now(), lost),
                      resp.mutable_delete_chunk_ids(), resp.mutable_quarantine_chunk_ids(),
                      resp.mutable_release_chunk_ids());
   return resp;
@@ -351,7 +345,7 @@ absl::StatusOr<ternion::v1::OrphansResponse> Master::Orphans(
   if (!req.server_id().empty() && !servers_.contains(req.server_id())) {
     return absl::NotFoundError(absl::StrCat("no chunkserver ", req.server_id()));
   }
-  const absl::Time now = absl::Now();
+  const absl::Time now = Now();
   ternion::v1::OrphansResponse listed = ListOrphans(req, now);
   if (req.action() == ternion::v1::OrphansRequest::LIST) return listed;
 
@@ -369,7 +363,7 @@ absl::StatusOr<ternion::v1::OrphansResponse> Master::Orphans(
     }
     AddAudit(&batch, absl::StrCat("disks destroyed: ", acked.size(), " unwiped replica(s) of ",
                                   req.server_id(), " acknowledged"));
-    RETURN_IF_ERROR(store_->Write(batch));
+    Commit(std::move(batch));
     for (const auto& a : acked) unwiped_.erase(a);
     resp.set_affected(acked.size());
     return resp;
@@ -437,7 +431,7 @@ absl::StatusOr<std::string> Master::AdoptOrphan(
   if (!projects_.contains(project)) {
     ternion::v1::ProjectRecord p;
     p.set_name(project);
-    p.set_created_unix_ms(absl::ToUnixMillis(absl::Now()));
+    p.set_created_unix_ms(NowMs());
     batch.Put(kProjectPrefix + project, p.SerializeAsString());
     projects_[project] = p;
     ProjectOrdinal(project);
@@ -451,7 +445,7 @@ absl::StatusOr<std::string> Master::AdoptOrphan(
                                         kMaxChunkSize));
   f.set_sealed(true);
   f.add_chunk_ids(id);
-  f.set_created_unix_ms(absl::ToUnixMillis(absl::Now()));
+  f.set_created_unix_ms(NowMs());
   f.set_modified_unix_ms(f.created_unix_ms());
   ChunkEntry e;
   e.file_id = f.file_id();
@@ -467,10 +461,10 @@ absl::StatusOr<std::string> Master::AdoptOrphan(
   batch.Put(kNextFileIdKey, absl::StrCat(f.file_id() + 1));
   AddAudit(&batch, absl::StrCat("orphans release: chunk ", id, " (", holders.size(),
                                 " copies) as ", project, "/", path));
-  RETURN_IF_ERROR(store_->Write(batch));
+  Commit(std::move(batch));
   ++next_file_id_;
   chunks_[id] = e;
-  replicas_changed_at_[id] = absl::Now();
+  replicas_changed_at_[id] = Now();
   ternion::v1::FileRecord& stored = files_[FileKey(project, path)];
   stored = std::move(f);
   files_by_id_[stored.file_id()] = &stored;

@@ -7,10 +7,14 @@ namespace ternion::master {
 namespace {
 
 // Runs `fn` (returning absl::Status) as one counted RPC.
+// Runs one call. Its answer waits until every metadata change made so far is durable: those it
+// made, and those it may have seen (see Master::WaitDurable).
 template <typename Fn>
-grpc::Status Serve(const char* method, Fn fn) {
+grpc::Status Serve(Master* master, const char* method, Fn fn) {
   RpcScope rpc("master", method);
-  return rpc.Done(ToGrpcStatus(fn()));
+  absl::Status s = fn();
+  if (absl::Status durable = master->WaitDurable(); !durable.ok()) s = durable;
+  return rpc.Done(ToGrpcStatus(s));
 }
 
 // Stores a StatusOr's value through `assign`, or returns its error.
@@ -28,7 +32,7 @@ using namespace ternion::v1;  // NOLINT: the adapter names every message type
 grpc::Status MasterService::RegisterChunkServer(grpc::ServerContext*,
                                                 const RegisterChunkServerRequest* req,
                                                 RegisterChunkServerResponse* resp) {
-  return Serve("RegisterChunkServer", [&] {
+  return Serve(master_, "RegisterChunkServer", [&] {
     return Store(master_->RegisterChunkServer(*req),
                  [&](RegisterChunkServerResponse r) { *resp = std::move(r); });
   });
@@ -36,7 +40,7 @@ grpc::Status MasterService::RegisterChunkServer(grpc::ServerContext*,
 
 grpc::Status MasterService::Heartbeat(grpc::ServerContext*, const HeartbeatRequest* req,
                                       HeartbeatResponse* resp) {
-  return Serve("Heartbeat", [&] {
+  return Serve(master_, "Heartbeat", [&] {
     *resp = master_->Heartbeat(*req);
     return absl::OkStatus();
   });
@@ -44,7 +48,7 @@ grpc::Status MasterService::Heartbeat(grpc::ServerContext*, const HeartbeatReque
 
 grpc::Status MasterService::ReportReplicas(grpc::ServerContext*, const ReportReplicasRequest* req,
                                            ReportReplicasResponse* resp) {
-  return Serve("ReportReplicas", [&] {
+  return Serve(master_, "ReportReplicas", [&] {
     *resp = master_->ReportReplicas(*req);
     return absl::OkStatus();
   });
@@ -52,12 +56,12 @@ grpc::Status MasterService::ReportReplicas(grpc::ServerContext*, const ReportRep
 
 grpc::Status MasterService::CreateProject(grpc::ServerContext*, const CreateProjectRequest* req,
                                           CreateProjectResponse*) {
-  return Serve("CreateProject", [&] { return master_->CreateProject(req->name(), req->owner()); });
+  return Serve(master_, "CreateProject", [&] { return master_->CreateProject(req->name(), req->owner()); });
 }
 
 grpc::Status MasterService::ListProjects(grpc::ServerContext*, const ListProjectsRequest*,
                                          ListProjectsResponse* resp) {
-  return Serve("ListProjects", [&] {
+  return Serve(master_, "ListProjects", [&] {
     for (auto& p : master_->ListProjects()) *resp->add_projects() = std::move(p);
     return absl::OkStatus();
   });
@@ -65,16 +69,17 @@ grpc::Status MasterService::ListProjects(grpc::ServerContext*, const ListProject
 
 grpc::Status MasterService::CreateFile(grpc::ServerContext*, const CreateFileRequest* req,
                                        LeaseResponse* resp) {
-  return Serve("CreateFile", [&] {
+  return Serve(master_, "CreateFile", [&] {
     return Store(
-        master_->CreateFile(req->project(), req->path(), req->chunk_size(), req->client_id()),
+        master_->CreateFile(req->project(), req->path(), req->chunk_size(), req->client_id(),
+                            req->request_id()),
         [&](LeaseResponse r) { *resp = std::move(r); });
   });
 }
 
 grpc::Status MasterService::OpenForAppend(grpc::ServerContext*, const OpenForAppendRequest* req,
                                           LeaseResponse* resp) {
-  return Serve("OpenForAppend", [&] {
+  return Serve(master_, "OpenForAppend", [&] {
     return Store(master_->OpenForAppend(req->project(), req->path(), req->client_id()),
                  [&](LeaseResponse r) { *resp = std::move(r); });
   });
@@ -82,14 +87,14 @@ grpc::Status MasterService::OpenForAppend(grpc::ServerContext*, const OpenForApp
 
 grpc::Status MasterService::RenewLease(grpc::ServerContext*, const LeaseRef* req,
                                        LeaseResponse* resp) {
-  return Serve("RenewLease", [&] {
+  return Serve(master_, "RenewLease", [&] {
     return Store(master_->RenewLease(*req), [&](LeaseResponse r) { *resp = std::move(r); });
   });
 }
 
 grpc::Status MasterService::AllocateChunk(grpc::ServerContext*, const AllocateChunkRequest* req,
                                           AllocateChunkResponse* resp) {
-  return Serve("AllocateChunk", [&] {
+  return Serve(master_, "AllocateChunk", [&] {
     return Store(master_->AllocateChunk(req->lease(), req->index()),
                  [&](ChunkInfo c) { *resp->mutable_chunk() = std::move(c); });
   });
@@ -97,7 +102,7 @@ grpc::Status MasterService::AllocateChunk(grpc::ServerContext*, const AllocateCh
 
 grpc::Status MasterService::CommitLength(grpc::ServerContext*, const CommitLengthRequest* req,
                                          CommitLengthResponse* resp) {
-  return Serve("CommitLength", [&] {
+  return Serve(master_, "CommitLength", [&] {
     return Store(master_->CommitLength(req->lease(), req->length()),
                  [&](uint64_t n) { resp->set_length(n); });
   });
@@ -105,7 +110,7 @@ grpc::Status MasterService::CommitLength(grpc::ServerContext*, const CommitLengt
 
 grpc::Status MasterService::SealFile(grpc::ServerContext*, const SealFileRequest* req,
                                      SealFileResponse* resp) {
-  return Serve("SealFile", [&] {
+  return Serve(master_, "SealFile", [&] {
     return Store(master_->SealFile(req->lease(), req->seal()),
                  [&](FileInfo f) { *resp->mutable_file() = std::move(f); });
   });
@@ -113,7 +118,7 @@ grpc::Status MasterService::SealFile(grpc::ServerContext*, const SealFileRequest
 
 grpc::Status MasterService::GetFileInfo(grpc::ServerContext*, const GetFileInfoRequest* req,
                                         FileInfo* resp) {
-  return Serve("GetFileInfo", [&] {
+  return Serve(master_, "GetFileInfo", [&] {
     return Store(master_->GetFileInfo(req->project(), req->path(), req->with_chunks()),
                  [&](FileInfo f) { *resp = std::move(f); });
   });
@@ -121,7 +126,7 @@ grpc::Status MasterService::GetFileInfo(grpc::ServerContext*, const GetFileInfoR
 
 grpc::Status MasterService::ListFiles(grpc::ServerContext*, const ListFilesRequest* req,
                                       ListFilesResponse* resp) {
-  return Serve("ListFiles", [&] {
+  return Serve(master_, "ListFiles", [&] {
     return Store(master_->ListFiles(req->project(), req->prefix(), req->limit()),
                  [&](std::vector<FileInfo> files) {
                    for (auto& f : files) *resp->add_files() = std::move(f);
@@ -131,12 +136,12 @@ grpc::Status MasterService::ListFiles(grpc::ServerContext*, const ListFilesReque
 
 grpc::Status MasterService::DeleteFile(grpc::ServerContext*, const DeleteFileRequest* req,
                                        DeleteFileResponse*) {
-  return Serve("DeleteFile", [&] { return master_->DeleteFile(req->project(), req->path(), req->force()); });
+  return Serve(master_, "DeleteFile", [&] { return master_->DeleteFile(req->project(), req->path(), req->force()); });
 }
 
 grpc::Status MasterService::ClusterStatus(grpc::ServerContext*, const ClusterStatusRequest*,
                                           ClusterStatusResponse* resp) {
-  return Serve("ClusterStatus", [&] {
+  return Serve(master_, "ClusterStatus", [&] {
     *resp = master_->ClusterStatus();
     return absl::OkStatus();
   });
@@ -144,7 +149,7 @@ grpc::Status MasterService::ClusterStatus(grpc::ServerContext*, const ClusterSta
 
 grpc::Status MasterService::GetTopology(grpc::ServerContext*, const GetTopologyRequest*,
                                         GetTopologyResponse* resp) {
-  return Serve("GetTopology", [&] {
+  return Serve(master_, "GetTopology", [&] {
     *resp = master_->GetTopology();
     return absl::OkStatus();
   });
@@ -158,33 +163,33 @@ absl::Status Summary(absl::StatusOr<std::string> result, TopologyChangeResponse*
 
 grpc::Status MasterService::AddRack(grpc::ServerContext*, const AddRackRequest* req,
                                     TopologyChangeResponse* resp) {
-  return Serve("AddRack", [&] { return Summary(master_->AddRack(*req), resp); });
+  return Serve(master_, "AddRack", [&] { return Summary(master_->AddRack(*req), resp); });
 }
 
 grpc::Status MasterService::RemoveRack(grpc::ServerContext*, const RemoveRackRequest* req,
                                        TopologyChangeResponse* resp) {
-  return Serve("RemoveRack", [&] { return Summary(master_->RemoveRack(req->rack()), resp); });
+  return Serve(master_, "RemoveRack", [&] { return Summary(master_->RemoveRack(req->rack()), resp); });
 }
 
 grpc::Status MasterService::MoveServer(grpc::ServerContext*, const MoveServerRequest* req,
                                        TopologyChangeResponse* resp) {
-  return Serve("MoveServer",
+  return Serve(master_, "MoveServer",
                [&] { return Summary(master_->MoveServer(req->server_id(), req->rack()), resp); });
 }
 
 grpc::Status MasterService::SetServerState(grpc::ServerContext*, const SetServerStateRequest* req,
                                            TopologyChangeResponse* resp) {
-  return Serve("SetServerState", [&] { return Summary(master_->SetServerState(*req), resp); });
+  return Serve(master_, "SetServerState", [&] { return Summary(master_->SetServerState(*req), resp); });
 }
 
 grpc::Status MasterService::ImportTopology(grpc::ServerContext*, const ImportTopologyRequest* req,
                                            TopologyChangeResponse* resp) {
-  return Serve("ImportTopology", [&] { return Summary(master_->ImportTopology(*req), resp); });
+  return Serve(master_, "ImportTopology", [&] { return Summary(master_->ImportTopology(*req), resp); });
 }
 
 grpc::Status MasterService::Balancer(grpc::ServerContext*, const BalancerRequest* req,
                                      BalancerResponse* resp) {
-  return Serve("Balancer", [&] {
+  return Serve(master_, "Balancer", [&] {
     *resp = master_->Balancer(*req);
     return absl::OkStatus();
   });
@@ -193,7 +198,7 @@ grpc::Status MasterService::Balancer(grpc::ServerContext*, const BalancerRequest
 grpc::Status MasterService::SetReplicationLimits(grpc::ServerContext*,
                                                  const ReplicationLimits* req,
                                                  ReplicationLimits* resp) {
-  return Serve("SetReplicationLimits", [&] {
+  return Serve(master_, "SetReplicationLimits", [&] {
     *resp = master_->SetReplicationLimits(*req);
     return absl::OkStatus();
   });
@@ -201,26 +206,26 @@ grpc::Status MasterService::SetReplicationLimits(grpc::ServerContext*,
 
 grpc::Status MasterService::Backup(grpc::ServerContext*, const BackupRequest* req,
                                    BackupResponse*) {
-  return Serve("Backup", [&] { return master_->Backup(req->dir()); });
+  return Serve(master_, "Backup", [&] { return master_->Backup(req->dir()); });
 }
 
 grpc::Status MasterService::Fsck(grpc::ServerContext*, const FsckRequest* req,
                                  FsckResponse* resp) {
-  return Serve("Fsck", [&] {
+  return Serve(master_, "Fsck", [&] {
     return Store(master_->Fsck(req->project()), [&](FsckResponse r) { *resp = std::move(r); });
   });
 }
 
 grpc::Status MasterService::ReplaceReplicas(grpc::ServerContext*,
                                             const ReplaceReplicasRequest* req, ChunkInfo* resp) {
-  return Serve("ReplaceReplicas", [&] {
+  return Serve(master_, "ReplaceReplicas", [&] {
     return Store(master_->ReplaceReplicas(*req), [&](ChunkInfo c) { *resp = std::move(c); });
   });
 }
 
 grpc::Status MasterService::GcStatus(grpc::ServerContext*, const GcStatusRequest*,
                                      GcStatusResponse* resp) {
-  return Serve("GcStatus", [&] {
+  return Serve(master_, "GcStatus", [&] {
     *resp = master_->GcStatus();
     return absl::OkStatus();
   });
@@ -228,14 +233,14 @@ grpc::Status MasterService::GcStatus(grpc::ServerContext*, const GcStatusRequest
 
 grpc::Status MasterService::Orphans(grpc::ServerContext*, const OrphansRequest* req,
                                     OrphansResponse* resp) {
-  return Serve("Orphans", [&] {
+  return Serve(master_, "Orphans", [&] {
     return Store(master_->Orphans(*req), [&](OrphansResponse r) { *resp = std::move(r); });
   });
 }
 
 grpc::Status MasterService::RenameFile(grpc::ServerContext*, const RenameFileRequest* req,
                                        FileInfo* resp) {
-  return Serve("RenameFile", [&] {
+  return Serve(master_, "RenameFile", [&] {
     return Store(master_->RenameFile(req->project(), req->path(), req->new_path()),
                  [&](FileInfo f) { *resp = std::move(f); });
   });
@@ -243,7 +248,7 @@ grpc::Status MasterService::RenameFile(grpc::ServerContext*, const RenameFileReq
 
 grpc::Status MasterService::SnapshotFile(grpc::ServerContext*, const SnapshotFileRequest* req,
                                          FileInfo* resp) {
-  return Serve("SnapshotFile", [&] {
+  return Serve(master_, "SnapshotFile", [&] {
     return Store(master_->SnapshotFile(req->project(), req->path(), req->snapshot_path()),
                  [&](FileInfo f) { *resp = std::move(f); });
   });

@@ -21,7 +21,7 @@ constexpr char kDefaultDatacenter[] = "dc1";
 
 ternion::v1::GetTopologyResponse Master::GetTopology() {
   absl::MutexLock lock(&mu_);
-  const absl::Time now = absl::Now();
+  const absl::Time now = Now();
   std::vector<uint64_t> replicas(server_by_ordinal_.size(), 0);
   for (const auto& [id, c] : chunks_) {
     if (c.deleted()) continue;
@@ -125,11 +125,11 @@ absl::StatusOr<std::string> Master::ApplyTopology(const ternion::v1::ImportTopol
                                      " server placement(s) changed");
   if (batch.puts.empty()) return summary;  // idempotent: nothing to do
   AddAudit(&batch, absl::StrCat(action, ": ", summary));
-  RETURN_IF_ERROR(store_->Write(batch));
+  Commit(std::move(batch));
 
   for (const auto& r : req.racks()) racks_[r.rack()] = racks.at(r.rack());
   for (auto& rec : server_changes) servers_.at(rec.server_id()).record = std::move(rec);
-  const absl::Time now = absl::Now();
+  const absl::Time now = Now();
   for (ServerState* s : server_by_ordinal_) RefreshPlacement(*s, now);
   last_move_scan_ = absl::InfinitePast();  // chunks that now break the policy move soon
   return summary;
@@ -176,7 +176,7 @@ absl::StatusOr<std::string> Master::RemoveRack(const std::string& rack) {
   MetadataBatch batch;
   batch.Delete(absl::StrCat("r/", rack));
   AddAudit(&batch, absl::StrCat("remove-rack ", rack));
-  RETURN_IF_ERROR(store_->Write(batch));
+  Commit(std::move(batch));
   racks_.erase(rack);
   return absl::StrCat("rack ", rack, " removed");
 }
@@ -216,9 +216,9 @@ absl::StatusOr<std::string> Master::SetServerState(const ternion::v1::SetServerS
       absl::StrCat(req.server_id(), " ", ternion::v1::ServerAdminState_Name(s.record.state()),
                    " -> ", ternion::v1::ServerAdminState_Name(rec.state()));
   AddAudit(&batch, absl::StrCat("server-state ", change));
-  RETURN_IF_ERROR(store_->Write(batch));
+  Commit(std::move(batch));
   s.record = std::move(rec);
-  RefreshPlacement(s, absl::Now());
+  RefreshPlacement(s, Now());
   last_move_scan_ = absl::InfinitePast();
   return change;
 }
@@ -248,7 +248,7 @@ ternion::v1::BalancerResponse Master::Balancer(const ternion::v1::BalancerReques
   resp.set_bytes_moved(balancer_bytes_moved_);
   resp.set_moves_done(balancer_moves_done_);
   resp.set_moves_queued(move_queue_.size());
-  const absl::Time now = absl::Now();
+  const absl::Time now = Now();
   double sum = 0, mx = 0, mn = 1;
   int n = 0;
   for (const auto& [id, s] : servers_) {
@@ -266,6 +266,7 @@ ternion::v1::BalancerResponse Master::Balancer(const ternion::v1::BalancerReques
 }
 
 std::vector<std::string> Master::AuditLog(size_t limit) {
+  (void)WaitDurable();  // the records are read back from the store
   std::vector<std::string> lines;
   (void)store_->Scan("a/", [&](absl::string_view, absl::string_view v) {
     lines.emplace_back(v);
@@ -278,6 +279,7 @@ absl::Status Master::Backup(const std::string& dir) {
   if (dir.empty() || dir[0] != '/') {
     return absl::InvalidArgumentError("backup directory must be an absolute path");
   }
+  RETURN_IF_ERROR(WaitDurable());  // the copy holds every change answered so far
   RETURN_IF_ERROR(store_->Checkpoint(dir));
   TLOG(INFO) << "audit: metadata backup written to " << dir;
   return absl::OkStatus();

@@ -52,14 +52,20 @@ MetadataStore::~MetadataStore() {
 }
 
 absl::Status MetadataStore::Write(const MetadataBatch& batch) {
+  return Write(absl::MakeConstSpan(&batch, 1));
+}
+
+absl::Status MetadataStore::Write(absl::Span<const MetadataBatch> batches) {
   rocksdb::WriteBatch wb;
-  for (const auto& [k, v] : batch.puts) {
-    rocksdb::Status s = wb.Put(k, v);
-    if (!s.ok()) return FromRocks(s, "batch put");
-  }
-  for (const auto& k : batch.deletes) {
-    rocksdb::Status s = wb.Delete(k);
-    if (!s.ok()) return FromRocks(s, "batch delete");
+  for (const MetadataBatch& batch : batches) {  // in order: a later batch overrides an earlier
+    for (const auto& [k, v] : batch.puts) {
+      rocksdb::Status s = wb.Put(k, v);
+      if (!s.ok()) return FromRocks(s, "batch put");
+    }
+    for (const auto& k : batch.deletes) {
+      rocksdb::Status s = wb.Delete(k);
+      if (!s.ok()) return FromRocks(s, "batch delete");
+    }
   }
   rocksdb::WriteOptions wo;
   wo.sync = true;

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 
 namespace rocksdb {
 class DB;
@@ -40,6 +41,8 @@ class MetadataStore {
 
   // Applies the batch atomically and durably (WAL fsync) before returning.
   absl::Status Write(const MetadataBatch& batch);
+  // Applies the batches in order, all of them atomically, with one sync.
+  absl::Status Write(absl::Span<const MetadataBatch> batches);
 
   // Writes a consistent copy of the whole store into `dir` (which must not exist yet) while
   // writes go on: a RocksDB checkpoint (hard links where the filesystem allows).

@@ -6,10 +6,12 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "tests/testutil/cluster_fixture.h"
 
@@ -184,6 +186,62 @@ TEST_F(CrashTest, TheMasterDyingAfterACommitBeforeAnsweringLosesNothing) {
   ASSERT_OK(written);
   ASSERT_OK(local::WaitForLiveServers(cluster_.master_address, 4, 30));
   ExpectContents("t", "m", data);
+}
+
+// The master dying while many writers' changes are being group-committed: every change a
+// writer was answered for is there after the restart (the file exists; a sealed file is sealed
+// with all its bytes), and no change is half there (every file's chunks have their records).
+TEST_F(CrashTest, TheMasterKilledDuringGroupCommitsKeepsEveryAnsweredChange) {
+  ASSERT_OK(client_->CreateProject("t"));
+  // The master dies just before its 100th group write from now: the changes of that group are
+  // applied in its memory, and would be lost if any had been answered.
+  ASSERT_OK(local::KillProcess(cluster_.dir, "master"));
+  ASSERT_OK(local::RestartProcess(cluster_.dir, "master",
+                                  {"--failpoints", "master.metadata.before_write=crash@100"}));
+  ASSERT_OK(local::WaitForLiveServers(cluster_.master_address, 4, 30));
+  std::atomic<bool> stop{false};
+  absl::Mutex mu;
+  std::vector<std::string> created;                  // answered creates
+  std::vector<std::pair<std::string, std::string>> sealed;  // answered seals, with contents
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 6; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < 400 && !stop.load(); ++i) {
+        const std::string path = absl::StrCat("g/", t, "-", i);
+        auto w = client_->Create("t", path, {.chunk_size = 1 << 20});
+        if (!w.ok()) continue;
+        {
+          absl::MutexLock lock(&mu);
+          created.push_back(path);
+        }
+        const std::string data = RandomBytes(1000 + i, t * 1000 + i);
+        if ((*w)->Append(data).ok() && (*w)->Seal().ok()) {
+          absl::MutexLock lock(&mu);
+          sealed.emplace_back(path, data);
+        }
+      }
+    });
+  }
+  RestartWhenDead("master");
+  ASSERT_OK(local::WaitForLiveServers(cluster_.master_address, 4, 30));
+  absl::SleepFor(absl::Seconds(1));  // the writers go on against the new incarnation
+  stop = true;
+  for (auto& w : writers) w.join();
+  absl::MutexLock lock(&mu);
+  ASSERT_GT(sealed.size(), 10u) << "too few writes to prove anything";
+  ASSERT_OK_AND_ASSIGN(std::vector<FileStat> files, client_->List("t", "g/"));
+  std::set<std::string> listed;
+  for (const FileStat& f : files) {
+    listed.insert(f.path);
+    ASSERT_OK_AND_ASSIGN(FileStat st, client_->Stat("t", f.path, /*with_chunks=*/true));
+    for (const auto& c : st.chunks) EXPECT_GT(c.version, 0u) << f.path;
+  }
+  for (const std::string& path : created) EXPECT_TRUE(listed.contains(path)) << path;
+  for (const auto& [path, data] : sealed) {
+    ASSERT_OK_AND_ASSIGN(FileStat st, client_->Stat("t", path, false));
+    EXPECT_TRUE(st.sealed) << path;
+    ExpectContents("t", path, data);
+  }
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "tests/testutil/fake_clock.h"
 #include "tests/testutil/status_matchers.h"
 #include "tests/testutil/temp_dir.h"
 
@@ -20,6 +21,7 @@ class MasterTest : public ::testing::Test {
   void SetUp() override { Reopen(); }
   void Reopen() {
     master_.reset();
+    options_.clock = &clock_;
     if (!std::filesystem::exists(dir_.path() + "/meta")) {
       ASSERT_OK(Master::Format(dir_.path() + "/meta").status());
     }
@@ -49,6 +51,7 @@ class MasterTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
+  testing::FakeClock clock_;  // moved by the tests: leases, liveness and delays never sleep
   MasterOptions options_ = [] {
     MasterOptions o;
     o.move_scan_interval = absl::ZeroDuration();  // every TakeMoves rescans
@@ -110,6 +113,28 @@ TEST_F(MasterTest, ProjectsPersist) {
   ASSERT_EQ(projects.size(), 1u);
   EXPECT_EQ(projects[0].name(), "alpha");
   EXPECT_EQ(projects[0].owner(), "ann");
+}
+
+// A create whose answer was lost (the master restarted meanwhile) is retried with the same
+// request id and gets the lease; any other create of the path, or a retry after data was
+// written, is refused.
+TEST_F(MasterTest, ARetriedCreateGetsItsLeaseAndNothingElseDoes) {
+  RegisterServers(3, 2);
+  ASSERT_OK(master_->CreateProject("p", ""));
+  ASSERT_OK(master_->CreateFile("p", "f", 1 << 20, "c1", "req-1"));
+  Reopen();
+  RegisterServers(3, 2);
+  ASSERT_OK_AND_ASSIGN(auto retried, master_->CreateFile("p", "f", 1 << 20, "c1", "req-1"));
+  EXPECT_EQ(master_->CreateFile("p", "f", 1 << 20, "c1", "req-2").status().code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(master_->CreateFile("p", "f", 1 << 20, "c2", "req-1").status().code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(master_->CreateFile("p", "f", 1 << 20, "c1").status().code(),
+            absl::StatusCode::kAlreadyExists);
+  LeaseRef lease = Lease(retried);
+  ASSERT_OK(master_->AllocateChunk(lease, 0));
+  EXPECT_EQ(master_->CreateFile("p", "f", 1 << 20, "c1", "req-1").status().code(),
+            absl::StatusCode::kAlreadyExists);
 }
 
 TEST_F(MasterTest, WriteLifecycleAndRestart) {
@@ -560,7 +585,7 @@ class RepairTest : public TopologyTest {
         hb.add_disks()->set_capacity_bytes(100ull << 30);
         master_->Heartbeat(hb);
       }
-      absl::SleepFor(absl::Milliseconds(60));
+      clock_.Advance(absl::Milliseconds(60));
     }
   }
 };
