@@ -19,7 +19,7 @@
 namespace {
 
 using ternion::master::ChunkEntry;
-using ternion::master::ChunkMap;
+using ternion::master::ChunkTable;
 using ternion::master::Placement;
 using ternion::master::PlacementPolicy;
 using ternion::master::PlacementServer;
@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
 
   // Place every chunk and record it in a chunk map, as AllocateChunk does.
   const size_t heap_before = mallinfo2().uordblks + mallinfo2().hblkhd;  // + mmapped blocks
-  ChunkMap chunks;
+  ChunkTable chunks;  // with its per-server lists, as in the master
   uint64_t failed = 0;
   const auto start = std::chrono::steady_clock::now();
   for (uint64_t id = 1; id <= cfg.chunks; ++id) {
@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
       e.AddReplica(s);
       policy.AddUsage(s, cfg.chunk_bytes);
     }
-    chunks.emplace(id, e);
+    chunks.Put(id, e);
   }
   const double place_s = Seconds(std::chrono::steady_clock::now() - start);
   const size_t heap_bytes = mallinfo2().uordblks + mallinfo2().hblkhd - heap_before;
@@ -127,7 +127,7 @@ int main(int argc, char** argv) {
     ++pd_loss[left_pd];
   }
   const double n = static_cast<double>(chunks.size());
-  const double bytes_per_chunk = static_cast<double>(ternion::master::ChunkMapBytes(chunks)) / n;
+  const double bytes_per_chunk = heap_bytes / n;  // the map and the per-server lists
 
   nlohmann::json j = {
       {"servers", cfg.servers},
@@ -139,8 +139,7 @@ int main(int argc, char** argv) {
       {"placements_per_s", n / place_s},
       {"us_per_placement", place_s * 1e6 / n},
       {"bytes_per_chunk", bytes_per_chunk},
-      {"heap_bytes_per_chunk", heap_bytes / n},
-      {"chunk_entry_bytes", sizeof(ChunkMap::value_type)},
+      {"chunk_entry_bytes", sizeof(ternion::master::ChunkEntry)},
       {"fill_mean", mean_fill},
       {"fill_max_over_mean", max_fill / mean_fill},
       {"fill_min_over_mean", min_fill / mean_fill},
@@ -160,13 +159,13 @@ int main(int argc, char** argv) {
   std::cout << absl::StrFormat(
       "ternion-placement-sim: %d servers, %d racks, %d power domains, %d chunks of %d MiB\n"
       "  placement (one core)        %.0f placements/s (%.2f us each), %d failed\n"
-      "  chunk map memory            %.1f bytes/chunk (table), %.1f bytes/chunk (heap growth)\n"
+      "  chunk map memory            %.1f bytes/chunk (heap growth: map and per-server lists)\n"
       "  disk fill                   mean %.1f%%, max/mean %.3f, min/mean %.3f\n"
       "  spreading                   %.6f of chunks in 3 racks, %.6f in 3 power domains\n"
       "  rack 0 lost                 chunks left with 0/1/2 replicas: %d / %d / %d\n"
       "  power domain 0 lost         chunks left with 0/1/2 replicas: %d / %d / %d\n",
       cfg.servers, cfg.racks, cfg.power_domains, chunks.size(), cfg.chunk_bytes >> 20, n / place_s,
-      place_s * 1e6 / n, failed, bytes_per_chunk, heap_bytes / n, mean_fill * 100,
+      place_s * 1e6 / n, failed, bytes_per_chunk, mean_fill * 100,
       max_fill / mean_fill, min_fill / mean_fill, three_racks / n, three_pds / n, rack_loss[0],
       rack_loss[1], rack_loss[2], pd_loss[0], pd_loss[1], pd_loss[2]);
   return failed == 0 ? 0 : 1;

@@ -2,14 +2,16 @@
 
 // The master's in-memory chunk map: for every chunk, its file, version, acknowledged length and
 // replica locations, in one fixed-size entry. GFS keeps under 64 bytes per chunk so the map of a
-// large cluster fits in one machine's memory; ternion-placement-sim measures ours with
-// ChunkMapBytes(). Servers and projects appear as the master's dense ordinals; the persistent
-// ChunkRecord keeps their names.
+// large cluster fits in one machine's memory; ternion-placement-sim measures ours. Servers and
+// projects appear as the master's dense ordinals; the persistent ChunkRecord keeps their names.
 
 #include <algorithm>
 #include <cstdint>
 
-#include "absl/container/flat_hash_map.h"
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "absl/container/btree_set.h"
 #include "absl/types/span.h"
 
 namespace ternion::master {
@@ -59,11 +61,56 @@ struct ChunkEntry {
 
 static_assert(sizeof(ChunkEntry) == 40, "keep the chunk map small");
 
-using ChunkMap = absl::flat_hash_map<uint64_t, ChunkEntry>;
+// The chunk map, ordered by chunk id (so a scan can go on in slices from where it stopped,
+// across changes), with the chunks of every server: a server's report, death or drain costs
+// what it holds, not what the cluster holds (HDFS keeps the same per-DataNode block lists).
+// Every change goes through Put and Erase, which keep the two in step. Not thread-safe.
+class ChunkTable {
+ public:
+  using Map = absl::btree_map<uint64_t, ChunkEntry>;
+  using const_iterator = Map::const_iterator;
 
-// Bytes the map's table occupies: one slot (key + entry) and one control byte per bucket.
-inline size_t ChunkMapBytes(const ChunkMap& map) {
-  return map.bucket_count() * (sizeof(ChunkMap::value_type) + 1);
-}
+  const_iterator begin() const { return map_.begin(); }
+  const_iterator end() const { return map_.end(); }
+  const_iterator find(uint64_t id) const { return map_.find(id); }
+  // The first chunk with an id at or after `id`: where a sliced scan goes on.
+  const_iterator lower_bound(uint64_t id) const { return map_.lower_bound(id); }
+  const ChunkEntry& at(uint64_t id) const { return map_.at(id); }
+  bool contains(uint64_t id) const { return map_.contains(id); }
+  size_t size() const { return map_.size(); }
+
+  // Sets the chunk's entry (adding the chunk if new).
+  void Put(uint64_t id, const ChunkEntry& e) {
+    auto [it, added] = map_.try_emplace(id, e);
+    if (!added) {
+      for (uint32_t r : it->second.replica_span()) {
+        if (!e.HasReplica(r)) by_server_[r].erase(id);
+      }
+      it->second = e;
+    }
+    for (uint32_t r : e.replica_span()) OnServerMutable(r).insert(id);
+  }
+  void Erase(uint64_t id) {
+    auto it = map_.find(id);
+    if (it == map_.end()) return;
+    for (uint32_t r : it->second.replica_span()) by_server_[r].erase(id);
+    map_.erase(it);
+  }
+
+  // The chunks the map places on server `ordinal`, in id order.
+  const absl::btree_set<uint64_t>& OnServer(uint32_t ordinal) const {
+    static const absl::btree_set<uint64_t> kNone;
+    return ordinal < by_server_.size() ? by_server_[ordinal] : kNone;
+  }
+
+ private:
+  absl::btree_set<uint64_t>& OnServerMutable(uint32_t ordinal) {
+    if (ordinal >= by_server_.size()) by_server_.resize(ordinal + 1);
+    return by_server_[ordinal];
+  }
+
+  Map map_;
+  std::vector<absl::btree_set<uint64_t>> by_server_;  // by server ordinal
+};
 
 }  // namespace ternion::master

@@ -211,7 +211,7 @@ absl::Status Master::Load() {
   RETURN_IF_ERROR(store_->Scan(kChunkPrefix, [&](absl::string_view k, absl::string_view v) {
     ChunkRecord c;
     parse(&c, k, v);
-    chunks_[c.chunk_id()] = EntryOf(c);
+    chunks_.Put(c.chunk_id(), EntryOf(c));
     if (c.deleted()) deleted_chunks_.insert(c.chunk_id());
   }));
   RETURN_IF_ERROR(store_->Scan(kUnwipedPrefix, [&](absl::string_view k, absl::string_view) {
@@ -404,9 +404,9 @@ void Master::RecordWiped(ServerState& s, const std::vector<uint64_t>& ids) {
   }
   if (!batch.puts.empty() || !batch.deletes.empty()) {
     Commit(std::move(batch));
-    for (auto& [id, e] : changed) chunks_[id] = e;
+    for (auto& [id, e] : changed) chunks_.Put(id, e);
     for (uint64_t id : gone) {
-      chunks_.erase(id);
+      chunks_.Erase(id);
       deleted_chunks_.erase(id);
     }
   }
@@ -595,7 +595,7 @@ absl::StatusOr<ChunkInfo> Master::AllocateChunk(const LeaseRef& lease, uint64_t 
   Commit(std::move(batch));
   ++next_chunk_id_;
   *f = std::move(updated);
-  chunks_[id] = c;
+  chunks_.Put(id, c);
   replicas_changed_at_[id] = Now();
   // Count the chunk's space at once, so a burst of allocations spreads before heartbeats catch up.
   for (uint32_t s : placed.servers) placement_.AddUsage(s, f->chunk_size());
@@ -641,7 +641,7 @@ absl::StatusOr<ChunkInfo> Master::ReplaceReplicas(const ternion::v1::ReplaceRepl
   MetadataBatch batch;
   PutChunk(&batch, req.chunk_id(), e);
   Commit(std::move(batch));
-  chunks_[req.chunk_id()] = e;
+  chunks_.Put(req.chunk_id(), e);
   replicas_changed_at_[req.chunk_id()] = Now();
   for (uint32_t s : placed.servers) placement_.AddUsage(s, f->chunk_size());
   TLOG(INFO) << "write recovery of chunk " << req.chunk_id() << ": version " << e.version << ", "
@@ -678,7 +678,7 @@ absl::StatusOr<uint64_t> Master::CommitLength(const LeaseRef& lease, uint64_t le
   }
   Commit(std::move(batch));
   *f = std::move(updated);
-  for (auto& [id, c] : changed) chunks_[id] = c;
+  for (auto& [id, c] : changed) chunks_.Put(id, c);
   return length;
 }
 
@@ -752,7 +752,7 @@ absl::Status Master::DeleteFile(const std::string& project, const std::string& p
   }
   Commit(std::move(batch));
   for (auto& [id, c] : changed) {
-    chunks_[id] = c;
+    chunks_.Put(id, c);
     if (c.deleted()) deleted_chunks_.insert(id);
   }
   files_by_id_.erase(f->file_id());
@@ -843,8 +843,9 @@ void Master::ReplicaHealth(const ChunkEntry& c, absl::Time now, int* live, bool*
   *rack_safe = c.num_replicas >= options_.replicas && placement_.RackSafe(c.replica_span());
 }
 
-void Master::FillServerStatus(const ServerState& s, absl::Time now, uint64_t replicas,
+void Master::FillServerStatus(const ServerState& s, absl::Time now,
                               ternion::v1::ChunkServerStatus* out) {
+  const uint64_t replicas = chunks_.OnServer(s.ordinal).size();
   out->set_server_id(s.record.server_id());
   out->set_address(s.record.address());
   out->set_rack(s.rack());
@@ -866,12 +867,10 @@ ternion::v1::ClusterStatusResponse Master::ClusterStatus() {
   absl::MutexLock lock(&mu_);
   const absl::Time now = Now();
   ternion::v1::ClusterStatusResponse resp;
-  std::vector<uint64_t> replicas_per_server(server_by_ordinal_.size(), 0);
   for (const auto& [id, c] : chunks_) {
     if (c.deleted()) continue;
     resp.set_chunks_total(resp.chunks_total() + 1);
     resp.set_replicas_total(resp.replicas_total() + c.num_replicas);
-    for (uint32_t r : c.replica_span()) ++replicas_per_server[r];
     int live;
     bool rack_safe;
     ReplicaHealth(c, now, &live, &rack_safe);
@@ -885,7 +884,7 @@ ternion::v1::ClusterStatusResponse Master::ClusterStatus() {
     if (!rack_safe) resp.set_chunks_rack_unsafe(resp.chunks_rack_unsafe() + 1);
   }
   for (const auto& [id, s] : servers_) {
-    FillServerStatus(s, now, replicas_per_server[s.ordinal], resp.add_servers());
+    FillServerStatus(s, now, resp.add_servers());
     if (IsLive(s, now)) resp.set_live_servers(resp.live_servers() + 1);
   }
   const SetAsideCounts set_aside = CountSetAside();
@@ -966,7 +965,7 @@ absl::StatusOr<FileInfo> Master::SnapshotFile(const std::string& project, const 
   batch.Put(kNextFileIdKey, absl::StrCat(snap.file_id() + 1));
   Commit(std::move(batch));
   ++next_file_id_;
-  for (auto& [id, c] : changed) chunks_[id] = c;
+  for (auto& [id, c] : changed) chunks_.Put(id, c);
   FileRecord& stored = files_[FileKey(project, snapshot_path)];
   stored = std::move(snap);
   files_by_id_[stored.file_id()] = &stored;

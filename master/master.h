@@ -311,8 +311,9 @@ class Master {
   void ScanForMoves(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether a chunk's bytes can no longer change (full, or its file has no writer).
   bool ChunkStable(const ChunkEntry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void FillServerStatus(const ServerState& s, absl::Time now, uint64_t replicas,
-                        ternion::v1::ChunkServerStatus* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Its replicas: the chunks the map places on it (deleted ones included until wiped).
+  void FillServerStatus(const ServerState& s, absl::Time now, ternion::v1::ChunkServerStatus* out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Validates and applies topology changes as one batch with one audit record.
   absl::StatusOr<std::string> ApplyTopology(const ternion::v1::ImportTopologyRequest& req,
                                             const std::string& action)
@@ -355,7 +356,7 @@ class Master {
   // Keyed by project + '\0' + path: ordered, so a prefix listing is a range scan.
   std::map<std::string, ternion::v1::FileRecord> files_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, ternion::v1::FileRecord*> files_by_id_ ABSL_GUARDED_BY(mu_);
-  ChunkMap chunks_ ABSL_GUARDED_BY(mu_);
+  ChunkTable chunks_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, ServerState> servers_ ABSL_GUARDED_BY(mu_);  // nodes are stable
   std::vector<ServerState*> server_by_ordinal_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> project_names_ ABSL_GUARDED_BY(mu_);  // by ordinal

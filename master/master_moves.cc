@@ -322,7 +322,7 @@ bool Master::RecordMove(const ReplicaMove& move, const absl::Status& copied) {
   MetadataBatch batch;
   PutChunk(&batch, move.chunk_id, e);
   Commit(std::move(batch));
-  it->second = e;
+  chunks_.Put(move.chunk_id, e);
   replicas_changed_at_[move.chunk_id] = Now();
   // Both servers' usage must be reported afresh (after the old replica is dropped, which
   // follows at once) before the balancer plans again.

@@ -107,8 +107,9 @@ Master::ReportActions Master::Reconcile(ServerState& s, const Reports& reports,
   // Replicas the map places here that the server no longer has (a failed disk, lost files; for
   // a deleted chunk: wiped, e.g. a wipe finished after a crash).
   std::vector<uint64_t> wiped;
-  for (const auto& [id, e] : chunks_) {
-    if (!e.HasReplica(s.ordinal) || reported.contains(id)) continue;
+  for (uint64_t id : chunks_.OnServer(s.ordinal)) {  // what the map places here, only
+    if (reported.contains(id)) continue;
+    const ChunkEntry& e = chunks_.at(id);
     if (e.deleted()) {
       if (!set_aside.contains(id)) wiped.push_back(id);
       continue;
@@ -201,7 +202,7 @@ Master::ReportActions Master::Reconcile(ServerState& s, const Reports& reports,
     for (const auto& [id, e] : changed) PutChunk(&batch, id, e);
     Commit(std::move(batch));
     for (auto& [id, e] : changed) {
-      chunks_[id] = e;
+      chunks_.Put(id, e);
       replicas_changed_at_[id] = now;
     }
     last_move_scan_ = absl::InfinitePast();  // repair soon
@@ -463,7 +464,7 @@ absl::StatusOr<std::string> Master::AdoptOrphan(
                                 " copies) as ", project, "/", path));
   Commit(std::move(batch));
   ++next_file_id_;
-  chunks_[id] = e;
+  chunks_.Put(id, e);
   replicas_changed_at_[id] = Now();
   ternion::v1::FileRecord& stored = files_[FileKey(project, path)];
   stored = std::move(f);

@@ -22,11 +22,6 @@ constexpr char kDefaultDatacenter[] = "dc1";
 ternion::v1::GetTopologyResponse Master::GetTopology() {
   absl::MutexLock lock(&mu_);
   const absl::Time now = Now();
-  std::vector<uint64_t> replicas(server_by_ordinal_.size(), 0);
-  for (const auto& [id, c] : chunks_) {
-    if (c.deleted()) continue;
-    for (uint32_t r : c.replica_span()) ++replicas[r];
-  }
   // Racks of the topology, plus racks that servers claim but no administrator has added.
   std::map<std::string, RackRecord> racks = racks_;
   for (const auto& [id, s] : servers_) racks.try_emplace(s.rack()).first->second.set_name(s.rack());
@@ -37,7 +32,9 @@ ternion::v1::GetTopologyResponse Master::GetTopology() {
     info->set_power_domain(r.power_domain());
     info->set_datacenter(r.datacenter());
     for (const auto& [id, s] : servers_) {
-      if (s.rack() == name) FillServerStatus(s, now, replicas[s.ordinal], info->add_servers());
+      if (s.rack() == name) {
+        FillServerStatus(s, now, info->add_servers());
+      }
     }
   }
   return resp;
