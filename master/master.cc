@@ -121,8 +121,15 @@ void Master::RefreshLiveness(absl::Time now) {
   if (now - last_liveness_sweep_ < absl::Milliseconds(100)) return;
   last_liveness_sweep_ = now;
   for (ServerState* s : server_by_ordinal_) {
-    const bool usable = IsLive(*s, now) && s->record.state() == ternion::v1::SERVER_ACTIVE;
+    const bool live = IsLive(*s, now);
+    const bool usable = live && s->record.state() == ternion::v1::SERVER_ACTIVE;
     if (usable != placement_.server(s->ordinal).usable) RefreshPlacement(*s, now);
+    // A server just found dead: its chunks are examined for repair before any other.
+    if (s->seen_live && !live) {
+      const auto& held = chunks_.OnServer(s->ordinal);
+      urgent_chunks_.insert(held.begin(), held.end());
+    }
+    s->seen_live = live;
   }
 }
 

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/random/random.h"
@@ -43,6 +44,8 @@ struct MasterOptions {
   // How often the chunk map is scanned for replicas to move (policy violations, draining
   // servers, the balancer).
   absl::Duration move_scan_interval = absl::Seconds(2);
+  // Chunks examined per TakeMoves call: bounds how long one call holds the mutex (~10 ms).
+  size_t move_scan_slice = 50000;
   double balancer_band = 0.05;                      // default allowed distance from mean fill
   uint64_t move_bandwidth_bytes_per_s = 64ull << 20;  // cluster-wide cap on replica moves
   // Replicas of chunks this master does not know are quarantined, then wiped after this delay
@@ -222,6 +225,7 @@ class Master {
     absl::Time orphan_due = absl::InfiniteFuture();  // when a quarantined orphan's delay ends
     uint32_t ordinal = 0;     // the server's number in the chunk map and PlacementPolicy
     bool registered = false;  // registered with this master incarnation
+    bool seen_live = false;   // live at the last liveness sweep
     absl::Time last_heartbeat = absl::InfinitePast();
     uint64_t capacity_bytes = 0;
     uint64_t used_bytes = 0;
@@ -307,8 +311,15 @@ class Master {
   SetAsideCounts CountSetAside() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Writes one audit record on its own.
   void AuditNow(const std::string& action) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Plans moves into move_queue_ from a scan of the chunk map.
-  void ScanForMoves(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Move planning. A pass examines the whole chunk map, in slices of bounded size (one per
+  // TakeMoves), so no call holds the mutex for a walk of the map; chunks flagged by events (a
+  // server died, a report dropped replicas) are examined first. StartMovePass takes the
+  // balancer's figures for the pass; PlanMove queues the move one chunk needs, if any;
+  // FinishMovePass ends the pass (and the drains it completed).
+  void StartMovePass(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ScanMoveSlice(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PlanMove(uint64_t id, const ChunkEntry& e, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FinishMovePass(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether a chunk's bytes can no longer change (full, or its file has no writer).
   bool ChunkStable(const ChunkEntry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Its replicas: the chunks the map places on it (deleted ones included until wiped).
@@ -368,6 +379,16 @@ class Master {
 
   // Replica moves: planned, then taken by the scheduler, then finished.
   std::vector<ReplicaMove> move_queue_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<uint64_t> queued_chunks_ ABSL_GUARDED_BY(mu_);  // chunks in move_queue_
+  absl::btree_set<uint64_t> urgent_chunks_ ABSL_GUARDED_BY(mu_);      // examine these first
+  struct MovePass {
+    bool running = false;
+    uint64_t cursor = 0;  // the next chunk id to examine
+    bool settled = true;  // the balancer's previous moves are done and reported
+    std::vector<int64_t> excess, deficit;  // bytes each server is above / below the mean fill
+    std::vector<uint32_t> not_below_mean;
+  };
+  MovePass pass_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, ReplicaMove> moves_in_flight_ ABSL_GUARDED_BY(mu_);
   absl::Time last_move_scan_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   // When chunks last gained or lost a replica (pruned after a minute), so a report built just

@@ -63,7 +63,7 @@ bool Master::ChunkStable(const ChunkEntry& e) {
   return e.length == f.chunk_size() || f.sealed() || f.lease_id().empty();
 }
 
-void Master::ScanForMoves(absl::Time now) {
+void Master::StartMovePass(absl::Time now) {
   last_move_scan_ = now;
   absl::erase_if(replicas_changed_at_, [now](const auto& kv) {
     return now - kv.second > absl::Minutes(1);
@@ -71,15 +71,20 @@ void Master::ScanForMoves(absl::Time now) {
   last_liveness_sweep_ = absl::InfinitePast();
   RefreshLiveness(now);
   move_queue_.clear();
+  queued_chunks_.clear();
+  pass_ = MovePass();
+  pass_.running = true;
 
   // The balancer (like HDFS's) runs while some server's fill is more than `band` away from the
   // mean. It works in iterations: it plans moves off servers above the mean (up to each one's
   // excess) onto servers below it (up to each one's deficit), then plans again only when those
   // moves are done and every server involved has reported its usage since.
-  std::vector<int64_t> excess(server_by_ordinal_.size(), 0);
-  std::vector<int64_t> deficit(server_by_ordinal_.size(), 0);
-  std::vector<uint32_t> not_below_mean;
-  bool settled = true;
+  std::vector<int64_t>& excess = pass_.excess;
+  std::vector<int64_t>& deficit = pass_.deficit;
+  std::vector<uint32_t>& not_below_mean = pass_.not_below_mean;
+  excess.assign(server_by_ordinal_.size(), 0);
+  deficit.assign(server_by_ordinal_.size(), 0);
+  bool& settled = pass_.settled;
   for (const auto& [id, m] : moves_in_flight_) settled &= m.reason != ReplicaMove::kBalance;
   for (ServerState* s : server_by_ordinal_) settled &= s->heartbeats >= s->usage_fresh_after;
   if (balancer_running_ && settled) {
@@ -112,115 +117,140 @@ void Master::ScanForMoves(absl::Time now) {
                  << " of the mean fill " << mean << "; stopping";
     }
   }
+}
 
-  const bool repairs_allowed = now - started_ >= options_.dead_after;
-  std::vector<uint64_t> replicas_on(server_by_ordinal_.size(), 0);
-  for (const auto& [id, e] : chunks_) {
-    if (e.deleted()) continue;
-    for (uint32_t r : e.replica_span()) ++replicas_on[r];
-    if (move_queue_.size() >= kMaxQueuedMoves || moves_in_flight_.contains(id)) continue;
-    if (!ChunkStable(e)) continue;
-    const ServerState* source = nullptr;
-    for (uint32_t r : e.replica_span()) {
-      if (IsLive(*server_by_ordinal_[r], now)) {
-        source = server_by_ordinal_[r];
-        break;
-      }
-    }
-    if (source == nullptr) continue;  // lost: nothing to copy from
-
-    // Which replica to move, and why: a missing one first, then draining, rack-safety, balance.
-    int64_t victim = -1;
-    ReplicaMove::Reason reason = ReplicaMove::kPolicy;
-    std::vector<uint32_t> avoid(e.replica_span().begin(), e.replica_span().end());
-    int live = 0;
-    for (uint32_t r : e.replica_span()) live += IsLive(*server_by_ordinal_[r], now);
-    const bool repair = live < options_.replicas && repairs_allowed;
-    if (repair) {
-      reason = ReplicaMove::kRepair;
-      for (uint32_t r : e.replica_span()) {
-        if (!IsLive(*server_by_ordinal_[r], now)) {
-          victim = r;  // replaced by the new copy
-          break;
-        }
-      }
-    } else if (live < options_.replicas) {
-      continue;  // wait for the end of the start-up grace period
-    }
-    for (uint32_t r : e.replica_span()) {
-      if (repair) break;
-      if (Draining(server_by_ordinal_[r]->record)) {
-        victim = r;
-        reason = ReplicaMove::kDrain;
-        break;
-      }
-    }
-    const bool rack_safe = placement_.RackSafe(e.replica_span());
-    if (!repair && victim < 0 && !rack_safe) {
-      // A replica whose rack another replica shares; the later one moves.
-      for (int i = e.num_replicas - 1; i > 0 && victim < 0; --i) {
-        for (int j = 0; j < i; ++j) {
-          if (placement_.server(e.replicas[i]).rack == placement_.server(e.replicas[j]).rack) {
-            victim = e.replicas[i];
-            break;
-          }
-        }
-      }
-    }
-    if (!repair && victim < 0 && balancer_running_ && settled) {
-      for (uint32_t r : e.replica_span()) {
-        if (excess[r] > 0) {
-          victim = r;
-          reason = ReplicaMove::kBalance;
-          avoid.insert(avoid.end(), not_below_mean.begin(), not_below_mean.end());
-          break;
-        }
-      }
-    }
-    if (victim < 0 && !repair) continue;
-
-    std::vector<uint32_t> kept;
-    for (uint32_t r : e.replica_span()) {
-      if (r != victim && (!repair || IsLive(*server_by_ordinal_[r], now))) kept.push_back(r);
-    }
-    absl::StatusOr<Placement> placed = placement_.Choose(1, kept, avoid, gen_);
-    if (!placed.ok()) continue;
-    // A move must not make placement worse: a policy move must fix rack-safety, and any other
-    // move must keep it. A repair takes what it can get: three copies beat two.
-    if (!repair && (reason == ReplicaMove::kPolicy || rack_safe) && !placed->rack_safe) continue;
-
-    const uint32_t to = placed->servers[0];
-    ReplicaMove m;
-    m.chunk_id = id;
-    m.version = e.version;
-    m.length = e.length;
-    m.project = project_names_[e.project];
-    if (victim >= 0) m.from = server_by_ordinal_[victim]->record.server_id();
-    m.to = server_by_ordinal_[to]->record.server_id();
-    m.reason = reason;
-    m.priority = repair ? live : 10 + static_cast<int>(reason);
-    // The bound of the new replica: the file's chunk size, or (its first file deleted, a
-    // snapshot keeping it) its own length, which can no longer grow.
-    auto f = files_by_id_.find(e.file_id);
-    m.chunk_size = f != files_by_id_.end()
-                       ? f->second->chunk_size()
-                       : std::max<uint64_t>(64 << 10, (e.length + (64 << 10) - 1) / (64 << 10) * (64 << 10));
-    placement_.AddUsage(to, e.length);
-    if (reason == ReplicaMove::kBalance) {
-      excess[victim] -= e.length;
-      deficit[to] -= e.length;
-      if (deficit[to] <= 0) not_below_mean.push_back(to);  // full enough: no more moves in
-    }
-    move_queue_.push_back(std::move(m));
+void Master::PlanMove(uint64_t id, const ChunkEntry& e, absl::Time now) {
+  if (e.deleted() || move_queue_.size() >= kMaxQueuedMoves || moves_in_flight_.contains(id) ||
+      queued_chunks_.contains(id)) {
+    return;
   }
+  if (!ChunkStable(e)) return;
+  const ServerState* source = nullptr;
+  for (uint32_t r : e.replica_span()) {
+    if (IsLive(*server_by_ordinal_[r], now)) {
+      source = server_by_ordinal_[r];
+      break;
+    }
+  }
+  if (source == nullptr) return;  // lost: nothing to copy from
 
+  // Which replica to move, and why: a missing one first, then draining, rack-safety, balance.
+  int64_t victim = -1;
+  ReplicaMove::Reason reason = ReplicaMove::kPolicy;
+  std::vector<uint32_t> avoid(e.replica_span().begin(), e.replica_span().end());
+  int live = 0;
+  for (uint32_t r : e.replica_span()) live += IsLive(*server_by_ordinal_[r], now);
+  const bool repair = live < options_.replicas && now - started_ >= options_.dead_after;
+  if (repair) {
+    reason = ReplicaMove::kRepair;
+    for (uint32_t r : e.replica_span()) {
+      if (!IsLive(*server_by_ordinal_[r], now)) {
+        victim = r;  // replaced by the new copy
+        break;
+      }
+    }
+  } else if (live < options_.replicas) {
+    return;  // wait for the end of the start-up grace period
+  }
+  for (uint32_t r : e.replica_span()) {
+    if (repair) break;
+    if (Draining(server_by_ordinal_[r]->record)) {
+      victim = r;
+      reason = ReplicaMove::kDrain;
+      break;
+    }
+  }
+  const bool rack_safe = placement_.RackSafe(e.replica_span());
+  if (!repair && victim < 0 && !rack_safe) {
+    // A replica whose rack another replica shares; the later one moves.
+    for (int i = e.num_replicas - 1; i > 0 && victim < 0; --i) {
+      for (int j = 0; j < i; ++j) {
+        if (placement_.server(e.replicas[i]).rack == placement_.server(e.replicas[j]).rack) {
+          victim = e.replicas[i];
+          break;
+        }
+      }
+    }
+  }
+  if (!repair && victim < 0 && pass_.running && balancer_running_ && pass_.settled) {
+    for (uint32_t r : e.replica_span()) {
+      if (pass_.excess[r] > 0) {
+        victim = r;
+        reason = ReplicaMove::kBalance;
+        avoid.insert(avoid.end(), pass_.not_below_mean.begin(), pass_.not_below_mean.end());
+        break;
+      }
+    }
+  }
+  if (victim < 0 && !repair) return;
+
+  std::vector<uint32_t> kept;
+  for (uint32_t r : e.replica_span()) {
+    if (r != victim && (!repair || IsLive(*server_by_ordinal_[r], now))) kept.push_back(r);
+  }
+  absl::StatusOr<Placement> placed = placement_.Choose(1, kept, avoid, gen_);
+  if (!placed.ok()) return;
+  // A move must not make placement worse: a policy move must fix rack-safety, and any other
+  // move must keep it. A repair takes what it can get: three copies beat two.
+  if (!repair && (reason == ReplicaMove::kPolicy || rack_safe) && !placed->rack_safe) return;
+
+  const uint32_t to = placed->servers[0];
+  ReplicaMove m;
+  m.chunk_id = id;
+  m.version = e.version;
+  m.length = e.length;
+  m.project = project_names_[e.project];
+  if (victim >= 0) m.from = server_by_ordinal_[victim]->record.server_id();
+  m.to = server_by_ordinal_[to]->record.server_id();
+  m.reason = reason;
+  m.priority = repair ? live : 10 + static_cast<int>(reason);
+  // The bound of the new replica: the file's chunk size, or (its first file deleted, a
+  // snapshot keeping it) its own length, which can no longer grow.
+  auto f = files_by_id_.find(e.file_id);
+  m.chunk_size = f != files_by_id_.end()
+                     ? f->second->chunk_size()
+                     : std::max<uint64_t>(64 << 10, (e.length + (64 << 10) - 1) / (64 << 10) * (64 << 10));
+  placement_.AddUsage(to, e.length);
+  if (reason == ReplicaMove::kBalance) {
+    pass_.excess[victim] -= e.length;
+    pass_.deficit[to] -= e.length;
+    if (pass_.deficit[to] <= 0) pass_.not_below_mean.push_back(to);  // full enough: no more moves in
+  }
+  queued_chunks_.insert(id);
+  move_queue_.push_back(std::move(m));
+}
+
+void Master::ScanMoveSlice(absl::Time now) {
+  size_t budget = options_.move_scan_slice;
+  // Chunks events flagged (a server died, a report dropped replicas) come first.
+  while (!urgent_chunks_.empty() && budget > 0) {
+    const uint64_t id = *urgent_chunks_.begin();
+    urgent_chunks_.erase(urgent_chunks_.begin());
+    if (auto it = chunks_.find(id); it != chunks_.end()) PlanMove(id, it->second, now);
+    --budget;
+  }
+  if (pass_.running) {
+    auto it = chunks_.lower_bound(pass_.cursor);
+    for (; it != chunks_.end() && budget > 0; ++it, --budget) PlanMove(it->first, it->second, now);
+    if (it == chunks_.end()) {
+      FinishMovePass(now);
+    } else {
+      pass_.cursor = it->first;
+    }
+  }
   // Most endangered first: chunks with one live replica, then two, then the other moves.
   std::stable_sort(move_queue_.begin(), move_queue_.end(),
                    [](const ReplicaMove& a, const ReplicaMove& b) { return a.priority < b.priority; });
+}
 
+void Master::FinishMovePass(absl::Time now) {
+  pass_.running = false;
   // A draining server that holds nothing the master needs has finished draining.
   for (ServerState* s : server_by_ordinal_) {
-    if (!Draining(s->record) || replicas_on[s->ordinal] != 0) continue;
+    if (!Draining(s->record)) continue;
+    const auto& held = chunks_.OnServer(s->ordinal);
+    auto needed = [&](uint64_t id) { return !chunks_.at(id).deleted(); };
+    if (std::any_of(held.begin(), held.end(), needed)) continue;
     bool moving = false;
     for (const auto& [id, m] : moves_in_flight_) moving |= m.from == s->record.server_id();
     if (moving) continue;
@@ -243,7 +273,9 @@ void Master::ScanForMoves(absl::Time now) {
 std::vector<ReplicaMove> Master::TakeMoves(int max) {
   absl::MutexLock lock(&mu_);
   const absl::Time now = Now();
-  if (now - last_move_scan_ >= options_.move_scan_interval) ScanForMoves(now);
+  RefreshLiveness(now);
+  if (!pass_.running && now - last_move_scan_ >= options_.move_scan_interval) StartMovePass(now);
+  if (pass_.running || !urgent_chunks_.empty()) ScanMoveSlice(now);
   // Copies under way per server, as source or target: at most max_moves_per_server_ each.
   absl::flat_hash_map<std::string, int> busy;
   for (const auto& [id, m] : moves_in_flight_) {
@@ -257,6 +289,7 @@ std::vector<ReplicaMove> Master::TakeMoves(int max) {
     const ServerState* from = m.from.empty() ? nullptr : &servers_.at(m.from);
     auto e = chunks_.find(m.chunk_id);
     if (e == chunks_.end() || !IsLive(to, now)) {
+      queued_chunks_.erase(it->chunk_id);
       it = move_queue_.erase(it);
       continue;
     }
@@ -273,6 +306,7 @@ std::vector<ReplicaMove> Master::TakeMoves(int max) {
       }
     }
     if (source == nullptr) {
+      queued_chunks_.erase(it->chunk_id);
       it = move_queue_.erase(it);
       continue;
     }
@@ -287,6 +321,7 @@ std::vector<ReplicaMove> Master::TakeMoves(int max) {
     ++busy[m.source_address];
     ++busy[m.to_address];
     moves_in_flight_[m.chunk_id] = m;
+    queued_chunks_.erase(m.chunk_id);
     out.push_back(std::move(m));
     it = move_queue_.erase(it);
   }

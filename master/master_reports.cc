@@ -204,8 +204,8 @@ Master::ReportActions Master::Reconcile(ServerState& s, const Reports& reports,
     for (auto& [id, e] : changed) {
       chunks_.Put(id, e);
       replicas_changed_at_[id] = now;
+      urgent_chunks_.insert(id);  // repair soon
     }
-    last_move_scan_ = absl::InfinitePast();  // repair soon
   }
   return out;
 }

@@ -618,6 +618,41 @@ TEST_F(RepairTest, DeadServersReplicasAreReplacedMostEndangeredFirst) {
   EXPECT_EQ(after.chunks_rack_unsafe(), 0u);
 }
 
+// The move scan examines a bounded slice of the chunk map per call; the chunks of a server
+// found dead are examined before the rest of the pass.
+TEST_F(RepairTest, ADeadServersChunksAreExaminedFirstInBoundedSlices) {
+  options_.move_scan_slice = 4;
+  Reopen();
+  RegisterServers(4, 2);
+  ASSERT_OK(master_->CreateProject("p", ""));
+  WriteFile("f", 40);
+  EXPECT_TRUE(master_->TakeMoves(1000).empty());  // a pass starts: nothing to move
+  KeepAliveAllBut({"cs-0-0"});
+  size_t on_dead = 0;
+  ASSERT_OK_AND_ASSIGN(auto info, master_->GetFileInfo("p", "f", true));
+  for (const auto& c : info.chunks()) {
+    for (const auto& r : c.replicas()) on_dead += r.server_id() == "cs-0-0";
+  }
+  ASSERT_GT(on_dead, 8u);
+  std::vector<ReplicaMove> first = master_->TakeMoves(1000);
+  ASSERT_EQ(first.size(), 4u) << "one slice: four chunks, all of them the dead server's";
+  for (const auto& m : first) {
+    EXPECT_EQ(m.reason, ReplicaMove::kRepair);
+    EXPECT_EQ(m.from, "cs-0-0");
+    EXPECT_TRUE(master_->FinishMove(m, absl::OkStatus()));
+  }
+  size_t repaired = first.size();
+  for (int i = 0; i < 40 && repaired < on_dead; ++i) {
+    for (const auto& m : master_->TakeMoves(1000)) {
+      EXPECT_EQ(m.from, "cs-0-0");
+      EXPECT_TRUE(master_->FinishMove(m, absl::OkStatus()));
+      ++repaired;
+    }
+  }
+  EXPECT_EQ(repaired, on_dead);
+  EXPECT_EQ(master_->ClusterStatus().chunks_under_replicated(), 0u);
+}
+
 TEST_F(RepairTest, NoRepairsDuringTheStartUpGracePeriod) {
   options_.dead_after = absl::Seconds(30);
   Reopen();
