@@ -11,6 +11,7 @@
 int main(int argc, char** argv) {
   ternion::BlockTerminationSignals();
   ternion::KeepLargeBuffersInHeap();
+  ternion::DisableMutexDeadlockDetection();
   ternion::SetLogProcessName("chunkserver");
   ternion::chunkserver::ChunkServerOptions options;
   std::string data_dirs;

@@ -626,6 +626,9 @@ TEST_F(RepairTest, ADeadServersChunksAreExaminedFirstInBoundedSlices) {
   RegisterServers(4, 2);
   ASSERT_OK(master_->CreateProject("p", ""));
   WriteFile("f", 40);
+  ternion::v1::ReplicationLimits limits;
+  limits.set_copies_per_server(100);  // every planned repair is handed out at once
+  master_->SetReplicationLimits(limits);
   EXPECT_TRUE(master_->TakeMoves(1000).empty());  // a pass starts: nothing to move
   KeepAliveAllBut({"cs-0-0"});
   size_t on_dead = 0;
