@@ -870,26 +870,66 @@ void Master::FillServerStatus(const ServerState& s, absl::Time now,
   for (const auto& d : s.disks) *out->add_disks() = d;
 }
 
+Master::ChunkHealth Master::CountChunkHealth() {
+  ChunkHealth h;
+  uint64_t cursor = 0;
+  bool done = false;
+  while (!done) {  // a slice at a time: the mutex is released between slices
+    absl::MutexLock lock(&mu_);
+    const absl::Time now = Now();
+    auto it = chunks_.lower_bound(cursor);
+    for (size_t n = 0; it != chunks_.end() && n < options_.move_scan_slice; ++it, ++n) {
+      const auto& [id, c] = *it;
+      if (c.deleted()) continue;
+      ++h.total;
+      h.replicas += c.num_replicas;
+      int live;
+      bool rack_safe;
+      ReplicaHealth(c, now, &live, &rack_safe);
+      if (live == 0 && !CorruptCopies(id).empty()) {
+        ++h.corrupt;
+      } else if (live == 0) {
+        ++h.lost;
+      } else if (live < options_.replicas) {
+        ++h.under_replicated;
+      }
+      h.rack_unsafe += !rack_safe;
+    }
+    done = it == chunks_.end();
+    if (!done) cursor = it->first;
+  }
+  return h;
+}
+
+Master::ChunkHealth Master::FreshChunkHealth() {
+  const uint64_t asked = health_walks_started_.load();
+  absl::MutexLock walking(&health_mu_);
+  if (latest_health_walk_ > asked) return latest_health_;  // a walk started after the ask
+  const uint64_t walk = ++health_walks_started_;
+  latest_health_ = CountChunkHealth();
+  latest_health_walk_ = walk;
+  return latest_health_;
+}
+
+Master::ChunkHealth Master::LatestChunkHealth() {
+  absl::MutexLock lock(&health_mu_);
+  return latest_health_;
+}
+
 ternion::v1::ClusterStatusResponse Master::ClusterStatus() {
+  return StatusWith(FreshChunkHealth());
+}
+
+ternion::v1::ClusterStatusResponse Master::StatusWith(const ChunkHealth& h) {
+  ternion::v1::ClusterStatusResponse resp;
+  resp.set_chunks_total(h.total);
+  resp.set_replicas_total(h.replicas);
+  resp.set_chunks_corrupt(h.corrupt);
+  resp.set_chunks_lost(h.lost);
+  resp.set_chunks_under_replicated(h.under_replicated);
+  resp.set_chunks_rack_unsafe(h.rack_unsafe);
   absl::MutexLock lock(&mu_);
   const absl::Time now = Now();
-  ternion::v1::ClusterStatusResponse resp;
-  for (const auto& [id, c] : chunks_) {
-    if (c.deleted()) continue;
-    resp.set_chunks_total(resp.chunks_total() + 1);
-    resp.set_replicas_total(resp.replicas_total() + c.num_replicas);
-    int live;
-    bool rack_safe;
-    ReplicaHealth(c, now, &live, &rack_safe);
-    if (live == 0 && !CorruptCopies(id).empty()) {
-      resp.set_chunks_corrupt(resp.chunks_corrupt() + 1);
-    } else if (live == 0) {
-      resp.set_chunks_lost(resp.chunks_lost() + 1);
-    } else if (live < options_.replicas) {
-      resp.set_chunks_under_replicated(resp.chunks_under_replicated() + 1);
-    }
-    if (!rack_safe) resp.set_chunks_rack_unsafe(resp.chunks_rack_unsafe() + 1);
-  }
   for (const auto& [id, s] : servers_) {
     FillServerStatus(s, now, resp.add_servers());
     if (IsLive(s, now)) resp.set_live_servers(resp.live_servers() + 1);
@@ -1079,7 +1119,7 @@ absl::StatusOr<ternion::v1::FsckResponse> Master::Fsck(const std::string& projec
 }
 
 void Master::UpdateMetrics() {
-  ternion::v1::ClusterStatusResponse st = ClusterStatus();
+  ternion::v1::ClusterStatusResponse st = StatusWith(LatestChunkHealth());  // never a walk
   auto& r = MetricsRegistry::Default();
   r.GetGauge("ternion_master_live_chunkservers", "Chunkservers heard from within --dead-after.")
       ->Set(st.live_servers());

@@ -10,6 +10,7 @@
 //
 // Thread-safe (one mutex, never held across I/O).
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <set>
@@ -162,7 +163,12 @@ class Master {
                                                      const std::string& path,
                                                      const std::string& snapshot_path);
 
+  // Chunk counts come from a walk of the chunk map that starts after the call (in slices, the
+  // mutex released between them; concurrent callers share a walk); the rest is current.
   ternion::v1::ClusterStatusResponse ClusterStatus();
+  // Walks the chunk map for the chunk counts of status and metrics (the daemon calls it every
+  // --status-interval, so a /metrics scrape never walks).
+  void RefreshChunkHealth() { (void)FreshChunkHealth(); }
   // Every chunk of the namespace (or one project's) that is not healthy, with its file.
   absl::StatusOr<ternion::v1::FsckResponse> Fsck(const std::string& project);
 
@@ -199,7 +205,7 @@ class Master {
   // OrphansRequest). Every decision is audited.
   absl::StatusOr<ternion::v1::OrphansResponse> Orphans(const ternion::v1::OrphansRequest& req);
 
-  // Refreshes the gauges in the default metrics registry.
+  // Refreshes the gauges in the default metrics registry, from the latest chunk health walk.
   void UpdateMetrics();
 
  private:
@@ -247,6 +253,15 @@ class Master {
     move_bandwidth_ = options.move_bandwidth_bytes_per_s;
   }
   absl::Status Load();
+  // Chunk counts by health, from one walk of the chunk map.
+  struct ChunkHealth {
+    uint64_t total = 0, replicas = 0, corrupt = 0, lost = 0, under_replicated = 0,
+             rack_unsafe = 0;
+  };
+  ChunkHealth CountChunkHealth() ABSL_LOCKS_EXCLUDED(mu_);
+  ChunkHealth FreshChunkHealth() ABSL_LOCKS_EXCLUDED(mu_, health_mu_);  // walked after the ask
+  ChunkHealth LatestChunkHealth() ABSL_LOCKS_EXCLUDED(health_mu_);
+  ternion::v1::ClusterStatusResponse StatusWith(const ChunkHealth& h) ABSL_LOCKS_EXCLUDED(mu_);
   // Appends the batch of a change just applied to memory to the log (see WaitDurable).
   void Commit(MetadataBatch batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     log_->Append(std::move(batch));
@@ -358,6 +373,11 @@ class Master {
   // Says why a chunkserver stamped with `their_id` (empty: not stamped yet) may not join.
   absl::Status CheckClusterId(const std::string& server_id, const std::string& their_id) const;
 
+  // Lock order: health_mu_ before mu_.
+  absl::Mutex health_mu_ ABSL_ACQUIRED_BEFORE(mu_);  // one chunk health walk at a time
+  std::atomic<uint64_t> health_walks_started_{0};
+  uint64_t latest_health_walk_ ABSL_GUARDED_BY(health_mu_) = 0;
+  ChunkHealth latest_health_ ABSL_GUARDED_BY(health_mu_);
   absl::Mutex mu_;
   PlacementPolicy placement_ ABSL_GUARDED_BY(mu_);
   absl::BitGen gen_ ABSL_GUARDED_BY(mu_);

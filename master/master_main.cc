@@ -6,8 +6,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "common/daemon.h"
 #include "common/failpoint.h"
 #include "common/logging.h"
@@ -64,6 +66,10 @@ int main(int argc, char** argv) {
                  "waits for an operator (ternion admin orphans)");
   app.add_option("--deletion-valve-min", options.deletion_valve_min,
                  "... and at least this many replicas");
+  double status_interval_s = 5;
+  app.add_option("--status-interval", status_interval_s,
+                 "Seconds between walks of the chunk map for the chunk counts of /metrics")
+      ->check(CLI::PositiveNumber);
   std::string failpoints;
   app.add_option("--failpoints", failpoints,
                  "Fault injection for tests: NAME=crash|eio|enospc[*N|@N],... (docs/operations.md)");
@@ -149,6 +155,13 @@ int main(int argc, char** argv) {
     metrics = std::move(*started);
   }
   ternion::master::ReplicationScheduler scheduler(m, {.workers = std::max(move_workers, 1)});
+  // /metrics reads the latest chunk counts; this thread walks the chunk map for them.
+  absl::Notification stopping;
+  std::thread health([&] {
+    do {
+      m->RefreshChunkHealth();
+    } while (!stopping.WaitForNotificationWithTimeout(absl::Seconds(status_interval_s)));
+  });
   std::string address = absl::StrCat(host, ":", bound_port);
   TLOG(INFO) << "master serving on " << address << ", metrics on "
              << (metrics ? metrics->port() : -1);
@@ -163,5 +176,7 @@ int main(int argc, char** argv) {
   int sig = ternion::WaitForTerminationSignal();
   TLOG(INFO) << "signal " << sig << ", shutting down";
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  stopping.Notify();
+  health.join();
   return 0;
 }
