@@ -276,6 +276,7 @@ absl::StatusOr<ternion::v1::RegisterChunkServerResponse> Master::RegisterChunkSe
     return absl::InvalidArgumentError("registration needs a server id and an address");
   }
   RETURN_IF_ERROR(CheckClusterId(req.server_id(), req.cluster_id()));
+  const ReportIndex index(req.replicas(), req.quarantined());  // before the mutex
   absl::MutexLock lock(&mu_);
   ServerState& s = ServerByName(req.server_id());
   if (s.record.state() == ternion::v1::SERVER_DECOMMISSIONED) {
@@ -305,7 +306,7 @@ absl::StatusOr<ternion::v1::RegisterChunkServerResponse> Master::RegisterChunkSe
   ternion::v1::RegisterChunkServerResponse resp;
   resp.set_cluster_id(cluster_id_);
   s.damaged.assign(req.damaged().begin(), req.damaged().end());
-  FillReportResponse(Reconcile(s, req.replicas(), req.quarantined(), s.last_heartbeat),
+  FillReportResponse(Reconcile(s, index, s.last_heartbeat),
                      resp.mutable_delete_chunk_ids(), resp.mutable_quarantine_chunk_ids(),
                      resp.mutable_release_chunk_ids());
   TLOG(INFO) << "chunkserver " << rec.server_id() << " at " << rec.address() << " rack "

@@ -294,10 +294,16 @@ class Master {
     std::vector<uint64_t> release;
   };
   using Reports = google::protobuf::RepeatedPtrField<ternion::v1::ReplicaReport>;
-  // Reconciles a full replica report of `s` (live and quarantined replicas). Replicas in
-  // `lost` (the server lost them for certain: failed disk, corruption) are dropped at once.
-  ReportActions Reconcile(ServerState& s, const Reports& reports, const Reports& quarantined,
-                          absl::Time now, const absl::flat_hash_set<uint64_t>& lost = {})
+  // A full replica report (live and quarantined replicas) by chunk id, built before the mutex
+  // is taken.
+  struct ReportIndex {
+    ReportIndex(const Reports& reports, const Reports& quarantined);
+    absl::flat_hash_map<uint64_t, const ternion::v1::ReplicaReport*> reported, set_aside;
+  };
+  // Reconciles a full replica report of `s`. Replicas in `lost` (the server lost them for
+  // certain: failed disk, corruption) are dropped at once.
+  ReportActions Reconcile(ServerState& s, const ReportIndex& report, absl::Time now,
+                          const absl::flat_hash_set<uint64_t>& lost = {})
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static void FillReportResponse(const ReportActions& actions,
                                  google::protobuf::RepeatedField<uint64_t>* remove,

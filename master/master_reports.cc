@@ -35,14 +35,17 @@ int Master::LiveReplicas(const ChunkEntry& e, absl::Time now) {
   return live;
 }
 
-Master::ReportActions Master::Reconcile(ServerState& s, const Reports& reports,
-                                        const Reports& quarantined, absl::Time now,
+Master::ReportIndex::ReportIndex(const Reports& reports, const Reports& quarantined) {
+  reported.reserve(reports.size());
+  for (const auto& r : reports) reported[r.chunk_id()] = &r;
+  for (const auto& q : quarantined) set_aside[q.chunk_id()] = &q;
+}
+
+Master::ReportActions Master::Reconcile(ServerState& s, const ReportIndex& report, absl::Time now,
                                         const absl::flat_hash_set<uint64_t>& lost) {
   ReportActions out;
-  absl::flat_hash_map<uint64_t, const ternion::v1::ReplicaReport*> reported;
-  for (const auto& r : reports) reported[r.chunk_id()] = &r;
-  absl::flat_hash_map<uint64_t, const ternion::v1::ReplicaReport*> set_aside;
-  for (const auto& q : quarantined) set_aside[q.chunk_id()] = &q;
+  const auto& reported = report.reported;
+  const auto& set_aside = report.set_aside;
   std::vector<std::pair<uint64_t, ChunkEntry>> changed;
   std::vector<uint64_t> unknown;
 
@@ -93,7 +96,7 @@ Master::ReportActions Master::Reconcile(ServerState& s, const Reports& reports,
       continue;
     }
     const bool stale = r->version() < e.version;
-    const bool short_replica = ChunkStable(e) && r->length() < e.length;
+    const bool short_replica = r->length() < e.length && ChunkStable(e);
     if (stale || short_replica) {
       TLOG(WARNING) << "replica of chunk " << id << " on " << s.record.server_id() << " is "
                     << (stale ? "stale (version " : "short (length ")
@@ -226,6 +229,7 @@ ternion::v1::ReportReplicasResponse Master::ReportReplicas(
     resp.set_reregister(true);  // and registration says why it is refused
     return resp;
   }
+  const ReportIndex index(req.replicas(), req.quarantined());  // before the mutex
   absl::MutexLock lock(&mu_);
   auto it = servers_.find(req.server_id());
   if (it == servers_.end() || !it->second.registered) {
@@ -252,7 +256,7 @@ ternion::v1::ReportReplicasResponse Master::ReportReplicas(
         ->Increment(req.corrupt_chunk_ids_size());
     corrupt_replicas_ += req.corrupt_chunk_ids_size();
   }
-  FillReportResponse(Reconcile(s, req.replicas(), req.quarantined(), Now(), lost),
+  FillReportResponse(Reconcile(s, index, Now(), lost),
                      resp.mutable_delete_chunk_ids(), resp.mutable_quarantine_chunk_ids(),
                      resp.mutable_release_chunk_ids());
   return resp;
