@@ -83,34 +83,54 @@ class ChunkTable {
   void Put(uint64_t id, const ChunkEntry& e) {
     auto [it, added] = map_.try_emplace(id, e);
     if (!added) {
-      for (uint32_t r : it->second.replica_span()) {
-        if (!e.HasReplica(r)) by_server_[r].erase(id);
-      }
+      Unlist(id, it->second);
       it->second = e;
     }
-    for (uint32_t r : e.replica_span()) OnServerMutable(r).insert(id);
+    for (uint32_t r : e.replica_span()) {
+      Lists(r).all.insert(id);
+      if (e.deleted()) Lists(r).deleted.insert(id);
+    }
+    if (e.deleted()) deleted_replica_bytes_ += static_cast<uint64_t>(e.length) * e.num_replicas;
   }
   void Erase(uint64_t id) {
     auto it = map_.find(id);
     if (it == map_.end()) return;
-    for (uint32_t r : it->second.replica_span()) by_server_[r].erase(id);
+    Unlist(id, it->second);
     map_.erase(it);
   }
 
-  // The chunks the map places on server `ordinal`, in id order.
+  // The chunks the map places on server `ordinal`, in id order; and those of them that are
+  // deleted (replicas waiting to be wiped).
   const absl::btree_set<uint64_t>& OnServer(uint32_t ordinal) const {
-    static const absl::btree_set<uint64_t> kNone;
-    return ordinal < by_server_.size() ? by_server_[ordinal] : kNone;
+    return ordinal < by_server_.size() ? by_server_[ordinal].all : kNone;
   }
+  const absl::btree_set<uint64_t>& DeletedOnServer(uint32_t ordinal) const {
+    return ordinal < by_server_.size() ? by_server_[ordinal].deleted : kNone;
+  }
+  // Bytes of all replicas of deleted chunks, not wiped yet.
+  uint64_t DeletedReplicaBytes() const { return deleted_replica_bytes_; }
 
  private:
-  absl::btree_set<uint64_t>& OnServerMutable(uint32_t ordinal) {
+  struct ServerLists {
+    absl::btree_set<uint64_t> all;
+    absl::btree_set<uint64_t> deleted;
+  };
+  ServerLists& Lists(uint32_t ordinal) {
     if (ordinal >= by_server_.size()) by_server_.resize(ordinal + 1);
     return by_server_[ordinal];
   }
+  void Unlist(uint64_t id, const ChunkEntry& e) {
+    for (uint32_t r : e.replica_span()) {
+      by_server_[r].all.erase(id);
+      by_server_[r].deleted.erase(id);
+    }
+    if (e.deleted()) deleted_replica_bytes_ -= static_cast<uint64_t>(e.length) * e.num_replicas;
+  }
 
+  static inline const absl::btree_set<uint64_t> kNone;
   Map map_;
-  std::vector<absl::btree_set<uint64_t>> by_server_;  // by server ordinal
+  std::vector<ServerLists> by_server_;  // by server ordinal
+  uint64_t deleted_replica_bytes_ = 0;
 };
 
 }  // namespace ternion::master

@@ -381,9 +381,14 @@ void Master::CollectGarbage(ServerState& s, const ternion::v1::HeartbeatRequest&
     for (uint64_t id : req.wiped_chunk_ids()) left.erase(id);
     SetQuarantined(s, std::move(left));
   }
-  for (uint64_t id : deleted_chunks_) {
-    if (resp->wipe_chunk_ids_size() >= kWipesPerHeartbeat) break;
-    if (!chunks_.at(id).HasReplica(s.ordinal)) continue;
+  // This server's deleted replicas only, going on from where the last heartbeat stopped.
+  const auto& pending = chunks_.DeletedOnServer(s.ordinal);
+  auto it = pending.lower_bound(s.wipe_cursor);
+  for (size_t seen = 0; seen < pending.size() && resp->wipe_chunk_ids_size() < kWipesPerHeartbeat;
+       ++seen, ++it) {
+    if (it == pending.end()) it = pending.begin();
+    const uint64_t id = *it;
+    s.wipe_cursor = id + 1;
     auto [sent, added] = wipe_sent_.try_emplace({id, s.ordinal}, now);
     if (!added && now - sent->second < kWipeResend) continue;
     sent->second = now;
@@ -1024,12 +1029,7 @@ ternion::v1::GcStatusResponse Master::GcStatus() {
   absl::MutexLock lock(&mu_);
   ternion::v1::GcStatusResponse resp;
   resp.set_chunks_pending(deleted_chunks_.size());
-  uint64_t bytes = 0;
-  for (uint64_t id : deleted_chunks_) {
-    const ChunkEntry& e = chunks_.at(id);
-    bytes += static_cast<uint64_t>(e.length) * e.num_replicas;
-  }
-  resp.set_bytes_pending_wipe(bytes);
+  resp.set_bytes_pending_wipe(chunks_.DeletedReplicaBytes());
   resp.set_bytes_wiped_total(bytes_wiped_);
   resp.set_replicas_wiped_total(replicas_wiped_);
   const SetAsideCounts set_aside = CountSetAside();

@@ -232,6 +232,7 @@ class Master {
     uint32_t ordinal = 0;     // the server's number in the chunk map and PlacementPolicy
     bool registered = false;  // registered with this master incarnation
     bool seen_live = false;   // live at the last liveness sweep
+    uint64_t wipe_cursor = 0;  // where the next heartbeat's wipes are looked for
     absl::Time last_heartbeat = absl::InfinitePast();
     uint64_t capacity_bytes = 0;
     uint64_t used_bytes = 0;
