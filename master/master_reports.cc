@@ -21,6 +21,8 @@ namespace ternion::master {
 namespace {
 // A replica created or recorded this recently may be missing from a report built just before.
 constexpr absl::Duration kReportGrace = absl::Seconds(5);  // > a report RPC's deadline
+// Replicas reconciled between two releases of the master's mutex (~3 ms of work).
+constexpr size_t kReportSlice = 2000;
 }  // namespace
 
 bool DeletionValveTrips(uint64_t would_remove, uint64_t reported, const MasterOptions& options) {
@@ -59,7 +61,31 @@ Master::ReportActions Master::Reconcile(ServerState& s, const ReportIndex& repor
            now - absl::FromUnixMillis(f->second->modified_unix_ms()) < kReportGrace;
   };
 
+  // A long report is reconciled in slices: every kReportSlice replicas the changes so far are
+  // applied and the mutex is let go for a moment, so other calls do not wait behind the whole
+  // report. Nothing read before a slice point (an iterator, an entry) is used after it.
+  auto apply = [&] {
+    if (changed.empty()) return;
+    MetadataBatch batch;
+    for (const auto& [id, e] : changed) PutChunk(&batch, id, e);
+    Commit(std::move(batch));
+    for (auto& [id, e] : changed) {
+      chunks_.Put(id, e);
+      replicas_changed_at_[id] = now;
+      urgent_chunks_.insert(id);  // repair soon
+    }
+    changed.clear();
+  };
+  size_t done = 0;
+  auto slice_point = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    if (++done % kReportSlice != 0) return;
+    apply();
+    mu_.Unlock();
+    mu_.Lock();
+  };
+
   for (const auto& [id, r] : reported) {
+    slice_point();
     auto it = chunks_.find(id);
     if (it == chunks_.end()) {
       unknown.push_back(id);  // quarantined below, unless the valve holds the report
@@ -110,9 +136,15 @@ Master::ReportActions Master::Reconcile(ServerState& s, const ReportIndex& repor
   // Replicas the map places here that the server no longer has (a failed disk, lost files; for
   // a deleted chunk: wiped, e.g. a wipe finished after a crash).
   std::vector<uint64_t> wiped;
+  std::vector<uint64_t> missing;
   for (uint64_t id : chunks_.OnServer(s.ordinal)) {  // what the map places here, only
-    if (reported.contains(id)) continue;
-    const ChunkEntry& e = chunks_.at(id);
+    if (!reported.contains(id)) missing.push_back(id);
+  }
+  for (uint64_t id : missing) {
+    slice_point();
+    auto it = chunks_.find(id);
+    if (it == chunks_.end() || !it->second.HasReplica(s.ordinal)) continue;  // changed meanwhile
+    const ChunkEntry& e = it->second;
     if (e.deleted()) {
       if (!set_aside.contains(id)) wiped.push_back(id);
       continue;
@@ -200,16 +232,7 @@ Master::ReportActions Master::Reconcile(ServerState& s, const ReportIndex& repor
     return !set_aside.contains(id) && !reported.contains(id) && !damaged.contains(id);
   });
 
-  if (!changed.empty()) {
-    MetadataBatch batch;
-    for (const auto& [id, e] : changed) PutChunk(&batch, id, e);
-    Commit(std::move(batch));
-    for (auto& [id, e] : changed) {
-      chunks_.Put(id, e);
-      replicas_changed_at_[id] = now;
-      urgent_chunks_.insert(id);  // repair soon
-    }
-  }
+  apply();
   return out;
 }
 
