@@ -7,6 +7,8 @@
 // quarantined, wiped only after --orphan-wipe-delay, and a report that would set aside too
 // much of a server at once is held for an operator (the deletion valve).
 
+#include <thread>
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_format.h"
 #include "common/logging.h"
@@ -81,6 +83,7 @@ Master::ReportActions Master::Reconcile(ServerState& s, const ReportIndex& repor
     if (++done % kReportSlice != 0) return;
     apply();
     mu_.Unlock();
+    std::this_thread::yield();  // a woken waiter gets the mutex before this thread takes it back
     mu_.Lock();
   };
 
