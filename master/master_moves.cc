@@ -214,13 +214,16 @@ void Master::PlanMove(uint64_t id, const ChunkEntry& e, absl::Time now) {
   if (reason == ReplicaMove::kBalance) {
     pass_.excess[victim] -= e.length;
     pass_.deficit[to] -= e.length;
-    if (pass_.deficit[to] <= 0) pass_.not_below_mean.push_back(to);  // full enough: no more moves in
+    if (pass_.deficit[to] <= 0) pass_.not_below_mean.push_back(to);  // full: no more moves in
   }
   queued_chunks_.insert(id);
   move_queue_.push_back(std::move(m));
 }
 
 void Master::ScanMoveSlice(absl::Time now) {
+  // Servers that registered since the pass began have no balancer figures: none, then.
+  pass_.excess.resize(server_by_ordinal_.size(), 0);
+  pass_.deficit.resize(server_by_ordinal_.size(), 0);
   size_t budget = options_.move_scan_slice;
   // Chunks events flagged (a server died, a report dropped replicas) come first.
   while (!urgent_chunks_.empty() && budget > 0) {
