@@ -110,6 +110,33 @@ class ChunkTable {
   // Bytes of all replicas of deleted chunks, not wiped yet.
   uint64_t DeletedReplicaBytes() const { return deleted_replica_bytes_; }
 
+  // Whether the per-server lists and the byte count agree with the map (for tests): every
+  // replica listed once under its server, nothing else listed.
+  bool Consistent() const {
+    size_t listed = 0, deleted_listed = 0, replicas = 0, deleted_replicas = 0;
+    uint64_t bytes = 0;
+    for (const auto& l : by_server_) {
+      listed += l.all.size();
+      deleted_listed += l.deleted.size();
+    }
+    for (const auto& [id, e] : map_) {
+      replicas += e.num_replicas;
+      for (int i = 0; i < e.num_replicas; ++i) {
+        for (int j = 0; j < i; ++j) {
+          if (e.replicas[i] == e.replicas[j]) return false;
+        }
+        if (!OnServer(e.replicas[i]).contains(id)) return false;
+        if (e.deleted() && !DeletedOnServer(e.replicas[i]).contains(id)) return false;
+      }
+      if (e.deleted()) {
+        deleted_replicas += e.num_replicas;
+        bytes += static_cast<uint64_t>(e.length) * e.num_replicas;
+      }
+    }
+    return listed == replicas && deleted_listed == deleted_replicas &&
+           bytes == deleted_replica_bytes_;
+  }
+
  private:
   struct ServerLists {
     absl::btree_set<uint64_t> all;

@@ -1119,6 +1119,44 @@ absl::StatusOr<ternion::v1::FsckResponse> Master::Fsck(const std::string& projec
   return resp;
 }
 
+absl::Status Master::CheckInvariants() {
+  absl::MutexLock lock(&mu_);
+  if (!chunks_.Consistent()) return absl::InternalError("chunk map and server lists disagree");
+  absl::flat_hash_map<uint64_t, uint32_t> refs;
+  for (const auto& [key, f] : files_) {
+    auto by_id = files_by_id_.find(f.file_id());
+    if (by_id == files_by_id_.end() || by_id->second != &f) {
+      return absl::InternalError(absl::StrCat("file ", f.path(), " is not indexed by its id"));
+    }
+    if (f.length() > static_cast<uint64_t>(f.chunk_ids_size()) * f.chunk_size()) {
+      return absl::InternalError(absl::StrCat("file ", f.path(), " is longer than its chunks"));
+    }
+    for (uint64_t id : f.chunk_ids()) {
+      auto c = chunks_.find(id);
+      if (c == chunks_.end() || c->second.deleted()) {
+        return absl::InternalError(absl::StrCat("file ", f.path(), " has no live chunk ", id));
+      }
+      ++refs[id];
+    }
+  }
+  uint64_t deleted = 0;
+  for (const auto& [id, e] : chunks_) {
+    if (e.deleted()) {
+      ++deleted;
+      if (!deleted_chunks_.contains(id)) {
+        return absl::InternalError(absl::StrCat("deleted chunk ", id, " is not in the set"));
+      }
+    } else if (refs[id] != 1u + e.extra_refs) {
+      return absl::InternalError(absl::StrCat("chunk ", id, " is referenced by ", refs[id],
+                                              " files, not 1 + ", e.extra_refs));
+    }
+  }
+  if (deleted != deleted_chunks_.size()) {
+    return absl::InternalError("the deleted set holds chunks that are not deleted");
+  }
+  return absl::OkStatus();
+}
+
 void Master::UpdateMetrics() {
   ternion::v1::ClusterStatusResponse st = StatusWith(LatestChunkHealth());  // never a walk
   auto& r = MetricsRegistry::Default();

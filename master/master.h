@@ -205,6 +205,12 @@ class Master {
   // OrphansRequest). Every decision is audited.
   absl::StatusOr<ternion::v1::OrphansResponse> Orphans(const ternion::v1::OrphansRequest& req);
 
+  // Checks the invariants that tie the namespace, the chunk map and its indexes together (for
+  // tests, under the mutex): every file's chunks exist and are live, each live chunk is
+  // referenced by exactly 1 + extra_refs files, the deleted set is the deleted chunks, and the
+  // chunk map's per-server lists agree with it. INTERNAL, naming the first broken one.
+  absl::Status CheckInvariants();
+
   // Refreshes the gauges in the default metrics registry, from the latest chunk health walk.
   void UpdateMetrics();
 

@@ -3,10 +3,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <set>
+#include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "tests/testutil/fake_clock.h"
 #include "tests/testutil/status_matchers.h"
 #include "tests/testutil/temp_dir.h"
@@ -658,6 +661,80 @@ TEST_F(RepairTest, ADeadServersChunksAreExaminedFirstInBoundedSlices) {
   EXPECT_EQ(st.chunks_total(), 40u);
   EXPECT_EQ(st.replicas_total(), 120u);
   EXPECT_EQ(st.chunks_under_replicated(), 0u);
+}
+
+// Many threads create, write, seal, snapshot, rename and delete files while servers die and
+// come back empty and moves run; a checker thread holds the master to its invariants all the
+// while, and once more at the end.
+TEST_F(RepairTest, ConcurrentChangesWhileServersDieKeepTheInvariants) {
+  options_.move_scan_slice = 7;  // passes in many slices, interleaved with everything else
+  Reopen();
+  RegisterServers(4, 2);
+  ASSERT_OK(master_->CreateProject("p", ""));
+  std::atomic<bool> done{false};
+  std::atomic<int> broken{0}, checks{0}, files_made{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 40; ++i) {
+        const std::string path = absl::StrCat("w", t, "/f", i);
+        auto created = master_->CreateFile("p", path, 1 << 20, absl::StrCat("c", t));
+        if (!created.ok()) continue;
+        const LeaseRef lease = Lease(*created);
+        if (master_->AllocateChunk(lease, 0).ok() && master_->CommitLength(lease, 1 << 20).ok() &&
+            master_->AllocateChunk(lease, 1).ok()) {
+          (void)master_->CommitLength(lease, (1 << 20) + 100 * i);
+        }
+        (void)master_->SealFile(lease, i % 2 == 0);
+        ++files_made;
+        switch (i % 4) {
+          case 0:
+            (void)master_->SnapshotFile("p", path, path + ".snap");
+            (void)master_->DeleteFile("p", path);
+            break;
+          case 1:
+            (void)master_->RenameFile("p", path, path + ".moved");
+            break;
+          case 2:
+            (void)master_->DeleteFile("p", path);
+            break;
+          default:
+            break;
+        }
+      }
+    });
+  }
+  threads.emplace_back([&] {  // servers die (no heartbeats) and come back with nothing
+    for (int round = 0; round < 12 && !done; ++round) {
+      const std::string victim = absl::StrCat("cs-", round % 4, "-", round % 2);
+      KeepAliveAllBut({victim});
+      ternion::v1::RegisterChunkServerRequest req;
+      req.set_server_id(victim);
+      req.set_address("127.0.0.1:1" + std::to_string(round % 4) + std::to_string(round % 2));
+      req.set_rack("rack" + std::to_string(round % 4));
+      req.add_disks()->set_capacity_bytes(100ull << 30);
+      (void)master_->RegisterChunkServer(req);
+    }
+  });
+  threads.emplace_back([&] {  // the replication scheduler, every copy succeeding
+    while (!done) {
+      for (const auto& m : master_->TakeMoves(10)) (void)master_->FinishMove(m, absl::OkStatus());
+    }
+  });
+  threads.emplace_back([&] {
+    while (!done) {
+      if (!master_->CheckInvariants().ok()) ++broken;
+      ++checks;
+    }
+  });
+  for (int t = 0; t < 5; ++t) threads[t].join();  // the writers and the failures
+  done = true;
+  for (size_t t = 5; t < threads.size(); ++t) threads[t].join();
+  EXPECT_OK(master_->CheckInvariants());
+  EXPECT_EQ(broken.load(), 0) << "of " << checks.load() << " checks";
+  EXPECT_GT(checks.load(), 10);
+  EXPECT_GT(files_made.load(), 40);
+  (void)master_->ClusterStatus();  // a sliced walk over what is left
 }
 
 TEST_F(RepairTest, NoRepairsDuringTheStartUpGracePeriod) {
