@@ -182,11 +182,11 @@ class Master {
   absl::StatusOr<std::string> ImportTopology(const ternion::v1::ImportTopologyRequest& req);
   ternion::v1::BalancerResponse Balancer(const ternion::v1::BalancerRequest& req);
 
-  // Replica moves, driven by the ReplicationScheduler. TakeMoves returns up to `max` moves
-  // (rescanning the chunk map when the scan interval has passed); each taken move must be
-  // finished with FinishMove. FinishMove records the new replica when the copy succeeded and
-  // the chunk did not change meanwhile, and says whether the old replica may now be dropped
-  // (true) or the new copy must be (false).
+  // Replica moves, driven by the ReplicationScheduler. TakeMoves plans one slice of the
+  // current pass over the chunk map (see StartMovePass) and returns up to `max` moves; each
+  // taken move must be finished with FinishMove. FinishMove records the new replica when the
+  // copy succeeded and the chunk did not change meanwhile, and says whether the old replica may
+  // now be dropped (true: the record is durable) or the new copy must be (false).
   std::vector<ReplicaMove> TakeMoves(int max);
   bool FinishMove(const ReplicaMove& move, const absl::Status& copied);
   // The cluster-wide cap on replica-copy bandwidth (changed at run time by
