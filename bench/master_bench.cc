@@ -52,8 +52,14 @@ struct Config {
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
+pid_t g_master_pid = -1;  // the master this benchmark started, stopped on every exit path
+
 [[noreturn]] void Die(const std::string& what) {
   std::cerr << "ternion-master-bench: " << what << "\n";
+  if (g_master_pid > 0) {
+    kill(g_master_pid, SIGKILL);
+    waitpid(g_master_pid, nullptr, 0);
+  }
   std::exit(1);
 }
 
@@ -128,6 +134,7 @@ MasterProcess StartMaster(const Config& c, const std::string& meta) {
                                    "--dead-after", "3600", "--move-scan-interval", "3600"};
   MasterProcess m;
   m.pid = fork();
+  g_master_pid = m.pid;
   if (m.pid == 0) {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
@@ -145,7 +152,10 @@ MasterProcess StartMaster(const Config& c, const std::string& meta) {
       return m;
     }
     int status;
-    if (waitpid(m.pid, &status, WNOHANG) == m.pid) Die("the master exited; see " + c.dir + "/master.log");
+    if (waitpid(m.pid, &status, WNOHANG) == m.pid) {
+      g_master_pid = -1;
+      Die("the master exited; see " + c.dir + "/master.log");
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   Die("the master did not start serving");
@@ -390,11 +400,13 @@ int main(int argc, char** argv) {
   // Restart: kill -9, then time until the new process serves.
   kill(m.pid, SIGKILL);
   waitpid(m.pid, nullptr, 0);
+  g_master_pid = -1;
   t0 = Clock::now();
   MasterProcess again = StartMaster(c, meta);
   const double restart_s = Seconds(Clock::now() - t0);
   kill(again.pid, SIGTERM);
   waitpid(again.pid, nullptr, 0);
+  g_master_pid = -1;
   if (own_dir) std::filesystem::remove_all(c.dir);
 
   const double n_mut = static_cast<double>(mutations.us.size());
