@@ -383,8 +383,8 @@ int main(int argc, char** argv) {
   // Lookups while server 0 re-sends its full report, over and over.
   std::atomic<bool> reporting{true};
   std::atomic<uint64_t> reports{0};
+  const v1::RegisterChunkServerRequest reg = Registration(0, c, *cluster_id);
   std::thread reporter([&] {
-    const v1::RegisterChunkServerRequest reg = Registration(0, c, *cluster_id);
     while (reporting) {
       grpc::ClientContext ctx;
       v1::RegisterChunkServerResponse resp;
@@ -410,7 +410,7 @@ int main(int argc, char** argv) {
   if (own_dir) std::filesystem::remove_all(c.dir);
 
   const double n_mut = static_cast<double>(mutations.us.size());
-  const size_t replicas_per_server = Registration(0, c, *cluster_id).replicas_size();
+  const size_t replicas_per_server = reg.replicas_size();
   nlohmann::json j = {
       {"chunks", c.chunks},
       {"files", files},

@@ -90,7 +90,10 @@ class ChunkTable {
       Lists(r).all.insert(id);
       if (e.deleted()) Lists(r).deleted.insert(id);
     }
-    if (e.deleted()) deleted_replica_bytes_ += static_cast<uint64_t>(e.length) * e.num_replicas;
+    if (e.deleted()) {
+      ++deleted_chunks_;
+      deleted_replica_bytes_ += static_cast<uint64_t>(e.length) * e.num_replicas;
+    }
   }
   void Erase(uint64_t id) {
     auto it = map_.find(id);
@@ -107,13 +110,14 @@ class ChunkTable {
   const absl::btree_set<uint64_t>& DeletedOnServer(uint32_t ordinal) const {
     return ordinal < by_server_.size() ? by_server_[ordinal].deleted : kNone;
   }
-  // Bytes of all replicas of deleted chunks, not wiped yet.
+  // Deleted chunks (replicas not all wiped yet), and the bytes of their replicas.
+  uint64_t DeletedChunks() const { return deleted_chunks_; }
   uint64_t DeletedReplicaBytes() const { return deleted_replica_bytes_; }
 
-  // Whether the per-server lists and the byte count agree with the map (for tests): every
-  // replica listed once under its server, nothing else listed.
+  // Whether the per-server lists and the counts agree with the map (for tests): every replica
+  // listed once under its server, nothing else listed.
   bool Consistent() const {
-    size_t listed = 0, deleted_listed = 0, replicas = 0, deleted_replicas = 0;
+    size_t listed = 0, deleted_listed = 0, replicas = 0, deleted_replicas = 0, deleted = 0;
     uint64_t bytes = 0;
     for (const auto& l : by_server_) {
       listed += l.all.size();
@@ -129,12 +133,13 @@ class ChunkTable {
         if (e.deleted() && !DeletedOnServer(e.replicas[i]).contains(id)) return false;
       }
       if (e.deleted()) {
+        ++deleted;
         deleted_replicas += e.num_replicas;
         bytes += static_cast<uint64_t>(e.length) * e.num_replicas;
       }
     }
     return listed == replicas && deleted_listed == deleted_replicas &&
-           bytes == deleted_replica_bytes_;
+           deleted == deleted_chunks_ && bytes == deleted_replica_bytes_;
   }
 
  private:
@@ -151,12 +156,16 @@ class ChunkTable {
       by_server_[r].all.erase(id);
       by_server_[r].deleted.erase(id);
     }
-    if (e.deleted()) deleted_replica_bytes_ -= static_cast<uint64_t>(e.length) * e.num_replicas;
+    if (e.deleted()) {
+      --deleted_chunks_;
+      deleted_replica_bytes_ -= static_cast<uint64_t>(e.length) * e.num_replicas;
+    }
   }
 
   static inline const absl::btree_set<uint64_t> kNone;
   Map map_;
   std::vector<ServerLists> by_server_;  // by server ordinal
+  uint64_t deleted_chunks_ = 0;
   uint64_t deleted_replica_bytes_ = 0;
 };
 

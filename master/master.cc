@@ -219,7 +219,6 @@ absl::Status Master::Load() {
     ChunkRecord c;
     parse(&c, k, v);
     chunks_.Put(c.chunk_id(), EntryOf(c));
-    if (c.deleted()) deleted_chunks_.insert(c.chunk_id());
   }));
   RETURN_IF_ERROR(store_->Scan(kUnwipedPrefix, [&](absl::string_view k, absl::string_view) {
     const size_t nul = k.find('\0');
@@ -420,7 +419,6 @@ void Master::RecordWiped(ServerState& s, const std::vector<uint64_t>& ids) {
     for (auto& [id, e] : changed) chunks_.Put(id, e);
     for (uint64_t id : gone) {
       chunks_.Erase(id);
-      deleted_chunks_.erase(id);
     }
   }
 }
@@ -764,10 +762,7 @@ absl::Status Master::DeleteFile(const std::string& project, const std::string& p
     changed.emplace_back(id, c);
   }
   Commit(std::move(batch));
-  for (auto& [id, c] : changed) {
-    chunks_.Put(id, c);
-    if (c.deleted()) deleted_chunks_.insert(id);
-  }
+  for (auto& [id, c] : changed) chunks_.Put(id, c);
   files_by_id_.erase(f->file_id());
   files_.erase(FileKey(project, path));
   return absl::OkStatus();
@@ -1028,7 +1023,7 @@ absl::StatusOr<FileInfo> Master::SnapshotFile(const std::string& project, const 
 ternion::v1::GcStatusResponse Master::GcStatus() {
   absl::MutexLock lock(&mu_);
   ternion::v1::GcStatusResponse resp;
-  resp.set_chunks_pending(deleted_chunks_.size());
+  resp.set_chunks_pending(chunks_.DeletedChunks());
   resp.set_bytes_pending_wipe(chunks_.DeletedReplicaBytes());
   resp.set_bytes_wiped_total(bytes_wiped_);
   resp.set_replicas_wiped_total(replicas_wiped_);
@@ -1121,7 +1116,7 @@ absl::StatusOr<ternion::v1::FsckResponse> Master::Fsck(const std::string& projec
 
 absl::Status Master::CheckInvariants() {
   absl::MutexLock lock(&mu_);
-  if (!chunks_.Consistent()) return absl::InternalError("chunk map and server lists disagree");
+  if (!chunks_.Consistent()) return absl::InternalError("chunk map, lists and counts disagree");
   absl::flat_hash_map<uint64_t, uint32_t> refs;
   for (const auto& [key, f] : files_) {
     auto by_id = files_by_id_.find(f.file_id());
@@ -1139,20 +1134,11 @@ absl::Status Master::CheckInvariants() {
       ++refs[id];
     }
   }
-  uint64_t deleted = 0;
   for (const auto& [id, e] : chunks_) {
-    if (e.deleted()) {
-      ++deleted;
-      if (!deleted_chunks_.contains(id)) {
-        return absl::InternalError(absl::StrCat("deleted chunk ", id, " is not in the set"));
-      }
-    } else if (refs[id] != 1u + e.extra_refs) {
+    if (!e.deleted() && refs[id] != 1u + e.extra_refs) {
       return absl::InternalError(absl::StrCat("chunk ", id, " is referenced by ", refs[id],
                                               " files, not 1 + ", e.extra_refs));
     }
-  }
-  if (deleted != deleted_chunks_.size()) {
-    return absl::InternalError("the deleted set holds chunks that are not deleted");
   }
   return absl::OkStatus();
 }

@@ -207,8 +207,8 @@ class Master {
 
   // Checks the invariants that tie the namespace, the chunk map and its indexes together (for
   // tests, under the mutex): every file's chunks exist and are live, each live chunk is
-  // referenced by exactly 1 + extra_refs files, the deleted set is the deleted chunks, and the
-  // chunk map's per-server lists agree with it. INTERNAL, naming the first broken one.
+  // referenced by exactly 1 + extra_refs files, and the chunk map's per-server lists and counts
+  // agree with it. INTERNAL, naming the first broken one.
   absl::Status CheckInvariants();
 
   // Refreshes the gauges in the default metrics registry, from the latest chunk health walk.
@@ -441,9 +441,8 @@ class Master {
   uint64_t bytes_repaired_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t corrupt_replicas_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t valve_trips_ ABSL_GUARDED_BY(mu_) = 0;
-  // Garbage collection: deleted chunks whose replicas are not all wiped yet, when each holder
-  // was last told to wipe (told again after a while until it confirms), and totals.
-  absl::flat_hash_set<uint64_t> deleted_chunks_ ABSL_GUARDED_BY(mu_);
+  // Garbage collection (the deleted chunks themselves are in chunks_): when each holder was
+  // last told to wipe (told again after a while until it confirms), and totals.
   // Replicas lost with a failed disk, never wiped: (server id, chunk id), persisted under u/,
   // until an operator acknowledges the disk as destroyed.
   std::set<std::pair<std::string, uint64_t>> unwiped_ ABSL_GUARDED_BY(mu_);
