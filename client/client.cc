@@ -75,11 +75,11 @@ class FileWriterImpl final : public FileWriter {
   // Before appending into a chunk an earlier writer left partly filled: moves its replicas to
   // a new version cut at the acknowledged length, dropping whatever that writer sent beyond.
   absl::Status PrepareAppend();
-  // Write recovery once the failed replicas are known: see Recover. `failed` joins every
-  // server that failed this chunk before, and the master is told them all, so it never places
-  // a replacement on one again (a killed server still looks alive to it until its heartbeats
-  // are overdue). `last` is what failed in the previous round, for the final error.
-  absl::Status Rebuild(absl::Status cause, const std::vector<std::string>& failed,
+  // Write recovery once the failed replicas are known: see Recover. `newly` failed servers join
+  // every server that failed this chunk before, and the master is told them all, so it never
+  // places a replacement on one again (a killed server still looks alive to it until its
+  // heartbeats are overdue). `last` is what failed in the previous round, for the final error.
+  absl::Status Rebuild(absl::Status cause, const std::vector<std::string>& newly,
                        absl::Status last = absl::OkStatus());
   // Moves each replica of chunk_ from its version to `next`'s, cut to `length`; returns the
   // server ids of the replicas it could not move.

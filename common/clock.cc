@@ -1,5 +1,7 @@
 #include "common/clock.h"
 
+#include "absl/time/clock.h"
+
 namespace ternion {
 namespace {
 

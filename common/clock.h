@@ -3,7 +3,6 @@
 // The time seam: code that decides by time (leases, liveness, delays) asks a Clock, so tests
 // move time forward instead of sleeping (as LevelDB's Env::NowMicros and Kudu's clock do).
 
-#include "absl/time/clock.h"
 #include "absl/time/time.h"
 
 namespace ternion {
