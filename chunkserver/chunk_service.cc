@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "common/crc32c.h"
 #include "common/logging.h"
 #include "common/metrics.h"
@@ -395,6 +396,7 @@ absl::Status ChunkService::CopyFromSource(const ternion::v1::CopyChunkRequest& r
   auto writer =
       store_->StartWrite(req.chunk_id(), req.version(), req.project(), req.chunk_size());
   if (!writer.ok()) return writer.status();
+  copy_limiter_.SetRate(req.max_bytes_per_s());
 
   auto stub = ternion::v1::ChunkServerService::NewStub(
       grpc::CreateChannel(req.source_address(), grpc::InsecureChannelCredentials()));
@@ -416,6 +418,7 @@ absl::Status ChunkService::CopyFromSource(const ternion::v1::CopyChunkRequest& r
       Metrics().checksum_errors->Increment();
       status = absl::DataLossError("frame from the source failed its checksum");
     } else {
+      absl::SleepFor(copy_limiter_.Reserve(data.size()));  // the replication throttle
       status = (*writer)->Write(offset, data.data(), data.size());
       offset += data.size();
       // Sync every 8 MiB to bound what is pending.

@@ -7,6 +7,7 @@
 #include <atomic>
 
 #include "chunkserver/chunk_store.h"
+#include "common/rate_limiter.h"
 #include "ternion/v1/chunkserver.grpc.pb.h"
 
 namespace ternion::chunkserver {
@@ -55,6 +56,7 @@ class ChunkService final : public ternion::v1::ChunkServerService::Service {
   std::atomic<uint32_t> active_streams_{0};
   std::atomic<uint64_t> bytes_written_{0};
   std::atomic<uint64_t> bytes_read_{0};
+  RateLimiter copy_limiter_{Clock::Real()};  // paces every copy into this server together
 };
 
 }  // namespace ternion::chunkserver

@@ -28,6 +28,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "master/chunk_map.h"
+#include "master/copy_slots.h"
 #include "master/metadata_log.h"
 #include "master/metadata_store.h"
 #include "master/placement_policy.h"
@@ -48,7 +49,10 @@ struct MasterOptions {
   // Chunks examined per TakeMoves call: bounds how long one call holds the mutex (~10 ms).
   size_t move_scan_slice = 50000;
   double balancer_band = 0.05;                      // default allowed distance from mean fill
-  uint64_t move_bandwidth_bytes_per_s = 64ull << 20;  // cluster-wide cap on replica moves
+  // The recovery throttles, per chunkserver (so recovery grows with the cluster): replica copies
+  // at once in or out of one server, and the bandwidth of all copies into one server.
+  int copies_per_server = 2;
+  uint64_t copy_bandwidth_bytes_per_s = 128ull << 20;
   // Replicas of chunks this master does not know are quarantined, then wiped after this delay
   // (counted from when this master first saw them quarantined: a restart restarts it).
   absl::Duration orphan_wipe_delay = absl::Hours(24);
@@ -79,7 +83,8 @@ struct ReplicaMove {
   std::string from;            // server id losing the replica; empty when one is only added
   std::string to;              // server id gaining it
   std::string to_address;
-  std::string source_address;  // a live replica to copy from
+  std::string source;          // server id of the live replica copied from
+  std::string source_address;
   std::string from_address;
   Reason reason = kPolicy;
   int priority = 0;            // lower first: a repair's is its number of live replicas
@@ -183,15 +188,18 @@ class Master {
   ternion::v1::BalancerResponse Balancer(const ternion::v1::BalancerRequest& req);
 
   // Replica moves, driven by the ReplicationScheduler. TakeMoves plans one slice of the
-  // current pass over the chunk map (see StartMovePass) and returns up to `max` moves; each
-  // taken move must be finished with FinishMove. FinishMove records the new replica when the
-  // copy succeeded and the chunk did not change meanwhile, and says whether the old replica may
-  // now be dropped (true: the record is durable) or the new copy must be (false).
+  // current pass over the chunk map (see StartMovePass) and returns up to `max` moves that fit
+  // the per-server copy slots; each taken move must be finished with FinishMoves. FinishMoves
+  // records each new replica whose copy succeeded on a chunk that did not change meanwhile, and
+  // says per move whether the old replica may now be dropped (true: the record is durable) or
+  // the new copy must be (false).
   std::vector<ReplicaMove> TakeMoves(int max);
-  bool FinishMove(const ReplicaMove& move, const absl::Status& copied);
-  // The cluster-wide cap on replica-copy bandwidth (changed at run time by
-  // SetReplicationLimits or `balancer start`).
-  uint64_t MoveBandwidth();
+  std::vector<bool> FinishMoves(absl::Span<const std::pair<ReplicaMove, absl::Status>> done);
+  bool FinishMove(const ReplicaMove& move, const absl::Status& copied) {
+    return FinishMoves({{move, copied}})[0];
+  }
+  // The replication limits in force (SetReplicationLimits or `balancer start` change them).
+  ternion::v1::ReplicationLimits ReplicationLimits();
   // Sets the non-zero fields of `req`; returns the limits now in force.
   ternion::v1::ReplicationLimits SetReplicationLimits(const ternion::v1::ReplicationLimits& req);
 
@@ -257,7 +265,7 @@ class Master {
   Master(std::unique_ptr<MetadataStore> store, const MasterOptions& options)
       : store_(std::move(store)), options_(options), placement_(options.placement) {
     balancer_band_ = options.balancer_band;
-    move_bandwidth_ = options.move_bandwidth_bytes_per_s;
+    copy_bandwidth_ = options.copy_bandwidth_bytes_per_s;
   }
   absl::Status Load();
   // Chunk counts by health, from one walk of the chunk map.
@@ -273,8 +281,9 @@ class Master {
   void Commit(MetadataBatch batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     log_->Append(std::move(batch));
   }
-  // FinishMove's bookkeeping, under the mutex: whether the move was recorded.
-  bool RecordMove(const ReplicaMove& move, const absl::Status& copied);
+  // FinishMoves' bookkeeping of one move: whether it was recorded.
+  bool RecordMove(const ReplicaMove& move, const absl::Status& copied)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Dense numbering of servers, projects, racks and power domains.
   ServerState& ServerByName(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -433,8 +442,8 @@ class Master {
   absl::Time last_liveness_sweep_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   bool balancer_running_ ABSL_GUARDED_BY(mu_) = false;
   double balancer_band_ ABSL_GUARDED_BY(mu_);
-  uint64_t move_bandwidth_ ABSL_GUARDED_BY(mu_);
-  int max_moves_per_server_ ABSL_GUARDED_BY(mu_) = 2;  // copies in or out of one server
+  uint64_t copy_bandwidth_ ABSL_GUARDED_BY(mu_);  // per server, into it
+  CopySlots copy_slots_ ABSL_GUARDED_BY(mu_){options_.copies_per_server};
   uint64_t balancer_bytes_moved_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t balancer_moves_done_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t replicas_repaired_ ABSL_GUARDED_BY(mu_) = 0;

@@ -34,8 +34,7 @@ int main(int argc, char** argv) {
   double lease_s = 60;
   uint64_t chunk_size_mib = 64;
   double move_scan_s = 2;
-  double move_mib_s = 64;
-  int move_workers = 4;
+  double copy_mib_s = 128;
   std::string restore_from;
   bool format = false;
   double orphan_wipe_delay_s = 86400;
@@ -52,9 +51,12 @@ int main(int argc, char** argv) {
   app.add_option("--ready-file", ready_file, "Write a JSON file here once serving");
   app.add_option("--move-scan-interval", move_scan_s,
                  "Seconds between scans of the chunk map for replicas to move");
-  app.add_option("--move-bandwidth-mib", move_mib_s,
-                 "Cluster-wide cap on replica-move copying, MiB/s");
-  app.add_option("--move-workers", move_workers, "Concurrent replica copies, cluster-wide");
+  app.add_option("--copy-bandwidth-mib", copy_mib_s,
+                 "Per chunkserver: cap on the replica copies (repairs, moves) into it, MiB/s")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--copies-per-server", options.copies_per_server,
+                 "Per chunkserver: replica copies at once in or out of it")
+      ->check(CLI::PositiveNumber);
   app.add_option("--restore-from", restore_from,
                  "Start from this backup (`ternion admin backup`): copied into an empty "
                  "--metadata-dir first");
@@ -94,7 +96,7 @@ int main(int argc, char** argv) {
   options.lease_duration = absl::Seconds(lease_s);
   options.default_chunk_size = chunk_size_mib << 20;
   options.move_scan_interval = absl::Seconds(move_scan_s);
-  options.move_bandwidth_bytes_per_s = static_cast<uint64_t>(move_mib_s * (1 << 20));
+  options.copy_bandwidth_bytes_per_s = static_cast<uint64_t>(copy_mib_s * (1 << 20));
   // Memory is ahead of the disk after a failed metadata write: restart from what is durable
   // (the supervisor restarts the daemon), as the HDFS NameNode does when its edit log fails.
   options.on_log_failure = [](const absl::Status& s) {
@@ -154,7 +156,7 @@ int main(int argc, char** argv) {
     }
     metrics = std::move(*started);
   }
-  ternion::master::ReplicationScheduler scheduler(m, {.workers = std::max(move_workers, 1)});
+  ternion::master::ReplicationScheduler scheduler(m, {});
   // /metrics reads the latest chunk counts; this thread walks the chunk map for them.
   absl::Notification stopping;
   std::thread health([&] {

@@ -3,6 +3,7 @@
 // The copying itself is the ReplicationScheduler's; the master never carries data.
 
 #include <cmath>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
@@ -13,7 +14,8 @@ namespace ternion::master {
 
 namespace {
 
-constexpr size_t kMaxQueuedMoves = 4096;
+// Moves planned ahead of the copy slots: enough to fill every slot, at least this many.
+constexpr size_t kMinQueuedMoves = 4096;
 
 bool Draining(const ternion::v1::ChunkServerRecord& r) {
   return r.state() == ternion::v1::SERVER_DRAINING ||
@@ -36,24 +38,26 @@ const char* ReasonName(ReplicaMove::Reason r) {
   return "unknown";
 }
 
-uint64_t Master::MoveBandwidth() {
+ternion::v1::ReplicationLimits Master::ReplicationLimits() {
   absl::MutexLock lock(&mu_);
-  return move_bandwidth_;
+  ternion::v1::ReplicationLimits out;
+  out.set_bandwidth_bytes_per_s(copy_bandwidth_);
+  out.set_copies_per_server(copy_slots_.limit());
+  return out;
 }
 
 ternion::v1::ReplicationLimits Master::SetReplicationLimits(
     const ternion::v1::ReplicationLimits& req) {
-  absl::MutexLock lock(&mu_);
-  if (req.bandwidth_bytes_per_s() > 0) move_bandwidth_ = req.bandwidth_bytes_per_s();
-  if (req.copies_per_server() > 0) max_moves_per_server_ = req.copies_per_server();
-  if (req.bandwidth_bytes_per_s() > 0 || req.copies_per_server() > 0) {
-    TLOG(INFO) << "audit: replication limits " << move_bandwidth_ << " B/s, "
-               << max_moves_per_server_ << " copies per server";
+  {
+    absl::MutexLock lock(&mu_);
+    if (req.bandwidth_bytes_per_s() > 0) copy_bandwidth_ = req.bandwidth_bytes_per_s();
+    if (req.copies_per_server() > 0) copy_slots_.set_limit(req.copies_per_server());
+    if (req.bandwidth_bytes_per_s() > 0 || req.copies_per_server() > 0) {
+      TLOG(INFO) << "audit: replication limits " << copy_bandwidth_ << " B/s and "
+                 << copy_slots_.limit() << " copies per server";
+    }
   }
-  ternion::v1::ReplicationLimits out;
-  out.set_bandwidth_bytes_per_s(move_bandwidth_);
-  out.set_copies_per_server(max_moves_per_server_);
-  return out;
+  return ReplicationLimits();
 }
 
 bool Master::ChunkStable(const ChunkEntry& e) {
@@ -120,7 +124,9 @@ void Master::StartMovePass(absl::Time now) {
 }
 
 void Master::PlanMove(uint64_t id, const ChunkEntry& e, absl::Time now) {
-  if (e.deleted() || move_queue_.size() >= kMaxQueuedMoves || moves_in_flight_.contains(id) ||
+  const size_t max_queued = std::max(
+      kMinQueuedMoves, server_by_ordinal_.size() * static_cast<size_t>(copy_slots_.limit()));
+  if (e.deleted() || move_queue_.size() >= max_queued || moves_in_flight_.contains(id) ||
       queued_chunks_.contains(id)) {
     return;
   }
@@ -279,12 +285,6 @@ std::vector<ReplicaMove> Master::TakeMoves(int max) {
   RefreshLiveness(now);
   if (!pass_.running && now - last_move_scan_ >= options_.move_scan_interval) StartMovePass(now);
   if (pass_.running || !urgent_chunks_.empty()) ScanMoveSlice(now);
-  // Copies under way per server, as source or target: at most max_moves_per_server_ each.
-  absl::flat_hash_map<std::string, int> busy;
-  for (const auto& [id, m] : moves_in_flight_) {
-    ++busy[m.source_address];
-    ++busy[m.to_address];
-  }
   std::vector<ReplicaMove> out;
   for (auto it = move_queue_.begin(); it != move_queue_.end() && static_cast<int>(out.size()) < max;) {
     ReplicaMove& m = *it;
@@ -297,32 +297,32 @@ std::vector<ReplicaMove> Master::TakeMoves(int max) {
       continue;
     }
     // Copy from the replica being moved when it is live (it is usually the least needed one),
-    // otherwise from the least busy live replica, so a lost rack's chunks are read from many
-    // servers at once.
+    // otherwise from the least busy live replica (CopySlots::PickSource).
     m.drop_from = from != nullptr && IsLive(*from, now);
-    const ServerState* source = m.drop_from ? from : nullptr;
-    for (uint32_t r : e->second.replica_span()) {
-      const ServerState* s = server_by_ordinal_[r];
-      if (m.drop_from || !IsLive(*s, now)) continue;
-      if (source == nullptr || busy[s->record.address()] < busy[source->record.address()]) {
-        source = s;
+    std::vector<uint32_t> holders;
+    if (m.drop_from) {
+      holders.push_back(from->ordinal);
+    } else {
+      for (uint32_t r : e->second.replica_span()) {
+        if (IsLive(*server_by_ordinal_[r], now)) holders.push_back(r);
       }
     }
-    if (source == nullptr) {
+    if (holders.empty()) {
       queued_chunks_.erase(it->chunk_id);
       it = move_queue_.erase(it);
       continue;
     }
-    if (busy[source->record.address()] >= max_moves_per_server_ ||
-        busy[to.record.address()] >= max_moves_per_server_) {
+    const std::optional<uint32_t> source_ordinal = copy_slots_.PickSource(holders);
+    if (!source_ordinal || !copy_slots_.HasRoom(to.ordinal)) {
       ++it;
       continue;
     }
+    const ServerState& source = *server_by_ordinal_[*source_ordinal];
     m.to_address = to.record.address();
     if (from != nullptr) m.from_address = from->record.address();
-    m.source_address = source->record.address();
-    ++busy[m.source_address];
-    ++busy[m.to_address];
+    m.source = source.record.server_id();
+    m.source_address = source.record.address();
+    copy_slots_.Start(source.ordinal, to.ordinal);
     moves_in_flight_[m.chunk_id] = m;
     queued_chunks_.erase(m.chunk_id);
     out.push_back(std::move(m));
@@ -331,15 +331,25 @@ std::vector<ReplicaMove> Master::TakeMoves(int max) {
   return out;
 }
 
-bool Master::FinishMove(const ReplicaMove& move, const absl::Status& copied) {
-  if (!RecordMove(move, copied)) return false;
-  // The old replica may be dropped only once the new one is on record durably.
-  return WaitDurable().ok();
+std::vector<bool> Master::FinishMoves(
+    absl::Span<const std::pair<ReplicaMove, absl::Status>> done) {
+  std::vector<bool> recorded;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [move, copied] : done) recorded.push_back(RecordMove(move, copied));
+  }
+  // An old replica may be dropped only once the new one is on record durably: one wait for all.
+  if (!WaitDurable().ok()) recorded.assign(recorded.size(), false);
+  return recorded;
 }
 
 bool Master::RecordMove(const ReplicaMove& move, const absl::Status& copied) {
-  absl::MutexLock lock(&mu_);
-  moves_in_flight_.erase(move.chunk_id);
+  if (moves_in_flight_.erase(move.chunk_id) == 0) return false;  // not taken, or finished
+  auto source = servers_.find(move.source);
+  auto target = servers_.find(move.to);
+  if (source != servers_.end() && target != servers_.end()) {
+    copy_slots_.End(source->second.ordinal, target->second.ordinal);
+  }
   if (!copied.ok()) {
     TLOG(WARNING) << "move of chunk " << move.chunk_id << " from " << move.from << " to "
                   << move.to << " failed: " << copied;

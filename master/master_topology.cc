@@ -226,10 +226,10 @@ ternion::v1::BalancerResponse Master::Balancer(const ternion::v1::BalancerReques
     case ternion::v1::BalancerRequest::START:
       balancer_running_ = true;
       balancer_band_ = req.band() > 0 ? req.band() : options_.balancer_band;
-      if (req.bandwidth_bytes_per_s() > 0) move_bandwidth_ = req.bandwidth_bytes_per_s();
+      if (req.bandwidth_bytes_per_s() > 0) copy_bandwidth_ = req.bandwidth_bytes_per_s();
       last_move_scan_ = absl::InfinitePast();
       TLOG(INFO) << "audit: balancer start band " << balancer_band_ << " bandwidth "
-                 << move_bandwidth_ << " B/s";
+                 << copy_bandwidth_ << " B/s";
       break;
     case ternion::v1::BalancerRequest::STOP:
       balancer_running_ = false;
@@ -241,7 +241,7 @@ ternion::v1::BalancerResponse Master::Balancer(const ternion::v1::BalancerReques
   ternion::v1::BalancerResponse resp;
   resp.set_running(balancer_running_);
   resp.set_band(balancer_band_);
-  resp.set_bandwidth_bytes_per_s(move_bandwidth_);
+  resp.set_bandwidth_bytes_per_s(copy_bandwidth_);
   resp.set_bytes_moved(balancer_bytes_moved_);
   resp.set_moves_done(balancer_moves_done_);
   resp.set_moves_queued(move_queue_.size());

@@ -2,91 +2,142 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include "absl/time/clock.h"
 #include "common/logging.h"
 #include "common/rpc_status.h"
-#include "ternion/v1/chunkserver.grpc.pb.h"
 
 namespace ternion::master {
 
-namespace {
-
-std::unique_ptr<ternion::v1::ChunkServerService::Stub> StubFor(const std::string& address) {
-  return ternion::v1::ChunkServerService::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-}
-
-}  // namespace
+// One CopyChunk or DeleteReplica call under way; owned by its completion callback.
+struct ReplicationScheduler::CopyCall {
+  grpc::ClientContext ctx;
+  ReplicaMove move;
+  ternion::v1::CopyChunkRequest copy;
+  ternion::v1::CopyChunkResponse copied;
+  ternion::v1::DeleteReplicaRequest drop;
+  ternion::v1::DeleteReplicaResponse dropped;
+};
 
 ReplicationScheduler::ReplicationScheduler(Master* master, ReplicationSchedulerOptions options)
-    : master_(master), options_(options) {
-  for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { Work(); });
-}
+    : master_(master), options_(options), thread_([this] { Run(); }) {}
 
 ReplicationScheduler::~ReplicationScheduler() {
-  stop_.Notify();
-  for (std::thread& t : workers_) t.join();
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  thread_.join();
+  absl::MutexLock lock(&mu_);
+  for (auto& [ctx, unused] : calls_) ctx->TryCancel();
+  mu_.Await(absl::Condition(
+      +[](absl::flat_hash_map<grpc::ClientContext*, bool>* calls) { return calls->empty(); },
+      &calls_));
 }
 
-void ReplicationScheduler::Work() {
-  while (!stop_.HasBeenNotified()) {
-    std::vector<ReplicaMove> moves = master_->TakeMoves(1);
-    if (moves.empty()) {
-      stop_.WaitForNotificationWithTimeout(options_.idle_poll);
-      continue;
+void ReplicationScheduler::Run() {
+  for (;;) {
+    std::vector<std::pair<ReplicaMove, absl::Status>> finished;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.AwaitWithTimeout(absl::Condition(
+                               +[](ReplicationScheduler* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                                 return s->stop_ || !s->finished_.empty();
+                               },
+                               this),
+                           options_.idle_poll);
+      if (stop_) return;
+      finished.swap(finished_);
     }
-    const ReplicaMove& m = moves[0];
-    const absl::Time start = absl::Now();
-    absl::Status copied = Copy(m);
-    if (master_->FinishMove(m, copied)) {
-      // A replica on a dead server cannot be dropped now; when the server returns, its report
-      // shows the extra replica and reconciliation removes it.
-      if (m.drop_from) DropReplica(m.from_address, m.chunk_id);
-    } else if (copied.ok()) {
-      DropReplica(m.to_address, m.chunk_id);
+    if (!finished.empty()) {
+      const std::vector<bool> recorded = master_->FinishMoves(finished);
+      for (size_t i = 0; i < finished.size(); ++i) {
+        const auto& [m, status] = finished[i];
+        if (recorded[i]) {
+          // A replica on a dead server cannot be dropped now; when the server returns, its
+          // report shows the extra replica and reconciliation removes it.
+          if (m.drop_from) DropReplica(m.from_address, m.chunk_id);
+        } else if (status.ok()) {
+          DropReplica(m.to_address, m.chunk_id);
+        }
+      }
     }
-    // Each worker keeps to its share of the cluster-wide bandwidth cap.
-    const double share = static_cast<double>(master_->MoveBandwidth()) / options_.workers;
-    const absl::Duration budget = absl::Seconds(m.length / std::max(share, 1.0));
-    const absl::Duration spent = absl::Now() - start;
-    if (copied.ok() && spent < budget) stop_.WaitForNotificationWithTimeout(budget - spent);
+    const ternion::v1::ReplicationLimits limits = master_->ReplicationLimits();
+    // The per-server slots bound what TakeMoves hands out; this only bounds one round.
+    for (ReplicaMove& m : master_->TakeMoves(1 << 16)) StartCopy(std::move(m), limits);
   }
 }
 
-absl::Status ReplicationScheduler::Copy(const ReplicaMove& m) {
-  ternion::v1::CopyChunkRequest req;
-  req.set_chunk_id(m.chunk_id);
-  req.set_version(m.version);
-  req.set_project(m.project);
-  req.set_chunk_size(m.chunk_size);
-  req.set_length(m.length);
-  req.set_source_address(m.source_address);
-  ternion::v1::CopyChunkResponse resp;
-  grpc::ClientContext ctx;
-  // Generous: a chunk at 1 MiB/s plus a margin; a dead target fails much sooner.
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60) +
-                   std::chrono::seconds(m.length >> 20));
-  grpc::Status s = StubFor(m.to_address)->CopyChunk(&ctx, req, &resp);
-  if (!s.ok()) return FromGrpcStatus(s);
-  if (resp.replica().length() != m.length || resp.replica().version() != m.version) {
-    return absl::DataLossError("copied replica has the wrong length or version");
+void ReplicationScheduler::StartCopy(ReplicaMove move,
+                                     const ternion::v1::ReplicationLimits& limits) {
+  auto* call = new CopyCall;
+  call->move = std::move(move);
+  const ReplicaMove& m = call->move;
+  call->copy.set_chunk_id(m.chunk_id);
+  call->copy.set_version(m.version);
+  call->copy.set_project(m.project);
+  call->copy.set_chunk_size(m.chunk_size);
+  call->copy.set_length(m.length);
+  call->copy.set_source_address(m.source_address);
+  call->copy.set_max_bytes_per_s(limits.bandwidth_bytes_per_s());
+  // Generous: the chunk at its share of the target's bandwidth cap, or at 1 MiB/s, plus a
+  // margin; a dead target fails much sooner.
+  const double share = std::max<double>(
+      1 << 20, static_cast<double>(limits.bandwidth_bytes_per_s()) /
+                   std::max<uint32_t>(limits.copies_per_server(), 1));
+  call->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60) +
+                         std::chrono::milliseconds(static_cast<int64_t>(m.length / share * 1000)));
+  {
+    absl::MutexLock lock(&mu_);
+    calls_[&call->ctx] = true;
   }
-  TLOG(INFO) << "chunk " << m.chunk_id << " (" << m.length << " bytes) copied to " << m.to
-             << " for a " << ReasonName(m.reason) << " move from " << m.from;
-  return absl::OkStatus();
+  StubFor(m.to_address)->async()->CopyChunk(
+      &call->ctx, &call->copy, &call->copied, [this, call](grpc::Status s) {
+        const ReplicaMove& m = call->move;
+        absl::Status status = FromGrpcStatus(s);
+        if (status.ok() && (call->copied.replica().length() != m.length ||
+                            call->copied.replica().version() != m.version)) {
+          status = absl::DataLossError("copied replica has the wrong length or version");
+        }
+        if (status.ok()) {
+          TLOG(INFO) << "chunk " << m.chunk_id << " (" << m.length << " bytes) copied from "
+                     << m.source << " to " << m.to << " for a " << ReasonName(m.reason)
+                     << " move from " << m.from;
+        }
+        absl::MutexLock lock(&mu_);
+        finished_.emplace_back(std::move(call->move), std::move(status));
+        calls_.erase(&call->ctx);
+        delete call;
+      });
 }
 
 void ReplicationScheduler::DropReplica(const std::string& address, uint64_t chunk_id) {
-  ternion::v1::DeleteReplicaRequest req;
-  req.set_chunk_id(chunk_id);
-  ternion::v1::DeleteReplicaResponse resp;
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  grpc::Status s = StubFor(address)->DeleteReplica(&ctx, req, &resp);
-  // A replica that cannot be dropped now (its server is down) is an orphan the chunkserver
-  // reports later; garbage collection removes it.
-  if (!s.ok()) TLOG(WARNING) << "cannot drop replica of chunk " << chunk_id << " on " << address
-                             << ": " << s.error_message();
+  auto* call = new CopyCall;
+  call->drop.set_chunk_id(chunk_id);
+  call->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  {
+    absl::MutexLock lock(&mu_);
+    calls_[&call->ctx] = true;
+  }
+  StubFor(address)->async()->DeleteReplica(
+      &call->ctx, &call->drop, &call->dropped, [this, call, address](grpc::Status s) {
+        // A replica that cannot be dropped now (its server is down) is an orphan the
+        // chunkserver reports later; reconciliation removes it.
+        if (!s.ok()) {
+          TLOG(WARNING) << "cannot drop replica of chunk " << call->drop.chunk_id() << " on "
+                        << address << ": " << s.error_message();
+        }
+        absl::MutexLock lock(&mu_);
+        calls_.erase(&call->ctx);
+        delete call;
+      });
+}
+
+ternion::v1::ChunkServerService::Stub* ReplicationScheduler::StubFor(const std::string& address) {
+  auto& stub = stubs_[address];
+  if (stub == nullptr) {
+    stub = ternion::v1::ChunkServerService::NewStub(
+        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  }
+  return stub.get();
 }
 
 }  // namespace ternion::master

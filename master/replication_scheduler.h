@@ -1,42 +1,58 @@
 #pragma once
 
-// ReplicationScheduler carries out the master's replica moves: a few worker threads each take
-// a move from the Master, ask the target chunkserver to copy the chunk from a source
-// chunkserver (CopyChunk: the target pulls and verifies the bytes; the master never carries
-// data), report the result back, and then drop the replica that was moved away (or the new copy
-// when the master refused it). Throttled: at most `workers` copies at once cluster-wide, two per
-// server (Master::TakeMoves), and the cluster-wide bandwidth cap split over the workers.
+// ReplicationScheduler carries out the master's replica moves (repairs, drains, the balancer).
+// One thread takes the moves that fit the per-server copy slots (Master::TakeMoves) and starts
+// each as an asynchronous CopyChunk call to its target, which pulls the bytes from the source
+// chunkserver, verifies them and paces itself to the per-server bandwidth cap; the master never
+// carries data. As copies finish, the thread reports them back in batches (one durable metadata
+// wait per batch) and then drops the replica that was moved away, or the new copy when the
+// master refused it. So the copies under way are bounded per server, not cluster-wide, and
+// recovery grows with the number of servers, with one thread in the master.
 
 #include <memory>
+#include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
-#include "absl/synchronization/notification.h"
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "master/master.h"
+#include "ternion/v1/chunkserver.grpc.pb.h"
 
 namespace ternion::master {
 
 struct ReplicationSchedulerOptions {
-  int workers = 4;
-  absl::Duration idle_poll = absl::Milliseconds(250);  // how often an idle worker asks again
+  // How often the thread asks for moves when no copy has finished (each ask also plans a slice).
+  absl::Duration idle_poll = absl::Milliseconds(250);
 };
 
 class ReplicationScheduler {
  public:
   ReplicationScheduler(Master* master, ReplicationSchedulerOptions options);
-  ~ReplicationScheduler();  // stops and joins the workers
+  // Stops taking moves, cancels the calls under way and waits for them to end.
+  ~ReplicationScheduler();
 
  private:
-  void Work();
-  // Copies the chunk and returns the result of the CopyChunk call.
-  absl::Status Copy(const ReplicaMove& m);
+  struct CopyCall;
+  void Run();
+  void StartCopy(ReplicaMove move, const ternion::v1::ReplicationLimits& limits);
   void DropReplica(const std::string& address, uint64_t chunk_id);
+  ternion::v1::ChunkServerService::Stub* StubFor(const std::string& address);
 
   Master* const master_;
   const ReplicationSchedulerOptions options_;
-  absl::Notification stop_;
-  std::vector<std::thread> workers_;
+  absl::flat_hash_map<std::string, std::unique_ptr<ternion::v1::ChunkServerService::Stub>>
+      stubs_;  // by address; used by the scheduler thread only
+
+  absl::Mutex mu_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::pair<ReplicaMove, absl::Status>> finished_ ABSL_GUARDED_BY(mu_);
+  // Calls under way (copies and drops), to cancel and wait for at shutdown.
+  absl::flat_hash_map<grpc::ClientContext*, bool> calls_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;
 };
 
 }  // namespace ternion::master

@@ -155,7 +155,7 @@ int Balancer(const Globals& g, ternion::v1::BalancerRequest::Action action, doub
     return 0;
   }
   std::cout << absl::StrFormat(
-      "balancer %s (band ±%.1f%%, %s/s): fill min %.1f%% mean %.1f%% max %.1f%%; moved %s in "
+      "balancer %s (band ±%.1f%%, %s/s per server): fill min %.1f%% mean %.1f%% max %.1f%%; moved %s in "
       "%d moves, %d queued\n",
       st.running() ? "running" : "stopped", st.band() * 100,
       HumanBytes(st.bandwidth_bytes_per_s()), st.fill_min() * 100, st.fill_mean() * 100,
@@ -297,7 +297,7 @@ int Replication(const Globals& g, double bandwidth_mib, uint32_t per_server) {
               << "\n";
   } else {
     std::cout << "replication limits: " << HumanBytes(resp.bandwidth_bytes_per_s())
-              << "/s cluster-wide, " << resp.copies_per_server() << " copies per server\n";
+              << "/s into each server, " << resp.copies_per_server() << " copies per server\n";
   }
   return 0;
 }
@@ -413,7 +413,7 @@ void AddAdminCommands(CLI::App& app, const Globals& g, int* rc) {
     });
   }
   auto* repl = admin->add_subcommand("replication", "Show or set re-replication throttles");
-  repl->add_option("--bandwidth-mib", bandwidth_mib, "Cluster-wide copy cap, MiB/s");
+  repl->add_option("--bandwidth-mib", bandwidth_mib, "Per chunkserver: cap on the copies into it, MiB/s");
   repl->add_option("--per-server", per_server, "Concurrent copies in or out of one server");
   repl->callback([&g, rc] { *rc = Replication(g, bandwidth_mib, per_server); });
 
@@ -454,7 +454,7 @@ void AddAdminCommands(CLI::App& app, const Globals& g, int* rc) {
   bal->require_subcommand(1);
   auto* start = bal->add_subcommand("start", "Run until every server is within the band");
   start->add_option("--band", band, "Allowed distance from the mean fill (default 0.05)");
-  start->add_option("--bandwidth-mib", bandwidth_mib, "Cluster-wide copy cap, MiB/s");
+  start->add_option("--bandwidth-mib", bandwidth_mib, "Per chunkserver: cap on the copies into it, MiB/s");
   start->callback([&g, rc] {
     *rc = Balancer(g, ternion::v1::BalancerRequest::START, band, bandwidth_mib);
   });

@@ -621,6 +621,38 @@ TEST_F(RepairTest, DeadServersReplicasAreReplacedMostEndangeredFirst) {
   EXPECT_EQ(after.chunks_rack_unsafe(), 0u);
 }
 
+// Recovery is throttled per server, not cluster-wide: the copies handed out at once never put
+// more than the per-server limit on any source or target, every live server takes part, and a
+// finished copy frees its slots for the next.
+TEST_F(RepairTest, CopiesAreThrottledPerServerAndSpreadOverTheSurvivors) {
+  RegisterServers(4, 3);
+  ASSERT_OK(master_->CreateProject("p", ""));
+  WriteFile("f", 60);
+  KeepAliveAllBut({"cs-0-0"});
+  for (int limit : {2, 1}) {
+    ternion::v1::ReplicationLimits limits;
+    limits.set_copies_per_server(limit);
+    EXPECT_EQ(master_->SetReplicationLimits(limits).copies_per_server(), limit);
+    std::vector<ReplicaMove> moves = master_->TakeMoves(1000);
+    std::map<std::string, int> busy;
+    for (const auto& m : moves) {
+      EXPECT_EQ(m.from, "cs-0-0");
+      EXPECT_NE(m.source, "cs-0-0");
+      ++busy[m.source];
+      ++busy[m.to];
+    }
+    for (const auto& [server, n] : busy) EXPECT_LE(n, limit) << server;
+    // 11 survivors with `limit` slots each: more than a few copies run at once.
+    EXPECT_GE(moves.size(), limit == 2 ? 8u : 4u);
+    EXPECT_TRUE(master_->TakeMoves(1000).empty()) << "every slot is taken";
+    std::vector<std::pair<ReplicaMove, absl::Status>> done;
+    for (auto& m : moves) done.emplace_back(std::move(m), absl::OkStatus());
+    for (bool recorded : master_->FinishMoves(done)) EXPECT_TRUE(recorded);
+  }
+  EXPECT_FALSE(master_->TakeMoves(1000).empty()) << "finished copies free their slots";
+  ASSERT_OK(master_->CheckInvariants());
+}
+
 // The move scan examines a bounded slice of the chunk map per call; the chunks of a server
 // found dead are examined before the rest of the pass.
 TEST_F(RepairTest, ADeadServersChunksAreExaminedFirstInBoundedSlices) {

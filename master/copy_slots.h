@@ -1,0 +1,40 @@
+#pragma once
+
+// CopySlots is the per-server throttle on replica copies (repairs, drains, the balancer): at
+// most `limit` copies at once in or out of each chunkserver, as source or target, like HDFS's
+// replication streams per DataNode and Ceph's backfills per OSD. Together with the bandwidth cap
+// each chunkserver applies to the copies into it, it bounds what recovery takes from any one
+// server, while the cluster's recovery rate grows with the number of servers. Pure bookkeeping:
+// the master and ternion-placement-sim drive the same code. Not thread-safe.
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "absl/types/span.h"
+
+namespace ternion::master {
+
+class CopySlots {
+ public:
+  explicit CopySlots(int limit) : limit_(limit) {}
+
+  void set_limit(int limit) { limit_ = limit; }
+  int limit() const { return limit_; }
+  int busy(uint32_t server) const { return server < busy_.size() ? busy_[server] : 0; }
+  bool HasRoom(uint32_t server) const { return busy(server) < limit_; }
+
+  // The source for a copy: among `holders` (live replicas of the chunk), the least busy one,
+  // so a lost server's chunks are read from many servers at once. nullopt when none has room.
+  std::optional<uint32_t> PickSource(absl::Span<const uint32_t> holders) const;
+
+  // A copy from `source` to `target` starts, or ends.
+  void Start(uint32_t source, uint32_t target);
+  void End(uint32_t source, uint32_t target);
+
+ private:
+  int limit_;
+  std::vector<int> busy_;  // copies under way per server, by its number
+};
+
+}  // namespace ternion::master
