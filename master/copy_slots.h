@@ -15,6 +15,11 @@
 
 namespace ternion::master {
 
+// The default recovery throttles, per chunkserver: copies at once in or out of it, and the cap
+// on the bandwidth of all copies into it.
+inline constexpr int kDefaultCopiesPerServer = 2;
+inline constexpr uint64_t kDefaultCopyBandwidthBytesPerS = 128ull << 20;
+
 class CopySlots {
  public:
   explicit CopySlots(int limit) : limit_(limit) {}

@@ -51,8 +51,8 @@ struct MasterOptions {
   double balancer_band = 0.05;                      // default allowed distance from mean fill
   // The recovery throttles, per chunkserver (so recovery grows with the cluster): replica copies
   // at once in or out of one server, and the bandwidth of all copies into one server.
-  int copies_per_server = 2;
-  uint64_t copy_bandwidth_bytes_per_s = 128ull << 20;
+  int copies_per_server = kDefaultCopiesPerServer;
+  uint64_t copy_bandwidth_bytes_per_s = kDefaultCopyBandwidthBytesPerS;
   // Replicas of chunks this master does not know are quarantined, then wiped after this delay
   // (counted from when this master first saw them quarantined: a restart restarts it).
   absl::Duration orphan_wipe_delay = absl::Hours(24);

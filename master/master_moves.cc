@@ -124,10 +124,7 @@ void Master::StartMovePass(absl::Time now) {
 }
 
 void Master::PlanMove(uint64_t id, const ChunkEntry& e, absl::Time now) {
-  const size_t max_queued = std::max(
-      kMinQueuedMoves, server_by_ordinal_.size() * static_cast<size_t>(copy_slots_.limit()));
-  if (e.deleted() || move_queue_.size() >= max_queued || moves_in_flight_.contains(id) ||
-      queued_chunks_.contains(id)) {
+  if (e.deleted() || moves_in_flight_.contains(id) || queued_chunks_.contains(id)) {
     return;
   }
   if (!ChunkStable(e)) return;
@@ -231,8 +228,13 @@ void Master::ScanMoveSlice(absl::Time now) {
   pass_.excess.resize(server_by_ordinal_.size(), 0);
   pass_.deficit.resize(server_by_ordinal_.size(), 0);
   size_t budget = options_.move_scan_slice;
-  // Chunks events flagged (a server died, a report dropped replicas) come first.
-  while (!urgent_chunks_.empty() && budget > 0) {
+  // A full queue ends the slice: what is not examined now waits its turn, never skipped. Chunks
+  // events flagged (a server died, a report dropped replicas) come first, and may use twice the
+  // room, so a queue full of balancer moves never holds up a repair.
+  const size_t max_queued = std::max(
+      kMinQueuedMoves, server_by_ordinal_.size() * static_cast<size_t>(copy_slots_.limit()));
+  auto room = [&] { return move_queue_.size() < max_queued; };
+  while (!urgent_chunks_.empty() && budget > 0 && move_queue_.size() < 2 * max_queued) {
     const uint64_t id = *urgent_chunks_.begin();
     urgent_chunks_.erase(urgent_chunks_.begin());
     if (auto it = chunks_.find(id); it != chunks_.end()) PlanMove(id, it->second, now);
@@ -240,7 +242,9 @@ void Master::ScanMoveSlice(absl::Time now) {
   }
   if (pass_.running) {
     auto it = chunks_.lower_bound(pass_.cursor);
-    for (; it != chunks_.end() && budget > 0; ++it, --budget) PlanMove(it->first, it->second, now);
+    for (; it != chunks_.end() && budget > 0 && room(); ++it, --budget) {
+      PlanMove(it->first, it->second, now);
+    }
     if (it == chunks_.end()) {
       FinishMovePass(now);
     } else {

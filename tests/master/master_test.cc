@@ -621,35 +621,54 @@ TEST_F(RepairTest, DeadServersReplicasAreReplacedMostEndangeredFirst) {
   EXPECT_EQ(after.chunks_rack_unsafe(), 0u);
 }
 
-// Recovery is throttled per server, not cluster-wide: the copies handed out at once never put
-// more than the per-server limit on any source or target, every live server takes part, and a
-// finished copy frees its slots for the next.
+// Recovery is throttled per server, not cluster-wide: however the copies under way finish, no
+// source or target ever has more than the per-server limit at once, many copies run at once,
+// and the dead server's chunks are read from and written to servers all over the cluster.
 TEST_F(RepairTest, CopiesAreThrottledPerServerAndSpreadOverTheSurvivors) {
-  RegisterServers(4, 3);
+  RegisterServers(6, 3);
   ASSERT_OK(master_->CreateProject("p", ""));
-  WriteFile("f", 60);
-  KeepAliveAllBut({"cs-0-0"});
-  for (int limit : {2, 1}) {
-    ternion::v1::ReplicationLimits limits;
-    limits.set_copies_per_server(limit);
-    EXPECT_EQ(master_->SetReplicationLimits(limits).copies_per_server(), limit);
-    std::vector<ReplicaMove> moves = master_->TakeMoves(1000);
-    std::map<std::string, int> busy;
-    for (const auto& m : moves) {
-      EXPECT_EQ(m.from, "cs-0-0");
-      EXPECT_NE(m.source, "cs-0-0");
-      ++busy[m.source];
-      ++busy[m.to];
-    }
-    for (const auto& [server, n] : busy) EXPECT_LE(n, limit) << server;
-    // 11 survivors with `limit` slots each: more than a few copies run at once.
-    EXPECT_GE(moves.size(), limit == 2 ? 8u : 4u);
-    EXPECT_TRUE(master_->TakeMoves(1000).empty()) << "every slot is taken";
-    std::vector<std::pair<ReplicaMove, absl::Status>> done;
-    for (auto& m : moves) done.emplace_back(std::move(m), absl::OkStatus());
-    for (bool recorded : master_->FinishMoves(done)) EXPECT_TRUE(recorded);
+  WriteFile("f", 120);
+  size_t on_dead = 0;
+  ASSERT_OK_AND_ASSIGN(auto info, master_->GetFileInfo("p", "f", true));
+  for (const auto& c : info.chunks()) {
+    for (const auto& r : c.replicas()) on_dead += r.server_id() == "cs-0-0";
   }
-  EXPECT_FALSE(master_->TakeMoves(1000).empty()) << "finished copies free their slots";
+  KeepAliveAllBut({"cs-0-0"});
+  ternion::v1::ReplicationLimits limits;
+  limits.set_copies_per_server(2);
+  EXPECT_EQ(master_->SetReplicationLimits(limits).copies_per_server(), 2u);
+  std::map<std::string, int> busy;
+  std::set<std::string> sources, targets;
+  std::vector<ReplicaMove> under_way;
+  size_t repaired = 0, most_at_once = 0;
+  for (int round = 0; round < 200 && (round < 5 || !under_way.empty()); ++round) {
+    for (auto& m : master_->TakeMoves(1000)) {
+      EXPECT_EQ(m.from, "cs-0-0");
+      EXPECT_LE(++busy[m.source], 2) << m.source;
+      EXPECT_LE(++busy[m.to], 2) << m.to;
+      sources.insert(m.source);
+      targets.insert(m.to);
+      under_way.push_back(std::move(m));
+    }
+    most_at_once = std::max(most_at_once, under_way.size());
+    // The older half finishes.
+    std::vector<std::pair<ReplicaMove, absl::Status>> done;
+    const size_t n = (under_way.size() + 1) / 2;
+    for (size_t i = 0; i < n; ++i) {
+      --busy[under_way[i].source];
+      --busy[under_way[i].to];
+      done.emplace_back(std::move(under_way[i]), absl::OkStatus());
+    }
+    under_way.erase(under_way.begin(), under_way.begin() + n);
+    for (bool recorded : master_->FinishMoves(done)) repaired += recorded;
+    KeepAliveAllBut({"cs-0-0"});
+  }
+  EXPECT_TRUE(under_way.empty());
+  EXPECT_GE(most_at_once, 4u);
+  EXPECT_GE(sources.size(), 6u) << "sources spread over the 17 survivors";
+  EXPECT_GE(targets.size(), 6u) << "targets spread over the 17 survivors";
+  EXPECT_EQ(master_->ClusterStatus().chunks_under_replicated(), 0u);
+  EXPECT_EQ(repaired, on_dead);
   ASSERT_OK(master_->CheckInvariants());
 }
 
