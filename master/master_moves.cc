@@ -317,7 +317,7 @@ std::vector<ReplicaMove> Master::TakeMoves(int max) {
       continue;
     }
     const std::optional<uint32_t> source_ordinal = copy_slots_.PickSource(holders);
-    if (!source_ordinal || !copy_slots_.HasRoom(to.ordinal)) {
+    if (!source_ordinal || !copy_slots_.CanReceive(to.ordinal)) {
       ++it;
       continue;
     }

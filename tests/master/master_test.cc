@@ -622,7 +622,7 @@ TEST_F(RepairTest, DeadServersReplicasAreReplacedMostEndangeredFirst) {
 }
 
 // Recovery is throttled per server, not cluster-wide: however the copies under way finish, no
-// source or target ever has more than the per-server limit at once, many copies run at once,
+// server ever sends or receives more than the per-server limit at once, many copies run at once,
 // and the dead server's chunks are read from and written to servers all over the cluster.
 TEST_F(RepairTest, CopiesAreThrottledPerServerAndSpreadOverTheSurvivors) {
   RegisterServers(6, 3);
@@ -637,15 +637,15 @@ TEST_F(RepairTest, CopiesAreThrottledPerServerAndSpreadOverTheSurvivors) {
   ternion::v1::ReplicationLimits limits;
   limits.set_copies_per_server(2);
   EXPECT_EQ(master_->SetReplicationLimits(limits).copies_per_server(), 2u);
-  std::map<std::string, int> busy;
+  std::map<std::string, int> sending, receiving;
   std::set<std::string> sources, targets;
   std::vector<ReplicaMove> under_way;
   size_t repaired = 0, most_at_once = 0;
   for (int round = 0; round < 200 && (round < 5 || !under_way.empty()); ++round) {
     for (auto& m : master_->TakeMoves(1000)) {
       EXPECT_EQ(m.from, "cs-0-0");
-      EXPECT_LE(++busy[m.source], 2) << m.source;
-      EXPECT_LE(++busy[m.to], 2) << m.to;
+      EXPECT_LE(++sending[m.source], 2) << m.source;
+      EXPECT_LE(++receiving[m.to], 2) << m.to;
       sources.insert(m.source);
       targets.insert(m.to);
       under_way.push_back(std::move(m));
@@ -655,8 +655,8 @@ TEST_F(RepairTest, CopiesAreThrottledPerServerAndSpreadOverTheSurvivors) {
     std::vector<std::pair<ReplicaMove, absl::Status>> done;
     const size_t n = (under_way.size() + 1) / 2;
     for (size_t i = 0; i < n; ++i) {
-      --busy[under_way[i].source];
-      --busy[under_way[i].to];
+      --sending[under_way[i].source];
+      --receiving[under_way[i].to];
       done.emplace_back(std::move(under_way[i]), absl::OkStatus());
     }
     under_way.erase(under_way.begin(), under_way.begin() + n);
