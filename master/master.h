@@ -50,7 +50,7 @@ struct MasterOptions {
   size_t move_scan_slice = 50000;
   double balancer_band = 0.05;                      // default allowed distance from mean fill
   // The recovery throttles, per chunkserver (so recovery grows with the cluster): replica copies
-  // at once in or out of one server, and the bandwidth of all copies into one server.
+  // at once out of one server (and, apart, into it), and the bandwidth of all copies into it.
   int copies_per_server = kDefaultCopiesPerServer;
   uint64_t copy_bandwidth_bytes_per_s = kDefaultCopyBandwidthBytesPerS;
   // Replicas of chunks this master does not know are quarantined, then wiped after this delay

@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
                  "Per chunkserver: cap on the replica copies (repairs, moves) into it, MiB/s")
       ->check(CLI::PositiveNumber);
   app.add_option("--copies-per-server", options.copies_per_server,
-                 "Per chunkserver: replica copies at once in or out of it")
+                 "Per chunkserver: replica copies at once out of it (and, apart, into it)")
       ->check(CLI::PositiveNumber);
   app.add_option("--restore-from", restore_from,
                  "Start from this backup (`ternion admin backup`): copied into an empty "

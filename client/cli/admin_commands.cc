@@ -414,7 +414,7 @@ void AddAdminCommands(CLI::App& app, const Globals& g, int* rc) {
   }
   auto* repl = admin->add_subcommand("replication", "Show or set re-replication throttles");
   repl->add_option("--bandwidth-mib", bandwidth_mib, "Per chunkserver: cap on the copies into it, MiB/s");
-  repl->add_option("--per-server", per_server, "Concurrent copies in or out of one server");
+  repl->add_option("--per-server", per_server, "Copies at once out of one server (and, apart, into it)");
   repl->callback([&g, rc] { *rc = Replication(g, bandwidth_mib, per_server); });
 
   auto* gc = app.add_subcommand("gc", "Garbage collection of deleted chunks");
