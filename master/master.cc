@@ -170,14 +170,14 @@ absl::StatusOr<std::unique_ptr<Master>> Master::Open(const std::string& metadata
   ASSIGN_OR_RETURN(auto store, std::move(opened));
   std::unique_ptr<Master> m(new Master(std::move(store), options));
   // Counters that exist from the start, so dashboards see zeros rather than gaps.
-  for (auto reason : {ReplicaMove::kRepair, ReplicaMove::kDrain, ReplicaMove::kPolicy,
-                      ReplicaMove::kBalance}) {
+  for (auto reason : {MoveReason::kRepair, MoveReason::kDrain, MoveReason::kPolicy,
+                      MoveReason::kBalance}) {
     MetricsRegistry::Default().GetCounter("ternion_master_replica_moves_total",
                                           "Replica moves completed, by reason.",
-                                          {{"reason", ReasonName(reason)}});
+                                          {{"reason", MoveReasonName(reason)}});
     MetricsRegistry::Default().GetCounter("ternion_master_replica_moved_bytes_total",
                                           "Bytes copied by replica moves.",
-                                          {{"reason", ReasonName(reason)}});
+                                          {{"reason", MoveReasonName(reason)}});
   }
   RETURN_IF_ERROR(m->Load());
   m->log_ = NewGroupCommitLog(m->store_.get(), options.on_log_failure);

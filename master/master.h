@@ -31,6 +31,7 @@
 #include "master/copy_slots.h"
 #include "master/metadata_log.h"
 #include "master/metadata_store.h"
+#include "master/move_planner.h"
 #include "master/placement_policy.h"
 #include "ternion/v1/master.pb.h"
 #include "ternion/v1/metadata.pb.h"
@@ -72,9 +73,8 @@ struct MasterOptions {
 };
 
 // One replica move: copy chunk `chunk_id` to `to`, then drop the replica on `from` (when set).
+// Which moves are needed is PlanChunkMove's decision (move_planner.h).
 struct ReplicaMove {
-  // kRepair: a replica is missing (its server is dead, or it was lost): copy from a live one.
-  enum Reason { kRepair, kDrain, kPolicy, kBalance };
   uint64_t chunk_id = 0;
   uint64_t version = 0;
   uint64_t length = 0;
@@ -86,11 +86,10 @@ struct ReplicaMove {
   std::string source;          // server id of the live replica copied from
   std::string source_address;
   std::string from_address;
-  Reason reason = kPolicy;
+  MoveReason reason = MoveReason::kPolicy;
   int priority = 0;            // lower first: a repair's is its number of live replicas
   bool drop_from = false;      // `from` is live: drop its replica once the copy is recorded
 };
-const char* ReasonName(ReplicaMove::Reason r);
 
 // Whether a report setting aside `would_remove` of the `reported` replicas of one server must
 // wait for an operator.

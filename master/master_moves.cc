@@ -24,20 +24,6 @@ bool Draining(const ternion::v1::ChunkServerRecord& r) {
 
 }  // namespace
 
-const char* ReasonName(ReplicaMove::Reason r) {
-  switch (r) {
-    case ReplicaMove::kRepair:
-      return "repair";
-    case ReplicaMove::kPolicy:
-      return "policy";
-    case ReplicaMove::kDrain:
-      return "drain";
-    case ReplicaMove::kBalance:
-      return "balance";
-  }
-  return "unknown";
-}
-
 ternion::v1::ReplicationLimits Master::ReplicationLimits() {
   absl::MutexLock lock(&mu_);
   ternion::v1::ReplicationLimits out;
@@ -89,7 +75,7 @@ void Master::StartMovePass(absl::Time now) {
   excess.assign(server_by_ordinal_.size(), 0);
   deficit.assign(server_by_ordinal_.size(), 0);
   bool& settled = pass_.settled;
-  for (const auto& [id, m] : moves_in_flight_) settled &= m.reason != ReplicaMove::kBalance;
+  for (const auto& [id, m] : moves_in_flight_) settled &= m.reason != MoveReason::kBalance;
   for (ServerState* s : server_by_ordinal_) settled &= s->heartbeats >= s->usage_fresh_after;
   if (balancer_running_ && settled) {
     double sum = 0;
@@ -124,100 +110,44 @@ void Master::StartMovePass(absl::Time now) {
 }
 
 void Master::PlanMove(uint64_t id, const ChunkEntry& e, absl::Time now) {
-  if (e.deleted() || moves_in_flight_.contains(id) || queued_chunks_.contains(id)) {
-    return;
-  }
-  if (!ChunkStable(e)) return;
-  const ServerState* source = nullptr;
+  if (e.deleted() || moves_in_flight_.contains(id) || queued_chunks_.contains(id)) return;
+  ChunkMoveView view;
+  view.stable = ChunkStable(e);
+  if (!view.stable) return;
   for (uint32_t r : e.replica_span()) {
-    if (IsLive(*server_by_ordinal_[r], now)) {
-      source = server_by_ordinal_[r];
-      break;
-    }
+    const ServerState& s = *server_by_ordinal_[r];
+    view.holders.push_back({.server = r, .live = IsLive(s, now), .draining = Draining(s.record)});
   }
-  if (source == nullptr) return;  // lost: nothing to copy from
+  MovePlanContext ctx;
+  ctx.placement = &placement_;
+  ctx.wanted_replicas = options_.replicas;
+  ctx.repairs_allowed = now - started_ >= options_.dead_after;
+  ctx.balance.active = pass_.running && balancer_running_ && pass_.settled;
+  ctx.balance.excess = pass_.excess;
+  ctx.balance.not_below_mean = pass_.not_below_mean;
+  const std::optional<MoveDecision> d = PlanChunkMove(view, ctx, gen_);
+  if (!d) return;
 
-  // Which replica to move, and why: a missing one first, then draining, rack-safety, balance.
-  int64_t victim = -1;
-  ReplicaMove::Reason reason = ReplicaMove::kPolicy;
-  std::vector<uint32_t> avoid(e.replica_span().begin(), e.replica_span().end());
-  int live = 0;
-  for (uint32_t r : e.replica_span()) live += IsLive(*server_by_ordinal_[r], now);
-  const bool repair = live < options_.replicas && now - started_ >= options_.dead_after;
-  if (repair) {
-    reason = ReplicaMove::kRepair;
-    for (uint32_t r : e.replica_span()) {
-      if (!IsLive(*server_by_ordinal_[r], now)) {
-        victim = r;  // replaced by the new copy
-        break;
-      }
-    }
-  } else if (live < options_.replicas) {
-    return;  // wait for the end of the start-up grace period
-  }
-  for (uint32_t r : e.replica_span()) {
-    if (repair) break;
-    if (Draining(server_by_ordinal_[r]->record)) {
-      victim = r;
-      reason = ReplicaMove::kDrain;
-      break;
-    }
-  }
-  const bool rack_safe = placement_.RackSafe(e.replica_span());
-  if (!repair && victim < 0 && !rack_safe) {
-    // A replica whose rack another replica shares; the later one moves.
-    for (int i = e.num_replicas - 1; i > 0 && victim < 0; --i) {
-      for (int j = 0; j < i; ++j) {
-        if (placement_.server(e.replicas[i]).rack == placement_.server(e.replicas[j]).rack) {
-          victim = e.replicas[i];
-          break;
-        }
-      }
-    }
-  }
-  if (!repair && victim < 0 && pass_.running && balancer_running_ && pass_.settled) {
-    for (uint32_t r : e.replica_span()) {
-      if (pass_.excess[r] > 0) {
-        victim = r;
-        reason = ReplicaMove::kBalance;
-        avoid.insert(avoid.end(), pass_.not_below_mean.begin(), pass_.not_below_mean.end());
-        break;
-      }
-    }
-  }
-  if (victim < 0 && !repair) return;
-
-  std::vector<uint32_t> kept;
-  for (uint32_t r : e.replica_span()) {
-    if (r != victim && (!repair || IsLive(*server_by_ordinal_[r], now))) kept.push_back(r);
-  }
-  absl::StatusOr<Placement> placed = placement_.Choose(1, kept, avoid, gen_);
-  if (!placed.ok()) return;
-  // A move must not make placement worse: a policy move must fix rack-safety, and any other
-  // move must keep it. A repair takes what it can get: three copies beat two.
-  if (!repair && (reason == ReplicaMove::kPolicy || rack_safe) && !placed->rack_safe) return;
-
-  const uint32_t to = placed->servers[0];
   ReplicaMove m;
   m.chunk_id = id;
   m.version = e.version;
   m.length = e.length;
   m.project = project_names_[e.project];
-  if (victim >= 0) m.from = server_by_ordinal_[victim]->record.server_id();
-  m.to = server_by_ordinal_[to]->record.server_id();
-  m.reason = reason;
-  m.priority = repair ? live : 10 + static_cast<int>(reason);
+  if (d->victim) m.from = server_by_ordinal_[*d->victim]->record.server_id();
+  m.to = server_by_ordinal_[d->to]->record.server_id();
+  m.reason = d->reason;
+  m.priority = d->priority;
   // The bound of the new replica: the file's chunk size, or (its first file deleted, a
   // snapshot keeping it) its own length, which can no longer grow.
   auto f = files_by_id_.find(e.file_id);
   m.chunk_size = f != files_by_id_.end()
                      ? f->second->chunk_size()
                      : std::max<uint64_t>(64 << 10, (e.length + (64 << 10) - 1) / (64 << 10) * (64 << 10));
-  placement_.AddUsage(to, e.length);
-  if (reason == ReplicaMove::kBalance) {
-    pass_.excess[victim] -= e.length;
-    pass_.deficit[to] -= e.length;
-    if (pass_.deficit[to] <= 0) pass_.not_below_mean.push_back(to);  // full: no more moves in
+  placement_.AddUsage(d->to, e.length);
+  if (d->reason == MoveReason::kBalance) {
+    pass_.excess[*d->victim] -= e.length;
+    pass_.deficit[d->to] -= e.length;
+    if (pass_.deficit[d->to] <= 0) pass_.not_below_mean.push_back(d->to);  // full: no more in
   }
   queued_chunks_.insert(id);
   move_queue_.push_back(std::move(m));
@@ -385,16 +315,16 @@ bool Master::RecordMove(const ReplicaMove& move, const absl::Status& copied) {
   }
   auto& r = MetricsRegistry::Default();
   r.GetCounter("ternion_master_replica_moves_total", "Replica moves completed, by reason.",
-               {{"reason", ReasonName(move.reason)}})
+               {{"reason", MoveReasonName(move.reason)}})
       ->Increment();
   r.GetCounter("ternion_master_replica_moved_bytes_total", "Bytes copied by replica moves.",
-               {{"reason", ReasonName(move.reason)}})
+               {{"reason", MoveReasonName(move.reason)}})
       ->Increment(move.length);
-  if (move.reason == ReplicaMove::kRepair) {
+  if (move.reason == MoveReason::kRepair) {
     ++replicas_repaired_;
     bytes_repaired_ += move.length;
   }
-  if (move.reason == ReplicaMove::kBalance) {
+  if (move.reason == MoveReason::kBalance) {
     balancer_bytes_moved_ += move.length;
     ++balancer_moves_done_;
   }

@@ -99,7 +99,7 @@ void ReplicationScheduler::StartCopy(ReplicaMove move,
         }
         if (status.ok()) {
           TLOG(INFO) << "chunk " << m.chunk_id << " (" << m.length << " bytes) copied from "
-                     << m.source << " to " << m.to << " for a " << ReasonName(m.reason)
+                     << m.source << " to " << m.to << " for a " << MoveReasonName(m.reason)
                      << " move from " << m.from;
         }
         absl::MutexLock lock(&mu_);

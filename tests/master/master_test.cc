@@ -436,7 +436,7 @@ TEST_F(TopologyTest, MovingAServerMakesChunksRackSafeAgain) {
   EXPECT_GT(master_->ClusterStatus().chunks_rack_unsafe(), 0u);
   std::vector<ReplicaMove> done;
   EXPECT_GT(RunMoves(&done), 0);
-  for (const auto& m : done) EXPECT_EQ(m.reason, ReplicaMove::kPolicy);
+  for (const auto& m : done) EXPECT_EQ(m.reason, MoveReason::kPolicy);
   EXPECT_EQ(master_->ClusterStatus().chunks_rack_unsafe(), 0u);
   ASSERT_OK_AND_ASSIGN(auto info, master_->GetFileInfo("p", "f", true));
   for (const auto& c : info.chunks()) {
@@ -460,7 +460,7 @@ TEST_F(TopologyTest, DrainEmptiesAServerThenMarksItDrained) {
   ASSERT_FALSE(done.empty());
   for (const auto& m : done) {
     EXPECT_EQ(m.from, "cs-2-0");
-    EXPECT_EQ(m.reason, ReplicaMove::kDrain);
+    EXPECT_EQ(m.reason, MoveReason::kDrain);
   }
   master_->TakeMoves(1);  // the next scan notices the empty server
   std::string state;
@@ -541,7 +541,7 @@ TEST_F(TopologyTest, BalancerMovesFromFullerToEmptierServers) {
   std::vector<ReplicaMove> moves = master_->TakeMoves(100);
   ASSERT_FALSE(moves.empty());
   for (const auto& m : moves) {
-    EXPECT_EQ(m.reason, ReplicaMove::kBalance);
+    EXPECT_EQ(m.reason, MoveReason::kBalance);
     EXPECT_EQ(m.from, "cs-0-0");
     ASSERT_TRUE(master_->FinishMove(m, absl::OkStatus()));
   }
@@ -607,7 +607,7 @@ TEST_F(RepairTest, DeadServersReplicasAreReplacedMostEndangeredFirst) {
   ASSERT_FALSE(moves.empty());
   int last_priority = 0;
   for (const auto& m : moves) {
-    EXPECT_EQ(m.reason, ReplicaMove::kRepair);
+    EXPECT_EQ(m.reason, MoveReason::kRepair);
     EXPECT_TRUE(m.from == "cs-0-0" || m.from == "cs-1-0") << m.from;
     EXPECT_FALSE(m.drop_from);  // its server is dead
     EXPECT_GE(m.priority, last_priority);
@@ -694,7 +694,7 @@ TEST_F(RepairTest, ADeadServersChunksAreExaminedFirstInBoundedSlices) {
   std::vector<ReplicaMove> first = master_->TakeMoves(1000);
   ASSERT_EQ(first.size(), 4u) << "one slice: four chunks, all of them the dead server's";
   for (const auto& m : first) {
-    EXPECT_EQ(m.reason, ReplicaMove::kRepair);
+    EXPECT_EQ(m.reason, MoveReason::kRepair);
     EXPECT_EQ(m.from, "cs-0-0");
     EXPECT_TRUE(master_->FinishMove(m, absl::OkStatus()));
   }
