@@ -33,6 +33,7 @@
 #include "master/metadata_store.h"
 #include "master/move_planner.h"
 #include "master/placement_policy.h"
+#include "master/report_planner.h"
 #include "ternion/v1/master.pb.h"
 #include "ternion/v1/metadata.pb.h"
 
@@ -325,6 +326,9 @@ class Master {
                                  google::protobuf::RepeatedField<uint64_t>* quarantine,
                                  google::protobuf::RepeatedField<uint64_t>* release);
   int LiveReplicas(const ChunkEntry& e, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // What the report planner needs to know of chunk `e` (null: unknown) for a replica on `s`.
+  ChunkFacts FactsOf(const ChunkEntry* e, const ServerState& s, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   ternion::v1::OrphansResponse ListOrphans(const ternion::v1::OrphansRequest& req, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Makes an unknown chunk a sealed file <project>/lost+found/chunk-<id> held by `copies`.

@@ -39,6 +39,20 @@ int Master::LiveReplicas(const ChunkEntry& e, absl::Time now) {
   return live;
 }
 
+ChunkFacts Master::FactsOf(const ChunkEntry* e, const ServerState& s, absl::Time now) {
+  ChunkFacts f;
+  f.wanted_replicas = options_.replicas;
+  if (e == nullptr) return f;
+  f.known = true;
+  f.deleted = e->deleted();
+  f.placed_here = e->HasReplica(s.ordinal);
+  f.version = e->version;
+  f.length = e->length;
+  f.stable = ChunkStable(*e);
+  f.live_replicas = LiveReplicas(*e, now);
+  return f;
+}
+
 Master::ReportIndex::ReportIndex(const Reports& reports, const Reports& quarantined) {
   reported.reserve(reports.size());
   for (const auto& r : reports) reported[r.chunk_id()] = &r;
@@ -90,28 +104,21 @@ Master::ReportActions Master::Reconcile(ServerState& s, const ReportIndex& repor
   for (const auto& [id, r] : reported) {
     slice_point();
     auto it = chunks_.find(id);
-    if (it == chunks_.end()) {
-      unknown.push_back(id);  // quarantined below, unless the valve holds the report
-      continue;
-    }
-    if (it->second.deleted()) {
-      out.remove.push_back(id);  // deleted: garbage
-      continue;
-    }
-    const ChunkEntry& e = it->second;
-    if (!e.HasReplica(s.ordinal)) {
-      auto move = moves_in_flight_.find(id);
-      if (move != moves_in_flight_.end() && move->second.to == s.record.server_id()) continue;
-      if (LiveReplicas(e, now) >= options_.replicas) {
-        out.remove.push_back(id);  // extra: the chunk is whole on live servers elsewhere
-        continue;
-      }
-      // The chunk is short of replicas: a good copy is adopted (a server back after its chunk
-      // was re-placed, a master restored from an older backup), anything else is kept.
-      if (r->version() == e.version && r->length() >= e.length && ChunkStable(e)) {
-        ChunkEntry updated = e;
+    const ChunkEntry* e = it == chunks_.end() ? nullptr : &it->second;
+    auto move = moves_in_flight_.find(id);
+    const bool arriving = move != moves_in_flight_.end() && move->second.to == s.record.server_id();
+    switch (JudgeReported(FactsOf(e, s, now), r->version(), r->length(), arriving)) {
+      case ReportedVerdict::kQuarantine:
+        unknown.push_back(id);  // quarantined below, unless the valve holds the report
+        break;
+      case ReportedVerdict::kWipeDeleted:
+      case ReportedVerdict::kWipeExtra:
+        out.remove.push_back(id);
+        break;
+      case ReportedVerdict::kAdopt: {
+        ChunkEntry updated = *e;
         if (!updated.AddReplica(s.ordinal)) {
-          for (uint32_t holder : e.replica_span()) {
+          for (uint32_t holder : e->replica_span()) {
             if (!IsLive(*server_by_ordinal_[holder], now)) {
               updated.ReplaceReplica(holder, s.ordinal);
               break;
@@ -121,19 +128,22 @@ Master::ReportActions Master::Reconcile(ServerState& s, const ReportIndex& repor
         TLOG(INFO) << "chunk " << id << " is short of replicas: adopting the copy on "
                    << s.record.server_id();
         changed.emplace_back(id, updated);
+        break;
       }
-      continue;
-    }
-    const bool stale = r->version() < e.version;
-    const bool short_replica = r->length() < e.length && ChunkStable(e);
-    if (stale || short_replica) {
-      TLOG(WARNING) << "replica of chunk " << id << " on " << s.record.server_id() << " is "
-                    << (stale ? "stale (version " : "short (length ")
-                    << (stale ? r->version() : r->length()) << "); replacing it";
-      ChunkEntry updated = e;
-      updated.RemoveReplica(s.ordinal);
-      changed.emplace_back(id, updated);
-      out.remove.push_back(id);
+      case ReportedVerdict::kReplace: {
+        TLOG(WARNING) << "replica of chunk " << id << " on " << s.record.server_id()
+                      << " is stale or short (version " << r->version() << ", length "
+                      << r->length() << "); replacing it";
+        ChunkEntry updated = *e;
+        updated.RemoveReplica(s.ordinal);
+        changed.emplace_back(id, updated);
+        out.remove.push_back(id);
+        break;
+      }
+      case ReportedVerdict::kKeep:
+      case ReportedVerdict::kKeepUnplaced:
+      case ReportedVerdict::kArriving:
+        break;
     }
   }
   // Replicas the map places here that the server no longer has (a failed disk, lost files; for
@@ -148,20 +158,24 @@ Master::ReportActions Master::Reconcile(ServerState& s, const ReportIndex& repor
     auto it = chunks_.find(id);
     if (it == chunks_.end() || !it->second.HasReplica(s.ordinal)) continue;  // changed meanwhile
     const ChunkEntry& e = it->second;
-    if (e.deleted()) {
-      if (!set_aside.contains(id)) wiped.push_back(id);
-      continue;
+    auto q = set_aside.find(id);
+    const bool in_quarantine = q != set_aside.end();
+    switch (JudgeMissing(FactsOf(&e, s, now), in_quarantine,
+                         in_quarantine && q->second->bad_blocks().empty(), lost.contains(id),
+                         recently_changed(id, e))) {
+      case MissingVerdict::kWiped:
+        wiped.push_back(id);
+        break;
+      case MissingVerdict::kDrop: {
+        TLOG(WARNING) << "chunkserver " << s.record.server_id() << " no longer has chunk " << id;
+        ChunkEntry updated = e;
+        updated.RemoveReplica(s.ordinal);
+        changed.emplace_back(id, updated);
+        break;
+      }
+      case MissingVerdict::kWait:
+        break;
     }
-    // An adopted orphan still in quarantine is there: it is released below.
-    if (auto q = set_aside.find(id); q != set_aside.end() && q->second->bad_blocks().empty()) {
-      continue;
-    }
-    // The server's word that it lost a replica needs no grace period.
-    if (!lost.contains(id) && (!ChunkStable(e) || recently_changed(id, e))) continue;
-    TLOG(WARNING) << "chunkserver " << s.record.server_id() << " no longer has chunk " << id;
-    ChunkEntry updated = e;
-    updated.RemoveReplica(s.ordinal);
-    changed.emplace_back(id, updated);
   }
   RecordWiped(s, wiped);
 
@@ -208,21 +222,21 @@ Master::ReportActions Master::Reconcile(ServerState& s, const ReportIndex& repor
     o.first_seen = before == s.quarantined.end() ? now : before->second.first_seen;
     const bool corrupt = q->bad_blocks_size() > 0;
     auto it = chunks_.find(id);
-    if (s.wipe_now.contains(id)) {
-      out.remove.push_back(id);
-    } else if (it == chunks_.end()) {
-      if (!corrupt && now - o.first_seen >= options_.orphan_wipe_delay) {
+    const ChunkFacts facts = FactsOf(it == chunks_.end() ? nullptr : &it->second, s, now);
+    switch (JudgeQuarantined(facts, q->version(), corrupt, s.wipe_now.contains(id),
+                             now - o.first_seen >= options_.orphan_wipe_delay)) {
+      case QuarantineVerdict::kWipe:
         out.remove.push_back(id);
-      } else if (!corrupt) {
-        s.orphan_due = std::min(s.orphan_due, o.first_seen + options_.orphan_wipe_delay);
-      }
-    } else if (it->second.deleted()) {
-      out.remove.push_back(id);
-    } else if (!corrupt && it->second.HasReplica(s.ordinal) && q->version() == it->second.version) {
-      out.release.push_back(id);
-    } else if (!it->second.HasReplica(s.ordinal) &&
-               LiveReplicas(it->second, now) >= options_.replicas) {
-      out.remove.push_back(id);
+        break;
+      case QuarantineVerdict::kRelease:
+        out.release.push_back(id);
+        break;
+      case QuarantineVerdict::kKeep:
+        // An unknown chunk's intact copy is wiped when its delay ends (the next report after).
+        if (!facts.known && !corrupt) {
+          s.orphan_due = std::min(s.orphan_due, o.first_seen + options_.orphan_wipe_delay);
+        }
+        break;
     }
   }
   SetQuarantined(s, std::move(now_quarantined));
