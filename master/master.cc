@@ -370,8 +370,6 @@ ternion::v1::HeartbeatResponse Master::Heartbeat(const ternion::v1::HeartbeatReq
 
 void Master::CollectGarbage(ServerState& s, const ternion::v1::HeartbeatRequest& req,
                             ternion::v1::HeartbeatResponse* resp) {
-  constexpr int kWipesPerHeartbeat = 64;                 // throttle: per server per heartbeat
-  constexpr absl::Duration kWipeResend = absl::Seconds(30);  // no confirmation: ask again
   const absl::Time now = Now();
   bytes_wiped_ += req.wiped_bytes();
   RecordWiped(s, {req.wiped_chunk_ids().begin(), req.wiped_chunk_ids().end()});
@@ -380,17 +378,7 @@ void Master::CollectGarbage(ServerState& s, const ternion::v1::HeartbeatRequest&
     for (uint64_t id : req.wiped_chunk_ids()) left.erase(id);
     SetQuarantined(s, std::move(left));
   }
-  // This server's deleted replicas only, going on from where the last heartbeat stopped.
-  const auto& pending = chunks_.DeletedOnServer(s.ordinal);
-  auto it = pending.lower_bound(s.wipe_cursor);
-  for (size_t seen = 0; seen < pending.size() && resp->wipe_chunk_ids_size() < kWipesPerHeartbeat;
-       ++seen, ++it) {
-    if (it == pending.end()) it = pending.begin();
-    const uint64_t id = *it;
-    s.wipe_cursor = id + 1;
-    auto [sent, added] = wipe_sent_.try_emplace({id, s.ordinal}, now);
-    if (!added && now - sent->second < kWipeResend) continue;
-    sent->second = now;
+  for (uint64_t id : wipe_handout_.Next(s.ordinal, chunks_.DeletedOnServer(s.ordinal), now)) {
     resp->add_wipe_chunk_ids(id);
   }
 }
@@ -403,7 +391,7 @@ void Master::RecordWiped(ServerState& s, const std::vector<uint64_t>& ids) {
     auto it = chunks_.find(id);
     if (it == chunks_.end() || !it->second.deleted() || !it->second.HasReplica(s.ordinal)) continue;
     ++replicas_wiped_;
-    wipe_sent_.erase({id, s.ordinal});
+    wipe_handout_.Confirmed(s.ordinal, id);
     ChunkEntry e = it->second;
     e.RemoveReplica(s.ordinal);
     if (e.num_replicas == 0) {

@@ -34,6 +34,7 @@
 #include "master/move_planner.h"
 #include "master/placement_policy.h"
 #include "master/report_planner.h"
+#include "master/wipe_handout.h"
 #include "ternion/v1/master.pb.h"
 #include "ternion/v1/metadata.pb.h"
 
@@ -246,7 +247,6 @@ class Master {
     uint32_t ordinal = 0;     // the server's number in the chunk map and PlacementPolicy
     bool registered = false;  // registered with this master incarnation
     bool seen_live = false;   // live at the last liveness sweep
-    uint64_t wipe_cursor = 0;  // where the next heartbeat's wipes are looked for
     absl::Time last_heartbeat = absl::InfinitePast();
     uint64_t capacity_bytes = 0;
     uint64_t used_bytes = 0;
@@ -461,7 +461,8 @@ class Master {
   // Chunk -> ordinals of the servers holding a damaged copy of it in quarantine: an index of
   // the servers' `quarantined` maps, so a chunk's damaged copies are found without a walk.
   absl::flat_hash_map<uint64_t, std::vector<uint32_t>> corrupt_copies_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::pair<uint64_t, uint32_t>, absl::Time> wipe_sent_ ABSL_GUARDED_BY(mu_);
+  // 64 wipes per server per heartbeat; unconfirmed ones asked again after 30 s.
+  WipeHandout wipe_handout_ ABSL_GUARDED_BY(mu_){64, absl::Seconds(30)};
   uint64_t bytes_wiped_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t replicas_wiped_ ABSL_GUARDED_BY(mu_) = 0;
   // Records that `s` no longer holds replicas of these deleted chunks (wiped, or absent from its
