@@ -859,7 +859,7 @@ void Master::FillServerStatus(const ServerState& s, absl::Time now,
   for (const auto& d : s.disks) *out->add_disks() = d;
 }
 
-Master::ChunkHealth Master::CountChunkHealth() {
+ChunkHealth Master::CountChunkHealth() {
   ChunkHealth h;
   uint64_t cursor = 0;
   bool done = false;
@@ -870,19 +870,11 @@ Master::ChunkHealth Master::CountChunkHealth() {
     for (size_t n = 0; it != chunks_.end() && n < options_.move_scan_slice; ++it, ++n) {
       const auto& [id, c] = *it;
       if (c.deleted()) continue;
-      ++h.total;
-      h.replicas += c.num_replicas;
       int live;
       bool rack_safe;
       ReplicaHealth(c, now, &live, &rack_safe);
-      if (live == 0 && !CorruptCopies(id).empty()) {
-        ++h.corrupt;
-      } else if (live == 0) {
-        ++h.lost;
-      } else if (live < options_.replicas) {
-        ++h.under_replicated;
-      }
-      h.rack_unsafe += !rack_safe;
+      CountChunk(c.num_replicas, live, options_.replicas, rack_safe,
+                 live == 0 && !CorruptCopies(id).empty(), &h);
     }
     done = it == chunks_.end();
     if (!done) cursor = it->first;
@@ -890,23 +882,8 @@ Master::ChunkHealth Master::CountChunkHealth() {
   return h;
 }
 
-Master::ChunkHealth Master::FreshChunkHealth() {
-  const uint64_t asked = health_walks_started_.load();
-  absl::MutexLock walking(&health_mu_);
-  if (latest_health_walk_ > asked) return latest_health_;  // a walk started after the ask
-  const uint64_t walk = ++health_walks_started_;
-  latest_health_ = CountChunkHealth();
-  latest_health_walk_ = walk;
-  return latest_health_;
-}
-
-Master::ChunkHealth Master::LatestChunkHealth() {
-  absl::MutexLock lock(&health_mu_);
-  return latest_health_;
-}
-
 ternion::v1::ClusterStatusResponse Master::ClusterStatus() {
-  return StatusWith(FreshChunkHealth());
+  return StatusWith(health_report_.Fresh());
 }
 
 ternion::v1::ClusterStatusResponse Master::StatusWith(const ChunkHealth& h) {
@@ -1132,7 +1109,7 @@ absl::Status Master::CheckInvariants() {
 }
 
 void Master::UpdateMetrics() {
-  ternion::v1::ClusterStatusResponse st = StatusWith(LatestChunkHealth());  // never a walk
+  ternion::v1::ClusterStatusResponse st = StatusWith(health_report_.Latest());  // never a walk
   auto& r = MetricsRegistry::Default();
   r.GetGauge("ternion_master_live_chunkservers", "Chunkservers heard from within --dead-after.")
       ->Set(st.live_servers());

@@ -27,6 +27,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "master/chunk_health_report.h"
 #include "master/chunk_map.h"
 #include "master/copy_slots.h"
 #include "master/metadata_log.h"
@@ -174,7 +175,7 @@ class Master {
   ternion::v1::ClusterStatusResponse ClusterStatus();
   // Walks the chunk map for the chunk counts of status and metrics (the daemon calls it every
   // --status-interval, so a /metrics scrape never walks).
-  void RefreshChunkHealth() { (void)FreshChunkHealth(); }
+  void RefreshChunkHealth() { (void)health_report_.Fresh(); }
   // Every chunk of the namespace (or one project's) that is not healthy, with its file.
   absl::StatusOr<ternion::v1::FsckResponse> Fsck(const std::string& project);
 
@@ -269,13 +270,7 @@ class Master {
   }
   absl::Status Load();
   // Chunk counts by health, from one walk of the chunk map.
-  struct ChunkHealth {
-    uint64_t total = 0, replicas = 0, corrupt = 0, lost = 0, under_replicated = 0,
-             rack_unsafe = 0;
-  };
-  ChunkHealth CountChunkHealth() ABSL_LOCKS_EXCLUDED(mu_);
-  ChunkHealth FreshChunkHealth() ABSL_LOCKS_EXCLUDED(mu_, health_mu_);  // walked after the ask
-  ChunkHealth LatestChunkHealth() ABSL_LOCKS_EXCLUDED(health_mu_);
+  ChunkHealth CountChunkHealth() ABSL_LOCKS_EXCLUDED(mu_);  // one walk, in slices
   ternion::v1::ClusterStatusResponse StatusWith(const ChunkHealth& h) ABSL_LOCKS_EXCLUDED(mu_);
   // Appends the batch of a change just applied to memory to the log (see WaitDurable).
   void Commit(MetadataBatch batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -398,11 +393,8 @@ class Master {
   // Says why a chunkserver stamped with `their_id` (empty: not stamped yet) may not join.
   absl::Status CheckClusterId(const std::string& server_id, const std::string& their_id) const;
 
-  // Lock order: health_mu_ before mu_.
-  absl::Mutex health_mu_ ABSL_ACQUIRED_BEFORE(mu_);  // one chunk health walk at a time
-  std::atomic<uint64_t> health_walks_started_{0};
-  uint64_t latest_health_walk_ ABSL_GUARDED_BY(health_mu_) = 0;
-  ChunkHealth latest_health_ ABSL_GUARDED_BY(health_mu_);
+  // Lock order: health_report_'s lock before mu_ (a walk takes mu_ slice by slice).
+  ChunkHealthReport health_report_{[this] { return CountChunkHealth(); }};
   absl::Mutex mu_;
   PlacementPolicy placement_ ABSL_GUARDED_BY(mu_);
   absl::BitGen gen_ ABSL_GUARDED_BY(mu_);
