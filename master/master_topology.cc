@@ -9,15 +9,12 @@
 #include "common/names.h"
 #include "common/status_macros.h"
 #include "master/master.h"
+#include "master/topology_planner.h"
 
 namespace ternion::master {
 
 using ternion::v1::ChunkServerRecord;
 using ternion::v1::RackRecord;
-
-namespace {
-constexpr char kDefaultDatacenter[] = "dc1";
-}  // namespace
 
 ternion::v1::GetTopologyResponse Master::GetTopology() {
   absl::MutexLock lock(&mu_);
@@ -42,89 +39,27 @@ ternion::v1::GetTopologyResponse Master::GetTopology() {
 
 absl::StatusOr<std::string> Master::ApplyTopology(const ternion::v1::ImportTopologyRequest& req,
                                                   const std::string& action) {
-  // The racks after the change, to validate the whole result before anything is written.
-  std::map<std::string, RackRecord> racks = racks_;
-  std::set<std::string> seen;
-  for (const auto& r : req.racks()) {
-    RETURN_IF_ERROR(ValidateTopologyName(r.rack(), "rack"));
-    RETURN_IF_ERROR(ValidateTopologyName(r.power_domain(), "power domain"));
-    if (!r.datacenter().empty()) {
-      RETURN_IF_ERROR(ValidateTopologyName(r.datacenter(), "data centre"));
-    }
-    if (!seen.insert(r.rack()).second) {
-      return absl::InvalidArgumentError(absl::StrCat("rack ", r.rack(), " is listed twice"));
-    }
-    RackRecord& rec = racks[r.rack()];
-    rec.set_name(r.rack());
-    rec.set_power_domain(r.power_domain());
-    rec.set_datacenter(r.datacenter().empty() ? kDefaultDatacenter : r.datacenter());
+  std::map<std::string, std::string> admin_rack_of;
+  for (const auto& [id, s] : servers_) admin_rack_of[id] = s.record.admin_rack();
+  ASSIGN_OR_RETURN(TopologyPlan plan, PlanTopologyChange(racks_, admin_rack_of, req));
+  MetadataBatch batch;
+  for (const std::string& name : plan.changed_racks) {
+    batch.Put(absl::StrCat("r/", name), plan.racks.at(name).SerializeAsString());
   }
-  // The levels must form a tree: a power domain sits in one data centre, and no name is used
-  // at two levels (which would make the tree a graph with a cycle).
-  std::map<std::string, std::string> dc_of_pd;
-  std::set<std::string> dcs;
-  for (const auto& [name, rec] : racks) {
-    auto [it, added] = dc_of_pd.emplace(rec.power_domain(), rec.datacenter());
-    if (!added && it->second != rec.datacenter()) {
-      return absl::InvalidArgumentError(absl::StrCat("power domain ", rec.power_domain(),
-                                                     " is in two data centres: ", it->second,
-                                                     " and ", rec.datacenter()));
-    }
-    dcs.insert(rec.datacenter());
-  }
-  for (const auto& [pd, dc] : dc_of_pd) {
-    if (racks.contains(pd) || dcs.contains(pd)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("name ", pd, " is used at two levels of the topology (a cycle)"));
-    }
-  }
-  for (const std::string& dc : dcs) {
-    if (racks.contains(dc)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("name ", dc, " is used at two levels of the topology (a cycle)"));
-    }
-  }
-  std::set<std::string> seen_servers;
   std::vector<ChunkServerRecord> server_changes;
-  for (const auto& m : req.servers()) {
-    if (!seen_servers.insert(m.server_id()).second) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("chunkserver ", m.server_id(), " is listed twice"));
-    }
-    auto it = servers_.find(m.server_id());
-    if (it == servers_.end()) {
-      return absl::NotFoundError(absl::StrCat("unknown chunkserver ", m.server_id(),
-                                              " (a server must register before it is placed)"));
-    }
-    if (!racks.contains(m.rack())) {
-      return absl::NotFoundError(absl::StrCat("unknown rack ", m.rack(), " for chunkserver ",
-                                              m.server_id(), " (add the rack first)"));
-    }
-    if (it->second.record.admin_rack() == m.rack()) continue;
-    ChunkServerRecord rec = it->second.record;
-    rec.set_admin_rack(m.rack());
+  for (const auto& [id, rack] : plan.moved_servers) {
+    ChunkServerRecord rec = servers_.at(id).record;
+    rec.set_admin_rack(rack);
+    PutServer(&batch, rec);
     server_changes.push_back(std::move(rec));
   }
-
-  MetadataBatch batch;
-  int changed_racks = 0;
-  for (const auto& r : req.racks()) {
-    const RackRecord& rec = racks.at(r.rack());
-    auto old = racks_.find(r.rack());
-    if (old != racks_.end() && old->second.SerializeAsString() == rec.SerializeAsString()) {
-      continue;
-    }
-    batch.Put(absl::StrCat("r/", rec.name()), rec.SerializeAsString());
-    ++changed_racks;
-  }
-  for (const auto& rec : server_changes) PutServer(&batch, rec);
-  std::string summary = absl::StrCat(changed_racks, " rack(s) and ", server_changes.size(),
-                                     " server placement(s) changed");
+  std::string summary = absl::StrCat(plan.changed_racks.size(), " rack(s) and ",
+                                     server_changes.size(), " server placement(s) changed");
   if (batch.puts.empty()) return summary;  // idempotent: nothing to do
   AddAudit(&batch, absl::StrCat(action, ": ", summary));
   Commit(std::move(batch));
 
-  for (const auto& r : req.racks()) racks_[r.rack()] = racks.at(r.rack());
+  racks_ = std::move(plan.racks);
   for (auto& rec : server_changes) servers_.at(rec.server_id()).record = std::move(rec);
   const absl::Time now = Now();
   for (ServerState* s : server_by_ordinal_) RefreshPlacement(*s, now);
