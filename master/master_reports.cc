@@ -7,10 +7,9 @@
 // quarantined, wiped only after --orphan-wipe-delay, and a report that would set aside too
 // much of a server at once is held for an operator (the deletion valve).
 
-#include "absl/time/clock.h"
-
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/names.h"

@@ -31,7 +31,6 @@ std::optional<MoveDecision> PlanChunkMove(const ChunkMoveView& chunk, const Move
   if (live == 0) return std::nullopt;  // lost: nothing to copy from
 
   MoveDecision d;
-  d.live = live;
   std::vector<uint32_t> avoid = replicas;
   const bool repair = live < ctx.wanted_replicas;
   if (repair && !ctx.repairs_allowed) return std::nullopt;  // wait for the grace period's end

@@ -60,7 +60,6 @@ struct MoveDecision {
   std::optional<uint32_t> victim;  // the replica replaced (dead) or moved away; none: add one
   uint32_t to = 0;
   int priority = 0;  // lower first: a repair's is its number of live replicas
-  int live = 0;      // live replicas before the move
 };
 
 std::optional<MoveDecision> PlanChunkMove(const ChunkMoveView& chunk, const MovePlanContext& ctx,
