@@ -469,6 +469,11 @@ absl::StatusOr<FileRecord*> Master::CheckLease(const LeaseRef& lease) {
         absl::StrCat("no valid lease on ", lease.project(), "/", lease.path(),
                      " (expired and taken by another writer, or released)"));
   }
+  if (LeaseRecovered(*f)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the lease on ", lease.project(), "/", lease.path(), " expired more than ",
+        absl::FormatDuration(options_.lease_hard_limit), " ago and was recovered; reopen the file"));
+  }
   return f;
 }
 

@@ -44,6 +44,10 @@ namespace ternion::master {
 struct MasterOptions {
   uint64_t default_chunk_size = 64ull << 20;
   absl::Duration lease_duration = absl::Seconds(60);
+  // A lease expired for this long is recovered, as HDFS's hard limit does: its holder can no
+  // longer use it (renew, allocate, commit, recover), and the file's last chunk counts as
+  // stable, so it is repaired and moved like any other. Until then the holder may come back.
+  absl::Duration lease_hard_limit = absl::Hours(1);
   absl::Duration dead_after = absl::Seconds(30);  // silence after which a chunkserver is dead
   int replicas = 3;  // at most kMaxReplicas
   PlacementOptions placement;
@@ -355,7 +359,8 @@ class Master {
   void ScanMoveSlice(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PlanMove(uint64_t id, const ChunkEntry& e, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FinishMovePass(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Whether a chunk's bytes can no longer change (full, or its file has no writer).
+  // Whether a chunk's bytes can no longer change (full, sealed, its file has no writer, or the
+  // writer's lease was recovered).
   bool ChunkStable(const ChunkEntry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Its replicas: the chunks the map places on it (deleted ones included until wiped).
   void FillServerStatus(const ServerState& s, absl::Time now, ternion::v1::ChunkServerStatus* out)
@@ -375,6 +380,11 @@ class Master {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<ternion::v1::FileRecord*> CheckLease(const ternion::v1::LeaseRef& lease)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether the file's lease expired more than lease_hard_limit ago (see MasterOptions).
+  bool LeaseRecovered(const ternion::v1::FileRecord& f) const {
+    return !f.lease_id().empty() &&
+           NowMs() > f.lease_expires_unix_ms() + absl::ToInt64Milliseconds(options_.lease_hard_limit);
+  }
   absl::StatusOr<ternion::v1::LeaseResponse> GrantLease(ternion::v1::FileRecord record,
                                                         const std::string& client_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -47,6 +47,11 @@ int main(int argc, char** argv) {
   app.add_option("--metrics-port", metrics_port, "/metrics port (0 = free, -1 = off)");
   app.add_option("--dead-after", dead_after_s, "Seconds of silence before a chunkserver is dead");
   app.add_option("--lease", lease_s, "Writer lease duration in seconds");
+  double lease_hard_limit_s = 3600;
+  app.add_option("--lease-hard-limit", lease_hard_limit_s,
+                 "Seconds after its expiry that an unrenewed lease is recovered (its writer is "
+                 "refused, its file's last chunk is repaired like any other)")
+      ->check(CLI::PositiveNumber);
   app.add_option("--default-chunk-size-mib", chunk_size_mib, "Default chunk size in MiB");
   app.add_option("--ready-file", ready_file, "Write a JSON file here once serving");
   app.add_option("--move-scan-interval", move_scan_s,
@@ -94,6 +99,7 @@ int main(int argc, char** argv) {
   options.dead_after = absl::Seconds(dead_after_s);
   options.orphan_wipe_delay = absl::Seconds(orphan_wipe_delay_s);
   options.lease_duration = absl::Seconds(lease_s);
+  options.lease_hard_limit = absl::Seconds(lease_hard_limit_s);
   options.default_chunk_size = chunk_size_mib << 20;
   options.move_scan_interval = absl::Seconds(move_scan_s);
   options.copy_bandwidth_bytes_per_s = static_cast<uint64_t>(copy_mib_s * (1 << 20));

@@ -50,7 +50,7 @@ bool Master::ChunkStable(const ChunkEntry& e) {
   auto it = files_by_id_.find(e.file_id);
   if (it == files_by_id_.end()) return true;
   const ternion::v1::FileRecord& f = *it->second;
-  return e.length == f.chunk_size() || f.sealed() || f.lease_id().empty();
+  return e.length == f.chunk_size() || f.sealed() || f.lease_id().empty() || LeaseRecovered(f);
 }
 
 void Master::StartMovePass(absl::Time now) {

@@ -672,6 +672,45 @@ TEST_F(RepairTest, CopiesAreThrottledPerServerAndSpreadOverTheSurvivors) {
   ASSERT_OK(master_->CheckInvariants());
 }
 
+// A writer that vanished leaves its lease behind. Until the lease is past the hard limit the
+// writer may come back, so its file's last chunk is not copied; after it, the chunk is repaired
+// like any other, and the old lease is refused.
+TEST_F(RepairTest, TheLastChunkOfAnAbandonedFileIsRepairedAfterTheLeaseHardLimit) {
+  RegisterServers(4, 2);
+  ASSERT_OK(master_->CreateProject("p", ""));
+  ASSERT_OK_AND_ASSIGN(auto created, master_->CreateFile("p", "open", 64 << 10, "w"));
+  const LeaseRef lease = Lease(created);
+  ASSERT_OK_AND_ASSIGN(auto chunk, master_->AllocateChunk(lease, 0));
+  ASSERT_OK(master_->CommitLength(lease, 1000).status());
+  const std::string victim = chunk.replicas(0).server_id();
+  auto repairs_of_the_chunk = [&] {
+    int n = 0;
+    for (const auto& m : master_->TakeMoves(100)) {
+      n += m.chunk_id == chunk.chunk_id();
+      (void)master_->FinishMove(m, absl::UnavailableError("not copied in this test"));
+    }
+    return n;
+  };
+  KeepAliveAllBut({victim});
+  EXPECT_EQ(repairs_of_the_chunk(), 0) << "its writer may still append";
+  clock_.Advance(options_.lease_duration + options_.lease_hard_limit / 2);
+  KeepAliveAllBut({victim});
+  EXPECT_EQ(repairs_of_the_chunk(), 0) << "expired, but the holder may come back until the limit";
+  clock_.Advance(options_.lease_hard_limit / 2 + absl::Seconds(1));
+  KeepAliveAllBut({victim});
+  EXPECT_EQ(repairs_of_the_chunk(), 1);
+  const absl::Status late = master_->CommitLength(lease, 2000).status();
+  EXPECT_EQ(late.code(), absl::StatusCode::kFailedPrecondition) << late;
+  EXPECT_NE(late.message().find("recovered"), std::string::npos) << late;
+  ASSERT_OK_AND_ASSIGN(auto info, master_->GetFileInfo("p", "open", false));
+  EXPECT_EQ(info.length(), 1000u) << "the acknowledged length stands";
+  // Another writer may reopen the file; its last chunk is then under a live lease again.
+  ASSERT_OK(master_->OpenForAppend("p", "open", "w2").status());
+  KeepAliveAllBut({victim});
+  EXPECT_EQ(repairs_of_the_chunk(), 0);
+  ASSERT_OK(master_->CheckInvariants());
+}
+
 // The move scan examines a bounded slice of the chunk map per call; the chunks of a server
 // found dead are examined before the rest of the pass.
 TEST_F(RepairTest, ADeadServersChunksAreExaminedFirstInBoundedSlices) {
