@@ -167,8 +167,17 @@ RecoveryResult SimulateRecovery(const RecoveryConfig& cfg) {
   uint64_t done = 0;
   auto hand_out = [&](double now) {
     plan();
+    int retargets = 0;
     for (auto it = queue.begin(); it != queue.end();) {
       const std::optional<uint32_t> source = slots.PickSource(holders[it->chunk]);
+      if (source && !slots.CanReceive(it->target) && retargets++ < 256) {  // as TakeMoves does
+        absl::StatusOr<Placement> p = policy.Choose(1, holders[it->chunk], {0}, gen);
+        if (p.ok() && p->rack_safe && slots.CanReceive(p->servers[0])) {
+          policy.AddUsage(it->target, -static_cast<int64_t>(cfg.chunk_bytes));
+          policy.AddUsage(p->servers[0], cfg.chunk_bytes);
+          it->target = p->servers[0];
+        }
+      }
       if (!source || !slots.CanReceive(it->target)) {
         ++it;
         continue;

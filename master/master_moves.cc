@@ -16,6 +16,9 @@ namespace {
 
 // Moves planned ahead of the copy slots: enough to fill every slot, at least this many.
 constexpr size_t kMinQueuedMoves = 4096;
+// Repairs given another target per TakeMoves call, when theirs is busy (a placement each:
+// bounds the call's time under the mutex to well under a millisecond).
+constexpr int kRetargetsPerCall = 256;
 
 bool Draining(const ternion::v1::ChunkServerRecord& r) {
   return r.state() == ternion::v1::SERVER_DRAINING ||
@@ -220,12 +223,13 @@ std::vector<ReplicaMove> Master::TakeMoves(int max) {
   if (!pass_.running && now - last_move_scan_ >= options_.move_scan_interval) StartMovePass(now);
   if (pass_.running || !urgent_chunks_.empty()) ScanMoveSlice(now);
   std::vector<ReplicaMove> out;
+  int retargets = 0;
   for (auto it = move_queue_.begin(); it != move_queue_.end() && static_cast<int>(out.size()) < max;) {
     ReplicaMove& m = *it;
-    const ServerState& to = servers_.at(m.to);
+    const ServerState* to = &servers_.at(m.to);
     const ServerState* from = m.from.empty() ? nullptr : &servers_.at(m.from);
     auto e = chunks_.find(m.chunk_id);
-    if (e == chunks_.end() || !IsLive(to, now)) {
+    if (e == chunks_.end() || !IsLive(*to, now)) {
       queued_chunks_.erase(it->chunk_id);
       it = move_queue_.erase(it);
       continue;
@@ -247,16 +251,30 @@ std::vector<ReplicaMove> Master::TakeMoves(int max) {
       continue;
     }
     const std::optional<uint32_t> source_ordinal = copy_slots_.PickSource(holders);
-    if (!source_ordinal || !copy_slots_.CanReceive(to.ordinal)) {
+    if (source_ordinal && !copy_slots_.CanReceive(to->ordinal) &&
+        m.reason == MoveReason::kRepair && retargets++ < kRetargetsPerCall) {
+      // The planned target is busy: a repair may go to another server that can take it now,
+      // so a lost server's chunks do not queue behind the servers that are valid targets for
+      // most of them (those of its own power domain).
+      absl::StatusOr<Placement> placed =
+          placement_.Choose(1, holders, e->second.replica_span(), gen_);
+      if (placed.ok() && placed->rack_safe && copy_slots_.CanReceive(placed->servers[0])) {
+        placement_.AddUsage(to->ordinal, -static_cast<int64_t>(m.length));
+        placement_.AddUsage(placed->servers[0], m.length);
+        to = server_by_ordinal_[placed->servers[0]];
+        m.to = to->record.server_id();
+      }
+    }
+    if (!source_ordinal || !copy_slots_.CanReceive(to->ordinal)) {
       ++it;
       continue;
     }
     const ServerState& source = *server_by_ordinal_[*source_ordinal];
-    m.to_address = to.record.address();
+    m.to_address = to->record.address();
     if (from != nullptr) m.from_address = from->record.address();
     m.source = source.record.server_id();
     m.source_address = source.record.address();
-    copy_slots_.Start(source.ordinal, to.ordinal);
+    copy_slots_.Start(source.ordinal, to->ordinal);
     moves_in_flight_[m.chunk_id] = m;
     queued_chunks_.erase(m.chunk_id);
     out.push_back(std::move(m));
