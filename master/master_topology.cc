@@ -1,8 +1,6 @@
 // Master: topology administration (racks, power domains, server placement and admin state) and
 // the balancer's controls. See master.h.
 
-#include <set>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/logging.h"

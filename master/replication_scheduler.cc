@@ -27,9 +27,9 @@ ReplicationScheduler::~ReplicationScheduler() {
   }
   thread_.join();
   absl::MutexLock lock(&mu_);
-  for (auto& [ctx, unused] : calls_) ctx->TryCancel();
+  for (grpc::ClientContext* ctx : calls_) ctx->TryCancel();
   mu_.Await(absl::Condition(
-      +[](absl::flat_hash_map<grpc::ClientContext*, bool>* calls) { return calls->empty(); },
+      +[](absl::flat_hash_set<grpc::ClientContext*>* calls) { return calls->empty(); },
       &calls_));
 }
 
@@ -87,7 +87,7 @@ void ReplicationScheduler::StartCopy(ReplicaMove move,
                          std::chrono::milliseconds(static_cast<int64_t>(m.length / share * 1000)));
   {
     absl::MutexLock lock(&mu_);
-    calls_[&call->ctx] = true;
+    calls_.insert(&call->ctx);
   }
   StubFor(m.to_address)->async()->CopyChunk(
       &call->ctx, &call->copy, &call->copied, [this, call](grpc::Status s) {
@@ -115,7 +115,7 @@ void ReplicationScheduler::DropReplica(const std::string& address, uint64_t chun
   call->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   {
     absl::MutexLock lock(&mu_);
-    calls_[&call->ctx] = true;
+    calls_.insert(&call->ctx);
   }
   StubFor(address)->async()->DeleteReplica(
       &call->ctx, &call->drop, &call->dropped, [this, call, address](grpc::Status s) {

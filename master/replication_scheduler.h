@@ -17,6 +17,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "master/master.h"
@@ -51,7 +52,7 @@ class ReplicationScheduler {
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::pair<ReplicaMove, absl::Status>> finished_ ABSL_GUARDED_BY(mu_);
   // Calls under way (copies and drops), to cancel and wait for at shutdown.
-  absl::flat_hash_map<grpc::ClientContext*, bool> calls_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<grpc::ClientContext*> calls_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
 };
 
