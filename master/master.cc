@@ -185,6 +185,7 @@ absl::StatusOr<std::unique_ptr<Master>> Master::Open(const std::string& metadata
 }
 
 absl::Status Master::Load() {
+  absl::MutexLock ns(&ns_.mu);
   absl::MutexLock lock(&mu_);
   absl::Status bad;
   auto parse = [&bad](auto* msg, absl::string_view key, absl::string_view value) {
@@ -195,8 +196,7 @@ absl::Status Master::Load() {
   RETURN_IF_ERROR(store_->Scan(kProjectPrefix, [&](absl::string_view k, absl::string_view v) {
     ternion::v1::ProjectRecord p;
     parse(&p, k, v);
-    projects_[p.name()] = p;
-    ProjectOrdinal(p.name());
+    ns_.LoadProject(std::move(p));
   }));
   RETURN_IF_ERROR(store_->Scan(kRackPrefix, [&](absl::string_view k, absl::string_view v) {
     ternion::v1::RackRecord r;
@@ -211,9 +211,7 @@ absl::Status Master::Load() {
   RETURN_IF_ERROR(store_->Scan(kFilePrefix, [&](absl::string_view k, absl::string_view v) {
     FileRecord f;
     parse(&f, k, v);
-    FileRecord& stored = files_[FileKey(f.project(), f.path())];
-    stored = std::move(f);
-    files_by_id_[stored.file_id()] = &stored;
+    ns_.LoadFile(std::move(f));
   }));
   RETURN_IF_ERROR(store_->Scan(kChunkPrefix, [&](absl::string_view k, absl::string_view v) {
     ChunkRecord c;
@@ -234,7 +232,7 @@ absl::Status Master::Load() {
   RETURN_IF_ERROR(store_->Scan("n/", [&](absl::string_view k, absl::string_view v) {
     uint64_t n = 0;
     if (!absl::SimpleAtoi(v, &n) && bad.ok()) bad = absl::DataLossError("corrupt id counter");
-    if (k == kNextFileIdKey) next_file_id_ = n;
+    if (k == kNextFileIdKey) ns_.LoadNextFileId(n);
     if (k == kNextChunkIdKey) next_chunk_id_ = n;
   }));
   RETURN_IF_ERROR(bad);
@@ -261,7 +259,8 @@ absl::Status Master::Load() {
   } else {
     return cluster_id.status();
   }
-  TLOG(INFO) << "cluster " << cluster_id_ << ": loaded " << projects_.size() << " projects, " << files_.size() << " files, "
+  TLOG(INFO) << "cluster " << cluster_id_ << ": loaded " << ns_.projects().size() << " projects, "
+             << ns_.files().size() << " files, "
              << chunks_.size() << " chunks, " << servers_.size() << " chunkservers";
   return absl::OkStatus();
 }
@@ -416,26 +415,21 @@ void Master::RecordWiped(ServerState& s, const std::vector<uint64_t>& ids) {
 
 absl::Status Master::CreateProject(const std::string& name, const std::string& owner) {
   RETURN_IF_ERROR(ValidateProjectName(name));
-  absl::MutexLock lock(&mu_);
-  if (projects_.contains(name)) {
-    return absl::AlreadyExistsError(absl::StrCat("project ", name, " already exists"));
-  }
+  absl::MutexLock ns(&ns_.mu);
   ternion::v1::ProjectRecord p;
   p.set_name(name);
   p.set_owner(owner);
   p.set_created_unix_ms(NowMs());
   MetadataBatch batch;
-  batch.Put(kProjectPrefix + name, p.SerializeAsString());
+  RETURN_IF_ERROR(ns_.CreateProject(p, &batch));
   Commit(std::move(batch));
-  projects_[name] = p;
-  ProjectOrdinal(name);
   return absl::OkStatus();
 }
 
 std::vector<ternion::v1::ProjectEntry> Master::ListProjects() {
-  absl::MutexLock lock(&mu_);
+  absl::ReaderMutexLock ns(&ns_.mu);
   std::vector<ternion::v1::ProjectEntry> out;
-  for (const auto& [name, p] : projects_) {
+  for (const auto& [name, p] : ns_.projects()) {
     ternion::v1::ProjectEntry e;
     e.set_name(p.name());
     e.set_owner(p.owner());
@@ -446,56 +440,13 @@ std::vector<ternion::v1::ProjectEntry> Master::ListProjects() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Namespace
+// Namespace. Calls on files alone take ns_.mu only; those that change chunks too take mu_ after.
 
-absl::StatusOr<FileRecord*> Master::FindFile(const std::string& project, const std::string& path) {
-  RETURN_IF_ERROR(ValidateProjectName(project));
-  RETURN_IF_ERROR(ValidatePath(path));
-  if (!projects_.contains(project)) {
-    return absl::NotFoundError(absl::StrCat("project ", project, " does not exist"));
-  }
-  auto it = files_.find(FileKey(project, path));
-  if (it == files_.end()) {
-    return absl::NotFoundError(absl::StrCat("file ", project, "/", path, " does not exist"));
-  }
-  return &it->second;
-}
-
-absl::StatusOr<FileRecord*> Master::CheckLease(const LeaseRef& lease) {
-  ASSIGN_OR_RETURN(FileRecord * f, FindFile(lease.project(), lease.path()));
-  if (f->sealed()) return absl::FailedPreconditionError("file is sealed");
-  if (lease.lease_id().empty() || f->lease_id() != lease.lease_id()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("no valid lease on ", lease.project(), "/", lease.path(),
-                     " (expired and taken by another writer, or released)"));
-  }
-  if (LeaseRecovered(*f)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the lease on ", lease.project(), "/", lease.path(), " expired more than ",
-        absl::FormatDuration(options_.lease_hard_limit), " ago and was recovered; reopen the file"));
-  }
-  return f;
-}
-
-absl::StatusOr<LeaseResponse> Master::GrantLease(FileRecord record, const std::string& client_id) {
-  record.set_lease_id(absl::StrFormat("%016x", absl::Uniform<uint64_t>(gen_)));
-  record.set_lease_holder(client_id);
-  record.set_lease_expires_unix_ms(NowMs() + absl::ToInt64Milliseconds(options_.lease_duration));
-  record.set_modified_unix_ms(NowMs());
-  MetadataBatch batch;
-  batch.Put(kFilePrefix + FileKey(record.project(), record.path()), record.SerializeAsString());
-  if (record.file_id() >= next_file_id_) {
-    batch.Put(kNextFileIdKey, absl::StrCat(record.file_id() + 1));
-  }
-  Commit(std::move(batch));
-  next_file_id_ = std::max(next_file_id_, record.file_id() + 1);
-  FileRecord& stored = files_[FileKey(record.project(), record.path())];
-  stored = std::move(record);
-  files_by_id_[stored.file_id()] = &stored;
+LeaseResponse Master::LeaseOf(const FileRecord& f) {
   LeaseResponse resp;
-  *resp.mutable_file() = ToFileInfo(stored, false);
-  resp.set_lease_id(stored.lease_id());
-  resp.set_lease_expires_unix_ms(stored.lease_expires_unix_ms());
+  *resp.mutable_file() = ToFileInfo(f);
+  resp.set_lease_id(f.lease_id());
+  resp.set_lease_expires_unix_ms(f.lease_expires_unix_ms());
   return resp;
 }
 
@@ -510,62 +461,61 @@ absl::StatusOr<LeaseResponse> Master::CreateFile(const std::string& project,
     return absl::InvalidArgumentError(
         "chunk size must be a multiple of 64 KiB between 64 KiB and 1 GiB");
   }
-  absl::MutexLock lock(&mu_);
-  if (!projects_.contains(project)) {
-    return absl::NotFoundError(absl::StrCat("project ", project, " does not exist"));
-  }
-  if (auto it = files_.find(FileKey(project, path)); it != files_.end()) {
-    const FileRecord& f = it->second;
-    // A retry of the create that made this file, nothing written yet: its answer was lost.
-    if (!request_id.empty() && f.create_request_id() == request_id &&
-        f.lease_holder() == client_id && f.length() == 0 && f.chunk_ids_size() == 0 &&
-        !f.sealed()) {
-      return GrantLease(f, client_id);
-    }
-    return absl::AlreadyExistsError(absl::StrCat("file ", project, "/", path, " already exists"));
-  }
+  absl::MutexLock ns(&ns_.mu);
+  RETURN_IF_ERROR(ns_.CheckProject(project));
   FileRecord f;
-  f.set_file_id(next_file_id_);
-  f.set_project(project);
-  f.set_path(path);
-  f.set_chunk_size(chunk_size);
-  f.set_created_unix_ms(NowMs());
-  f.set_create_request_id(request_id);
-  return GrantLease(std::move(f), client_id);
+  if (absl::StatusOr<const FileRecord*> existing = ns_.Find(project, path); existing.ok()) {
+    const FileRecord& e = **existing;
+    // A retry of the create that made this file, nothing written yet: its answer was lost.
+    if (request_id.empty() || e.create_request_id() != request_id ||
+        e.lease_holder() != client_id || e.length() != 0 || e.chunk_ids_size() != 0 ||
+        e.sealed()) {
+      return absl::AlreadyExistsError(absl::StrCat("file ", project, "/", path, " already exists"));
+    }
+    f = e;
+  } else {
+    f.set_file_id(ns_.next_file_id());
+    f.set_project(project);
+    f.set_path(path);
+    f.set_chunk_size(chunk_size);
+    f.set_created_unix_ms(NowMs());
+    f.set_create_request_id(request_id);
+  }
+  MetadataBatch batch;
+  const FileRecord& stored = ns_.Put(ns_.WithNewLease(std::move(f), client_id), &batch);
+  Commit(std::move(batch));
+  return LeaseOf(stored);
 }
 
 absl::StatusOr<LeaseResponse> Master::OpenForAppend(const std::string& project,
                                                     const std::string& path,
                                                     const std::string& client_id) {
-  absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(FileRecord * f, FindFile(project, path));
+  absl::MutexLock ns(&ns_.mu);
+  ASSIGN_OR_RETURN(const FileRecord* f, ns_.Find(project, path));
   if (f->sealed()) return absl::FailedPreconditionError("file is sealed");
-  if (!f->lease_id().empty() && f->lease_expires_unix_ms() > NowMs()) {
+  if (ns_.UnderLease(*f)) {
     return absl::FailedPreconditionError(
         absl::StrCat("file is being written by ", f->lease_holder(), " (lease held)"));
   }
-  return GrantLease(*f, client_id);
+  MetadataBatch batch;
+  const FileRecord& stored = ns_.Put(ns_.WithNewLease(*f, client_id), &batch);
+  Commit(std::move(batch));
+  return LeaseOf(stored);
 }
 
 absl::StatusOr<LeaseResponse> Master::RenewLease(const LeaseRef& lease) {
-  absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(FileRecord * f, CheckLease(lease));
-  FileRecord updated = *f;
-  updated.set_lease_expires_unix_ms(NowMs() + absl::ToInt64Milliseconds(options_.lease_duration));
+  absl::MutexLock ns(&ns_.mu);
+  ASSIGN_OR_RETURN(const FileRecord* f, ns_.CheckLease(lease));
   MetadataBatch batch;
-  batch.Put(kFilePrefix + FileKey(updated.project(), updated.path()), updated.SerializeAsString());
+  const FileRecord& stored = ns_.Put(ns_.WithLeaseRenewed(*f), &batch);
   Commit(std::move(batch));
-  *f = std::move(updated);
-  LeaseResponse resp;
-  *resp.mutable_file() = ToFileInfo(*f, false);
-  resp.set_lease_id(f->lease_id());
-  resp.set_lease_expires_unix_ms(f->lease_expires_unix_ms());
-  return resp;
+  return LeaseOf(stored);
 }
 
 absl::StatusOr<ChunkInfo> Master::AllocateChunk(const LeaseRef& lease, uint64_t index) {
+  absl::MutexLock ns(&ns_.mu);
+  ASSIGN_OR_RETURN(const FileRecord* f, ns_.CheckLease(lease));
   absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(FileRecord * f, CheckLease(lease));
   if (index < static_cast<uint64_t>(f->chunk_ids_size())) {
     const uint64_t id = f->chunk_ids(index);
     return ToChunkInfo(id, chunks_.at(id));  // a retry: same chunk
@@ -588,17 +538,15 @@ absl::StatusOr<ChunkInfo> Master::AllocateChunk(const LeaseRef& lease, uint64_t 
   c.index = static_cast<uint32_t>(index);
   c.version = 1;
   for (uint32_t s : placed.servers) c.AddReplica(s);
-  FileRecord updated = *f;
+  FileRecord updated = ns_.WithLeaseRenewed(*f);
   updated.add_chunk_ids(id);
-  updated.set_lease_expires_unix_ms(NowMs() + absl::ToInt64Milliseconds(options_.lease_duration));
   updated.set_modified_unix_ms(NowMs());
   MetadataBatch batch;
   PutChunk(&batch, id, c);
-  batch.Put(kFilePrefix + FileKey(updated.project(), updated.path()), updated.SerializeAsString());
   batch.Put(kNextChunkIdKey, absl::StrCat(id + 1));
+  f = &ns_.Put(std::move(updated), &batch);
   Commit(std::move(batch));
   ++next_chunk_id_;
-  *f = std::move(updated);
   chunks_.Put(id, c);
   replicas_changed_at_[id] = Now();
   // Count the chunk's space at once, so a burst of allocations spreads before heartbeats catch up.
@@ -607,8 +555,9 @@ absl::StatusOr<ChunkInfo> Master::AllocateChunk(const LeaseRef& lease, uint64_t 
 }
 
 absl::StatusOr<ChunkInfo> Master::ReplaceReplicas(const ternion::v1::ReplaceReplicasRequest& req) {
+  absl::ReaderMutexLock ns(&ns_.mu);  // the file does not change; its chunk does
+  ASSIGN_OR_RETURN(const FileRecord* f, ns_.CheckLease(req.lease()));
   absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(FileRecord * f, CheckLease(req.lease()));
   if (f->chunk_ids_size() == 0 || f->chunk_ids(f->chunk_ids_size() - 1) != req.chunk_id()) {
     return absl::FailedPreconditionError("only the chunk being written can be recovered");
   }
@@ -654,8 +603,8 @@ absl::StatusOr<ChunkInfo> Master::ReplaceReplicas(const ternion::v1::ReplaceRepl
 }
 
 absl::StatusOr<uint64_t> Master::CommitLength(const LeaseRef& lease, uint64_t length) {
-  absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(FileRecord * f, CheckLease(lease));
+  absl::MutexLock ns(&ns_.mu);
+  ASSIGN_OR_RETURN(const FileRecord* f, ns_.CheckLease(lease));
   if (length < f->length()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "commit of length ", length, " would shrink the file from ", f->length()));
@@ -665,12 +614,11 @@ absl::StatusOr<uint64_t> Master::CommitLength(const LeaseRef& lease, uint64_t le
         absl::StrCat("commit of length ", length, " is beyond the allocated chunks"));
   }
   if (length == f->length()) return length;
-  FileRecord updated = *f;
+  absl::MutexLock lock(&mu_);
+  FileRecord updated = ns_.WithLeaseRenewed(*f);
   updated.set_length(length);
   updated.set_modified_unix_ms(NowMs());
-  updated.set_lease_expires_unix_ms(NowMs() + absl::ToInt64Milliseconds(options_.lease_duration));
   MetadataBatch batch;
-  batch.Put(kFilePrefix + FileKey(updated.project(), updated.path()), updated.SerializeAsString());
   std::vector<std::pair<uint64_t, ChunkEntry>> changed;
   for (uint64_t i = f->length() / f->chunk_size();
        i < static_cast<uint64_t>(f->chunk_ids_size()) && i * f->chunk_size() < length; ++i) {
@@ -680,15 +628,15 @@ absl::StatusOr<uint64_t> Master::CommitLength(const LeaseRef& lease, uint64_t le
     PutChunk(&batch, id, c);
     changed.emplace_back(id, c);
   }
+  ns_.Put(std::move(updated), &batch);
   Commit(std::move(batch));
-  *f = std::move(updated);
   for (auto& [id, c] : changed) chunks_.Put(id, c);
   return length;
 }
 
 absl::StatusOr<FileInfo> Master::SealFile(const LeaseRef& lease, bool seal) {
-  absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(FileRecord * f, CheckLease(lease));
+  absl::MutexLock ns(&ns_.mu);
+  ASSIGN_OR_RETURN(const FileRecord* f, ns_.CheckLease(lease));
   FileRecord updated = *f;
   updated.set_sealed(seal);
   updated.clear_lease_id();
@@ -696,17 +644,18 @@ absl::StatusOr<FileInfo> Master::SealFile(const LeaseRef& lease, bool seal) {
   updated.set_lease_expires_unix_ms(0);
   updated.set_modified_unix_ms(NowMs());
   MetadataBatch batch;
-  batch.Put(kFilePrefix + FileKey(updated.project(), updated.path()), updated.SerializeAsString());
+  const FileRecord& stored = ns_.Put(std::move(updated), &batch);
   Commit(std::move(batch));
-  *f = std::move(updated);
-  return ToFileInfo(*f, false);
+  return ToFileInfo(stored);
 }
 
 absl::StatusOr<FileInfo> Master::GetFileInfo(const std::string& project, const std::string& path,
                                              bool with_chunks) {
-  absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(FileRecord * f, FindFile(project, path));
-  return ToFileInfo(*f, with_chunks);
+  absl::ReaderMutexLock ns(&ns_.mu);
+  ASSIGN_OR_RETURN(const FileRecord* f, ns_.Find(project, path));
+  if (!with_chunks) return ToFileInfo(*f);
+  absl::ReaderMutexLock lock(&mu_);
+  return ToFileInfoWithChunks(*f);
 }
 
 absl::StatusOr<std::vector<FileInfo>> Master::ListFiles(const std::string& project,
@@ -716,33 +665,30 @@ absl::StatusOr<std::vector<FileInfo>> Master::ListFiles(const std::string& proje
   if (prefix.size() > kMaxPathBytes || prefix.find('\0') != std::string::npos) {
     return absl::InvalidArgumentError("bad prefix");
   }
-  absl::MutexLock lock(&mu_);
-  if (!projects_.contains(project)) {
-    return absl::NotFoundError(absl::StrCat("project ", project, " does not exist"));
-  }
+  absl::ReaderMutexLock ns(&ns_.mu);
+  RETURN_IF_ERROR(ns_.CheckProject(project));
   std::vector<FileInfo> out;
-  std::string start = FileKey(project, prefix);
-  for (auto it = files_.lower_bound(start); it != files_.end(); ++it) {
+  const std::string start = FileKey(project, prefix);
+  for (auto it = ns_.files().lower_bound(start); it != ns_.files().end(); ++it) {
     if (it->first.compare(0, start.size(), start) != 0) break;
     if (limit != 0 && out.size() >= limit) break;
-    out.push_back(ToFileInfo(it->second, false));
+    out.push_back(ToFileInfo(it->second));
   }
   return out;
 }
 
 absl::Status Master::DeleteFile(const std::string& project, const std::string& path, bool force) {
-  absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(FileRecord * f, FindFile(project, path));
-  if (!force && !f->lease_id().empty() && f->lease_expires_unix_ms() > NowMs()) {
+  absl::MutexLock ns(&ns_.mu);
+  ASSIGN_OR_RETURN(const FileRecord* f, ns_.Find(project, path));
+  if (!force && ns_.UnderLease(*f)) {
     return absl::FailedPreconditionError(absl::StrCat(
         project, "/", path, " is being written by ", f->lease_holder(),
         "; wait for it to close, or delete with --force (which revokes the lease)"));
   }
+  absl::MutexLock lock(&mu_);
   // The name goes at once; the chunks stay recorded as deleted until garbage collection wipes
-  // their replicas.
+  // their replicas. A chunk another file (a snapshot) still references only loses a reference.
   MetadataBatch batch;
-  batch.Delete(kFilePrefix + FileKey(project, path));
-  // A chunk another file (a snapshot) still references only loses a reference.
   std::vector<std::pair<uint64_t, ChunkEntry>> changed;
   for (uint64_t id : f->chunk_ids()) {
     ChunkEntry c = chunks_.at(id);
@@ -754,14 +700,13 @@ absl::Status Master::DeleteFile(const std::string& project, const std::string& p
     PutChunk(&batch, id, c);
     changed.emplace_back(id, c);
   }
+  ns_.Erase(project, path, &batch);
   Commit(std::move(batch));
   for (auto& [id, c] : changed) chunks_.Put(id, c);
-  files_by_id_.erase(f->file_id());
-  files_.erase(FileKey(project, path));
   return absl::OkStatus();
 }
 
-FileInfo Master::ToFileInfo(const FileRecord& f, bool with_chunks) {
+FileInfo Master::ToFileInfo(const FileRecord& f) {
   FileInfo info;
   info.set_project(f.project());
   info.set_path(f.path());
@@ -769,12 +714,15 @@ FileInfo Master::ToFileInfo(const FileRecord& f, bool with_chunks) {
   info.set_length(f.length());
   info.set_chunk_size(f.chunk_size());
   info.set_sealed(f.sealed());
-  info.set_under_lease(!f.lease_id().empty() && f.lease_expires_unix_ms() > NowMs());
+  info.set_under_lease(ns_.UnderLease(f));
   info.set_created_unix_ms(f.created_unix_ms());
   info.set_modified_unix_ms(f.modified_unix_ms());
-  if (with_chunks) {
-    for (uint64_t id : f.chunk_ids()) *info.add_chunks() = ToChunkInfo(id, chunks_.at(id));
-  }
+  return info;
+}
+
+FileInfo Master::ToFileInfoWithChunks(const FileRecord& f) {
+  FileInfo info = ToFileInfo(f);
+  for (uint64_t id : f.chunk_ids()) *info.add_chunks() = ToChunkInfo(id, chunks_.at(id));
   return info;
 }
 
@@ -899,6 +847,11 @@ ternion::v1::ClusterStatusResponse Master::StatusWith(const ChunkHealth& h) {
   resp.set_chunks_lost(h.lost);
   resp.set_chunks_under_replicated(h.under_replicated);
   resp.set_chunks_rack_unsafe(h.rack_unsafe);
+  {
+    absl::ReaderMutexLock ns(&ns_.mu);
+    resp.set_projects(ns_.projects().size());
+    resp.set_files(ns_.files().size());
+  }
   absl::MutexLock lock(&mu_);
   const absl::Time now = Now();
   for (const auto& [id, s] : servers_) {
@@ -908,8 +861,6 @@ ternion::v1::ClusterStatusResponse Master::StatusWith(const ChunkHealth& h) {
   const SetAsideCounts set_aside = CountSetAside();
   resp.set_orphans_quarantined(set_aside.orphans);
   resp.set_deletion_valve_held_servers(set_aside.held_servers);
-  resp.set_projects(projects_.size());
-  resp.set_files(files_.size());
   resp.set_moves_queued(move_queue_.size());
   resp.set_moves_in_progress(moves_in_flight_.size());
   resp.set_replicas_repaired(replicas_repaired_);
@@ -921,45 +872,41 @@ ternion::v1::ClusterStatusResponse Master::StatusWith(const ChunkHealth& h) {
 absl::StatusOr<FileInfo> Master::RenameFile(const std::string& project, const std::string& path,
                                             const std::string& new_path) {
   RETURN_IF_ERROR(ValidatePath(new_path));
-  absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(FileRecord * f, FindFile(project, path));
-  if (!f->lease_id().empty() && f->lease_expires_unix_ms() > NowMs()) {
+  absl::MutexLock ns(&ns_.mu);
+  ASSIGN_OR_RETURN(const FileRecord* f, ns_.Find(project, path));
+  if (ns_.UnderLease(*f)) {
     return absl::FailedPreconditionError(
         absl::StrCat(project, "/", path, " is being written by ", f->lease_holder(),
                      "; rename it once it is closed"));
   }
-  if (files_.contains(FileKey(project, new_path))) {
+  if (ns_.Exists(project, new_path)) {
     return absl::AlreadyExistsError(absl::StrCat("file ", project, "/", new_path, " already exists"));
   }
   FileRecord renamed = *f;
   renamed.set_path(new_path);
   renamed.set_modified_unix_ms(NowMs());
   MetadataBatch batch;
-  batch.Delete(kFilePrefix + FileKey(project, path));
-  batch.Put(kFilePrefix + FileKey(project, new_path), renamed.SerializeAsString());
+  ns_.Erase(project, path, &batch);
+  const FileRecord& stored = ns_.Put(std::move(renamed), &batch);
   Commit(std::move(batch));
-  files_.erase(FileKey(project, path));
-  FileRecord& stored = files_[FileKey(project, new_path)];
-  stored = std::move(renamed);
-  files_by_id_[stored.file_id()] = &stored;
-  return ToFileInfo(stored, false);
+  return ToFileInfo(stored);
 }
 
 absl::StatusOr<FileInfo> Master::SnapshotFile(const std::string& project, const std::string& path,
                                               const std::string& snapshot_path) {
   RETURN_IF_ERROR(ValidatePath(snapshot_path));
-  absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(FileRecord * f, FindFile(project, path));
+  absl::MutexLock ns(&ns_.mu);
+  ASSIGN_OR_RETURN(const FileRecord* f, ns_.Find(project, path));
   if (!f->lease_id().empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
         project, "/", path, " is open for writing; close or seal it before a snapshot"));
   }
-  if (files_.contains(FileKey(project, snapshot_path))) {
+  if (ns_.Exists(project, snapshot_path)) {
     return absl::AlreadyExistsError(
         absl::StrCat("file ", project, "/", snapshot_path, " already exists"));
   }
   FileRecord snap;
-  snap.set_file_id(next_file_id_);
+  snap.set_file_id(ns_.next_file_id());
   snap.set_project(project);
   snap.set_path(snapshot_path);
   snap.set_length(f->length());
@@ -968,6 +915,7 @@ absl::StatusOr<FileInfo> Master::SnapshotFile(const std::string& project, const 
   *snap.mutable_chunk_ids() = f->chunk_ids();
   snap.set_created_unix_ms(NowMs());
   snap.set_modified_unix_ms(NowMs());
+  absl::MutexLock lock(&mu_);
   MetadataBatch batch;
   std::vector<std::pair<uint64_t, ChunkEntry>> changed;
   for (uint64_t id : f->chunk_ids()) {
@@ -979,15 +927,10 @@ absl::StatusOr<FileInfo> Master::SnapshotFile(const std::string& project, const 
     PutChunk(&batch, id, c);
     changed.emplace_back(id, c);
   }
-  batch.Put(kFilePrefix + FileKey(project, snapshot_path), snap.SerializeAsString());
-  batch.Put(kNextFileIdKey, absl::StrCat(snap.file_id() + 1));
+  const FileRecord& stored = ns_.Put(std::move(snap), &batch);
   Commit(std::move(batch));
-  ++next_file_id_;
   for (auto& [id, c] : changed) chunks_.Put(id, c);
-  FileRecord& stored = files_[FileKey(project, snapshot_path)];
-  stored = std::move(snap);
-  files_by_id_[stored.file_id()] = &stored;
-  return ToFileInfo(stored, false);
+  return ToFileInfo(stored);
 }
 
 ternion::v1::GcStatusResponse Master::GcStatus() {
@@ -1024,13 +967,12 @@ Master::SetAsideCounts Master::CountSetAside() {
 
 absl::StatusOr<ternion::v1::FsckResponse> Master::Fsck(const std::string& project) {
   if (!project.empty()) RETURN_IF_ERROR(ValidateProjectName(project));
-  absl::MutexLock lock(&mu_);
-  if (!project.empty() && !projects_.contains(project)) {
-    return absl::NotFoundError(absl::StrCat("project ", project, " does not exist"));
-  }
+  absl::ReaderMutexLock ns(&ns_.mu);
+  if (!project.empty()) RETURN_IF_ERROR(ns_.CheckProject(project));
+  absl::ReaderMutexLock lock(&mu_);
   const absl::Time now = Now();
   ternion::v1::FsckResponse resp;
-  for (const auto& [key, f] : files_) {
+  for (const auto& [key, f] : ns_.files()) {
     if (!project.empty() && f.project() != project) continue;
     resp.set_files(resp.files() + 1);
     for (int i = 0; i < f.chunk_ids_size(); ++i) {
@@ -1085,14 +1027,12 @@ absl::StatusOr<ternion::v1::FsckResponse> Master::Fsck(const std::string& projec
 }
 
 absl::Status Master::CheckInvariants() {
-  absl::MutexLock lock(&mu_);
+  absl::ReaderMutexLock ns(&ns_.mu);
+  absl::ReaderMutexLock lock(&mu_);
   if (!chunks_.Consistent()) return absl::InternalError("chunk map, lists and counts disagree");
+  RETURN_IF_ERROR(ns_.CheckFacts());
   absl::flat_hash_map<uint64_t, uint32_t> refs;
-  for (const auto& [key, f] : files_) {
-    auto by_id = files_by_id_.find(f.file_id());
-    if (by_id == files_by_id_.end() || by_id->second != &f) {
-      return absl::InternalError(absl::StrCat("file ", f.path(), " is not indexed by its id"));
-    }
+  for (const auto& [key, f] : ns_.files()) {
     if (f.length() > static_cast<uint64_t>(f.chunk_ids_size()) * f.chunk_size()) {
       return absl::InternalError(absl::StrCat("file ", f.path(), " is longer than its chunks"));
     }

@@ -3,12 +3,13 @@
 // Master holds the cluster's metadata: projects, the namespace of files, the chunk map and the
 // chunkserver registry, and makes every decision about them (leases, allocation, liveness).
 // Persistent state lives in a MetadataStore and is mirrored in memory. A change is applied to
-// memory and appended to the MetadataLog under the mutex; the log makes it durable in a group
-// with others, outside the mutex. Callers answer only after WaitDurable() (MasterService does it
-// at the end of every call), so nothing a crash could undo is ever acted on or answered. A
-// failed log write is fatal (see MetadataLog).
+// memory and appended to the MetadataLog under the locks of what it changed; the log makes it
+// durable in a group with others, outside every lock. Callers answer only after WaitDurable()
+// (MasterService does it at the end of every call), so nothing a crash could undo is ever acted
+// on or answered. A failed log write is fatal (see MetadataLog).
 //
-// Thread-safe (one mutex, never held across I/O).
+// Thread-safe. The namespace (Namespace, its own lock) is taken before the chunk map and servers
+// (mu_); no lock is held across I/O.
 
 #include <atomic>
 #include <functional>
@@ -33,6 +34,7 @@
 #include "master/metadata_log.h"
 #include "master/metadata_store.h"
 #include "master/move_planner.h"
+#include "master/namespace.h"
 #include "master/placement_policy.h"
 #include "master/report_planner.h"
 #include "master/wipe_handout.h"
@@ -268,7 +270,10 @@ class Master {
   };
 
   Master(std::unique_ptr<MetadataStore> store, const MasterOptions& options)
-      : store_(std::move(store)), options_(options), placement_(options.placement) {
+      : store_(std::move(store)),
+        options_(options),
+        ns_(options.clock, options.lease_duration, options.lease_hard_limit),
+        placement_(options.placement) {
     balancer_band_ = options.balancer_band;
     copy_bandwidth_ = options.copy_bandwidth_bytes_per_s;
   }
@@ -276,8 +281,10 @@ class Master {
   // Chunk counts by health, from one walk of the chunk map.
   ChunkHealth CountChunkHealth() ABSL_LOCKS_EXCLUDED(mu_);  // one walk, in slices
   ternion::v1::ClusterStatusResponse StatusWith(const ChunkHealth& h) ABSL_LOCKS_EXCLUDED(mu_);
-  // Appends the batch of a change just applied to memory to the log (see WaitDurable).
-  void Commit(MetadataBatch batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  // Appends the batch of a change just applied to memory to the log (see WaitDurable). Called
+  // with the lock of every component the change touched still held, so the log orders the
+  // changes to any one record as memory does.
+  void Commit(MetadataBatch batch) {
     log_->Append(std::move(batch));
   }
   // FinishMoves' bookkeeping of one move: whether it was recorded.
@@ -324,7 +331,7 @@ class Master {
                                  google::protobuf::RepeatedField<uint64_t>* remove,
                                  google::protobuf::RepeatedField<uint64_t>* quarantine,
                                  google::protobuf::RepeatedField<uint64_t>* release);
-  int LiveReplicas(const ChunkEntry& e, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  int LiveReplicas(const ChunkEntry& e, absl::Time now) ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // What the report planner needs to know of chunk `e` (null: unknown) for a replica on `s`.
   ChunkFacts FactsOf(const ChunkEntry* e, const ServerState& s, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -333,10 +340,10 @@ class Master {
   // Makes an unknown chunk a sealed file <project>/lost+found/chunk-<id> held by `copies`.
   absl::StatusOr<std::string> AdoptOrphan(
       uint64_t id, const std::vector<std::pair<ServerState*, ternion::v1::ReplicaReport>>& copies)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(ns_.mu, mu_);
   // Damaged copies of a chunk kept in quarantine: (server, its report), from corrupt_copies_.
   std::vector<std::pair<const ServerState*, const Orphan*>> CorruptCopies(uint64_t id)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // Replaces what `s` holds in quarantine, keeping corrupt_copies_ in step.
   void SetQuarantined(ServerState& s, absl::flat_hash_map<uint64_t, Orphan> quarantined)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -375,26 +382,19 @@ class Master {
   bool IsLive(const ServerState& s, absl::Time now) const {
     return s.registered && now - s.last_heartbeat <= options_.dead_after;
   }
-  absl::StatusOr<ternion::v1::FileRecord*> FindFile(const std::string& project,
-                                                     const std::string& path)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<ternion::v1::FileRecord*> CheckLease(const ternion::v1::LeaseRef& lease)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Whether the file's lease expired more than lease_hard_limit ago (see MasterOptions).
-  bool LeaseRecovered(const ternion::v1::FileRecord& f) const {
-    return !f.lease_id().empty() &&
-           NowMs() > f.lease_expires_unix_ms() + absl::ToInt64Milliseconds(options_.lease_hard_limit);
-  }
-  absl::StatusOr<ternion::v1::LeaseResponse> GrantLease(ternion::v1::FileRecord record,
-                                                        const std::string& client_id)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  ternion::v1::FileInfo ToFileInfo(const ternion::v1::FileRecord& f, bool with_chunks)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The answer to a call that granted or renewed the lease on `f`.
+  ternion::v1::LeaseResponse LeaseOf(const ternion::v1::FileRecord& f)
+      ABSL_SHARED_LOCKS_REQUIRED(ns_.mu);
+  // The file as clients see it (its chunks: call ToChunkInfo for each, under mu_).
+  ternion::v1::FileInfo ToFileInfo(const ternion::v1::FileRecord& f)
+      ABSL_SHARED_LOCKS_REQUIRED(ns_.mu);
+  ternion::v1::FileInfo ToFileInfoWithChunks(const ternion::v1::FileRecord& f)
+      ABSL_SHARED_LOCKS_REQUIRED(ns_.mu, mu_);
   ternion::v1::ChunkInfo ToChunkInfo(uint64_t id, const ChunkEntry& c)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // Counts the live replicas of a chunk and whether they sit in distinct racks.
   void ReplicaHealth(const ChunkEntry& c, absl::Time now, int* live, bool* rack_safe)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   const std::unique_ptr<MetadataStore> store_;
   const MasterOptions options_;
@@ -403,17 +403,16 @@ class Master {
   // Says why a chunkserver stamped with `their_id` (empty: not stamped yet) may not join.
   absl::Status CheckClusterId(const std::string& server_id, const std::string& their_id) const;
 
-  // Lock order: health_report_'s lock before mu_ (a walk takes mu_ slice by slice).
+  // Lock order (docs/architecture.md): health_report_'s lock, then ns_.mu, then mu_, then the
+  // file facts' lock (ns_.facts()), then the log's. A chunk-health walk takes mu_ slice by slice.
   ChunkHealthReport health_report_{[this] { return CountChunkHealth(); }};
+  // Projects, files and leases, under their own lock ns_.mu.
+  Namespace ns_;
+  // The chunk map, the chunkservers, moves and garbage collection.
   absl::Mutex mu_;
   PlacementPolicy placement_ ABSL_GUARDED_BY(mu_);
   absl::BitGen gen_ ABSL_GUARDED_BY(mu_);
-  uint64_t next_file_id_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t next_chunk_id_ ABSL_GUARDED_BY(mu_) = 1;
-  std::map<std::string, ternion::v1::ProjectRecord> projects_ ABSL_GUARDED_BY(mu_);
-  // Keyed by project + '\0' + path: ordered, so a prefix listing is a range scan.
-  std::map<std::string, ternion::v1::FileRecord> files_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<uint64_t, ternion::v1::FileRecord*> files_by_id_ ABSL_GUARDED_BY(mu_);
   ChunkTable chunks_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, ServerState> servers_ ABSL_GUARDED_BY(mu_);  // nodes are stable
   std::vector<ServerState*> server_by_ordinal_ ABSL_GUARDED_BY(mu_);

@@ -50,10 +50,10 @@ ternion::v1::ReplicationLimits Master::SetReplicationLimits(
 }
 
 bool Master::ChunkStable(const ChunkEntry& e) {
-  auto it = files_by_id_.find(e.file_id);
-  if (it == files_by_id_.end()) return true;
-  const ternion::v1::FileRecord& f = *it->second;
-  return e.length == f.chunk_size() || f.sealed() || f.lease_id().empty() || LeaseRecovered(f);
+  const std::optional<FileFacts> f = ns_.facts().Get(e.file_id);
+  if (!f) return true;
+  return e.length == f->chunk_size || f->sealed || !f->leased ||
+         LeaseRecovered(*f, NowMs(), options_.lease_hard_limit);
 }
 
 void Master::StartMovePass(absl::Time now) {
@@ -142,9 +142,8 @@ void Master::PlanMove(uint64_t id, const ChunkEntry& e, absl::Time now) {
   m.priority = d->priority;
   // The bound of the new replica: the file's chunk size, or (its first file deleted, a
   // snapshot keeping it) its own length, which can no longer grow.
-  auto f = files_by_id_.find(e.file_id);
-  m.chunk_size = f != files_by_id_.end()
-                     ? f->second->chunk_size()
+  const std::optional<FileFacts> f = ns_.facts().Get(e.file_id);
+  m.chunk_size = f ? f->chunk_size
                      : std::max<uint64_t>(64 << 10, (e.length + (64 << 10) - 1) / (64 << 10) * (64 << 10));
   placement_.AddUsage(d->to, e.length);
   if (d->reason == MoveReason::kBalance) {

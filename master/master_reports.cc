@@ -73,9 +73,8 @@ Master::ReportActions Master::Reconcile(ServerState& s, const ReportIndex& repor
                                                   now - it->second < kReportGrace) {
       return true;
     }
-    auto f = files_by_id_.find(e.file_id);
-    return f != files_by_id_.end() &&
-           now - absl::FromUnixMillis(f->second->modified_unix_ms()) < kReportGrace;
+    const std::optional<FileFacts> f = ns_.facts().Get(e.file_id);
+    return f && now - absl::FromUnixMillis(f->modified_unix_ms) < kReportGrace;
   };
 
   // A long report is reconciled in slices: every kReportSlice replicas the changes so far are
@@ -387,6 +386,7 @@ absl::StatusOr<ternion::v1::OrphansResponse> Master::Orphans(
         "orphans wipe destroys replicas: name the chunks, or say --all (with --server to limit "
         "it to one server)");
   }
+  absl::MutexLock ns(&ns_.mu);  // a release adds files to the namespace
   absl::MutexLock lock(&mu_);
   if (!req.server_id().empty() && !servers_.contains(req.server_id())) {
     return absl::NotFoundError(absl::StrCat("no chunkserver ", req.server_id()));
@@ -469,21 +469,19 @@ absl::StatusOr<std::string> Master::AdoptOrphan(
   RETURN_IF_ERROR(ValidateProjectName(project));
   const std::string path = absl::StrFormat("lost+found/chunk-%016x", id);
   RETURN_IF_ERROR(ValidatePath(path));
-  if (files_.contains(FileKey(project, path))) {
+  if (ns_.Exists(project, path)) {
     return absl::AlreadyExistsError(absl::StrCat(project, "/", path, " exists"));
   }
   constexpr uint64_t kBlock = 64 * 1024;
   MetadataBatch batch;
-  if (!projects_.contains(project)) {
+  if (!ns_.CheckProject(project).ok()) {
     ternion::v1::ProjectRecord p;
     p.set_name(project);
     p.set_created_unix_ms(NowMs());
-    batch.Put(kProjectPrefix + project, p.SerializeAsString());
-    projects_[project] = p;
-    ProjectOrdinal(project);
+    RETURN_IF_ERROR(ns_.CreateProject(p, &batch));
   }
   ternion::v1::FileRecord f;
-  f.set_file_id(next_file_id_);
+  f.set_file_id(ns_.next_file_id());
   f.set_project(project);
   f.set_path(path);
   f.set_length(length);
@@ -502,18 +500,13 @@ absl::StatusOr<std::string> Master::AdoptOrphan(
     e.AddReplica(s->ordinal);
     s->report_wanted = true;  // its quarantined copy is released with its next report
   }
-  batch.Put(kFilePrefix + FileKey(project, path), f.SerializeAsString());
+  ns_.Put(std::move(f), &batch);
   PutChunk(&batch, id, e);
-  batch.Put(kNextFileIdKey, absl::StrCat(f.file_id() + 1));
   AddAudit(&batch, absl::StrCat("orphans release: chunk ", id, " (", holders.size(),
                                 " copies) as ", project, "/", path));
   Commit(std::move(batch));
-  ++next_file_id_;
   chunks_.Put(id, e);
   replicas_changed_at_[id] = Now();
-  ternion::v1::FileRecord& stored = files_[FileKey(project, path)];
-  stored = std::move(f);
-  files_by_id_[stored.file_id()] = &stored;
   for (ServerState* s : holders) {
     if (s->held) {
       std::erase_if(s->held->unknown, [id](const auto& r) { return r.chunk_id() == id; });

@@ -1,0 +1,143 @@
+#include "master/namespace.h"
+
+#include <gtest/gtest.h>
+
+#include "master/metadata_keys.h"
+#include "tests/testutil/fake_clock.h"
+
+namespace ternion::master {
+namespace {
+
+using ternion::v1::FileRecord;
+
+class NamespaceTest : public ::testing::Test {
+ protected:
+  NamespaceTest() {
+    absl::MutexLock lock(&ns_.mu);
+    ternion::v1::ProjectRecord p;
+    p.set_name("proj");
+    MetadataBatch batch;
+    EXPECT_TRUE(ns_.CreateProject(p, &batch).ok());
+  }
+
+  // A new file of `proj` with a lease for "writer", put in the namespace.
+  const FileRecord& NewLeasedFile(const std::string& path) ABSL_EXCLUSIVE_LOCKS_REQUIRED(ns_.mu) {
+    FileRecord f;
+    f.set_file_id(ns_.next_file_id());
+    f.set_project("proj");
+    f.set_path(path);
+    f.set_chunk_size(1 << 20);
+    MetadataBatch batch;
+    return ns_.Put(ns_.WithNewLease(std::move(f), "writer"), &batch);
+  }
+
+  ternion::v1::LeaseRef RefOf(const FileRecord& f) {
+    ternion::v1::LeaseRef ref;
+    ref.set_project(f.project());
+    ref.set_path(f.path());
+    ref.set_lease_id(f.lease_id());
+    return ref;
+  }
+
+  testing::FakeClock clock_;
+  Namespace ns_{&clock_, absl::Seconds(60), absl::Hours(1)};
+};
+
+TEST_F(NamespaceTest, APutRecordsTheFileItsIdAndItsFacts) {
+  absl::MutexLock lock(&ns_.mu);
+  FileRecord f;
+  f.set_file_id(ns_.next_file_id());
+  f.set_project("proj");
+  f.set_path("a");
+  f.set_chunk_size(1 << 20);
+  MetadataBatch batch;
+  const FileRecord& stored = ns_.Put(ns_.WithNewLease(f, "writer"), &batch);
+  EXPECT_EQ(ns_.next_file_id(), stored.file_id() + 1);
+  // The file and the id counter, in the caller's batch.
+  ASSERT_EQ(batch.puts.size(), 2u);
+  EXPECT_EQ(batch.puts[0].first, kFilePrefix + FileKey("proj", "a"));
+  EXPECT_EQ(batch.puts[1].first, kNextFileIdKey);
+  std::optional<FileFacts> facts = ns_.facts().Get(stored.file_id());
+  ASSERT_TRUE(facts.has_value());
+  EXPECT_EQ(facts->chunk_size, 1u << 20);
+  EXPECT_TRUE(facts->leased);
+  EXPECT_EQ(facts->lease_expires_unix_ms, clock_.NowMs() + 60'000);
+  EXPECT_TRUE(ns_.CheckFacts().ok());
+
+  // Replacing a file keeps the counter and updates the facts.
+  FileRecord sealed = stored;
+  sealed.set_sealed(true);
+  sealed.clear_lease_id();
+  MetadataBatch batch2;
+  ns_.Put(sealed, &batch2);
+  EXPECT_EQ(batch2.puts.size(), 1u);
+  EXPECT_TRUE(ns_.facts().Get(sealed.file_id())->sealed);
+  EXPECT_FALSE(ns_.facts().Get(sealed.file_id())->leased);
+  EXPECT_TRUE(ns_.CheckFacts().ok());
+}
+
+TEST_F(NamespaceTest, EraseForgetsTheFileAndItsFacts) {
+  absl::MutexLock lock(&ns_.mu);
+  const uint64_t id = NewLeasedFile("a").file_id();
+  MetadataBatch batch;
+  ns_.Erase("proj", "a", &batch);
+  EXPECT_EQ(batch.deletes, std::vector<std::string>{kFilePrefix + FileKey("proj", "a")});
+  EXPECT_FALSE(ns_.Exists("proj", "a"));
+  EXPECT_FALSE(ns_.facts().Get(id).has_value());
+  EXPECT_EQ(ns_.Find("proj", "a").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(ns_.CheckFacts().ok());
+}
+
+TEST_F(NamespaceTest, ALeaseIsValidUntilAnotherWriterTakesItOrItIsRecovered) {
+  absl::MutexLock lock(&ns_.mu);
+  const FileRecord& f = NewLeasedFile("a");
+  const ternion::v1::LeaseRef ref = RefOf(f);
+  EXPECT_TRUE(ns_.CheckLease(ref).ok());
+  EXPECT_TRUE(ns_.UnderLease(f));
+
+  // Expired but within the hard limit: its holder may still use it; others may take it.
+  clock_.Advance(absl::Minutes(30));
+  EXPECT_FALSE(ns_.UnderLease(f));
+  EXPECT_TRUE(ns_.CheckLease(ref).ok());
+
+  // Past the hard limit: recovered, refused, and the file's last chunk counts as stable.
+  clock_.Advance(absl::Minutes(32));
+  EXPECT_EQ(ns_.CheckLease(ref).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(LeaseRecovered(*ns_.facts().Get(f.file_id()), clock_.NowMs(), absl::Hours(1)));
+
+  // Another writer's lease: the old one is refused.
+  MetadataBatch batch;
+  const FileRecord& taken = ns_.Put(ns_.WithNewLease(f, "other"), &batch);
+  EXPECT_NE(taken.lease_id(), ref.lease_id());
+  EXPECT_EQ(ns_.CheckLease(ref).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(ns_.CheckLease(RefOf(taken)).ok());
+}
+
+TEST_F(NamespaceTest, StaleFactsAreFound) {
+  absl::MutexLock lock(&ns_.mu);
+  NewLeasedFile("a");
+  NewLeasedFile("b");
+  EXPECT_TRUE(ns_.CheckFacts().ok());
+  // Facts of a file that is not there (as if an Erase had not reached the table).
+  const_cast<FileFactsTable&>(ns_.facts()).Put(999, FileFacts{});
+  EXPECT_EQ(ns_.CheckFacts().code(), absl::StatusCode::kInternal);
+}
+
+TEST_F(NamespaceTest, NamesAreCheckedBeforeAnyLookup) {
+  absl::ReaderMutexLock lock(&ns_.mu);
+  EXPECT_EQ(ns_.Find("proj", "").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ns_.Find("no-such", "a").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(ns_.CheckProject("no-such").code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(NamespaceTest, ACreatedProjectExistsOnce) {
+  absl::MutexLock lock(&ns_.mu);
+  ternion::v1::ProjectRecord p;
+  p.set_name("proj");
+  MetadataBatch batch;
+  EXPECT_EQ(ns_.CreateProject(p, &batch).code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_TRUE(batch.puts.empty());
+}
+
+}  // namespace
+}  // namespace ternion::master
