@@ -27,10 +27,10 @@ Master::ServerState& Master::ServerByName(const std::string& id) {
   auto [it, added] = servers_.try_emplace(id);
   ServerState& s = it->second;
   if (added) {
-    s.record.set_server_id(id);
-    s.ordinal = server_by_ordinal_.size();
-    server_by_ordinal_.push_back(&s);
-    placement_.Update(s.ordinal, PlacementServer{});  // not usable until it registers
+    s.id = id;
+    s.ordinal = registry_.Add(id).ordinal;
+    server_by_ordinal_.resize(std::max<size_t>(server_by_ordinal_.size(), s.ordinal + 1));
+    server_by_ordinal_[s.ordinal] = &s;
   }
   return s;
 }
@@ -39,19 +39,6 @@ uint32_t Master::ProjectOrdinal(const std::string& name) {
   auto [it, added] = project_ordinals_.try_emplace(name, project_names_.size());
   if (added) project_names_.push_back(name);
   return it->second;
-}
-
-uint32_t Master::RackOrdinal(const std::string& rack) {
-  return rack_ordinals_.try_emplace(rack, rack_ordinals_.size()).first->second;
-}
-
-uint32_t Master::PowerDomainOrdinal(const std::string& pd) {
-  return power_domain_ordinals_.try_emplace(pd, power_domain_ordinals_.size()).first->second;
-}
-
-std::string Master::PowerDomainOf(const std::string& rack) {
-  auto it = racks_.find(rack);
-  return it == racks_.end() ? "" : it->second.power_domain();  // "": not in the topology
 }
 
 ChunkEntry Master::EntryOf(const ChunkRecord& c) {
@@ -78,7 +65,7 @@ ChunkRecord Master::RecordOf(uint64_t id, const ChunkEntry& e) {
   c.set_project(project_names_[e.project]);
   c.set_extra_refs(e.extra_refs);
   for (uint32_t r : e.replica_span()) {
-    c.add_replica_servers(server_by_ordinal_[r]->record.server_id());
+    c.add_replica_servers(server_by_ordinal_[r]->id);
   }
   return c;
 }
@@ -105,31 +92,10 @@ void Master::AuditNow(const std::string& action) {
   Commit(std::move(batch));
 }
 
-void Master::RefreshPlacement(const ServerState& s, absl::Time now) {
-  PlacementServer v;
-  v.rack = RackOrdinal(s.rack());
-  v.power_domain = PowerDomainOrdinal(PowerDomainOf(s.rack()));
-  v.capacity_bytes = s.capacity_bytes;
-  v.used_bytes = s.used_bytes;
-  v.active_streams = s.active_streams;
-  v.recent_write_mib_s = s.recent_write_mib_s;
-  v.usable = IsLive(s, now) && s.record.state() == ternion::v1::SERVER_ACTIVE;
-  placement_.Update(s.ordinal, v);
-}
-
 void Master::RefreshLiveness(absl::Time now) {
-  if (now - last_liveness_sweep_ < absl::Milliseconds(100)) return;
-  last_liveness_sweep_ = now;
-  for (ServerState* s : server_by_ordinal_) {
-    const bool live = IsLive(*s, now);
-    const bool usable = live && s->record.state() == ternion::v1::SERVER_ACTIVE;
-    if (usable != placement_.server(s->ordinal).usable) RefreshPlacement(*s, now);
-    // A server just found dead: its chunks are examined for repair before any other.
-    if (s->seen_live && !live) {
-      const auto& held = chunks_.OnServer(s->ordinal);
-      urgent_chunks_.insert(held.begin(), held.end());
-    }
-    s->seen_live = live;
+  for (uint32_t dead : registry_.SweepLiveness(now)) {
+    const auto& held = chunks_.OnServer(dead);
+    urgent_chunks_.insert(held.begin(), held.end());
   }
 }
 
@@ -187,49 +153,60 @@ absl::StatusOr<std::unique_ptr<Master>> Master::Open(const std::string& metadata
 absl::Status Master::Load() {
   absl::MutexLock ns(&ns_.mu);
   absl::MutexLock lock(&mu_);
+  absl::MutexLock servers(&registry_.mu);
   absl::Status bad;
   auto parse = [&bad](auto* msg, absl::string_view key, absl::string_view value) {
     if (!msg->ParseFromArray(value.data(), value.size()) && bad.ok()) {
       bad = absl::DataLossError(absl::StrCat("corrupt metadata record ", key));
     }
   };
-  RETURN_IF_ERROR(store_->Scan(kProjectPrefix, [&](absl::string_view k, absl::string_view v) {
+  RETURN_IF_ERROR(store_->Scan(kProjectPrefix, [&](absl::string_view k, absl::string_view v)
+                                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(ns_.mu, mu_, registry_.mu) {
     ternion::v1::ProjectRecord p;
     parse(&p, k, v);
     ns_.LoadProject(std::move(p));
   }));
-  RETURN_IF_ERROR(store_->Scan(kRackPrefix, [&](absl::string_view k, absl::string_view v) {
+  std::map<std::string, ternion::v1::RackRecord> racks;
+  RETURN_IF_ERROR(store_->Scan(kRackPrefix, [&](absl::string_view k, absl::string_view v)
+                                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(ns_.mu, mu_, registry_.mu) {
     ternion::v1::RackRecord r;
     parse(&r, k, v);
-    racks_[r.name()] = r;
+    racks[r.name()] = r;
   }));
-  RETURN_IF_ERROR(store_->Scan(kServerPrefix, [&](absl::string_view k, absl::string_view v) {
+  registry_.SetRacks(std::move(racks));
+  RETURN_IF_ERROR(store_->Scan(kServerPrefix, [&](absl::string_view k, absl::string_view v)
+                                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(ns_.mu, mu_, registry_.mu) {
     ternion::v1::ChunkServerRecord r;
     parse(&r, k, v);
-    ServerByName(r.server_id()).record = r;
+    registry_.at(ServerByName(r.server_id()).ordinal).record = r;
   }));
-  RETURN_IF_ERROR(store_->Scan(kFilePrefix, [&](absl::string_view k, absl::string_view v) {
+  RETURN_IF_ERROR(store_->Scan(kFilePrefix, [&](absl::string_view k, absl::string_view v)
+                                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(ns_.mu, mu_, registry_.mu) {
     FileRecord f;
     parse(&f, k, v);
     ns_.LoadFile(std::move(f));
   }));
-  RETURN_IF_ERROR(store_->Scan(kChunkPrefix, [&](absl::string_view k, absl::string_view v) {
+  RETURN_IF_ERROR(store_->Scan(kChunkPrefix, [&](absl::string_view k, absl::string_view v)
+                                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(ns_.mu, mu_, registry_.mu) {
     ChunkRecord c;
     parse(&c, k, v);
     chunks_.Put(c.chunk_id(), EntryOf(c));
   }));
-  RETURN_IF_ERROR(store_->Scan(kUnwipedPrefix, [&](absl::string_view k, absl::string_view) {
+  RETURN_IF_ERROR(store_->Scan(kUnwipedPrefix, [&](absl::string_view k, absl::string_view)
+                                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(ns_.mu, mu_, registry_.mu) {
     const size_t nul = k.find('\0');
     uint64_t id = 0;
     if (nul != absl::string_view::npos && absl::SimpleHexAtoi(k.substr(nul + 1), &id)) {
       unwiped_.emplace(std::string(k.substr(2, nul - 2)), id);
     }
   }));
-  RETURN_IF_ERROR(store_->Scan(kAuditPrefix, [&](absl::string_view k, absl::string_view) {
+  RETURN_IF_ERROR(store_->Scan(kAuditPrefix, [&](absl::string_view k, absl::string_view)
+                                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(ns_.mu, mu_, registry_.mu) {
     uint64_t seq = 0;
     if (absl::SimpleHexAtoi(k.substr(2), &seq)) next_audit_seq_ = seq + 1;
   }));
-  RETURN_IF_ERROR(store_->Scan("n/", [&](absl::string_view k, absl::string_view v) {
+  RETURN_IF_ERROR(store_->Scan("n/", [&](absl::string_view k, absl::string_view v)
+                                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(ns_.mu, mu_, registry_.mu) {
     uint64_t n = 0;
     if (!absl::SimpleAtoi(v, &n) && bad.ok()) bad = absl::DataLossError("corrupt id counter");
     if (k == kNextFileIdKey) ns_.LoadNextFileId(n);
@@ -260,8 +237,8 @@ absl::Status Master::Load() {
     return cluster_id.status();
   }
   TLOG(INFO) << "cluster " << cluster_id_ << ": loaded " << ns_.projects().size() << " projects, "
-             << ns_.files().size() << " files, "
-             << chunks_.size() << " chunks, " << servers_.size() << " chunkservers";
+             << ns_.files().size() << " files, " << chunks_.size() << " chunks, "
+             << registry_.size() << " chunkservers";
   return absl::OkStatus();
 }
 
@@ -276,39 +253,42 @@ absl::StatusOr<ternion::v1::RegisterChunkServerResponse> Master::RegisterChunkSe
   RETURN_IF_ERROR(CheckClusterId(req.server_id(), req.cluster_id()));
   const ReportIndex index(req.replicas(), req.quarantined());  // before the mutex
   absl::MutexLock lock(&mu_);
-  ServerState& s = ServerByName(req.server_id());
-  if (s.record.state() == ternion::v1::SERVER_DECOMMISSIONED) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("chunkserver ", req.server_id(), " is decommissioned"));
+  ServerState* s;
+  absl::Time now;
+  std::string rack;
+  {
+    absl::MutexLock servers(&registry_.mu);
+    s = &ServerByName(req.server_id());
+    ServerInfo& info = registry_.at(s->ordinal);
+    if (info.record.state() == ternion::v1::SERVER_DECOMMISSIONED) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("chunkserver ", req.server_id(), " is decommissioned"));
+    }
+    ternion::v1::ChunkServerRecord rec = info.record;
+    rec.set_address(req.address());
+    rec.set_rack(req.rack().empty() ? "default-rack" : req.rack());
+    if (rec.SerializeAsString() != info.record.SerializeAsString()) {
+      MetadataBatch batch;
+      PutServer(&batch, rec);
+      Commit(std::move(batch));
+      info.record = rec;
+    }
+    info.registered = true;
+    info.last_heartbeat = now = Now();
+    info.SetDisks(req.disks());
+    registry_.RefreshPlacement(info, now);
+    rack = info.rack();
   }
-  ternion::v1::ChunkServerRecord rec = s.record;
-  rec.set_address(req.address());
-  rec.set_rack(req.rack().empty() ? "default-rack" : req.rack());
-  if (rec.SerializeAsString() != s.record.SerializeAsString()) {
-    MetadataBatch batch;
-    PutServer(&batch, rec);
-    Commit(std::move(batch));
-    s.record = rec;
-  }
-  s.registered = true;
-  s.last_heartbeat = Now();
-  s.reported_replicas = req.replicas_size();
-  s.disks.assign(req.disks().begin(), req.disks().end());
-  s.capacity_bytes = s.used_bytes = 0;
-  for (const auto& d : req.disks()) {
-    if (d.failed()) continue;
-    s.capacity_bytes += d.capacity_bytes();
-    s.used_bytes += d.used_bytes();
-  }
-  RefreshPlacement(s, s.last_heartbeat);
+  s->damaged.assign(req.damaged().begin(), req.damaged().end());
   ternion::v1::RegisterChunkServerResponse resp;
   resp.set_cluster_id(cluster_id_);
-  s.damaged.assign(req.damaged().begin(), req.damaged().end());
-  FillReportResponse(Reconcile(s, index, s.last_heartbeat),
-                     resp.mutable_delete_chunk_ids(), resp.mutable_quarantine_chunk_ids(),
-                     resp.mutable_release_chunk_ids());
-  TLOG(INFO) << "chunkserver " << rec.server_id() << " at " << rec.address() << " rack "
-             << s.rack() << " registered with " << req.replicas_size() << " replicas and "
+  {
+    absl::ReaderMutexLock servers(&registry_.mu);
+    FillReportResponse(Reconcile(*s, index, now), resp.mutable_delete_chunk_ids(),
+                       resp.mutable_quarantine_chunk_ids(), resp.mutable_release_chunk_ids());
+  }
+  TLOG(INFO) << "chunkserver " << req.server_id() << " at " << req.address() << " rack " << rack
+             << " registered with " << req.replicas_size() << " replicas and "
              << req.quarantined_size() << " quarantined (" << resp.delete_chunk_ids_size()
              << " to wipe, " << resp.quarantine_chunk_ids_size() << " to quarantine, "
              << resp.release_chunk_ids_size() << " to release)";
@@ -329,35 +309,32 @@ ternion::v1::HeartbeatResponse Master::Heartbeat(const ternion::v1::HeartbeatReq
     resp.set_reregister(true);  // and registration says why it is refused
     return resp;
   }
-  absl::MutexLock lock(&mu_);
-  auto it = servers_.find(req.server_id());
-  if (it != servers_.end() &&
-      it->second.record.state() == ternion::v1::SERVER_DECOMMISSIONED) {
-    resp.set_refused(true);
-    return resp;
-  }
-  if (it == servers_.end() || !it->second.registered) {
-    resp.set_reregister(true);
-    return resp;
-  }
-  ServerState& s = it->second;
   const absl::Time now = Now();
-  const double seconds = absl::ToDoubleSeconds(now - s.last_heartbeat);
-  if (seconds > 0 && req.bytes_written() >= s.bytes_written && s.bytes_written != 0) {
-    s.recent_write_mib_s = (req.bytes_written() - s.bytes_written) / seconds / (1 << 20);
+  {  // Liveness and load: the registry's lock alone.
+    absl::MutexLock servers(&registry_.mu);
+    ServerInfo* s = registry_.Find(req.server_id());
+    if (s != nullptr && s->record.state() == ternion::v1::SERVER_DECOMMISSIONED) {
+      resp.set_refused(true);
+      return resp;
+    }
+    if (s == nullptr || !s->registered) {
+      resp.set_reregister(true);
+      return resp;
+    }
+    const double seconds = absl::ToDoubleSeconds(now - s->last_heartbeat);
+    if (seconds > 0 && req.bytes_written() >= s->bytes_written && s->bytes_written != 0) {
+      s->recent_write_mib_s = (req.bytes_written() - s->bytes_written) / seconds / (1 << 20);
+    }
+    s->bytes_written = req.bytes_written();
+    s->last_heartbeat = now;
+    ++s->heartbeats;
+    s->SetDisks(req.disks());
+    s->active_streams = req.active_streams();
+    registry_.RefreshPlacement(*s, now);
   }
-  s.bytes_written = req.bytes_written();
-  s.last_heartbeat = now;
-  ++s.heartbeats;
-  s.disks.assign(req.disks().begin(), req.disks().end());
-  s.capacity_bytes = s.used_bytes = 0;
-  for (const auto& d : req.disks()) {
-    if (d.failed()) continue;
-    s.capacity_bytes += d.capacity_bytes();
-    s.used_bytes += d.used_bytes();
-  }
-  s.active_streams = req.active_streams();
-  RefreshPlacement(s, now);
+  // Wipes and orphan decisions: the chunk side (a server the registry knows is known here).
+  absl::MutexLock lock(&mu_);
+  ServerState& s = servers_.at(req.server_id());
   CollectGarbage(s, req, &resp);
   // Orphan decisions are made on full reports: ask for one when a decision is due.
   if (std::exchange(s.report_wanted, false) || now >= s.orphan_due) {
@@ -516,6 +493,7 @@ absl::StatusOr<ChunkInfo> Master::AllocateChunk(const LeaseRef& lease, uint64_t 
   absl::MutexLock ns(&ns_.mu);
   ASSIGN_OR_RETURN(const FileRecord* f, ns_.CheckLease(lease));
   absl::MutexLock lock(&mu_);
+  absl::MutexLock servers(&registry_.mu);
   if (index < static_cast<uint64_t>(f->chunk_ids_size())) {
     const uint64_t id = f->chunk_ids(index);
     return ToChunkInfo(id, chunks_.at(id));  // a retry: same chunk
@@ -529,7 +507,7 @@ absl::StatusOr<ChunkInfo> Master::AllocateChunk(const LeaseRef& lease, uint64_t 
         "the previous chunk must be full and committed before the next is allocated");
   }
   RefreshLiveness(Now());
-  ASSIGN_OR_RETURN(Placement placed, placement_.Choose(options_.replicas, {}, {}, gen_));
+  ASSIGN_OR_RETURN(Placement placed, registry_.placement().Choose(options_.replicas, {}, {}, gen_));
 
   const uint64_t id = next_chunk_id_;
   ChunkEntry c;
@@ -550,7 +528,7 @@ absl::StatusOr<ChunkInfo> Master::AllocateChunk(const LeaseRef& lease, uint64_t 
   chunks_.Put(id, c);
   replicas_changed_at_[id] = Now();
   // Count the chunk's space at once, so a burst of allocations spreads before heartbeats catch up.
-  for (uint32_t s : placed.servers) placement_.AddUsage(s, f->chunk_size());
+  for (uint32_t s : placed.servers) registry_.placement().AddUsage(s, f->chunk_size());
   return ToChunkInfo(id, c);
 }
 
@@ -558,6 +536,7 @@ absl::StatusOr<ChunkInfo> Master::ReplaceReplicas(const ternion::v1::ReplaceRepl
   absl::ReaderMutexLock ns(&ns_.mu);  // the file does not change; its chunk does
   ASSIGN_OR_RETURN(const FileRecord* f, ns_.CheckLease(req.lease()));
   absl::MutexLock lock(&mu_);
+  absl::MutexLock servers(&registry_.mu);
   if (f->chunk_ids_size() == 0 || f->chunk_ids(f->chunk_ids_size() - 1) != req.chunk_id()) {
     return absl::FailedPreconditionError("only the chunk being written can be recovered");
   }
@@ -585,7 +564,7 @@ absl::StatusOr<ChunkInfo> Master::ReplaceReplicas(const ternion::v1::ReplaceRepl
   if (needed > 0) {
     std::vector<uint32_t> avoid(e.replica_span().begin(), e.replica_span().end());
     avoid.insert(avoid.end(), failed.begin(), failed.end());
-    ASSIGN_OR_RETURN(placed, placement_.Choose(needed, survivors, avoid, gen_));
+    ASSIGN_OR_RETURN(placed, registry_.placement().Choose(needed, survivors, avoid, gen_));
   }
   e.num_replicas = 0;
   for (uint32_t r : survivors) e.AddReplica(r);
@@ -596,7 +575,7 @@ absl::StatusOr<ChunkInfo> Master::ReplaceReplicas(const ternion::v1::ReplaceRepl
   Commit(std::move(batch));
   chunks_.Put(req.chunk_id(), e);
   replicas_changed_at_[req.chunk_id()] = Now();
-  for (uint32_t s : placed.servers) placement_.AddUsage(s, f->chunk_size());
+  for (uint32_t s : placed.servers) registry_.placement().AddUsage(s, f->chunk_size());
   TLOG(INFO) << "write recovery of chunk " << req.chunk_id() << ": version " << e.version << ", "
              << placed.servers.size() << " replica(s) placed";
   return ToChunkInfo(req.chunk_id(), e);
@@ -655,6 +634,7 @@ absl::StatusOr<FileInfo> Master::GetFileInfo(const std::string& project, const s
   ASSIGN_OR_RETURN(const FileRecord* f, ns_.Find(project, path));
   if (!with_chunks) return ToFileInfo(*f);
   absl::ReaderMutexLock lock(&mu_);
+  absl::ReaderMutexLock servers(&registry_.mu);
   return ToFileInfoWithChunks(*f);
 }
 
@@ -736,8 +716,8 @@ ChunkInfo Master::ToChunkInfo(uint64_t id, const ChunkEntry& c) {
   const absl::Time now = Now();
   for (bool live_pass : {true, false}) {
     for (uint32_t r : c.replica_span()) {
-      const ServerState& s = *server_by_ordinal_[r];
-      if (IsLive(s, now) != live_pass) continue;
+      const ServerInfo& s = registry_.at(r);
+      if (registry_.IsLive(s, now) != live_pass) continue;
       auto* loc = info.add_replicas();
       loc->set_server_id(s.record.server_id());
       loc->set_address(s.record.address());
@@ -745,11 +725,12 @@ ChunkInfo Master::ToChunkInfo(uint64_t id, const ChunkEntry& c) {
     }
   }
   if (LiveReplicas(c, now) == 0) {  // the damaged copies kept for salvage
-    for (const auto& [s, o] : CorruptCopies(id)) {
+    for (const auto& [copy, o] : CorruptCopies(id)) {
+      const ServerInfo& s = registry_.at(copy->ordinal);
       auto* loc = info.add_corrupt_replicas();
-      loc->set_server_id(s->record.server_id());
-      loc->set_address(s->record.address());
-      loc->set_rack(s->rack());
+      loc->set_server_id(s.record.server_id());
+      loc->set_address(s.record.address());
+      loc->set_rack(s.rack());
     }
   }
   return info;
@@ -787,19 +768,20 @@ void Master::SetQuarantined(ServerState& s, absl::flat_hash_map<uint64_t, Orphan
 void Master::ReplicaHealth(const ChunkEntry& c, absl::Time now, int* live, bool* rack_safe) {
   *live = 0;
   for (uint32_t r : c.replica_span()) {
-    if (IsLive(*server_by_ordinal_[r], now)) ++*live;
+    if (registry_.IsLive(r, now)) ++*live;
   }
-  *rack_safe = c.num_replicas >= options_.replicas && placement_.RackSafe(c.replica_span());
+  *rack_safe =
+      c.num_replicas >= options_.replicas && registry_.RackSafe(c.replica_span());
 }
 
-void Master::FillServerStatus(const ServerState& s, absl::Time now,
+void Master::FillServerStatus(const ServerInfo& s, absl::Time now,
                               ternion::v1::ChunkServerStatus* out) {
   const uint64_t replicas = chunks_.OnServer(s.ordinal).size();
   out->set_server_id(s.record.server_id());
   out->set_address(s.record.address());
   out->set_rack(s.rack());
-  out->set_power_domain(PowerDomainOf(s.rack()));
-  out->set_state(IsLive(s, now) ? "live" : "dead");
+  out->set_power_domain(registry_.PowerDomainOf(s.rack()));
+  out->set_state(registry_.IsLive(s, now) ? "live" : "dead");
   std::string admin = ternion::v1::ServerAdminState_Name(s.record.state()).substr(7);
   out->set_admin_state(absl::AsciiStrToLower(admin));
   out->set_last_heartbeat_ms_ago(s.last_heartbeat == absl::InfinitePast()
@@ -817,7 +799,8 @@ ChunkHealth Master::CountChunkHealth() {
   uint64_t cursor = 0;
   bool done = false;
   while (!done) {  // a slice at a time: the mutex is released between slices
-    absl::MutexLock lock(&mu_);
+    absl::ReaderMutexLock lock(&mu_);
+    absl::ReaderMutexLock servers(&registry_.mu);
     const absl::Time now = Now();
     auto it = chunks_.lower_bound(cursor);
     for (size_t n = 0; it != chunks_.end() && n < options_.move_scan_slice; ++it, ++n) {
@@ -852,11 +835,12 @@ ternion::v1::ClusterStatusResponse Master::StatusWith(const ChunkHealth& h) {
     resp.set_projects(ns_.projects().size());
     resp.set_files(ns_.files().size());
   }
-  absl::MutexLock lock(&mu_);
+  absl::ReaderMutexLock lock(&mu_);
+  absl::ReaderMutexLock servers(&registry_.mu);
   const absl::Time now = Now();
-  for (const auto& [id, s] : servers_) {
+  for (const auto& [id, s] : registry_.servers()) {
     FillServerStatus(s, now, resp.add_servers());
-    if (IsLive(s, now)) resp.set_live_servers(resp.live_servers() + 1);
+    if (registry_.IsLive(s, now)) resp.set_live_servers(resp.live_servers() + 1);
   }
   const SetAsideCounts set_aside = CountSetAside();
   resp.set_orphans_quarantined(set_aside.orphans);
@@ -934,7 +918,7 @@ absl::StatusOr<FileInfo> Master::SnapshotFile(const std::string& project, const 
 }
 
 ternion::v1::GcStatusResponse Master::GcStatus() {
-  absl::MutexLock lock(&mu_);
+  absl::ReaderMutexLock lock(&mu_);
   ternion::v1::GcStatusResponse resp;
   resp.set_chunks_pending(chunks_.DeletedChunks());
   resp.set_bytes_pending_wipe(chunks_.DeletedReplicaBytes());
@@ -970,6 +954,7 @@ absl::StatusOr<ternion::v1::FsckResponse> Master::Fsck(const std::string& projec
   absl::ReaderMutexLock ns(&ns_.mu);
   if (!project.empty()) RETURN_IF_ERROR(ns_.CheckProject(project));
   absl::ReaderMutexLock lock(&mu_);
+  absl::ReaderMutexLock servers(&registry_.mu);
   const absl::Time now = Now();
   ternion::v1::FsckResponse resp;
   for (const auto& [key, f] : ns_.files()) {
@@ -1029,7 +1014,16 @@ absl::StatusOr<ternion::v1::FsckResponse> Master::Fsck(const std::string& projec
 absl::Status Master::CheckInvariants() {
   absl::ReaderMutexLock ns(&ns_.mu);
   absl::ReaderMutexLock lock(&mu_);
+  absl::ReaderMutexLock servers(&registry_.mu);
   if (!chunks_.Consistent()) return absl::InternalError("chunk map, lists and counts disagree");
+  if (servers_.size() != registry_.size() || server_by_ordinal_.size() != registry_.size()) {
+    return absl::InternalError("the chunk side and the registry know different servers");
+  }
+  for (const auto& [id, s] : servers_) {
+    if (registry_.at(s.ordinal).record.server_id() != id) {
+      return absl::InternalError(absl::StrCat("server ", id, " has another's ordinal"));
+    }
+  }
   RETURN_IF_ERROR(ns_.CheckFacts());
   absl::flat_hash_map<uint64_t, uint32_t> refs;
   for (const auto& [key, f] : ns_.files()) {

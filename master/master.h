@@ -37,6 +37,7 @@
 #include "master/namespace.h"
 #include "master/placement_policy.h"
 #include "master/report_planner.h"
+#include "master/server_registry.h"
 #include "master/wipe_handout.h"
 #include "ternion/v1/master.pb.h"
 #include "ternion/v1/metadata.pb.h"
@@ -242,8 +243,12 @@ class Master {
     uint64_t reported = 0;
     std::vector<ternion::v1::ReplicaReport> unknown;
   };
+  // What the chunk side knows of one server beyond the chunk map: its replicas set aside
+  // (quarantine, a held report, damaged copies) and the operator's decisions on them. Its
+  // membership, liveness and load are the ServerRegistry's, under the same ordinal.
   struct ServerState {
-    ternion::v1::ChunkServerRecord record;
+    std::string id;
+    uint32_t ordinal = 0;
     absl::flat_hash_map<uint64_t, Orphan> quarantined;  // from its latest full report
     std::optional<HeldReport> held;                     // the valve holds its reports
     bool valve_lifted = false;                  // the operator let its next report through
@@ -251,29 +256,13 @@ class Master {
     bool report_wanted = false;                 // orphan decisions wait for its next report
     std::vector<ternion::v1::ReplicaReport> damaged;  // unreadable at its last load, unwiped
     absl::Time orphan_due = absl::InfiniteFuture();  // when a quarantined orphan's delay ends
-    uint32_t ordinal = 0;     // the server's number in the chunk map and PlacementPolicy
-    bool registered = false;  // registered with this master incarnation
-    bool seen_live = false;   // live at the last liveness sweep
-    absl::Time last_heartbeat = absl::InfinitePast();
-    uint64_t capacity_bytes = 0;
-    uint64_t used_bytes = 0;
-    uint32_t active_streams = 0;
-    double recent_write_mib_s = 0;
-    uint64_t heartbeats = 0;          // since registration with this incarnation
-    uint64_t usage_fresh_after = 0;   // heartbeats needed before its usage shows recent moves
-    uint64_t bytes_written = 0;  // as last reported, for the recent throughput
-    uint64_t reported_replicas = 0;
-    std::vector<ternion::v1::DiskUsage> disks;
-    const std::string& rack() const {
-      return record.admin_rack().empty() ? record.rack() : record.admin_rack();
-    }
   };
 
   Master(std::unique_ptr<MetadataStore> store, const MasterOptions& options)
       : store_(std::move(store)),
         options_(options),
         ns_(options.clock, options.lease_duration, options.lease_hard_limit),
-        placement_(options.placement) {
+        registry_(options.placement, options.dead_after) {
     balancer_band_ = options.balancer_band;
     copy_bandwidth_ = options.copy_bandwidth_bytes_per_s;
   }
@@ -289,26 +278,25 @@ class Master {
   }
   // FinishMoves' bookkeeping of one move: whether it was recorded.
   bool RecordMove(const ReplicaMove& move, const absl::Status& copied)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_, registry_.mu);
 
-  // Dense numbering of servers, projects, racks and power domains.
-  ServerState& ServerByName(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Dense numbering of servers (in the registry and on the chunk side at once) and projects.
+  ServerState& ServerByName(const std::string& id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_, registry_.mu);
   uint32_t ProjectOrdinal(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  uint32_t RackOrdinal(const std::string& rack) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  uint32_t PowerDomainOrdinal(const std::string& pd) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::string PowerDomainOf(const std::string& rack) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  ChunkEntry EntryOf(const ternion::v1::ChunkRecord& c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  ChunkEntry EntryOf(const ternion::v1::ChunkRecord& c)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_, registry_.mu);
   ternion::v1::ChunkRecord RecordOf(uint64_t id, const ChunkEntry& e)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
   void PutChunk(MetadataBatch* batch, uint64_t id, const ChunkEntry& e)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
   void PutServer(MetadataBatch* batch, const ternion::v1::ChunkServerRecord& r);
   void AddAudit(MetadataBatch* batch, const std::string& action) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  // Refreshes the placement view of one server / of all servers whose liveness changed.
-  void RefreshPlacement(const ServerState& s, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void RefreshLiveness(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sweeps the registry for servers whose liveness changed; the chunks of one found dead are
+  // examined for repair before any other.
+  void RefreshLiveness(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_, registry_.mu);
   // What a server must do after a report: wipe, quarantine, release.
   struct ReportActions {
     std::vector<uint64_t> remove;
@@ -326,15 +314,15 @@ class Master {
   // certain: failed disk, corruption) are dropped at once.
   ReportActions Reconcile(ServerState& s, const ReportIndex& report, absl::Time now,
                           const absl::flat_hash_set<uint64_t>& lost = {})
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) ABSL_SHARED_LOCKS_REQUIRED(registry_.mu);
   static void FillReportResponse(const ReportActions& actions,
                                  google::protobuf::RepeatedField<uint64_t>* remove,
                                  google::protobuf::RepeatedField<uint64_t>* quarantine,
                                  google::protobuf::RepeatedField<uint64_t>* release);
-  int LiveReplicas(const ChunkEntry& e, absl::Time now) ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  int LiveReplicas(const ChunkEntry& e, absl::Time now) ABSL_SHARED_LOCKS_REQUIRED(mu_, registry_.mu);
   // What the report planner needs to know of chunk `e` (null: unknown) for a replica on `s`.
   ChunkFacts FactsOf(const ChunkEntry* e, const ServerState& s, absl::Time now)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+      ABSL_SHARED_LOCKS_REQUIRED(mu_, registry_.mu);
   ternion::v1::OrphansResponse ListOrphans(const ternion::v1::OrphansRequest& req, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Makes an unknown chunk a sealed file <project>/lost+found/chunk-<id> held by `copies`.
@@ -354,7 +342,7 @@ class Master {
     uint64_t held_servers = 0;  // reports held by the deletion valve
     uint64_t unwiped = 0;       // on failed disks, or damaged at load
   };
-  SetAsideCounts CountSetAside() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  SetAsideCounts CountSetAside() ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // Writes one audit record on its own.
   void AuditNow(const std::string& action) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Move planning. A pass examines the whole chunk map, in slices of bounded size (one per
@@ -362,25 +350,25 @@ class Master {
   // server died, a report dropped replicas) are examined first. StartMovePass takes the
   // balancer's figures for the pass; PlanMove queues the move one chunk needs, if any;
   // FinishMovePass ends the pass (and the drains it completed).
-  void StartMovePass(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ScanMoveSlice(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void PlanMove(uint64_t id, const ChunkEntry& e, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void FinishMovePass(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void StartMovePass(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_, registry_.mu);
+  void ScanMoveSlice(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_, registry_.mu);
+  void PlanMove(uint64_t id, const ChunkEntry& e, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_, registry_.mu);
+  void FinishMovePass(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_, registry_.mu);
   // Whether a chunk's bytes can no longer change (full, sealed, its file has no writer, or the
   // writer's lease was recovered).
-  bool ChunkStable(const ChunkEntry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool ChunkStable(const ChunkEntry& e) ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // Its replicas: the chunks the map places on it (deleted ones included until wiped).
-  void FillServerStatus(const ServerState& s, absl::Time now, ternion::v1::ChunkServerStatus* out)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FillServerStatus(const ServerInfo& s, absl::Time now, ternion::v1::ChunkServerStatus* out)
+      ABSL_SHARED_LOCKS_REQUIRED(mu_, registry_.mu);
   // Validates and applies topology changes as one batch with one audit record.
   absl::StatusOr<std::string> ApplyTopology(const ternion::v1::ImportTopologyRequest& req,
                                             const std::string& action)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_, registry_.mu);
 
   absl::Time Now() const { return options_.clock->Now(); }
   int64_t NowMs() const { return options_.clock->NowMs(); }
-  bool IsLive(const ServerState& s, absl::Time now) const {
-    return s.registered && now - s.last_heartbeat <= options_.dead_after;
+  bool IsLive(uint32_t ordinal, absl::Time now) ABSL_SHARED_LOCKS_REQUIRED(registry_.mu) {
+    return registry_.IsLive(ordinal, now);
   }
   // The answer to a call that granted or renewed the lease on `f`.
   ternion::v1::LeaseResponse LeaseOf(const ternion::v1::FileRecord& f)
@@ -389,12 +377,12 @@ class Master {
   ternion::v1::FileInfo ToFileInfo(const ternion::v1::FileRecord& f)
       ABSL_SHARED_LOCKS_REQUIRED(ns_.mu);
   ternion::v1::FileInfo ToFileInfoWithChunks(const ternion::v1::FileRecord& f)
-      ABSL_SHARED_LOCKS_REQUIRED(ns_.mu, mu_);
+      ABSL_SHARED_LOCKS_REQUIRED(ns_.mu, mu_, registry_.mu);
   ternion::v1::ChunkInfo ToChunkInfo(uint64_t id, const ChunkEntry& c)
-      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+      ABSL_SHARED_LOCKS_REQUIRED(mu_, registry_.mu);
   // Counts the live replicas of a chunk and whether they sit in distinct racks.
   void ReplicaHealth(const ChunkEntry& c, absl::Time now, int* live, bool* rack_safe)
-      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+      ABSL_SHARED_LOCKS_REQUIRED(mu_, registry_.mu);
 
   const std::unique_ptr<MetadataStore> store_;
   const MasterOptions options_;
@@ -403,14 +391,17 @@ class Master {
   // Says why a chunkserver stamped with `their_id` (empty: not stamped yet) may not join.
   absl::Status CheckClusterId(const std::string& server_id, const std::string& their_id) const;
 
-  // Lock order (docs/architecture.md): health_report_'s lock, then ns_.mu, then mu_, then the
-  // file facts' lock (ns_.facts()), then the log's. A chunk-health walk takes mu_ slice by slice.
+  // Lock order (docs/architecture.md): health_report_'s lock, then ns_.mu, then mu_, then
+  // registry_.mu, then the file facts' lock (ns_.facts()), then the log's. A chunk-health walk
+  // takes mu_ slice by slice.
   ChunkHealthReport health_report_{[this] { return CountChunkHealth(); }};
   // Projects, files and leases, under their own lock ns_.mu.
   Namespace ns_;
-  // The chunk map, the chunkservers, moves and garbage collection.
+  // The chunk map, what the master knows of each server's replicas, moves and garbage
+  // collection.
   absl::Mutex mu_;
-  PlacementPolicy placement_ ABSL_GUARDED_BY(mu_);
+  // The chunkservers: membership, liveness, load, racks and placement, under registry_.mu.
+  ServerRegistry registry_;
   absl::BitGen gen_ ABSL_GUARDED_BY(mu_);
   uint64_t next_chunk_id_ ABSL_GUARDED_BY(mu_) = 1;
   ChunkTable chunks_ ABSL_GUARDED_BY(mu_);
@@ -418,9 +409,6 @@ class Master {
   std::vector<ServerState*> server_by_ordinal_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> project_names_ ABSL_GUARDED_BY(mu_);  // by ordinal
   absl::flat_hash_map<std::string, uint32_t> project_ordinals_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, ternion::v1::RackRecord> racks_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, uint32_t> rack_ordinals_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, uint32_t> power_domain_ordinals_ ABSL_GUARDED_BY(mu_);
   uint64_t next_audit_seq_ ABSL_GUARDED_BY(mu_) = 1;
 
   // Replica moves: planned, then taken by the scheduler, then finished.
@@ -443,7 +431,6 @@ class Master {
   // Until --dead-after has passed since start, servers may not have re-registered yet: no
   // repairs (like HDFS safe mode), so a master restart starts no re-replication storm.
   const absl::Time started_ = options_.clock->Now();
-  absl::Time last_liveness_sweep_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   bool balancer_running_ ABSL_GUARDED_BY(mu_) = false;
   double balancer_band_ ABSL_GUARDED_BY(mu_);
   uint64_t copy_bandwidth_ ABSL_GUARDED_BY(mu_);  // per server, into it

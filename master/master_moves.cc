@@ -61,7 +61,7 @@ void Master::StartMovePass(absl::Time now) {
   absl::erase_if(replicas_changed_at_, [now](const auto& kv) {
     return now - kv.second > absl::Minutes(1);
   });
-  last_liveness_sweep_ = absl::InfinitePast();
+  registry_.ForceSweep();
   RefreshLiveness(now);
   move_queue_.clear();
   queued_chunks_.clear();
@@ -75,31 +75,37 @@ void Master::StartMovePass(absl::Time now) {
   std::vector<int64_t>& excess = pass_.excess;
   std::vector<int64_t>& deficit = pass_.deficit;
   std::vector<uint32_t>& not_below_mean = pass_.not_below_mean;
-  excess.assign(server_by_ordinal_.size(), 0);
-  deficit.assign(server_by_ordinal_.size(), 0);
+  const size_t servers = registry_.size();
+  excess.assign(servers, 0);
+  deficit.assign(servers, 0);
   bool& settled = pass_.settled;
   for (const auto& [id, m] : moves_in_flight_) settled &= m.reason != MoveReason::kBalance;
-  for (ServerState* s : server_by_ordinal_) settled &= s->heartbeats >= s->usage_fresh_after;
+  for (uint32_t o = 0; o < servers; ++o) {
+    settled &= registry_.at(o).heartbeats >= registry_.at(o).usage_fresh_after;
+  }
   if (balancer_running_ && settled) {
+    const PlacementPolicy& placement = registry_.placement();
     double sum = 0;
     int n = 0;
-    for (ServerState* s : server_by_ordinal_) {
-      if (!placement_.server(s->ordinal).usable || s->capacity_bytes == 0) continue;
-      sum += static_cast<double>(s->used_bytes) / s->capacity_bytes;
+    for (uint32_t o = 0; o < servers; ++o) {
+      const ServerInfo& s = registry_.at(o);
+      if (!placement.server(o).usable || s.capacity_bytes == 0) continue;
+      sum += static_cast<double>(s.used_bytes) / s.capacity_bytes;
       ++n;
     }
     const double mean = n ? sum / n : 0;
     bool outside = false;
-    for (ServerState* s : server_by_ordinal_) {
-      const double cap = static_cast<double>(s->capacity_bytes);
-      const bool usable = placement_.server(s->ordinal).usable && cap > 0;
-      const double fill = usable ? s->used_bytes / cap : 0;
-      const int64_t over = static_cast<int64_t>(s->used_bytes - mean * cap);
-      if (usable && fill > mean) excess[s->ordinal] = over;
+    for (uint32_t o = 0; o < servers; ++o) {
+      const ServerInfo& s = registry_.at(o);
+      const double cap = static_cast<double>(s.capacity_bytes);
+      const bool usable = placement.server(o).usable && cap > 0;
+      const double fill = usable ? s.used_bytes / cap : 0;
+      const int64_t over = static_cast<int64_t>(s.used_bytes - mean * cap);
+      if (usable && fill > mean) excess[o] = over;
       if (usable && fill < mean) {
-        deficit[s->ordinal] = -over;
+        deficit[o] = -over;
       } else {
-        not_below_mean.push_back(s->ordinal);
+        not_below_mean.push_back(o);
       }
       outside |= usable && std::abs(fill - mean) > balancer_band_;
     }
@@ -118,11 +124,12 @@ void Master::PlanMove(uint64_t id, const ChunkEntry& e, absl::Time now) {
   view.stable = ChunkStable(e);
   if (!view.stable) return;
   for (uint32_t r : e.replica_span()) {
-    const ServerState& s = *server_by_ordinal_[r];
-    view.holders.push_back({.server = r, .live = IsLive(s, now), .draining = Draining(s.record)});
+    const ServerInfo& s = registry_.at(r);
+    view.holders.push_back(
+        {.server = r, .live = registry_.IsLive(s, now), .draining = Draining(s.record)});
   }
   MovePlanContext ctx;
-  ctx.placement = &placement_;
+  ctx.placement = &registry_.placement();
   ctx.wanted_replicas = options_.replicas;
   ctx.repairs_allowed = now - started_ >= options_.dead_after;
   ctx.balance.active = pass_.running && balancer_running_ && pass_.settled;
@@ -136,8 +143,8 @@ void Master::PlanMove(uint64_t id, const ChunkEntry& e, absl::Time now) {
   m.version = e.version;
   m.length = e.length;
   m.project = project_names_[e.project];
-  if (d->victim) m.from = server_by_ordinal_[*d->victim]->record.server_id();
-  m.to = server_by_ordinal_[d->to]->record.server_id();
+  if (d->victim) m.from = server_by_ordinal_[*d->victim]->id;
+  m.to = server_by_ordinal_[d->to]->id;
   m.reason = d->reason;
   m.priority = d->priority;
   // The bound of the new replica: the file's chunk size, or (its first file deleted, a
@@ -145,7 +152,7 @@ void Master::PlanMove(uint64_t id, const ChunkEntry& e, absl::Time now) {
   const std::optional<FileFacts> f = ns_.facts().Get(e.file_id);
   m.chunk_size = f ? f->chunk_size
                      : std::max<uint64_t>(64 << 10, (e.length + (64 << 10) - 1) / (64 << 10) * (64 << 10));
-  placement_.AddUsage(d->to, e.length);
+  registry_.placement().AddUsage(d->to, e.length);
   if (d->reason == MoveReason::kBalance) {
     pass_.excess[*d->victim] -= e.length;
     pass_.deficit[d->to] -= e.length;
@@ -157,15 +164,15 @@ void Master::PlanMove(uint64_t id, const ChunkEntry& e, absl::Time now) {
 
 void Master::ScanMoveSlice(absl::Time now) {
   // Servers that registered since the pass began have no balancer figures: none, then.
-  pass_.excess.resize(server_by_ordinal_.size(), 0);
-  pass_.deficit.resize(server_by_ordinal_.size(), 0);
+  pass_.excess.resize(registry_.size(), 0);
+  pass_.deficit.resize(registry_.size(), 0);
   size_t budget = options_.move_scan_slice;
   // A full queue ends the slice: what is not examined now waits its turn, never skipped. Chunks
   // events flagged (a server died, a report dropped replicas) come first, and may use twice the
   // room, so a queue full of balancer moves never holds up a repair.
   const size_t max_queued = std::max(
-      kMinQueuedMoves, server_by_ordinal_.size() * static_cast<size_t>(copy_slots_.limit()));
-  auto room = [&] { return move_queue_.size() < max_queued; };
+      kMinQueuedMoves, registry_.size() * static_cast<size_t>(copy_slots_.limit()));
+  auto room = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return move_queue_.size() < max_queued; };
   while (!urgent_chunks_.empty() && budget > 0 && move_queue_.size() < 2 * max_queued) {
     const uint64_t id = *urgent_chunks_.begin();
     urgent_chunks_.erase(urgent_chunks_.begin());
@@ -191,10 +198,13 @@ void Master::ScanMoveSlice(absl::Time now) {
 void Master::FinishMovePass(absl::Time now) {
   pass_.running = false;
   // A draining server that holds nothing the master needs has finished draining.
-  for (ServerState* s : server_by_ordinal_) {
+  for (uint32_t o = 0; o < registry_.size(); ++o) {
+    ServerInfo* s = &registry_.at(o);
     if (!Draining(s->record)) continue;
-    const auto& held = chunks_.OnServer(s->ordinal);
-    auto needed = [&](uint64_t id) { return !chunks_.at(id).deleted(); };
+    const auto& held = chunks_.OnServer(o);
+    auto needed = [&](uint64_t id) ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+      return !chunks_.at(id).deleted();
+    };
     if (std::any_of(held.begin(), held.end(), needed)) continue;
     bool moving = false;
     for (const auto& [id, m] : moves_in_flight_) moving |= m.from == s->record.server_id();
@@ -211,12 +221,13 @@ void Master::FinishMovePass(absl::Time now) {
                                   " (drained)"));
     Commit(std::move(batch));
     s->record = std::move(rec);
-    RefreshPlacement(*s, now);
+    registry_.RefreshPlacement(*s, now);
   }
 }
 
 std::vector<ReplicaMove> Master::TakeMoves(int max) {
   absl::MutexLock lock(&mu_);
+  absl::MutexLock servers(&registry_.mu);
   const absl::Time now = Now();
   RefreshLiveness(now);
   if (!pass_.running && now - last_move_scan_ >= options_.move_scan_interval) StartMovePass(now);
@@ -225,23 +236,23 @@ std::vector<ReplicaMove> Master::TakeMoves(int max) {
   int retargets = 0;
   for (auto it = move_queue_.begin(); it != move_queue_.end() && static_cast<int>(out.size()) < max;) {
     ReplicaMove& m = *it;
-    const ServerState* to = &servers_.at(m.to);
-    const ServerState* from = m.from.empty() ? nullptr : &servers_.at(m.from);
+    const ServerInfo* to = registry_.Find(m.to);
+    const ServerInfo* from = m.from.empty() ? nullptr : registry_.Find(m.from);
     auto e = chunks_.find(m.chunk_id);
-    if (e == chunks_.end() || !IsLive(*to, now)) {
+    if (e == chunks_.end() || !registry_.IsLive(*to, now)) {
       queued_chunks_.erase(it->chunk_id);
       it = move_queue_.erase(it);
       continue;
     }
     // Copy from the replica being moved when it is live (it is usually the least needed one),
     // otherwise from the least busy live replica (CopySlots::PickSource).
-    m.drop_from = from != nullptr && IsLive(*from, now);
+    m.drop_from = from != nullptr && registry_.IsLive(*from, now);
     std::vector<uint32_t> holders;
     if (m.drop_from) {
       holders.push_back(from->ordinal);
     } else {
       for (uint32_t r : e->second.replica_span()) {
-        if (IsLive(*server_by_ordinal_[r], now)) holders.push_back(r);
+        if (registry_.IsLive(r, now)) holders.push_back(r);
       }
     }
     if (holders.empty()) {
@@ -256,11 +267,11 @@ std::vector<ReplicaMove> Master::TakeMoves(int max) {
       // so a lost server's chunks do not queue behind the servers that are valid targets for
       // most of them (those of its own power domain).
       absl::StatusOr<Placement> placed =
-          placement_.Choose(1, holders, e->second.replica_span(), gen_);
+          registry_.placement().Choose(1, holders, e->second.replica_span(), gen_);
       if (placed.ok() && placed->rack_safe && copy_slots_.CanReceive(placed->servers[0])) {
-        placement_.AddUsage(to->ordinal, -static_cast<int64_t>(m.length));
-        placement_.AddUsage(placed->servers[0], m.length);
-        to = server_by_ordinal_[placed->servers[0]];
+        registry_.placement().AddUsage(to->ordinal, -static_cast<int64_t>(m.length));
+        registry_.placement().AddUsage(placed->servers[0], m.length);
+        to = &registry_.at(placed->servers[0]);
         m.to = to->record.server_id();
       }
     }
@@ -268,7 +279,7 @@ std::vector<ReplicaMove> Master::TakeMoves(int max) {
       ++it;
       continue;
     }
-    const ServerState& source = *server_by_ordinal_[*source_ordinal];
+    const ServerInfo& source = registry_.at(*source_ordinal);
     m.to_address = to->record.address();
     if (from != nullptr) m.from_address = from->record.address();
     m.source = source.record.server_id();
@@ -287,6 +298,7 @@ std::vector<bool> Master::FinishMoves(
   std::vector<bool> recorded;
   {
     absl::MutexLock lock(&mu_);
+    absl::MutexLock servers(&registry_.mu);
     for (const auto& [move, copied] : done) recorded.push_back(RecordMove(move, copied));
   }
   // An old replica may be dropped only once the new one is on record durably: one wait for all.
@@ -296,11 +308,9 @@ std::vector<bool> Master::FinishMoves(
 
 bool Master::RecordMove(const ReplicaMove& move, const absl::Status& copied) {
   if (moves_in_flight_.erase(move.chunk_id) == 0) return false;  // not taken, or finished
-  auto source = servers_.find(move.source);
-  auto target = servers_.find(move.to);
-  if (source != servers_.end() && target != servers_.end()) {
-    copy_slots_.End(source->second.ordinal, target->second.ordinal);
-  }
+  const ServerInfo* source = registry_.Find(move.source);
+  const ServerInfo* target = registry_.Find(move.to);
+  if (source != nullptr && target != nullptr) copy_slots_.End(source->ordinal, target->ordinal);
   if (!copied.ok()) {
     TLOG(WARNING) << "move of chunk " << move.chunk_id << " from " << move.from << " to "
                   << move.to << " failed: " << copied;
@@ -313,10 +323,11 @@ bool Master::RecordMove(const ReplicaMove& move, const absl::Status& copied) {
     return false;
   }
   ChunkEntry e = it->second;
-  const uint32_t to = servers_.at(move.to).ordinal;
+  if (target == nullptr) return false;  // (servers are never forgotten)
+  const uint32_t to = target->ordinal;
   const bool recorded = move.from.empty()
                             ? e.AddReplica(to)
-                            : e.ReplaceReplica(servers_.at(move.from).ordinal, to);
+                            : e.ReplaceReplica(registry_.Find(move.from)->ordinal, to);
   if (!recorded) return false;
   MetadataBatch batch;
   PutChunk(&batch, move.chunk_id, e);
@@ -326,9 +337,7 @@ bool Master::RecordMove(const ReplicaMove& move, const absl::Status& copied) {
   // Both servers' usage must be reported afresh (after the old replica is dropped, which
   // follows at once) before the balancer plans again.
   for (const std::string* id : {&move.to, &move.from}) {
-    if (auto s = servers_.find(*id); s != servers_.end()) {
-      s->second.usage_fresh_after = s->second.heartbeats + 2;
-    }
+    if (ServerInfo* s = registry_.Find(*id); s != nullptr) s->usage_fresh_after = s->heartbeats + 2;
   }
   auto& r = MetricsRegistry::Default();
   r.GetCounter("ternion_master_replica_moves_total", "Replica moves completed, by reason.",

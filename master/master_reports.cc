@@ -36,7 +36,7 @@ bool DeletionValveTrips(uint64_t would_remove, uint64_t reported, const MasterOp
 
 int Master::LiveReplicas(const ChunkEntry& e, absl::Time now) {
   int live = 0;
-  for (uint32_t r : e.replica_span()) live += IsLive(*server_by_ordinal_[r], now) ? 1 : 0;
+  for (uint32_t r : e.replica_span()) live += registry_.IsLive(r, now) ? 1 : 0;
   return live;
 }
 
@@ -68,7 +68,7 @@ Master::ReportActions Master::Reconcile(ServerState& s, const ReportIndex& repor
   std::vector<std::pair<uint64_t, ChunkEntry>> changed;
   std::vector<uint64_t> unknown;
 
-  auto recently_changed = [&](uint64_t id, const ChunkEntry& e) {
+  auto recently_changed = [&](uint64_t id, const ChunkEntry& e) ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     if (auto it = replicas_changed_at_.find(id); it != replicas_changed_at_.end() &&
                                                   now - it->second < kReportGrace) {
       return true;
@@ -80,7 +80,7 @@ Master::ReportActions Master::Reconcile(ServerState& s, const ReportIndex& repor
   // A long report is reconciled in slices: every kReportSlice replicas the changes so far are
   // applied and the mutex is let go for a moment, so other calls do not wait behind the whole
   // report. Nothing read before a slice point (an iterator, an entry) is used after it.
-  auto apply = [&] {
+  auto apply = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (changed.empty()) return;
     MetadataBatch batch;
     for (const auto& [id, e] : changed) PutChunk(&batch, id, e);
@@ -96,9 +96,11 @@ Master::ReportActions Master::Reconcile(ServerState& s, const ReportIndex& repor
   auto slice_point = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
     if (++done % kReportSlice != 0) return;
     apply();
+    registry_.mu.ReaderUnlock();
     mu_.Unlock();
     absl::SleepFor(absl::Microseconds(50));  // long enough for a woken waiter to take the mutex
     mu_.Lock();
+    registry_.mu.ReaderLock();
   };
 
   for (const auto& [id, r] : reported) {
@@ -106,7 +108,7 @@ Master::ReportActions Master::Reconcile(ServerState& s, const ReportIndex& repor
     auto it = chunks_.find(id);
     const ChunkEntry* e = it == chunks_.end() ? nullptr : &it->second;
     auto move = moves_in_flight_.find(id);
-    const bool arriving = move != moves_in_flight_.end() && move->second.to == s.record.server_id();
+    const bool arriving = move != moves_in_flight_.end() && move->second.to == s.id;
     switch (JudgeReported(FactsOf(e, s, now), r->version(), r->length(), arriving)) {
       case ReportedVerdict::kQuarantine:
         unknown.push_back(id);  // quarantined below, unless the valve holds the report
@@ -119,19 +121,19 @@ Master::ReportActions Master::Reconcile(ServerState& s, const ReportIndex& repor
         ChunkEntry updated = *e;
         if (!updated.AddReplica(s.ordinal)) {
           for (uint32_t holder : e->replica_span()) {
-            if (!IsLive(*server_by_ordinal_[holder], now)) {
+            if (!registry_.IsLive(holder, now)) {
               updated.ReplaceReplica(holder, s.ordinal);
               break;
             }
           }
         }
         TLOG(INFO) << "chunk " << id << " is short of replicas: adopting the copy on "
-                   << s.record.server_id();
+                   << s.id;
         changed.emplace_back(id, updated);
         break;
       }
       case ReportedVerdict::kReplace: {
-        TLOG(WARNING) << "replica of chunk " << id << " on " << s.record.server_id()
+        TLOG(WARNING) << "replica of chunk " << id << " on " << s.id
                       << " is stale or short (version " << r->version() << ", length "
                       << r->length() << "); replacing it";
         ChunkEntry updated = *e;
@@ -167,7 +169,7 @@ Master::ReportActions Master::Reconcile(ServerState& s, const ReportIndex& repor
         wiped.push_back(id);
         break;
       case MissingVerdict::kDrop: {
-        TLOG(WARNING) << "chunkserver " << s.record.server_id() << " no longer has chunk " << id;
+        TLOG(WARNING) << "chunkserver " << s.id << " no longer has chunk " << id;
         ChunkEntry updated = e;
         updated.RemoveReplica(s.ordinal);
         changed.emplace_back(id, updated);
@@ -189,12 +191,11 @@ Master::ReportActions Master::Reconcile(ServerState& s, const ReportIndex& repor
           .GetCounter("ternion_master_deletion_valve_trips_total",
                       "Replica reports held because they would set aside too much of a server.")
           ->Increment();
-      TLOG(ERROR) << "deletion valve: chunkserver " << s.record.server_id() << " reports "
+      TLOG(ERROR) << "deletion valve: chunkserver " << s.id << " reports "
                   << unknown.size() << " of " << reported.size()
                   << " replicas of chunks this master does not know; nothing is set aside "
                      "until an operator decides (ternion admin orphans ls|release|wipe)";
-      s.held.emplace();
-      s.held->since = now;
+      s.held = HeldReport{.since = now};
     }
     s.held->reported = reported.size();
     s.held->unknown.clear();
@@ -271,21 +272,21 @@ ternion::v1::ReportReplicasResponse Master::ReportReplicas(
   }
   const ReportIndex index(req.replicas(), req.quarantined());  // before the mutex
   absl::MutexLock lock(&mu_);
-  auto it = servers_.find(req.server_id());
-  if (it == servers_.end() || !it->second.registered) {
+  absl::ReaderMutexLock servers(&registry_.mu);
+  const ServerInfo* info = registry_.Find(req.server_id());
+  if (info == nullptr || !info->registered) {
     resp.set_reregister(true);
     return resp;
   }
-  ServerState& s = it->second;
-  s.reported_replicas = req.replicas_size();
+  ServerState& s = servers_.at(req.server_id());
   s.damaged.assign(req.damaged().begin(), req.damaged().end());
   // Replicas lost with a failed disk were never wiped: remembered until an operator says the
   // disk was destroyed.
   if (req.lost_chunk_ids_size() > 0) {
     MetadataBatch batch;
-    for (uint64_t id : req.lost_chunk_ids()) batch.Put(UnwipedKey(s.record.server_id(), id), "");
+    for (uint64_t id : req.lost_chunk_ids()) batch.Put(UnwipedKey(s.id, id), "");
     Commit(std::move(batch));
-    for (uint64_t id : req.lost_chunk_ids()) unwiped_.emplace(s.record.server_id(), id);
+    for (uint64_t id : req.lost_chunk_ids()) unwiped_.emplace(s.id, id);
   }
   absl::flat_hash_set<uint64_t> lost(req.lost_chunk_ids().begin(), req.lost_chunk_ids().end());
   lost.insert(req.corrupt_chunk_ids().begin(), req.corrupt_chunk_ids().end());
@@ -310,7 +311,7 @@ ternion::v1::OrphansResponse Master::ListOrphans(const ternion::v1::OrphansReque
   ternion::v1::OrphansResponse resp;
   const absl::flat_hash_set<uint64_t> only(req.chunk_ids().begin(), req.chunk_ids().end());
   auto wanted = [&](const ServerState& s, uint64_t id) {
-    return (req.server_id().empty() || req.server_id() == s.record.server_id()) &&
+    return (req.server_id().empty() || req.server_id() == s.id) &&
            (only.empty() || only.contains(id));
   };
   for (const auto& [server_id, s] : servers_) {

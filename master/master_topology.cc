@@ -15,18 +15,21 @@ using ternion::v1::ChunkServerRecord;
 using ternion::v1::RackRecord;
 
 ternion::v1::GetTopologyResponse Master::GetTopology() {
-  absl::MutexLock lock(&mu_);
+  absl::ReaderMutexLock lock(&mu_);
+  absl::ReaderMutexLock servers(&registry_.mu);
   const absl::Time now = Now();
   // Racks of the topology, plus racks that servers claim but no administrator has added.
-  std::map<std::string, RackRecord> racks = racks_;
-  for (const auto& [id, s] : servers_) racks.try_emplace(s.rack()).first->second.set_name(s.rack());
+  std::map<std::string, RackRecord> racks = registry_.racks();
+  for (const auto& [id, s] : registry_.servers()) {
+    racks.try_emplace(s.rack()).first->second.set_name(s.rack());
+  }
   ternion::v1::GetTopologyResponse resp;
   for (const auto& [name, r] : racks) {
     ternion::v1::RackInfo* info = resp.add_racks();
     info->set_name(name);
     info->set_power_domain(r.power_domain());
     info->set_datacenter(r.datacenter());
-    for (const auto& [id, s] : servers_) {
+    for (const auto& [id, s] : registry_.servers()) {
       if (s.rack() == name) {
         FillServerStatus(s, now, info->add_servers());
       }
@@ -38,15 +41,15 @@ ternion::v1::GetTopologyResponse Master::GetTopology() {
 absl::StatusOr<std::string> Master::ApplyTopology(const ternion::v1::ImportTopologyRequest& req,
                                                   const std::string& action) {
   std::map<std::string, std::string> admin_rack_of;
-  for (const auto& [id, s] : servers_) admin_rack_of[id] = s.record.admin_rack();
-  ASSIGN_OR_RETURN(TopologyPlan plan, PlanTopologyChange(racks_, admin_rack_of, req));
+  for (const auto& [id, s] : registry_.servers()) admin_rack_of[id] = s.record.admin_rack();
+  ASSIGN_OR_RETURN(TopologyPlan plan, PlanTopologyChange(registry_.racks(), admin_rack_of, req));
   MetadataBatch batch;
   for (const std::string& name : plan.changed_racks) {
     batch.Put(absl::StrCat("r/", name), plan.racks.at(name).SerializeAsString());
   }
   std::vector<ChunkServerRecord> server_changes;
   for (const auto& [id, rack] : plan.moved_servers) {
-    ChunkServerRecord rec = servers_.at(id).record;
+    ChunkServerRecord rec = registry_.Find(id)->record;
     rec.set_admin_rack(rack);
     PutServer(&batch, rec);
     server_changes.push_back(std::move(rec));
@@ -57,16 +60,17 @@ absl::StatusOr<std::string> Master::ApplyTopology(const ternion::v1::ImportTopol
   AddAudit(&batch, absl::StrCat(action, ": ", summary));
   Commit(std::move(batch));
 
-  racks_ = std::move(plan.racks);
-  for (auto& rec : server_changes) servers_.at(rec.server_id()).record = std::move(rec);
+  registry_.SetRacks(std::move(plan.racks));
+  for (auto& rec : server_changes) registry_.Find(rec.server_id())->record = std::move(rec);
   const absl::Time now = Now();
-  for (ServerState* s : server_by_ordinal_) RefreshPlacement(*s, now);
+  for (uint32_t o = 0; o < registry_.size(); ++o) registry_.RefreshPlacement(registry_.at(o), now);
   last_move_scan_ = absl::InfinitePast();  // chunks that now break the policy move soon
   return summary;
 }
 
 absl::StatusOr<std::string> Master::AddRack(const ternion::v1::AddRackRequest& req) {
   absl::MutexLock lock(&mu_);
+  absl::MutexLock servers(&registry_.mu);
   ternion::v1::ImportTopologyRequest change;
   *change.add_racks() = req;
   return ApplyTopology(change, absl::StrCat("add-rack ", req.rack(), " power-domain ",
@@ -76,6 +80,7 @@ absl::StatusOr<std::string> Master::AddRack(const ternion::v1::AddRackRequest& r
 absl::StatusOr<std::string> Master::MoveServer(const std::string& server_id,
                                                const std::string& rack) {
   absl::MutexLock lock(&mu_);
+  absl::MutexLock servers(&registry_.mu);
   ternion::v1::ImportTopologyRequest change;
   auto* m = change.add_servers();
   m->set_server_id(server_id);
@@ -85,15 +90,19 @@ absl::StatusOr<std::string> Master::MoveServer(const std::string& server_id,
 
 absl::StatusOr<std::string> Master::ImportTopology(const ternion::v1::ImportTopologyRequest& req) {
   absl::MutexLock lock(&mu_);
+  absl::MutexLock servers(&registry_.mu);
   return ApplyTopology(req, "import");
 }
 
 absl::StatusOr<std::string> Master::RemoveRack(const std::string& rack) {
-  absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(ValidateTopologyName(rack, "rack"));
-  if (!racks_.contains(rack)) return absl::NotFoundError(absl::StrCat("unknown rack ", rack));
+  absl::MutexLock lock(&mu_);
+  absl::MutexLock servers(&registry_.mu);
+  if (!registry_.racks().contains(rack)) {
+    return absl::NotFoundError(absl::StrCat("unknown rack ", rack));
+  }
   std::vector<std::string> members;
-  for (const auto& [id, s] : servers_) {
+  for (const auto& [id, s] : registry_.servers()) {
     if (s.rack() == rack && s.record.state() != ternion::v1::SERVER_DECOMMISSIONED) {
       members.push_back(id);
     }
@@ -107,18 +116,21 @@ absl::StatusOr<std::string> Master::RemoveRack(const std::string& rack) {
   batch.Delete(absl::StrCat("r/", rack));
   AddAudit(&batch, absl::StrCat("remove-rack ", rack));
   Commit(std::move(batch));
-  racks_.erase(rack);
+  std::map<std::string, RackRecord> racks = registry_.racks();
+  racks.erase(rack);
+  registry_.SetRacks(std::move(racks));
   return absl::StrCat("rack ", rack, " removed");
 }
 
 absl::StatusOr<std::string> Master::SetServerState(const ternion::v1::SetServerStateRequest& req) {
   using ternion::v1::SetServerStateRequest;
   absl::MutexLock lock(&mu_);
-  auto it = servers_.find(req.server_id());
-  if (it == servers_.end()) {
+  absl::MutexLock servers(&registry_.mu);
+  ServerInfo* found = registry_.Find(req.server_id());
+  if (found == nullptr) {
     return absl::NotFoundError(absl::StrCat("unknown chunkserver ", req.server_id()));
   }
-  ServerState& s = it->second;
+  ServerInfo& s = *found;
   ChunkServerRecord rec = s.record;
   switch (req.action()) {
     case SetServerStateRequest::DRAIN:
@@ -148,7 +160,7 @@ absl::StatusOr<std::string> Master::SetServerState(const ternion::v1::SetServerS
   AddAudit(&batch, absl::StrCat("server-state ", change));
   Commit(std::move(batch));
   s.record = std::move(rec);
-  RefreshPlacement(s, Now());
+  registry_.RefreshPlacement(s, Now());
   last_move_scan_ = absl::InfinitePast();
   return change;
 }
@@ -181,8 +193,9 @@ ternion::v1::BalancerResponse Master::Balancer(const ternion::v1::BalancerReques
   const absl::Time now = Now();
   double sum = 0, mx = 0, mn = 1;
   int n = 0;
-  for (const auto& [id, s] : servers_) {
-    if (!IsLive(s, now) || s.capacity_bytes == 0) continue;
+  absl::ReaderMutexLock servers(&registry_.mu);
+  for (const auto& [id, s] : registry_.servers()) {
+    if (!registry_.IsLive(s, now) || s.capacity_bytes == 0) continue;
     const double fill = static_cast<double>(s.used_bytes) / s.capacity_bytes;
     sum += fill;
     mx = std::max(mx, fill);
