@@ -521,8 +521,8 @@ std::vector<QuarantinedReplica> ChunkStore::ListQuarantined() {
   }
   std::vector<QuarantinedReplica> out;
   for (const Quarantined& q : all) {
-    const Replica& r = *q.replica;
-    absl::MutexLock rl(&q.replica->mu);
+    Replica& r = *q.replica;
+    absl::MutexLock rl(&r.mu);
     out.push_back({{r.chunk_id, r.version, r.length, r.project, r.disk, false}, q.bad_blocks});
   }
   return out;
