@@ -131,7 +131,7 @@ MasterProcess StartMaster(const Config& c, const std::string& meta) {
   std::filesystem::remove(ready);
   std::vector<std::string> args = {c.master_binary, "--metadata-dir", meta, "--host", "127.0.0.1",
                                    "--port", "0", "--metrics-port", "-1", "--ready-file", ready,
-                                   "--dead-after", "3600", "--move-scan-interval", "3600"};
+                                   "--dead-after", "3600"};
   MasterProcess m;
   m.pid = fork();
   g_master_pid = m.pid;

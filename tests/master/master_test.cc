@@ -718,7 +718,7 @@ TEST_F(RepairTest, ADeadServersChunksAreExaminedFirstInBoundedSlices) {
   Reopen();
   RegisterServers(4, 2);
   ASSERT_OK(master_->CreateProject("p", ""));
-  WriteFile("f", 40);
+  WriteFile("f", 80);  // ~30 on each server: many slices of four (8 or fewer: p < 1e-6)
   ternion::v1::ReplicationLimits limits;
   limits.set_copies_per_server(100);  // every planned repair is handed out at once
   master_->SetReplicationLimits(limits);
@@ -738,7 +738,7 @@ TEST_F(RepairTest, ADeadServersChunksAreExaminedFirstInBoundedSlices) {
     EXPECT_TRUE(master_->FinishMove(m, absl::OkStatus()));
   }
   size_t repaired = first.size();
-  for (int i = 0; i < 40 && repaired < on_dead; ++i) {
+  for (int i = 0; i < 80 && repaired < on_dead; ++i) {
     for (const auto& m : master_->TakeMoves(1000)) {
       EXPECT_EQ(m.from, "cs-0-0");
       EXPECT_TRUE(master_->FinishMove(m, absl::OkStatus()));
@@ -748,8 +748,8 @@ TEST_F(RepairTest, ADeadServersChunksAreExaminedFirstInBoundedSlices) {
   EXPECT_EQ(repaired, on_dead);
   // The status walk goes in slices of four too, and counts every chunk once.
   const ternion::v1::ClusterStatusResponse st = master_->ClusterStatus();
-  EXPECT_EQ(st.chunks_total(), 40u);
-  EXPECT_EQ(st.replicas_total(), 120u);
+  EXPECT_EQ(st.chunks_total(), 80u);
+  EXPECT_EQ(st.replicas_total(), 240u);
   EXPECT_EQ(st.chunks_under_replicated(), 0u);
 }
 
