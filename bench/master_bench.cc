@@ -5,7 +5,9 @@
 // heartbeating, then measures, with C client threads: lookups (GetFileInfo with chunks) and
 // durable mutations (create + allocate + commit + close), and lookups while one server re-sends
 // its full report. Prints per-operation rates and latencies, the master's RSS per chunk, and
-// per master core figures (the master's CPU time over the phase).
+// per master core figures (the master's CPU time over the phase), and the lookups' ratio to a
+// ceiling measured in the same run: the same calls answered by a server that only returns a
+// prepared answer (ServeCeiling).
 
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
@@ -52,13 +54,16 @@ struct Config {
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
-pid_t g_master_pid = -1;  // the master this benchmark started, stopped on every exit path
+// The processes this benchmark started (the master, the ceiling server), stopped on every exit.
+pid_t g_master_pid = -1;
+pid_t g_ceiling_pid = -1;
 
 [[noreturn]] void Die(const std::string& what) {
   std::cerr << "ternion-master-bench: " << what << "\n";
-  if (g_master_pid > 0) {
-    kill(g_master_pid, SIGKILL);
-    waitpid(g_master_pid, nullptr, 0);
+  for (pid_t pid : {g_master_pid, g_ceiling_pid}) {
+    if (pid <= 0) continue;
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
   }
   std::exit(1);
 }
@@ -214,6 +219,89 @@ struct Latencies {
   }
 };
 
+// The ceiling of a lookup on this machine: the same call (GetFileInfo, the same request and
+// an answer of the same bytes) served with the master's gRPC settings by a process that does
+// nothing but return a prepared answer. The benchmark runs it as a child (this binary with
+// --ceiling-server) and measures it with the same clients, so a lookup's ratio to it says how
+// much of the master's cost is its own work rather than the RPC's.
+class CannedLookupService final : public v1::MasterService::Service {
+ public:
+  explicit CannedLookupService(v1::FileInfo answer) : answer_(std::move(answer)) {}
+  grpc::Status GetFileInfo(grpc::ServerContext*, const v1::GetFileInfoRequest*,
+                           v1::FileInfo* resp) override {
+    *resp = answer_;
+    return grpc::Status::OK;
+  }
+
+ private:
+  const v1::FileInfo answer_;
+};
+
+int ServeCeiling(const std::string& answer_file, const std::string& ready_file) {
+  std::ifstream in(answer_file, std::ios::binary);
+  v1::FileInfo answer;
+  if (!answer.ParseFromIstream(&in)) return 2;
+  CannedLookupService service(std::move(answer));
+  int port = 0;
+  grpc::ServerBuilder builder;  // as master_main.cc builds the master's server
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  builder.SetMaxReceiveMessageSize(16 << 20);
+  grpc::ResourceQuota quota("ceiling");
+  quota.SetMaxThreads(64);
+  builder.SetResourceQuota(quota);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 4);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 16);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server) return 3;
+  {
+    std::ofstream(ready_file + ".tmp") << port;
+  }
+  std::filesystem::rename(ready_file + ".tmp", ready_file);
+  server->Wait();  // until the benchmark kills it
+  return 0;
+}
+
+struct CeilingProcess {
+  pid_t pid = -1;
+  std::string address;
+};
+
+CeilingProcess StartCeiling(const Config& c, const v1::FileInfo& answer) {
+  const std::string answer_file = c.dir + "/ceiling.answer";
+  const std::string ready = c.dir + "/ceiling.ready";
+  {
+    std::ofstream out(answer_file, std::ios::binary);
+    if (!answer.SerializeToOstream(&out)) Die("cannot write " + answer_file);
+  }
+  std::filesystem::remove(ready);
+  std::vector<std::string> args = {"/proc/self/exe", "--ceiling-server", answer_file, ready};
+  CeilingProcess p;
+  p.pid = fork();
+  g_ceiling_pid = p.pid;
+  if (p.pid == 0) {
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  for (int i = 0; i < 600; ++i) {  // at most a minute
+    std::ifstream f(ready);
+    int port = 0;
+    if (f >> port && port > 0) {
+      p.address = absl::StrCat("127.0.0.1:", port);
+      return p;
+    }
+    if (waitpid(p.pid, nullptr, WNOHANG) == p.pid) {
+      g_ceiling_pid = -1;
+      Die("the ceiling server exited");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  Die("the ceiling server did not start");
+}
+
 // Runs `op` on `threads` threads for `seconds`; returns the latencies and the failures.
 template <typename Op>
 Latencies RunFor(int threads, double seconds, uint64_t* failures, Op op) {
@@ -242,6 +330,7 @@ Latencies RunFor(int threads, double seconds, uint64_t* failures, Op op) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 4 && std::string(argv[1]) == "--ceiling-server") return ServeCeiling(argv[2], argv[3]);
   Config c;
   CLI::App app{"A real master at scale: load, restart, reports, lookups and mutations."};
   app.add_option("--chunks", c.chunks, "Live chunks (in chunks/10 files)");
@@ -325,22 +414,50 @@ int main(int argc, char** argv) {
   });
 
   const uint64_t files = c.chunks / kChunksPerFile;
-  auto lookup = [&](int, uint64_t, std::mt19937_64& gen) {
-    const uint64_t f = 1 + gen() % files;
-    v1::GetFileInfoRequest req;
-    req.set_project("bench");
-    req.set_path(absl::StrFormat("d%03d/f%08d", f % 1000, f));
-    req.set_with_chunks(true);
-    v1::FileInfo resp;
-    grpc::ClientContext ctx;
-    return stub->GetFileInfo(&ctx, req, &resp).ok() && resp.chunks_size() == kChunksPerFile;
+  auto lookup_on = [&](v1::MasterService::Stub* server) {
+    return [&, server](int, uint64_t, std::mt19937_64& gen) {
+      const uint64_t f = 1 + gen() % files;
+      v1::GetFileInfoRequest req;
+      req.set_project("bench");
+      req.set_path(absl::StrFormat("d%03d/f%08d", f % 1000, f));
+      req.set_with_chunks(true);
+      v1::FileInfo resp;
+      grpc::ClientContext ctx;
+      return server->GetFileInfo(&ctx, req, &resp).ok() && resp.chunks_size() == kChunksPerFile;
+    };
   };
+  auto lookup = lookup_on(stub.get());
   uint64_t lookup_failures = 0, mutation_failures = 0, report_failures = 0;
   double cpu0 = CpuSeconds(m.pid);
   t0 = Clock::now();
   Latencies lookups = RunFor(c.clients, c.seconds, &lookup_failures, lookup);
   const double lookup_wall = Seconds(Clock::now() - t0);
   const double lookup_cpu = CpuSeconds(m.pid) - cpu0;
+
+  // The same lookups, answered by the ceiling server with file 1's answer.
+  uint64_t ceiling_failures = 0;
+  double ceiling_wall = 0, ceiling_cpu = 0;
+  Latencies ceiling_lookups;
+  {
+    v1::GetFileInfoRequest req;
+    req.set_project("bench");
+    req.set_path(absl::StrFormat("d%03d/f%08d", 1, 1));
+    req.set_with_chunks(true);
+    v1::FileInfo answer;
+    grpc::ClientContext ctx;
+    if (!stub->GetFileInfo(&ctx, req, &answer).ok()) Die("the lookup of file 1 failed");
+    CeilingProcess ceiling = StartCeiling(c, answer);
+    auto ceiling_stub = v1::MasterService::NewStub(
+        grpc::CreateChannel(ceiling.address, grpc::InsecureChannelCredentials()));
+    const double ceiling_cpu0 = CpuSeconds(ceiling.pid);
+    t0 = Clock::now();
+    ceiling_lookups = RunFor(c.clients, c.seconds, &ceiling_failures, lookup_on(ceiling_stub.get()));
+    ceiling_wall = Seconds(Clock::now() - t0);
+    ceiling_cpu = CpuSeconds(ceiling.pid) - ceiling_cpu0;
+    kill(ceiling.pid, SIGKILL);
+    waitpid(ceiling.pid, nullptr, 0);
+    g_ceiling_pid = -1;
+  }
 
   // A mutation: create, allocate one chunk, commit a length, close (four durable changes).
   auto mutate = [&](int t, uint64_t i, std::mt19937_64&) {
@@ -428,6 +545,16 @@ int main(int argc, char** argv) {
       {"lookup_p50_us", lookups.Pct(0.5)},
       {"lookup_p99_us", lookups.Pct(0.99)},
       {"lookup_failures", lookup_failures},
+      // The ceiling: the same calls answered from a prepared answer (see ServeCeiling).
+      {"lookup_ceiling_per_s", ceiling_lookups.us.size() / ceiling_wall},
+      {"lookup_ceiling_per_server_core_s", ceiling_lookups.us.size() / std::max(ceiling_cpu, 1e-9)},
+      {"lookup_ceiling_p50_us", ceiling_lookups.Pct(0.5)},
+      {"lookup_ceiling_p99_us", ceiling_lookups.Pct(0.99)},
+      {"lookups_vs_ceiling", lookups.us.size() / lookup_wall /
+                                 std::max(ceiling_lookups.us.size() / ceiling_wall, 1e-9)},
+      {"lookups_per_core_vs_ceiling",
+       lookups.us.size() / std::max(lookup_cpu, 1e-9) /
+           std::max(ceiling_lookups.us.size() / std::max(ceiling_cpu, 1e-9), 1e-9)},
       {"mutations_per_s", 4 * n_mut / mutation_wall},
       {"mutations_per_master_core_s", 4 * n_mut / std::max(mutation_cpu, 1e-9)},
       {"mutation_files_per_s", n_mut / mutation_wall},
@@ -443,5 +570,5 @@ int main(int argc, char** argv) {
   } else {
     std::cout << j.dump(2) << "\n";
   }
-  return lookup_failures + mutation_failures + report_failures == 0 ? 0 : 1;
+  return lookup_failures + mutation_failures + report_failures + ceiling_failures == 0 ? 0 : 1;
 }
