@@ -173,13 +173,15 @@ absl::StatusOr<Placement> PlacementPolicy::Choose(int count, absl::Span<const ui
 }
 
 bool PlacementPolicy::RackSafe(absl::Span<const uint32_t> replicas) const {
-  std::vector<uint32_t> racks;
-  for (uint32_t s : replicas) {
-    if (s < servers_.size()) racks.push_back(servers_[s].rack);
+  // Pairwise, without allocating: a chunk has a handful of replicas, and a status walk asks
+  // this of every chunk.
+  for (size_t i = 0; i < replicas.size(); ++i) {
+    if (replicas[i] >= servers_.size()) return false;
+    for (size_t j = 0; j < i; ++j) {
+      if (servers_[replicas[i]].rack == servers_[replicas[j]].rack) return false;
+    }
   }
-  std::sort(racks.begin(), racks.end());
-  return racks.size() == replicas.size() &&
-         std::adjacent_find(racks.begin(), racks.end()) == racks.end();
+  return true;
 }
 
 }  // namespace ternion::master

@@ -188,6 +188,9 @@ TEST(PlacementPolicyTest, AMoveKeepsTheOtherReplicasAndAvoidsTheOldOne) {
   }
   EXPECT_TRUE(policy.RackSafe(std::vector<uint32_t>{0, 2, 4}));
   EXPECT_FALSE(policy.RackSafe(std::vector<uint32_t>{0, 2, 3}));
+  EXPECT_FALSE(policy.RackSafe(std::vector<uint32_t>{2, 4, 0, 1}));  // the first and last share
+  EXPECT_FALSE(policy.RackSafe(std::vector<uint32_t>{0, 2, 99}));    // an unknown server
+  EXPECT_TRUE(policy.RackSafe(std::vector<uint32_t>{6}));
 }
 
 TEST(PlacementPolicyTest, HeterogeneousDisksFillEvenly) {
