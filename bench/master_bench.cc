@@ -31,6 +31,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "master/master.h"
+#include "master/master_service.h"
 #include "master/metadata_keys.h"
 #include "master/metadata_store.h"
 #include "ternion/v1/master.grpc.pb.h"
@@ -134,6 +135,21 @@ struct MasterProcess {
   std::string address;
 };
 
+// Starts `args` as a child process with its stderr appended to `log`; returns its pid.
+pid_t Spawn(std::vector<std::string> args, const std::string& log) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    freopen(log.c_str(), "a", stderr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  if (pid < 0) Die("fork failed");
+  return pid;
+}
+
 MasterProcess StartMaster(const Config& c, const std::string& meta) {
   const std::string ready = c.dir + "/master.ready";
   std::filesystem::remove(ready);
@@ -141,17 +157,7 @@ MasterProcess StartMaster(const Config& c, const std::string& meta) {
                                    "--port", "0", "--metrics-port", "-1", "--ready-file", ready,
                                    "--dead-after", "3600"};
   MasterProcess m;
-  m.pid = fork();
-  g_master_pid = m.pid;
-  if (m.pid == 0) {
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const std::string log = c.dir + "/master.log";
-    freopen(log.c_str(), "a", stderr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
+  m.pid = g_master_pid = Spawn(args, c.dir + "/master.log");
   for (int i = 0; i < 6000; ++i) {  // at most 10 minutes
     std::ifstream f(ready);
     nlohmann::json j = nlohmann::json::parse(f, nullptr, false);
@@ -246,15 +252,10 @@ int ServeCeiling(const std::string& answer_file, const std::string& ready_file) 
   if (!answer.ParseFromIstream(&in)) return 2;
   CannedLookupService service(std::move(answer));
   int port = 0;
-  grpc::ServerBuilder builder;  // as master_main.cc builds the master's server
+  grpc::ServerBuilder builder;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&service);
-  builder.SetMaxReceiveMessageSize(16 << 20);
-  grpc::ResourceQuota quota("ceiling");
-  quota.SetMaxThreads(64);
-  builder.SetResourceQuota(quota);
-  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 4);
-  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 16);
+  ternion::master::ConfigureMasterServer(builder);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server) return 3;
   {
@@ -280,15 +281,7 @@ CeilingProcess StartCeiling(const Config& c, const v1::FileInfo& answer) {
   std::filesystem::remove(ready);
   std::vector<std::string> args = {"/proc/self/exe", "--ceiling-server", answer_file, ready};
   CeilingProcess p;
-  p.pid = fork();
-  g_ceiling_pid = p.pid;
-  if (p.pid == 0) {
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
+  p.pid = g_ceiling_pid = Spawn(args, c.dir + "/ceiling.log");
   for (int i = 0; i < 600; ++i) {  // at most a minute
     std::ifstream f(ready);
     int port = 0;

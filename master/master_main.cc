@@ -138,14 +138,7 @@ int main(int argc, char** argv) {
   builder.AddListeningPort(absl::StrCat(host, ":", port), grpc::InsecureServerCredentials(),
                            &bound_port);
   builder.RegisterService(&service);
-  builder.SetMaxReceiveMessageSize(16 << 20);  // full chunk reports of large servers
-  grpc::ResourceQuota quota("master");
-  quota.SetMaxThreads(64);
-  builder.SetResourceQuota(quota);
-  // Keep polling threads rather than create and end one per burst of calls (thread creation
-  // was a visible share of the master's CPU under many small calls).
-  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 4);
-  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 16);
+  ternion::master::ConfigureMasterServer(builder);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || bound_port == 0) {
     TLOG(ERROR) << "cannot listen on " << host << ":" << port;

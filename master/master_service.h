@@ -3,10 +3,16 @@
 // The gRPC adapter of the master: proto in, Master call, status out. No logic of its own.
 // It is the one place master RPCs enter, where request authentication will slot in.
 
+#include <grpcpp/grpcpp.h>
+
 #include "master/master.h"
 #include "ternion/v1/master.grpc.pb.h"
 
 namespace ternion::master {
+
+// The master's gRPC server settings (largest message, threads, pollers): for ternion-master,
+// and for the lookup ceiling ternion-master-bench measures against it.
+void ConfigureMasterServer(grpc::ServerBuilder& builder);
 
 class MasterService final : public ternion::v1::MasterService::Service {
  public:
