@@ -123,8 +123,9 @@ void Master::StartMovePass(absl::Time now) {
 void Master::PlanMove(uint64_t id, const ChunkEntry& e, absl::Time now) {
   if (e.deleted() || moves_in_flight_.contains(id) || queued_chunks_.contains(id)) return;
   ChunkMoveView view;
-  view.stable = ChunkStable(e);
-  if (!view.stable) return;
+  // Whether the chunk is stable takes a file lookup; it is asked below only of a chunk that
+  // would move (few), not of every chunk a scan passes.
+  view.stable = true;
   for (uint32_t r : e.replica_span()) {
     const ServerInfo& s = registry_.at(r);
     view.holders.push_back(
@@ -138,7 +139,7 @@ void Master::PlanMove(uint64_t id, const ChunkEntry& e, absl::Time now) {
   ctx.balance.excess = pass_.excess;
   ctx.balance.not_below_mean = pass_.not_below_mean;
   const std::optional<MoveDecision> d = PlanChunkMove(view, ctx, gen_);
-  if (!d) return;
+  if (!d || !ChunkStable(e)) return;
 
   ReplicaMove m;
   m.chunk_id = id;
