@@ -1,11 +1,12 @@
 #pragma once
 
 // The namespace: projects, files and the leases of their writers, with a lock of its own. Its
-// lock is the first of the master's lock order (namespace, then chunks and servers, then file
+// lock is the first of the master's lock order (namespace, then chunks, then servers, then file
 // facts, then the metadata log; docs/architecture.md), so a call that changes files and chunks
 // together (allocate, commit, delete, snapshot) takes it first, and a call on files alone
-// (create, renew, seal, rename, list, a lookup without chunks) never waits for reports, scans or
-// moves. It publishes what the chunk side needs of each file in a FileFactsTable.
+// (create, renew, seal, rename, list, a lookup without chunks) never takes the chunk lock that
+// reports, scans and moves hold. It publishes what the chunk side needs of each file in a
+// FileFactsTable.
 //
 // A change is applied to memory and its records added to the caller's MetadataBatch; the caller
 // appends the batch to the metadata log before releasing `mu`, so the log orders the changes to
