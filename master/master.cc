@@ -28,9 +28,8 @@ Master::ServerState& Master::ServerByName(const std::string& id) {
   ServerState& s = it->second;
   if (added) {
     s.id = id;
-    s.ordinal = registry_.Add(id).ordinal;
-    server_by_ordinal_.resize(std::max<size_t>(server_by_ordinal_.size(), s.ordinal + 1));
-    server_by_ordinal_[s.ordinal] = &s;
+    s.ordinal = registry_.Add(id).ordinal;  // the next ordinal: both number servers as they come
+    server_by_ordinal_.push_back(&s);
   }
   return s;
 }
@@ -766,12 +765,8 @@ void Master::SetQuarantined(ServerState& s, absl::flat_hash_map<uint64_t, Orphan
 // Cluster status and metrics
 
 void Master::ReplicaHealth(const ChunkEntry& c, absl::Time now, int* live, bool* rack_safe) {
-  *live = 0;
-  for (uint32_t r : c.replica_span()) {
-    if (registry_.IsLive(r, now)) ++*live;
-  }
-  *rack_safe =
-      c.num_replicas >= options_.replicas && registry_.RackSafe(c.replica_span());
+  *live = LiveReplicas(c, now);
+  *rack_safe = c.num_replicas >= options_.replicas && registry_.RackSafe(c.replica_span());
 }
 
 void Master::FillServerStatus(const ServerInfo& s, absl::Time now,
@@ -796,30 +791,29 @@ void Master::FillServerStatus(const ServerInfo& s, absl::Time now,
 
 ChunkHealth Master::CountChunkHealth() {
   ChunkHealth h;
-  uint64_t cursor = 0;
-  bool done = false;
   // A slice at a time (~0.5 ms), the locks let go between slices for a moment, so a waiting
   // change takes them (absl::Mutex makes no hand-off).
   const size_t slice = std::min<size_t>(4096, options_.move_scan_slice);
-  for (bool first = true; !done; first = false) {
-    if (!first) absl::SleepFor(absl::Microseconds(50));
-    absl::ReaderMutexLock lock(&mu_);
-    absl::ReaderMutexLock servers(&registry_.mu);
-    const absl::Time now = Now();
-    auto it = chunks_.lower_bound(cursor);
-    for (size_t n = 0; it != chunks_.end() && n < slice; ++it, ++n) {
-      const auto& [id, c] = *it;
-      if (c.deleted()) continue;
-      int live;
-      bool rack_safe;
-      ReplicaHealth(c, now, &live, &rack_safe);
-      CountChunk(c.num_replicas, live, options_.replicas, rack_safe,
-                 live == 0 && !CorruptCopies(id).empty(), &h);
+  for (uint64_t cursor = 0;;) {
+    {
+      absl::ReaderMutexLock lock(&mu_);
+      absl::ReaderMutexLock servers(&registry_.mu);
+      const absl::Time now = Now();
+      auto it = chunks_.lower_bound(cursor);
+      for (size_t n = 0; it != chunks_.end() && n < slice; ++it, ++n) {
+        const auto& [id, c] = *it;
+        if (c.deleted()) continue;
+        int live;
+        bool rack_safe;
+        ReplicaHealth(c, now, &live, &rack_safe);
+        CountChunk(c.num_replicas, live, options_.replicas, rack_safe,
+                   live == 0 && !CorruptCopies(id).empty(), &h);
+      }
+      if (it == chunks_.end()) return h;
+      cursor = it->first;
     }
-    done = it == chunks_.end();
-    if (!done) cursor = it->first;
+    absl::SleepFor(absl::Microseconds(50));
   }
-  return h;
 }
 
 ternion::v1::ClusterStatusResponse Master::ClusterStatus() {

@@ -8,8 +8,8 @@
 // (MasterService does it at the end of every call), so nothing a crash could undo is ever acted
 // on or answered. A failed log write is fatal (see MetadataLog).
 //
-// Thread-safe. The namespace (Namespace, its own lock) is taken before the chunk map and servers
-// (mu_); no lock is held across I/O.
+// Thread-safe. Its components have their own locks, taken in one order: the namespace (ns_.mu),
+// the chunk map (mu_), the server registry (registry_.mu); no lock is held across I/O.
 
 #include <atomic>
 #include <functional>
@@ -370,9 +370,6 @@ class Master {
 
   absl::Time Now() const { return options_.clock->Now(); }
   int64_t NowMs() const { return options_.clock->NowMs(); }
-  bool IsLive(uint32_t ordinal, absl::Time now) ABSL_SHARED_LOCKS_REQUIRED(registry_.mu) {
-    return registry_.IsLive(ordinal, now);
-  }
   // The answer to a call that granted or renewed the lease on `f`.
   ternion::v1::LeaseResponse LeaseOf(const ternion::v1::FileRecord& f)
       ABSL_SHARED_LOCKS_REQUIRED(ns_.mu);

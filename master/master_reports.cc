@@ -195,7 +195,8 @@ Master::ReportActions Master::Reconcile(ServerState& s, const ReportIndex& repor
                   << unknown.size() << " of " << reported.size()
                   << " replicas of chunks this master does not know; nothing is set aside "
                      "until an operator decides (ternion admin orphans ls|release|wipe)";
-      s.held = HeldReport{.since = now};
+      s.held = HeldReport{};
+      s.held->since = now;
     }
     s.held->reported = reported.size();
     s.held->unknown.clear();
