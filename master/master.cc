@@ -13,12 +13,8 @@
 
 namespace ternion::master {
 
-using ternion::v1::ChunkInfo;
 using ternion::v1::ChunkRecord;
-using ternion::v1::FileInfo;
 using ternion::v1::FileRecord;
-using ternion::v1::LeaseRef;
-using ternion::v1::LeaseResponse;
 
 // ---------------------------------------------------------------------------------------------
 // Numbering and record conversion
@@ -28,49 +24,11 @@ Master::ServerState& Master::ServerByName(const std::string& id) {
   ServerState& s = it->second;
   if (added) {
     s.id = id;
-    s.ordinal = registry_.Add(id).ordinal;  // the next ordinal: both number servers as they come
+    s.ordinal = registry_.Add(id).ordinal;  // the next ordinal: all number servers as they come
     server_by_ordinal_.push_back(&s);
+    chunks_.NameServer(s.ordinal, id);
   }
   return s;
-}
-
-uint32_t Master::ProjectOrdinal(const std::string& name) {
-  auto [it, added] = project_ordinals_.try_emplace(name, project_names_.size());
-  if (added) project_names_.push_back(name);
-  return it->second;
-}
-
-ChunkEntry Master::EntryOf(const ChunkRecord& c) {
-  ChunkEntry e;
-  e.file_id = c.file_id();
-  e.length = static_cast<uint32_t>(c.length());
-  e.version = static_cast<uint32_t>(c.version());
-  e.index = static_cast<uint32_t>(c.index());
-  e.project = ProjectOrdinal(c.project());
-  e.extra_refs = static_cast<uint16_t>(c.extra_refs());
-  if (c.deleted()) e.flags |= ChunkEntry::kDeleted;
-  for (const std::string& id : c.replica_servers()) e.AddReplica(ServerByName(id).ordinal);
-  return e;
-}
-
-ChunkRecord Master::RecordOf(uint64_t id, const ChunkEntry& e) {
-  ChunkRecord c;
-  c.set_chunk_id(id);
-  c.set_file_id(e.file_id);
-  c.set_index(e.index);
-  c.set_version(e.version);
-  c.set_length(e.length);
-  c.set_deleted(e.deleted());
-  c.set_project(project_names_[e.project]);
-  c.set_extra_refs(e.extra_refs);
-  for (uint32_t r : e.replica_span()) {
-    c.add_replica_servers(server_by_ordinal_[r]->id);
-  }
-  return c;
-}
-
-void Master::PutChunk(MetadataBatch* batch, uint64_t id, const ChunkEntry& e) {
-  batch->Put(ChunkKey(id), RecordOf(id, e).SerializeAsString());
 }
 
 void Master::PutServer(MetadataBatch* batch, const ternion::v1::ChunkServerRecord& r) {
@@ -93,7 +51,7 @@ void Master::AuditNow(const std::string& action) {
 
 void Master::RefreshLiveness(absl::Time now) {
   for (uint32_t dead : registry_.SweepLiveness(now)) {
-    const auto& held = chunks_.OnServer(dead);
+    const auto& held = chunks_.table().OnServer(dead);
     urgent_chunks_.insert(held.begin(), held.end());
   }
 }
@@ -151,7 +109,7 @@ absl::StatusOr<std::unique_ptr<Master>> Master::Open(const std::string& metadata
 
 absl::Status Master::Load() {
   absl::MutexLock ns(&ns_.mu);
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&chunks_.mu);
   absl::MutexLock servers(&registry_.mu);
   absl::Status bad;
   auto parse = [&bad](auto* msg, absl::string_view key, absl::string_view value) {
@@ -160,39 +118,41 @@ absl::Status Master::Load() {
     }
   };
   RETURN_IF_ERROR(store_->Scan(kProjectPrefix, [&](absl::string_view k, absl::string_view v)
-                                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(ns_.mu, mu_, registry_.mu) {
+                                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(ns_.mu, chunks_.mu, registry_.mu) {
     ternion::v1::ProjectRecord p;
     parse(&p, k, v);
     ns_.LoadProject(std::move(p));
   }));
   std::map<std::string, ternion::v1::RackRecord> racks;
   RETURN_IF_ERROR(store_->Scan(kRackPrefix, [&](absl::string_view k, absl::string_view v)
-                                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(ns_.mu, mu_, registry_.mu) {
+                                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(ns_.mu, chunks_.mu, registry_.mu) {
     ternion::v1::RackRecord r;
     parse(&r, k, v);
     racks[r.name()] = r;
   }));
   registry_.SetRacks(std::move(racks));
   RETURN_IF_ERROR(store_->Scan(kServerPrefix, [&](absl::string_view k, absl::string_view v)
-                                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(ns_.mu, mu_, registry_.mu) {
+                                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(ns_.mu, chunks_.mu, registry_.mu) {
     ternion::v1::ChunkServerRecord r;
     parse(&r, k, v);
     registry_.at(ServerByName(r.server_id()).ordinal).record = r;
   }));
   RETURN_IF_ERROR(store_->Scan(kFilePrefix, [&](absl::string_view k, absl::string_view v)
-                                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(ns_.mu, mu_, registry_.mu) {
+                                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(ns_.mu, chunks_.mu, registry_.mu) {
     FileRecord f;
     parse(&f, k, v);
     ns_.LoadFile(std::move(f));
   }));
   RETURN_IF_ERROR(store_->Scan(kChunkPrefix, [&](absl::string_view k, absl::string_view v)
-                                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(ns_.mu, mu_, registry_.mu) {
+                                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(ns_.mu, chunks_.mu, registry_.mu) {
     ChunkRecord c;
     parse(&c, k, v);
-    chunks_.Put(c.chunk_id(), EntryOf(c));
+    chunks_.Load(c, [&](const std::string& server) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      return ServerByName(server).ordinal;  // (under the locks Load holds)
+    });
   }));
   RETURN_IF_ERROR(store_->Scan(kUnwipedPrefix, [&](absl::string_view k, absl::string_view)
-                                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(ns_.mu, mu_, registry_.mu) {
+                                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(ns_.mu, chunks_.mu, registry_.mu) {
     const size_t nul = k.find('\0');
     uint64_t id = 0;
     if (nul != absl::string_view::npos && absl::SimpleHexAtoi(k.substr(nul + 1), &id)) {
@@ -200,24 +160,24 @@ absl::Status Master::Load() {
     }
   }));
   RETURN_IF_ERROR(store_->Scan(kAuditPrefix, [&](absl::string_view k, absl::string_view)
-                                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(ns_.mu, mu_, registry_.mu) {
+                                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(ns_.mu, chunks_.mu, registry_.mu) {
     uint64_t seq = 0;
     if (absl::SimpleHexAtoi(k.substr(2), &seq)) next_audit_seq_ = seq + 1;
   }));
   RETURN_IF_ERROR(store_->Scan("n/", [&](absl::string_view k, absl::string_view v)
-                                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(ns_.mu, mu_, registry_.mu) {
+                                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(ns_.mu, chunks_.mu, registry_.mu) {
     uint64_t n = 0;
     if (!absl::SimpleAtoi(v, &n) && bad.ok()) bad = absl::DataLossError("corrupt id counter");
     if (k == kNextFileIdKey) ns_.LoadNextFileId(n);
-    if (k == kNextChunkIdKey) next_chunk_id_ = n;
+    if (k == kNextChunkIdKey) chunks_.LoadNextChunkId(n);
   }));
   RETURN_IF_ERROR(bad);
   if (options_.restored_from_backup) {
     constexpr uint64_t kRestoreGap = 1ull << 32;  // far more chunks than a backup can miss
-    next_chunk_id_ += kRestoreGap;
     MetadataBatch batch;
-    batch.Put(kNextChunkIdKey, absl::StrCat(next_chunk_id_));
-    AddAudit(&batch, absl::StrCat("restored from a backup: chunk ids continue at ", next_chunk_id_));
+    chunks_.SkipChunkIds(kRestoreGap, &batch);
+    AddAudit(&batch, absl::StrCat("restored from a backup: chunk ids continue at ",
+                                  chunks_.next_chunk_id()));
     RETURN_IF_ERROR(store_->Write(batch));  // before the log starts
   }
   absl::StatusOr<std::string> cluster_id = store_->Get(kClusterIdKey);
@@ -236,7 +196,7 @@ absl::Status Master::Load() {
     return cluster_id.status();
   }
   TLOG(INFO) << "cluster " << cluster_id_ << ": loaded " << ns_.projects().size() << " projects, "
-             << ns_.files().size() << " files, " << chunks_.size() << " chunks, "
+             << ns_.files().size() << " files, " << chunks_.table().size() << " chunks, "
              << registry_.size() << " chunkservers";
   return absl::OkStatus();
 }
@@ -251,7 +211,7 @@ absl::StatusOr<ternion::v1::RegisterChunkServerResponse> Master::RegisterChunkSe
   }
   RETURN_IF_ERROR(CheckClusterId(req.server_id(), req.cluster_id()));
   const ReportIndex index(req.replicas(), req.quarantined());  // before the mutex
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&chunks_.mu);
   ServerState* s;
   absl::Time now;
   std::string rack;
@@ -332,7 +292,7 @@ ternion::v1::HeartbeatResponse Master::Heartbeat(const ternion::v1::HeartbeatReq
     registry_.RefreshPlacement(*s, now);
   }
   // Wipes and orphan decisions: the chunk side (a server the registry knows is known here).
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&chunks_.mu);
   ServerState& s = servers_.at(req.server_id());
   CollectGarbage(s, req, &resp);
   // Orphan decisions are made on full reports: ask for one when a decision is due.
@@ -353,37 +313,27 @@ void Master::CollectGarbage(ServerState& s, const ternion::v1::HeartbeatRequest&
     for (uint64_t id : req.wiped_chunk_ids()) left.erase(id);
     SetQuarantined(s, std::move(left));
   }
-  for (uint64_t id : wipe_handout_.Next(s.ordinal, chunks_.DeletedOnServer(s.ordinal), now)) {
+  for (uint64_t id : wipe_handout_.Next(s.ordinal, chunks_.table().DeletedOnServer(s.ordinal), now)) {
     resp->add_wipe_chunk_ids(id);
   }
 }
 
 void Master::RecordWiped(ServerState& s, const std::vector<uint64_t>& ids) {
   MetadataBatch batch;
-  std::vector<std::pair<uint64_t, ChunkEntry>> changed;
-  std::vector<uint64_t> gone;
   for (uint64_t id : ids) {
-    auto it = chunks_.find(id);
-    if (it == chunks_.end() || !it->second.deleted() || !it->second.HasReplica(s.ordinal)) continue;
+    auto it = chunks_.table().find(id);
+    if (it == chunks_.table().end() || !it->second.deleted() || !it->second.HasReplica(s.ordinal)) continue;
     ++replicas_wiped_;
     wipe_handout_.Confirmed(s.ordinal, id);
     ChunkEntry e = it->second;
     e.RemoveReplica(s.ordinal);
     if (e.num_replicas == 0) {
-      batch.Delete(ChunkKey(id));  // wiped everywhere: the chunk is gone
-      gone.push_back(id);
+      chunks_.Erase(id, &batch);  // wiped everywhere: the chunk is gone
     } else {
-      PutChunk(&batch, id, e);
-      changed.emplace_back(id, e);
+      chunks_.Put(id, e, &batch);
     }
   }
-  if (!batch.puts.empty() || !batch.deletes.empty()) {
-    Commit(std::move(batch));
-    for (auto& [id, e] : changed) chunks_.Put(id, e);
-    for (uint64_t id : gone) {
-      chunks_.Erase(id);
-    }
-  }
+  if (!batch.puts.empty() || !batch.deletes.empty()) Commit(std::move(batch));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -402,31 +352,21 @@ absl::Status Master::CreateProject(const std::string& name, const std::string& o
   return absl::OkStatus();
 }
 
-std::vector<ternion::v1::ProjectEntry> Master::ListProjects() {
+std::vector<ternion::v1::ProjectRecord> Master::ListProjects() {
   absl::ReaderMutexLock ns(&ns_.mu);
-  std::vector<ternion::v1::ProjectEntry> out;
-  for (const auto& [name, p] : ns_.projects()) {
-    ternion::v1::ProjectEntry e;
-    e.set_name(p.name());
-    e.set_owner(p.owner());
-    e.set_created_unix_ms(p.created_unix_ms());
-    out.push_back(e);
-  }
+  std::vector<ternion::v1::ProjectRecord> out;
+  for (const auto& [name, p] : ns_.projects()) out.push_back(p);
   return out;
 }
 
 // ---------------------------------------------------------------------------------------------
-// Namespace. Calls on files alone take ns_.mu only; those that change chunks too take mu_ after.
+// Namespace. Calls on files alone take ns_.mu only; those that change chunks too take chunks_.mu after.
 
-LeaseResponse Master::LeaseOf(const FileRecord& f) {
-  LeaseResponse resp;
-  *resp.mutable_file() = ToFileInfo(f);
-  resp.set_lease_id(f.lease_id());
-  resp.set_lease_expires_unix_ms(f.lease_expires_unix_ms());
-  return resp;
+Lease Master::LeaseOf(const FileRecord& f) {
+  return {.file = ViewOf(f), .id = f.lease_id(), .expires_unix_ms = f.lease_expires_unix_ms()};
 }
 
-absl::StatusOr<LeaseResponse> Master::CreateFile(const std::string& project,
+absl::StatusOr<Lease> Master::CreateFile(const std::string& project,
                                                  const std::string& path, uint64_t chunk_size,
                                                  const std::string& client_id,
                                                  const std::string& request_id) {
@@ -463,7 +403,7 @@ absl::StatusOr<LeaseResponse> Master::CreateFile(const std::string& project,
   return LeaseOf(stored);
 }
 
-absl::StatusOr<LeaseResponse> Master::OpenForAppend(const std::string& project,
+absl::StatusOr<Lease> Master::OpenForAppend(const std::string& project,
                                                     const std::string& path,
                                                     const std::string& client_id) {
   absl::MutexLock ns(&ns_.mu);
@@ -479,7 +419,7 @@ absl::StatusOr<LeaseResponse> Master::OpenForAppend(const std::string& project,
   return LeaseOf(stored);
 }
 
-absl::StatusOr<LeaseResponse> Master::RenewLease(const LeaseRef& lease) {
+absl::StatusOr<Lease> Master::RenewLease(const LeaseRef& lease) {
   absl::MutexLock ns(&ns_.mu);
   ASSIGN_OR_RETURN(const FileRecord* f, ns_.CheckLease(lease));
   MetadataBatch batch;
@@ -488,14 +428,14 @@ absl::StatusOr<LeaseResponse> Master::RenewLease(const LeaseRef& lease) {
   return LeaseOf(stored);
 }
 
-absl::StatusOr<ChunkInfo> Master::AllocateChunk(const LeaseRef& lease, uint64_t index) {
+absl::StatusOr<ChunkView> Master::AllocateChunk(const LeaseRef& lease, uint64_t index) {
   absl::MutexLock ns(&ns_.mu);
   ASSIGN_OR_RETURN(const FileRecord* f, ns_.CheckLease(lease));
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&chunks_.mu);
   absl::MutexLock servers(&registry_.mu);
   if (index < static_cast<uint64_t>(f->chunk_ids_size())) {
     const uint64_t id = f->chunk_ids(index);
-    return ToChunkInfo(id, chunks_.at(id));  // a retry: same chunk
+    return ViewOf(id, chunks_.table().at(id));  // a retry: same chunk
   }
   if (index != static_cast<uint64_t>(f->chunk_ids_size())) {
     return absl::InvalidArgumentError(absl::StrCat("chunk ", index, " is not the file's next (",
@@ -508,47 +448,41 @@ absl::StatusOr<ChunkInfo> Master::AllocateChunk(const LeaseRef& lease, uint64_t 
   RefreshLiveness(Now());
   ASSIGN_OR_RETURN(Placement placed, registry_.placement().Choose(options_.replicas, {}, {}, gen_));
 
-  const uint64_t id = next_chunk_id_;
   ChunkEntry c;
   c.file_id = f->file_id();
-  c.project = ProjectOrdinal(f->project());
+  c.project = chunks_.ProjectOrdinal(f->project());
   c.index = static_cast<uint32_t>(index);
-  c.version = 1;
   for (uint32_t s : placed.servers) c.AddReplica(s);
+  MetadataBatch batch;
+  const uint64_t id = chunks_.Allocate(c, &batch);
   FileRecord updated = ns_.WithLeaseRenewed(*f);
   updated.add_chunk_ids(id);
   updated.set_modified_unix_ms(NowMs());
-  MetadataBatch batch;
-  PutChunk(&batch, id, c);
-  batch.Put(kNextChunkIdKey, absl::StrCat(id + 1));
   f = &ns_.Put(std::move(updated), &batch);
   Commit(std::move(batch));
-  ++next_chunk_id_;
-  chunks_.Put(id, c);
-  replicas_changed_at_[id] = Now();
   // Count the chunk's space at once, so a burst of allocations spreads before heartbeats catch up.
   for (uint32_t s : placed.servers) registry_.placement().AddUsage(s, f->chunk_size());
-  return ToChunkInfo(id, c);
+  return ViewOf(id, chunks_.table().at(id));
 }
 
-absl::StatusOr<ChunkInfo> Master::ReplaceReplicas(const ternion::v1::ReplaceReplicasRequest& req) {
+absl::StatusOr<ChunkView> Master::ReplaceReplicas(const WriteRecovery& req) {
   absl::ReaderMutexLock ns(&ns_.mu);  // the file does not change; its chunk does
-  ASSIGN_OR_RETURN(const FileRecord* f, ns_.CheckLease(req.lease()));
-  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(const FileRecord* f, ns_.CheckLease(req.lease));
+  absl::MutexLock lock(&chunks_.mu);
   absl::MutexLock servers(&registry_.mu);
-  if (f->chunk_ids_size() == 0 || f->chunk_ids(f->chunk_ids_size() - 1) != req.chunk_id()) {
+  if (f->chunk_ids_size() == 0 || f->chunk_ids(f->chunk_ids_size() - 1) != req.chunk_id) {
     return absl::FailedPreconditionError("only the chunk being written can be recovered");
   }
   const uint64_t index = f->chunk_ids_size() - 1;
-  if (index * f->chunk_size() + req.length() < f->length() || req.length() > f->chunk_size()) {
+  if (index * f->chunk_size() + req.length < f->length() || req.length > f->chunk_size()) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "recovery length ", req.length(), " is below the acknowledged length of the chunk"));
+        "recovery length ", req.length, " is below the acknowledged length of the chunk"));
   }
   // Survivors: the chunk's replicas the writer does not report failed. (A failed one the map no
   // longer lists, e.g. reported lost meanwhile, is simply gone already.)
-  ChunkEntry e = chunks_.at(req.chunk_id());
+  ChunkEntry e = chunks_.table().at(req.chunk_id);
   std::vector<uint32_t> failed, survivors;
-  for (const std::string& id : req.failed_server_ids()) {
+  for (const std::string& id : req.failed_server_ids) {
     if (auto s = servers_.find(id); s != servers_.end()) failed.push_back(s->second.ordinal);
   }
   for (uint32_t r : e.replica_span()) {
@@ -570,14 +504,12 @@ absl::StatusOr<ChunkInfo> Master::ReplaceReplicas(const ternion::v1::ReplaceRepl
   for (uint32_t r : placed.servers) e.AddReplica(r);
   ++e.version;
   MetadataBatch batch;
-  PutChunk(&batch, req.chunk_id(), e);
+  chunks_.Put(req.chunk_id, e, &batch);
   Commit(std::move(batch));
-  chunks_.Put(req.chunk_id(), e);
-  replicas_changed_at_[req.chunk_id()] = Now();
   for (uint32_t s : placed.servers) registry_.placement().AddUsage(s, f->chunk_size());
-  TLOG(INFO) << "write recovery of chunk " << req.chunk_id() << ": version " << e.version << ", "
+  TLOG(INFO) << "write recovery of chunk " << req.chunk_id << ": version " << e.version << ", "
              << placed.servers.size() << " replica(s) placed";
-  return ToChunkInfo(req.chunk_id(), e);
+  return ViewOf(req.chunk_id, e);
 }
 
 absl::StatusOr<uint64_t> Master::CommitLength(const LeaseRef& lease, uint64_t length) {
@@ -592,27 +524,24 @@ absl::StatusOr<uint64_t> Master::CommitLength(const LeaseRef& lease, uint64_t le
         absl::StrCat("commit of length ", length, " is beyond the allocated chunks"));
   }
   if (length == f->length()) return length;
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&chunks_.mu);
   FileRecord updated = ns_.WithLeaseRenewed(*f);
   updated.set_length(length);
   updated.set_modified_unix_ms(NowMs());
   MetadataBatch batch;
-  std::vector<std::pair<uint64_t, ChunkEntry>> changed;
   for (uint64_t i = f->length() / f->chunk_size();
        i < static_cast<uint64_t>(f->chunk_ids_size()) && i * f->chunk_size() < length; ++i) {
     const uint64_t id = f->chunk_ids(i);
-    ChunkEntry c = chunks_.at(id);
+    ChunkEntry c = chunks_.table().at(id);
     c.length = static_cast<uint32_t>(std::min(f->chunk_size(), length - i * f->chunk_size()));
-    PutChunk(&batch, id, c);
-    changed.emplace_back(id, c);
+    chunks_.Put(id, c, &batch);
   }
   ns_.Put(std::move(updated), &batch);
   Commit(std::move(batch));
-  for (auto& [id, c] : changed) chunks_.Put(id, c);
   return length;
 }
 
-absl::StatusOr<FileInfo> Master::SealFile(const LeaseRef& lease, bool seal) {
+absl::StatusOr<FileView> Master::SealFile(const LeaseRef& lease, bool seal) {
   absl::MutexLock ns(&ns_.mu);
   ASSIGN_OR_RETURN(const FileRecord* f, ns_.CheckLease(lease));
   FileRecord updated = *f;
@@ -624,20 +553,20 @@ absl::StatusOr<FileInfo> Master::SealFile(const LeaseRef& lease, bool seal) {
   MetadataBatch batch;
   const FileRecord& stored = ns_.Put(std::move(updated), &batch);
   Commit(std::move(batch));
-  return ToFileInfo(stored);
+  return ViewOf(stored);
 }
 
-absl::StatusOr<FileInfo> Master::GetFileInfo(const std::string& project, const std::string& path,
+absl::StatusOr<FileView> Master::GetFileInfo(const std::string& project, const std::string& path,
                                              bool with_chunks) {
   absl::ReaderMutexLock ns(&ns_.mu);
   ASSIGN_OR_RETURN(const FileRecord* f, ns_.Find(project, path));
-  if (!with_chunks) return ToFileInfo(*f);
-  absl::ReaderMutexLock lock(&mu_);
+  if (!with_chunks) return ViewOf(*f);
+  absl::ReaderMutexLock lock(&chunks_.mu);
   absl::ReaderMutexLock servers(&registry_.mu);
-  return ToFileInfoWithChunks(*f);
+  return ViewWithChunks(*f);
 }
 
-absl::StatusOr<std::vector<FileInfo>> Master::ListFiles(const std::string& project,
+absl::StatusOr<std::vector<FileView>> Master::ListFiles(const std::string& project,
                                                         const std::string& prefix,
                                                         uint32_t limit) {
   RETURN_IF_ERROR(ValidateProjectName(project));
@@ -646,12 +575,12 @@ absl::StatusOr<std::vector<FileInfo>> Master::ListFiles(const std::string& proje
   }
   absl::ReaderMutexLock ns(&ns_.mu);
   RETURN_IF_ERROR(ns_.CheckProject(project));
-  std::vector<FileInfo> out;
+  std::vector<FileView> out;
   const std::string start = FileKey(project, prefix);
   for (auto it = ns_.files().lower_bound(start); it != ns_.files().end(); ++it) {
     if (it->first.compare(0, start.size(), start) != 0) break;
     if (limit != 0 && out.size() >= limit) break;
-    out.push_back(ToFileInfo(it->second));
+    out.push_back(ViewOf(it->second));
   }
   return out;
 }
@@ -664,75 +593,54 @@ absl::Status Master::DeleteFile(const std::string& project, const std::string& p
         project, "/", path, " is being written by ", f->lease_holder(),
         "; wait for it to close, or delete with --force (which revokes the lease)"));
   }
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&chunks_.mu);
   // The name goes at once; the chunks stay recorded as deleted until garbage collection wipes
   // their replicas. A chunk another file (a snapshot) still references only loses a reference.
   MetadataBatch batch;
-  std::vector<std::pair<uint64_t, ChunkEntry>> changed;
-  for (uint64_t id : f->chunk_ids()) {
-    ChunkEntry c = chunks_.at(id);
-    if (c.extra_refs > 0) {
-      --c.extra_refs;
-    } else {
-      c.flags |= ChunkEntry::kDeleted;
-    }
-    PutChunk(&batch, id, c);
-    changed.emplace_back(id, c);
-  }
+  for (uint64_t id : f->chunk_ids()) chunks_.DropReference(id, &batch);
   ns_.Erase(project, path, &batch);
   Commit(std::move(batch));
-  for (auto& [id, c] : changed) chunks_.Put(id, c);
   return absl::OkStatus();
 }
 
-FileInfo Master::ToFileInfo(const FileRecord& f) {
-  FileInfo info;
-  info.set_project(f.project());
-  info.set_path(f.path());
-  info.set_file_id(f.file_id());
-  info.set_length(f.length());
-  info.set_chunk_size(f.chunk_size());
-  info.set_sealed(f.sealed());
-  info.set_under_lease(ns_.UnderLease(f));
-  info.set_created_unix_ms(f.created_unix_ms());
-  info.set_modified_unix_ms(f.modified_unix_ms());
-  return info;
+FileView Master::ViewOf(const FileRecord& f) {
+  return {.project = f.project(),
+          .path = f.path(),
+          .file_id = f.file_id(),
+          .length = f.length(),
+          .chunk_size = f.chunk_size(),
+          .sealed = f.sealed(),
+          .under_lease = ns_.UnderLease(f),
+          .created_unix_ms = f.created_unix_ms(),
+          .modified_unix_ms = f.modified_unix_ms()};
 }
 
-FileInfo Master::ToFileInfoWithChunks(const FileRecord& f) {
-  FileInfo info = ToFileInfo(f);
-  for (uint64_t id : f.chunk_ids()) *info.add_chunks() = ToChunkInfo(id, chunks_.at(id));
-  return info;
+FileView Master::ViewWithChunks(const FileRecord& f) {
+  FileView view = ViewOf(f);
+  view.chunks.reserve(f.chunk_ids_size());
+  for (uint64_t id : f.chunk_ids()) view.chunks.push_back(ViewOf(id, chunks_.table().at(id)));
+  return view;
 }
 
-ChunkInfo Master::ToChunkInfo(uint64_t id, const ChunkEntry& c) {
-  ChunkInfo info;
-  info.set_chunk_id(id);
-  info.set_version(c.version);
-  info.set_index(c.index);
-  info.set_length(c.length);
+ChunkView Master::ViewOf(uint64_t id, const ChunkEntry& c) {
+  ChunkView view{.chunk_id = id, .version = c.version, .index = c.index, .length = c.length};
+  auto location = [&](const ServerInfo& s) ABSL_SHARED_LOCKS_REQUIRED(registry_.mu) {
+    return ReplicaLocation{s.record.server_id(), s.record.address(), s.rack()};
+  };
   // Live replicas first, so readers try them before servers the master has not heard from.
   const absl::Time now = Now();
   for (bool live_pass : {true, false}) {
     for (uint32_t r : c.replica_span()) {
       const ServerInfo& s = registry_.at(r);
-      if (registry_.IsLive(s, now) != live_pass) continue;
-      auto* loc = info.add_replicas();
-      loc->set_server_id(s.record.server_id());
-      loc->set_address(s.record.address());
-      loc->set_rack(s.rack());
+      if (registry_.IsLive(s, now) == live_pass) view.replicas.push_back(location(s));
     }
   }
   if (LiveReplicas(c, now) == 0) {  // the damaged copies kept for salvage
     for (const auto& [copy, o] : CorruptCopies(id)) {
-      const ServerInfo& s = registry_.at(copy->ordinal);
-      auto* loc = info.add_corrupt_replicas();
-      loc->set_server_id(s.record.server_id());
-      loc->set_address(s.record.address());
-      loc->set_rack(s.rack());
+      view.corrupt_replicas.push_back(location(registry_.at(copy->ordinal)));
     }
   }
-  return info;
+  return view;
 }
 
 std::vector<std::pair<const Master::ServerState*, const Master::Orphan*>> Master::CorruptCopies(
@@ -771,7 +679,7 @@ void Master::ReplicaHealth(const ChunkEntry& c, absl::Time now, int* live, bool*
 
 void Master::FillServerStatus(const ServerInfo& s, absl::Time now,
                               ternion::v1::ChunkServerStatus* out) {
-  const uint64_t replicas = chunks_.OnServer(s.ordinal).size();
+  const uint64_t replicas = chunks_.table().OnServer(s.ordinal).size();
   out->set_server_id(s.record.server_id());
   out->set_address(s.record.address());
   out->set_rack(s.rack());
@@ -796,11 +704,11 @@ ChunkHealth Master::CountChunkHealth() {
   const size_t slice = std::min<size_t>(4096, options_.move_scan_slice);
   for (uint64_t cursor = 0;;) {
     {
-      absl::ReaderMutexLock lock(&mu_);
+      absl::ReaderMutexLock lock(&chunks_.mu);
       absl::ReaderMutexLock servers(&registry_.mu);
       const absl::Time now = Now();
-      auto it = chunks_.lower_bound(cursor);
-      for (size_t n = 0; it != chunks_.end() && n < slice; ++it, ++n) {
+      auto it = chunks_.table().lower_bound(cursor);
+      for (size_t n = 0; it != chunks_.table().end() && n < slice; ++it, ++n) {
         const auto& [id, c] = *it;
         if (c.deleted()) continue;
         int live;
@@ -809,7 +717,7 @@ ChunkHealth Master::CountChunkHealth() {
         CountChunk(c.num_replicas, live, options_.replicas, rack_safe,
                    live == 0 && !CorruptCopies(id).empty(), &h);
       }
-      if (it == chunks_.end()) return h;
+      if (it == chunks_.table().end()) return h;
       cursor = it->first;
     }
     absl::SleepFor(absl::Microseconds(50));
@@ -833,7 +741,7 @@ ternion::v1::ClusterStatusResponse Master::StatusWith(const ChunkHealth& h) {
     resp.set_projects(ns_.projects().size());
     resp.set_files(ns_.files().size());
   }
-  absl::ReaderMutexLock lock(&mu_);
+  absl::ReaderMutexLock lock(&chunks_.mu);
   absl::ReaderMutexLock servers(&registry_.mu);
   const absl::Time now = Now();
   for (const auto& [id, s] : registry_.servers()) {
@@ -851,7 +759,7 @@ ternion::v1::ClusterStatusResponse Master::StatusWith(const ChunkHealth& h) {
   return resp;
 }
 
-absl::StatusOr<FileInfo> Master::RenameFile(const std::string& project, const std::string& path,
+absl::StatusOr<FileView> Master::RenameFile(const std::string& project, const std::string& path,
                                             const std::string& new_path) {
   RETURN_IF_ERROR(ValidatePath(new_path));
   absl::MutexLock ns(&ns_.mu);
@@ -871,10 +779,10 @@ absl::StatusOr<FileInfo> Master::RenameFile(const std::string& project, const st
   ns_.Erase(project, path, &batch);
   const FileRecord& stored = ns_.Put(std::move(renamed), &batch);
   Commit(std::move(batch));
-  return ToFileInfo(stored);
+  return ViewOf(stored);
 }
 
-absl::StatusOr<FileInfo> Master::SnapshotFile(const std::string& project, const std::string& path,
+absl::StatusOr<FileView> Master::SnapshotFile(const std::string& project, const std::string& path,
                                               const std::string& snapshot_path) {
   RETURN_IF_ERROR(ValidatePath(snapshot_path));
   absl::MutexLock ns(&ns_.mu);
@@ -897,29 +805,19 @@ absl::StatusOr<FileInfo> Master::SnapshotFile(const std::string& project, const 
   *snap.mutable_chunk_ids() = f->chunk_ids();
   snap.set_created_unix_ms(NowMs());
   snap.set_modified_unix_ms(NowMs());
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&chunks_.mu);
   MetadataBatch batch;
-  std::vector<std::pair<uint64_t, ChunkEntry>> changed;
-  for (uint64_t id : f->chunk_ids()) {
-    ChunkEntry c = chunks_.at(id);
-    if (c.extra_refs == UINT16_MAX) {
-      return absl::ResourceExhaustedError(absl::StrCat("chunk ", id, " has too many snapshots"));
-    }
-    ++c.extra_refs;
-    PutChunk(&batch, id, c);
-    changed.emplace_back(id, c);
-  }
+  RETURN_IF_ERROR(chunks_.AddReferences({f->chunk_ids().begin(), f->chunk_ids().end()}, &batch));
   const FileRecord& stored = ns_.Put(std::move(snap), &batch);
   Commit(std::move(batch));
-  for (auto& [id, c] : changed) chunks_.Put(id, c);
-  return ToFileInfo(stored);
+  return ViewOf(stored);
 }
 
 ternion::v1::GcStatusResponse Master::GcStatus() {
-  absl::ReaderMutexLock lock(&mu_);
+  absl::ReaderMutexLock lock(&chunks_.mu);
   ternion::v1::GcStatusResponse resp;
-  resp.set_chunks_pending(chunks_.DeletedChunks());
-  resp.set_bytes_pending_wipe(chunks_.DeletedReplicaBytes());
+  resp.set_chunks_pending(chunks_.table().DeletedChunks());
+  resp.set_bytes_pending_wipe(chunks_.table().DeletedReplicaBytes());
   resp.set_bytes_wiped_total(bytes_wiped_);
   resp.set_replicas_wiped_total(replicas_wiped_);
   const SetAsideCounts set_aside = CountSetAside();
@@ -936,7 +834,7 @@ Master::SetAsideCounts Master::CountSetAside() {
     for (const auto& [chunk, o] : s.quarantined) {
       if (o.report.bad_blocks_size() > 0) {
         ++counts.corrupt;
-      } else if (!chunks_.contains(chunk)) {
+      } else if (!chunks_.table().contains(chunk)) {
         ++counts.orphans;
       }
     }
@@ -951,7 +849,7 @@ absl::StatusOr<ternion::v1::FsckResponse> Master::Fsck(const std::string& projec
   if (!project.empty()) RETURN_IF_ERROR(ValidateProjectName(project));
   absl::ReaderMutexLock ns(&ns_.mu);
   if (!project.empty()) RETURN_IF_ERROR(ns_.CheckProject(project));
-  absl::ReaderMutexLock lock(&mu_);
+  absl::ReaderMutexLock lock(&chunks_.mu);
   absl::ReaderMutexLock servers(&registry_.mu);
   const absl::Time now = Now();
   ternion::v1::FsckResponse resp;
@@ -960,7 +858,7 @@ absl::StatusOr<ternion::v1::FsckResponse> Master::Fsck(const std::string& projec
     resp.set_files(resp.files() + 1);
     for (int i = 0; i < f.chunk_ids_size(); ++i) {
       resp.set_chunks(resp.chunks() + 1);
-      const ChunkEntry& c = chunks_.at(f.chunk_ids(i));
+      const ChunkEntry& c = chunks_.table().at(f.chunk_ids(i));
       int live;
       bool rack_safe;
       ReplicaHealth(c, now, &live, &rack_safe);
@@ -1011,9 +909,9 @@ absl::StatusOr<ternion::v1::FsckResponse> Master::Fsck(const std::string& projec
 
 absl::Status Master::CheckInvariants() {
   absl::ReaderMutexLock ns(&ns_.mu);
-  absl::ReaderMutexLock lock(&mu_);
+  absl::ReaderMutexLock lock(&chunks_.mu);
   absl::ReaderMutexLock servers(&registry_.mu);
-  if (!chunks_.Consistent()) return absl::InternalError("chunk map, lists and counts disagree");
+  if (!chunks_.table().Consistent()) return absl::InternalError("chunk map, lists and counts disagree");
   if (servers_.size() != registry_.size() || server_by_ordinal_.size() != registry_.size()) {
     return absl::InternalError("the chunk side and the registry know different servers");
   }
@@ -1029,14 +927,14 @@ absl::Status Master::CheckInvariants() {
       return absl::InternalError(absl::StrCat("file ", f.path(), " is longer than its chunks"));
     }
     for (uint64_t id : f.chunk_ids()) {
-      auto c = chunks_.find(id);
-      if (c == chunks_.end() || c->second.deleted()) {
+      auto c = chunks_.table().find(id);
+      if (c == chunks_.table().end() || c->second.deleted()) {
         return absl::InternalError(absl::StrCat("file ", f.path(), " has no live chunk ", id));
       }
       ++refs[id];
     }
   }
-  for (const auto& [id, e] : chunks_) {
+  for (const auto& [id, e] : chunks_.table()) {
     if (!e.deleted() && refs[id] != 1u + e.extra_refs) {
       return absl::InternalError(absl::StrCat("chunk ", id, " is referenced by ", refs[id],
                                               " files, not 1 + ", e.extra_refs));

@@ -9,7 +9,7 @@
 // on or answered. A failed log write is fatal (see MetadataLog).
 //
 // Thread-safe. Its components have their own locks, taken in one order: the namespace (ns_.mu),
-// the chunk map (mu_), the server registry (registry_.mu); no lock is held across I/O.
+// the chunk map (chunks_.mu), the server registry (registry_.mu); no lock is held across I/O.
 
 #include <atomic>
 #include <functional>
@@ -29,7 +29,9 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "master/chunk_health_report.h"
+#include "master/chunk_manager.h"
 #include "master/chunk_map.h"
+#include "master/file_view.h"
 #include "master/copy_slots.h"
 #include "master/metadata_log.h"
 #include "master/metadata_store.h"
@@ -136,46 +138,38 @@ class Master {
 
   // Projects.
   absl::Status CreateProject(const std::string& name, const std::string& owner);
-  std::vector<ternion::v1::ProjectEntry> ListProjects();
+  std::vector<ternion::v1::ProjectRecord> ListProjects();
 
   // Namespace. Writers hold a lease; the lease id names it in later calls.
-  absl::StatusOr<ternion::v1::LeaseResponse> CreateFile(const std::string& project,
-                                                        const std::string& path,
-                                                        uint64_t chunk_size,
-                                                        const std::string& client_id,
-                                                        const std::string& request_id = "");
-  absl::StatusOr<ternion::v1::LeaseResponse> OpenForAppend(const std::string& project,
-                                                           const std::string& path,
-                                                           const std::string& client_id);
-  absl::StatusOr<ternion::v1::LeaseResponse> RenewLease(const ternion::v1::LeaseRef& lease);
+  absl::StatusOr<Lease> CreateFile(const std::string& project, const std::string& path,
+                                   uint64_t chunk_size, const std::string& client_id,
+                                   const std::string& request_id = "");
+  absl::StatusOr<Lease> OpenForAppend(const std::string& project, const std::string& path,
+                                      const std::string& client_id);
+  absl::StatusOr<Lease> RenewLease(const LeaseRef& lease);
   // Allocates chunk `index` (the file's next) on `replicas` servers, or returns the chunk
   // already allocated there (a retried call).
-  absl::StatusOr<ternion::v1::ChunkInfo> AllocateChunk(const ternion::v1::LeaseRef& lease,
-                                                       uint64_t index);
-  // Write recovery for the file's last chunk (see ReplaceReplicasRequest).
-  absl::StatusOr<ternion::v1::ChunkInfo> ReplaceReplicas(
-      const ternion::v1::ReplaceReplicasRequest& req);
+  absl::StatusOr<ChunkView> AllocateChunk(const LeaseRef& lease, uint64_t index);
+  // Write recovery for the file's last chunk (see WriteRecovery).
+  absl::StatusOr<ChunkView> ReplaceReplicas(const WriteRecovery& req);
   // Records `length` bytes as acknowledged (durable on every replica). Never shrinks a file.
-  absl::StatusOr<uint64_t> CommitLength(const ternion::v1::LeaseRef& lease, uint64_t length);
-  absl::StatusOr<ternion::v1::FileInfo> SealFile(const ternion::v1::LeaseRef& lease, bool seal);
-  absl::StatusOr<ternion::v1::FileInfo> GetFileInfo(const std::string& project,
-                                                    const std::string& path, bool with_chunks);
-  absl::StatusOr<std::vector<ternion::v1::FileInfo>> ListFiles(const std::string& project,
-                                                               const std::string& prefix,
-                                                               uint32_t limit);
+  absl::StatusOr<uint64_t> CommitLength(const LeaseRef& lease, uint64_t length);
+  absl::StatusOr<FileView> SealFile(const LeaseRef& lease, bool seal);
+  absl::StatusOr<FileView> GetFileInfo(const std::string& project, const std::string& path,
+                                       bool with_chunks);
+  absl::StatusOr<std::vector<FileView>> ListFiles(const std::string& project,
+                                                  const std::string& prefix, uint32_t limit);
   // Removes the file from the namespace at once. Refused while a writer holds the lease unless
   // `force` (which revokes it). Its chunks are wiped on every holder by garbage collection.
   absl::Status DeleteFile(const std::string& project, const std::string& path, bool force = false);
   ternion::v1::GcStatusResponse GcStatus();
   // Renames a closed file within its project in one synced write (refused while a writer holds
   // its lease, and when `new_path` exists).
-  absl::StatusOr<ternion::v1::FileInfo> RenameFile(const std::string& project,
-                                                   const std::string& path,
-                                                   const std::string& new_path);
+  absl::StatusOr<FileView> RenameFile(const std::string& project, const std::string& path,
+                                      const std::string& new_path);
   // A sealed, read-only copy of a closed file sharing its chunks (see SnapshotFileRequest).
-  absl::StatusOr<ternion::v1::FileInfo> SnapshotFile(const std::string& project,
-                                                     const std::string& path,
-                                                     const std::string& snapshot_path);
+  absl::StatusOr<FileView> SnapshotFile(const std::string& project, const std::string& path,
+                                        const std::string& snapshot_path);
 
   // Chunk counts come from a walk of the chunk map that starts after the call (in slices, the
   // mutex released between them; concurrent callers share a walk); the rest is current.
@@ -268,8 +262,8 @@ class Master {
   }
   absl::Status Load();
   // Chunk counts by health, from one walk of the chunk map.
-  ChunkHealth CountChunkHealth() ABSL_LOCKS_EXCLUDED(mu_);  // one walk, in slices
-  ternion::v1::ClusterStatusResponse StatusWith(const ChunkHealth& h) ABSL_LOCKS_EXCLUDED(mu_);
+  ChunkHealth CountChunkHealth() ABSL_LOCKS_EXCLUDED(chunks_.mu);  // one walk, in slices
+  ternion::v1::ClusterStatusResponse StatusWith(const ChunkHealth& h) ABSL_LOCKS_EXCLUDED(chunks_.mu);
   // Appends the batch of a change just applied to memory to the log (see WaitDurable). Called
   // with the lock of every component the change touched still held, so the log orders the
   // changes to any one record as memory does.
@@ -278,25 +272,17 @@ class Master {
   }
   // FinishMoves' bookkeeping of one move: whether it was recorded.
   bool RecordMove(const ReplicaMove& move, const absl::Status& copied)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_, registry_.mu);
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(chunks_.mu, registry_.mu);
 
-  // Dense numbering of servers (in the registry and on the chunk side at once) and projects.
+  // Dense numbering of servers (in the registry, the chunk manager and the chunk side at once).
   ServerState& ServerByName(const std::string& id)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_, registry_.mu);
-  uint32_t ProjectOrdinal(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-
-  ChunkEntry EntryOf(const ternion::v1::ChunkRecord& c)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_, registry_.mu);
-  ternion::v1::ChunkRecord RecordOf(uint64_t id, const ChunkEntry& e)
-      ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  void PutChunk(MetadataBatch* batch, uint64_t id, const ChunkEntry& e)
-      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(chunks_.mu, registry_.mu);
   void PutServer(MetadataBatch* batch, const ternion::v1::ChunkServerRecord& r);
-  void AddAudit(MetadataBatch* batch, const std::string& action) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AddAudit(MetadataBatch* batch, const std::string& action) ABSL_EXCLUSIVE_LOCKS_REQUIRED(chunks_.mu);
 
   // Sweeps the registry for servers whose liveness changed; the chunks of one found dead are
   // examined for repair before any other.
-  void RefreshLiveness(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_, registry_.mu);
+  void RefreshLiveness(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(chunks_.mu, registry_.mu);
   // What a server must do after a report: wipe, quarantine, release.
   struct ReportActions {
     std::vector<uint64_t> remove;
@@ -314,27 +300,27 @@ class Master {
   // certain: failed disk, corruption) are dropped at once.
   ReportActions Reconcile(ServerState& s, const ReportIndex& report, absl::Time now,
                           const absl::flat_hash_set<uint64_t>& lost = {})
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) ABSL_SHARED_LOCKS_REQUIRED(registry_.mu);
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(chunks_.mu) ABSL_SHARED_LOCKS_REQUIRED(registry_.mu);
   static void FillReportResponse(const ReportActions& actions,
                                  google::protobuf::RepeatedField<uint64_t>* remove,
                                  google::protobuf::RepeatedField<uint64_t>* quarantine,
                                  google::protobuf::RepeatedField<uint64_t>* release);
-  int LiveReplicas(const ChunkEntry& e, absl::Time now) ABSL_SHARED_LOCKS_REQUIRED(mu_, registry_.mu);
+  int LiveReplicas(const ChunkEntry& e, absl::Time now) ABSL_SHARED_LOCKS_REQUIRED(chunks_.mu, registry_.mu);
   // What the report planner needs to know of chunk `e` (null: unknown) for a replica on `s`.
   ChunkFacts FactsOf(const ChunkEntry* e, const ServerState& s, absl::Time now)
-      ABSL_SHARED_LOCKS_REQUIRED(mu_, registry_.mu);
+      ABSL_SHARED_LOCKS_REQUIRED(chunks_.mu, registry_.mu);
   ternion::v1::OrphansResponse ListOrphans(const ternion::v1::OrphansRequest& req, absl::Time now)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(chunks_.mu);
   // Makes an unknown chunk a sealed file <project>/lost+found/chunk-<id> held by `copies`.
   absl::StatusOr<std::string> AdoptOrphan(
       uint64_t id, const std::vector<std::pair<ServerState*, ternion::v1::ReplicaReport>>& copies)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(ns_.mu, mu_);
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(ns_.mu, chunks_.mu);
   // Damaged copies of a chunk kept in quarantine: (server, its report), from corrupt_copies_.
   std::vector<std::pair<const ServerState*, const Orphan*>> CorruptCopies(uint64_t id)
-      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+      ABSL_SHARED_LOCKS_REQUIRED(chunks_.mu);
   // Replaces what `s` holds in quarantine, keeping corrupt_copies_ in step.
   void SetQuarantined(ServerState& s, absl::flat_hash_map<uint64_t, Orphan> quarantined)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(chunks_.mu);
   // Replicas set aside across the cluster, for status, gc status and metrics.
   struct SetAsideCounts {
     uint64_t orphans = 0;       // quarantined, chunk unknown
@@ -342,47 +328,45 @@ class Master {
     uint64_t held_servers = 0;  // reports held by the deletion valve
     uint64_t unwiped = 0;       // on failed disks, or damaged at load
   };
-  SetAsideCounts CountSetAside() ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  SetAsideCounts CountSetAside() ABSL_SHARED_LOCKS_REQUIRED(chunks_.mu);
   // Writes one audit record on its own.
-  void AuditNow(const std::string& action) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AuditNow(const std::string& action) ABSL_EXCLUSIVE_LOCKS_REQUIRED(chunks_.mu);
   // Move planning. A pass examines the whole chunk map, in slices of bounded size (one per
   // TakeMoves), so no call holds the mutex for a walk of the map; chunks flagged by events (a
   // server died, a report dropped replicas) are examined first. StartMovePass takes the
   // balancer's figures for the pass; PlanMove queues the move one chunk needs, if any;
   // FinishMovePass ends the pass (and the drains it completed).
-  void StartMovePass(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_, registry_.mu);
+  void StartMovePass(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(chunks_.mu, registry_.mu);
   // Examines up to `budget` chunks (flagged ones first); returns how many it examined (fewer
   // when the queue filled or nothing was left).
   size_t ScanMoveSlice(absl::Time now, size_t budget)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_, registry_.mu);
-  void PlanMove(uint64_t id, const ChunkEntry& e, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_, registry_.mu);
-  void FinishMovePass(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_, registry_.mu);
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(chunks_.mu, registry_.mu);
+  void PlanMove(uint64_t id, const ChunkEntry& e, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(chunks_.mu, registry_.mu);
+  void FinishMovePass(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(chunks_.mu, registry_.mu);
   // Whether a chunk's bytes can no longer change (full, sealed, its file has no writer, or the
   // writer's lease was recovered).
-  bool ChunkStable(const ChunkEntry& e) ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  bool ChunkStable(const ChunkEntry& e) ABSL_SHARED_LOCKS_REQUIRED(chunks_.mu);
   // Its replicas: the chunks the map places on it (deleted ones included until wiped).
   void FillServerStatus(const ServerInfo& s, absl::Time now, ternion::v1::ChunkServerStatus* out)
-      ABSL_SHARED_LOCKS_REQUIRED(mu_, registry_.mu);
+      ABSL_SHARED_LOCKS_REQUIRED(chunks_.mu, registry_.mu);
   // Validates and applies topology changes as one batch with one audit record.
   absl::StatusOr<std::string> ApplyTopology(const ternion::v1::ImportTopologyRequest& req,
                                             const std::string& action)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_, registry_.mu);
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(chunks_.mu, registry_.mu);
 
   absl::Time Now() const { return options_.clock->Now(); }
   int64_t NowMs() const { return options_.clock->NowMs(); }
   // The answer to a call that granted or renewed the lease on `f`.
-  ternion::v1::LeaseResponse LeaseOf(const ternion::v1::FileRecord& f)
-      ABSL_SHARED_LOCKS_REQUIRED(ns_.mu);
-  // The file as clients see it (its chunks: call ToChunkInfo for each, under mu_).
-  ternion::v1::FileInfo ToFileInfo(const ternion::v1::FileRecord& f)
-      ABSL_SHARED_LOCKS_REQUIRED(ns_.mu);
-  ternion::v1::FileInfo ToFileInfoWithChunks(const ternion::v1::FileRecord& f)
-      ABSL_SHARED_LOCKS_REQUIRED(ns_.mu, mu_, registry_.mu);
-  ternion::v1::ChunkInfo ToChunkInfo(uint64_t id, const ChunkEntry& c)
-      ABSL_SHARED_LOCKS_REQUIRED(mu_, registry_.mu);
+  Lease LeaseOf(const ternion::v1::FileRecord& f) ABSL_SHARED_LOCKS_REQUIRED(ns_.mu);
+  // The file as clients see it (its chunks: call ViewOf for each, under chunks_.mu).
+  FileView ViewOf(const ternion::v1::FileRecord& f) ABSL_SHARED_LOCKS_REQUIRED(ns_.mu);
+  FileView ViewWithChunks(const ternion::v1::FileRecord& f)
+      ABSL_SHARED_LOCKS_REQUIRED(ns_.mu, chunks_.mu, registry_.mu);
+  ChunkView ViewOf(uint64_t id, const ChunkEntry& c)
+      ABSL_SHARED_LOCKS_REQUIRED(chunks_.mu, registry_.mu);
   // Counts the live replicas of a chunk and whether they sit in distinct racks.
   void ReplicaHealth(const ChunkEntry& c, absl::Time now, int* live, bool* rack_safe)
-      ABSL_SHARED_LOCKS_REQUIRED(mu_, registry_.mu);
+      ABSL_SHARED_LOCKS_REQUIRED(chunks_.mu, registry_.mu);
 
   const std::unique_ptr<MetadataStore> store_;
   const MasterOptions options_;
@@ -391,30 +375,27 @@ class Master {
   // Says why a chunkserver stamped with `their_id` (empty: not stamped yet) may not join.
   absl::Status CheckClusterId(const std::string& server_id, const std::string& their_id) const;
 
-  // Lock order (docs/architecture.md): health_report_'s lock, then ns_.mu, then mu_, then
+  // Lock order (docs/architecture.md): health_report_'s lock, then ns_.mu, then chunks_.mu, then
   // registry_.mu, then the file facts' lock (ns_.facts()), then the log's. A chunk-health walk
-  // takes mu_ slice by slice.
+  // takes chunks_.mu slice by slice.
   ChunkHealthReport health_report_{[this] { return CountChunkHealth(); }};
   // Projects, files and leases, under their own lock ns_.mu.
   Namespace ns_;
-  // The chunk map, what the master knows of each server's replicas, moves and garbage
-  // collection.
-  absl::Mutex mu_;
+  // The chunk map, versions, allocation and deleted chunks, under their own lock chunks_.mu.
+  // Under the same lock the master keeps the chunk side of its decisions below: each server's
+  // set-aside replicas, moves, and garbage collection.
+  ChunkManager chunks_{options_.clock};
   // The chunkservers: membership, liveness, load, racks and placement, under registry_.mu.
   ServerRegistry registry_;
-  absl::BitGen gen_ ABSL_GUARDED_BY(mu_);
-  uint64_t next_chunk_id_ ABSL_GUARDED_BY(mu_) = 1;
-  ChunkTable chunks_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, ServerState> servers_ ABSL_GUARDED_BY(mu_);  // nodes are stable
-  std::vector<ServerState*> server_by_ordinal_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::string> project_names_ ABSL_GUARDED_BY(mu_);  // by ordinal
-  absl::flat_hash_map<std::string, uint32_t> project_ordinals_ ABSL_GUARDED_BY(mu_);
-  uint64_t next_audit_seq_ ABSL_GUARDED_BY(mu_) = 1;
+  absl::BitGen gen_ ABSL_GUARDED_BY(chunks_.mu);
+  std::map<std::string, ServerState> servers_ ABSL_GUARDED_BY(chunks_.mu);  // nodes are stable
+  std::vector<ServerState*> server_by_ordinal_ ABSL_GUARDED_BY(chunks_.mu);
+  uint64_t next_audit_seq_ ABSL_GUARDED_BY(chunks_.mu) = 1;
 
   // Replica moves: planned, then taken by the scheduler, then finished.
-  std::vector<ReplicaMove> move_queue_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_set<uint64_t> queued_chunks_ ABSL_GUARDED_BY(mu_);  // chunks in move_queue_
-  absl::btree_set<uint64_t> urgent_chunks_ ABSL_GUARDED_BY(mu_);      // examine these first
+  std::vector<ReplicaMove> move_queue_ ABSL_GUARDED_BY(chunks_.mu);
+  absl::flat_hash_set<uint64_t> queued_chunks_ ABSL_GUARDED_BY(chunks_.mu);  // chunks in move_queue_
+  absl::btree_set<uint64_t> urgent_chunks_ ABSL_GUARDED_BY(chunks_.mu);      // examine these first
   struct MovePass {
     bool running = false;
     uint64_t cursor = 0;  // the next chunk id to examine
@@ -422,44 +403,41 @@ class Master {
     std::vector<int64_t> excess, deficit;  // bytes each server is above / below the mean fill
     std::vector<uint32_t> not_below_mean;
   };
-  MovePass pass_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<uint64_t, ReplicaMove> moves_in_flight_ ABSL_GUARDED_BY(mu_);
-  absl::Time last_move_scan_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  // When chunks last gained or lost a replica (pruned after a minute), so a report built just
-  // before such a change is not taken as a loss.
-  absl::flat_hash_map<uint64_t, absl::Time> replicas_changed_at_ ABSL_GUARDED_BY(mu_);
+  MovePass pass_ ABSL_GUARDED_BY(chunks_.mu);
+  absl::flat_hash_map<uint64_t, ReplicaMove> moves_in_flight_ ABSL_GUARDED_BY(chunks_.mu);
+  absl::Time last_move_scan_ ABSL_GUARDED_BY(chunks_.mu) = absl::InfinitePast();
   // Until --dead-after has passed since start, servers may not have re-registered yet: no
   // repairs (like HDFS safe mode), so a master restart starts no re-replication storm.
   const absl::Time started_ = options_.clock->Now();
-  bool balancer_running_ ABSL_GUARDED_BY(mu_) = false;
-  double balancer_band_ ABSL_GUARDED_BY(mu_);
-  uint64_t copy_bandwidth_ ABSL_GUARDED_BY(mu_);  // per server, into it
-  CopySlots copy_slots_ ABSL_GUARDED_BY(mu_){options_.copies_per_server};
-  uint64_t balancer_bytes_moved_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t balancer_moves_done_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t replicas_repaired_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t bytes_repaired_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t corrupt_replicas_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t valve_trips_ ABSL_GUARDED_BY(mu_) = 0;
+  bool balancer_running_ ABSL_GUARDED_BY(chunks_.mu) = false;
+  double balancer_band_ ABSL_GUARDED_BY(chunks_.mu);
+  uint64_t copy_bandwidth_ ABSL_GUARDED_BY(chunks_.mu);  // per server, into it
+  CopySlots copy_slots_ ABSL_GUARDED_BY(chunks_.mu){options_.copies_per_server};
+  uint64_t balancer_bytes_moved_ ABSL_GUARDED_BY(chunks_.mu) = 0;
+  uint64_t balancer_moves_done_ ABSL_GUARDED_BY(chunks_.mu) = 0;
+  uint64_t replicas_repaired_ ABSL_GUARDED_BY(chunks_.mu) = 0;
+  uint64_t bytes_repaired_ ABSL_GUARDED_BY(chunks_.mu) = 0;
+  uint64_t corrupt_replicas_ ABSL_GUARDED_BY(chunks_.mu) = 0;
+  uint64_t valve_trips_ ABSL_GUARDED_BY(chunks_.mu) = 0;
   // Garbage collection (the deleted chunks themselves are in chunks_): when each holder was
   // last told to wipe (told again after a while until it confirms), and totals.
   // Replicas lost with a failed disk, never wiped: (server id, chunk id), persisted under u/,
   // until an operator acknowledges the disk as destroyed.
-  std::set<std::pair<std::string, uint64_t>> unwiped_ ABSL_GUARDED_BY(mu_);
+  std::set<std::pair<std::string, uint64_t>> unwiped_ ABSL_GUARDED_BY(chunks_.mu);
   // Chunk -> ordinals of the servers holding a damaged copy of it in quarantine: an index of
   // the servers' `quarantined` maps, so a chunk's damaged copies are found without a walk.
-  absl::flat_hash_map<uint64_t, std::vector<uint32_t>> corrupt_copies_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, std::vector<uint32_t>> corrupt_copies_ ABSL_GUARDED_BY(chunks_.mu);
   // 64 wipes per server per heartbeat; unconfirmed ones asked again after 30 s.
-  WipeHandout wipe_handout_ ABSL_GUARDED_BY(mu_){64, absl::Seconds(30)};
-  uint64_t bytes_wiped_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t replicas_wiped_ ABSL_GUARDED_BY(mu_) = 0;
+  WipeHandout wipe_handout_ ABSL_GUARDED_BY(chunks_.mu){64, absl::Seconds(30)};
+  uint64_t bytes_wiped_ ABSL_GUARDED_BY(chunks_.mu) = 0;
+  uint64_t replicas_wiped_ ABSL_GUARDED_BY(chunks_.mu) = 0;
   // Records that `s` no longer holds replicas of these deleted chunks (wiped, or absent from its
   // report); a chunk wiped everywhere is forgotten.
   void RecordWiped(ServerState& s, const std::vector<uint64_t>& ids)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(chunks_.mu);
   // Takes the wipes `s` reports and hands it the next ones (in a heartbeat).
   void CollectGarbage(ServerState& s, const ternion::v1::HeartbeatRequest& req,
-                      ternion::v1::HeartbeatResponse* resp) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                      ternion::v1::HeartbeatResponse* resp) ABSL_EXCLUSIVE_LOCKS_REQUIRED(chunks_.mu);
 };
 
 }  // namespace ternion::master

@@ -30,7 +30,7 @@ bool Draining(const ternion::v1::ChunkServerRecord& r) {
 }  // namespace
 
 ternion::v1::ReplicationLimits Master::ReplicationLimits() {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&chunks_.mu);
   ternion::v1::ReplicationLimits out;
   out.set_bandwidth_bytes_per_s(copy_bandwidth_);
   out.set_copies_per_server(copy_slots_.limit());
@@ -40,7 +40,7 @@ ternion::v1::ReplicationLimits Master::ReplicationLimits() {
 ternion::v1::ReplicationLimits Master::SetReplicationLimits(
     const ternion::v1::ReplicationLimits& req) {
   {
-    absl::MutexLock lock(&mu_);
+    absl::MutexLock lock(&chunks_.mu);
     if (req.bandwidth_bytes_per_s() > 0) copy_bandwidth_ = req.bandwidth_bytes_per_s();
     if (req.copies_per_server() > 0) copy_slots_.set_limit(req.copies_per_server());
     if (req.bandwidth_bytes_per_s() > 0 || req.copies_per_server() > 0) {
@@ -60,9 +60,7 @@ bool Master::ChunkStable(const ChunkEntry& e) {
 
 void Master::StartMovePass(absl::Time now) {
   last_move_scan_ = now;
-  absl::erase_if(replicas_changed_at_, [now](const auto& kv) {
-    return now - kv.second > absl::Minutes(1);
-  });
+  chunks_.PruneReplicaChanges();
   registry_.ForceSweep();
   RefreshLiveness(now);
   move_queue_.clear();
@@ -145,7 +143,7 @@ void Master::PlanMove(uint64_t id, const ChunkEntry& e, absl::Time now) {
   m.chunk_id = id;
   m.version = e.version;
   m.length = e.length;
-  m.project = project_names_[e.project];
+  m.project = chunks_.ProjectName(e.project);
   if (d->victim) m.from = server_by_ordinal_[*d->victim]->id;
   m.to = server_by_ordinal_[d->to]->id;
   m.reason = d->reason;
@@ -175,19 +173,19 @@ size_t Master::ScanMoveSlice(absl::Time now, size_t budget) {
   // room, so a queue full of balancer moves never holds up a repair.
   const size_t max_queued = std::max(
       kMinQueuedMoves, registry_.size() * static_cast<size_t>(copy_slots_.limit()));
-  auto room = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return move_queue_.size() < max_queued; };
+  auto room = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(chunks_.mu) { return move_queue_.size() < max_queued; };
   while (!urgent_chunks_.empty() && budget > 0 && move_queue_.size() < 2 * max_queued) {
     const uint64_t id = *urgent_chunks_.begin();
     urgent_chunks_.erase(urgent_chunks_.begin());
-    if (auto it = chunks_.find(id); it != chunks_.end()) PlanMove(id, it->second, now);
+    if (auto it = chunks_.table().find(id); it != chunks_.table().end()) PlanMove(id, it->second, now);
     --budget;
   }
   if (pass_.running && room()) {
-    auto it = chunks_.lower_bound(pass_.cursor);
-    for (; it != chunks_.end() && budget > 0 && room(); ++it, --budget) {
+    auto it = chunks_.table().lower_bound(pass_.cursor);
+    for (; it != chunks_.table().end() && budget > 0 && room(); ++it, --budget) {
       PlanMove(it->first, it->second, now);
     }
-    if (it == chunks_.end()) {
+    if (it == chunks_.table().end()) {
       FinishMovePass(now);
     } else {
       pass_.cursor = it->first;
@@ -202,9 +200,9 @@ void Master::FinishMovePass(absl::Time now) {
   for (uint32_t o = 0; o < registry_.size(); ++o) {
     ServerInfo* s = &registry_.at(o);
     if (!Draining(s->record)) continue;
-    const auto& held = chunks_.OnServer(o);
-    auto needed = [&](uint64_t id) ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-      return !chunks_.at(id).deleted();
+    const auto& held = chunks_.table().OnServer(o);
+    auto needed = [&](uint64_t id) ABSL_SHARED_LOCKS_REQUIRED(chunks_.mu) {
+      return !chunks_.table().at(id).deleted();
     };
     if (std::any_of(held.begin(), held.end(), needed)) continue;
     bool moving = false;
@@ -232,7 +230,7 @@ std::vector<ReplicaMove> Master::TakeMoves(int max) {
   // hand-off), so no call waits behind a whole slice.
   for (size_t budget = options_.move_scan_slice; budget > 0;) {
     {
-      absl::MutexLock lock(&mu_);
+      absl::MutexLock lock(&chunks_.mu);
       absl::MutexLock servers(&registry_.mu);
       const absl::Time now = Now();
       RefreshLiveness(now);
@@ -247,7 +245,7 @@ std::vector<ReplicaMove> Master::TakeMoves(int max) {
     }
     if (budget > 0) absl::SleepFor(absl::Microseconds(50));
   }
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&chunks_.mu);
   absl::MutexLock servers(&registry_.mu);
   const absl::Time now = Now();
   // Most endangered first: chunks with one live replica, then two, then the other moves.
@@ -259,8 +257,8 @@ std::vector<ReplicaMove> Master::TakeMoves(int max) {
     ReplicaMove& m = *it;
     const ServerInfo* to = registry_.Find(m.to);
     const ServerInfo* from = m.from.empty() ? nullptr : registry_.Find(m.from);
-    auto e = chunks_.find(m.chunk_id);
-    if (e == chunks_.end() || !registry_.IsLive(*to, now)) {
+    auto e = chunks_.table().find(m.chunk_id);
+    if (e == chunks_.table().end() || !registry_.IsLive(*to, now)) {
       queued_chunks_.erase(it->chunk_id);
       it = move_queue_.erase(it);
       continue;
@@ -318,7 +316,7 @@ std::vector<bool> Master::FinishMoves(
     absl::Span<const std::pair<ReplicaMove, absl::Status>> done) {
   std::vector<bool> recorded;
   {
-    absl::MutexLock lock(&mu_);
+    absl::MutexLock lock(&chunks_.mu);
     absl::MutexLock servers(&registry_.mu);
     for (const auto& [move, copied] : done) recorded.push_back(RecordMove(move, copied));
   }
@@ -337,8 +335,8 @@ bool Master::RecordMove(const ReplicaMove& move, const absl::Status& copied) {
                   << move.to << " failed: " << copied;
     return false;
   }
-  auto it = chunks_.find(move.chunk_id);
-  if (it == chunks_.end() || it->second.deleted() || it->second.version != move.version ||
+  auto it = chunks_.table().find(move.chunk_id);
+  if (it == chunks_.table().end() || it->second.deleted() || it->second.version != move.version ||
       it->second.length != move.length || !ChunkStable(it->second)) {
     TLOG(INFO) << "chunk " << move.chunk_id << " changed during its move; the copy is dropped";
     return false;
@@ -351,10 +349,8 @@ bool Master::RecordMove(const ReplicaMove& move, const absl::Status& copied) {
                             : e.ReplaceReplica(registry_.Find(move.from)->ordinal, to);
   if (!recorded) return false;
   MetadataBatch batch;
-  PutChunk(&batch, move.chunk_id, e);
+  chunks_.Put(move.chunk_id, e, &batch);
   Commit(std::move(batch));
-  chunks_.Put(move.chunk_id, e);
-  replicas_changed_at_[move.chunk_id] = Now();
   // Both servers' usage must be reported afresh (after the old replica is dropped, which
   // follows at once) before the balancer plans again.
   for (const std::string* id : {&move.to, &move.from}) {

@@ -68,11 +68,8 @@ Master::ReportActions Master::Reconcile(ServerState& s, const ReportIndex& repor
   std::vector<std::pair<uint64_t, ChunkEntry>> changed;
   std::vector<uint64_t> unknown;
 
-  auto recently_changed = [&](uint64_t id, const ChunkEntry& e) ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-    if (auto it = replicas_changed_at_.find(id); it != replicas_changed_at_.end() &&
-                                                  now - it->second < kReportGrace) {
-      return true;
-    }
+  auto recently_changed = [&](uint64_t id, const ChunkEntry& e) ABSL_SHARED_LOCKS_REQUIRED(chunks_.mu) {
+    if (chunks_.ReplicasChangedWithin(id, kReportGrace)) return true;
     const std::optional<FileFacts> f = ns_.facts().Get(e.file_id);
     return f && now - absl::FromUnixMillis(f->modified_unix_ms) < kReportGrace;
   };
@@ -80,16 +77,14 @@ Master::ReportActions Master::Reconcile(ServerState& s, const ReportIndex& repor
   // A long report is reconciled in slices: every kReportSlice replicas the changes so far are
   // applied and the mutex is let go for a moment, so other calls do not wait behind the whole
   // report. Nothing read before a slice point (an iterator, an entry) is used after it.
-  auto apply = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  auto apply = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(chunks_.mu) {
     if (changed.empty()) return;
     MetadataBatch batch;
-    for (const auto& [id, e] : changed) PutChunk(&batch, id, e);
-    Commit(std::move(batch));
-    for (auto& [id, e] : changed) {
-      chunks_.Put(id, e);
-      replicas_changed_at_[id] = now;
+    for (const auto& [id, e] : changed) {
+      chunks_.Put(id, e, &batch);
       urgent_chunks_.insert(id);  // repair soon
     }
+    Commit(std::move(batch));
     changed.clear();
   };
   size_t done = 0;
@@ -97,16 +92,16 @@ Master::ReportActions Master::Reconcile(ServerState& s, const ReportIndex& repor
     if (++done % kReportSlice != 0) return;
     apply();
     registry_.mu.ReaderUnlock();
-    mu_.Unlock();
+    chunks_.mu.Unlock();
     absl::SleepFor(absl::Microseconds(50));  // long enough for a woken waiter to take the mutex
-    mu_.Lock();
+    chunks_.mu.Lock();
     registry_.mu.ReaderLock();
   };
 
   for (const auto& [id, r] : reported) {
     slice_point();
-    auto it = chunks_.find(id);
-    const ChunkEntry* e = it == chunks_.end() ? nullptr : &it->second;
+    auto it = chunks_.table().find(id);
+    const ChunkEntry* e = it == chunks_.table().end() ? nullptr : &it->second;
     auto move = moves_in_flight_.find(id);
     const bool arriving = move != moves_in_flight_.end() && move->second.to == s.id;
     switch (JudgeReported(FactsOf(e, s, now), r->version(), r->length(), arriving)) {
@@ -152,13 +147,13 @@ Master::ReportActions Master::Reconcile(ServerState& s, const ReportIndex& repor
   // a deleted chunk: wiped, e.g. a wipe finished after a crash).
   std::vector<uint64_t> wiped;
   std::vector<uint64_t> missing;
-  for (uint64_t id : chunks_.OnServer(s.ordinal)) {  // what the map places here, only
+  for (uint64_t id : chunks_.table().OnServer(s.ordinal)) {  // what the map places here, only
     if (!reported.contains(id)) missing.push_back(id);
   }
   for (uint64_t id : missing) {
     slice_point();
-    auto it = chunks_.find(id);
-    if (it == chunks_.end() || !it->second.HasReplica(s.ordinal)) continue;  // changed meanwhile
+    auto it = chunks_.table().find(id);
+    if (it == chunks_.table().end() || !it->second.HasReplica(s.ordinal)) continue;  // changed meanwhile
     const ChunkEntry& e = it->second;
     auto q = set_aside.find(id);
     const bool in_quarantine = q != set_aside.end();
@@ -223,8 +218,8 @@ Master::ReportActions Master::Reconcile(ServerState& s, const ReportIndex& repor
     auto before = s.quarantined.find(id);
     o.first_seen = before == s.quarantined.end() ? now : before->second.first_seen;
     const bool corrupt = q->bad_blocks_size() > 0;
-    auto it = chunks_.find(id);
-    const ChunkFacts facts = FactsOf(it == chunks_.end() ? nullptr : &it->second, s, now);
+    auto it = chunks_.table().find(id);
+    const ChunkFacts facts = FactsOf(it == chunks_.table().end() ? nullptr : &it->second, s, now);
     switch (JudgeQuarantined(facts, q->version(), corrupt, s.wipe_now.contains(id),
                              now - o.first_seen >= options_.orphan_wipe_delay)) {
       case QuarantineVerdict::kWipe:
@@ -272,7 +267,7 @@ ternion::v1::ReportReplicasResponse Master::ReportReplicas(
     return resp;
   }
   const ReportIndex index(req.replicas(), req.quarantined());  // before the mutex
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&chunks_.mu);
   absl::ReaderMutexLock servers(&registry_.mu);
   const ServerInfo* info = registry_.Find(req.server_id());
   if (info == nullptr || !info->registered) {
@@ -325,7 +320,7 @@ ternion::v1::OrphansResponse Master::ListOrphans(const ternion::v1::OrphansReque
       r->set_version(o.report.version());
       r->set_length(o.report.length());
       r->set_state("quarantined");
-      const bool unknown = !chunks_.contains(id);
+      const bool unknown = !chunks_.table().contains(id);
       const bool corrupt = o.report.bad_blocks_size() > 0;
       r->set_reason(corrupt ? "corrupt" : unknown ? "unknown" : "known");
       r->set_age_ms(absl::ToInt64Milliseconds(now - o.first_seen));
@@ -342,7 +337,7 @@ ternion::v1::OrphansResponse Master::ListOrphans(const ternion::v1::OrphansReque
       r->set_chunk_id(d.chunk_id());
       r->set_project(d.project());
       r->set_state("damaged");
-      r->set_reason(chunks_.contains(d.chunk_id()) ? "known" : "unknown");
+      r->set_reason(chunks_.table().contains(d.chunk_id()) ? "known" : "unknown");
       r->set_wipe_in_ms(-1);
     }
     for (auto u = unwiped_.lower_bound({server_id, 0});
@@ -389,7 +384,7 @@ absl::StatusOr<ternion::v1::OrphansResponse> Master::Orphans(
         "it to one server)");
   }
   absl::MutexLock ns(&ns_.mu);  // a release adds files to the namespace
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&chunks_.mu);
   if (!req.server_id().empty() && !servers_.contains(req.server_id())) {
     return absl::NotFoundError(absl::StrCat("no chunkserver ", req.server_id()));
   }
@@ -497,18 +492,16 @@ absl::StatusOr<std::string> Master::AdoptOrphan(
   e.file_id = f.file_id();
   e.length = static_cast<uint32_t>(length);
   e.version = static_cast<uint32_t>(version);
-  e.project = ProjectOrdinal(project);
+  e.project = chunks_.ProjectOrdinal(project);
   for (ServerState* s : holders) {
     e.AddReplica(s->ordinal);
     s->report_wanted = true;  // its quarantined copy is released with its next report
   }
   ns_.Put(std::move(f), &batch);
-  PutChunk(&batch, id, e);
+  chunks_.Put(id, e, &batch);
   AddAudit(&batch, absl::StrCat("orphans release: chunk ", id, " (", holders.size(),
                                 " copies) as ", project, "/", path));
   Commit(std::move(batch));
-  chunks_.Put(id, e);
-  replicas_changed_at_[id] = Now();
   for (ServerState* s : holders) {
     if (s->held) {
       std::erase_if(s->held->unknown, [id](const auto& r) { return r.chunk_id() == id; });

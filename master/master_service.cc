@@ -25,6 +25,51 @@ absl::Status Store(absl::StatusOr<T> result, Assign assign) {
   return absl::OkStatus();
 }
 
+// Conversions between the wire's messages and the master's own types (file_view.h).
+master::LeaseRef FromWire(const ternion::v1::LeaseRef& w) {
+  return {.project = w.project(), .path = w.path(), .lease_id = w.lease_id()};
+}
+
+void ToWire(const ReplicaLocation& r, ternion::v1::ReplicaLocation* w) {
+  w->set_server_id(r.server_id);
+  w->set_address(r.address);
+  w->set_rack(r.rack);
+}
+
+void ToWire(const ChunkView& c, ternion::v1::ChunkInfo* w) {
+  w->set_chunk_id(c.chunk_id);
+  w->set_version(c.version);
+  w->set_index(c.index);
+  w->set_length(c.length);
+  for (const ReplicaLocation& r : c.replicas) ToWire(r, w->add_replicas());
+  for (const ReplicaLocation& r : c.corrupt_replicas) ToWire(r, w->add_corrupt_replicas());
+}
+
+void ToWire(const FileView& f, ternion::v1::FileInfo* w) {
+  w->set_project(f.project);
+  w->set_path(f.path);
+  w->set_file_id(f.file_id);
+  w->set_length(f.length);
+  w->set_chunk_size(f.chunk_size);
+  w->set_sealed(f.sealed);
+  w->set_under_lease(f.under_lease);
+  w->set_created_unix_ms(f.created_unix_ms);
+  w->set_modified_unix_ms(f.modified_unix_ms);
+  for (const ChunkView& c : f.chunks) ToWire(c, w->add_chunks());
+}
+
+void ToWire(const Lease& l, ternion::v1::LeaseResponse* w) {
+  ToWire(l.file, w->mutable_file());
+  w->set_lease_id(l.id);
+  w->set_lease_expires_unix_ms(l.expires_unix_ms);
+}
+
+void ToWire(const ternion::v1::ProjectRecord& p, ternion::v1::ProjectEntry* w) {
+  w->set_name(p.name());
+  w->set_owner(p.owner());
+  w->set_created_unix_ms(p.created_unix_ms());
+}
+
 }  // namespace
 
 void ConfigureMasterServer(grpc::ServerBuilder& builder) {
@@ -39,6 +84,7 @@ void ConfigureMasterServer(grpc::ServerBuilder& builder) {
 }
 
 using namespace ternion::v1;  // NOLINT: the adapter names every message type
+namespace v1 = ternion::v1;
 
 grpc::Status MasterService::RegisterChunkServer(grpc::ServerContext*,
                                                 const RegisterChunkServerRequest* req,
@@ -73,7 +119,7 @@ grpc::Status MasterService::CreateProject(grpc::ServerContext*, const CreateProj
 grpc::Status MasterService::ListProjects(grpc::ServerContext*, const ListProjectsRequest*,
                                          ListProjectsResponse* resp) {
   return Serve(master_, "ListProjects", [&] {
-    for (auto& p : master_->ListProjects()) *resp->add_projects() = std::move(p);
+    for (const auto& p : master_->ListProjects()) ToWire(p, resp->add_projects());
     return absl::OkStatus();
   });
 }
@@ -84,7 +130,7 @@ grpc::Status MasterService::CreateFile(grpc::ServerContext*, const CreateFileReq
     return Store(
         master_->CreateFile(req->project(), req->path(), req->chunk_size(), req->client_id(),
                             req->request_id()),
-        [&](LeaseResponse r) { *resp = std::move(r); });
+        [&](const Lease& l) { ToWire(l, resp); });
   });
 }
 
@@ -92,29 +138,29 @@ grpc::Status MasterService::OpenForAppend(grpc::ServerContext*, const OpenForApp
                                           LeaseResponse* resp) {
   return Serve(master_, "OpenForAppend", [&] {
     return Store(master_->OpenForAppend(req->project(), req->path(), req->client_id()),
-                 [&](LeaseResponse r) { *resp = std::move(r); });
+                 [&](const Lease& l) { ToWire(l, resp); });
   });
 }
 
-grpc::Status MasterService::RenewLease(grpc::ServerContext*, const LeaseRef* req,
+grpc::Status MasterService::RenewLease(grpc::ServerContext*, const v1::LeaseRef* req,
                                        LeaseResponse* resp) {
   return Serve(master_, "RenewLease", [&] {
-    return Store(master_->RenewLease(*req), [&](LeaseResponse r) { *resp = std::move(r); });
+    return Store(master_->RenewLease(FromWire(*req)), [&](const Lease& l) { ToWire(l, resp); });
   });
 }
 
 grpc::Status MasterService::AllocateChunk(grpc::ServerContext*, const AllocateChunkRequest* req,
                                           AllocateChunkResponse* resp) {
   return Serve(master_, "AllocateChunk", [&] {
-    return Store(master_->AllocateChunk(req->lease(), req->index()),
-                 [&](ChunkInfo c) { *resp->mutable_chunk() = std::move(c); });
+    return Store(master_->AllocateChunk(FromWire(req->lease()), req->index()),
+                 [&](const ChunkView& c) { ToWire(c, resp->mutable_chunk()); });
   });
 }
 
 grpc::Status MasterService::CommitLength(grpc::ServerContext*, const CommitLengthRequest* req,
                                          CommitLengthResponse* resp) {
   return Serve(master_, "CommitLength", [&] {
-    return Store(master_->CommitLength(req->lease(), req->length()),
+    return Store(master_->CommitLength(FromWire(req->lease()), req->length()),
                  [&](uint64_t n) { resp->set_length(n); });
   });
 }
@@ -122,8 +168,8 @@ grpc::Status MasterService::CommitLength(grpc::ServerContext*, const CommitLengt
 grpc::Status MasterService::SealFile(grpc::ServerContext*, const SealFileRequest* req,
                                      SealFileResponse* resp) {
   return Serve(master_, "SealFile", [&] {
-    return Store(master_->SealFile(req->lease(), req->seal()),
-                 [&](FileInfo f) { *resp->mutable_file() = std::move(f); });
+    return Store(master_->SealFile(FromWire(req->lease()), req->seal()),
+                 [&](const FileView& f) { ToWire(f, resp->mutable_file()); });
   });
 }
 
@@ -131,7 +177,7 @@ grpc::Status MasterService::GetFileInfo(grpc::ServerContext*, const GetFileInfoR
                                         FileInfo* resp) {
   return Serve(master_, "GetFileInfo", [&] {
     return Store(master_->GetFileInfo(req->project(), req->path(), req->with_chunks()),
-                 [&](FileInfo f) { *resp = std::move(f); });
+                 [&](const FileView& f) { ToWire(f, resp); });
   });
 }
 
@@ -139,8 +185,8 @@ grpc::Status MasterService::ListFiles(grpc::ServerContext*, const ListFilesReque
                                       ListFilesResponse* resp) {
   return Serve(master_, "ListFiles", [&] {
     return Store(master_->ListFiles(req->project(), req->prefix(), req->limit()),
-                 [&](std::vector<FileInfo> files) {
-                   for (auto& f : files) *resp->add_files() = std::move(f);
+                 [&](const std::vector<FileView>& files) {
+                   for (const FileView& f : files) ToWire(f, resp->add_files());
                  });
   });
 }
@@ -230,7 +276,13 @@ grpc::Status MasterService::Fsck(grpc::ServerContext*, const FsckRequest* req,
 grpc::Status MasterService::ReplaceReplicas(grpc::ServerContext*,
                                             const ReplaceReplicasRequest* req, ChunkInfo* resp) {
   return Serve(master_, "ReplaceReplicas", [&] {
-    return Store(master_->ReplaceReplicas(*req), [&](ChunkInfo c) { *resp = std::move(c); });
+    WriteRecovery recovery{.lease = FromWire(req->lease()),
+                           .chunk_id = req->chunk_id(),
+                           .length = req->length(),
+                           .failed_server_ids = {req->failed_server_ids().begin(),
+                                                 req->failed_server_ids().end()}};
+    return Store(master_->ReplaceReplicas(recovery),
+                 [&](const ChunkView& c) { ToWire(c, resp); });
   });
 }
 
@@ -253,7 +305,7 @@ grpc::Status MasterService::RenameFile(grpc::ServerContext*, const RenameFileReq
                                        FileInfo* resp) {
   return Serve(master_, "RenameFile", [&] {
     return Store(master_->RenameFile(req->project(), req->path(), req->new_path()),
-                 [&](FileInfo f) { *resp = std::move(f); });
+                 [&](const FileView& f) { ToWire(f, resp); });
   });
 }
 
@@ -261,7 +313,7 @@ grpc::Status MasterService::SnapshotFile(grpc::ServerContext*, const SnapshotFil
                                          FileInfo* resp) {
   return Serve(master_, "SnapshotFile", [&] {
     return Store(master_->SnapshotFile(req->project(), req->path(), req->snapshot_path()),
-                 [&](FileInfo f) { *resp = std::move(f); });
+                 [&](const FileView& f) { ToWire(f, resp); });
   });
 }
 

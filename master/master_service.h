@@ -1,6 +1,7 @@
 #pragma once
 
 // The gRPC adapter of the master: proto in, Master call, status out. No logic of its own.
+// It converts between the wire's messages and the master's own types (file_view.h).
 // It is the one place master RPCs enter, where request authentication will slot in.
 
 #include <grpcpp/grpcpp.h>

@@ -15,7 +15,7 @@ using ternion::v1::ChunkServerRecord;
 using ternion::v1::RackRecord;
 
 ternion::v1::GetTopologyResponse Master::GetTopology() {
-  absl::ReaderMutexLock lock(&mu_);
+  absl::ReaderMutexLock lock(&chunks_.mu);
   absl::ReaderMutexLock servers(&registry_.mu);
   const absl::Time now = Now();
   // Racks of the topology, plus racks that servers claim but no administrator has added.
@@ -69,7 +69,7 @@ absl::StatusOr<std::string> Master::ApplyTopology(const ternion::v1::ImportTopol
 }
 
 absl::StatusOr<std::string> Master::AddRack(const ternion::v1::AddRackRequest& req) {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&chunks_.mu);
   absl::MutexLock servers(&registry_.mu);
   ternion::v1::ImportTopologyRequest change;
   *change.add_racks() = req;
@@ -79,7 +79,7 @@ absl::StatusOr<std::string> Master::AddRack(const ternion::v1::AddRackRequest& r
 
 absl::StatusOr<std::string> Master::MoveServer(const std::string& server_id,
                                                const std::string& rack) {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&chunks_.mu);
   absl::MutexLock servers(&registry_.mu);
   ternion::v1::ImportTopologyRequest change;
   auto* m = change.add_servers();
@@ -89,14 +89,14 @@ absl::StatusOr<std::string> Master::MoveServer(const std::string& server_id,
 }
 
 absl::StatusOr<std::string> Master::ImportTopology(const ternion::v1::ImportTopologyRequest& req) {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&chunks_.mu);
   absl::MutexLock servers(&registry_.mu);
   return ApplyTopology(req, "import");
 }
 
 absl::StatusOr<std::string> Master::RemoveRack(const std::string& rack) {
   RETURN_IF_ERROR(ValidateTopologyName(rack, "rack"));
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&chunks_.mu);
   absl::MutexLock servers(&registry_.mu);
   if (!registry_.racks().contains(rack)) {
     return absl::NotFoundError(absl::StrCat("unknown rack ", rack));
@@ -124,7 +124,7 @@ absl::StatusOr<std::string> Master::RemoveRack(const std::string& rack) {
 
 absl::StatusOr<std::string> Master::SetServerState(const ternion::v1::SetServerStateRequest& req) {
   using ternion::v1::SetServerStateRequest;
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&chunks_.mu);
   absl::MutexLock servers(&registry_.mu);
   ServerInfo* found = registry_.Find(req.server_id());
   if (found == nullptr) {
@@ -166,7 +166,7 @@ absl::StatusOr<std::string> Master::SetServerState(const ternion::v1::SetServerS
 }
 
 ternion::v1::BalancerResponse Master::Balancer(const ternion::v1::BalancerRequest& req) {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&chunks_.mu);
   switch (req.action()) {
     case ternion::v1::BalancerRequest::START:
       balancer_running_ = true;

@@ -54,17 +54,17 @@ absl::StatusOr<const FileRecord*> Namespace::Find(const std::string& project,
   return &it->second;
 }
 
-absl::StatusOr<const FileRecord*> Namespace::CheckLease(const ternion::v1::LeaseRef& lease) const {
-  ASSIGN_OR_RETURN(const FileRecord* f, Find(lease.project(), lease.path()));
+absl::StatusOr<const FileRecord*> Namespace::CheckLease(const LeaseRef& lease) const {
+  ASSIGN_OR_RETURN(const FileRecord* f, Find(lease.project, lease.path));
   if (f->sealed()) return absl::FailedPreconditionError("file is sealed");
-  if (lease.lease_id().empty() || f->lease_id() != lease.lease_id()) {
+  if (lease.lease_id.empty() || f->lease_id() != lease.lease_id) {
     return absl::FailedPreconditionError(
-        absl::StrCat("no valid lease on ", lease.project(), "/", lease.path(),
+        absl::StrCat("no valid lease on ", lease.project, "/", lease.path,
                      " (expired and taken by another writer, or released)"));
   }
   if (LeaseRecovered(FactsOf(*f), clock_->NowMs(), lease_hard_limit_)) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "the lease on ", lease.project(), "/", lease.path(), " expired more than ",
+        "the lease on ", lease.project, "/", lease.path, " expired more than ",
         absl::FormatDuration(lease_hard_limit_), " ago and was recovered; reopen the file"));
   }
   return f;

@@ -23,8 +23,8 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "master/file_facts.h"
+#include "master/file_view.h"
 #include "master/metadata_store.h"
-#include "ternion/v1/master.pb.h"
 #include "ternion/v1/metadata.pb.h"
 
 namespace ternion::master {
@@ -64,7 +64,7 @@ class Namespace {
                                                       const std::string& path) const
       ABSL_SHARED_LOCKS_REQUIRED(mu);
   // The file, when `lease` is its writer's valid lease (FAILED_PRECONDITION saying why not).
-  absl::StatusOr<const ternion::v1::FileRecord*> CheckLease(const ternion::v1::LeaseRef& lease)
+  absl::StatusOr<const ternion::v1::FileRecord*> CheckLease(const LeaseRef& lease)
       const ABSL_SHARED_LOCKS_REQUIRED(mu);
   // Whether a writer holds an unexpired lease on `f`.
   bool UnderLease(const ternion::v1::FileRecord& f) const;

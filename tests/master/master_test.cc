@@ -17,8 +17,6 @@
 namespace ternion::master {
 namespace {
 
-using ternion::v1::LeaseRef;
-
 class MasterTest : public ::testing::Test {
  protected:
   void SetUp() override { Reopen(); }
@@ -45,13 +43,8 @@ class MasterTest : public ::testing::Test {
       }
     }
   }
-  LeaseRef Lease(const ternion::v1::LeaseResponse& r) {
-    LeaseRef l;
-    l.set_project(r.file().project());
-    l.set_path(r.file().path());
-    l.set_lease_id(r.lease_id());
-    return l;
-  }
+  // What a writer names its lease by.
+  LeaseRef Lease(const master::Lease& l) { return {l.file.project, l.file.path, l.id}; }
 
   testing::TempDir dir_;
   testing::FakeClock clock_;  // moved by the tests: leases, liveness and delays never sleep
@@ -152,13 +145,13 @@ TEST_F(MasterTest, WriteLifecycleAndRestart) {
             absl::StatusCode::kFailedPrecondition);
 
   ASSERT_OK_AND_ASSIGN(auto c0, master_->AllocateChunk(lease, 0));
-  ASSERT_EQ(c0.replicas_size(), 3);
+  ASSERT_EQ(c0.replicas.size(), 3);
   std::set<std::string> racks;
-  for (const auto& r : c0.replicas()) racks.insert(r.rack());
+  for (const auto& r : c0.replicas) racks.insert(r.rack);
   EXPECT_EQ(racks.size(), 3u);
   // A retried allocation returns the same chunk; skipping ahead is refused.
   ASSERT_OK_AND_ASSIGN(auto again, master_->AllocateChunk(lease, 0));
-  EXPECT_EQ(again.chunk_id(), c0.chunk_id());
+  EXPECT_EQ(again.chunk_id, c0.chunk_id);
   EXPECT_EQ(master_->AllocateChunk(lease, 2).status().code(), absl::StatusCode::kInvalidArgument);
   // The next chunk only after the first is full and committed.
   EXPECT_EQ(master_->AllocateChunk(lease, 1).status().code(),
@@ -170,17 +163,17 @@ TEST_F(MasterTest, WriteLifecycleAndRestart) {
             absl::StatusCode::kOutOfRange);
   ASSERT_OK(master_->CommitLength(lease, 1 << 20));
   ASSERT_OK_AND_ASSIGN(auto c1, master_->AllocateChunk(lease, 1));
-  EXPECT_NE(c1.chunk_id(), c0.chunk_id());
+  EXPECT_NE(c1.chunk_id, c0.chunk_id);
   ASSERT_OK(master_->CommitLength(lease, (1 << 20) + 5));
 
   Reopen();  // everything acknowledged survives a restart
   ASSERT_OK_AND_ASSIGN(auto info, master_->GetFileInfo("p", "dir/f", true));
-  EXPECT_EQ(info.length(), (1u << 20) + 5);
-  ASSERT_EQ(info.chunks_size(), 2);
-  EXPECT_EQ(info.chunks(0).chunk_id(), c0.chunk_id());
-  EXPECT_EQ(info.chunks(0).length(), 1u << 20);
-  EXPECT_EQ(info.chunks(1).length(), 5u);
-  EXPECT_TRUE(info.under_lease());
+  EXPECT_EQ(info.length, (1u << 20) + 5);
+  ASSERT_EQ(info.chunks.size(), 2);
+  EXPECT_EQ(info.chunks[0].chunk_id, c0.chunk_id);
+  EXPECT_EQ(info.chunks[0].length, 1u << 20);
+  EXPECT_EQ(info.chunks[1].length, 5u);
+  EXPECT_TRUE(info.under_lease);
 
   // The lease survives too; sealing ends it and makes the file immutable.
   ASSERT_OK(master_->SealFile(lease, true));
@@ -192,7 +185,7 @@ TEST_F(MasterTest, WriteLifecycleAndRestart) {
   RegisterServers(3, 2);
   ASSERT_OK_AND_ASSIGN(auto g, master_->CreateFile("p", "g", 1 << 20, "c1"));
   ASSERT_OK_AND_ASSIGN(auto g0, master_->AllocateChunk(Lease(g), 0));
-  EXPECT_GT(g0.chunk_id(), c1.chunk_id());
+  EXPECT_GT(g0.chunk_id, c1.chunk_id);
 }
 
 TEST_F(MasterTest, RenameIsAtomicAndNeverReplaces) {
@@ -216,8 +209,8 @@ TEST_F(MasterTest, RenameIsAtomicAndNeverReplaces) {
   EXPECT_EQ(master_->GetFileInfo("p", "a._COPYING_", false).status().code(),
             absl::StatusCode::kNotFound);
   ASSERT_OK_AND_ASSIGN(auto info, master_->GetFileInfo("p", "a", true));
-  EXPECT_EQ(info.length(), 100u);
-  EXPECT_EQ(info.chunks_size(), 1);
+  EXPECT_EQ(info.length, 100u);
+  EXPECT_EQ(info.chunks.size(), 1);
   ASSERT_OK(master_->DeleteFile("p", "a"));  // the renamed record is the one deleted
   EXPECT_EQ(master_->GcStatus().chunks_pending(), 1u);
 }
@@ -231,8 +224,8 @@ TEST_F(MasterTest, ListAndDelete) {
   ASSERT_OK(master_->CreateFile("q", "logs/a", 0, "c"));
   ASSERT_OK_AND_ASSIGN(auto logs, master_->ListFiles("p", "logs/", 0));
   ASSERT_EQ(logs.size(), 2u);
-  EXPECT_EQ(logs[0].path(), "logs/a");
-  EXPECT_EQ(logs[1].path(), "logs/b");
+  EXPECT_EQ(logs[0].path, "logs/a");
+  EXPECT_EQ(logs[1].path, "logs/b");
   ASSERT_OK_AND_ASSIGN(auto all, master_->ListFiles("p", "", 0));
   EXPECT_EQ(all.size(), 4u);
   // Still under its writer's lease: refused, unless forced (which revokes the lease).
@@ -263,7 +256,7 @@ TEST_F(MasterTest, BadInputChangesNothing) {
   ASSERT_OK_AND_ASSIGN(auto f, master_->CreateFile("p", "f", 0, "c"));
   EXPECT_EQ(master_->AllocateChunk(Lease(f), 0).status().code(), absl::StatusCode::kUnavailable);
   LeaseRef forged = Lease(f);
-  forged.set_lease_id("forged");
+  forged.lease_id = "forged";
   EXPECT_EQ(master_->CommitLength(forged, 0).status().code(),
             absl::StatusCode::kFailedPrecondition);
 }
@@ -303,7 +296,7 @@ class TopologyTest : public MasterTest {
     for (int i = 0; i < chunks; ++i) {
       auto c = master_->AllocateChunk(lease, i);
       EXPECT_TRUE(c.ok()) << c.status();
-      ids.push_back(c->chunk_id());
+      ids.push_back(c->chunk_id);
       EXPECT_TRUE(master_->CommitLength(lease, (i + 1) * kChunk).ok());
     }
     EXPECT_TRUE(master_->SealFile(lease, true).ok());
@@ -439,9 +432,9 @@ TEST_F(TopologyTest, MovingAServerMakesChunksRackSafeAgain) {
   for (const auto& m : done) EXPECT_EQ(m.reason, MoveReason::kPolicy);
   EXPECT_EQ(master_->ClusterStatus().chunks_rack_unsafe(), 0u);
   ASSERT_OK_AND_ASSIGN(auto info, master_->GetFileInfo("p", "f", true));
-  for (const auto& c : info.chunks()) {
+  for (const auto& c : info.chunks) {
     std::set<std::string> racks;
-    for (const auto& r : c.replicas()) racks.insert(r.rack());
+    for (const auto& r : c.replicas) racks.insert(r.rack);
     EXPECT_EQ(racks.size(), 3u);
   }
 }
@@ -476,7 +469,7 @@ TEST_F(TopologyTest, DrainEmptiesAServerThenMarksItDrained) {
   ASSERT_OK_AND_ASSIGN(auto created, master_->CreateFile("p", "g", 64 << 10, "w"));
   for (int i = 0; i < 20; ++i) {
     ASSERT_OK_AND_ASSIGN(auto c, master_->AllocateChunk(Lease(created), i));
-    for (const auto& r : c.replicas()) EXPECT_NE(r.server_id(), "cs-2-0");
+    for (const auto& r : c.replicas) EXPECT_NE(r.server_id, "cs-2-0");
     ASSERT_OK(master_->CommitLength(Lease(created), (i + 1) * (64 << 10)).status());
   }
 }
@@ -508,8 +501,8 @@ TEST_F(TopologyTest, AMoveOfAChunkThatChangedIsDropped) {
   ASSERT_OK(master_->CommitLength(Lease(created), 1000).status());
   // Put the first replica's server into the second replica's rack: the chunk is rack-unsafe.
   ASSERT_OK_AND_ASSIGN(auto info, master_->GetFileInfo("p", "open", true));
-  const auto& replicas = info.chunks(0).replicas();
-  ASSERT_OK(master_->MoveServer(replicas[0].server_id(), replicas[1].rack()).status());
+  const auto& replicas = info.chunks[0].replicas;
+  ASSERT_OK(master_->MoveServer(replicas[0].server_id, replicas[1].rack).status());
   for (const auto& m : master_->TakeMoves(100)) ADD_FAILURE() << "moved open chunk " << m.chunk_id;
   // Released (no writer): it moves; but if the file is reopened meanwhile, the copy is dropped.
   ASSERT_OK(master_->SealFile(Lease(created), false).status());
@@ -630,8 +623,8 @@ TEST_F(RepairTest, CopiesAreThrottledPerServerAndSpreadOverTheSurvivors) {
   WriteFile("f", 120);
   size_t on_dead = 0;
   ASSERT_OK_AND_ASSIGN(auto info, master_->GetFileInfo("p", "f", true));
-  for (const auto& c : info.chunks()) {
-    for (const auto& r : c.replicas()) on_dead += r.server_id() == "cs-0-0";
+  for (const auto& c : info.chunks) {
+    for (const auto& r : c.replicas) on_dead += r.server_id == "cs-0-0";
   }
   KeepAliveAllBut({"cs-0-0"});
   ternion::v1::ReplicationLimits limits;
@@ -682,11 +675,11 @@ TEST_F(RepairTest, TheLastChunkOfAnAbandonedFileIsRepairedAfterTheLeaseHardLimit
   const LeaseRef lease = Lease(created);
   ASSERT_OK_AND_ASSIGN(auto chunk, master_->AllocateChunk(lease, 0));
   ASSERT_OK(master_->CommitLength(lease, 1000).status());
-  const std::string victim = chunk.replicas(0).server_id();
+  const std::string victim = chunk.replicas[0].server_id;
   auto repairs_of_the_chunk = [&] {
     int n = 0;
     for (const auto& m : master_->TakeMoves(100)) {
-      n += m.chunk_id == chunk.chunk_id();
+      n += m.chunk_id == chunk.chunk_id;
       (void)master_->FinishMove(m, absl::UnavailableError("not copied in this test"));
     }
     return n;
@@ -703,7 +696,7 @@ TEST_F(RepairTest, TheLastChunkOfAnAbandonedFileIsRepairedAfterTheLeaseHardLimit
   EXPECT_EQ(late.code(), absl::StatusCode::kFailedPrecondition) << late;
   EXPECT_NE(late.message().find("recovered"), std::string::npos) << late;
   ASSERT_OK_AND_ASSIGN(auto info, master_->GetFileInfo("p", "open", false));
-  EXPECT_EQ(info.length(), 1000u) << "the acknowledged length stands";
+  EXPECT_EQ(info.length, 1000u) << "the acknowledged length stands";
   // Another writer may reopen the file; its last chunk is then under a live lease again.
   ASSERT_OK(master_->OpenForAppend("p", "open", "w2").status());
   KeepAliveAllBut({victim});
@@ -726,8 +719,8 @@ TEST_F(RepairTest, ADeadServersChunksAreExaminedFirstInBoundedSlices) {
   KeepAliveAllBut({"cs-0-0"});
   size_t on_dead = 0;
   ASSERT_OK_AND_ASSIGN(auto info, master_->GetFileInfo("p", "f", true));
-  for (const auto& c : info.chunks()) {
-    for (const auto& r : c.replicas()) on_dead += r.server_id() == "cs-0-0";
+  for (const auto& c : info.chunks) {
+    for (const auto& r : c.replicas) on_dead += r.server_id == "cs-0-0";
   }
   ASSERT_GT(on_dead, 8u);
   std::vector<ReplicaMove> first = master_->TakeMoves(1000);
@@ -826,9 +819,9 @@ TEST_F(RepairTest, ConcurrentChangesWhileServersDieKeepTheInvariants) {
     while (!done) {
       auto listed = master_->ListFiles("p", "w", 0);
       if (!listed.ok()) ++broken;
-      for (const auto& f : listed.ok() ? *listed : std::vector<ternion::v1::FileInfo>{}) {
-        auto info = master_->GetFileInfo("p", f.path(), /*with_chunks=*/true);
-        if (info.ok() && info->chunks_size() * info->chunk_size() < info->length()) ++broken;
+      for (const auto& f : listed.ok() ? *listed : std::vector<FileView>{}) {
+        auto info = master_->GetFileInfo("p", f.path, /*with_chunks=*/true);
+        if (info.ok() && info->chunks.size() * info->chunk_size < info->length) ++broken;
       }
       if (!master_->Fsck("p").ok()) ++broken;
     }
@@ -863,7 +856,7 @@ TEST_F(RepairTest, ReportsAreReconciledWithTheChunkMap) {
   ASSERT_OK_AND_ASSIGN(auto info, master_->GetFileInfo("p", "f", true));
   // A server holding chunk 0: it reports chunk 0 at an old version, an unknown chunk, and a
   // chunk it does not hold in the map (extra); chunk 1 (if it holds it) it does not report.
-  const std::string server = info.chunks(0).replicas(0).server_id();
+  const std::string server = info.chunks[0].replicas[0].server_id;
   ternion::v1::RegisterChunkServerRequest reg;
   reg.set_server_id(server);
   reg.set_address("127.0.0.1:1");
@@ -877,10 +870,10 @@ TEST_F(RepairTest, ReportsAreReconciledWithTheChunkMap) {
   add(ids[0], 0);      // stale
   add(999999, 1);      // unknown
   uint64_t extra = 0;  // a chunk whose replicas do not include this server
-  for (const auto& c : info.chunks()) {
+  for (const auto& c : info.chunks) {
     bool here = false;
-    for (const auto& r : c.replicas()) here |= r.server_id() == server;
-    if (!here) extra = c.chunk_id();
+    for (const auto& r : c.replicas) here |= r.server_id == server;
+    if (!here) extra = c.chunk_id;
   }
   if (extra != 0) add(extra, 1);
   ASSERT_OK_AND_ASSIGN(auto resp, master_->RegisterChunkServer(reg));
@@ -896,19 +889,19 @@ TEST_F(RepairTest, ReportsAreReconciledWithTheChunkMap) {
             std::vector<uint64_t>{999999});
   // The stale replica is out of the map now: chunk 0 has two replicas.
   ASSERT_OK_AND_ASSIGN(auto after, master_->GetFileInfo("p", "f", true));
-  EXPECT_EQ(after.chunks(0).replicas_size(), 2);
+  EXPECT_EQ(after.chunks[0].replicas.size(), 2);
   // Chunks it holds but did not report are not dropped within the grace period (the file was
   // just written), but a replica it says it lost is dropped at once.
   for (int i = 1; i < 3; ++i) {
-    EXPECT_EQ(after.chunks(i).replicas_size(), info.chunks(i).replicas_size());
+    EXPECT_EQ(after.chunks[i].replicas.size(), info.chunks[i].replicas.size());
   }
   ternion::v1::ReportReplicasRequest report;
   report.set_server_id(server);
-  for (int i = 1; i < 3; ++i) report.add_lost_chunk_ids(info.chunks(i).chunk_id());
+  for (int i = 1; i < 3; ++i) report.add_lost_chunk_ids(info.chunks[i].chunk_id);
   EXPECT_FALSE(master_->ReportReplicas(report).reregister());
   ASSERT_OK_AND_ASSIGN(auto lost, master_->GetFileInfo("p", "f", true));
   for (int i = 1; i < 3; ++i) {
-    for (const auto& r : lost.chunks(i).replicas()) EXPECT_NE(r.server_id(), server);
+    for (const auto& r : lost.chunks[i].replicas) EXPECT_NE(r.server_id, server);
   }
 }
 
@@ -1012,12 +1005,12 @@ TEST_F(OrphanTest, TheValveHoldsAReportThatWouldSetAsideMuchOfAServer) {
   EXPECT_EQ(released.released_files_size(), 2);
   ASSERT_OK_AND_ASSIGN(auto file, master_->GetFileInfo("p", "lost+found/chunk-00000000000003e8",
                                                        true));
-  EXPECT_TRUE(file.sealed());
-  EXPECT_EQ(file.length(), 64u << 10);
-  ASSERT_EQ(file.chunks_size(), 1);
-  EXPECT_EQ(file.chunks(0).chunk_id(), 1000u);
-  ASSERT_EQ(file.chunks(0).replicas_size(), 1);
-  EXPECT_EQ(file.chunks(0).replicas(0).server_id(), "cs-1-0");
+  EXPECT_TRUE(file.sealed);
+  EXPECT_EQ(file.length, 64u << 10);
+  ASSERT_EQ(file.chunks.size(), 1);
+  EXPECT_EQ(file.chunks[0].chunk_id, 1000u);
+  ASSERT_EQ(file.chunks[0].replicas.size(), 1);
+  EXPECT_EQ(file.chunks[0].replicas[0].server_id, "cs-1-0");
   // WIPE --all --server: the rest go with the server's next report.
   wipe.set_all(true);
   wipe.set_server_id("cs-1-0");
@@ -1044,8 +1037,8 @@ TEST_F(OrphanTest, TheLastCopiesOfAChunkAreKeptEvenWhenDamaged) {
   EXPECT_EQ(st.chunks_corrupt(), 1u);
   EXPECT_EQ(st.chunks_lost(), 0u);
   ASSERT_OK_AND_ASSIGN(auto info, master_->GetFileInfo("p", "f", true));
-  EXPECT_EQ(info.chunks(0).replicas_size(), 0);
-  EXPECT_EQ(info.chunks(0).corrupt_replicas_size(), 3);  // for salvage
+  EXPECT_EQ(info.chunks[0].replicas.size(), 0);
+  EXPECT_EQ(info.chunks[0].corrupt_replicas.size(), 3);  // for salvage
   ASSERT_OK_AND_ASSIGN(auto fsck, master_->Fsck("p"));
   ASSERT_EQ(fsck.problems_size(), 1);
   EXPECT_EQ(fsck.problems(0).state(), "corrupt");
@@ -1064,8 +1057,8 @@ TEST_F(OrphanTest, TheLastCopiesOfAChunkAreKeptEvenWhenDamaged) {
   RegisterServers(4, 1);  // cs-3-0 is new
   Report("cs-3-0", {Replica(id)}, {});
   ASSERT_OK_AND_ASSIGN(info, master_->GetFileInfo("p", "f", true));
-  ASSERT_EQ(info.chunks(0).replicas_size(), 1);
-  EXPECT_EQ(info.chunks(0).replicas(0).server_id(), "cs-3-0");
+  ASSERT_EQ(info.chunks[0].replicas.size(), 1);
+  EXPECT_EQ(info.chunks[0].replicas[0].server_id, "cs-3-0");
   EXPECT_EQ(master_->ClusterStatus().chunks_corrupt(), 0u);
   auto resp = Report("cs-0-0", {}, {Replica(id, 1, {0})});
   EXPECT_TRUE(resp.delete_chunk_ids().empty());  // one good copy is not yet whole

@@ -31,13 +31,7 @@ class NamespaceTest : public ::testing::Test {
     return ns_.Put(ns_.WithNewLease(std::move(f), "writer"), &batch);
   }
 
-  ternion::v1::LeaseRef RefOf(const FileRecord& f) {
-    ternion::v1::LeaseRef ref;
-    ref.set_project(f.project());
-    ref.set_path(f.path());
-    ref.set_lease_id(f.lease_id());
-    return ref;
-  }
+  LeaseRef RefOf(const FileRecord& f) { return {f.project(), f.path(), f.lease_id()}; }
 
   testing::FakeClock clock_;
   Namespace ns_{&clock_, absl::Seconds(60), absl::Hours(1)};
@@ -91,7 +85,7 @@ TEST_F(NamespaceTest, EraseForgetsTheFileAndItsFacts) {
 TEST_F(NamespaceTest, ALeaseIsValidUntilAnotherWriterTakesItOrItIsRecovered) {
   absl::MutexLock lock(&ns_.mu);
   const FileRecord& f = NewLeasedFile("a");
-  const ternion::v1::LeaseRef ref = RefOf(f);
+  const LeaseRef ref = RefOf(f);
   EXPECT_TRUE(ns_.CheckLease(ref).ok());
   EXPECT_TRUE(ns_.UnderLease(f));
 
@@ -108,7 +102,7 @@ TEST_F(NamespaceTest, ALeaseIsValidUntilAnotherWriterTakesItOrItIsRecovered) {
   // Another writer's lease: the old one is refused.
   MetadataBatch batch;
   const FileRecord& taken = ns_.Put(ns_.WithNewLease(f, "other"), &batch);
-  EXPECT_NE(taken.lease_id(), ref.lease_id());
+  EXPECT_NE(taken.lease_id(), ref.lease_id);
   EXPECT_EQ(ns_.CheckLease(ref).status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(ns_.CheckLease(RefOf(taken)).ok());
 }
