@@ -1,7 +1,9 @@
 #pragma once
 
-// Master holds the cluster's metadata: projects, the namespace of files, the chunk map and the
-// chunkserver registry, and makes every decision about them (leases, allocation, liveness).
+// Master coordinates the cluster's metadata: the namespace (projects, files, leases), the chunk
+// manager (the chunk map) and the server registry, each with its own state and lock, and the
+// planners that decide (placement, reports, moves, wipes); it takes the locks, gathers a view,
+// calls a planner and applies its verdicts.
 // Persistent state lives in a MetadataStore and is mirrored in memory. A change is applied to
 // memory and appended to the MetadataLog under the locks of what it changed; the log makes it
 // durable in a group with others, outside every lock. Callers answer only after WaitDurable()
