@@ -88,7 +88,7 @@ class ChunkManager {
   const Clock* const clock_;
   ChunkTable table_ ABSL_GUARDED_BY(mu);
   uint64_t next_chunk_id_ ABSL_GUARDED_BY(mu) = 1;
-  std::vector<std::string> server_ids_ ABSL_GUARDED_BY(mu);  // by ordinal
+  std::vector<std::string> server_ids_ ABSL_GUARDED_BY(mu);     // by ordinal
   std::vector<std::string> project_names_ ABSL_GUARDED_BY(mu);  // by ordinal
   absl::flat_hash_map<std::string, uint32_t> project_ordinals_ ABSL_GUARDED_BY(mu);
   // When chunks last gained or lost a replica (pruned after a minute).

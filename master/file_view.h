@@ -27,8 +27,8 @@ struct ReplicaLocation {
 struct ChunkView {
   uint64_t chunk_id = 0;
   uint64_t version = 0;
-  uint64_t index = 0;   // its position in the file
-  uint64_t length = 0;  // acknowledged bytes
+  uint64_t index = 0;                     // its position in the file
+  uint64_t length = 0;                    // acknowledged bytes
   std::vector<ReplicaLocation> replicas;  // live servers first
   // Damaged copies kept in quarantine, listed only while no live replica exists (for salvage).
   std::vector<ReplicaLocation> corrupt_replicas;

@@ -313,7 +313,8 @@ void Master::CollectGarbage(ServerState& s, const ternion::v1::HeartbeatRequest&
     for (uint64_t id : req.wiped_chunk_ids()) left.erase(id);
     SetQuarantined(s, std::move(left));
   }
-  for (uint64_t id : wipe_handout_.Next(s.ordinal, chunks_.table().DeletedOnServer(s.ordinal), now)) {
+  const auto& deleted_here = chunks_.table().DeletedOnServer(s.ordinal);
+  for (uint64_t id : wipe_handout_.Next(s.ordinal, deleted_here, now)) {
     resp->add_wipe_chunk_ids(id);
   }
 }
@@ -322,7 +323,10 @@ void Master::RecordWiped(ServerState& s, const std::vector<uint64_t>& ids) {
   MetadataBatch batch;
   for (uint64_t id : ids) {
     auto it = chunks_.table().find(id);
-    if (it == chunks_.table().end() || !it->second.deleted() || !it->second.HasReplica(s.ordinal)) continue;
+    if (it == chunks_.table().end() || !it->second.deleted() ||
+        !it->second.HasReplica(s.ordinal)) {
+      continue;
+    }
     ++replicas_wiped_;
     wipe_handout_.Confirmed(s.ordinal, id);
     ChunkEntry e = it->second;
@@ -360,16 +364,16 @@ std::vector<ternion::v1::ProjectRecord> Master::ListProjects() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Namespace. Calls on files alone take ns_.mu only; those that change chunks too take chunks_.mu after.
+// Namespace. Calls on files alone take ns_.mu only; those that change chunks too take
+// chunks_.mu after.
 
 Lease Master::LeaseOf(const FileRecord& f) {
   return {.file = ViewOf(f), .id = f.lease_id(), .expires_unix_ms = f.lease_expires_unix_ms()};
 }
 
-absl::StatusOr<Lease> Master::CreateFile(const std::string& project,
-                                                 const std::string& path, uint64_t chunk_size,
-                                                 const std::string& client_id,
-                                                 const std::string& request_id) {
+absl::StatusOr<Lease> Master::CreateFile(const std::string& project, const std::string& path,
+                                         uint64_t chunk_size, const std::string& client_id,
+                                         const std::string& request_id) {
   RETURN_IF_ERROR(ValidateProjectName(project));
   RETURN_IF_ERROR(ValidatePath(path));
   if (chunk_size == 0) chunk_size = options_.default_chunk_size;
@@ -403,9 +407,8 @@ absl::StatusOr<Lease> Master::CreateFile(const std::string& project,
   return LeaseOf(stored);
 }
 
-absl::StatusOr<Lease> Master::OpenForAppend(const std::string& project,
-                                                    const std::string& path,
-                                                    const std::string& client_id) {
+absl::StatusOr<Lease> Master::OpenForAppend(const std::string& project, const std::string& path,
+                                            const std::string& client_id) {
   absl::MutexLock ns(&ns_.mu);
   ASSIGN_OR_RETURN(const FileRecord* f, ns_.Find(project, path));
   if (f->sealed()) return absl::FailedPreconditionError("file is sealed");
@@ -567,8 +570,7 @@ absl::StatusOr<FileView> Master::GetFileInfo(const std::string& project, const s
 }
 
 absl::StatusOr<std::vector<FileView>> Master::ListFiles(const std::string& project,
-                                                        const std::string& prefix,
-                                                        uint32_t limit) {
+                                                       const std::string& prefix, uint32_t limit) {
   RETURN_IF_ERROR(ValidateProjectName(project));
   if (prefix.size() > kMaxPathBytes || prefix.find('\0') != std::string::npos) {
     return absl::InvalidArgumentError("bad prefix");
@@ -604,15 +606,17 @@ absl::Status Master::DeleteFile(const std::string& project, const std::string& p
 }
 
 FileView Master::ViewOf(const FileRecord& f) {
-  return {.project = f.project(),
-          .path = f.path(),
-          .file_id = f.file_id(),
-          .length = f.length(),
-          .chunk_size = f.chunk_size(),
-          .sealed = f.sealed(),
-          .under_lease = ns_.UnderLease(f),
-          .created_unix_ms = f.created_unix_ms(),
-          .modified_unix_ms = f.modified_unix_ms()};
+  FileView view;
+  view.project = f.project();
+  view.path = f.path();
+  view.file_id = f.file_id();
+  view.length = f.length();
+  view.chunk_size = f.chunk_size();
+  view.sealed = f.sealed();
+  view.under_lease = ns_.UnderLease(f);
+  view.created_unix_ms = f.created_unix_ms();
+  view.modified_unix_ms = f.modified_unix_ms();
+  return view;
 }
 
 FileView Master::ViewWithChunks(const FileRecord& f) {
@@ -623,7 +627,11 @@ FileView Master::ViewWithChunks(const FileRecord& f) {
 }
 
 ChunkView Master::ViewOf(uint64_t id, const ChunkEntry& c) {
-  ChunkView view{.chunk_id = id, .version = c.version, .index = c.index, .length = c.length};
+  ChunkView view;
+  view.chunk_id = id;
+  view.version = c.version;
+  view.index = c.index;
+  view.length = c.length;
   auto location = [&](const ServerInfo& s) ABSL_SHARED_LOCKS_REQUIRED(registry_.mu) {
     return ReplicaLocation{s.record.server_id(), s.record.address(), s.rack()};
   };
@@ -911,7 +919,9 @@ absl::Status Master::CheckInvariants() {
   absl::ReaderMutexLock ns(&ns_.mu);
   absl::ReaderMutexLock lock(&chunks_.mu);
   absl::ReaderMutexLock servers(&registry_.mu);
-  if (!chunks_.table().Consistent()) return absl::InternalError("chunk map, lists and counts disagree");
+  if (!chunks_.table().Consistent()) {
+    return absl::InternalError("chunk map, lists and counts disagree");
+  }
   if (servers_.size() != registry_.size() || server_by_ordinal_.size() != registry_.size()) {
     return absl::InternalError("the chunk side and the registry know different servers");
   }

@@ -16,9 +16,9 @@
 #include <atomic>
 #include <functional>
 #include <map>
-#include <set>
-#include <optional>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -33,8 +33,8 @@
 #include "master/chunk_health_report.h"
 #include "master/chunk_manager.h"
 #include "master/chunk_map.h"
-#include "master/file_view.h"
 #include "master/copy_slots.h"
+#include "master/file_view.h"
 #include "master/metadata_log.h"
 #include "master/metadata_store.h"
 #include "master/move_planner.h"
@@ -265,7 +265,8 @@ class Master {
   absl::Status Load();
   // Chunk counts by health, from one walk of the chunk map.
   ChunkHealth CountChunkHealth() ABSL_LOCKS_EXCLUDED(chunks_.mu);  // one walk, in slices
-  ternion::v1::ClusterStatusResponse StatusWith(const ChunkHealth& h) ABSL_LOCKS_EXCLUDED(chunks_.mu);
+  ternion::v1::ClusterStatusResponse StatusWith(const ChunkHealth& h)
+      ABSL_LOCKS_EXCLUDED(chunks_.mu);
   // Appends the batch of a change just applied to memory to the log (see WaitDurable). Called
   // with the lock of every component the change touched still held, so the log orders the
   // changes to any one record as memory does.
@@ -280,7 +281,8 @@ class Master {
   ServerState& ServerByName(const std::string& id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(chunks_.mu, registry_.mu);
   void PutServer(MetadataBatch* batch, const ternion::v1::ChunkServerRecord& r);
-  void AddAudit(MetadataBatch* batch, const std::string& action) ABSL_EXCLUSIVE_LOCKS_REQUIRED(chunks_.mu);
+  void AddAudit(MetadataBatch* batch, const std::string& action)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(chunks_.mu);
 
   // Sweeps the registry for servers whose liveness changed; the chunks of one found dead are
   // examined for repair before any other.
@@ -307,7 +309,8 @@ class Master {
                                  google::protobuf::RepeatedField<uint64_t>* remove,
                                  google::protobuf::RepeatedField<uint64_t>* quarantine,
                                  google::protobuf::RepeatedField<uint64_t>* release);
-  int LiveReplicas(const ChunkEntry& e, absl::Time now) ABSL_SHARED_LOCKS_REQUIRED(chunks_.mu, registry_.mu);
+  int LiveReplicas(const ChunkEntry& e, absl::Time now)
+      ABSL_SHARED_LOCKS_REQUIRED(chunks_.mu, registry_.mu);
   // What the report planner needs to know of chunk `e` (null: unknown) for a replica on `s`.
   ChunkFacts FactsOf(const ChunkEntry* e, const ServerState& s, absl::Time now)
       ABSL_SHARED_LOCKS_REQUIRED(chunks_.mu, registry_.mu);
@@ -343,7 +346,8 @@ class Master {
   // when the queue filled or nothing was left).
   size_t ScanMoveSlice(absl::Time now, size_t budget)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(chunks_.mu, registry_.mu);
-  void PlanMove(uint64_t id, const ChunkEntry& e, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(chunks_.mu, registry_.mu);
+  void PlanMove(uint64_t id, const ChunkEntry& e, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(chunks_.mu, registry_.mu);
   void FinishMovePass(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(chunks_.mu, registry_.mu);
   // Whether a chunk's bytes can no longer change (full, sealed, its file has no writer, or the
   // writer's lease was recovered).
@@ -396,8 +400,9 @@ class Master {
 
   // Replica moves: planned, then taken by the scheduler, then finished.
   std::vector<ReplicaMove> move_queue_ ABSL_GUARDED_BY(chunks_.mu);
-  absl::flat_hash_set<uint64_t> queued_chunks_ ABSL_GUARDED_BY(chunks_.mu);  // chunks in move_queue_
-  absl::btree_set<uint64_t> urgent_chunks_ ABSL_GUARDED_BY(chunks_.mu);      // examine these first
+  absl::flat_hash_set<uint64_t> queued_chunks_
+      ABSL_GUARDED_BY(chunks_.mu);                                       // chunks in move_queue_
+  absl::btree_set<uint64_t> urgent_chunks_ ABSL_GUARDED_BY(chunks_.mu);  // examine these first
   struct MovePass {
     bool running = false;
     uint64_t cursor = 0;  // the next chunk id to examine
@@ -439,7 +444,8 @@ class Master {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(chunks_.mu);
   // Takes the wipes `s` reports and hands it the next ones (in a heartbeat).
   void CollectGarbage(ServerState& s, const ternion::v1::HeartbeatRequest& req,
-                      ternion::v1::HeartbeatResponse* resp) ABSL_EXCLUSIVE_LOCKS_REQUIRED(chunks_.mu);
+                      ternion::v1::HeartbeatResponse* resp)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(chunks_.mu);
 };
 
 }  // namespace ternion::master

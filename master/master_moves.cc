@@ -173,11 +173,15 @@ size_t Master::ScanMoveSlice(absl::Time now, size_t budget) {
   // room, so a queue full of balancer moves never holds up a repair.
   const size_t max_queued = std::max(
       kMinQueuedMoves, registry_.size() * static_cast<size_t>(copy_slots_.limit()));
-  auto room = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(chunks_.mu) { return move_queue_.size() < max_queued; };
+  auto room = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(chunks_.mu) {
+    return move_queue_.size() < max_queued;
+  };
   while (!urgent_chunks_.empty() && budget > 0 && move_queue_.size() < 2 * max_queued) {
     const uint64_t id = *urgent_chunks_.begin();
     urgent_chunks_.erase(urgent_chunks_.begin());
-    if (auto it = chunks_.table().find(id); it != chunks_.table().end()) PlanMove(id, it->second, now);
+    if (auto it = chunks_.table().find(id); it != chunks_.table().end()) {
+      PlanMove(id, it->second, now);
+    }
     --budget;
   }
   if (pass_.running && room()) {

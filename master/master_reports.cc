@@ -68,7 +68,8 @@ Master::ReportActions Master::Reconcile(ServerState& s, const ReportIndex& repor
   std::vector<std::pair<uint64_t, ChunkEntry>> changed;
   std::vector<uint64_t> unknown;
 
-  auto recently_changed = [&](uint64_t id, const ChunkEntry& e) ABSL_SHARED_LOCKS_REQUIRED(chunks_.mu) {
+  auto recently_changed = [&](uint64_t id, const ChunkEntry& e)
+                              ABSL_SHARED_LOCKS_REQUIRED(chunks_.mu) {
     if (chunks_.ReplicasChangedWithin(id, kReportGrace)) return true;
     const std::optional<FileFacts> f = ns_.facts().Get(e.file_id);
     return f && now - absl::FromUnixMillis(f->modified_unix_ms) < kReportGrace;
@@ -153,7 +154,9 @@ Master::ReportActions Master::Reconcile(ServerState& s, const ReportIndex& repor
   for (uint64_t id : missing) {
     slice_point();
     auto it = chunks_.table().find(id);
-    if (it == chunks_.table().end() || !it->second.HasReplica(s.ordinal)) continue;  // changed meanwhile
+    if (it == chunks_.table().end() || !it->second.HasReplica(s.ordinal)) {
+      continue;  // changed meanwhile
+    }
     const ChunkEntry& e = it->second;
     auto q = set_aside.find(id);
     const bool in_quarantine = q != set_aside.end();

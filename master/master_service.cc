@@ -127,10 +127,9 @@ grpc::Status MasterService::ListProjects(grpc::ServerContext*, const ListProject
 grpc::Status MasterService::CreateFile(grpc::ServerContext*, const CreateFileRequest* req,
                                        LeaseResponse* resp) {
   return Serve(master_, "CreateFile", [&] {
-    return Store(
-        master_->CreateFile(req->project(), req->path(), req->chunk_size(), req->client_id(),
-                            req->request_id()),
-        [&](const Lease& l) { ToWire(l, resp); });
+    return Store(master_->CreateFile(req->project(), req->path(), req->chunk_size(),
+                                     req->client_id(), req->request_id()),
+                 [&](const Lease& l) { ToWire(l, resp); });
   });
 }
 
@@ -276,13 +275,12 @@ grpc::Status MasterService::Fsck(grpc::ServerContext*, const FsckRequest* req,
 grpc::Status MasterService::ReplaceReplicas(grpc::ServerContext*,
                                             const ReplaceReplicasRequest* req, ChunkInfo* resp) {
   return Serve(master_, "ReplaceReplicas", [&] {
-    WriteRecovery recovery{.lease = FromWire(req->lease()),
-                           .chunk_id = req->chunk_id(),
-                           .length = req->length(),
-                           .failed_server_ids = {req->failed_server_ids().begin(),
-                                                 req->failed_server_ids().end()}};
-    return Store(master_->ReplaceReplicas(recovery),
-                 [&](const ChunkView& c) { ToWire(c, resp); });
+    WriteRecovery recovery{
+        .lease = FromWire(req->lease()),
+        .chunk_id = req->chunk_id(),
+        .length = req->length(),
+        .failed_server_ids = {req->failed_server_ids().begin(), req->failed_server_ids().end()}};
+    return Store(master_->ReplaceReplicas(recovery), [&](const ChunkView& c) { ToWire(c, resp); });
   });
 }
 

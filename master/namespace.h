@@ -64,8 +64,8 @@ class Namespace {
                                                       const std::string& path) const
       ABSL_SHARED_LOCKS_REQUIRED(mu);
   // The file, when `lease` is its writer's valid lease (FAILED_PRECONDITION saying why not).
-  absl::StatusOr<const ternion::v1::FileRecord*> CheckLease(const LeaseRef& lease)
-      const ABSL_SHARED_LOCKS_REQUIRED(mu);
+  absl::StatusOr<const ternion::v1::FileRecord*> CheckLease(const LeaseRef& lease) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu);
   // Whether a writer holds an unexpired lease on `f`.
   bool UnderLease(const ternion::v1::FileRecord& f) const;
   uint64_t next_file_id() const ABSL_SHARED_LOCKS_REQUIRED(mu) { return next_file_id_; }

@@ -60,7 +60,7 @@ TEST_F(ChunkManagerTest, TheLastReferenceDeletesAChunkAndOnlyThat) {
   MetadataBatch batch;
   const uint64_t id = chunks_.Allocate(EntryOnThree(), &batch);
   ASSERT_TRUE(chunks_.AddReferences({id}, &batch).ok());  // a snapshot
-  chunks_.DropReference(id, &batch);                       // the file goes: the snapshot keeps it
+  chunks_.DropReference(id, &batch);                      // the file goes: the snapshot keeps it
   EXPECT_FALSE(chunks_.table().at(id).deleted());
   EXPECT_EQ(chunks_.table().at(id).extra_refs, 0u);
   chunks_.DropReference(id, &batch);  // the snapshot goes
