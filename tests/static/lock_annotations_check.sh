@@ -15,8 +15,8 @@ fi
 cd "$SRC"
 # The sources with annotations: those that have some, or include a header of ours that has.
 files=()
-for f in master/*.cc common/*.cc chunkserver/*.cc client/*.cc; do
-  headers=$(sed -n 's/^#include "\(\(master\|common\|chunkserver\|client\)\/[^"]*\)"/\1/p' "$f")
+for f in master/*.cc common/*.cc chunkserver/*.cc client/*.cc security/*.cc; do
+  headers=$(sed -n 's/^#include "\(\(master\|common\|chunkserver\|client\|security\)\/[^"]*\)"/\1/p' "$f")
   if grep -qE 'GUARDED_BY|LOCKS_REQUIRED' "$f" $headers 2>/dev/null; then files+=("$f"); fi
 done
 echo "checking ${#files[@]} files: ${files[*]}"

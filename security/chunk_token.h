@@ -1,0 +1,63 @@
+#pragma once
+
+// Chunk tokens (docs/security.md): the master's Ed25519 signature (libsodium) over what one
+// client may do to one chunk: the project, the chunk id and version, the mode (read, write,
+// replicate), an expiry, and the client address the master saw (empty: any). Chunkservers hold
+// only the master's public key; they verify the token of every data call and refuse a call
+// whose chunk, version, mode or peer address the token does not name, so a client that skips
+// the library still cannot touch another project's chunks (HDFS's block tokens, signed rather
+// than MACed so a chunkserver cannot mint one).
+//
+// Wire form (little-endian): "TCT1" | mode u8 | chunk id u64 | version u64 | expiry ms i64 |
+// project length u8 | project | address length u8 | address | Ed25519 signature (64 bytes) over
+// everything before it.
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace ternion::security {
+
+enum class ChunkMode : uint8_t { kRead = 1, kWrite = 2, kReplicate = 3 };
+const char* ChunkModeName(ChunkMode m);
+
+struct ChunkToken {
+  std::string project;
+  uint64_t chunk_id = 0;
+  uint64_t version = 0;
+  ChunkMode mode = ChunkMode::kRead;
+  int64_t expires_unix_ms = 0;
+  std::string client_address;  // the IP the master saw the client at; empty: any
+};
+
+inline constexpr size_t kMaxTokenProjectBytes = 64;
+inline constexpr size_t kMaxTokenAddressBytes = 45;  // an IPv6 address in text
+inline constexpr size_t kMaxTokenBytes =
+    4 + 1 + 8 + 8 + 8 + 1 + kMaxTokenProjectBytes + 1 + kMaxTokenAddressBytes + 64;
+
+// The master's token key pair.
+struct TokenSigningKey {
+  std::array<unsigned char, 32> public_key{};
+  std::array<unsigned char, 64> secret_key{};
+  static TokenSigningKey Generate();
+};
+using TokenPublicKey = std::array<unsigned char, 32>;
+
+// The token's wire form, signed. INVALID_ARGUMENT when a field is out of bounds.
+absl::StatusOr<std::string> SignToken(const ChunkToken& token, const TokenSigningKey& key);
+
+// The token in `wire`, when its signature verifies under `key` and it has not expired at
+// `now_ms`; UNAUTHENTICATED naming what is wrong otherwise. Reads at most kMaxTokenBytes.
+absl::StatusOr<ChunkToken> VerifyToken(absl::string_view wire, const TokenPublicKey& key,
+                                       int64_t now_ms);
+
+// Whether a verified token allows `mode` on exactly this chunk and version from `peer_ip`
+// (a replicate token also allows reading; nothing else allows more than its mode).
+// PERMISSION_DENIED naming the mismatch.
+absl::Status TokenAllows(const ChunkToken& token, uint64_t chunk_id, uint64_t version,
+                         ChunkMode mode, absl::string_view peer_ip);
+
+}  // namespace ternion::security
