@@ -2,9 +2,8 @@
 
 #include <sodium.h>
 
-#include <cstring>
+#include <cstdlib>
 
-#include "absl/base/internal/endian.h"
 #include "absl/strings/str_cat.h"
 
 namespace ternion::security {
@@ -18,9 +17,7 @@ void InitSodium() {
 }
 
 void PutU64(std::string* out, uint64_t v) {
-  char b[8];
-  absl::little_endian::Store64(b, v);
-  out->append(b, 8);
+  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
 }
 
 // Reads the signed fields from `in`, advancing it; false when short or out of bounds.
@@ -35,7 +32,8 @@ class Reader {
   }
   bool U64(uint64_t* v) {
     if (in_.size() < 8) return false;
-    *v = absl::little_endian::Load64(in_.data());
+    *v = 0;
+    for (int i = 0; i < 8; ++i) *v |= uint64_t{static_cast<uint8_t>(in_[i])} << (8 * i);
     in_.remove_prefix(8);
     return true;
   }
