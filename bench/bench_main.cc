@@ -38,6 +38,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "client/cli/local_cluster.h"
+#include "client/master_channel.h"
 #include "common/daemon.h"
 #include "ternion/client.h"
 #include "ternion/v1/master.grpc.pb.h"
@@ -409,8 +410,8 @@ struct Recovery {
 // Kills the chunkserver holding the most replicas and times re-replication, with the master's
 // bandwidth cap lifted (the throttle would otherwise be what is measured).
 Recovery MeasureRecovery(const ternion::local::LocalCluster& cluster) {
-  auto stub = ternion::v1::MasterService::NewStub(
-      grpc::CreateChannel(cluster.master_address, grpc::InsecureChannelCredentials()));
+  auto stub =
+      ternion::v1::MasterService::NewStub(ternion::NewMasterChannel(cluster.master_address, cluster.admin));
   auto status = [&] {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
@@ -474,9 +475,9 @@ struct Wipe {
 
 // Deletes the benchmark's files and times garbage collection until every replica is wiped
 // (overwritten with zeros and synced on its chunkserver).
-Wipe MeasureWipe(ternion::Client* client, const std::string& master, int writers) {
-  auto stub = ternion::v1::MasterService::NewStub(
-      grpc::CreateChannel(master, grpc::InsecureChannelCredentials()));
+Wipe MeasureWipe(ternion::Client* client, const ternion::ClientOptions& co, int writers) {
+  auto stub = ternion::v1::MasterService::NewStub(ternion::NewMasterChannel(
+      co.master_address, {.key_id = co.access_key_id, .secret = co.access_key_secret}));
   auto gc = [&] {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
@@ -553,7 +554,12 @@ int main(int argc, char** argv) {
     cfg.master = cluster.master_address;
   }
   ternion::ClientOptions co;
-  co.master_address = cfg.master;
+  if (cluster.master_address.empty()) {  // --master: the caller's credentials (environment)
+    co.master_address = cfg.master;
+    if (absl::Status s = ternion::LoadCredentials("", &co); !s.ok()) Die(std::string(s.message()));
+  } else {
+    co = ternion::local::AdminClientOptions(cluster);
+  }
   auto client = ternion::Client::Connect(co);
   if (!client.ok()) Die(std::string(client.status().message()));
   absl::Status ps = (*client)->CreateProject("bench");
@@ -580,7 +586,7 @@ int main(int argc, char** argv) {
   Wipe wipe;
   if (!cluster.dir.empty()) {
     recovery = MeasureRecovery(cluster);
-    wipe = MeasureWipe(client->get(), cfg.master, cfg.writers);
+    wipe = MeasureWipe(client->get(), co, cfg.writers);
   }
   const double recovery_mib_s = recovery.copy_s > 0 ? recovery.bytes / kMiB / recovery.copy_s : 0;
   const double wipe_mib_s = wipe.seconds > 0 ? wipe.bytes / kMiB / wipe.seconds : 0;

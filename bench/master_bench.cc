@@ -30,10 +30,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "client/master_channel.h"
 #include "master/master.h"
 #include "master/master_service.h"
 #include "master/metadata_keys.h"
 #include "master/metadata_store.h"
+#include "security/credentials.h"
+#include "security/master_key.h"
+#include "security/request_fields.h"
 #include "ternion/v1/master.grpc.pb.h"
 #include "ternion/v1/metadata.pb.h"
 
@@ -155,7 +159,9 @@ MasterProcess StartMaster(const Config& c, const std::string& meta) {
   std::filesystem::remove(ready);
   std::vector<std::string> args = {c.master_binary, "--metadata-dir", meta, "--host", "127.0.0.1",
                                    "--port", "0", "--metrics-port", "-1", "--ready-file", ready,
-                                   "--dead-after", "3600"};
+                                   "--dead-after", "3600", "--master-key-file",
+                                   c.dir + "/master.key", "--bootstrap-credentials",
+                                   c.dir + "/admin.profile"};
   MasterProcess m;
   m.pid = g_master_pid = Spawn(args, c.dir + "/master.log");
   for (int i = 0; i < 6000; ++i) {  // at most 10 minutes
@@ -233,24 +239,45 @@ struct Latencies {
 // nothing but return a prepared answer. The benchmark runs it as a child (this binary with
 // --ceiling-server) and measures it with the same clients, so a lookup's ratio to it says how
 // much of the master's cost is its own work rather than the RPC's.
+// The least a signed lookup costs: verify the signature (as the master does, replay window
+// included), then copy a prepared answer.
 class CannedLookupService final : public v1::MasterService::Service {
  public:
-  explicit CannedLookupService(v1::FileInfo answer) : answer_(std::move(answer)) {}
-  grpc::Status GetFileInfo(grpc::ServerContext*, const v1::GetFileInfoRequest*,
+  CannedLookupService(v1::FileInfo answer, const ternion::security::Credentials& key)
+      : answer_(std::move(answer)),
+        verifier_(
+            [key](const std::string& id) -> std::optional<ternion::security::RequestVerifier::Key> {
+              if (id != key.key_id) return std::nullopt;
+              return ternion::security::RequestVerifier::Key{.user = "admin", .secret = key.secret};
+            },
+            ternion::Clock::Real()) {}
+  grpc::Status GetFileInfo(grpc::ServerContext* ctx, const v1::GetFileInfoRequest* req,
                            v1::FileInfo* resp) override {
+    auto sig = ternion::master::RequestSignatureOf(*ctx);
+    if (!sig.ok() || !verifier_
+                          .Verify(*sig, "/ternion.v1.MasterService/GetFileInfo",
+                                  ternion::security::RequestProject(*req),
+                                  ternion::security::RequestPayload(*req))
+                          .ok()) {
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "bad signature");
+    }
     *resp = answer_;
     return grpc::Status::OK;
   }
 
  private:
   const v1::FileInfo answer_;
+  ternion::security::RequestVerifier verifier_;
 };
 
-int ServeCeiling(const std::string& answer_file, const std::string& ready_file) {
+int ServeCeiling(const std::string& answer_file, const std::string& ready_file,
+                 const std::string& profile) {
   std::ifstream in(answer_file, std::ios::binary);
   v1::FileInfo answer;
   if (!answer.ParseFromIstream(&in)) return 2;
-  CannedLookupService service(std::move(answer));
+  auto key = ternion::security::ReadProfile(profile);
+  if (!key.ok()) return 2;
+  CannedLookupService service(std::move(answer), *key);
   int port = 0;
   grpc::ServerBuilder builder;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
@@ -279,7 +306,8 @@ CeilingProcess StartCeiling(const Config& c, const v1::FileInfo& answer) {
     if (!answer.SerializeToOstream(&out)) Die("cannot write " + answer_file);
   }
   std::filesystem::remove(ready);
-  std::vector<std::string> args = {"/proc/self/exe", "--ceiling-server", answer_file, ready};
+  std::vector<std::string> args = {"/proc/self/exe", "--ceiling-server", answer_file, ready,
+                                   c.dir + "/admin.profile"};
   CeilingProcess p;
   p.pid = g_ceiling_pid = Spawn(args, c.dir + "/ceiling.log");
   for (int i = 0; i < 600; ++i) {  // at most a minute
@@ -326,7 +354,9 @@ Latencies RunFor(int threads, double seconds, uint64_t* failures, Op op) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc == 4 && std::string(argv[1]) == "--ceiling-server") return ServeCeiling(argv[2], argv[3]);
+  if (argc == 5 && std::string(argv[1]) == "--ceiling-server") {
+    return ServeCeiling(argv[2], argv[3], argv[4]);
+  }
   Config c;
   CLI::App app{"A real master at scale: load, restart, reports, lookups and mutations."};
   app.add_option("--chunks", c.chunks, "Live chunks (in chunks/10 files)");
@@ -353,6 +383,9 @@ int main(int argc, char** argv) {
   const std::string meta = c.dir + "/meta";
   auto cluster_id = ternion::master::Master::Format(meta);
   if (!cluster_id.ok()) Die(cluster_id.status().ToString());
+  if (auto s = ternion::security::MasterKey::CreateFile(c.dir + "/master.key"); !s.ok()) {
+    Die(s.ToString());
+  }
 
   auto t0 = Clock::now();
   Populate(c, meta);
@@ -363,8 +396,12 @@ int main(int argc, char** argv) {
   const double start_s = Seconds(Clock::now() - t0);
   const uint64_t rss_loaded = RssBytes(m.pid);
 
-  auto channel = grpc::CreateChannel(m.address, grpc::InsecureChannelCredentials());
+  auto admin = ternion::security::ReadProfile(c.dir + "/admin.profile");
+  if (!admin.ok()) Die(admin.status().ToString());
+  auto channel = ternion::NewMasterChannel(m.address, *admin);
   auto stub = v1::MasterService::NewStub(channel);
+  // The simulated chunkservers' calls are not signed (daemon calls; chunkservers do not sign).
+  auto daemon_stub = v1::MasterService::NewStub(ternion::NewMasterChannel(m.address, {}));
 
   // Every server registers with its full report (a few at a time, as after a master restart).
   t0 = Clock::now();
@@ -376,7 +413,7 @@ int main(int argc, char** argv) {
       for (uint32_t s; (s = next++) < c.servers;) {
         grpc::ClientContext ctx;
         v1::RegisterChunkServerResponse resp;
-        if (!stub->RegisterChunkServer(&ctx, Registration(s, c, *cluster_id), &resp).ok() ||
+        if (!daemon_stub->RegisterChunkServer(&ctx, Registration(s, c, *cluster_id), &resp).ok() ||
             resp.delete_chunk_ids_size() > 0) {
           ++register_failures;
         }
@@ -403,7 +440,7 @@ int main(int argc, char** argv) {
         d->set_used_bytes(10ull << 40);
         grpc::ClientContext ctx;
         v1::HeartbeatResponse resp;
-        (void)stub->Heartbeat(&ctx, hb, &resp);
+        (void)daemon_stub->Heartbeat(&ctx, hb, &resp);
       }
       std::this_thread::sleep_until(round + std::chrono::seconds(1));
     }
@@ -451,8 +488,8 @@ int main(int argc, char** argv) {
     grpc::ClientContext ctx;
     if (!stub->GetFileInfo(&ctx, req, &answer).ok()) Die("the lookup of file 1 failed");
     CeilingProcess ceiling = StartCeiling(c, answer);
-    auto ceiling_stub = v1::MasterService::NewStub(
-        grpc::CreateChannel(ceiling.address, grpc::InsecureChannelCredentials()));
+    auto ceiling_stub =
+        v1::MasterService::NewStub(ternion::NewMasterChannel(ceiling.address, *admin));
     const double ceiling_cpu0 = CpuSeconds(ceiling.pid);
     t0 = Clock::now();
     Phase("ceiling");
@@ -511,7 +548,7 @@ int main(int argc, char** argv) {
     while (reporting) {
       grpc::ClientContext ctx;
       v1::RegisterChunkServerResponse resp;
-      if (stub->RegisterChunkServer(&ctx, reg, &resp).ok()) ++reports;
+      if (daemon_stub->RegisterChunkServer(&ctx, reg, &resp).ok()) ++reports;
     }
   });
   Phase("lookups during reports");

@@ -263,8 +263,7 @@ int main(int argc, char** argv) {
     std::cerr << "thrash: " << cluster.status() << "\n";
     return 1;
   }
-  ternion::ClientOptions copts;
-  copts.master_address = cluster->master_address;
+  ternion::ClientOptions copts = ternion::local::AdminClientOptions(*cluster);
   copts.rpc_timeout = absl::Seconds(30);
   auto client = ternion::Client::Connect(copts);
   if (!client.ok() || !(*client)->CreateProject("thrash").ok()) {

@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "client/chunk_layout.h"
+#include "client/master_channel.h"
 #include "client/replica_stream.h"
 #include "common/crc32c.h"
 #include "common/logging.h"
@@ -163,7 +164,11 @@ class ClientImpl final : public Client {
       gethostname(host, sizeof(host) - 1);
       options_.client_id = absl::StrCat(getpid(), "@", host);
     }
-    master_ = v1::MasterService::NewStub(Channel(options_.master_address));
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(16 << 20);
+    master_ = v1::MasterService::NewStub(NewMasterChannel(
+        options_.master_address,
+        {.key_id = options_.access_key_id, .secret = options_.access_key_secret}, args));
   }
 
   const ClientOptions& options() const { return options_; }
@@ -776,6 +781,15 @@ absl::Status FileReaderImpl::ReadChunkRange(const v1::ChunkInfo& chunk, uint64_t
 }
 
 }  // namespace
+
+absl::Status LoadCredentials(const std::string& profile, ClientOptions* options) {
+  absl::StatusOr<security::Credentials> c = security::FindCredentials(profile);
+  if (!c.ok()) return c.status();
+  options->access_key_id = c->key_id;
+  options->access_key_secret = c->secret;
+  if (options->master_address.empty()) options->master_address = c->master;
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
   if (options.master_address.empty()) {

@@ -153,10 +153,17 @@ absl::StatusOr<std::string> FileSystem::ReadFile(const std::string& path) {
   return out;
 }
 
-absl::Status FileSystem::WriteFileAtomically(const std::string& path, absl::string_view contents) {
+absl::Status FileSystem::WriteFileAtomically(const std::string& path, absl::string_view contents,
+                                             int mode) {
   const std::string tmp = path + ".tmp";
-  absl::StatusOr<int> fd = Open(tmp, O_WRONLY | O_CREAT | O_TRUNC);
+  absl::StatusOr<int> fd = Open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode);
   if (!fd.ok()) return fd.status();
+  // A leftover temp file keeps its old mode through O_TRUNC: set it (before any byte is written).
+  if (::fchmod(*fd, mode) != 0) {
+    const int err = errno;
+    Close(*fd);
+    return ErrnoToStatus(err, absl::StrCat("chmod ", tmp));
+  }
   absl::Status s = WriteAll(*fd, contents.data(), contents.size(), 0, tmp);
   if (s.ok()) s = About(DataSync(*fd), tmp);
   Close(*fd);

@@ -54,7 +54,8 @@ class FileSystem {
   // A whole (small) file, read to its end.
   absl::StatusOr<std::string> ReadFile(const std::string& path);
   // Publishes a small file durably: temporary file, sync, rename, sync of its directory.
-  absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents);
+  absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents,
+                                   int mode = 0644);
 };
 
 }  // namespace ternion

@@ -45,8 +45,8 @@ absl::Status SyncDir(const std::string& dir) {
   return absl::OkStatus();
 }
 
-absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents) {
-  return FileSystem::Default()->WriteFileAtomically(path, contents);
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents, int mode) {
+  return FileSystem::Default()->WriteFileAtomically(path, contents, mode);
 }
 
 }  // namespace ternion

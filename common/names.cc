@@ -25,6 +25,23 @@ absl::Status ValidateProjectName(absl::string_view name) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateUserName(absl::string_view name) {
+  if (name.empty() || name.size() > 64) {
+    return absl::InvalidArgumentError("a user name is 1-64 characters");
+  }
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
+    if (!ok) {
+      return absl::InvalidArgumentError(
+          "a user name may contain only lower-case letters, digits, '_', '-' and '.'");
+    }
+  }
+  if (!((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= '0' && name[0] <= '9'))) {
+    return absl::InvalidArgumentError("a user name must start with a letter or digit");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateTopologyName(absl::string_view name, absl::string_view what) {
   if (name.empty() || name.size() > 64) {
     return absl::InvalidArgumentError(absl::StrCat(what, " name must be 1-64 characters"));

@@ -15,6 +15,9 @@ inline constexpr size_t kMaxPathComponentBytes = 255;
 // Projects: 1-64 characters of [a-z0-9_-], starting with a letter or digit.
 absl::Status ValidateProjectName(absl::string_view name);
 
+// User names: 1-64 characters of [a-z0-9_.-], starting with a letter or digit.
+absl::Status ValidateUserName(absl::string_view name);
+
 // File paths inside a project: 1-1024 bytes, '/'-separated components of 1-255 bytes; no NUL,
 // no control characters, no "." or ".." components, no leading, trailing or doubled '/'.
 absl::Status ValidatePath(absl::string_view path);

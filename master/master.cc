@@ -109,6 +109,7 @@ absl::StatusOr<std::unique_ptr<Master>> Master::Open(const std::string& metadata
 
 absl::Status Master::Load() {
   absl::MutexLock ns(&ns_.mu);
+  absl::MutexLock access(&access_.mu);
   absl::MutexLock lock(&chunks_.mu);
   absl::MutexLock servers(&registry_.mu);
   absl::Status bad;
@@ -171,6 +172,18 @@ absl::Status Master::Load() {
     if (k == kNextFileIdKey) ns_.LoadNextFileId(n);
     if (k == kNextChunkIdKey) chunks_.LoadNextChunkId(n);
   }));
+  RETURN_IF_ERROR(store_->Scan(kUserPrefix, [&](absl::string_view k, absl::string_view v)
+                                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(access_.mu) {
+    ternion::v1::UserRecord u;
+    parse(&u, k, v);
+    access_.LoadUser(u);
+  }));
+  RETURN_IF_ERROR(store_->Scan(kAccessKeyPrefix, [&](absl::string_view k, absl::string_view v)
+                                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(access_.mu) {
+    ternion::v1::AccessKeyRecord r;
+    parse(&r, k, v);
+    if (absl::Status s = access_.LoadKey(r); !s.ok() && bad.ok()) bad = s;
+  }));
   RETURN_IF_ERROR(bad);
   if (options_.restored_from_backup) {
     constexpr uint64_t kRestoreGap = 1ull << 32;  // far more chunks than a backup can miss
@@ -197,7 +210,7 @@ absl::Status Master::Load() {
   }
   TLOG(INFO) << "cluster " << cluster_id_ << ": loaded " << ns_.projects().size() << " projects, "
              << ns_.files().size() << " files, " << chunks_.table().size() << " chunks, "
-             << registry_.size() << " chunkservers";
+             << registry_.size() << " chunkservers, " << access_.Users().size() << " users";
   return absl::OkStatus();
 }
 

@@ -11,7 +11,8 @@
 // on or answered. A failed log write is fatal (see MetadataLog).
 //
 // Thread-safe. Its components have their own locks, taken in one order: the namespace (ns_.mu),
-// the chunk map (chunks_.mu), the server registry (registry_.mu); no lock is held across I/O.
+// users and keys (access_.mu), the chunk map (chunks_.mu), the server registry (registry_.mu);
+// no lock is held across I/O.
 
 #include <atomic>
 #include <functional>
@@ -30,6 +31,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "master/access_control.h"
+#include "master/access_policy.h"
 #include "master/chunk_health_report.h"
 #include "master/chunk_manager.h"
 #include "master/chunk_map.h"
@@ -82,6 +85,8 @@ struct MasterOptions {
   bool restored_from_backup = false;
   // Every decision by time (leases, liveness, delays) reads this clock; tests pass a fake.
   const Clock* clock = Clock::Real();
+  // Wraps the secrets kept in the metadata (AccessKeys). Null: no key can be made or loaded.
+  const security::MasterKey* master_key = nullptr;
   // Called once if the metadata log fails to write (the daemon exits: memory is ahead of disk).
   std::function<void(const absl::Status&)> on_log_failure;
 };
@@ -218,6 +223,28 @@ class Master {
   // OrphansRequest). Every decision is audited.
   absl::StatusOr<ternion::v1::OrphansResponse> Orphans(const ternion::v1::OrphansRequest& req);
 
+  // Users and AccessKeys (access_control.h). Every change is audited naming `actor`, the user
+  // who made it.
+  const AccessControl& access() const { return access_; }
+  // The verified caller as the access policy sees it (nullopt: no such user).
+  std::optional<PrincipalView> Principal(const std::string& user);
+  // The project as the access policy sees it (nullopt: it does not exist).
+  std::optional<ProjectView> Project(const std::string& name);
+  absl::StatusOr<UserView> CreateUser(const std::string& name, bool cluster_admin,
+                                      const std::string& actor);
+  std::vector<UserView> ListUsers();
+  absl::StatusOr<UserView> SetUserDisabled(const std::string& name, bool disabled,
+                                           const std::string& actor);
+  absl::StatusOr<NewAccessKey> CreateAccessKey(const std::string& user, const std::string& actor);
+  absl::StatusOr<NewAccessKey> RotateAccessKey(const std::string& id, absl::Duration grace,
+                                               const std::string& actor);
+  absl::StatusOr<AccessKeyView> RevokeAccessKey(const std::string& id, const std::string& actor);
+  std::vector<AccessKeyView> ListAccessKeys(const std::string& user);
+  std::optional<AccessKeyView> FindAccessKey(const std::string& id);
+  // On a cluster without users: creates the cluster administrator `admin` and a key for it,
+  // and returns the key (nullopt when users exist already).
+  absl::StatusOr<std::optional<NewAccessKey>> BootstrapAdmin();
+
   // Checks the invariants that tie the namespace, the chunk map and its indexes together (for
   // tests, under the mutex): every file's chunks exist and are live, each live chunk is
   // referenced by exactly 1 + extra_refs files, and the chunk map's per-server lists and counts
@@ -276,6 +303,12 @@ class Master {
   // FinishMoves' bookkeeping of one move: whether it was recorded.
   bool RecordMove(const ReplicaMove& move, const absl::Status& copied)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(chunks_.mu, registry_.mu);
+
+  // Applies a change of users or keys (`change` adds its records to the batch) and its audit
+  // record as one batch, under access_.mu, then chunks_.mu for the audit sequence.
+  template <typename T>
+  absl::StatusOr<T> ChangeAccess(const std::function<absl::StatusOr<T>(MetadataBatch*)>& change,
+                                 const std::function<std::string(const T&)>& audit);
 
   // Dense numbering of servers (in the registry, the chunk manager and the chunk side at once).
   ServerState& ServerByName(const std::string& id)
@@ -381,12 +414,14 @@ class Master {
   // Says why a chunkserver stamped with `their_id` (empty: not stamped yet) may not join.
   absl::Status CheckClusterId(const std::string& server_id, const std::string& their_id) const;
 
-  // Lock order (docs/architecture.md): health_report_'s lock, then ns_.mu, then chunks_.mu, then
-  // registry_.mu, then the file facts' lock (ns_.facts()), then the log's. A chunk-health walk
-  // takes chunks_.mu slice by slice.
+  // Lock order (docs/architecture.md): health_report_'s lock, then ns_.mu, then access_.mu, then
+  // chunks_.mu, then registry_.mu, then the file facts' lock (ns_.facts()), then the log's. A
+  // chunk-health walk takes chunks_.mu slice by slice.
   ChunkHealthReport health_report_{[this] { return CountChunkHealth(); }};
   // Projects, files and leases, under their own lock ns_.mu.
   Namespace ns_;
+  // Users and AccessKeys, under access_.mu (after ns_.mu, before chunks_.mu).
+  AccessControl access_{options_.master_key, options_.clock};
   // The chunk map, versions, allocation and deleted chunks, under their own lock chunks_.mu.
   // Under the same lock the master keeps the chunk side of its decisions below: each server's
   // set-aside replicas, moves, and garbage collection.

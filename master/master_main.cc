@@ -18,6 +18,8 @@
 #include "master/master.h"
 #include "master/master_service.h"
 #include "master/replication_scheduler.h"
+#include "security/credentials.h"
+#include "security/master_key.h"
 
 int main(int argc, char** argv) {
   ternion::BlockTerminationSignals();
@@ -40,7 +42,6 @@ int main(int argc, char** argv) {
   double orphan_wipe_delay_s = 86400;
   CLI::App app{"Ternion master: namespace, chunk map, placement and cluster membership."};
   app.add_option("--metadata-dir", metadata_dir, "RocksDB directory for metadata")
-      ->required()
       ->take_last();
   app.add_option("--host", host, "Address to listen on");
   app.add_option("--port", port, "gRPC port (0 = pick a free one)");
@@ -78,6 +79,19 @@ int main(int argc, char** argv) {
                  "Seconds between walks of the chunk map for the chunk counts of /metrics (at "
                  "least 20 times a walk's own time)")
       ->check(CLI::PositiveNumber);
+  std::string master_key_file;
+  app.add_option("--master-key-file", master_key_file,
+                 "The master key (64 hex digits, mode 0600) that wraps every secret in the "
+                 "metadata; or the environment variable TERNION_MASTER_KEY")
+      ->take_last();
+  std::string create_master_key;
+  app.add_option("--create-master-key", create_master_key,
+                 "Write a new random master key to this file (mode 0600), then exit");
+  std::string bootstrap_credentials;
+  app.add_option("--bootstrap-credentials", bootstrap_credentials,
+                 "On a cluster without users: create the cluster admin `admin` and write its "
+                 "AccessKey to this new profile file (mode 0600; an existing file is refused)")
+      ->take_last();
   std::string failpoints;
   app.add_option("--failpoints", failpoints,
                  "Fault injection for tests: NAME=crash|eio|enospc[*N|@N],... (docs/operations.md)");
@@ -86,6 +100,19 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (absl::Status s = ternion::ArmFailpoints(failpoints); !s.ok()) {
     TLOG(ERROR) << s;
+    return 1;
+  }
+  if (!create_master_key.empty()) {
+    if (absl::Status s = ternion::security::MasterKey::CreateFile(create_master_key); !s.ok()) {
+      TLOG(ERROR) << "cannot create the master key: " << s;
+      return 1;
+    }
+    std::printf("wrote a new master key to %s (mode 0600); keep a copy apart from the metadata "
+                "and its backups\n", create_master_key.c_str());
+    return 0;
+  }
+  if (metadata_dir.empty()) {
+    TLOG(ERROR) << "--metadata-dir is required";
     return 1;
   }
   if (format) {
@@ -110,6 +137,23 @@ int main(int argc, char** argv) {
     TLOG(ERROR) << "metadata write failed, exiting: " << s;
     std::_Exit(70);
   };
+
+  absl::StatusOr<ternion::security::MasterKey> master_key =
+      absl::FailedPreconditionError("no master key");
+  if (!master_key_file.empty()) {
+    master_key = ternion::security::MasterKey::FromFile(master_key_file);
+  } else if (const char* hex = std::getenv("TERNION_MASTER_KEY"); hex != nullptr) {
+    master_key = ternion::security::MasterKey::FromHex(hex);
+  } else {
+    TLOG(ERROR) << "a master needs its master key: --master-key-file FILE (make one with "
+                   "--create-master-key FILE) or TERNION_MASTER_KEY";
+    return 1;
+  }
+  if (!master_key.ok()) {
+    TLOG(ERROR) << "cannot use the master key: " << master_key.status();
+    return 1;
+  }
+  options.master_key = &*master_key;
 
   if (!restore_from.empty()) {
     std::error_code ec;
@@ -144,6 +188,35 @@ int main(int argc, char** argv) {
     TLOG(ERROR) << "cannot listen on " << host << ":" << port;
     return 1;
   }
+  const std::string bound_address = absl::StrCat(host, ":", bound_port);
+  if (!bootstrap_credentials.empty()) {
+    // Before the ready file: nobody can call yet, so no one races the first user.
+    // An existing file holds someone's key (another cluster's, or a first start that died
+    // before its admin was durable): never overwritten on a guess.
+    absl::StatusOr<std::optional<ternion::master::NewAccessKey>> admin = std::nullopt;
+    if ((*master)->ListUsers().empty() && std::filesystem::exists(bootstrap_credentials)) {
+      admin = absl::AlreadyExistsError(absl::StrCat(
+          bootstrap_credentials, " exists but this cluster has no users yet: it holds another "
+          "key; move it away, or name a new file"));
+    } else {
+      admin = (*master)->BootstrapAdmin();
+    }
+    absl::Status s = admin.status();
+    if (s.ok() && admin->has_value()) {
+      s = ternion::security::WriteProfile(
+          bootstrap_credentials,
+          {.key_id = (*admin)->key.id, .secret = (*admin)->secret, .master = bound_address});
+      if (s.ok()) s = (*master)->WaitDurable();
+      if (s.ok()) {
+        TLOG(INFO) << "bootstrap: cluster admin `admin` created; its AccessKey is in "
+                   << bootstrap_credentials;
+      }
+    }
+    if (!s.ok()) {
+      TLOG(ERROR) << "cannot bootstrap the cluster admin: " << s;
+      return 1;
+    }
+  }
   auto& registry = ternion::MetricsRegistry::Default();
   ternion::master::Master* m = master->get();
   registry.AddCollector([m] { m->UpdateMetrics(); });
@@ -169,7 +242,7 @@ int main(int argc, char** argv) {
       wait = std::max(absl::Seconds(status_interval_s), 20 * (absl::Now() - start));
     } while (!stopping.WaitForNotificationWithTimeout(wait));
   });
-  std::string address = absl::StrCat(host, ":", bound_port);
+  const std::string& address = bound_address;
   TLOG(INFO) << "master serving on " << address << ", metrics on "
              << (metrics ? metrics->port() : -1);
   if (!ready_file.empty()) {

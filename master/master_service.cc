@@ -1,21 +1,86 @@
 #include "master/master_service.h"
 
+#include <type_traits>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+#include "common/metrics.h"
 #include "common/rpc_metrics.h"
 #include "common/rpc_status.h"
+#include "security/request_fields.h"
 
 namespace ternion::master {
 namespace {
 
-// Runs `fn` (returning absl::Status) as one counted RPC.
-// Runs one call. Its answer waits until every metadata change made so far is durable: those it
-// made, and those it may have seen (see Master::WaitDurable).
+// A chunkserver's call (registration, heartbeats, reports). Its answer waits until every
+// metadata change made so far is durable: those it made, and those it may have seen (see
+// Master::WaitDurable). Chunkservers do not sign requests: daemon identity (mutual TLS) is what
+// will admit them.
 template <typename Fn>
-grpc::Status Serve(Master* master, const char* method, Fn fn) {
+grpc::Status ServeDaemon(Master* master, const char* method, Fn fn) {
   RpcScope rpc("master", method);
   absl::Status s = fn();
   if (absl::Status durable = master->WaitDurable(); !durable.ok()) s = durable;
   return rpc.Done(ToGrpcStatus(s));
 }
+
+constexpr Requirement kAnyUser{.scope = Requirement::Scope::kAuthenticated};
+constexpr Requirement kClusterAdmin{.scope = Requirement::Scope::kCluster};
+constexpr Requirement InProject(Action a) {
+  return {.scope = Requirement::Scope::kProject, .action = a};
+}
+
+void CountAuthFailure(security::AuthFailure f) {
+  MetricsRegistry::Default()
+      .GetCounter("ternion_master_auth_failures_total",
+                  "Client calls refused by request authentication, by cause",
+                  {{"cause", security::AuthFailureName(f)}})
+      ->Increment();
+}
+
+}  // namespace
+
+void ConfigureMasterServer(grpc::ServerBuilder& builder) {
+  builder.SetMaxReceiveMessageSize(16 << 20);  // full chunk reports of large servers
+  grpc::ResourceQuota quota("master");
+  quota.SetMaxThreads(64);
+  builder.SetResourceQuota(quota);
+  // Keep polling threads rather than create and end one per burst of calls (thread creation
+  // was a visible share of the master's CPU under many small calls).
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 4);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 16);
+}
+
+// The signature headers of a call: nullopt when it has none; UNAUTHENTICATED when one is
+// malformed (the verifier bounds-checks the rest).
+absl::StatusOr<std::optional<security::RequestSignature>> RequestSignatureOf(
+    const grpc::ServerContext& ctx) {
+  const auto& md = ctx.client_metadata();
+  auto get = [&md](const char* name) -> std::optional<std::string> {
+    auto it = md.find(name);
+    if (it == md.end() || it->second.size() > 256) return std::nullopt;
+    return std::string(it->second.data(), it->second.size());
+  };
+  std::optional<std::string> id = get(security::kKeyIdHeader);
+  if (!id.has_value()) return std::nullopt;
+  std::optional<std::string> ts = get(security::kTimestampHeader);
+  std::optional<std::string> nonce = get(security::kNonceHeader);
+  std::optional<std::string> sig = get(security::kSignatureHeader);
+  security::RequestSignature out;
+  if (!ts.has_value() || !nonce.has_value() || !sig.has_value() ||
+      !absl::SimpleAtoi(*ts, &out.timestamp_ms)) {
+    CountAuthFailure(security::AuthFailure::kMalformed);
+    return absl::UnauthenticatedError(
+        "malformed request signature (key id, timestamp, nonce and signature headers needed)");
+  }
+  out.key_id = *std::move(id);
+  out.nonce = *std::move(nonce);
+  out.signature = *std::move(sig);
+  return out;
+}
+
+namespace {
 
 // Stores a StatusOr's value through `assign`, or returns its error.
 template <typename T, typename Assign>
@@ -72,24 +137,72 @@ void ToWire(const ternion::v1::ProjectRecord& p, ternion::v1::ProjectEntry* w) {
 
 }  // namespace
 
-void ConfigureMasterServer(grpc::ServerBuilder& builder) {
-  builder.SetMaxReceiveMessageSize(16 << 20);  // full chunk reports of large servers
-  grpc::ResourceQuota quota("master");
-  quota.SetMaxThreads(64);
-  builder.SetResourceQuota(quota);
-  // Keep polling threads rather than create and end one per burst of calls (thread creation
-  // was a visible share of the master's CPU under many small calls).
-  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 4);
-  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 16);
-}
-
 using namespace ternion::v1;  // NOLINT: the adapter names every message type
 namespace v1 = ternion::v1;
+
+MasterService::MasterService(Master* master, const Clock* clock)
+    : master_(master),
+      verifier_([master](const std::string& id) { return master->access().FindKey(id); },
+                clock) {}
+
+absl::Status MasterService::Deny(const Decision& d, Action action) {
+  MetricsRegistry::Default()
+      .GetCounter("ternion_master_authz_denials_total",
+                  "Client calls refused by the access policy, by the action they needed",
+                  {{"action", ActionName(action)}})
+      ->Increment();
+  return absl::PermissionDeniedError(d.reason);
+}
+
+absl::StatusOr<PrincipalView> MasterService::Admit(grpc::ServerContext* ctx, const char* method,
+                                                   const google::protobuf::Message& request,
+                                                   const Requirement& need) {
+  const std::string project = security::RequestProject(request);
+  absl::StatusOr<std::optional<security::RequestSignature>> sig = RequestSignatureOf(*ctx);
+  absl::StatusOr<std::string> user = absl::UnauthenticatedError("no signature");
+  if (!sig.ok()) {
+    user = sig.status();
+  } else {
+    security::AuthFailure cause = security::AuthFailure::kMalformed;
+    user = verifier_.Verify(*sig, absl::StrCat("/ternion.v1.MasterService/", method), project,
+                            security::RequestPayload(request), &cause);
+    if (!user.ok()) CountAuthFailure(cause);
+  }
+  if (!user.ok()) {
+    TLOG(WARNING) << "auth: " << method << " from " << ctx->peer()
+                  << " refused: " << user.status().message();
+    return user.status();
+  }
+  std::optional<PrincipalView> who = master_->Principal(*user);
+  if (!who.has_value()) return absl::UnauthenticatedError("the key's user no longer exists");
+  std::optional<ProjectView> view;
+  if (need.scope == Requirement::Scope::kProject) view = master_->Project(project);
+  Decision d = Decide(*who, need, project, view);
+  if (!d.allowed) return Deny(d, need.action);
+  return *std::move(who);
+}
+
+template <typename Fn>
+grpc::Status MasterService::Serve(grpc::ServerContext* ctx, const char* method,
+                                  const google::protobuf::Message& request,
+                                  const Requirement& need, Fn fn) {
+  RpcScope rpc("master", method);
+  absl::StatusOr<PrincipalView> who = Admit(ctx, method, request, need);
+  if (!who.ok()) return rpc.Done(ToGrpcStatus(who.status()));
+  absl::Status s;
+  if constexpr (std::is_invocable_v<Fn, const PrincipalView&>) {
+    s = fn(*who);
+  } else {
+    s = fn();
+  }
+  if (absl::Status durable = master_->WaitDurable(); !durable.ok()) s = durable;
+  return rpc.Done(ToGrpcStatus(s));
+}
 
 grpc::Status MasterService::RegisterChunkServer(grpc::ServerContext*,
                                                 const RegisterChunkServerRequest* req,
                                                 RegisterChunkServerResponse* resp) {
-  return Serve(master_, "RegisterChunkServer", [&] {
+  return ServeDaemon(master_, "RegisterChunkServer", [&] {
     return Store(master_->RegisterChunkServer(*req),
                  [&](RegisterChunkServerResponse r) { *resp = std::move(r); });
   });
@@ -97,7 +210,7 @@ grpc::Status MasterService::RegisterChunkServer(grpc::ServerContext*,
 
 grpc::Status MasterService::Heartbeat(grpc::ServerContext*, const HeartbeatRequest* req,
                                       HeartbeatResponse* resp) {
-  return Serve(master_, "Heartbeat", [&] {
+  return ServeDaemon(master_, "Heartbeat", [&] {
     *resp = master_->Heartbeat(*req);
     return absl::OkStatus();
   });
@@ -105,84 +218,94 @@ grpc::Status MasterService::Heartbeat(grpc::ServerContext*, const HeartbeatReque
 
 grpc::Status MasterService::ReportReplicas(grpc::ServerContext*, const ReportReplicasRequest* req,
                                            ReportReplicasResponse* resp) {
-  return Serve(master_, "ReportReplicas", [&] {
+  return ServeDaemon(master_, "ReportReplicas", [&] {
     *resp = master_->ReportReplicas(*req);
     return absl::OkStatus();
   });
 }
 
-grpc::Status MasterService::CreateProject(grpc::ServerContext*, const CreateProjectRequest* req,
+grpc::Status MasterService::CreateProject(grpc::ServerContext* ctx, const CreateProjectRequest* req,
                                           CreateProjectResponse*) {
-  return Serve(master_, "CreateProject", [&] { return master_->CreateProject(req->name(), req->owner()); });
+  return Serve(ctx, "CreateProject", *req, kAnyUser, [&](const PrincipalView& who) {
+    if (Decision d = DecideCreateProject(who, req->owner()); !d.allowed) {
+      return Deny(d, Action::kAdmin);
+    }
+    return master_->CreateProject(req->name(), req->owner().empty() ? who.user : req->owner());
+  });
 }
 
-grpc::Status MasterService::ListProjects(grpc::ServerContext*, const ListProjectsRequest*,
+grpc::Status MasterService::ListProjects(grpc::ServerContext* ctx, const ListProjectsRequest* req,
                                          ListProjectsResponse* resp) {
-  return Serve(master_, "ListProjects", [&] {
-    for (const auto& p : master_->ListProjects()) ToWire(p, resp->add_projects());
+  return Serve(ctx, "ListProjects", *req, kAnyUser, [&](const PrincipalView& who) {
+    for (const auto& p : master_->ListProjects()) {  // those the caller may describe
+      const ProjectView view{.name = p.name(), .owner = p.owner()};
+      if (Decide(who, InProject(Action::kDescribe), p.name(), view).allowed) {
+        ToWire(p, resp->add_projects());
+      }
+    }
     return absl::OkStatus();
   });
 }
 
-grpc::Status MasterService::CreateFile(grpc::ServerContext*, const CreateFileRequest* req,
+grpc::Status MasterService::CreateFile(grpc::ServerContext* ctx, const CreateFileRequest* req,
                                        LeaseResponse* resp) {
-  return Serve(master_, "CreateFile", [&] {
+  return Serve(ctx, "CreateFile", *req, InProject(Action::kWrite), [&] {
     return Store(master_->CreateFile(req->project(), req->path(), req->chunk_size(),
                                      req->client_id(), req->request_id()),
                  [&](const Lease& l) { ToWire(l, resp); });
   });
 }
 
-grpc::Status MasterService::OpenForAppend(grpc::ServerContext*, const OpenForAppendRequest* req,
+grpc::Status MasterService::OpenForAppend(grpc::ServerContext* ctx, const OpenForAppendRequest* req,
                                           LeaseResponse* resp) {
-  return Serve(master_, "OpenForAppend", [&] {
+  return Serve(ctx, "OpenForAppend", *req, InProject(Action::kWrite), [&] {
     return Store(master_->OpenForAppend(req->project(), req->path(), req->client_id()),
                  [&](const Lease& l) { ToWire(l, resp); });
   });
 }
 
-grpc::Status MasterService::RenewLease(grpc::ServerContext*, const v1::LeaseRef* req,
+grpc::Status MasterService::RenewLease(grpc::ServerContext* ctx, const v1::LeaseRef* req,
                                        LeaseResponse* resp) {
-  return Serve(master_, "RenewLease", [&] {
+  return Serve(ctx, "RenewLease", *req, InProject(Action::kWrite), [&] {
     return Store(master_->RenewLease(FromWire(*req)), [&](const Lease& l) { ToWire(l, resp); });
   });
 }
 
-grpc::Status MasterService::AllocateChunk(grpc::ServerContext*, const AllocateChunkRequest* req,
+grpc::Status MasterService::AllocateChunk(grpc::ServerContext* ctx, const AllocateChunkRequest* req,
                                           AllocateChunkResponse* resp) {
-  return Serve(master_, "AllocateChunk", [&] {
+  return Serve(ctx, "AllocateChunk", *req, InProject(Action::kWrite), [&] {
     return Store(master_->AllocateChunk(FromWire(req->lease()), req->index()),
                  [&](const ChunkView& c) { ToWire(c, resp->mutable_chunk()); });
   });
 }
 
-grpc::Status MasterService::CommitLength(grpc::ServerContext*, const CommitLengthRequest* req,
+grpc::Status MasterService::CommitLength(grpc::ServerContext* ctx, const CommitLengthRequest* req,
                                          CommitLengthResponse* resp) {
-  return Serve(master_, "CommitLength", [&] {
+  return Serve(ctx, "CommitLength", *req, InProject(Action::kWrite), [&] {
     return Store(master_->CommitLength(FromWire(req->lease()), req->length()),
                  [&](uint64_t n) { resp->set_length(n); });
   });
 }
 
-grpc::Status MasterService::SealFile(grpc::ServerContext*, const SealFileRequest* req,
+grpc::Status MasterService::SealFile(grpc::ServerContext* ctx, const SealFileRequest* req,
                                      SealFileResponse* resp) {
-  return Serve(master_, "SealFile", [&] {
+  return Serve(ctx, "SealFile", *req, InProject(Action::kWrite), [&] {
     return Store(master_->SealFile(FromWire(req->lease()), req->seal()),
                  [&](const FileView& f) { ToWire(f, resp->mutable_file()); });
   });
 }
 
-grpc::Status MasterService::GetFileInfo(grpc::ServerContext*, const GetFileInfoRequest* req,
+grpc::Status MasterService::GetFileInfo(grpc::ServerContext* ctx, const GetFileInfoRequest* req,
                                         FileInfo* resp) {
-  return Serve(master_, "GetFileInfo", [&] {
+  return Serve(ctx, "GetFileInfo", *req, InProject(req->with_chunks() ? Action::kRead : Action::kDescribe), [&] {
     return Store(master_->GetFileInfo(req->project(), req->path(), req->with_chunks()),
                  [&](const FileView& f) { ToWire(f, resp); });
   });
 }
 
-grpc::Status MasterService::ListFiles(grpc::ServerContext*, const ListFilesRequest* req,
+grpc::Status MasterService::ListFiles(grpc::ServerContext* ctx, const ListFilesRequest* req,
                                       ListFilesResponse* resp) {
-  return Serve(master_, "ListFiles", [&] {
+  return Serve(ctx, "ListFiles", *req, InProject(Action::kList), [&] {
     return Store(master_->ListFiles(req->project(), req->prefix(), req->limit()),
                  [&](const std::vector<FileView>& files) {
                    for (const FileView& f : files) ToWire(f, resp->add_files());
@@ -190,22 +313,22 @@ grpc::Status MasterService::ListFiles(grpc::ServerContext*, const ListFilesReque
   });
 }
 
-grpc::Status MasterService::DeleteFile(grpc::ServerContext*, const DeleteFileRequest* req,
+grpc::Status MasterService::DeleteFile(grpc::ServerContext* ctx, const DeleteFileRequest* req,
                                        DeleteFileResponse*) {
-  return Serve(master_, "DeleteFile", [&] { return master_->DeleteFile(req->project(), req->path(), req->force()); });
+  return Serve(ctx, "DeleteFile", *req, InProject(Action::kDelete), [&] { return master_->DeleteFile(req->project(), req->path(), req->force()); });
 }
 
-grpc::Status MasterService::ClusterStatus(grpc::ServerContext*, const ClusterStatusRequest*,
+grpc::Status MasterService::ClusterStatus(grpc::ServerContext* ctx, const ClusterStatusRequest* req,
                                           ClusterStatusResponse* resp) {
-  return Serve(master_, "ClusterStatus", [&] {
+  return Serve(ctx, "ClusterStatus", *req, kClusterAdmin, [&] {
     *resp = master_->ClusterStatus();
     return absl::OkStatus();
   });
 }
 
-grpc::Status MasterService::GetTopology(grpc::ServerContext*, const GetTopologyRequest*,
+grpc::Status MasterService::GetTopology(grpc::ServerContext* ctx, const GetTopologyRequest* req,
                                         GetTopologyResponse* resp) {
-  return Serve(master_, "GetTopology", [&] {
+  return Serve(ctx, "GetTopology", *req, kClusterAdmin, [&] {
     *resp = master_->GetTopology();
     return absl::OkStatus();
   });
@@ -217,64 +340,64 @@ absl::Status Summary(absl::StatusOr<std::string> result, TopologyChangeResponse*
 }
 }  // namespace
 
-grpc::Status MasterService::AddRack(grpc::ServerContext*, const AddRackRequest* req,
+grpc::Status MasterService::AddRack(grpc::ServerContext* ctx, const AddRackRequest* req,
                                     TopologyChangeResponse* resp) {
-  return Serve(master_, "AddRack", [&] { return Summary(master_->AddRack(*req), resp); });
+  return Serve(ctx, "AddRack", *req, kClusterAdmin, [&] { return Summary(master_->AddRack(*req), resp); });
 }
 
-grpc::Status MasterService::RemoveRack(grpc::ServerContext*, const RemoveRackRequest* req,
+grpc::Status MasterService::RemoveRack(grpc::ServerContext* ctx, const RemoveRackRequest* req,
                                        TopologyChangeResponse* resp) {
-  return Serve(master_, "RemoveRack", [&] { return Summary(master_->RemoveRack(req->rack()), resp); });
+  return Serve(ctx, "RemoveRack", *req, kClusterAdmin, [&] { return Summary(master_->RemoveRack(req->rack()), resp); });
 }
 
-grpc::Status MasterService::MoveServer(grpc::ServerContext*, const MoveServerRequest* req,
+grpc::Status MasterService::MoveServer(grpc::ServerContext* ctx, const MoveServerRequest* req,
                                        TopologyChangeResponse* resp) {
-  return Serve(master_, "MoveServer",
+  return Serve(ctx, "MoveServer", *req, kClusterAdmin,
                [&] { return Summary(master_->MoveServer(req->server_id(), req->rack()), resp); });
 }
 
-grpc::Status MasterService::SetServerState(grpc::ServerContext*, const SetServerStateRequest* req,
+grpc::Status MasterService::SetServerState(grpc::ServerContext* ctx, const SetServerStateRequest* req,
                                            TopologyChangeResponse* resp) {
-  return Serve(master_, "SetServerState", [&] { return Summary(master_->SetServerState(*req), resp); });
+  return Serve(ctx, "SetServerState", *req, kClusterAdmin, [&] { return Summary(master_->SetServerState(*req), resp); });
 }
 
-grpc::Status MasterService::ImportTopology(grpc::ServerContext*, const ImportTopologyRequest* req,
+grpc::Status MasterService::ImportTopology(grpc::ServerContext* ctx, const ImportTopologyRequest* req,
                                            TopologyChangeResponse* resp) {
-  return Serve(master_, "ImportTopology", [&] { return Summary(master_->ImportTopology(*req), resp); });
+  return Serve(ctx, "ImportTopology", *req, kClusterAdmin, [&] { return Summary(master_->ImportTopology(*req), resp); });
 }
 
-grpc::Status MasterService::Balancer(grpc::ServerContext*, const BalancerRequest* req,
+grpc::Status MasterService::Balancer(grpc::ServerContext* ctx, const BalancerRequest* req,
                                      BalancerResponse* resp) {
-  return Serve(master_, "Balancer", [&] {
+  return Serve(ctx, "Balancer", *req, kClusterAdmin, [&] {
     *resp = master_->Balancer(*req);
     return absl::OkStatus();
   });
 }
 
-grpc::Status MasterService::SetReplicationLimits(grpc::ServerContext*,
+grpc::Status MasterService::SetReplicationLimits(grpc::ServerContext* ctx,
                                                  const ReplicationLimits* req,
                                                  ReplicationLimits* resp) {
-  return Serve(master_, "SetReplicationLimits", [&] {
+  return Serve(ctx, "SetReplicationLimits", *req, kClusterAdmin, [&] {
     *resp = master_->SetReplicationLimits(*req);
     return absl::OkStatus();
   });
 }
 
-grpc::Status MasterService::Backup(grpc::ServerContext*, const BackupRequest* req,
+grpc::Status MasterService::Backup(grpc::ServerContext* ctx, const BackupRequest* req,
                                    BackupResponse*) {
-  return Serve(master_, "Backup", [&] { return master_->Backup(req->dir()); });
+  return Serve(ctx, "Backup", *req, kClusterAdmin, [&] { return master_->Backup(req->dir()); });
 }
 
-grpc::Status MasterService::Fsck(grpc::ServerContext*, const FsckRequest* req,
+grpc::Status MasterService::Fsck(grpc::ServerContext* ctx, const FsckRequest* req,
                                  FsckResponse* resp) {
-  return Serve(master_, "Fsck", [&] {
+  return Serve(ctx, "Fsck", *req, req->project().empty() ? kClusterAdmin : InProject(Action::kAdmin), [&] {
     return Store(master_->Fsck(req->project()), [&](FsckResponse r) { *resp = std::move(r); });
   });
 }
 
-grpc::Status MasterService::ReplaceReplicas(grpc::ServerContext*,
+grpc::Status MasterService::ReplaceReplicas(grpc::ServerContext* ctx,
                                             const ReplaceReplicasRequest* req, ChunkInfo* resp) {
-  return Serve(master_, "ReplaceReplicas", [&] {
+  return Serve(ctx, "ReplaceReplicas", *req, InProject(Action::kWrite), [&] {
     WriteRecovery recovery{
         .lease = FromWire(req->lease()),
         .chunk_id = req->chunk_id(),
@@ -284,34 +407,145 @@ grpc::Status MasterService::ReplaceReplicas(grpc::ServerContext*,
   });
 }
 
-grpc::Status MasterService::GcStatus(grpc::ServerContext*, const GcStatusRequest*,
+grpc::Status MasterService::GcStatus(grpc::ServerContext* ctx, const GcStatusRequest* req,
                                      GcStatusResponse* resp) {
-  return Serve(master_, "GcStatus", [&] {
+  return Serve(ctx, "GcStatus", *req, kClusterAdmin, [&] {
     *resp = master_->GcStatus();
     return absl::OkStatus();
   });
 }
 
-grpc::Status MasterService::Orphans(grpc::ServerContext*, const OrphansRequest* req,
+grpc::Status MasterService::Orphans(grpc::ServerContext* ctx, const OrphansRequest* req,
                                     OrphansResponse* resp) {
-  return Serve(master_, "Orphans", [&] {
+  return Serve(ctx, "Orphans", *req, kClusterAdmin, [&] {
     return Store(master_->Orphans(*req), [&](OrphansResponse r) { *resp = std::move(r); });
   });
 }
 
-grpc::Status MasterService::RenameFile(grpc::ServerContext*, const RenameFileRequest* req,
+grpc::Status MasterService::RenameFile(grpc::ServerContext* ctx, const RenameFileRequest* req,
                                        FileInfo* resp) {
-  return Serve(master_, "RenameFile", [&] {
+  return Serve(ctx, "RenameFile", *req, InProject(Action::kWrite), [&] {
     return Store(master_->RenameFile(req->project(), req->path(), req->new_path()),
                  [&](const FileView& f) { ToWire(f, resp); });
   });
 }
 
-grpc::Status MasterService::SnapshotFile(grpc::ServerContext*, const SnapshotFileRequest* req,
+grpc::Status MasterService::SnapshotFile(grpc::ServerContext* ctx, const SnapshotFileRequest* req,
                                          FileInfo* resp) {
-  return Serve(master_, "SnapshotFile", [&] {
+  return Serve(ctx, "SnapshotFile", *req, InProject(Action::kWrite), [&] {
     return Store(master_->SnapshotFile(req->project(), req->path(), req->snapshot_path()),
                  [&](const FileView& f) { ToWire(f, resp); });
+  });
+}
+
+namespace {
+
+void ToWire(const UserView& u, v1::UserInfo* w) {
+  w->set_name(u.name);
+  w->set_cluster_admin(u.cluster_admin);
+  w->set_disabled(u.disabled);
+  w->set_created_unix_ms(u.created_unix_ms);
+}
+
+void ToWire(const AccessKeyView& k, v1::AccessKeyInfo* w) {
+  w->set_id(k.id);
+  w->set_user(k.user);
+  w->set_created_unix_ms(k.created_unix_ms);
+  w->set_expires_unix_ms(k.expires_unix_ms);
+  w->set_revoked(k.revoked);
+}
+
+void ToWire(const master::NewAccessKey& k, v1::NewAccessKey* w) {
+  ToWire(k.key, w->mutable_key());
+  w->set_secret(k.secret);
+}
+
+}  // namespace
+
+grpc::Status MasterService::WhoAmI(grpc::ServerContext* ctx, const WhoAmIRequest* req,
+                                   WhoAmIResponse* resp) {
+  return Serve(ctx, "WhoAmI", *req, kAnyUser, [&](const PrincipalView& who) {
+    resp->set_user(who.user);
+    resp->set_cluster_admin(who.cluster_admin);
+    auto it = ctx->client_metadata().find(security::kKeyIdHeader);
+    if (it != ctx->client_metadata().end()) {
+      resp->set_key_id(std::string(it->second.data(), it->second.size()));
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status MasterService::CreateUser(grpc::ServerContext* ctx, const CreateUserRequest* req,
+                                       UserInfo* resp) {
+  return Serve(ctx, "CreateUser", *req, kClusterAdmin, [&](const PrincipalView& who) {
+    return Store(master_->CreateUser(req->name(), req->cluster_admin(), who.user),
+                 [&](const UserView& u) { ToWire(u, resp); });
+  });
+}
+
+grpc::Status MasterService::ListUsers(grpc::ServerContext* ctx, const ListUsersRequest* req,
+                                      ListUsersResponse* resp) {
+  return Serve(ctx, "ListUsers", *req, kClusterAdmin, [&] {
+    for (const UserView& u : master_->ListUsers()) ToWire(u, resp->add_users());
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status MasterService::SetUserDisabled(grpc::ServerContext* ctx,
+                                            const SetUserDisabledRequest* req, UserInfo* resp) {
+  return Serve(ctx, "SetUserDisabled", *req, kClusterAdmin, [&](const PrincipalView& who) {
+    return Store(master_->SetUserDisabled(req->name(), req->disabled(), who.user),
+                 [&](const UserView& u) { ToWire(u, resp); });
+  });
+}
+
+grpc::Status MasterService::CreateAccessKey(grpc::ServerContext* ctx,
+                                            const CreateAccessKeyRequest* req,
+                                            v1::NewAccessKey* resp) {
+  return Serve(ctx, "CreateAccessKey", *req, kAnyUser, [&](const PrincipalView& who) {
+    const std::string user = req->user().empty() ? who.user : req->user();
+    if (Decision d = DecideSelfOrAdmin(who, user); !d.allowed) return Deny(d, Action::kAdmin);
+    return Store(master_->CreateAccessKey(user, who.user),
+                 [&](const master::NewAccessKey& k) { ToWire(k, resp); });
+  });
+}
+
+grpc::Status MasterService::RotateAccessKey(grpc::ServerContext* ctx,
+                                            const RotateAccessKeyRequest* req,
+                                            v1::NewAccessKey* resp) {
+  return Serve(ctx, "RotateAccessKey", *req, kAnyUser, [&](const PrincipalView& who) {
+    std::optional<AccessKeyView> key = master_->FindAccessKey(req->id());
+    if (!key.has_value()) return absl::NotFoundError(absl::StrCat("no access key ", req->id()));
+    if (Decision d = DecideSelfOrAdmin(who, key->user); !d.allowed) {
+      return Deny(d, Action::kAdmin);
+    }
+    return Store(master_->RotateAccessKey(req->id(), absl::Seconds(req->grace_s()), who.user),
+                 [&](const master::NewAccessKey& k) { ToWire(k, resp); });
+  });
+}
+
+grpc::Status MasterService::RevokeAccessKey(grpc::ServerContext* ctx,
+                                            const RevokeAccessKeyRequest* req,
+                                            AccessKeyInfo* resp) {
+  return Serve(ctx, "RevokeAccessKey", *req, kAnyUser, [&](const PrincipalView& who) {
+    std::optional<AccessKeyView> key = master_->FindAccessKey(req->id());
+    if (!key.has_value()) return absl::NotFoundError(absl::StrCat("no access key ", req->id()));
+    if (Decision d = DecideSelfOrAdmin(who, key->user); !d.allowed) {
+      return Deny(d, Action::kAdmin);
+    }
+    return Store(master_->RevokeAccessKey(req->id(), who.user),
+                 [&](const AccessKeyView& k) { ToWire(k, resp); });
+  });
+}
+
+grpc::Status MasterService::ListAccessKeys(grpc::ServerContext* ctx,
+                                           const ListAccessKeysRequest* req,
+                                           ListAccessKeysResponse* resp) {
+  return Serve(ctx, "ListAccessKeys", *req, kAnyUser, [&](const PrincipalView& who) {
+    const std::string user = req->user().empty() ? who.user : req->user();
+    if (Decision d = DecideSelfOrAdmin(who, user); !d.allowed) return Deny(d, Action::kAdmin);
+    for (const AccessKeyView& k : master_->ListAccessKeys(user)) ToWire(k, resp->add_keys());
+    return absl::OkStatus();
   });
 }
 

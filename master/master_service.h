@@ -2,11 +2,15 @@
 
 // The gRPC adapter of the master: proto in, Master call, status out. No logic of its own.
 // It converts between the wire's messages and the master's own types (file_view.h).
-// It is the one place master RPCs enter, where request authentication will slot in.
+// It is the one place master RPCs enter: every client call is admitted by one function (Admit)
+// before its handler runs: the request signature is verified (security/request_signing.h), then
+// the access policy decides (access_policy.h) what the call's requirement says.
 
 #include <grpcpp/grpcpp.h>
 
+#include "master/access_policy.h"
 #include "master/master.h"
+#include "security/request_signing.h"
 #include "ternion/v1/master.grpc.pb.h"
 
 namespace ternion::master {
@@ -15,9 +19,15 @@ namespace ternion::master {
 // and for the lookup ceiling ternion-master-bench measures against it.
 void ConfigureMasterServer(grpc::ServerBuilder& builder);
 
+// The signature headers of a call: nullopt when it has none; UNAUTHENTICATED when one is
+// malformed (the verifier bounds-checks the rest).
+absl::StatusOr<std::optional<security::RequestSignature>> RequestSignatureOf(
+    const grpc::ServerContext& ctx);
+
 class MasterService final : public ternion::v1::MasterService::Service {
  public:
-  explicit MasterService(Master* master) : master_(master) {}  // master outlives the service
+  // `master` outlives the service; `clock` (default: the real one) judges signature timestamps.
+  explicit MasterService(Master* master, const Clock* clock = Clock::Real());
 
   grpc::Status RegisterChunkServer(grpc::ServerContext*,
                                    const ternion::v1::RegisterChunkServerRequest*,
@@ -81,8 +91,40 @@ class MasterService final : public ternion::v1::MasterService::Service {
   grpc::Status SnapshotFile(grpc::ServerContext*, const ternion::v1::SnapshotFileRequest*,
                             ternion::v1::FileInfo*) override;
 
+  grpc::Status WhoAmI(grpc::ServerContext*, const ternion::v1::WhoAmIRequest*,
+                      ternion::v1::WhoAmIResponse*) override;
+  grpc::Status CreateUser(grpc::ServerContext*, const ternion::v1::CreateUserRequest*,
+                          ternion::v1::UserInfo*) override;
+  grpc::Status ListUsers(grpc::ServerContext*, const ternion::v1::ListUsersRequest*,
+                         ternion::v1::ListUsersResponse*) override;
+  grpc::Status SetUserDisabled(grpc::ServerContext*, const ternion::v1::SetUserDisabledRequest*,
+                               ternion::v1::UserInfo*) override;
+  grpc::Status CreateAccessKey(grpc::ServerContext*, const ternion::v1::CreateAccessKeyRequest*,
+                               ternion::v1::NewAccessKey*) override;
+  grpc::Status RotateAccessKey(grpc::ServerContext*, const ternion::v1::RotateAccessKeyRequest*,
+                               ternion::v1::NewAccessKey*) override;
+  grpc::Status RevokeAccessKey(grpc::ServerContext*, const ternion::v1::RevokeAccessKeyRequest*,
+                               ternion::v1::AccessKeyInfo*) override;
+  grpc::Status ListAccessKeys(grpc::ServerContext*, const ternion::v1::ListAccessKeysRequest*,
+                              ternion::v1::ListAccessKeysResponse*) override;
+
  private:
+  // The caller of a client call, once its signature verifies and the access policy allows
+  // `need`; UNAUTHENTICATED or PERMISSION_DENIED naming the cause otherwise (counted, logged
+  // without any secret).
+  absl::StatusOr<PrincipalView> Admit(grpc::ServerContext* ctx, const char* method,
+                                      const google::protobuf::Message& request,
+                                      const Requirement& need);
+  // A refusal by the access policy, counted by action.
+  static absl::Status Deny(const Decision& d, Action action);
+  // Runs one client call: admission, then `fn` (given the caller, when it takes one), then the
+  // wait for durability.
+  template <typename Fn>
+  grpc::Status Serve(grpc::ServerContext* ctx, const char* method,
+                     const google::protobuf::Message& request, const Requirement& need, Fn fn);
+
   Master* const master_;
+  security::RequestVerifier verifier_;
 };
 
 }  // namespace ternion::master

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job: build if needed, start a local cluster (1 master, 6 chunkservers in 3 racks),
 # write a few hundred MiB through it, read them back and compare, show where the chunks live
-# and the cluster status, then stop the cluster.
+# and the cluster status, show that another user is refused, then stop the cluster.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh
@@ -20,7 +20,7 @@ echo "== starting a local cluster in $DIR"
 "$BIN/ternion" local up --dir "$DIR" --racks 3 --per-rack 2
 # shellcheck disable=SC1091
 source "$DIR/cluster.env"
-export TERNION_MASTER
+export TERNION_MASTER TERNION_PROFILE
 
 echo "== writing ${SIZE_MIB} MiB of random data"
 head -c "$((SIZE_MIB * 1024 * 1024))" /dev/urandom > "$DIR/sample.in"
@@ -45,4 +45,15 @@ echo
 echo
 echo "== cluster status"
 "$BIN/ternion" cluster status
+echo
+echo "== access control: every call is signed; another user cannot read the demo project"
+"$BIN/ternion" whoami
+"$BIN/ternion" user create visitor
+"$BIN/ternion" key create --user visitor --out "$DIR/visitor.profile"
+"$BIN/ternion" --profile "$DIR/visitor.profile" whoami
+if "$BIN/ternion" --profile "$DIR/visitor.profile" cat demo/sample.bin > /dev/null; then
+  echo "visitor could read demo/sample.bin: access control is broken" >&2
+  exit 1
+fi
+echo "(refused, as it must be)"
 echo "== stopping the cluster"

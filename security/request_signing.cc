@@ -123,10 +123,14 @@ absl::StatusOr<std::string> RequestVerifier::Verify(const std::optional<RequestS
       !Printable(sig->nonce) || sig->signature.size() != 64 || !LowerHex(sig->signature)) {
     return Refuse(AuthFailure::kMalformed, failure, "malformed request signature");
   }
-  const int64_t skew_ms = std::llabs(clock_->NowMs() - sig->timestamp_ms);
-  if (skew_ms > absl::ToInt64Milliseconds(kMaxClockSkew)) {
+  const int64_t now_ms = clock_->NowMs();
+  const int64_t max_ms = absl::ToInt64Milliseconds(kMaxClockSkew);
+  if (sig->timestamp_ms < now_ms - max_ms || sig->timestamp_ms > now_ms + max_ms) {
+    // In 128 bits: any 64-bit timestamp may arrive.
+    const __int128 skew_s = (static_cast<__int128>(now_ms) - sig->timestamp_ms) / 1000;
     return Refuse(AuthFailure::kClockSkew, failure,
-                  absl::StrCat("the request's timestamp is ", skew_ms / 1000,
+                  absl::StrCat("the request's timestamp is ",
+                               static_cast<int64_t>(skew_s < 0 ? -skew_s : skew_s),
                                " s from the server's clock (at most 900 s allowed)"));
   }
   const std::optional<Key> key = lookup_(sig->key_id);

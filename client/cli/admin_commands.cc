@@ -20,19 +20,6 @@ namespace {
 using nlohmann::json;
 using ternion::v1::MasterService;
 
-// Calls one master RPC with a deadline; the error is already printed when it fails.
-template <typename Req, typename Resp, typename Method>
-absl::Status Call(const Globals& g, Method method, const Req& req, Resp* resp) {
-  if (g.master.empty()) {
-    return absl::InvalidArgumentError("no master address (--master or TERNION_MASTER)");
-  }
-  auto stub = MasterService::NewStub(
-      grpc::CreateChannel(g.master, grpc::InsecureChannelCredentials()));
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-  return FromGrpcStatus(((*stub).*method)(&ctx, req, resp));
-}
-
 json ServerJson(const ternion::v1::ChunkServerStatus& s) {
   json disks = json::array();
   for (const auto& d : s.disks()) {

@@ -2,23 +2,63 @@
 
 // What the `ternion` CLI's command files share: global flags, error printing, byte formatting.
 
+#include <grpcpp/grpcpp.h>
+
 #include <iostream>
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_format.h"
+#include "client/master_channel.h"
+#include "common/rpc_status.h"
+#include "security/credentials.h"
+#include "ternion/v1/master.grpc.pb.h"
 
 namespace ternion::cli {
 
 struct Globals {
-  std::string master;
+  std::string master;   // --master or TERNION_MASTER; else the profile's
+  std::string profile;  // --profile; else see security::FindCredentials
   bool json = false;
 };
+
+// The caller's AccessKey, with the master address filled from --master / TERNION_MASTER or else
+// from the profile. INVALID_ARGUMENT when no master address is known.
+inline absl::StatusOr<security::Credentials> CallerCredentials(const Globals& g) {
+  absl::StatusOr<security::Credentials> c = security::FindCredentials(g.profile);
+  if (!c.ok()) return c.status();
+  if (!g.master.empty()) c->master = g.master;
+  if (c->master.empty()) {
+    return absl::InvalidArgumentError(
+        "no master address (--master, TERNION_MASTER, or a profile naming one)");
+  }
+  return c;
+}
+
+// A channel to the master signing every call as the caller.
+inline absl::StatusOr<std::shared_ptr<grpc::Channel>> MasterChannel(const Globals& g) {
+  absl::StatusOr<security::Credentials> c = CallerCredentials(g);
+  if (!c.ok()) return c.status();
+  return NewMasterChannel(c->master, *c);
+}
 
 // Prints the error for the user and returns the process exit code.
 inline int Fail(const absl::Status& s) {
   std::cerr << "ternion: " << s.message() << " (" << absl::StatusCodeToString(s.code()) << ")\n";
   return 1;
+}
+
+// Calls one master RPC, signed as the caller, with a 30-second deadline.
+template <typename Req, typename Resp, typename Method>
+absl::Status Call(const Globals& g, Method method, const Req& req, Resp* resp) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = MasterChannel(g);
+  if (!channel.ok()) return channel.status();
+  auto stub = ternion::v1::MasterService::NewStub(*channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  return FromGrpcStatus(((*stub).*method)(&ctx, req, resp));
 }
 
 inline std::string HumanBytes(double b) {

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "client/cli/access_commands.h"
 #include "client/cli/admin_commands.h"
 #include "client/cli/salvage.h"
 #include "client/cli/cli_common.h"
@@ -104,8 +105,12 @@ json StatJson(const ternion::FileStat& st) {
 }
 
 absl::StatusOr<std::unique_ptr<ternion::Client>> Connect(const Globals& g) {
+  absl::StatusOr<ternion::security::Credentials> creds = ternion::cli::CallerCredentials(g);
+  if (!creds.ok()) return creds.status();
   ternion::ClientOptions options;
-  options.master_address = g.master;
+  options.master_address = creds->master;
+  options.access_key_id = creds->key_id;
+  options.access_key_secret = creds->secret;
   if (const char* rack = std::getenv("TERNION_RACK")) options.rack = rack;
   return ternion::Client::Connect(options);
 }
@@ -296,9 +301,9 @@ int ProjectLs(const Globals& g) {
 }
 
 int ClusterStatus(const Globals& g) {
-  if (g.master.empty()) return Fail(absl::InvalidArgumentError("no master address"));
-  auto stub = ternion::v1::MasterService::NewStub(
-      grpc::CreateChannel(g.master, grpc::InsecureChannelCredentials()));
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = ternion::cli::MasterChannel(g);
+  if (!channel.ok()) return Fail(channel.status());
+  auto stub = ternion::v1::MasterService::NewStub(*channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   ternion::v1::ClusterStatusResponse st;
@@ -381,7 +386,7 @@ int LocalUp(const ternion::local::LocalClusterOptions& options) {
   std::cout << "local cluster up: master " << c->master_address << ", "
             << c->processes.size() - 1 << " chunkservers in " << options.racks << " racks\n"
             << "  source " << c->dir << "/cluster.env  (TERNION_MASTER=" << c->master_address
-            << ")\n";
+            << ", TERNION_PROFILE=" << c->profile << ": the cluster admin's AccessKey)\n";
   return 0;
 }
 
@@ -394,6 +399,9 @@ int main(int argc, char** argv) {
   CLI::App app{"Ternion: a replicated chunk store. Every chunk lives on three chunkservers."};
   app.require_subcommand(1);
   app.add_option("--master", g.master, "Master address host:port (or TERNION_MASTER)");
+  app.add_option("--profile", g.profile,
+                 "Credentials profile file (else TERNION_ACCESS_KEY_ID/_SECRET, TERNION_PROFILE, "
+                 "~/.ternion/profile)");
   app.add_flag("--json", g.json, "Machine-readable output for read-only commands");
 
   std::string local, target, owner;
@@ -481,6 +489,7 @@ int main(int argc, char** argv) {
   });
 
   ternion::cli::AddAdminCommands(app, g, &rc);
+  ternion::cli::AddAccessCommands(app, g, &rc);
   auto* salvage = app.get_subcommand("admin")->add_subcommand(
       "salvage", "Save every intact byte of a damaged file, from any copy, into a local file");
   salvage->add_option("file", target, "PROJECT/PATH")->required();
@@ -491,7 +500,7 @@ int main(int argc, char** argv) {
       rc = Fail(s);
       return;
     }
-    rc = ternion::cli::Salvage(g.master, project, path, local, g.json);
+    rc = ternion::cli::Salvage(g, project, path, local);
   });
 
   ternion::local::LocalClusterOptions lopts;

@@ -12,9 +12,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "client/master_channel.h"
 #include "common/file_util.h"
 #include "common/rpc_status.h"
 #include "common/status_macros.h"
+#include "security/master_key.h"
 #include "ternion/v1/master.grpc.pb.h"
 
 namespace ternion::local {
@@ -123,7 +125,8 @@ nlohmann::json ToJson(const LocalCluster& c) {
 absl::Status Save(const LocalCluster& c) {
   RETURN_IF_ERROR(WriteFileAtomically(c.dir + "/cluster.json", ToJson(c).dump(2) + "\n"));
   return WriteFileAtomically(c.dir + "/cluster.env",
-                             absl::StrCat("TERNION_MASTER=", c.master_address, "\n"));
+                             absl::StrCat("TERNION_MASTER=", c.master_address, "\n",
+                                          "TERNION_PROFILE=", c.profile, "\n"));
 }
 
 // Replaces the value of `flag` in argv (e.g. "--port") by `value`.
@@ -150,9 +153,8 @@ absl::Status Launch(const std::string& dir, LocalProcess* p) {
 
 }  // namespace
 
-absl::Status WaitForLiveServers(const std::string& master_address, int live, double timeout_s) {
-  auto stub = ternion::v1::MasterService::NewStub(
-      grpc::CreateChannel(master_address, grpc::InsecureChannelCredentials()));
+absl::Status WaitForLiveServers(const LocalCluster& c, int live, double timeout_s) {
+  auto stub = ternion::v1::MasterService::NewStub(NewMasterChannel(c.master_address, c.admin));
   absl::Time deadline = absl::Now() + absl::Seconds(timeout_s);
   uint64_t seen = 0;
   while (absl::Now() < deadline) {
@@ -190,6 +192,12 @@ absl::StatusOr<LocalCluster> StartLocalCluster(const LocalClusterOptions& option
   if (realpath(options.dir.c_str(), abs) == nullptr) return ErrnoToStatus(errno, "realpath");
   LocalCluster c;
   c.dir = abs;
+  c.profile = c.dir + "/admin.profile";
+  // The master key is made once, with the cluster; it must survive as long as the metadata.
+  const std::string master_key = c.dir + "/master.key";
+  if (::access(master_key.c_str(), F_OK) != 0) {
+    RETURN_IF_ERROR(security::MasterKey::CreateFile(master_key));
+  }
 
   // A new cluster is formatted once; an existing one (local up again on the same DIR) keeps its
   // metadata and identity.
@@ -214,9 +222,12 @@ absl::StatusOr<LocalCluster> StartLocalCluster(const LocalClusterOptions& option
                  "--default-chunk-size-mib", absl::StrCat(options.default_chunk_size_mib),
                  "--move-scan-interval", absl::StrCat(options.move_scan_s),
                  "--lease", absl::StrCat(options.lease_s),
+                 "--master-key-file", master_key,
+                 "--bootstrap-credentials", c.profile,
                  "--ready-file", c.dir + "/run/master.ready"};
   absl::Status s = Launch(c.dir, &master);
   if (!s.ok()) return s;
+  ASSIGN_OR_RETURN(c.admin, security::ReadProfile(c.profile));
   c.master_address = master.address;
   c.processes.push_back(master);
   RETURN_IF_ERROR(Save(c));
@@ -225,8 +236,7 @@ absl::StatusOr<LocalCluster> StartLocalCluster(const LocalClusterOptions& option
     (void)StopLocalCluster(c.dir);
     return st;
   };
-  auto stub = ternion::v1::MasterService::NewStub(
-      grpc::CreateChannel(c.master_address, grpc::InsecureChannelCredentials()));
+  auto stub = ternion::v1::MasterService::NewStub(NewMasterChannel(c.master_address, c.admin));
   for (int r = 0; r < options.racks; ++r) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
@@ -263,11 +273,19 @@ absl::StatusOr<LocalCluster> StartLocalCluster(const LocalClusterOptions& option
       RETURN_IF_ERROR(Save(c));
     }
   }
-  if (absl::Status st = WaitForLiveServers(c.master_address, options.racks * options.per_rack, 30);
+  if (absl::Status st = WaitForLiveServers(c, options.racks * options.per_rack, 30);
       !st.ok()) {
     return fail(st);
   }
   return c;
+}
+
+ClientOptions AdminClientOptions(const LocalCluster& c) {
+  ClientOptions o;
+  o.master_address = c.master_address;
+  o.access_key_id = c.admin.key_id;
+  o.access_key_secret = c.admin.secret;
+  return o;
 }
 
 absl::StatusOr<LocalCluster> LoadLocalCluster(const std::string& dir) {
@@ -279,6 +297,10 @@ absl::StatusOr<LocalCluster> LoadLocalCluster(const std::string& dir) {
   LocalCluster c;
   c.dir = dir;
   c.master_address = j.value("master", "");
+  c.profile = dir + "/admin.profile";
+  if (absl::StatusOr<security::Credentials> admin = security::ReadProfile(c.profile); admin.ok()) {
+    c.admin = *std::move(admin);
+  }
   for (const auto& p : j.value("processes", nlohmann::json::array())) {
     LocalProcess lp;
     lp.name = p.value("name", "");

@@ -4,15 +4,18 @@
 // loopback ports, as child processes that outlive the caller. Used by `ternion local up|down`,
 // the demo, the integration tests and the benchmark.
 //
-// Layout of DIR: cluster.env (TERNION_MASTER=host:port), cluster.json (every process with its
-// pid, role, rack, address and argv), master/ (metadata), cs-<rack>-<n>/disk<k>/ (data),
-// logs/*.log.
+// Layout of DIR: cluster.env (TERNION_MASTER=host:port, TERNION_PROFILE=DIR/admin.profile),
+// cluster.json (every process with its pid, role, rack, address and argv), master.key (the
+// master key, 0600), admin.profile (the cluster admin's AccessKey, 0600), master/ (metadata),
+// cs-<rack>-<n>/disk<k>/ (data), logs/*.log.
 
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "security/credentials.h"
+#include "ternion/client.h"
 
 namespace ternion::local {
 
@@ -46,12 +49,17 @@ struct LocalProcess {
 struct LocalCluster {
   std::string dir;
   std::string master_address;
+  std::string profile;                  // DIR/admin.profile
+  security::Credentials admin;          // read from it
   std::vector<LocalProcess> processes;
 };
 
 // Starts the cluster and returns once every chunkserver has registered with the master. Rack
 // rack<N> is added to the topology in power domain pd<N> before its chunkservers start.
 absl::StatusOr<LocalCluster> StartLocalCluster(const LocalClusterOptions& options);
+
+// Options for a client of cluster `c` acting as its cluster admin.
+ClientOptions AdminClientOptions(const LocalCluster& c);
 
 // Reads DIR/cluster.json.
 absl::StatusOr<LocalCluster> LoadLocalCluster(const std::string& dir);
@@ -69,6 +77,6 @@ absl::Status RestartProcess(const std::string& dir, const std::string& name,
                             const std::vector<std::string>& extra_args = {});
 
 // Waits until the master reports `live` live chunkservers.
-absl::Status WaitForLiveServers(const std::string& master_address, int live, double timeout_s);
+absl::Status WaitForLiveServers(const LocalCluster& c, int live, double timeout_s);
 
 }  // namespace ternion::local

@@ -49,10 +49,12 @@ bool ReadFrom(const ternion::v1::ChunkInfo& chunk, const std::string& address, b
 
 }  // namespace
 
-int Salvage(const std::string& master, const std::string& project, const std::string& path,
-            const std::string& out_path, bool json) {
-  auto stub = ternion::v1::MasterService::NewStub(
-      grpc::CreateChannel(master, grpc::InsecureChannelCredentials()));
+int Salvage(const Globals& g, const std::string& project, const std::string& path,
+            const std::string& out_path) {
+  const bool json = g.json;
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = MasterChannel(g);
+  if (!channel.ok()) return Fail(channel.status());
+  auto stub = ternion::v1::MasterService::NewStub(*channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   ternion::v1::GetFileInfoRequest req;

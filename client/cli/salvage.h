@@ -8,9 +8,11 @@
 
 #include <string>
 
+#include "client/cli/cli_common.h"
+
 namespace ternion::cli {
 
-int Salvage(const std::string& master, const std::string& project, const std::string& path,
-            const std::string& out_path, bool json);
+int Salvage(const Globals& g, const std::string& project, const std::string& path,
+            const std::string& out_path);
 
 }  // namespace ternion::cli

@@ -193,7 +193,7 @@ TEST_F(BadInputTest, BadFramesStoreNothing) {
   std::string out;
   ASSERT_OK(r->ReadAt(0, 100, &out));
   EXPECT_EQ(out, "still serving");
-  ASSERT_OK(local::WaitForLiveServers(cluster_.master_address, 3, 10));
+  ASSERT_OK(local::WaitForLiveServers(cluster_, 3, 10));
 }
 
 }  // namespace

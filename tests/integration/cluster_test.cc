@@ -65,7 +65,7 @@ TEST_F(ClusterTest, ThreeRackReplicationRestartAndFailover) {
   // Restart the master (kill -9): metadata is durable, chunkservers re-register.
   ASSERT_OK(local::KillProcess(cluster_.dir, "master"));
   ASSERT_OK(local::RestartProcess(cluster_.dir, "master"));
-  ASSERT_OK(local::WaitForLiveServers(cluster_.master_address, 6, 30));
+  ASSERT_OK(local::WaitForLiveServers(cluster_, 6, 30));
   ExpectContents("demo", "big/data.bin", data);
 
   // kill -9 the first-listed replica of chunk 0: reads fail over to another replica.

@@ -98,11 +98,10 @@ TEST_F(CrashTest, AChunkserverDyingAtEachWriteEdgeLosesNoAcknowledgedByte) {
     ASSERT_OK(local::KillProcess(cluster_.dir, Victim()));
     ASSERT_OK(local::RestartProcess(cluster_.dir, Victim(),
                                     {"--failpoints", absl::StrCat(edge, "=crash@6")}));
-    ASSERT_OK(local::WaitForLiveServers(cluster_.master_address, 4, 30));
+    ASSERT_OK(local::WaitForLiveServers(cluster_, 4, 30));
     // A new client: the old one's connection to the victim is still backing off from the last
     // crash, and would route around it.
-    ClientOptions copts;
-    copts.master_address = cluster_.master_address;
+    ClientOptions copts = local::AdminClientOptions(cluster_);
     copts.rpc_timeout = absl::Seconds(20);
     ASSERT_OK_AND_ASSIGN(client_, Client::Connect(copts));
     // The victim dies at its sixth sync; the write goes on with a replacement.
@@ -113,7 +112,7 @@ TEST_F(CrashTest, AChunkserverDyingAtEachWriteEdgeLosesNoAcknowledgedByte) {
                   .value_or("")
                   .find(absl::StrCat("failpoint ", edge, ": crashing")),
               std::string::npos);
-    ASSERT_OK(local::WaitForLiveServers(cluster_.master_address, 4, 30));
+    ASSERT_OK(local::WaitForLiveServers(cluster_, 4, 30));
     ExpectContents("t", path, data);
   }
 }
@@ -138,7 +137,7 @@ TEST_F(WipeCrashTest, AChunkserverDyingInTheMiddleOfAWipeFinishesItAtRestart) {
     ASSERT_OK(local::KillProcess(cluster_.dir, Victim()));
     ASSERT_OK(local::RestartProcess(cluster_.dir, Victim(),
                                     {"--failpoints", absl::StrCat(edge, "=crash")}));
-    ASSERT_OK(local::WaitForLiveServers(cluster_.master_address, 4, 30));
+    ASSERT_OK(local::WaitForLiveServers(cluster_, 4, 30));
     ASSERT_OK(client_->Delete("t", edge));
     RestartWhenDead(Victim());
     ASSERT_TRUE(WaitUntil([&] { return CliJson("gc status")["chunks_pending"] == 0; }));
@@ -154,7 +153,7 @@ TEST_F(WipeCrashTest, AFailedWipeIsRetriedAndNotReportedUntilItSucceeds) {
   // Its first ten overwrites fail with EIO (the wipe is retried about once a second).
   ASSERT_OK(local::RestartProcess(cluster_.dir, Victim(),
                                   {"--failpoints", "wipe.overwrite=eio*10"}));
-  ASSERT_OK(local::WaitForLiveServers(cluster_.master_address, 4, 30));
+  ASSERT_OK(local::WaitForLiveServers(cluster_, 4, 30));
   ASSERT_OK(client_->Delete("t", "f"));
   const std::string victim_dir = cluster_.processes[1].data_dirs[0];
   ASSERT_TRUE(WaitUntil([&] {
@@ -178,13 +177,13 @@ TEST_F(CrashTest, TheMasterDyingAfterACommitBeforeAnsweringLosesNothing) {
   ASSERT_OK(local::KillProcess(cluster_.dir, "master"));
   ASSERT_OK(local::RestartProcess(cluster_.dir, "master",
                                   {"--failpoints", "master.metadata.after_write=crash@12"}));
-  ASSERT_OK(local::WaitForLiveServers(cluster_.master_address, 4, 30));
+  ASSERT_OK(local::WaitForLiveServers(cluster_, 4, 30));
   absl::Status written;
   std::thread writer([&] { written = WriteFlushing("m", data); });
   RestartWhenDead("master");  // the writer waits for it and retries
   writer.join();
   ASSERT_OK(written);
-  ASSERT_OK(local::WaitForLiveServers(cluster_.master_address, 4, 30));
+  ASSERT_OK(local::WaitForLiveServers(cluster_, 4, 30));
   ExpectContents("t", "m", data);
 }
 
@@ -198,7 +197,7 @@ TEST_F(CrashTest, TheMasterKilledDuringGroupCommitsKeepsEveryAnsweredChange) {
   ASSERT_OK(local::KillProcess(cluster_.dir, "master"));
   ASSERT_OK(local::RestartProcess(cluster_.dir, "master",
                                   {"--failpoints", "master.metadata.before_write=crash@100"}));
-  ASSERT_OK(local::WaitForLiveServers(cluster_.master_address, 4, 30));
+  ASSERT_OK(local::WaitForLiveServers(cluster_, 4, 30));
   std::atomic<bool> stop{false};
   absl::Mutex mu;
   std::vector<std::string> created;                  // answered creates
@@ -223,7 +222,7 @@ TEST_F(CrashTest, TheMasterKilledDuringGroupCommitsKeepsEveryAnsweredChange) {
     });
   }
   RestartWhenDead("master");
-  ASSERT_OK(local::WaitForLiveServers(cluster_.master_address, 4, 30));
+  ASSERT_OK(local::WaitForLiveServers(cluster_, 4, 30));
   absl::SleepFor(absl::Seconds(1));  // the writers go on against the new incarnation
   stop = true;
   for (auto& w : writers) w.join();

@@ -9,7 +9,7 @@ trap cleanup EXIT
 
 "$BIN/ternion" local up --dir "$DIR" --racks 3 --per-rack 1 >/dev/null
 source "$DIR/cluster.env"
-export TERNION_MASTER
+export TERNION_MASTER TERNION_PROFILE
 "$BIN/ternion" project create m
 head -c 3000000 /dev/urandom > "$DIR/in"
 "$BIN/ternion" put "$DIR/in" m/file

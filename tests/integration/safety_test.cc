@@ -73,9 +73,10 @@ TEST_F(SafetyTest, AMasterOnTheWrongMetadataCannotDestroyTheCluster) {
   const std::string port = cluster_.master_address.substr(cluster_.master_address.rfind(':') + 1);
   const std::string empty_dir = tmp_.path() + "/typo";
   int rc = 0;
-  std::string out = RunCommand(bin + "/ternion-master --metadata-dir " + empty_dir + " --port " + port +
-                            " --metrics-port -1",
-                        &rc);
+  std::string out = RunCommand(bin + "/ternion-master --metadata-dir " + empty_dir + " --port " +
+                                   port + " --metrics-port -1 --master-key-file " + cluster_.dir +
+                                   "/master.key",
+                               &rc);
   EXPECT_NE(rc, 0) << out;
   EXPECT_NE(out.find("--format"), std::string::npos) << out;
   EXPECT_FALSE(std::filesystem::exists(empty_dir + "/CURRENT"));
@@ -86,13 +87,27 @@ TEST_F(SafetyTest, AMasterOnTheWrongMetadataCannotDestroyTheCluster) {
   out = RunCommand(bin + "/ternion-master --format --metadata-dir " + empty_dir, &rc);
   EXPECT_NE(rc, 0) << "a second --format must refuse: " << out;
   EXPECT_NE(out.find("already holds"), std::string::npos) << out;
-  ASSERT_OK(local::RestartProcess(cluster_.dir, "master", {"--metadata-dir", empty_dir}));
+  // Its bootstrap admin's key goes to a new file: the cluster's own profile is never replaced.
+  const std::string typo_profile = tmp_.path() + "/typo.profile";
+  out = RunCommand(bin + "/ternion-master --metadata-dir " + empty_dir + " --master-key-file " +
+                       cluster_.dir + "/master.key --bootstrap-credentials " + cluster_.profile +
+                       " --ready-file " + tmp_.path() + "/typo.ready",
+                   &rc);
+  EXPECT_NE(rc, 0) << out;
+  EXPECT_NE(out.find("exists but this cluster has no users"), std::string::npos) << out;
+  ASSERT_OK(local::RestartProcess(cluster_.dir, "master",
+                                  {"--metadata-dir", empty_dir, "--bootstrap-credentials",
+                                   typo_profile}));
   const std::string old_id = ReadFileToString(cluster_.processes[1].data_dirs[0] + "/cluster")
                                  .value_or("");
   ASSERT_NE(old_id.find("cluster_id=tcl-"), std::string::npos) << old_id;
   // The old chunkservers refuse to join it, and it refuses them; nobody wipes anything.
   absl::SleepFor(absl::Seconds(4));  // a dozen heartbeat intervals
-  const json st = CliJson("cluster status");
+  out = RunCommand(bin + "/ternion --json --master " + cluster_.master_address + " --profile " +
+                       typo_profile + " cluster status",
+                   &rc);
+  const json st = json::parse(out, nullptr, false);
+  ASSERT_FALSE(st.is_discarded()) << out;
   EXPECT_EQ(st["live_servers"], 0) << st.dump(2);
   EXPECT_EQ(st["servers"].size(), 0u);
   const std::string cs_log = Log(cluster_.processes[1].name);
@@ -105,7 +120,7 @@ TEST_F(SafetyTest, AMasterOnTheWrongMetadataCannotDestroyTheCluster) {
   // The right master comes back: every byte is there and readable.
   ASSERT_OK(local::KillProcess(cluster_.dir, "master"));
   ASSERT_OK(local::RestartProcess(cluster_.dir, "master"));
-  ASSERT_OK(local::WaitForLiveServers(cluster_.master_address, 3, 30));
+  ASSERT_OK(local::WaitForLiveServers(cluster_, 3, 30));
   ExpectContents("t", "f", data);
   EXPECT_EQ(ReplicaFiles(), before);
 }
@@ -139,7 +154,7 @@ class RestoreTest : public SafetyTest {
     ASSERT_OK(local::KillProcess(cluster_.dir, "master"));
     std::filesystem::remove_all(cluster_.dir + "/master");
     ASSERT_OK(local::RestartProcess(cluster_.dir, "master", {"--restore-from", backup}));
-    ASSERT_OK(local::WaitForLiveServers(cluster_.master_address, 3, 30));
+    ASSERT_OK(local::WaitForLiveServers(cluster_, 3, 30));
     ExpectContents("t", "before", before);
     EXPECT_EQ(client_->Open("t", "after0").status().code(), absl::StatusCode::kNotFound);
   }
@@ -184,7 +199,7 @@ TEST_F(RestoreTest, ChunksNewerThanTheBackupAreQuarantinedNotWipedAndCanBeReleas
   // The other is wiped once its delay is over (a master whose delay is one second).
   ASSERT_OK(local::KillProcess(cluster_.dir, "master"));
   ASSERT_OK(local::RestartProcess(cluster_.dir, "master", {"--orphan-wipe-delay", "1"}));
-  ASSERT_OK(local::WaitForLiveServers(cluster_.master_address, 3, 30));
+  ASSERT_OK(local::WaitForLiveServers(cluster_, 3, 30));
   ASSERT_TRUE(WaitUntil([&] { return CliJson("gc status")["orphans_quarantined"] == 3; }));
   ASSERT_TRUE(WaitUntil([&] { return CliJson("gc status")["orphans_quarantined"] == 0; }));
   ASSERT_TRUE(WaitUntil([&] { return ReplicaFiles().size() == on_disk_.size() - 6; }));
@@ -347,7 +362,7 @@ TEST_F(MasterDownTest, ReportsAreRetriedAtTheHeartbeatPaceWhileTheMasterIsDown) 
   absl::SleepFor(absl::Seconds(3));  // ten heartbeat intervals of 0.3 s
   EXPECT_LE(failures() - before, 20u);
   ASSERT_OK(local::RestartProcess(cluster_.dir, "master"));
-  ASSERT_OK(local::WaitForLiveServers(cluster_.master_address, 3, 30));
+  ASSERT_OK(local::WaitForLiveServers(cluster_, 3, 30));
 }
 
 }  // namespace

@@ -52,8 +52,7 @@ class ClusterFixture : public ::testing::Test {
     auto cluster = local::StartLocalCluster(options);
     ASSERT_TRUE(cluster.ok()) << cluster.status();
     cluster_ = *cluster;
-    ClientOptions copts;
-    copts.master_address = cluster_.master_address;
+    ClientOptions copts = local::AdminClientOptions(cluster_);
     copts.rpc_timeout = absl::Seconds(20);
     auto client = Client::Connect(copts);
     ASSERT_TRUE(client.ok()) << client.status();
@@ -102,7 +101,7 @@ class ClusterFixture : public ::testing::Test {
   // Runs the CLI against this cluster; returns its output and sets *exit_code.
   std::string RunCli(const std::string& args, int* exit_code) {
     return RunCommand(std::string(TERNION_BIN_DIR) + "/ternion --master " +
-                          cluster_.master_address + " " + args,
+                          cluster_.master_address + " --profile " + cluster_.profile + " " + args,
                       exit_code);
   }
 

@@ -32,7 +32,16 @@ struct ClientOptions {
   absl::Duration rpc_timeout = absl::Seconds(30);
   // Unacknowledged bytes in flight per replica stream while writing.
   size_t write_window_bytes = 8u << 20;
+  // The AccessKey that signs every call to the master (LoadCredentials fills them).
+  std::string access_key_id;
+  std::string access_key_secret;
 };
+
+// Fills the credentials of `options` from the profile file `profile` when given; else from
+// TERNION_ACCESS_KEY_ID / TERNION_ACCESS_KEY_SECRET; else from the profile TERNION_PROFILE
+// names; else from ~/.ternion/profile when it exists. A profile naming a master fills
+// master_address when it is empty.
+absl::Status LoadCredentials(const std::string& profile, ClientOptions* options);
 
 struct ReplicaLocation {
   std::string server_id;

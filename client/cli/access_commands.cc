@@ -1,0 +1,212 @@
+#include "client/cli/access_commands.h"
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+
+namespace ternion::cli {
+namespace {
+
+using nlohmann::json;
+using Stub = ternion::v1::MasterService::Stub;
+
+std::string Time(int64_t unix_ms) {
+  if (unix_ms == 0) return "-";
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixMillis(unix_ms),
+                          absl::UTCTimeZone());
+}
+
+json UserJson(const ternion::v1::UserInfo& u) {
+  return {{"name", u.name()},
+          {"cluster_admin", u.cluster_admin()},
+          {"disabled", u.disabled()},
+          {"created_unix_ms", u.created_unix_ms()}};
+}
+
+json KeyJson(const ternion::v1::AccessKeyInfo& k) {
+  return {{"id", k.id()},
+          {"user", k.user()},
+          {"created_unix_ms", k.created_unix_ms()},
+          {"expires_unix_ms", k.expires_unix_ms()},
+          {"revoked", k.revoked()}};
+}
+
+std::string KeyState(const ternion::v1::AccessKeyInfo& k) {
+  if (k.revoked()) return "revoked";
+  if (k.expires_unix_ms() != 0) return absl::StrCat("expires ", Time(k.expires_unix_ms()));
+  return "active";
+}
+
+int PrintUser(const Globals& g, const ternion::v1::UserInfo& u) {
+  if (g.json) {
+    std::cout << UserJson(u).dump(2) << "\n";
+  } else {
+    std::cout << "user " << u.name() << (u.cluster_admin() ? " (cluster admin)" : "")
+              << (u.disabled() ? " disabled" : " enabled") << "\n";
+  }
+  return 0;
+}
+
+// Shows a new key, the only time its secret is shown; with `out`, writes it to that profile
+// file (0600) instead of the terminal.
+int ShowNewKey(const Globals& g, const ternion::v1::NewAccessKey& k, const std::string& out) {
+  if (!out.empty()) {
+    absl::StatusOr<security::Credentials> me = CallerCredentials(g);
+    security::Credentials c{.key_id = k.key().id(), .secret = k.secret(),
+                            .master = me.ok() ? me->master : ""};
+    if (absl::Status s = security::WriteProfile(out, c); !s.ok()) return Fail(s);
+    std::cout << "access key " << k.key().id() << " for " << k.key().user() << " written to "
+              << out << " (mode 0600)\n";
+    return 0;
+  }
+  if (g.json) {
+    json j = KeyJson(k.key());
+    j["secret"] = k.secret();
+    std::cout << j.dump(2) << "\n";
+  } else {
+    std::cout << "access_key_id = " << k.key().id() << "\naccess_key_secret = " << k.secret()
+              << "\n# for user " << k.key().user()
+              << "; the secret is shown only now: keep it in a 0600 profile file\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+void AddAccessCommands(CLI::App& app, const Globals& g, int* rc) {
+  // Option values live as long as the app: they are static to this function's single call.
+  static std::string name, id, out;
+  static bool cluster_admin = false;
+  static double grace_s = 0;
+
+  app.add_subcommand("whoami", "The user your AccessKey authenticates as")->callback([&g, rc] {
+    ternion::v1::WhoAmIResponse who;
+    if (absl::Status s = Call(g, &Stub::WhoAmI, ternion::v1::WhoAmIRequest(), &who); !s.ok()) {
+      *rc = Fail(s);
+      return;
+    }
+    if (g.json) {
+      std::cout << json({{"user", who.user()},
+                         {"cluster_admin", who.cluster_admin()},
+                         {"key_id", who.key_id()}})
+                       .dump(2)
+                << "\n";
+    } else {
+      std::cout << who.user() << (who.cluster_admin() ? " (cluster admin)" : "") << ", key "
+                << who.key_id() << "\n";
+    }
+    *rc = 0;
+  });
+
+  auto* user = app.add_subcommand("user", "Users (cluster admins only)");
+  user->require_subcommand(1);
+  auto* create = user->add_subcommand("create", "Create a user");
+  create->add_option("name", name, "User name: 1-64 of [a-z0-9_.-]")->required();
+  create->add_flag("--cluster-admin", cluster_admin, "Give the cluster admin role");
+  create->callback([&g, rc] {
+    ternion::v1::CreateUserRequest req;
+    req.set_name(name);
+    req.set_cluster_admin(cluster_admin);
+    ternion::v1::UserInfo u;
+    absl::Status s = Call(g, &Stub::CreateUser, req, &u);
+    *rc = s.ok() ? PrintUser(g, u) : Fail(s);
+  });
+  user->add_subcommand("ls", "List users")->callback([&g, rc] {
+    ternion::v1::ListUsersResponse resp;
+    if (absl::Status s = Call(g, &Stub::ListUsers, ternion::v1::ListUsersRequest(), &resp);
+        !s.ok()) {
+      *rc = Fail(s);
+      return;
+    }
+    if (g.json) {
+      json arr = json::array();
+      for (const auto& u : resp.users()) arr.push_back(UserJson(u));
+      std::cout << arr.dump(2) << "\n";
+    } else {
+      std::cout << absl::StrFormat("%-24s %-14s %-9s %s\n", "USER", "ROLE", "STATE", "CREATED");
+      for (const auto& u : resp.users()) {
+        std::cout << absl::StrFormat("%-24s %-14s %-9s %s\n", u.name(),
+                                     u.cluster_admin() ? "cluster-admin" : "-",
+                                     u.disabled() ? "disabled" : "enabled",
+                                     Time(u.created_unix_ms()));
+      }
+    }
+    *rc = 0;
+  });
+  for (bool disable : {true, false}) {
+    auto* cmd = user->add_subcommand(disable ? "disable" : "enable",
+                                     disable ? "Disable a user: every key of theirs is refused"
+                                             : "Enable a disabled user again");
+    cmd->add_option("name", name, "User name")->required();
+    cmd->callback([&g, rc, disable] {
+      ternion::v1::SetUserDisabledRequest req;
+      req.set_name(name);
+      req.set_disabled(disable);
+      ternion::v1::UserInfo u;
+      absl::Status s = Call(g, &Stub::SetUserDisabled, req, &u);
+      *rc = s.ok() ? PrintUser(g, u) : Fail(s);
+    });
+  }
+
+  auto* key = app.add_subcommand("key", "AccessKeys: yours, or anyone's for a cluster admin");
+  key->require_subcommand(1);
+  auto* kcreate = key->add_subcommand("create", "Create an AccessKey (its secret is shown once)");
+  kcreate->add_option("--user", name, "For this user (default: yourself)");
+  kcreate->add_option("--out", out, "Write it to this profile file (0600) instead");
+  kcreate->callback([&g, rc] {
+    ternion::v1::CreateAccessKeyRequest req;
+    req.set_user(name);
+    ternion::v1::NewAccessKey k;
+    absl::Status s = Call(g, &Stub::CreateAccessKey, req, &k);
+    *rc = s.ok() ? ShowNewKey(g, k, out) : Fail(s);
+  });
+  auto* rotate = key->add_subcommand("rotate", "Replace a key by a new one for the same user");
+  rotate->add_option("id", id, "Key id")->required();
+  rotate->add_option("--grace", grace_s, "Seconds the old key keeps working (default 0: none)")
+      ->check(CLI::Range(0.0, 30.0 * 86400));
+  rotate->add_option("--out", out, "Write the new key to this profile file (0600) instead");
+  rotate->callback([&g, rc] {
+    ternion::v1::RotateAccessKeyRequest req;
+    req.set_id(id);
+    req.set_grace_s(static_cast<uint32_t>(grace_s));
+    ternion::v1::NewAccessKey k;
+    absl::Status s = Call(g, &Stub::RotateAccessKey, req, &k);
+    *rc = s.ok() ? ShowNewKey(g, k, out) : Fail(s);
+  });
+  auto* revoke = key->add_subcommand("revoke", "Revoke a key at once");
+  revoke->add_option("id", id, "Key id")->required();
+  revoke->callback([&g, rc] {
+    ternion::v1::RevokeAccessKeyRequest req;
+    req.set_id(id);
+    ternion::v1::AccessKeyInfo k;
+    absl::Status s = Call(g, &Stub::RevokeAccessKey, req, &k);
+    if (s.ok()) std::cout << (g.json ? KeyJson(k).dump(2) : "revoked " + k.id()) << "\n";
+    *rc = s.ok() ? 0 : Fail(s);
+  });
+  auto* kls = key->add_subcommand("ls", "List keys (never their secrets)");
+  kls->add_option("--user", name, "This user's (default: yours)");
+  kls->callback([&g, rc] {
+    ternion::v1::ListAccessKeysRequest req;
+    req.set_user(name);
+    ternion::v1::ListAccessKeysResponse resp;
+    if (absl::Status s = Call(g, &Stub::ListAccessKeys, req, &resp); !s.ok()) {
+      *rc = Fail(s);
+      return;
+    }
+    if (g.json) {
+      json arr = json::array();
+      for (const auto& k : resp.keys()) arr.push_back(KeyJson(k));
+      std::cout << arr.dump(2) << "\n";
+    } else {
+      std::cout << absl::StrFormat("%-24s %-16s %-22s %s\n", "KEY", "USER", "CREATED", "STATE");
+      for (const auto& k : resp.keys()) {
+        std::cout << absl::StrFormat("%-24s %-16s %-22s %s\n", k.id(), k.user(),
+                                     Time(k.created_unix_ms()), KeyState(k));
+      }
+    }
+    *rc = 0;
+  });
+}
+
+}  // namespace ternion::cli

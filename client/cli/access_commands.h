@@ -1,0 +1,14 @@
+#pragma once
+
+// `ternion whoami`, `ternion user ...` and `ternion key ...`: users and their AccessKeys
+// (docs/security.md). Users are managed by cluster admins; a user manages their own keys.
+
+#include <CLI/CLI.hpp>
+
+#include "client/cli/cli_common.h"
+
+namespace ternion::cli {
+
+void AddAccessCommands(CLI::App& app, const Globals& g, int* rc);
+
+}  // namespace ternion::cli

@@ -1,0 +1,125 @@
+// Master: users and AccessKeys (access_control.h), and the views the access policy decides on.
+// Every change is one batch with its audit record (ChangeAccess).
+
+#include "absl/strings/str_cat.h"
+#include "master/master.h"
+
+namespace ternion::master {
+
+std::optional<PrincipalView> Master::Principal(const std::string& user) {
+  absl::ReaderMutexLock lock(&access_.mu);
+  std::optional<UserView> u = access_.FindUser(user);
+  if (!u.has_value()) return std::nullopt;
+  return PrincipalView{.user = u->name, .cluster_admin = u->cluster_admin};
+}
+
+std::optional<ProjectView> Master::Project(const std::string& name) {
+  absl::ReaderMutexLock lock(&ns_.mu);
+  auto it = ns_.projects().find(name);
+  if (it == ns_.projects().end()) return std::nullopt;
+  return ProjectView{.name = it->second.name(), .owner = it->second.owner()};
+}
+
+std::vector<UserView> Master::ListUsers() {
+  absl::ReaderMutexLock lock(&access_.mu);
+  return access_.Users();
+}
+
+std::vector<AccessKeyView> Master::ListAccessKeys(const std::string& user) {
+  absl::ReaderMutexLock lock(&access_.mu);
+  return access_.Keys(user);
+}
+
+std::optional<AccessKeyView> Master::FindAccessKey(const std::string& id) {
+  absl::ReaderMutexLock lock(&access_.mu);
+  return access_.FindKeyView(id);
+}
+
+template <typename T>
+absl::StatusOr<T> Master::ChangeAccess(
+    const std::function<absl::StatusOr<T>(MetadataBatch*)>& change,
+    const std::function<std::string(const T&)>& audit) {
+  absl::MutexLock lock(&access_.mu);
+  MetadataBatch batch;
+  absl::StatusOr<T> done = change(&batch);
+  if (!done.ok()) return done.status();
+  absl::MutexLock chunks(&chunks_.mu);
+  AddAudit(&batch, audit(*done));
+  Commit(std::move(batch));
+  return done;
+}
+
+absl::StatusOr<UserView> Master::CreateUser(const std::string& name, bool cluster_admin,
+                                            const std::string& actor) {
+  return ChangeAccess<UserView>(
+      [&](MetadataBatch* b) ABSL_EXCLUSIVE_LOCKS_REQUIRED(access_.mu) {
+        return access_.CreateUser(name, cluster_admin, b);
+      },
+      [&](const UserView&) {
+        return absl::StrCat("user ", name, " created", cluster_admin ? " (cluster admin)" : "",
+                            " by ", actor);
+      });
+}
+
+absl::StatusOr<UserView> Master::SetUserDisabled(const std::string& name, bool disabled,
+                                                 const std::string& actor) {
+  return ChangeAccess<UserView>(
+      [&](MetadataBatch* b) ABSL_EXCLUSIVE_LOCKS_REQUIRED(access_.mu) {
+        return access_.SetUserDisabled(name, disabled, b);
+      },
+      [&](const UserView&) {
+        return absl::StrCat("user ", name, disabled ? " disabled" : " enabled", " by ", actor);
+      });
+}
+
+absl::StatusOr<NewAccessKey> Master::CreateAccessKey(const std::string& user,
+                                                     const std::string& actor) {
+  return ChangeAccess<NewAccessKey>(
+      [&](MetadataBatch* b) ABSL_EXCLUSIVE_LOCKS_REQUIRED(access_.mu) {
+        return access_.CreateKey(user, b);
+      },
+      [&](const NewAccessKey& k) {
+        return absl::StrCat("access key ", k.key.id, " created for ", user, " by ", actor);
+      });
+}
+
+absl::StatusOr<NewAccessKey> Master::RotateAccessKey(const std::string& id, absl::Duration grace,
+                                                     const std::string& actor) {
+  return ChangeAccess<NewAccessKey>(
+      [&](MetadataBatch* b) ABSL_EXCLUSIVE_LOCKS_REQUIRED(access_.mu) {
+        return access_.RotateKey(id, grace, b);
+      },
+      [&](const NewAccessKey& k) {
+        return absl::StrCat("access key ", id, " rotated to ", k.key.id, " (old key valid ",
+                            absl::FormatDuration(grace), " more) by ", actor);
+      });
+}
+
+absl::StatusOr<AccessKeyView> Master::RevokeAccessKey(const std::string& id,
+                                                      const std::string& actor) {
+  return ChangeAccess<AccessKeyView>(
+      [&](MetadataBatch* b) ABSL_EXCLUSIVE_LOCKS_REQUIRED(access_.mu) {
+        return access_.RevokeKey(id, b);
+      },
+      [&](const AccessKeyView&) { return absl::StrCat("access key ", id, " revoked by ", actor); });
+}
+
+absl::StatusOr<std::optional<NewAccessKey>> Master::BootstrapAdmin() {
+  absl::MutexLock lock(&access_.mu);
+  if (access_.has_users()) return std::nullopt;
+  if (options_.master_key == nullptr) {
+    return absl::FailedPreconditionError("no master key: the admin's key could not be kept");
+  }
+  MetadataBatch batch;
+  absl::StatusOr<UserView> u = access_.CreateUser(kBootstrapAdmin, /*cluster_admin=*/true, &batch);
+  if (!u.ok()) return u.status();
+  absl::StatusOr<NewAccessKey> k = access_.CreateKey(kBootstrapAdmin, &batch);
+  if (!k.ok()) return k.status();
+  absl::MutexLock chunks(&chunks_.mu);
+  AddAudit(&batch, absl::StrCat("bootstrap: cluster admin ", kBootstrapAdmin, " created with key ",
+                                k->key.id));
+  Commit(std::move(batch));
+  return std::optional<NewAccessKey>(*std::move(k));
+}
+
+}  // namespace ternion::master
