@@ -91,6 +91,48 @@ void ToReplicaReport(const ReplicaInfo& info, ternion::v1::ReplicaReport* out) {
 ChunkService::ChunkService(ChunkStore* store, std::string server_id)
     : store_(store), server_id_(std::move(server_id)) {}
 
+bool ChunkService::SetTokenKey(absl::string_view public_key) {
+  security::TokenPublicKey key;
+  if (public_key.size() != key.size()) return false;
+  std::copy(public_key.begin(), public_key.end(), key.begin());
+  absl::MutexLock lock(&key_mu_);
+  token_key_ = key;
+  return true;
+}
+
+absl::Status ChunkService::AdmitToken(const grpc::ServerContext& ctx, absl::string_view token,
+                                      uint64_t chunk_id, std::optional<uint64_t> version,
+                                      security::ChunkMode mode) const {
+  std::optional<security::TokenPublicKey> key;
+  {
+    absl::MutexLock lock(&key_mu_);
+    key = token_key_;
+  }
+  absl::Status s;
+  if (!key.has_value()) {
+    s = absl::UnavailableError("this chunkserver has not registered with the master yet");
+  } else if (absl::StatusOr<security::ChunkToken> t =
+                 security::VerifyToken(token, *key, absl::ToUnixMillis(absl::Now()));
+             !t.ok()) {
+    s = t.status();
+  } else if (!version.has_value()) {
+    if (t->chunk_id != chunk_id) {
+      s = absl::PermissionDeniedError(absl::StrCat("the chunk token is for chunk ", t->chunk_id,
+                                                   ", not chunk ", chunk_id));
+    }
+  } else {
+    s = security::TokenAllows(*t, chunk_id, *version, mode, security::PeerIp(ctx.peer()));
+  }
+  if (!s.ok()) {
+    MetricsRegistry::Default()
+        .GetCounter("ternion_chunkserver_token_refusals_total",
+                    "Data calls refused for their chunk token, by status",
+                    {{"code", absl::StatusCodeToString(s.code())}})
+        ->Increment();
+  }
+  return s;
+}
+
 // Frames handed from the thread receiving a write stream to the thread writing it to disk.
 // The disk thread takes everything queued since its last sync, writes it, syncs once and
 // acknowledges, so receiving overlaps syncing and a busy stream pays one sync per batch. A
@@ -180,8 +222,14 @@ grpc::Status ChunkService::WriteChunk(
         absl::StrCat("chunk size ", header.chunk_size(), " is outside ", kMinChunkBytes, "-",
                      kMaxChunkBytes)));
   }
-  // Check the first frame before anything is created on disk: a bad frame leaves no replica.
+  // Check the first frame before anything is created on disk: a bad frame leaves no replica,
+  // and only a write token for this chunk and version makes one.
   if (absl::Status s = AdmitFrame(req); !s.ok()) return rpc.Done(ToGrpcStatus(s));
+  if (absl::Status s = AdmitToken(*ctx, header.token(), header.chunk_id(), header.version(),
+                                  security::ChunkMode::kWrite);
+      !s.ok()) {
+    return rpc.Done(ToGrpcStatus(s));
+  }
   absl::StatusOr<ReplicaInfo> existing = store_->GetReplica(header.chunk_id());
   const bool is_new = absl::IsNotFound(existing.status());
   const uint64_t held = existing.ok() ? existing->length : 0;
@@ -330,6 +378,11 @@ grpc::Status ChunkService::ReadChunk(grpc::ServerContext* ctx,
                                      grpc::ServerWriter<ternion::v1::ReadChunkResponse>* writer) {
   RpcScope rpc("chunkserver", "ReadChunk");
   StreamCount count(&active_streams_);
+  if (absl::Status s = AdmitToken(*ctx, req->token(), req->chunk_id(), req->version(),
+                                  security::ChunkMode::kRead);
+      !s.ok()) {
+    return rpc.Done(ToGrpcStatus(s));
+  }
   uint64_t end = req->offset() + req->length();
   if (end < req->offset()) end = UINT64_MAX;  // saturate: "to the end of the replica"
   auto reader = req->salvage() ? store_->OpenQuarantined(req->chunk_id())
@@ -368,6 +421,11 @@ grpc::Status ChunkService::GetReplica(grpc::ServerContext* ctx,
                                       const ternion::v1::GetReplicaRequest* req,
                                       ternion::v1::ReplicaReport* resp) {
   RpcScope rpc("chunkserver", "GetReplica");
+  if (absl::Status s = AdmitToken(*ctx, req->token(), req->chunk_id(), std::nullopt,
+                                  security::ChunkMode::kRead);
+      !s.ok()) {
+    return rpc.Done(ToGrpcStatus(s));
+  }
   auto info = store_->GetReplica(req->chunk_id());
   if (!info.ok()) return rpc.Done(ToGrpcStatus(info.status()));
   ToReplicaReport(*info, resp);
@@ -406,6 +464,7 @@ absl::Status ChunkService::CopyFromSource(const ternion::v1::CopyChunkRequest& r
   read.set_chunk_id(req.chunk_id());
   read.set_version(req.version());
   read.set_length(req.length());
+  read.set_token(req.token());  // the replicate token this copy was admitted with
   auto stream = stub->ReadChunk(&source_ctx, read);
   ternion::v1::ReadChunkResponse frame;
   uint64_t offset = 0;
@@ -453,6 +512,11 @@ grpc::Status ChunkService::CopyChunk(grpc::ServerContext* ctx,
                                      ternion::v1::CopyChunkResponse* resp) {
   RpcScope rpc("chunkserver", "CopyChunk");
   StreamCount count(&active_streams_);
+  if (absl::Status s = AdmitToken(*ctx, req->token(), req->chunk_id(), req->version(),
+                                  security::ChunkMode::kReplicate);
+      !s.ok()) {
+    return rpc.Done(ToGrpcStatus(s));
+  }
   ReplicaInfo made;
   absl::Status s = CopyFromSource(*req, ctx, &made);
   if (s.ok()) ToReplicaReport(made, resp->mutable_replica());
@@ -470,6 +534,11 @@ grpc::Status ChunkService::UpdateReplica(grpc::ServerContext* ctx,
                                          const ternion::v1::UpdateReplicaRequest* req,
                                          ternion::v1::ReplicaReport* resp) {
   RpcScope rpc("chunkserver", "UpdateReplica");
+  if (absl::Status s = AdmitToken(*ctx, req->token(), req->chunk_id(), req->new_version(),
+                                  security::ChunkMode::kReplicate);
+      !s.ok()) {
+    return rpc.Done(ToGrpcStatus(s));
+  }
   absl::Status s =
       store_->UpdateReplica(req->chunk_id(), req->version(), req->new_version(), req->length());
   if (s.ok()) {

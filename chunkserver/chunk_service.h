@@ -1,13 +1,17 @@
 #pragma once
 
 // The gRPC adapter of a chunkserver: converts between protos and ChunkStore calls, and is the
-// one place a chunkserver admits a request (AdmitRequest: today frame limits and checksums;
-// chunk-token verification slots in there). No storage logic lives here.
+// one place a chunkserver admits a request: frame limits and checksums (AdmitFrame), and the
+// master's chunk token for exactly the chunk, version and mode of every data call
+// (AdmitToken). No storage logic lives here.
 
 #include <atomic>
+#include <optional>
 
+#include "absl/synchronization/mutex.h"
 #include "chunkserver/chunk_store.h"
 #include "common/rate_limiter.h"
+#include "security/chunk_token.h"
 #include "ternion/v1/chunkserver.grpc.pb.h"
 
 namespace ternion::chunkserver {
@@ -42,11 +46,23 @@ class ChunkService final : public ternion::v1::ChunkServerService::Service {
                              const ternion::v1::UpdateReplicaRequest* req,
                              ternion::v1::ReplicaReport* resp) override;
 
+  // The master's token key, from its registration answer; false when it is not a key. Until
+  // it is set every data call is refused (UNAVAILABLE).
+  bool SetTokenKey(absl::string_view public_key);
+
   uint32_t active_streams() const { return active_streams_.load(); }
   uint64_t bytes_written() const { return bytes_written_.load(); }
   uint64_t bytes_read() const { return bytes_read_.load(); }
 
  private:
+  // The call may do `mode` on chunk `chunk_id` at `version` (nullopt: any version, any mode)
+  // when `token` is the master's, unexpired, for exactly that, and names the caller's address.
+  // UNAUTHENTICATED (no or bad token), PERMISSION_DENIED (another chunk, version, mode or
+  // address) or UNAVAILABLE (no token key yet), counted by cause.
+  absl::Status AdmitToken(const grpc::ServerContext& ctx, absl::string_view token,
+                          uint64_t chunk_id, std::optional<uint64_t> version,
+                          security::ChunkMode mode) const;
+
   // Copies [0, req.length) of a chunk from the source chunkserver into a new local replica.
   absl::Status CopyFromSource(const ternion::v1::CopyChunkRequest& req, grpc::ServerContext* ctx,
                               ReplicaInfo* made);
@@ -57,6 +73,8 @@ class ChunkService final : public ternion::v1::ChunkServerService::Service {
   std::atomic<uint64_t> bytes_written_{0};
   std::atomic<uint64_t> bytes_read_{0};
   RateLimiter copy_limiter_{Clock::Real()};  // paces every copy into this server together
+  mutable absl::Mutex key_mu_;
+  std::optional<security::TokenPublicKey> token_key_ ABSL_GUARDED_BY(key_mu_);
 };
 
 }  // namespace ternion::chunkserver

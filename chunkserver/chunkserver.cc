@@ -273,6 +273,12 @@ void ChunkServer::HeartbeatLoop() {
         stop_.WaitForNotificationWithTimeout(options_.heartbeat_interval);
         continue;  // refused: nothing the master said is acted on
       }
+      if (s.ok() && !service_->SetTokenKey(resp.token_public_key())) {
+        TLOG(ERROR) << "the master at " << options_.master_address
+                    << " sent no valid token key; registering again";
+        stop_.WaitForNotificationWithTimeout(options_.heartbeat_interval);
+        continue;
+      }
       if (s.ok()) {
         registered = true;
         TLOG(INFO) << "registered with master " << options_.master_address;

@@ -41,7 +41,7 @@ FileStat ToStat(const v1::FileInfo& f) {
   st.created_unix_ms = f.created_unix_ms();
   st.modified_unix_ms = f.modified_unix_ms();
   for (const v1::ChunkInfo& c : f.chunks()) {
-    ChunkStat cs{c.chunk_id(), c.version(), c.index(), c.length(), {}};
+    ChunkStat cs{c.chunk_id(), c.version(), c.index(), c.length(), {}, c.token()};
     for (const auto& r : c.replicas()) cs.replicas.push_back({r.server_id(), r.address(), r.rack()});
     st.chunks.push_back(std::move(cs));
   }
@@ -145,6 +145,9 @@ class FileReaderImpl final : public FileReader {
 
   absl::Status ReadChunkRange(const v1::ChunkInfo& chunk, uint64_t offset, uint64_t length,
                               std::string* out);
+  // Looks the file up again when `chunk`'s token is about to expire (tokens live minutes; a
+  // reader may hold a file for longer).
+  absl::Status RefreshTokens(const v1::ChunkInfo& chunk);
   // Replicas in the order to try: same rack as the client first, then as the master listed them
   // (live first).
   std::vector<const v1::ReplicaLocation*> ReplicaOrder(const v1::ChunkInfo& chunk) const;
@@ -152,7 +155,7 @@ class FileReaderImpl final : public FileReader {
                                      const v1::ReplicaLocation& location, uint64_t offset);
 
   ClientImpl* const client_;  // not owned; outlives the reader
-  const v1::FileInfo info_;
+  v1::FileInfo info_;
   std::unique_ptr<Stream> stream_;
 };
 
@@ -479,6 +482,7 @@ absl::Status FileWriterImpl::Rebuild(absl::Status cause, const std::vector<std::
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + client_->options().rpc_timeout));
     v1::GetReplicaRequest req;
     req.set_chunk_id(chunk_.chunk_id());
+    req.set_token(chunk_.token());
     v1::ReplicaReport rep;
     grpc::Status s = stub->GetReplica(&ctx, req, &rep);
     if (s.error_code() == grpc::StatusCode::NOT_FOUND) continue;
@@ -679,8 +683,35 @@ absl::Status FileReaderImpl::ReadAt(uint64_t offset, size_t n, std::string* out)
     if (s.index >= static_cast<uint64_t>(info_.chunks_size())) {
       return absl::InternalError("file length covers a chunk the master did not list");
     }
+    RETURN_IF_ERROR(RefreshTokens(info_.chunks(s.index)));
     RETURN_IF_ERROR(ReadChunkRange(info_.chunks(s.index), s.offset_in_chunk, s.length, out));
   }
+  return absl::OkStatus();
+}
+
+absl::Status FileReaderImpl::RefreshTokens(const v1::ChunkInfo& chunk) {
+  // A minute of margin: a stream opened now must not meet an expired token.
+  if (chunk.token_expires_unix_ms() == 0 ||
+      absl::ToUnixMillis(absl::Now()) + 60'000 < chunk.token_expires_unix_ms()) {
+    return absl::OkStatus();
+  }
+  v1::GetFileInfoRequest req;
+  req.set_project(info_.project());
+  req.set_path(info_.path());
+  req.set_with_chunks(true);
+  v1::FileInfo fresh;
+  RETURN_IF_ERROR(client_->CallMaster(&v1::MasterService::Stub::GetFileInfo, req, &fresh));
+  // The reader keeps the length it opened with; only tokens and locations are renewed.
+  for (int i = 0; i < info_.chunks_size() && i < fresh.chunks_size(); ++i) {
+    if (fresh.chunks(i).chunk_id() == info_.chunks(i).chunk_id()) {
+      v1::ChunkInfo* c = info_.mutable_chunks(i);
+      c->set_token(fresh.chunks(i).token());
+      c->set_token_expires_unix_ms(fresh.chunks(i).token_expires_unix_ms());
+      c->set_version(fresh.chunks(i).version());
+      *c->mutable_replicas() = fresh.chunks(i).replicas();
+    }
+  }
+  stream_.reset();
   return absl::OkStatus();
 }
 

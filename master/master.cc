@@ -208,6 +208,7 @@ absl::Status Master::Load() {
   } else {
     return cluster_id.status();
   }
+  RETURN_IF_ERROR(LoadTokenKey());
   TLOG(INFO) << "cluster " << cluster_id_ << ": loaded " << ns_.projects().size() << " projects, "
              << ns_.files().size() << " files, " << chunks_.table().size() << " chunks, "
              << registry_.size() << " chunkservers, " << access_.Users().size() << " users";
@@ -254,6 +255,7 @@ absl::StatusOr<ternion::v1::RegisterChunkServerResponse> Master::RegisterChunkSe
   s->damaged.assign(req.damaged().begin(), req.damaged().end());
   ternion::v1::RegisterChunkServerResponse resp;
   resp.set_cluster_id(cluster_id_);
+  resp.set_token_public_key(token_key_.public_key.data(), token_key_.public_key.size());
   {
     absl::ReaderMutexLock servers(&registry_.mu);
     FillReportResponse(Reconcile(*s, index, now), resp.mutable_delete_chunk_ids(),

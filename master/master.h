@@ -46,6 +46,7 @@
 #include "master/report_planner.h"
 #include "master/server_registry.h"
 #include "master/wipe_handout.h"
+#include "security/chunk_token.h"
 #include "ternion/v1/master.pb.h"
 #include "ternion/v1/metadata.pb.h"
 
@@ -85,7 +86,10 @@ struct MasterOptions {
   bool restored_from_backup = false;
   // Every decision by time (leases, liveness, delays) reads this clock; tests pass a fake.
   const Clock* clock = Clock::Real();
-  // Wraps the secrets kept in the metadata (AccessKeys). Null: no key can be made or loaded.
+  // How long a chunk token the master issues is valid (clients look chunks up again before).
+  absl::Duration token_lifetime = absl::Minutes(10);
+  // Wraps the secrets kept in the metadata (AccessKeys, the token signing key). Null: no
+  // AccessKey can be made or loaded, and the token key lives only as long as the process.
   const security::MasterKey* master_key = nullptr;
   // Called once if the metadata log fails to write (the daemon exits: memory is ahead of disk).
   std::function<void(const absl::Status&)> on_log_failure;
@@ -223,6 +227,15 @@ class Master {
   // OrphansRequest). Every decision is audited.
   absl::StatusOr<ternion::v1::OrphansResponse> Orphans(const ternion::v1::OrphansRequest& req);
 
+  // A chunk token (security/chunk_token.h) for `mode` on chunk `chunk_id` at `version` in
+  // `project`, for a caller at `client_ip` (empty: any), valid for the token lifetime; its
+  // expiry goes to *expires_unix_ms.
+  std::string SignChunkToken(const std::string& project, uint64_t chunk_id, uint64_t version,
+                             security::ChunkMode mode, const std::string& client_ip,
+                             int64_t* expires_unix_ms) const;
+  // Verifies the tokens this master signs; chunkservers get it at registration.
+  const security::TokenPublicKey& token_public_key() const { return token_key_.public_key; }
+
   // Users and AccessKeys (access_control.h). Every change is audited naming `actor`, the user
   // who made it.
   const AccessControl& access() const { return access_; }
@@ -290,6 +303,8 @@ class Master {
     copy_bandwidth_ = options.copy_bandwidth_bytes_per_s;
   }
   absl::Status Load();
+  // Reads the token signing key from the metadata, or makes and stores one (before the log).
+  absl::Status LoadTokenKey();
   // Chunk counts by health, from one walk of the chunk map.
   ChunkHealth CountChunkHealth() ABSL_LOCKS_EXCLUDED(chunks_.mu);  // one walk, in slices
   ternion::v1::ClusterStatusResponse StatusWith(const ChunkHealth& h)
@@ -411,6 +426,7 @@ class Master {
   const MasterOptions options_;
   std::unique_ptr<MetadataLog> log_;  // set by Open after Load; destroyed first (drains)
   std::string cluster_id_;  // set by Load, then constant
+  security::TokenSigningKey token_key_;  // set by Load, then constant
   // Says why a chunkserver stamped with `their_id` (empty: not stamped yet) may not join.
   absl::Status CheckClusterId(const std::string& server_id, const std::string& their_id) const;
 

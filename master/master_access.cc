@@ -3,8 +3,50 @@
 
 #include "absl/strings/str_cat.h"
 #include "master/master.h"
+#include "master/metadata_keys.h"
 
 namespace ternion::master {
+
+absl::Status Master::LoadTokenKey() {
+  constexpr char kWrapName[] = "chunk-token-signing-key";
+  if (options_.master_key == nullptr) {  // unit tests: a key for this process only
+    token_key_ = security::TokenSigningKey::Generate();
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::string> wrapped = store_->Get(kTokenKeyKey);
+  if (wrapped.ok()) {
+    absl::StatusOr<std::string> secret = options_.master_key->Unwrap(*wrapped, kWrapName);
+    if (!secret.ok()) return secret.status();
+    absl::StatusOr<security::TokenSigningKey> key = security::TokenSigningKey::FromSecretKey(*secret);
+    if (!key.ok()) return key.status();
+    token_key_ = *key;
+    return absl::OkStatus();
+  }
+  if (!absl::IsNotFound(wrapped.status())) return wrapped.status();
+  token_key_ = security::TokenSigningKey::Generate();
+  MetadataBatch batch;
+  batch.Put(kTokenKeyKey,
+            options_.master_key->Wrap(
+                absl::string_view(reinterpret_cast<const char*>(token_key_.secret_key.data()),
+                                  token_key_.secret_key.size()),
+                kWrapName));
+  return store_->Write(batch);
+}
+
+std::string Master::SignChunkToken(const std::string& project, uint64_t chunk_id,
+                                   uint64_t version, security::ChunkMode mode,
+                                   const std::string& client_ip, int64_t* expires_unix_ms) const {
+  security::ChunkToken t{.project = project,
+                         .chunk_id = chunk_id,
+                         .version = version,
+                         .mode = mode,
+                         .expires_unix_ms =
+                             NowMs() + absl::ToInt64Milliseconds(options_.token_lifetime),
+                         .client_address = client_ip};
+  if (expires_unix_ms != nullptr) *expires_unix_ms = t.expires_unix_ms;
+  absl::StatusOr<std::string> wire = security::SignToken(t, token_key_);
+  return wire.ok() ? *wire : std::string();  // out of bounds (never for a valid chunk): none
+}
 
 std::optional<PrincipalView> Master::Principal(const std::string& user) {
   absl::ReaderMutexLock lock(&access_.mu);

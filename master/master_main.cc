@@ -79,6 +79,10 @@ int main(int argc, char** argv) {
                  "Seconds between walks of the chunk map for the chunk counts of /metrics (at "
                  "least 20 times a walk's own time)")
       ->check(CLI::PositiveNumber);
+  double token_lifetime_s = 600;
+  app.add_option("--token-lifetime", token_lifetime_s,
+                 "Seconds a chunk token is valid (clients renew them before)")
+      ->check(CLI::Range(1.0, 86400.0));
   std::string master_key_file;
   app.add_option("--master-key-file", master_key_file,
                  "The master key (64 hex digits, mode 0600) that wraps every secret in the "
@@ -125,6 +129,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   options.dead_after = absl::Seconds(dead_after_s);
+  options.token_lifetime = absl::Seconds(token_lifetime_s);
   options.orphan_wipe_delay = absl::Seconds(orphan_wipe_delay_s);
   options.lease_duration = absl::Seconds(lease_s);
   options.lease_hard_limit = absl::Seconds(lease_hard_limit_s);

@@ -182,6 +182,16 @@ absl::StatusOr<PrincipalView> MasterService::Admit(grpc::ServerContext* ctx, con
   return *std::move(who);
 }
 
+void MasterService::GrantToken(const grpc::ServerContext& ctx, const std::string& project,
+                               security::ChunkMode mode, ChunkInfo* chunk) const {
+  const std::string ip =
+      mode == security::ChunkMode::kReplicate ? "" : security::PeerIp(ctx.peer());
+  int64_t expires = 0;
+  chunk->set_token(
+      master_->SignChunkToken(project, chunk->chunk_id(), chunk->version(), mode, ip, &expires));
+  chunk->set_token_expires_unix_ms(expires);
+}
+
 template <typename Fn>
 grpc::Status MasterService::Serve(grpc::ServerContext* ctx, const char* method,
                                   const google::protobuf::Message& request,
@@ -275,7 +285,11 @@ grpc::Status MasterService::AllocateChunk(grpc::ServerContext* ctx, const Alloca
                                           AllocateChunkResponse* resp) {
   return Serve(ctx, "AllocateChunk", *req, InProject(Action::kWrite), [&] {
     return Store(master_->AllocateChunk(FromWire(req->lease()), req->index()),
-                 [&](const ChunkView& c) { ToWire(c, resp->mutable_chunk()); });
+                 [&](const ChunkView& c) {
+                   ToWire(c, resp->mutable_chunk());
+                   GrantToken(*ctx, req->lease().project(), security::ChunkMode::kWrite,
+                              resp->mutable_chunk());
+                 });
   });
 }
 
@@ -299,7 +313,12 @@ grpc::Status MasterService::GetFileInfo(grpc::ServerContext* ctx, const GetFileI
                                         FileInfo* resp) {
   return Serve(ctx, "GetFileInfo", *req, InProject(req->with_chunks() ? Action::kRead : Action::kDescribe), [&] {
     return Store(master_->GetFileInfo(req->project(), req->path(), req->with_chunks()),
-                 [&](const FileView& f) { ToWire(f, resp); });
+                 [&](const FileView& f) {
+                   ToWire(f, resp);
+                   for (ChunkInfo& c : *resp->mutable_chunks()) {
+                     GrantToken(*ctx, req->project(), security::ChunkMode::kRead, &c);
+                   }
+                 });
   });
 }
 
@@ -403,7 +422,12 @@ grpc::Status MasterService::ReplaceReplicas(grpc::ServerContext* ctx,
         .chunk_id = req->chunk_id(),
         .length = req->length(),
         .failed_server_ids = {req->failed_server_ids().begin(), req->failed_server_ids().end()}};
-    return Store(master_->ReplaceReplicas(recovery), [&](const ChunkView& c) { ToWire(c, resp); });
+    // Recovery updates survivors, copies the prefix to new replicas and writes on: a replicate
+    // token covers all three.
+    return Store(master_->ReplaceReplicas(recovery), [&](const ChunkView& c) {
+      ToWire(c, resp);
+      GrantToken(*ctx, req->lease().project(), security::ChunkMode::kReplicate, resp);
+    });
   });
 }
 

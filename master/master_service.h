@@ -10,6 +10,7 @@
 
 #include "master/access_policy.h"
 #include "master/master.h"
+#include "security/chunk_token.h"
 #include "security/request_signing.h"
 #include "ternion/v1/master.grpc.pb.h"
 
@@ -115,6 +116,10 @@ class MasterService final : public ternion::v1::MasterService::Service {
   absl::StatusOr<PrincipalView> Admit(grpc::ServerContext* ctx, const char* method,
                                       const google::protobuf::Message& request,
                                       const Requirement& need);
+  // Puts a chunk token for `mode` into `chunk`, bound to the caller's address (a replicate
+  // token, which chunkservers pass on to each other, to none).
+  void GrantToken(const grpc::ServerContext& ctx, const std::string& project,
+                  security::ChunkMode mode, ternion::v1::ChunkInfo* chunk) const;
   // A refusal by the access policy, counted by action.
   static absl::Status Deny(const Decision& d, Action action);
   // Runs one client call: admission, then `fn` (given the caller, when it takes one), then the

@@ -20,6 +20,7 @@ inline constexpr char kAuditPrefix[] = "a/";
 inline constexpr char kNextFileIdKey[] = "n/file";
 inline constexpr char kNextChunkIdKey[] = "n/chunk";
 inline constexpr char kClusterIdKey[] = "m/cluster_id";
+inline constexpr char kTokenKeyKey[] = "m/token_key";  // the token signing key, wrapped
 inline constexpr char kUnwipedPrefix[] = "u/";  // u/<server id>\0<16 hex chunk id>
 
 inline std::string UnwipedKey(const std::string& server_id, uint64_t chunk_id) {

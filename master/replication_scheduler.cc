@@ -77,6 +77,10 @@ void ReplicationScheduler::StartCopy(ReplicaMove move,
   call->copy.set_chunk_size(m.chunk_size);
   call->copy.set_length(m.length);
   call->copy.set_source_address(m.source_address);
+  // A replicate token lets the target create the replica and read the source (any address:
+  // the source sees the target, not the master).
+  call->copy.set_token(master_->SignChunkToken(m.project, m.chunk_id, m.version,
+                                               security::ChunkMode::kReplicate, "", nullptr));
   call->copy.set_max_bytes_per_s(limits.bandwidth_bytes_per_s());
   // Generous: the chunk at its share of the target's bandwidth cap, or at 1 MiB/s, plus a
   // margin; a dead target fails much sooner.

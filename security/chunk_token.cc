@@ -68,6 +68,17 @@ TokenSigningKey TokenSigningKey::Generate() {
   return k;
 }
 
+absl::StatusOr<TokenSigningKey> TokenSigningKey::FromSecretKey(absl::string_view secret_key) {
+  InitSodium();
+  TokenSigningKey k;
+  if (secret_key.size() != k.secret_key.size()) {
+    return absl::DataLossError("a token signing key is 64 bytes");
+  }
+  std::copy(secret_key.begin(), secret_key.end(), k.secret_key.begin());
+  crypto_sign_ed25519_sk_to_pk(k.public_key.data(), k.secret_key.data());
+  return k;
+}
+
 absl::StatusOr<std::string> SignToken(const ChunkToken& t, const TokenSigningKey& key) {
   if (t.project.empty() || t.project.size() > kMaxTokenProjectBytes ||
       t.client_address.size() > kMaxTokenAddressBytes) {
@@ -130,8 +141,8 @@ absl::Status TokenAllows(const ChunkToken& t, uint64_t chunk_id, uint64_t versio
         absl::StrCat("the chunk token is for chunk ", t.chunk_id, " version ", t.version,
                      ", not chunk ", chunk_id, " version ", version));
   }
-  const bool allowed =
-      t.mode == mode || (t.mode == ChunkMode::kReplicate && mode == ChunkMode::kRead);
+  // A replicate token covers a whole copy: reading the source, creating and writing the target.
+  const bool allowed = t.mode == mode || t.mode == ChunkMode::kReplicate;
   if (!allowed) {
     return absl::PermissionDeniedError(absl::StrCat("the chunk token allows ",
                                                     ChunkModeName(t.mode), ", not ",
@@ -142,6 +153,18 @@ absl::Status TokenAllows(const ChunkToken& t, uint64_t chunk_id, uint64_t versio
         absl::StrCat("the chunk token was issued to ", t.client_address, ", not ", peer_ip));
   }
   return absl::OkStatus();
+}
+
+std::string PeerIp(absl::string_view grpc_peer) {
+  // "ipv4:127.0.0.1:57464", "ipv6:[::1]:57464"
+  const size_t colon = grpc_peer.find(':');
+  if (colon == absl::string_view::npos) return std::string(grpc_peer);
+  absl::string_view rest = grpc_peer.substr(colon + 1);
+  if (!rest.empty() && rest[0] == '[') {
+    const size_t close = rest.find(']');
+    return std::string(rest.substr(1, close == absl::string_view::npos ? rest.size() : close - 1));
+  }
+  return std::string(rest.substr(0, rest.rfind(':')));
 }
 
 }  // namespace ternion::security

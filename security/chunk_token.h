@@ -43,6 +43,8 @@ struct TokenSigningKey {
   std::array<unsigned char, 32> public_key{};
   std::array<unsigned char, 64> secret_key{};
   static TokenSigningKey Generate();
+  // The key pair of a persisted secret key (libsodium's 64 bytes: seed and public key).
+  static absl::StatusOr<TokenSigningKey> FromSecretKey(absl::string_view secret_key);
 };
 using TokenPublicKey = std::array<unsigned char, 32>;
 
@@ -55,9 +57,13 @@ absl::StatusOr<ChunkToken> VerifyToken(absl::string_view wire, const TokenPublic
                                        int64_t now_ms);
 
 // Whether a verified token allows `mode` on exactly this chunk and version from `peer_ip`
-// (a replicate token also allows reading; nothing else allows more than its mode).
+// (a replicate token allows all three modes, for a copy; read and write tokens only their own).
 // PERMISSION_DENIED naming the mismatch.
 absl::Status TokenAllows(const ChunkToken& token, uint64_t chunk_id, uint64_t version,
                          ChunkMode mode, absl::string_view peer_ip);
+
+// The IP address in a gRPC peer string ("ipv4:127.0.0.1:5000" -> "127.0.0.1", "ipv6:[::1]:5000"
+// -> "::1").
+std::string PeerIp(absl::string_view grpc_peer);
 
 }  // namespace ternion::security

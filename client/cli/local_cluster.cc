@@ -222,6 +222,7 @@ absl::StatusOr<LocalCluster> StartLocalCluster(const LocalClusterOptions& option
                  "--default-chunk-size-mib", absl::StrCat(options.default_chunk_size_mib),
                  "--move-scan-interval", absl::StrCat(options.move_scan_s),
                  "--lease", absl::StrCat(options.lease_s),
+                 "--token-lifetime", absl::StrCat(options.token_lifetime_s),
                  "--master-key-file", master_key,
                  "--bootstrap-credentials", c.profile,
                  "--ready-file", c.dir + "/run/master.ready"};

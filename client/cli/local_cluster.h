@@ -32,6 +32,7 @@ struct LocalClusterOptions {
   double lease_s = 60;             // the master's --lease
   double scrub_interval_s = 86400; // chunkservers' --scrub-interval
   uint64_t disk_capacity_mib = 0;  // chunkservers' --disk-capacity-mib (0: filesystem figures)
+  double token_lifetime_s = 600;   // the master's --token-lifetime
   std::string bin_dir;  // where ternion-master and ternion-chunkserver are; default: beside us
 };
 

@@ -8,11 +8,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "client/master_channel.h"
+#include "common/crc32c.h"
 #include "security/credentials.h"
 #include "security/master_key.h"
 #include "security/request_fields.h"
 #include "security/request_signing.h"
 #include "tests/testutil/cluster_fixture.h"
+#include "ternion/v1/chunkserver.grpc.pb.h"
 #include "ternion/v1/master.grpc.pb.h"
 
 namespace ternion {
@@ -235,6 +237,147 @@ TEST_F(AuthTest, ClusterAdministrationNeedsTheClusterAdminRole) {
   int rc = 0;
   std::string out = RunAs(root, "user create eve", &rc);
   EXPECT_EQ(rc, 0) << out;
+}
+
+}  // namespace
+}  // namespace ternion
+
+namespace ternion {
+namespace {
+
+// Chunkservers refuse every data call without the master's token for exactly that chunk,
+// version and mode; tokens expire, and readers renew theirs.
+class ChunkserverTokenTest : public testing::ClusterFixture {
+ protected:
+  void Configure(local::LocalClusterOptions* o) override {
+    o->racks = 3;
+    o->per_rack = 1;
+    o->token_lifetime_s = 3;
+  }
+  std::unique_ptr<v1::ChunkServerService::Stub> Stub(const std::string& address) {
+    return v1::ChunkServerService::NewStub(
+        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  }
+  grpc::Status Read(const ChunkStat& c, uint64_t chunk_id, uint64_t version,
+                    const std::string& token, std::string* got = nullptr) {
+    auto stub = Stub(c.replicas[0].address);
+    grpc::ClientContext ctx;
+    v1::ReadChunkRequest req;
+    req.set_chunk_id(chunk_id);
+    req.set_version(version);
+    req.set_length(1 << 20);
+    req.set_token(token);
+    auto reader = stub->ReadChunk(&ctx, req);
+    v1::ReadChunkResponse resp;
+    while (reader->Read(&resp)) {
+      if (got != nullptr) got->append(resp.data());
+    }
+    return reader->Finish();
+  }
+};
+
+TEST_F(ChunkserverTokenTest, EveryDataCallNeedsTheTokenForExactlyThatChunkVersionAndMode) {
+  ASSERT_OK(client_->CreateProject("p"));
+  WriteFile("p", "f", "the bytes of f");
+  WriteFile("p", "g", "the bytes of g");
+  ASSERT_OK_AND_ASSIGN(FileStat f, client_->Stat("p", "f", true));
+  ASSERT_OK_AND_ASSIGN(FileStat g, client_->Stat("p", "g", true));
+  const ChunkStat& c = f.chunks[0];
+  std::string got;
+  ASSERT_TRUE(Read(c, c.chunk_id, c.version, c.token, &got).ok());  // the baseline
+  EXPECT_EQ(got, "the bytes of f");
+
+  auto code = [](const grpc::Status& s) { return s.error_code(); };
+  EXPECT_EQ(code(Read(c, c.chunk_id, c.version, "")), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(code(Read(c, c.chunk_id, c.version, "garbage")), grpc::StatusCode::UNAUTHENTICATED);
+  std::string forged = c.token;
+  forged[10] ^= 1;  // e.g. another chunk id, without a new signature
+  EXPECT_EQ(code(Read(c, c.chunk_id, c.version, forged)), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(code(Read(c, c.chunk_id, c.version, g.chunks[0].token)),
+            grpc::StatusCode::PERMISSION_DENIED);  // another chunk's token
+  EXPECT_EQ(code(Read(c, c.chunk_id, c.version + 1, c.token)),
+            grpc::StatusCode::PERMISSION_DENIED);  // another version
+
+  // A read token neither writes, nor moves a replica's version, nor makes a copy.
+  auto stub = Stub(c.replicas[0].address);
+  {
+    grpc::ClientContext ctx;
+    auto stream = stub->WriteChunk(&ctx);
+    v1::WriteChunkRequest frame;
+    frame.mutable_header()->set_chunk_id(c.chunk_id);
+    frame.mutable_header()->set_version(c.version);
+    frame.mutable_header()->set_project("p");
+    frame.mutable_header()->set_chunk_size(64 << 20);
+    frame.mutable_header()->set_token(c.token);
+    frame.set_offset(c.length);
+    frame.set_data("appended by an attacker");
+    frame.set_crc32c(Crc32c(frame.data()));
+    stream->Write(frame);
+    stream->WritesDone();
+    v1::WriteChunkAck ack;
+    while (stream->Read(&ack)) {
+    }
+    EXPECT_EQ(code(stream->Finish()), grpc::StatusCode::PERMISSION_DENIED);
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::UpdateReplicaRequest up;
+    up.set_chunk_id(c.chunk_id);
+    up.set_version(c.version);
+    up.set_new_version(c.version + 1);
+    up.set_length(0);
+    up.set_token(c.token);
+    v1::ReplicaReport rep;
+    EXPECT_EQ(code(stub->UpdateReplica(&ctx, up, &rep)), grpc::StatusCode::PERMISSION_DENIED);
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::CopyChunkRequest copy;
+    copy.set_chunk_id(c.chunk_id);
+    copy.set_version(c.version);
+    copy.set_project("p");
+    copy.set_chunk_size(64 << 20);
+    copy.set_length(c.length);
+    copy.set_source_address(f.chunks[0].replicas[1].address);
+    copy.set_token(c.token);
+    v1::CopyChunkResponse resp;
+    EXPECT_EQ(code(stub->CopyChunk(&ctx, copy, &resp)), grpc::StatusCode::PERMISSION_DENIED);
+  }
+  // Nothing changed: every replica still holds exactly f's bytes at its version.
+  for (const auto& r : c.replicas) {
+    grpc::ClientContext ctx;
+    v1::GetReplicaRequest req;
+    req.set_chunk_id(c.chunk_id);
+    req.set_token(c.token);
+    v1::ReplicaReport rep;
+    ASSERT_TRUE(Stub(r.address)->GetReplica(&ctx, req, &rep).ok());
+    EXPECT_EQ(rep.version(), c.version);
+    EXPECT_EQ(rep.length(), c.length);
+  }
+  ExpectContents("p", "f", "the bytes of f");
+  int rc = 0;
+  const std::string metrics = RunCommand(
+      absl::StrCat("curl -sf http://127.0.0.1:", cluster_.processes[1].metrics_port, "/metrics"),
+      &rc);
+  EXPECT_NE(metrics.find("ternion_chunkserver_token_refusals_total"), std::string::npos);
+}
+
+TEST_F(ChunkserverTokenTest, TokensExpireAndReadersRenewTheirs) {
+  ASSERT_OK(client_->CreateProject("p"));
+  const std::string data = testing::RandomBytes(3 << 20, 7);
+  WriteFile("p", "f", data, 1 << 20);  // three chunks
+  ASSERT_OK_AND_ASSIGN(FileStat f, client_->Stat("p", "f", true));
+  ASSERT_OK_AND_ASSIGN(auto reader, client_->Open("p", "f"));
+  std::string got;
+  ASSERT_OK(reader->ReadAt(0, 1 << 20, &got));
+  absl::SleepFor(absl::Seconds(4));  // past the 3-second token lifetime
+  grpc::Status stale = Read(f.chunks[1], f.chunks[1].chunk_id, f.chunks[1].version,
+                            f.chunks[1].token);
+  EXPECT_EQ(stale.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_NE(stale.error_message().find("expired"), std::string::npos) << stale.error_message();
+  // The open reader looks the chunks up again and reads on.
+  ASSERT_OK(reader->ReadAt(1 << 20, 2 << 20, &got));
+  EXPECT_TRUE(got == absl::string_view(data).substr(1 << 20));
 }
 
 }  // namespace

@@ -6,7 +6,10 @@
 #include <filesystem>
 
 #include "common/crc32c.h"
+#include "absl/strings/str_format.h"
+#include "client/master_channel.h"
 #include "tests/testutil/cluster_fixture.h"
+#include "ternion/v1/master.grpc.pb.h"
 #include "ternion/v1/chunkserver.grpc.pb.h"
 
 namespace ternion {
@@ -44,12 +47,36 @@ class BadInputTest : public testing::ClusterFixture {
     }
     return stream->Finish();
   }
-  grpc::StatusCode ReplicaLookup(v1::ChunkServerService::Stub* stub, uint64_t chunk_id) {
+  grpc::StatusCode ReplicaLookup(v1::ChunkServerService::Stub* stub, const v1::ChunkInfo& chunk) {
     grpc::ClientContext ctx;
     v1::GetReplicaRequest req;
-    req.set_chunk_id(chunk_id);
+    req.set_chunk_id(chunk.chunk_id());
+    req.set_token(chunk.token());
     v1::ReplicaReport rep;
     return stub->GetReplica(&ctx, req, &rep).error_code();
+  }
+  // A chunk of a new file p/PATH, allocated by the master with a write token, not yet written.
+  v1::ChunkInfo AllocatedChunk(const std::string& path) {
+    auto master = v1::MasterService::NewStub(NewMasterChannel(cluster_.master_address, cluster_.admin));
+    grpc::ClientContext c1, c2;
+    v1::CreateFileRequest create;
+    create.set_project("p");
+    create.set_path(path);
+    v1::LeaseResponse lease;
+    EXPECT_TRUE(master->CreateFile(&c1, create, &lease).ok());
+    v1::AllocateChunkRequest alloc;
+    alloc.mutable_lease()->set_project("p");
+    alloc.mutable_lease()->set_path(path);
+    alloc.mutable_lease()->set_lease_id(lease.lease_id());
+    v1::AllocateChunkResponse chunk;
+    EXPECT_TRUE(master->AllocateChunk(&c2, alloc, &chunk).ok());
+    EXPECT_FALSE(chunk.chunk().token().empty());
+    return chunk.chunk();
+  }
+  static v1::WriteChunkRequest WithToken(v1::WriteChunkRequest f, const v1::ChunkInfo& chunk) {
+    f.mutable_header()->set_version(chunk.version());
+    f.mutable_header()->set_token(chunk.token());
+    return f;
   }
   static v1::WriteChunkRequest Frame(uint64_t chunk_id, uint64_t offset, std::string data,
                                      bool header = true) {
@@ -118,6 +145,7 @@ TEST_F(BadInputTest, ReadsPastTheEnd) {
     req.set_version(st.chunks[0].version);
     req.set_offset(offset);
     req.set_length(UINT64_MAX);
+    req.set_token(st.chunks[0].token);
     auto reader = stub->ReadChunk(&ctx, req);
     v1::ReadChunkResponse resp;
     EXPECT_FALSE(reader->Read(&resp));
@@ -129,63 +157,68 @@ TEST_F(BadInputTest, ReadsPastTheEnd) {
 TEST_F(BadInputTest, BadFramesStoreNothing) {
   auto stub = ChunkServerStub();
   ASSERT_NE(stub, nullptr);
+  ASSERT_OK(client_->CreateProject("p"));
 
+  // Malformed frames are refused before the token is even looked at.
   // A frame whose checksum does not match its data.
   v1::WriteChunkRequest corrupt = Frame(1001, 0, std::string(4096, 'a'));
   corrupt.set_crc32c(corrupt.crc32c() ^ 1);
   grpc::Status s = RawWrite(stub.get(), {corrupt});
   EXPECT_EQ(s.error_code(), grpc::StatusCode::DATA_LOSS) << s.error_message();
   EXPECT_NE(s.error_message().find("checksum"), std::string::npos);
-  EXPECT_EQ(ReplicaLookup(stub.get(), 1001), grpc::StatusCode::NOT_FOUND);
 
   // An oversized frame (2 MiB of data; frames are at most 1 MiB).
   s = RawWrite(stub.get(), {Frame(1002, 0, std::string(2 << 20, 'b'))});
   EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
-  EXPECT_EQ(ReplicaLookup(stub.get(), 1002), grpc::StatusCode::NOT_FOUND);
 
-  // No header, a bad project name, a gap in the offsets.
+  // No header, a bad project name.
   s = RawWrite(stub.get(), {Frame(1003, 0, "x", /*header=*/false)});
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   v1::WriteChunkRequest bad_project = Frame(1004, 0, "x");
   bad_project.mutable_header()->set_project("../etc");
   s = RawWrite(stub.get(), {bad_project});
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(ReplicaLookup(stub.get(), 1004), grpc::StatusCode::NOT_FOUND);
-  s = RawWrite(stub.get(), {Frame(1005, 0, "abc"), Frame(1005, 10, "def", false)});
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  // A gap already in the first frame of a new chunk: refused before anything exists.
-  s = RawWrite(stub.get(), {Frame(1006, 4096, "late")});
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::OUT_OF_RANGE) << s.error_message();
-  EXPECT_EQ(ReplicaLookup(stub.get(), 1006), grpc::StatusCode::NOT_FOUND);
   // Chunk sizes the master never allocates (below 64 KiB, above 1 GiB).
   for (uint64_t size : {uint64_t{4096}, uint64_t{2} << 30}) {
     v1::WriteChunkRequest odd = Frame(1007, 0, "x");
     odd.mutable_header()->set_chunk_size(size);
     s = RawWrite(stub.get(), {odd});
     EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << size;
-    EXPECT_EQ(ReplicaLookup(stub.get(), 1007), grpc::StatusCode::NOT_FOUND);
   }
+
+  // Well-formed frames with a write token for a chunk the master allocated (none written yet).
+  // A gap in the offsets.
+  v1::ChunkInfo gap = AllocatedChunk("gap");
+  s = RawWrite(stub.get(), {WithToken(Frame(gap.chunk_id(), 0, "abc"), gap),
+                            Frame(gap.chunk_id(), 10, "def", false)});
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+  // A gap already in the first frame of a new chunk: refused before anything exists.
+  v1::ChunkInfo late = AllocatedChunk("late");
+  s = RawWrite(stub.get(), {WithToken(Frame(late.chunk_id(), 4096, "late"), late)});
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::OUT_OF_RANGE) << s.error_message();
+  EXPECT_EQ(ReplicaLookup(stub.get(), late), grpc::StatusCode::NOT_FOUND);
   // A new chunk whose first frame passes admission but cannot be stored (past the chunk's
   // size): the empty replica the stream created is gone again.
-  v1::WriteChunkRequest too_big = Frame(1008, 0, std::string(1 << 20, 'z'));
+  v1::ChunkInfo big = AllocatedChunk("big");
+  v1::WriteChunkRequest too_big = WithToken(Frame(big.chunk_id(), 0, std::string(1 << 20, 'z')), big);
   too_big.mutable_header()->set_chunk_size(64 << 10);
   s = RawWrite(stub.get(), {too_big});
   EXPECT_FALSE(s.ok());
-  EXPECT_EQ(ReplicaLookup(stub.get(), 1008), grpc::StatusCode::NOT_FOUND) << s.error_message();
+  EXPECT_EQ(ReplicaLookup(stub.get(), big), grpc::StatusCode::NOT_FOUND) << s.error_message();
   // Nothing of these chunks is on disk either.
   for (const auto& p : cluster_.processes) {
     for (const auto& d : p.data_dirs) {
       for (const auto& e : std::filesystem::recursive_directory_iterator(d)) {
-        for (const char* id : {"00000000000003e9", "00000000000003ea", "00000000000003ec",
-                               "00000000000003ee", "00000000000003ef", "00000000000003f0"}) {
-          EXPECT_EQ(e.path().string().find(id), std::string::npos) << e.path();
+        for (uint64_t id : {uint64_t{1001}, uint64_t{1002}, uint64_t{1003}, uint64_t{1004},
+                            uint64_t{1007}, late.chunk_id(), big.chunk_id()}) {
+          EXPECT_EQ(e.path().string().find(absl::StrFormat("%016x", id)), std::string::npos)
+              << e.path();
         }
       }
     }
   }
 
   // The daemons keep serving: a normal write and read still work.
-  ASSERT_OK(client_->CreateProject("p"));
   ASSERT_OK_AND_ASSIGN(auto w, client_->Create("p", "after"));
   ASSERT_OK(w->Append("still serving"));
   ASSERT_OK(w->Close());

@@ -111,6 +111,7 @@ TEST_F(ClusterTest, ReadFailsOverFromACorruptReplica) {
   req.set_chunk_id(chunk.chunk_id);
   req.set_version(chunk.version);
   req.set_length(1 << 20);
+  req.set_token(chunk.token);
   auto reader = stub->ReadChunk(&ctx, req);
   v1::ReadChunkResponse resp;
   while (reader->Read(&resp)) {

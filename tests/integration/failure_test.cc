@@ -338,6 +338,7 @@ TEST_F(LeaseTest, AWriterThatDiesLeavesAFileThatCanBeReopened) {
     grpc::ClientContext ctx;
     ternion::v1::GetReplicaRequest req;
     req.set_chunk_id(st.chunks[0].chunk_id);
+    req.set_token(st.chunks[0].token);
     ternion::v1::ReplicaReport rep;
     ASSERT_TRUE(stub->GetReplica(&ctx, req, &rep).ok());
     longest = std::max(longest, rep.length());

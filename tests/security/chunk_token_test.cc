@@ -38,7 +38,20 @@ TEST(ChunkTokenTest, ASignedTokenVerifiesAndSaysWhatItAllows) {
   replicate.mode = ChunkMode::kReplicate;
   replicate.client_address.clear();  // any address
   EXPECT_TRUE(TokenAllows(replicate, 42, 3, ChunkMode::kRead, "127.0.0.9").ok());
-  EXPECT_FALSE(TokenAllows(replicate, 42, 3, ChunkMode::kWrite, "127.0.0.9").ok());
+  EXPECT_TRUE(TokenAllows(replicate, 42, 3, ChunkMode::kWrite, "127.0.0.9").ok());
+  EXPECT_FALSE(TokenAllows(replicate, 42, 4, ChunkMode::kWrite, "127.0.0.9").ok());
+  ChunkToken write = ReadToken();
+  write.mode = ChunkMode::kWrite;
+  EXPECT_TRUE(TokenAllows(write, 42, 3, ChunkMode::kWrite, "127.0.0.5").ok());
+  EXPECT_FALSE(TokenAllows(write, 42, 3, ChunkMode::kRead, "127.0.0.5").ok());
+  EXPECT_FALSE(TokenAllows(write, 42, 3, ChunkMode::kReplicate, "127.0.0.5").ok());
+}
+
+TEST(ChunkTokenTest, PeerAddressesAreReducedToTheirIp) {
+  EXPECT_EQ(PeerIp("ipv4:127.0.0.1:57464"), "127.0.0.1");
+  EXPECT_EQ(PeerIp("ipv6:[::1]:57464"), "::1");
+  EXPECT_EQ(PeerIp("ipv6:[fe80::1%eth0]:1"), "fe80::1%eth0");
+  EXPECT_EQ(PeerIp("unix:/tmp/s"), "/tmp/s");
 }
 
 TEST(ChunkTokenTest, AForgedAlteredExpiredOrForeignTokenIsRefused) {

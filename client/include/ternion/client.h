@@ -55,6 +55,7 @@ struct ChunkStat {
   uint64_t index = 0;
   uint64_t length = 0;
   std::vector<ReplicaLocation> replicas;
+  std::string token;  // the master's read token for this chunk (chunkservers require one)
 };
 
 struct FileStat {
