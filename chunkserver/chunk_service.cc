@@ -527,6 +527,18 @@ grpc::Status ChunkService::DeleteReplica(grpc::ServerContext* ctx,
                                          const ternion::v1::DeleteReplicaRequest* req,
                                          ternion::v1::DeleteReplicaResponse* resp) {
   RpcScope rpc("chunkserver", "DeleteReplica");
+  if (absl::Status s = AdmitToken(*ctx, req->token(), req->chunk_id(), req->version(),
+                                  security::ChunkMode::kDelete);
+      !s.ok()) {
+    return rpc.Done(ToGrpcStatus(s));
+  }
+  // Only the version the master named: a newer one (write recovery moved on) is not its to drop.
+  absl::StatusOr<ReplicaInfo> held = store_->GetReplica(req->chunk_id());
+  if (held.ok() && held->version != req->version()) {
+    return rpc.Done(ToGrpcStatus(absl::FailedPreconditionError(
+        absl::StrCat("replica of chunk ", req->chunk_id(), " is at version ", held->version,
+                     ", not ", req->version()))));
+  }
   return rpc.Done(ToGrpcStatus(store_->Delete(req->chunk_id()).status()));
 }
 

@@ -54,9 +54,9 @@ void ReplicationScheduler::Run() {
         if (recorded[i]) {
           // A replica on a dead server cannot be dropped now; when the server returns, its
           // report shows the extra replica and reconciliation removes it.
-          if (m.drop_from) DropReplica(m.from_address, m.chunk_id);
+          if (m.drop_from) DropReplica(m.from_address, m);
         } else if (status.ok()) {
-          DropReplica(m.to_address, m.chunk_id);
+          DropReplica(m.to_address, m);
         }
       }
     }
@@ -113,9 +113,12 @@ void ReplicationScheduler::StartCopy(ReplicaMove move,
       });
 }
 
-void ReplicationScheduler::DropReplica(const std::string& address, uint64_t chunk_id) {
+void ReplicationScheduler::DropReplica(const std::string& address, const ReplicaMove& m) {
   auto* call = new CopyCall;
-  call->drop.set_chunk_id(chunk_id);
+  call->drop.set_chunk_id(m.chunk_id);
+  call->drop.set_version(m.version);
+  call->drop.set_token(master_->SignChunkToken(m.project, m.chunk_id, m.version,
+                                               security::ChunkMode::kDelete, "", nullptr));
   call->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   {
     absl::MutexLock lock(&mu_);

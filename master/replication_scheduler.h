@@ -40,7 +40,7 @@ class ReplicationScheduler {
   struct CopyCall;
   void Run();
   void StartCopy(ReplicaMove move, const ternion::v1::ReplicationLimits& limits);
-  void DropReplica(const std::string& address, uint64_t chunk_id);
+  void DropReplica(const std::string& address, const ReplicaMove& m);
   ternion::v1::ChunkServerService::Stub* StubFor(const std::string& address);
 
   Master* const master_;

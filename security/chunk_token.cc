@@ -57,6 +57,7 @@ const char* ChunkModeName(ChunkMode m) {
     case ChunkMode::kRead: return "read";
     case ChunkMode::kWrite: return "write";
     case ChunkMode::kReplicate: return "replicate";
+    case ChunkMode::kDelete: return "delete";
   }
   return "unknown";
 }
@@ -120,7 +121,7 @@ absl::StatusOr<ChunkToken> VerifyToken(absl::string_view wire, const TokenPublic
   Reader r(body.substr(kMagic.size()));
   uint8_t mode;
   uint64_t expires;
-  if (!r.U8(&mode) || mode < 1 || mode > 3 || !r.U64(&t.chunk_id) || !r.U64(&t.version) ||
+  if (!r.U8(&mode) || mode < 1 || mode > 4 || !r.U64(&t.chunk_id) || !r.U64(&t.version) ||
       !r.U64(&expires) || !r.Bytes(kMaxTokenProjectBytes, &t.project) ||
       !r.Bytes(kMaxTokenAddressBytes, &t.client_address) || r.left() != 0) {
     return absl::UnauthenticatedError("malformed chunk token");
@@ -142,7 +143,8 @@ absl::Status TokenAllows(const ChunkToken& t, uint64_t chunk_id, uint64_t versio
                      ", not chunk ", chunk_id, " version ", version));
   }
   // A replicate token covers a whole copy: reading the source, creating and writing the target.
-  const bool allowed = t.mode == mode || t.mode == ChunkMode::kReplicate;
+  const bool allowed =
+      t.mode == mode || (t.mode == ChunkMode::kReplicate && mode != ChunkMode::kDelete);
   if (!allowed) {
     return absl::PermissionDeniedError(absl::StrCat("the chunk token allows ",
                                                     ChunkModeName(t.mode), ", not ",

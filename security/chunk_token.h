@@ -21,7 +21,8 @@
 
 namespace ternion::security {
 
-enum class ChunkMode : uint8_t { kRead = 1, kWrite = 2, kReplicate = 3 };
+// kDelete: the master's command to drop one replica (a chunkserver obeys no unsigned one).
+enum class ChunkMode : uint8_t { kRead = 1, kWrite = 2, kReplicate = 3, kDelete = 4 };
 const char* ChunkModeName(ChunkMode m);
 
 struct ChunkToken {
@@ -57,7 +58,8 @@ absl::StatusOr<ChunkToken> VerifyToken(absl::string_view wire, const TokenPublic
                                        int64_t now_ms);
 
 // Whether a verified token allows `mode` on exactly this chunk and version from `peer_ip`
-// (a replicate token allows all three modes, for a copy; read and write tokens only their own).
+// (a replicate token allows reading, writing and copying, for a copy; every other token only its
+// own mode).
 // PERMISSION_DENIED naming the mismatch.
 absl::Status TokenAllows(const ChunkToken& token, uint64_t chunk_id, uint64_t version,
                          ChunkMode mode, absl::string_view peer_ip);

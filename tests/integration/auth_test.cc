@@ -343,6 +343,41 @@ TEST_F(ChunkserverTokenTest, EveryDataCallNeedsTheTokenForExactlyThatChunkVersio
     v1::CopyChunkResponse resp;
     EXPECT_EQ(code(stub->CopyChunk(&ctx, copy, &resp)), grpc::StatusCode::PERMISSION_DENIED);
   }
+  // Dropping a replica takes the master's delete token: none, a read token, a forged one fail.
+  for (const std::string& token : {std::string(), c.token, forged}) {
+    grpc::ClientContext ctx;
+    v1::DeleteReplicaRequest drop;
+    drop.set_chunk_id(c.chunk_id);
+    drop.set_version(c.version);
+    drop.set_token(token);
+    v1::DeleteReplicaResponse resp;
+    grpc::Status s = stub->DeleteReplica(&ctx, drop, &resp);
+    EXPECT_TRUE(s.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+                s.error_code() == grpc::StatusCode::PERMISSION_DENIED)
+        << s.error_message();
+  }
+  // A write for a chunk the master never allocated, with no token or another chunk's: nothing
+  // comes into existence.
+  for (const std::string& token : {std::string(), g.chunks[0].token}) {
+    grpc::ClientContext ctx;
+    auto stream = stub->WriteChunk(&ctx);
+    v1::WriteChunkRequest frame;
+    frame.mutable_header()->set_chunk_id(999'999);
+    frame.mutable_header()->set_version(1);
+    frame.mutable_header()->set_project("p");
+    frame.mutable_header()->set_chunk_size(64 << 20);
+    frame.mutable_header()->set_token(token);
+    frame.set_data("planted");
+    frame.set_crc32c(Crc32c(frame.data()));
+    stream->Write(frame);
+    stream->WritesDone();
+    v1::WriteChunkAck ack;
+    while (stream->Read(&ack)) {
+    }
+    EXPECT_FALSE(stream->Finish().ok());
+  }
+  EXPECT_TRUE(FilesContaining("planted").empty());
+
   // Nothing changed: every replica still holds exactly f's bytes at its version.
   for (const auto& r : c.replicas) {
     grpc::ClientContext ctx;

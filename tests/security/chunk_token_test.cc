@@ -40,6 +40,7 @@ TEST(ChunkTokenTest, ASignedTokenVerifiesAndSaysWhatItAllows) {
   EXPECT_TRUE(TokenAllows(replicate, 42, 3, ChunkMode::kRead, "127.0.0.9").ok());
   EXPECT_TRUE(TokenAllows(replicate, 42, 3, ChunkMode::kWrite, "127.0.0.9").ok());
   EXPECT_FALSE(TokenAllows(replicate, 42, 4, ChunkMode::kWrite, "127.0.0.9").ok());
+  EXPECT_FALSE(TokenAllows(replicate, 42, 3, ChunkMode::kDelete, "127.0.0.9").ok());
   ChunkToken write = ReadToken();
   write.mode = ChunkMode::kWrite;
   EXPECT_TRUE(TokenAllows(write, 42, 3, ChunkMode::kWrite, "127.0.0.5").ok());
