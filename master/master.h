@@ -86,6 +86,8 @@ struct MasterOptions {
   bool restored_from_backup = false;
   // Every decision by time (leases, liveness, delays) reads this clock; tests pass a fake.
   const Clock* clock = Clock::Real();
+  // `ternion admin backup` writes only under this directory (empty: backups are refused).
+  std::string backup_root;
   // How long a chunk token the master issues is valid (clients look chunks up again before).
   absl::Duration token_lifetime = absl::Minutes(10);
   // Wraps the secrets kept in the metadata (AccessKeys, the token signing key). Null: no
@@ -217,7 +219,8 @@ class Master {
   // Sets the non-zero fields of `req`; returns the limits now in force.
   ternion::v1::ReplicationLimits SetReplicationLimits(const ternion::v1::ReplicationLimits& req);
 
-  // A consistent copy of all metadata into `dir` on the master's machine, while serving.
+  // A consistent copy of all metadata into `dir` on the master's machine, while serving. `dir`
+  // must be new and under the backup root (PERMISSION_DENIED otherwise).
   absl::Status Backup(const std::string& dir);
 
   // Audit records of administrative changes, oldest first (at most `limit`, newest kept).

@@ -79,6 +79,8 @@ int main(int argc, char** argv) {
                  "Seconds between walks of the chunk map for the chunk counts of /metrics (at "
                  "least 20 times a walk's own time)")
       ->check(CLI::PositiveNumber);
+  app.add_option("--backup-root", options.backup_root,
+                 "`ternion admin backup` writes only under this directory (unset: no backups)");
   double token_lifetime_s = 600;
   app.add_option("--token-lifetime", token_lifetime_s,
                  "Seconds a chunk token is valid (clients renew them before)")

@@ -1,6 +1,9 @@
 // Master: topology administration (racks, power domains, server placement and admin state) and
 // the balancer's controls. See master.h.
 
+#include <algorithm>
+#include <filesystem>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/logging.h"
@@ -219,8 +222,23 @@ std::vector<std::string> Master::AuditLog(size_t limit) {
 }
 
 absl::Status Master::Backup(const std::string& dir) {
-  if (dir.empty() || dir[0] != '/') {
+  if (options_.backup_root.empty()) {
+    return absl::FailedPreconditionError(
+        "backups are off: start the master with --backup-root DIR to allow them (under DIR)");
+  }
+  if (dir.empty() || dir[0] != '/' || dir.size() > kMaxPathBytes) {
     return absl::InvalidArgumentError("backup directory must be an absolute path");
+  }
+  // Under the root, symbolic links resolved: a caller never chooses where the master writes.
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path root = fs::weakly_canonical(options_.backup_root, ec);
+  const fs::path target = fs::path(dir).lexically_normal();
+  const fs::path parent = fs::weakly_canonical(target.parent_path(), ec);
+  const auto [r, p] = std::mismatch(root.begin(), root.end(), parent.begin(), parent.end());
+  if (ec || r != root.end() || target.filename().empty() || target.filename() == "..") {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "backup directory ", dir, " is outside the backup root ", options_.backup_root));
   }
   RETURN_IF_ERROR(WaitDurable());  // the copy holds every change answered so far
   RETURN_IF_ERROR(store_->Checkpoint(dir));

@@ -185,7 +185,7 @@ absl::StatusOr<LocalCluster> StartLocalCluster(const LocalClusterOptions& option
     }
   }
   std::string bin = options.bin_dir.empty() ? SelfDir() : options.bin_dir;
-  for (const char* sub : {"", "/logs", "/run", "/master"}) {
+  for (const char* sub : {"", "/logs", "/run", "/master", "/backups"}) {
     RETURN_IF_ERROR(MakeDirs(options.dir + sub));
   }
   char abs[4096];
@@ -223,6 +223,7 @@ absl::StatusOr<LocalCluster> StartLocalCluster(const LocalClusterOptions& option
                  "--move-scan-interval", absl::StrCat(options.move_scan_s),
                  "--lease", absl::StrCat(options.lease_s),
                  "--token-lifetime", absl::StrCat(options.token_lifetime_s),
+                 "--backup-root", c.dir + "/backups",
                  "--master-key-file", master_key,
                  "--bootstrap-credentials", c.profile,
                  "--ready-file", c.dir + "/run/master.ready"};

@@ -232,6 +232,20 @@ TEST_F(AuthTest, ClusterAdministrationNeedsTheClusterAdminRole) {
   }
   EXPECT_EQ(racks(), before);
   EXPECT_EQ(CliJson("user ls").size(), 2u);  // admin and ann
+  // Backups go only under the master's --backup-root (the local cluster's DIR/backups).
+  for (const std::string& outside :
+       {std::string("/tmp/ternion-backup-escape"), cluster_.dir + "/backups/../escape",
+        cluster_.dir + "/master/x"}) {
+    int rc = 0;
+    std::string out = RunCli("admin backup " + outside, &rc);
+    EXPECT_NE(rc, 0) << outside;
+    EXPECT_NE(out.find("outside the backup root"), std::string::npos) << out;
+    EXPECT_FALSE(std::filesystem::exists(outside)) << outside;
+  }
+  int backup_rc = 0;
+  std::string backup_out = RunCli("admin backup " + cluster_.dir + "/backups/b1", &backup_rc);
+  EXPECT_EQ(backup_rc, 0) << backup_out;
+  EXPECT_TRUE(std::filesystem::exists(cluster_.dir + "/backups/b1/CURRENT"));
   // A second cluster admin can administer.
   const std::string root = NewUser("root", /*cluster_admin=*/true);
   int rc = 0;

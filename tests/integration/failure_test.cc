@@ -257,7 +257,7 @@ TEST_F(FailureTest, BackupWhileWritingRestoresOnAFreshMaster) {
   ASSERT_OK_AND_ASSIGN(auto w, client_->Create("t", "b", {.chunk_size = 1 << 20}));
   ASSERT_OK(w->Append(absl::string_view(b).substr(0, 3 << 20)));
   ASSERT_OK(w->Flush());
-  const std::string backup = tmp_.path() + "/backup";
+  const std::string backup = cluster_.dir + "/backups/one";
   int rc = 0;
   std::string out = RunCli("admin backup " + backup, &rc);  // while b is open for writing
   ASSERT_EQ(rc, 0) << out;

@@ -140,7 +140,7 @@ class RestoreTest : public SafetyTest {
                           const std::function<void()>& before_restore = [] {}) {
     ASSERT_OK(client_->CreateProject("t"));
     WriteFile("t", "before", before, 1 << 20);
-    const std::string backup = tmp_.path() + "/backup";
+    const std::string backup = cluster_.dir + "/backups/one";
     int rc = 0;
     std::string out = RunCli("admin backup " + backup, &rc);
     ASSERT_EQ(rc, 0) << out;
