@@ -286,11 +286,14 @@ class ClientImpl final : public Client {
     v1::ListFilesRequest req;
     req.set_project(project);
     req.set_prefix(prefix);
-    v1::ListFilesResponse resp;
-    RETURN_IF_ERROR(CallMaster(&v1::MasterService::Stub::ListFiles, req, &resp));
     std::vector<FileStat> out;
-    for (const auto& f : resp.files()) out.push_back(ToStat(f));
-    return out;
+    while (true) {  // page by page
+      v1::ListFilesResponse resp;
+      RETURN_IF_ERROR(CallMaster(&v1::MasterService::Stub::ListFiles, req, &resp));
+      for (const auto& f : resp.files()) out.push_back(ToStat(f));
+      if (!resp.truncated() || resp.files().empty()) return out;
+      req.set_start_after(resp.files(resp.files_size() - 1).path());
+    }
   }
 
   absl::Status Snapshot(const std::string& project, const std::string& path,

@@ -63,4 +63,10 @@ struct WriteRecovery {
   std::vector<std::string> failed_server_ids;
 };
 
+// One page of a file listing.
+struct FileListing {
+  std::vector<FileView> files;
+  bool truncated = false;  // more files follow the last one
+};
+
 }  // namespace ternion::master

@@ -584,20 +584,35 @@ absl::StatusOr<FileView> Master::GetFileInfo(const std::string& project, const s
   return ViewWithChunks(*f);
 }
 
-absl::StatusOr<std::vector<FileView>> Master::ListFiles(const std::string& project,
-                                                       const std::string& prefix, uint32_t limit) {
+absl::StatusOr<FileListing> Master::ListFiles(const std::string& project,
+                                              const std::string& prefix, uint32_t limit,
+                                              const std::string& start_after) {
   RETURN_IF_ERROR(ValidateProjectName(project));
-  if (prefix.size() > kMaxPathBytes || prefix.find('\0') != std::string::npos) {
-    return absl::InvalidArgumentError("bad prefix");
+  for (const std::string* p : {&prefix, &start_after}) {
+    if (p->size() > kMaxPathBytes || p->find('\0') != std::string::npos) {
+      return absl::InvalidArgumentError("bad prefix or start");
+    }
   }
+  constexpr uint32_t kDefaultPage = 1000, kMaxPage = 10000;
+  limit = limit == 0 ? kDefaultPage : std::min(limit, kMaxPage);
   absl::ReaderMutexLock ns(&ns_.mu);
   RETURN_IF_ERROR(ns_.CheckProject(project));
-  std::vector<FileView> out;
+  FileListing out;
   const std::string start = FileKey(project, prefix);
-  for (auto it = ns_.files().lower_bound(start); it != ns_.files().end(); ++it) {
+  auto it = ns_.files().lower_bound(start);
+  if (!start_after.empty()) {  // the later of the two starts
+    auto after = ns_.files().upper_bound(FileKey(project, start_after));
+    if (after == ns_.files().end() || (it != ns_.files().end() && it->first < after->first)) {
+      it = after;
+    }
+  }
+  for (; it != ns_.files().end(); ++it) {
     if (it->first.compare(0, start.size(), start) != 0) break;
-    if (limit != 0 && out.size() >= limit) break;
-    out.push_back(ViewOf(it->second));
+    if (out.files.size() >= limit) {
+      out.truncated = true;
+      break;
+    }
+    out.files.push_back(ViewOf(it->second));
   }
   return out;
 }

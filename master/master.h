@@ -170,8 +170,10 @@ class Master {
   absl::StatusOr<FileView> SealFile(const LeaseRef& lease, bool seal);
   absl::StatusOr<FileView> GetFileInfo(const std::string& project, const std::string& path,
                                        bool with_chunks);
-  absl::StatusOr<std::vector<FileView>> ListFiles(const std::string& project,
-                                                  const std::string& prefix, uint32_t limit);
+  // One page: files under `prefix` after `start_after`, at most `limit` (0: 1,000; capped at
+  // 10,000), in path order.
+  absl::StatusOr<FileListing> ListFiles(const std::string& project, const std::string& prefix,
+                                        uint32_t limit, const std::string& start_after = "");
   // Removes the file from the namespace at once. Refused while a writer holds the lease unless
   // `force` (which revokes it). Its chunks are wiped on every holder by garbage collection.
   absl::Status DeleteFile(const std::string& project, const std::string& path, bool force = false);

@@ -6,8 +6,10 @@
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/metrics.h"
+#include "common/names.h"
 #include "common/rpc_metrics.h"
 #include "common/rpc_status.h"
+#include "common/status_macros.h"
 #include "security/request_fields.h"
 
 namespace ternion::master {
@@ -17,9 +19,22 @@ namespace {
 // metadata change made so far is durable: those it made, and those it may have seen (see
 // Master::WaitDurable). Chunkservers do not sign requests: daemon identity (mutual TLS) is what
 // will admit them.
+// Bounds on every request (security::CheckRequestBounds): no string or bytes field beyond 4 KiB
+// anywhere; lists of at most 10,000 entries in a client's call, and of at most 4 M in a
+// chunkserver's (a full replica report; the 16 MiB message limit binds first).
+constexpr size_t kMaxFieldBytes = 4096;
+constexpr size_t kMaxClientListItems = 10'000;
+constexpr size_t kMaxDaemonListItems = 4'000'000;
+
 template <typename Fn>
-grpc::Status ServeDaemon(Master* master, const char* method, Fn fn) {
+grpc::Status ServeDaemon(Master* master, const char* method,
+                         const google::protobuf::Message& request, Fn fn) {
   RpcScope rpc("master", method);
+  if (absl::Status s =
+          security::CheckRequestBounds(request, kMaxFieldBytes, kMaxDaemonListItems);
+      !s.ok()) {
+    return rpc.Done(ToGrpcStatus(s));
+  }
   absl::Status s = fn();
   if (absl::Status durable = master->WaitDurable(); !durable.ok()) s = durable;
   return rpc.Done(ToGrpcStatus(s));
@@ -157,6 +172,7 @@ absl::Status MasterService::Deny(const Decision& d, Action action) {
 absl::StatusOr<PrincipalView> MasterService::Admit(grpc::ServerContext* ctx, const char* method,
                                                    const google::protobuf::Message& request,
                                                    const Requirement& need) {
+  RETURN_IF_ERROR(security::CheckRequestBounds(request, kMaxFieldBytes, kMaxClientListItems));
   const std::string project = security::RequestProject(request);
   absl::StatusOr<std::optional<security::RequestSignature>> sig = RequestSignatureOf(*ctx);
   absl::StatusOr<std::string> user = absl::UnauthenticatedError("no signature");
@@ -212,7 +228,7 @@ grpc::Status MasterService::Serve(grpc::ServerContext* ctx, const char* method,
 grpc::Status MasterService::RegisterChunkServer(grpc::ServerContext*,
                                                 const RegisterChunkServerRequest* req,
                                                 RegisterChunkServerResponse* resp) {
-  return ServeDaemon(master_, "RegisterChunkServer", [&] {
+  return ServeDaemon(master_, "RegisterChunkServer", *req, [&] {
     return Store(master_->RegisterChunkServer(*req),
                  [&](RegisterChunkServerResponse r) { *resp = std::move(r); });
   });
@@ -220,7 +236,7 @@ grpc::Status MasterService::RegisterChunkServer(grpc::ServerContext*,
 
 grpc::Status MasterService::Heartbeat(grpc::ServerContext*, const HeartbeatRequest* req,
                                       HeartbeatResponse* resp) {
-  return ServeDaemon(master_, "Heartbeat", [&] {
+  return ServeDaemon(master_, "Heartbeat", *req, [&] {
     *resp = master_->Heartbeat(*req);
     return absl::OkStatus();
   });
@@ -228,7 +244,7 @@ grpc::Status MasterService::Heartbeat(grpc::ServerContext*, const HeartbeatReque
 
 grpc::Status MasterService::ReportReplicas(grpc::ServerContext*, const ReportReplicasRequest* req,
                                            ReportReplicasResponse* resp) {
-  return ServeDaemon(master_, "ReportReplicas", [&] {
+  return ServeDaemon(master_, "ReportReplicas", *req, [&] {
     *resp = master_->ReportReplicas(*req);
     return absl::OkStatus();
   });
@@ -240,6 +256,7 @@ grpc::Status MasterService::CreateProject(grpc::ServerContext* ctx, const Create
     if (Decision d = DecideCreateProject(who, req->owner()); !d.allowed) {
       return Deny(d, Action::kAdmin);
     }
+    if (!req->owner().empty()) RETURN_IF_ERROR(ValidateUserName(req->owner()));
     return master_->CreateProject(req->name(), req->owner().empty() ? who.user : req->owner());
   });
 }
@@ -325,9 +342,11 @@ grpc::Status MasterService::GetFileInfo(grpc::ServerContext* ctx, const GetFileI
 grpc::Status MasterService::ListFiles(grpc::ServerContext* ctx, const ListFilesRequest* req,
                                       ListFilesResponse* resp) {
   return Serve(ctx, "ListFiles", *req, InProject(Action::kList), [&] {
-    return Store(master_->ListFiles(req->project(), req->prefix(), req->limit()),
-                 [&](const std::vector<FileView>& files) {
-                   for (const FileView& f : files) ToWire(f, resp->add_files());
+    return Store(master_->ListFiles(req->project(), req->prefix(), req->limit(),
+                                    req->start_after()),
+                 [&](const FileListing& page) {
+                   for (const FileView& f : page.files) ToWire(f, resp->add_files());
+                   resp->set_truncated(page.truncated);
                  });
   });
 }

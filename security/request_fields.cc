@@ -4,6 +4,10 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
 namespace ternion::security {
 
 using google::protobuf::FieldDescriptor;
@@ -32,6 +36,49 @@ std::string RequestProject(const Message& request) {
     return RequestProject(r->GetMessage(request, f));
   }
   return "";
+}
+
+absl::Status CheckRequestBounds(const Message& request, size_t max_bytes, size_t max_items) {
+  const google::protobuf::Reflection* r = request.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  r->ListFields(request, &fields);  // the fields that are set
+  for (const FieldDescriptor* f : fields) {
+    const bool text = f->type() == FieldDescriptor::TYPE_STRING ||
+                      f->type() == FieldDescriptor::TYPE_BYTES;
+    const bool message = f->type() == FieldDescriptor::TYPE_MESSAGE;
+    if (f->is_repeated()) {
+      const int n = r->FieldSize(request, f);
+      if (static_cast<size_t>(n) > max_items) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "field ", f->name(), " has ", n, " entries; at most ", max_items, " are accepted"));
+      }
+      for (int i = 0; i < n; ++i) {
+        if (text && r->GetRepeatedStringReference(request, f, i, nullptr).size() > max_bytes) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("an entry of field ", f->name(), " exceeds ", max_bytes, " bytes"));
+        }
+        if (message) {
+          if (absl::Status s =
+                  CheckRequestBounds(r->GetRepeatedMessage(request, f, i), max_bytes, max_items);
+              !s.ok()) {
+            return s;
+          }
+        }
+      }
+    } else if (text) {
+      std::string scratch;
+      if (r->GetStringReference(request, f, &scratch).size() > max_bytes) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("field ", f->name(), " exceeds ", max_bytes, " bytes"));
+      }
+    } else if (message) {
+      if (absl::Status s = CheckRequestBounds(r->GetMessage(request, f), max_bytes, max_items);
+          !s.ok()) {
+        return s;
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace ternion::security

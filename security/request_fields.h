@@ -8,6 +8,8 @@
 
 #include <google/protobuf/message.h>
 
+#include "absl/status/status.h"
+
 namespace ternion::security {
 
 // The request's bytes in protobuf's deterministic serialization.
@@ -16,5 +18,11 @@ std::string RequestPayload(const google::protobuf::Message& request);
 // The project a request acts on: its string field `project`, or that of its field `lease`
 // (the writers' calls); empty when it has neither (cluster-wide calls).
 std::string RequestProject(const google::protobuf::Message& request);
+
+// INVALID_ARGUMENT naming the field when any string or bytes field of `request` (nested messages
+// included) is longer than `max_bytes`, or any repeated field has more than `max_items`
+// entries. Every request is checked at admission, before its handler runs.
+absl::Status CheckRequestBounds(const google::protobuf::Message& request, size_t max_bytes,
+                                size_t max_items);
 
 }  // namespace ternion::security

@@ -211,6 +211,53 @@ TEST_F(AuthTest, DisabledUsersRotatedAndRevokedKeysAreRefusedAtOnce) {
   EXPECT_NE(out.find("UNAUTHENTICATED"), std::string::npos) << out;
 }
 
+TEST_F(AuthTest, OversizedFieldsAndListsAreRefusedAtAdmission) {
+  ASSERT_OK(client_->CreateProject("p"));
+  auto master = v1::MasterService::NewStub(NewMasterChannel(cluster_.master_address, cluster_.admin));
+  auto refused = [](const grpc::Status& s, const std::string& field) {
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+    EXPECT_NE(s.error_message().find("field " + field), std::string::npos) << s.error_message();
+  };
+  {
+    grpc::ClientContext ctx;
+    v1::CreateFileRequest req;
+    req.set_project("p");
+    req.set_path("f");
+    req.set_client_id(std::string(5000, 'c'));
+    v1::LeaseResponse resp;
+    refused(master->CreateFile(&ctx, req, &resp), "client_id");
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::ReplaceReplicasRequest req;
+    req.mutable_lease()->set_project("p");
+    for (int i = 0; i < 10'001; ++i) req.add_failed_server_ids("s");
+    v1::ChunkInfo resp;
+    refused(master->ReplaceReplicas(&ctx, req, &resp), "failed_server_ids");
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::CreateProjectRequest req;
+    req.set_name("q");
+    req.set_owner("Not A User Name");
+    v1::CreateProjectResponse resp;
+    EXPECT_EQ(master->CreateProject(&ctx, req, &resp).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  {  // a chunkserver's call too
+    grpc::ClientContext ctx;
+    v1::RegisterChunkServerRequest req;
+    req.set_server_id("cs-x");
+    req.set_address(std::string(5000, 'a'));
+    v1::RegisterChunkServerResponse resp;
+    refused(master->RegisterChunkServer(&ctx, req, &resp), "address");
+  }
+  EXPECT_EQ(client_->Stat("p", "f").status().code(), absl::StatusCode::kNotFound);
+  ASSERT_OK_AND_ASSIGN(auto projects, client_->ListProjects());
+  EXPECT_EQ(projects.size(), 1u);
+  EXPECT_EQ(CliJson("cluster status")["servers"].size(), 3u);
+}
+
 TEST_F(AuthTest, ClusterAdministrationNeedsTheClusterAdminRole) {
   const std::string ann = NewUser("ann");
   auto racks = [&] {

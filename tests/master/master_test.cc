@@ -222,12 +222,25 @@ TEST_F(MasterTest, ListAndDelete) {
     ASSERT_OK(master_->CreateFile("p", path, 0, "c"));
   }
   ASSERT_OK(master_->CreateFile("q", "logs/a", 0, "c"));
-  ASSERT_OK_AND_ASSIGN(auto logs, master_->ListFiles("p", "logs/", 0));
-  ASSERT_EQ(logs.size(), 2u);
-  EXPECT_EQ(logs[0].path, "logs/a");
-  EXPECT_EQ(logs[1].path, "logs/b");
-  ASSERT_OK_AND_ASSIGN(auto all, master_->ListFiles("p", "", 0));
-  EXPECT_EQ(all.size(), 4u);
+  ASSERT_OK_AND_ASSIGN(FileListing logs, master_->ListFiles("p", "logs/", 0));
+  ASSERT_EQ(logs.files.size(), 2u);
+  EXPECT_EQ(logs.files[0].path, "logs/a");
+  EXPECT_EQ(logs.files[1].path, "logs/b");
+  EXPECT_FALSE(logs.truncated);
+  ASSERT_OK_AND_ASSIGN(FileListing all, master_->ListFiles("p", "", 0));
+  EXPECT_EQ(all.files.size(), 4u);
+  // In pages: two, then from after the last one.
+  ASSERT_OK_AND_ASSIGN(FileListing first, master_->ListFiles("p", "", 2));
+  ASSERT_EQ(first.files.size(), 2u);
+  EXPECT_TRUE(first.truncated);
+  ASSERT_OK_AND_ASSIGN(FileListing rest, master_->ListFiles("p", "", 2, first.files[1].path));
+  ASSERT_EQ(rest.files.size(), 2u);
+  EXPECT_FALSE(rest.truncated);
+  EXPECT_EQ(rest.files[0].path, "logsx");
+  EXPECT_EQ(rest.files[1].path, "other");
+  ASSERT_OK_AND_ASSIGN(FileListing after, master_->ListFiles("p", "logs/", 0, "logs/a"));
+  ASSERT_EQ(after.files.size(), 1u);
+  EXPECT_EQ(after.files[0].path, "logs/b");
   // Still under its writer's lease: refused, unless forced (which revokes the lease).
   EXPECT_EQ(master_->DeleteFile("p", "logs/a").code(), absl::StatusCode::kFailedPrecondition);
   ASSERT_OK(master_->DeleteFile("p", "logs/a", /*force=*/true));
@@ -236,7 +249,7 @@ TEST_F(MasterTest, ListAndDelete) {
   EXPECT_EQ(master_->DeleteFile("p", "logs/a").code(), absl::StatusCode::kNotFound);
   Reopen();
   ASSERT_OK_AND_ASSIGN(all, master_->ListFiles("p", "", 0));
-  EXPECT_EQ(all.size(), 3u);
+  EXPECT_EQ(all.files.size(), 3u);
   EXPECT_OK(master_->GetFileInfo("q", "logs/a", false));
 }
 
@@ -251,7 +264,7 @@ TEST_F(MasterTest, BadInputChangesNothing) {
   EXPECT_EQ(master_->CreateFile("p", "f", 1000, "c").status().code(),
             absl::StatusCode::kInvalidArgument);  // chunk size not a 64 KiB multiple
   ASSERT_OK_AND_ASSIGN(auto files, master_->ListFiles("p", "", 0));
-  EXPECT_TRUE(files.empty());
+  EXPECT_TRUE(files.files.empty());
   // Allocation needs three live servers.
   ASSERT_OK_AND_ASSIGN(auto f, master_->CreateFile("p", "f", 0, "c"));
   EXPECT_EQ(master_->AllocateChunk(Lease(f), 0).status().code(), absl::StatusCode::kUnavailable);
@@ -819,7 +832,7 @@ TEST_F(RepairTest, ConcurrentChangesWhileServersDieKeepTheInvariants) {
     while (!done) {
       auto listed = master_->ListFiles("p", "w", 0);
       if (!listed.ok()) ++broken;
-      for (const auto& f : listed.ok() ? *listed : std::vector<FileView>{}) {
+      for (const auto& f : listed.ok() ? listed->files : std::vector<FileView>{}) {
         auto info = master_->GetFileInfo("p", f.path, /*with_chunks=*/true);
         if (info.ok() && info->chunks.size() * info->chunk_size < info->length) ++broken;
       }
