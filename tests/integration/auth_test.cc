@@ -451,11 +451,21 @@ TEST_F(ChunkserverTokenTest, EveryDataCallNeedsTheTokenForExactlyThatChunkVersio
     EXPECT_EQ(rep.length(), c.length);
   }
   ExpectContents("p", "f", "the bytes of f");
+  // The refusals are counted by the chunkserver that made them.
+  int metrics_port = -1;
+  for (const auto& p : cluster_.processes) {
+    if (p.address == c.replicas[0].address) metrics_port = p.metrics_port;
+  }
+  ASSERT_GT(metrics_port, 0);
   int rc = 0;
   const std::string metrics = RunCommand(
-      absl::StrCat("curl -sf http://127.0.0.1:", cluster_.processes[1].metrics_port, "/metrics"),
-      &rc);
-  EXPECT_NE(metrics.find("ternion_chunkserver_token_refusals_total"), std::string::npos);
+      absl::StrCat("curl -sf http://127.0.0.1:", metrics_port, "/metrics"), &rc);
+  EXPECT_NE(metrics.find("ternion_chunkserver_token_refusals_total{code=\"UNAUTHENTICATED\"}"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(
+      metrics.find("ternion_chunkserver_token_refusals_total{code=\"PERMISSION_DENIED\"}"),
+      std::string::npos);
 }
 
 TEST_F(ChunkserverTokenTest, TokensExpireAndReadersRenewTheirs) {
