@@ -313,7 +313,6 @@ class ChunkserverTokenTest : public testing::ClusterFixture {
   void Configure(local::LocalClusterOptions* o) override {
     o->racks = 3;
     o->per_rack = 1;
-    o->token_lifetime_s = 3;
   }
   std::unique_ptr<v1::ChunkServerService::Stub> Stub(const std::string& address) {
     return v1::ChunkServerService::NewStub(
@@ -468,7 +467,16 @@ TEST_F(ChunkserverTokenTest, EveryDataCallNeedsTheTokenForExactlyThatChunkVersio
       std::string::npos);
 }
 
-TEST_F(ChunkserverTokenTest, TokensExpireAndReadersRenewTheirs) {
+// Tokens that live three seconds.
+class ShortTokenTest : public ChunkserverTokenTest {
+ protected:
+  void Configure(local::LocalClusterOptions* o) override {
+    ChunkserverTokenTest::Configure(o);
+    o->token_lifetime_s = 3;
+  }
+};
+
+TEST_F(ShortTokenTest, TokensExpireAndReadersRenewTheirs) {
   ASSERT_OK(client_->CreateProject("p"));
   const std::string data = testing::RandomBytes(3 << 20, 7);
   WriteFile("p", "f", data, 1 << 20);  // three chunks
