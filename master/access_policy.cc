@@ -1,5 +1,7 @@
 #include "master/access_policy.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 
 namespace ternion::master {
@@ -25,8 +27,37 @@ const char* ActionName(Action a) {
   return "?";
 }
 
+std::optional<Action> ActionFromName(const std::string& name) {
+  for (Action a : {Action::kRead, Action::kWrite, Action::kList, Action::kDelete,
+                   Action::kDescribe, Action::kDownload, Action::kAdmin}) {
+    if (name == ActionName(a)) return a;
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+bool Contains(const std::vector<std::string>& v, const std::string& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+// Whether grant `g` covers `path` (empty: the project itself).
+bool Covers(const GrantView& g, const std::string& path) {
+  switch (g.object) {
+    case GrantView::Object::kProject:
+      return true;
+    case GrantView::Object::kFile:
+      return !path.empty() && path == g.path;
+    case GrantView::Object::kPrefix:
+      return !path.empty() && path.compare(0, g.path.size(), g.path) == 0;
+  }
+  return false;
+}
+
+}  // namespace
+
 Decision Decide(const PrincipalView& who, const Requirement& need, const std::string& project,
-                const std::optional<ProjectView>& view) {
+                const std::optional<ProjectView>& view, const std::vector<std::string>& paths) {
   if (who.cluster_admin) return Allow("cluster-admin");
   switch (need.scope) {
     case Requirement::Scope::kAuthenticated:
@@ -34,15 +65,28 @@ Decision Decide(const PrincipalView& who, const Requirement& need, const std::st
     case Requirement::Scope::kCluster:
       return Deny(absl::StrCat("user ", who.user, " lacks the cluster admin role"));
     case Requirement::Scope::kProject:
-      // A project that does not exist is refused like one the caller may not see, so a
-      // refusal does not tell whether it exists.
-      if (view.has_value() && !view->owner.empty() && view->owner == who.user) {
-        return Allow("owner");
-      }
-      return Deny(absl::StrCat("user ", who.user, " lacks ", ActionName(need.action),
-                               " on project ", project));
+      break;
   }
-  return Deny("unknown requirement");
+  // A project that does not exist is refused like one the caller may not see, so a refusal
+  // does not tell whether it exists.
+  const std::string lacks =
+      absl::StrCat("user ", who.user, " lacks ", ActionName(need.action), " on project ", project);
+  if (!view.has_value()) return Deny(lacks);
+  if (!view->owner.empty() && view->owner == who.user) return Allow("owner");
+  if (Contains(view->admins, who.user)) return Allow("project-admin");
+  if (!Contains(view->members, who.user)) return Deny(lacks);
+  const std::vector<std::string> targets = paths.empty() ? std::vector<std::string>{""} : paths;
+  for (const std::string& path : targets) {
+    bool granted = false;
+    for (const GrantView& g : view->grants) {
+      granted |= (g.grantee == who.user || g.grantee == kMemberRole) &&
+                 (g.actions & ActionBit(need.action)) != 0 && Covers(g, path);
+    }
+    if (!granted) {
+      return Deny(path.empty() ? lacks : absl::StrCat(lacks, " (", project, "/", path, ")"));
+    }
+  }
+  return Allow("grant");
 }
 
 Decision DecideCreateProject(const PrincipalView& who, const std::string& owner) {

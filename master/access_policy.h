@@ -4,18 +4,25 @@
 // daemons. MasterService asks it for every call after the signature is verified, and refuses
 // (PERMISSION_DENIED) with the rule's reason, which names the missing action.
 //
-// Today's rules: a cluster administrator may do anything; a project's owner may do anything in
-// it; cluster-wide administration needs a cluster administrator. The next rules (members, the
-// `admin` role, grants on projects, files and prefixes; then packages, labels and protection)
-// extend the views and this function, in the fixed order of SPEC section 7.
+// The rules, in order: a cluster administrator may do anything; a project's owner, and its
+// members with the `admin` role, anything in it; any other member what a grant (to them, or to
+// the role `member`) allows on the object: the project, the file, or a prefix of its path;
+// everyone else nothing. Cluster-wide administration needs a cluster administrator. The next
+// rules (packages, labels, protection) extend the views and this function, in the fixed order
+// of SPEC section 7.
 
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace ternion::master {
 
 enum class Action { kRead, kWrite, kList, kDelete, kDescribe, kDownload, kAdmin };
 const char* ActionName(Action a);
+// The action named `name`; nullopt when there is none.
+std::optional<Action> ActionFromName(const std::string& name);
+constexpr uint32_t ActionBit(Action a) { return 1u << static_cast<int>(a); }
 
 // What a call needs.
 struct Requirement {
@@ -34,10 +41,27 @@ struct PrincipalView {
   bool cluster_admin = false;
 };
 
+// A grant: `grantee` (a user, or "role:member") may do `actions` (ActionBit bits) on the
+// project, one file, or the files under a prefix.
+struct GrantView {
+  enum class Object { kProject, kFile, kPrefix };
+  std::string grantee;
+  uint32_t actions = 0;
+  Object object = Object::kProject;
+  std::string path;  // the file, or the prefix
+};
+inline constexpr char kMemberRole[] = "role:member";
+// Bounds on a project's access list (every input from the network is bounded).
+inline constexpr size_t kMaxProjectMembers = 10000;
+inline constexpr size_t kMaxProjectGrants = 10000;
+
 // The project a call acts on; nullopt when it does not exist.
 struct ProjectView {
   std::string name;
   std::string owner;
+  std::vector<std::string> members;
+  std::vector<std::string> admins;  // members with the project's admin role
+  std::vector<GrantView> grants;
 };
 
 struct Decision {
@@ -46,8 +70,11 @@ struct Decision {
   std::string reason;  // for a refusal: what is missing, naming the action
 };
 
+// `paths`: the files or prefixes inside the project the call names (empty: the project itself);
+// a project-scope requirement must hold for each.
 Decision Decide(const PrincipalView& who, const Requirement& need, const std::string& project,
-                const std::optional<ProjectView>& view);
+                const std::optional<ProjectView>& view,
+                const std::vector<std::string>& paths = {});
 
 // Creating a project owned by `owner` (empty: the caller): anyone may create a project they own;
 // only a cluster administrator one owned by someone else.

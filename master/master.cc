@@ -631,6 +631,7 @@ absl::Status Master::DeleteFile(const std::string& project, const std::string& p
   MetadataBatch batch;
   for (uint64_t id : f->chunk_ids()) chunks_.DropReference(id, &batch);
   ns_.Erase(project, path, &batch);
+  ns_.DropFileGrants(project, path, &batch);  // ACL entries die with their object
   Commit(std::move(batch));
   return absl::OkStatus();
 }
@@ -815,6 +816,7 @@ absl::StatusOr<FileView> Master::RenameFile(const std::string& project, const st
   renamed.set_modified_unix_ms(NowMs());
   MetadataBatch batch;
   ns_.Erase(project, path, &batch);
+  ns_.DropFileGrants(project, path, &batch);  // grants name the old file; they do not follow
   const FileRecord& stored = ns_.Put(std::move(renamed), &batch);
   Commit(std::move(batch));
   return ViewOf(stored);

@@ -248,6 +248,15 @@ class Master {
   std::optional<PrincipalView> Principal(const std::string& user);
   // The project as the access policy sees it (nullopt: it does not exist).
   std::optional<ProjectView> Project(const std::string& name);
+  // Adds `user` (who must exist) to `project` as a member, with the admin role or not, or
+  // removes them and every grant to them. Audited naming `actor`.
+  absl::StatusOr<ProjectView> SetProjectMember(const std::string& project,
+                                               const std::string& user, bool admin, bool remove,
+                                               const std::string& actor);
+  // Grants `grant.actions` to `grant.grantee` on its object, or revokes them (an entry left with
+  // no action goes). The grantee must be a member (or the member role); a file must exist.
+  absl::StatusOr<ProjectView> ChangeGrant(const std::string& project, const GrantView& grant,
+                                          bool revoke, const std::string& actor);
   absl::StatusOr<UserView> CreateUser(const std::string& name, bool cluster_admin,
                                       const std::string& actor);
   std::vector<UserView> ListUsers();

@@ -1,7 +1,12 @@
 // Master: users and AccessKeys (access_control.h), and the views the access policy decides on.
 // Every change is one batch with its audit record (ChangeAccess).
 
+#include <algorithm>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/names.h"
+#include "common/status_macros.h"
 #include "master/master.h"
 #include "master/metadata_keys.h"
 
@@ -55,11 +60,126 @@ std::optional<PrincipalView> Master::Principal(const std::string& user) {
   return PrincipalView{.user = u->name, .cluster_admin = u->cluster_admin};
 }
 
+namespace {
+
+ProjectView ViewOfProject(const ternion::v1::ProjectRecord& p) {
+  ProjectView v{.name = p.name(),
+                .owner = p.owner(),
+                .members = {p.members().begin(), p.members().end()},
+                .admins = {p.admins().begin(), p.admins().end()}};
+  for (const ternion::v1::GrantRecord& g : p.grants()) {
+    v.grants.push_back({.grantee = g.grantee(),
+                        .actions = g.actions(),
+                        .object = static_cast<GrantView::Object>(g.kind()),
+                        .path = g.path()});
+  }
+  return v;
+}
+
+void Remove(google::protobuf::RepeatedPtrField<std::string>* list, const std::string& x) {
+  list->erase(std::remove(list->begin(), list->end(), x), list->end());
+}
+
+}  // namespace
+
 std::optional<ProjectView> Master::Project(const std::string& name) {
   absl::ReaderMutexLock lock(&ns_.mu);
   auto it = ns_.projects().find(name);
   if (it == ns_.projects().end()) return std::nullopt;
-  return ProjectView{.name = it->second.name(), .owner = it->second.owner()};
+  return ViewOfProject(it->second);
+}
+
+absl::StatusOr<ProjectView> Master::SetProjectMember(const std::string& project,
+                                                     const std::string& user, bool admin,
+                                                     bool remove, const std::string& actor) {
+  absl::MutexLock ns(&ns_.mu);
+  RETURN_IF_ERROR(ns_.CheckProject(project));
+  {
+    absl::ReaderMutexLock access(&access_.mu);
+    if (!remove && !access_.FindUser(user).has_value()) {
+      return absl::NotFoundError(absl::StrCat("no user ", user));
+    }
+  }
+  ternion::v1::ProjectRecord p = ns_.projects().at(project);
+  Remove(p.mutable_members(), user);
+  Remove(p.mutable_admins(), user);
+  if (remove) {
+    auto* grants = p.mutable_grants();
+    grants->erase(std::remove_if(grants->begin(), grants->end(),
+                                 [&](const ternion::v1::GrantRecord& g) {
+                                   return g.grantee() == user;
+                                 }),
+                  grants->end());
+  } else {
+    if (static_cast<size_t>(p.members_size()) >= kMaxProjectMembers) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("project ", project, " has ", kMaxProjectMembers, " members"));
+    }
+    p.add_members(user);
+    if (admin) p.add_admins(user);
+  }
+  MetadataBatch batch;
+  ns_.UpdateProject(p, &batch);
+  absl::MutexLock chunks(&chunks_.mu);
+  AddAudit(&batch, absl::StrCat("project ", project, remove ? ": removed member " : ": member ",
+                                user, admin && !remove ? " (admin)" : "", " by ", actor));
+  Commit(std::move(batch));
+  return ViewOfProject(p);
+}
+
+absl::StatusOr<ProjectView> Master::ChangeGrant(const std::string& project, const GrantView& grant,
+                                                bool revoke, const std::string& actor) {
+  if (grant.actions == 0) return absl::InvalidArgumentError("a grant names at least one action");
+  if (grant.object == GrantView::Object::kFile) RETURN_IF_ERROR(ValidatePath(grant.path));
+  if (grant.object == GrantView::Object::kPrefix) {  // a path, or a directory ending in '/'
+    absl::string_view dir = grant.path;
+    if (absl::EndsWith(dir, "/")) dir.remove_suffix(1);
+    RETURN_IF_ERROR(ValidatePath(dir));
+  }
+  absl::MutexLock ns(&ns_.mu);
+  RETURN_IF_ERROR(ns_.CheckProject(project));
+  ternion::v1::ProjectRecord p = ns_.projects().at(project);
+  if (grant.grantee != kMemberRole &&
+      std::find(p.members().begin(), p.members().end(), grant.grantee) == p.members().end()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        grant.grantee, " is not a member of project ", project, " (ternion project add-member)"));
+  }
+  if (grant.object == GrantView::Object::kFile && !revoke && !ns_.Exists(project, grant.path)) {
+    return absl::NotFoundError(absl::StrCat("no file ", project, "/", grant.path));
+  }
+  const auto kind = static_cast<ternion::v1::GrantRecord::Kind>(grant.object);
+  ternion::v1::GrantRecord* entry = nullptr;
+  for (auto& g : *p.mutable_grants()) {
+    if (g.grantee() == grant.grantee && g.kind() == kind && g.path() == grant.path) entry = &g;
+  }
+  if (entry == nullptr && !revoke) {
+    if (static_cast<size_t>(p.grants_size()) >= kMaxProjectGrants) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("project ", project, " has ", kMaxProjectGrants, " grants"));
+    }
+    entry = p.add_grants();
+    entry->set_grantee(grant.grantee);
+    entry->set_kind(kind);
+    entry->set_path(grant.path);
+  }
+  if (entry != nullptr) {
+    entry->set_actions(revoke ? entry->actions() & ~grant.actions
+                              : entry->actions() | grant.actions);
+  }
+  auto* grants = p.mutable_grants();
+  grants->erase(std::remove_if(grants->begin(), grants->end(),
+                               [](const ternion::v1::GrantRecord& g) { return g.actions() == 0; }),
+                grants->end());
+  MetadataBatch batch;
+  ns_.UpdateProject(p, &batch);
+  absl::MutexLock chunks(&chunks_.mu);
+  AddAudit(&batch, absl::StrCat("project ", project, revoke ? ": revoked " : ": granted ",
+                                grant.actions, " (action bits) on ",
+                                grant.object == GrantView::Object::kProject ? "the project"
+                                                                            : grant.path,
+                                revoke ? " from " : " to ", grant.grantee, " by ", actor));
+  Commit(std::move(batch));
+  return ViewOfProject(p);
 }
 
 std::vector<UserView> Master::ListUsers() {

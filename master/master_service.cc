@@ -193,7 +193,7 @@ absl::StatusOr<PrincipalView> MasterService::Admit(grpc::ServerContext* ctx, con
   if (!who.has_value()) return absl::UnauthenticatedError("the key's user no longer exists");
   std::optional<ProjectView> view;
   if (need.scope == Requirement::Scope::kProject) view = master_->Project(project);
-  Decision d = Decide(*who, need, project, view);
+  Decision d = Decide(*who, need, project, view, security::RequestPaths(request));
   if (!d.allowed) return Deny(d, need.action);
   return *std::move(who);
 }
@@ -265,8 +265,8 @@ grpc::Status MasterService::ListProjects(grpc::ServerContext* ctx, const ListPro
                                          ListProjectsResponse* resp) {
   return Serve(ctx, "ListProjects", *req, kAnyUser, [&](const PrincipalView& who) {
     for (const auto& p : master_->ListProjects()) {  // those the caller may describe
-      const ProjectView view{.name = p.name(), .owner = p.owner()};
-      if (Decide(who, InProject(Action::kDescribe), p.name(), view).allowed) {
+      if (Decide(who, InProject(Action::kDescribe), p.name(), master_->Project(p.name()))
+              .allowed) {
         ToWire(p, resp->add_projects());
       }
     }
@@ -588,6 +588,74 @@ grpc::Status MasterService::ListAccessKeys(grpc::ServerContext* ctx,
     const std::string user = req->user().empty() ? who.user : req->user();
     if (Decision d = DecideSelfOrAdmin(who, user); !d.allowed) return Deny(d, Action::kAdmin);
     for (const AccessKeyView& k : master_->ListAccessKeys(user)) ToWire(k, resp->add_keys());
+    return absl::OkStatus();
+  });
+}
+
+namespace {
+
+void ToWire(const ProjectView& p, ProjectDescription* w) {
+  w->set_name(p.name);
+  w->set_owner(p.owner);
+  for (const std::string& m : p.members) w->add_members(m);
+  for (const std::string& a : p.admins) w->add_admins(a);
+  for (const GrantView& g : p.grants) {
+    GrantInfo* gi = w->add_grants();
+    gi->set_grantee(g.grantee);
+    for (Action a : {Action::kRead, Action::kWrite, Action::kList, Action::kDelete,
+                     Action::kDescribe, Action::kDownload, Action::kAdmin}) {
+      if (g.actions & ActionBit(a)) gi->add_actions(ActionName(a));
+    }
+    gi->set_object(g.object == GrantView::Object::kProject ? "project"
+                   : g.object == GrantView::Object::kFile  ? "file " + g.path
+                                                           : "prefix " + g.path);
+  }
+}
+
+}  // namespace
+
+grpc::Status MasterService::SetProjectMember(grpc::ServerContext* ctx,
+                                             const SetProjectMemberRequest* req,
+                                             ProjectDescription* resp) {
+  return Serve(ctx, "SetProjectMember", *req, InProject(Action::kAdmin),
+               [&](const PrincipalView& who) {
+                 RETURN_IF_ERROR(ValidateUserName(req->user()));
+                 return Store(master_->SetProjectMember(req->project(), req->user(), req->admin(),
+                                                        req->remove(), who.user),
+                              [&](const ProjectView& p) { ToWire(p, resp); });
+               });
+}
+
+grpc::Status MasterService::Grant(grpc::ServerContext* ctx, const GrantRequest* req,
+                                  ProjectDescription* resp) {
+  return Serve(ctx, "Grant", *req, InProject(Action::kAdmin), [&](const PrincipalView& who) {
+    GrantView grant{.grantee = req->grantee(),
+                    .object = static_cast<GrantView::Object>(req->object()),
+                    .path = req->path()};
+    if (req->object() < GRANT_PROJECT || req->object() > GRANT_PREFIX) {
+      return absl::InvalidArgumentError("unknown grant object");
+    }
+    if (grant.grantee != kMemberRole) RETURN_IF_ERROR(ValidateUserName(grant.grantee));
+    for (const std::string& name : req->actions()) {
+      std::optional<Action> a = ActionFromName(name);
+      if (!a.has_value()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "unknown action ", name, " (read, write, list, delete, describe, download, admin)"));
+      }
+      grant.actions |= ActionBit(*a);
+    }
+    return Store(master_->ChangeGrant(req->project(), grant, req->revoke(), who.user),
+                 [&](const ProjectView& p) { ToWire(p, resp); });
+  });
+}
+
+grpc::Status MasterService::DescribeProject(grpc::ServerContext* ctx,
+                                            const DescribeProjectRequest* req,
+                                            ProjectDescription* resp) {
+  return Serve(ctx, "DescribeProject", *req, InProject(Action::kDescribe), [&] {
+    std::optional<ProjectView> p = master_->Project(req->project());
+    if (!p.has_value()) return absl::NotFoundError(absl::StrCat("no project ", req->project()));
+    ToWire(*p, resp);
     return absl::OkStatus();
   });
 }

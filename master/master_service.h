@@ -94,6 +94,12 @@ class MasterService final : public ternion::v1::MasterService::Service {
 
   grpc::Status WhoAmI(grpc::ServerContext*, const ternion::v1::WhoAmIRequest*,
                       ternion::v1::WhoAmIResponse*) override;
+  grpc::Status SetProjectMember(grpc::ServerContext*, const ternion::v1::SetProjectMemberRequest*,
+                                ternion::v1::ProjectDescription*) override;
+  grpc::Status Grant(grpc::ServerContext*, const ternion::v1::GrantRequest*,
+                     ternion::v1::ProjectDescription*) override;
+  grpc::Status DescribeProject(grpc::ServerContext*, const ternion::v1::DescribeProjectRequest*,
+                               ternion::v1::ProjectDescription*) override;
   grpc::Status CreateUser(grpc::ServerContext*, const ternion::v1::CreateUserRequest*,
                           ternion::v1::UserInfo*) override;
   grpc::Status ListUsers(grpc::ServerContext*, const ternion::v1::ListUsersRequest*,

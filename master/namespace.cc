@@ -1,5 +1,7 @@
 #include "master/namespace.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/names.h"
@@ -81,6 +83,27 @@ absl::Status Namespace::CreateProject(const ternion::v1::ProjectRecord& p, Metad
   batch->Put(kProjectPrefix + p.name(), p.SerializeAsString());
   projects_[p.name()] = p;
   return absl::OkStatus();
+}
+
+void Namespace::UpdateProject(const ternion::v1::ProjectRecord& p, MetadataBatch* batch) {
+  batch->Put(kProjectPrefix + p.name(), p.SerializeAsString());
+  projects_[p.name()] = p;
+}
+
+void Namespace::DropFileGrants(const std::string& project, const std::string& path,
+                               MetadataBatch* batch) {
+  auto it = projects_.find(project);
+  if (it == projects_.end()) return;
+  ternion::v1::ProjectRecord p = it->second;
+  auto* grants = p.mutable_grants();
+  const int before = grants->size();
+  grants->erase(std::remove_if(grants->begin(), grants->end(),
+                               [&](const ternion::v1::GrantRecord& g) {
+                                 return g.kind() == ternion::v1::GrantRecord::FILE &&
+                                        g.path() == path;
+                               }),
+                grants->end());
+  if (grants->size() != before) UpdateProject(p, batch);
 }
 
 const FileRecord& Namespace::Put(FileRecord f, MetadataBatch* batch) {

@@ -73,6 +73,13 @@ class Namespace {
   // Changes.
   absl::Status CreateProject(const ternion::v1::ProjectRecord& p, MetadataBatch* batch)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Replaces project `p` (members, grants), which must exist.
+  void UpdateProject(const ternion::v1::ProjectRecord& p, MetadataBatch* batch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Drops the grants on file `path` of `project` (the file is gone or renamed: its grants die
+  // with it).
+  void DropFileGrants(const std::string& project, const std::string& path, MetadataBatch* batch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   // Adds or replaces file `f`; an id at or past next_file_id() advances it.
   const ternion::v1::FileRecord& Put(ternion::v1::FileRecord f, MetadataBatch* batch)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);

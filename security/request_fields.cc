@@ -38,6 +38,24 @@ std::string RequestProject(const Message& request) {
   return "";
 }
 
+std::vector<std::string> RequestPaths(const Message& request) {
+  const google::protobuf::Descriptor* d = request.GetDescriptor();
+  const google::protobuf::Reflection* r = request.GetReflection();
+  std::vector<std::string> out;
+  for (const char* name : {"path", "new_path", "snapshot_path", "prefix"}) {
+    const FieldDescriptor* f = d->FindFieldByName(name);
+    if (f != nullptr && f->type() == FieldDescriptor::TYPE_STRING && !f->is_repeated()) {
+      std::string value = r->GetString(request, f);
+      if (!value.empty()) out.push_back(std::move(value));
+    }
+  }
+  if (const FieldDescriptor* f = d->FindFieldByName("lease");
+      f != nullptr && f->type() == FieldDescriptor::TYPE_MESSAGE && !f->is_repeated()) {
+    for (std::string& p : RequestPaths(r->GetMessage(request, f))) out.push_back(std::move(p));
+  }
+  return out;
+}
+
 absl::Status CheckRequestBounds(const Message& request, size_t max_bytes, size_t max_items) {
   const google::protobuf::Reflection* r = request.GetReflection();
   std::vector<const FieldDescriptor*> fields;

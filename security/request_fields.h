@@ -5,6 +5,7 @@
 // into the canonical form) and the project it acts on.
 
 #include <string>
+#include <vector>
 
 #include <google/protobuf/message.h>
 
@@ -18,6 +19,11 @@ std::string RequestPayload(const google::protobuf::Message& request);
 // The project a request acts on: its string field `project`, or that of its field `lease`
 // (the writers' calls); empty when it has neither (cluster-wide calls).
 std::string RequestProject(const google::protobuf::Message& request);
+
+// The paths inside its project a request names: its fields `path`, `new_path`,
+// `snapshot_path` and `prefix`, and its lease's `path`, when set (empty: none, the call is about
+// the project itself).
+std::vector<std::string> RequestPaths(const google::protobuf::Message& request);
 
 // INVALID_ARGUMENT naming the field when any string or bytes field of `request` (nested messages
 // included) is longer than `max_bytes`, or any repeated field has more than `max_items`

@@ -2,7 +2,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 
 namespace ternion::cli {
@@ -72,12 +76,61 @@ int ShowNewKey(const Globals& g, const ternion::v1::NewAccessKey& k, const std::
   return 0;
 }
 
+int PrintProject(const Globals& g, const ternion::v1::ProjectDescription& p) {
+  if (g.json) {
+    json grants = json::array();
+    for (const auto& gr : p.grants()) {
+      grants.push_back({{"grantee", gr.grantee()},
+                        {"actions", std::vector<std::string>(gr.actions().begin(),
+                                                             gr.actions().end())},
+                        {"object", gr.object()}});
+    }
+    std::cout << json({{"name", p.name()},
+                       {"owner", p.owner()},
+                       {"members", std::vector<std::string>(p.members().begin(),
+                                                            p.members().end())},
+                       {"admins", std::vector<std::string>(p.admins().begin(), p.admins().end())},
+                       {"grants", grants}})
+                     .dump(2)
+              << "\n";
+    return 0;
+  }
+  std::cout << "project " << p.name() << ", owner " << p.owner() << "\n";
+  for (const auto& m : p.members()) {
+    const bool admin = std::find(p.admins().begin(), p.admins().end(), m) != p.admins().end();
+    std::cout << "  member " << m << (admin ? " (admin)" : "") << "\n";
+  }
+  for (const auto& gr : p.grants()) {
+    std::cout << "  grant " << absl::StrJoin(gr.actions(), ",") << " on " << gr.object()
+              << " to " << gr.grantee() << "\n";
+  }
+  return 0;
+}
+
+// OBJECT of `grant`/`revoke`: PROJECT (the project), PROJECT/PATH (one file) or PROJECT/PREFIX/
+// (every file under it; the trailing '/' says prefix).
+absl::Status ParseObject(const std::string& object, ternion::v1::GrantRequest* req) {
+  const size_t slash = object.find('/');
+  req->set_project(object.substr(0, slash));
+  if (slash == std::string::npos) {
+    req->set_object(ternion::v1::GRANT_PROJECT);
+  } else {
+    req->set_path(object.substr(slash + 1));
+    req->set_object(!req->path().empty() && req->path().back() == '/' ? ternion::v1::GRANT_PREFIX
+                                                                      : ternion::v1::GRANT_FILE);
+  }
+  if (req->project().empty() || (slash != std::string::npos && req->path().empty())) {
+    return absl::InvalidArgumentError("OBJECT is PROJECT, PROJECT/FILE or PROJECT/PREFIX/");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 void AddAccessCommands(CLI::App& app, const Globals& g, int* rc) {
   // Option values live as long as the app: they are static to this function's single call.
-  static std::string name, id, out;
-  static bool cluster_admin = false;
+  static std::string name, id, out, project, actions, word1, object, word2, grantee;
+  static bool cluster_admin = false, project_admin = false;
   static double grace_s = 0;
 
   app.add_subcommand("whoami", "The user your AccessKey authenticates as")->callback([&g, rc] {
@@ -146,6 +199,67 @@ void AddAccessCommands(CLI::App& app, const Globals& g, int* rc) {
       ternion::v1::UserInfo u;
       absl::Status s = Call(g, &Stub::SetUserDisabled, req, &u);
       *rc = s.ok() ? PrintUser(g, u) : Fail(s);
+    });
+  }
+
+  // Members and the access list of a project (its owner, its admins, or a cluster admin).
+  auto* proj = app.get_subcommand("project");
+  auto* add_member = proj->add_subcommand("add-member", "Add a user to a project");
+  add_member->add_option("project", project, "Project")->required();
+  add_member->add_option("user", name, "User")->required();
+  add_member->add_flag("--admin", project_admin, "With the project's admin role (every action)");
+  auto* remove_member =
+      proj->add_subcommand("remove-member", "Remove a user (and every grant to them)");
+  remove_member->add_option("project", project, "Project")->required();
+  remove_member->add_option("user", name, "User")->required();
+  for (auto* cmd : {add_member, remove_member}) {
+    cmd->callback([&g, rc, cmd, remove_member] {
+      ternion::v1::SetProjectMemberRequest req;
+      req.set_project(project);
+      req.set_user(name);
+      req.set_admin(project_admin);
+      req.set_remove(cmd == remove_member);
+      ternion::v1::ProjectDescription p;
+      absl::Status s = Call(g, &Stub::SetProjectMember, req, &p);
+      *rc = s.ok() ? PrintProject(g, p) : Fail(s);
+    });
+  }
+  auto* describe = proj->add_subcommand("describe", "Owner, members and access list");
+  describe->add_option("project", project, "Project")->required();
+  describe->callback([&g, rc] {
+    ternion::v1::DescribeProjectRequest req;
+    req.set_project(project);
+    ternion::v1::ProjectDescription p;
+    absl::Status s = Call(g, &Stub::DescribeProject, req, &p);
+    *rc = s.ok() ? PrintProject(g, p) : Fail(s);
+  });
+  for (bool revoke : {false, true}) {
+    auto* cmd = app.add_subcommand(
+        revoke ? "revoke" : "grant",
+        revoke ? "revoke ACTIONS on OBJECT from USER|role:member"
+               : "grant ACTIONS on OBJECT to USER|role:member (ACTIONS: read,write,list,delete,"
+                 "describe,download,admin; OBJECT: PROJECT, PROJECT/FILE, PROJECT/PREFIX/)");
+    cmd->add_option("actions", actions, "Comma-separated actions")->required();
+    cmd->add_option("on", word1, "the word `on`")->required()->check(CLI::IsMember({"on"}));
+    cmd->add_option("object", object, "PROJECT, PROJECT/FILE or PROJECT/PREFIX/")->required();
+    cmd->add_option("to", word2, revoke ? "the word `from`" : "the word `to`")
+        ->required()
+        ->check(CLI::IsMember({revoke ? "from" : "to"}));
+    cmd->add_option("grantee", grantee, "A member, or role:member")->required();
+    cmd->callback([&g, rc, revoke] {
+      ternion::v1::GrantRequest req;
+      if (absl::Status s = ParseObject(object, &req); !s.ok()) {
+        *rc = Fail(s);
+        return;
+      }
+      req.set_grantee(grantee);
+      for (absl::string_view a : absl::StrSplit(actions, ',', absl::SkipEmpty())) {
+        req.add_actions(std::string(a));
+      }
+      req.set_revoke(revoke);
+      ternion::v1::ProjectDescription p;
+      absl::Status s = Call(g, &Stub::Grant, req, &p);
+      *rc = s.ok() ? PrintProject(g, p) : Fail(s);
     });
   }
 

@@ -170,6 +170,63 @@ TEST_F(AuthTest, UsersReachOnlyTheirOwnProjectsThroughTheCli) {
             std::string::npos);
 }
 
+TEST_F(AuthTest, MembersAndGrantsTakeEffectAtOnceAndDieWithTheirObject) {
+  const std::string ann = NewUser("ann");
+  const std::string bob = NewUser("bob");
+  const std::string dee = NewUser("dee");
+  int rc = 0;
+  auto as = [&](const std::string& who, const std::string& args) {
+    std::string out = RunAs(who, args, &rc);
+    return rc == 0 ? std::string("OK") : out;
+  };
+  const std::string local = tmp_.path() + "/data";
+  { std::ofstream(local) << "shared"; }
+  ASSERT_EQ(as(ann, "project create pa"), "OK");
+  ASSERT_EQ(as(ann, "put " + local + " pa/f"), "OK");
+  ASSERT_EQ(as(ann, "put " + local + " pa/logs/x"), "OK");
+
+  EXPECT_NE(as(bob, "cat pa/f").find("lacks read on project pa"), std::string::npos);
+  EXPECT_NE(as(ann, "grant read on pa to bob").find("not a member"), std::string::npos);
+  ASSERT_EQ(as(ann, "project add-member pa bob"), "OK");
+  EXPECT_NE(as(bob, "cat pa/f").find("lacks read"), std::string::npos);  // members start bare
+  ASSERT_EQ(as(ann, "grant read on pa to bob"), "OK");
+  EXPECT_EQ(as(bob, "cat pa/f"), "OK");
+  EXPECT_NE(as(bob, "ls pa").find("lacks list"), std::string::npos);
+  ASSERT_EQ(as(ann, "grant list,describe on pa to bob"), "OK");
+  EXPECT_EQ(as(bob, "ls pa"), "OK");
+  ASSERT_EQ(as(ann, "revoke read on pa from bob"), "OK");
+  EXPECT_NE(as(bob, "cat pa/f").find("lacks read"), std::string::npos);  // at once
+
+  // A prefix grant covers the files under it only.
+  ASSERT_EQ(as(ann, "grant write on pa/logs/ to bob"), "OK");
+  EXPECT_EQ(as(bob, "put " + local + " pa/logs/y"), "OK");
+  EXPECT_NE(as(bob, "put " + local + " pa/z").find("lacks write"), std::string::npos);
+  EXPECT_NE(as(bob, "mv pa/logs/y pa/out").find("lacks write"), std::string::npos);
+
+  // A file's grants die with it: a new file under the old name is not covered.
+  ASSERT_EQ(as(ann, "grant read on pa/f to bob"), "OK");
+  EXPECT_EQ(as(bob, "cat pa/f"), "OK");
+  ASSERT_EQ(as(ann, "rm pa/f"), "OK");
+  ASSERT_EQ(as(ann, "put " + local + " pa/f"), "OK");
+  EXPECT_NE(as(bob, "cat pa/f").find("lacks read"), std::string::npos);
+  std::string described = RunAs(ann, "--json project describe pa", &rc);
+  ASSERT_EQ(rc, 0) << described;
+  EXPECT_EQ(described.find("file f"), std::string::npos) << described;
+
+  // Only the owner, project admins and cluster admins manage the project.
+  EXPECT_NE(as(bob, "grant read on pa to bob").find("lacks admin"), std::string::npos);
+  EXPECT_NE(as(bob, "project add-member pa dee").find("lacks admin"), std::string::npos);
+  ASSERT_EQ(as(ann, "project add-member pa dee --admin"), "OK");
+  EXPECT_EQ(as(dee, "rm pa/logs/x"), "OK");
+  EXPECT_EQ(as(dee, "grant read on pa to bob"), "OK");
+  EXPECT_EQ(as(bob, "cat pa/f"), "OK");
+  // Removing a member removes every grant to them.
+  ASSERT_EQ(as(ann, "project remove-member pa bob"), "OK");
+  EXPECT_NE(as(bob, "cat pa/f").find("lacks read"), std::string::npos);
+  ASSERT_EQ(as(ann, "project add-member pa bob"), "OK");
+  EXPECT_NE(as(bob, "cat pa/f").find("lacks read"), std::string::npos);
+}
+
 TEST_F(AuthTest, DisabledUsersRotatedAndRevokedKeysAreRefusedAtOnce) {
   const std::string ann = NewUser("ann");
   int rc = 0;
@@ -475,6 +532,29 @@ class ShortTokenTest : public ChunkserverTokenTest {
     o->token_lifetime_s = 3;
   }
 };
+
+TEST_F(ShortTokenTest, AnOpenReaderLosesARevokedRightAtItsNextToken) {
+  ASSERT_OK(client_->CreateProject("p"));
+  const std::string data = testing::RandomBytes(2 << 20, 8);
+  WriteFile("p", "f", data, 1 << 20);
+  CliJson("user create bob");
+  const std::string profile = tmp_.path() + "/bob.profile";
+  int rc = 0;
+  std::string out = RunCli("key create --user bob --out " + profile, &rc);
+  ASSERT_EQ(rc, 0) << out;
+  CliJson("project add-member p bob");
+  CliJson("grant read on p to bob");
+  ClientOptions opts;
+  opts.master_address = cluster_.master_address;
+  ASSERT_OK(LoadCredentials(profile, &opts));
+  ASSERT_OK_AND_ASSIGN(auto bob, Client::Connect(opts));
+  ASSERT_OK_AND_ASSIGN(auto reader, bob->Open("p", "f"));
+  std::string got;
+  ASSERT_OK(reader->ReadAt(0, 1 << 20, &got));
+  CliJson("revoke read on p from bob");
+  absl::SleepFor(absl::Seconds(4));  // past the token lifetime
+  EXPECT_EQ(reader->ReadAt(1 << 20, 1 << 20, &got).code(), absl::StatusCode::kPermissionDenied);
+}
 
 TEST_F(ShortTokenTest, TokensExpireAndReadersRenewTheirs) {
   ASSERT_OK(client_->CreateProject("p"));
