@@ -57,7 +57,8 @@ bool Covers(const GrantView& g, const std::string& path) {
 }  // namespace
 
 Decision Decide(const PrincipalView& who, const Requirement& need, const std::string& project,
-                const std::optional<ProjectView>& view, const std::vector<std::string>& paths) {
+                const std::optional<ProjectView>& view, const std::vector<std::string>& paths,
+                const std::string& peer_ip) {
   if (who.cluster_admin) return Allow("cluster-admin");
   switch (need.scope) {
     case Requirement::Scope::kAuthenticated:
@@ -72,6 +73,12 @@ Decision Decide(const PrincipalView& who, const Requirement& need, const std::st
   const std::string lacks =
       absl::StrCat("user ", who.user, " lacks ", ActionName(need.action), " on project ", project);
   if (!view.has_value()) return Deny(lacks);
+  if (!view->whitelist.Allows(peer_ip)) {
+    return {.allowed = false,
+            .rule = "ip-whitelist",
+            .reason = absl::StrCat("address ", peer_ip, " is not on project ", project,
+                                   "'s IP whitelist")};
+  }
   if (!view->owner.empty() && view->owner == who.user) return Allow("owner");
   if (Contains(view->admins, who.user)) return Allow("project-admin");
   if (!Contains(view->members, who.user)) return Deny(lacks);

@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "master/ip_whitelist.h"
+
 namespace ternion::master {
 
 enum class Action { kRead, kWrite, kList, kDelete, kDescribe, kDownload, kAdmin };
@@ -62,6 +64,8 @@ struct ProjectView {
   std::vector<std::string> members;
   std::vector<std::string> admins;  // members with the project's admin role
   std::vector<GrantView> grants;
+  IpWhitelist whitelist;     // off when empty
+  std::string ip_whitelist;  // as set
 };
 
 struct Decision {
@@ -71,10 +75,12 @@ struct Decision {
 };
 
 // `paths`: the files or prefixes inside the project the call names (empty: the project itself);
-// a project-scope requirement must hold for each.
+// a project-scope requirement must hold for each. `peer_ip`: the address the call came from,
+// checked against the project's whitelist (cluster admins are not bound by it) before any role
+// or grant.
 Decision Decide(const PrincipalView& who, const Requirement& need, const std::string& project,
                 const std::optional<ProjectView>& view,
-                const std::vector<std::string>& paths = {});
+                const std::vector<std::string>& paths = {}, const std::string& peer_ip = "");
 
 // Creating a project owned by `owner` (empty: the caller): anyone may create a project they own;
 // only a cluster administrator one owned by someone else.

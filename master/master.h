@@ -253,6 +253,10 @@ class Master {
   absl::StatusOr<ProjectView> SetProjectMember(const std::string& project,
                                                const std::string& user, bool admin, bool remove,
                                                const std::string& actor);
+  // Sets the project's IP whitelist (ip_whitelist.h; empty: off). Audited.
+  absl::StatusOr<ProjectView> SetProjectWhitelist(const std::string& project,
+                                                  const std::string& whitelist,
+                                                  const std::string& actor);
   // Grants `grant.actions` to `grant.grantee` on its object, or revokes them (an entry left with
   // no action goes). The grantee must be a member (or the member role); a file must exist.
   absl::StatusOr<ProjectView> ChangeGrant(const std::string& project, const GrantView& grant,

@@ -73,6 +73,9 @@ ProjectView ViewOfProject(const ternion::v1::ProjectRecord& p) {
                         .object = static_cast<GrantView::Object>(g.kind()),
                         .path = g.path()});
   }
+  absl::StatusOr<IpWhitelist> whitelist = IpWhitelist::Parse(p.ip_whitelist());
+  v.whitelist = whitelist.ok() ? *std::move(whitelist) : IpWhitelist::Nobody();
+  v.ip_whitelist = p.ip_whitelist();
   return v;
 }
 
@@ -123,6 +126,23 @@ absl::StatusOr<ProjectView> Master::SetProjectMember(const std::string& project,
   absl::MutexLock chunks(&chunks_.mu);
   AddAudit(&batch, absl::StrCat("project ", project, remove ? ": removed member " : ": member ",
                                 user, admin && !remove ? " (admin)" : "", " by ", actor));
+  Commit(std::move(batch));
+  return ViewOfProject(p);
+}
+
+absl::StatusOr<ProjectView> Master::SetProjectWhitelist(const std::string& project,
+                                                        const std::string& whitelist,
+                                                        const std::string& actor) {
+  RETURN_IF_ERROR(IpWhitelist::Parse(whitelist).status());
+  absl::MutexLock ns(&ns_.mu);
+  RETURN_IF_ERROR(ns_.CheckProject(project));
+  ternion::v1::ProjectRecord p = ns_.projects().at(project);
+  p.set_ip_whitelist(whitelist);
+  MetadataBatch batch;
+  ns_.UpdateProject(p, &batch);
+  absl::MutexLock chunks(&chunks_.mu);
+  AddAudit(&batch, absl::StrCat("project ", project, ": IP whitelist ",
+                                whitelist.empty() ? "off" : "set to " + whitelist, " by ", actor));
   Commit(std::move(batch));
   return ViewOfProject(p);
 }

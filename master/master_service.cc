@@ -193,7 +193,8 @@ absl::StatusOr<PrincipalView> MasterService::Admit(grpc::ServerContext* ctx, con
   if (!who.has_value()) return absl::UnauthenticatedError("the key's user no longer exists");
   std::optional<ProjectView> view;
   if (need.scope == Requirement::Scope::kProject) view = master_->Project(project);
-  Decision d = Decide(*who, need, project, view, security::RequestPaths(request));
+  Decision d = Decide(*who, need, project, view, security::RequestPaths(request),
+                      security::PeerIp(ctx->peer()));
   if (!d.allowed) return Deny(d, need.action);
   return *std::move(who);
 }
@@ -265,7 +266,8 @@ grpc::Status MasterService::ListProjects(grpc::ServerContext* ctx, const ListPro
                                          ListProjectsResponse* resp) {
   return Serve(ctx, "ListProjects", *req, kAnyUser, [&](const PrincipalView& who) {
     for (const auto& p : master_->ListProjects()) {  // those the caller may describe
-      if (Decide(who, InProject(Action::kDescribe), p.name(), master_->Project(p.name()))
+      if (Decide(who, InProject(Action::kDescribe), p.name(), master_->Project(p.name()), {},
+                 security::PeerIp(ctx->peer()))
               .allowed) {
         ToWire(p, resp->add_projects());
       }
@@ -597,6 +599,7 @@ namespace {
 void ToWire(const ProjectView& p, ProjectDescription* w) {
   w->set_name(p.name);
   w->set_owner(p.owner);
+  w->set_ip_whitelist(p.ip_whitelist);
   for (const std::string& m : p.members) w->add_members(m);
   for (const std::string& a : p.admins) w->add_admins(a);
   for (const GrantView& g : p.grants) {
@@ -647,6 +650,17 @@ grpc::Status MasterService::Grant(grpc::ServerContext* ctx, const GrantRequest* 
     return Store(master_->ChangeGrant(req->project(), grant, req->revoke(), who.user),
                  [&](const ProjectView& p) { ToWire(p, resp); });
   });
+}
+
+grpc::Status MasterService::SetProjectWhitelist(grpc::ServerContext* ctx,
+                                                const SetProjectWhitelistRequest* req,
+                                                ProjectDescription* resp) {
+  return Serve(ctx, "SetProjectWhitelist", *req, InProject(Action::kAdmin),
+               [&](const PrincipalView& who) {
+                 return Store(
+                     master_->SetProjectWhitelist(req->project(), req->whitelist(), who.user),
+                     [&](const ProjectView& p) { ToWire(p, resp); });
+               });
 }
 
 grpc::Status MasterService::DescribeProject(grpc::ServerContext* ctx,

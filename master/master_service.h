@@ -100,6 +100,9 @@ class MasterService final : public ternion::v1::MasterService::Service {
                      ternion::v1::ProjectDescription*) override;
   grpc::Status DescribeProject(grpc::ServerContext*, const ternion::v1::DescribeProjectRequest*,
                                ternion::v1::ProjectDescription*) override;
+  grpc::Status SetProjectWhitelist(grpc::ServerContext*,
+                                   const ternion::v1::SetProjectWhitelistRequest*,
+                                   ternion::v1::ProjectDescription*) override;
   grpc::Status CreateUser(grpc::ServerContext*, const ternion::v1::CreateUserRequest*,
                           ternion::v1::UserInfo*) override;
   grpc::Status ListUsers(grpc::ServerContext*, const ternion::v1::ListUsersRequest*,

@@ -90,12 +90,14 @@ int PrintProject(const Globals& g, const ternion::v1::ProjectDescription& p) {
                        {"members", std::vector<std::string>(p.members().begin(),
                                                             p.members().end())},
                        {"admins", std::vector<std::string>(p.admins().begin(), p.admins().end())},
-                       {"grants", grants}})
+                       {"grants", grants},
+                       {"ip_whitelist", p.ip_whitelist()}})
                      .dump(2)
               << "\n";
     return 0;
   }
-  std::cout << "project " << p.name() << ", owner " << p.owner() << "\n";
+  std::cout << "project " << p.name() << ", owner " << p.owner() << ", IP whitelist "
+            << (p.ip_whitelist().empty() ? "off" : p.ip_whitelist()) << "\n";
   for (const auto& m : p.members()) {
     const bool admin = std::find(p.admins().begin(), p.admins().end(), m) != p.admins().end();
     std::cout << "  member " << m << (admin ? " (admin)" : "") << "\n";
@@ -224,6 +226,23 @@ void AddAccessCommands(CLI::App& app, const Globals& g, int* rc) {
       *rc = s.ok() ? PrintProject(g, p) : Fail(s);
     });
   }
+  auto* whitelist = proj->add_subcommand("whitelist", "The project's IP whitelist");
+  whitelist->require_subcommand(1);
+  auto* wl_set = whitelist->add_subcommand(
+      "set", "Only these addresses may use the project: \"10.0.0.1,10.0.0.5-10.0.0.9,"
+             "10.1.0.0/16\"; \"\" turns the whitelist off");
+  wl_set->add_option("project", project, "Project")->required();
+  wl_set->add_option("list", object, "Addresses, ranges a-b, CIDR blocks; comma-separated")
+      ->required()
+      ->allow_extra_args(false);
+  wl_set->callback([&g, rc] {
+    ternion::v1::SetProjectWhitelistRequest req;
+    req.set_project(project);
+    req.set_whitelist(object);
+    ternion::v1::ProjectDescription p;
+    absl::Status s = Call(g, &Stub::SetProjectWhitelist, req, &p);
+    *rc = s.ok() ? PrintProject(g, p) : Fail(s);
+  });
   auto* describe = proj->add_subcommand("describe", "Owner, members and access list");
   describe->add_option("project", project, "Project")->required();
   describe->callback([&g, rc] {

@@ -227,6 +227,41 @@ TEST_F(AuthTest, MembersAndGrantsTakeEffectAtOnceAndDieWithTheirObject) {
   EXPECT_NE(as(bob, "cat pa/f").find("lacks read"), std::string::npos);
 }
 
+TEST_F(AuthTest, AProjectsIpWhitelistAdmitsOnlyItsAddresses) {
+  // Every call here comes from 127.0.0.1; the whitelist decides whether that is enough.
+  const std::string ann = NewUser("ann");
+  int rc = 0;
+  auto as = [&](const std::string& args) {
+    std::string out = RunAs(ann, args, &rc);
+    return rc == 0 ? std::string("OK") : out;
+  };
+  const std::string local = tmp_.path() + "/data";
+  { std::ofstream(local) << "listed"; }
+  ASSERT_EQ(as("project create pw"), "OK");
+  ASSERT_EQ(as("put " + local + " pw/f"), "OK");
+
+  EXPECT_NE(as("project whitelist set pw 10.0.0.1,10.0.0.5-10.0.0.9/8").find("not an address"),
+            std::string::npos);
+  ASSERT_EQ(as("project whitelist set pw 127.0.0.2,10.0.0.0/8"), "OK");
+  for (const char* args : {"cat pw/f", "ls pw", "stat pw/f"}) {
+    std::string out = as(args);
+    EXPECT_NE(out.find("address 127.0.0.1 is not on project pw's IP whitelist"),
+              std::string::npos)
+        << args << ": " << out;
+  }
+  // Not even the owner can change it from outside; a cluster admin can.
+  EXPECT_NE(as("project whitelist set pw ''").find("whitelist"), std::string::npos);
+  std::string listed = RunAs(ann, "project ls", &rc);  // nor see the project
+  EXPECT_EQ(listed.find("pw"), std::string::npos) << listed;
+  CliJson("project whitelist set pw 127.0.0.0-127.0.0.1");
+  EXPECT_EQ(as("cat pw/f"), "OK");
+  CliJson("project whitelist set pw 127.0.0.0/8");
+  EXPECT_EQ(as("cat pw/f"), "OK");
+  ASSERT_EQ(as("project whitelist set pw ''"), "OK");  // off
+  EXPECT_EQ(as("cat pw/f"), "OK");
+  ExpectContents("pw", "f", "listed");  // nothing changed while it was closed
+}
+
 TEST_F(AuthTest, DisabledUsersRotatedAndRevokedKeysAreRefusedAtOnce) {
   const std::string ann = NewUser("ann");
   int rc = 0;
