@@ -28,8 +28,7 @@ const char* ActionName(Action a) {
 }
 
 std::optional<Action> ActionFromName(const std::string& name) {
-  for (Action a : {Action::kRead, Action::kWrite, Action::kList, Action::kDelete,
-                   Action::kDescribe, Action::kDownload, Action::kAdmin}) {
+  for (Action a : kAllActions) {
     if (name == ActionName(a)) return a;
   }
   return std::nullopt;

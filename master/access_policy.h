@@ -21,6 +21,9 @@
 namespace ternion::master {
 
 enum class Action { kRead, kWrite, kList, kDelete, kDescribe, kDownload, kAdmin };
+inline constexpr Action kAllActions[] = {Action::kRead,     Action::kWrite,    Action::kList,
+                                         Action::kDelete,   Action::kDescribe, Action::kDownload,
+                                         Action::kAdmin};
 const char* ActionName(Action a);
 // The action named `name`; nullopt when there is none.
 std::optional<Action> ActionFromName(const std::string& name);

@@ -107,12 +107,7 @@ absl::StatusOr<ProjectView> Master::SetProjectMember(const std::string& project,
   Remove(p.mutable_members(), user);
   Remove(p.mutable_admins(), user);
   if (remove) {
-    auto* grants = p.mutable_grants();
-    grants->erase(std::remove_if(grants->begin(), grants->end(),
-                                 [&](const ternion::v1::GrantRecord& g) {
-                                   return g.grantee() == user;
-                                 }),
-                  grants->end());
+    EraseGrants(&p, [&](const ternion::v1::GrantRecord& g) { return g.grantee() == user; });
   } else {
     if (static_cast<size_t>(p.members_size()) >= kMaxProjectMembers) {
       return absl::ResourceExhaustedError(
@@ -186,10 +181,7 @@ absl::StatusOr<ProjectView> Master::ChangeGrant(const std::string& project, cons
     entry->set_actions(revoke ? entry->actions() & ~grant.actions
                               : entry->actions() | grant.actions);
   }
-  auto* grants = p.mutable_grants();
-  grants->erase(std::remove_if(grants->begin(), grants->end(),
-                               [](const ternion::v1::GrantRecord& g) { return g.actions() == 0; }),
-                grants->end());
+  EraseGrants(&p, [](const ternion::v1::GrantRecord& g) { return g.actions() == 0; });
   MetadataBatch batch;
   ns_.UpdateProject(p, &batch);
   absl::MutexLock chunks(&chunks_.mu);

@@ -605,8 +605,7 @@ void ToWire(const ProjectView& p, ProjectDescription* w) {
   for (const GrantView& g : p.grants) {
     GrantInfo* gi = w->add_grants();
     gi->set_grantee(g.grantee);
-    for (Action a : {Action::kRead, Action::kWrite, Action::kList, Action::kDelete,
-                     Action::kDescribe, Action::kDownload, Action::kAdmin}) {
+    for (Action a : kAllActions) {
       if (g.actions & ActionBit(a)) gi->add_actions(ActionName(a));
     }
     gi->set_object(g.object == GrantView::Object::kProject ? "project"

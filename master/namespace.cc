@@ -1,7 +1,5 @@
 #include "master/namespace.h"
 
-#include <algorithm>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/names.h"
@@ -95,15 +93,11 @@ void Namespace::DropFileGrants(const std::string& project, const std::string& pa
   auto it = projects_.find(project);
   if (it == projects_.end()) return;
   ternion::v1::ProjectRecord p = it->second;
-  auto* grants = p.mutable_grants();
-  const int before = grants->size();
-  grants->erase(std::remove_if(grants->begin(), grants->end(),
-                               [&](const ternion::v1::GrantRecord& g) {
-                                 return g.kind() == ternion::v1::GrantRecord::FILE &&
-                                        g.path() == path;
-                               }),
-                grants->end());
-  if (grants->size() != before) UpdateProject(p, batch);
+  if (EraseGrants(&p, [&](const ternion::v1::GrantRecord& g) {
+        return g.kind() == ternion::v1::GrantRecord::FILE && g.path() == path;
+      }) > 0) {
+    UpdateProject(p, batch);
+  }
 }
 
 const FileRecord& Namespace::Put(FileRecord f, MetadataBatch* batch) {

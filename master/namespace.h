@@ -12,6 +12,7 @@
 // appends the batch to the metadata log before releasing `mu`, so the log orders the changes to
 // any one record as memory does.
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -28,6 +29,15 @@
 #include "ternion/v1/metadata.pb.h"
 
 namespace ternion::master {
+
+// Removes the grants of `p` that `drop` selects; returns how many went.
+template <typename Pred>
+int EraseGrants(ternion::v1::ProjectRecord* p, Pred drop) {
+  auto* grants = p->mutable_grants();
+  const int before = grants->size();
+  grants->erase(std::remove_if(grants->begin(), grants->end(), drop), grants->end());
+  return before - grants->size();
+}
 
 class Namespace {
  public:

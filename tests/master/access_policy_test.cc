@@ -13,8 +13,7 @@ const ProjectView kAnnsProject{.name = "p", .owner = "ann"};
 Requirement In(Action a) { return {.scope = Requirement::Scope::kProject, .action = a}; }
 
 TEST(AccessPolicyTest, OwnersAndClusterAdminsActInAProjectOthersAreRefusedNamingTheAction) {
-  for (Action a : {Action::kRead, Action::kWrite, Action::kList, Action::kDelete,
-                   Action::kDescribe, Action::kDownload, Action::kAdmin}) {
+  for (Action a : kAllActions) {
     EXPECT_TRUE(Decide(kAnn, In(a), "p", kAnnsProject).allowed);
     EXPECT_EQ(Decide(kAnn, In(a), "p", kAnnsProject).rule, "owner");
     EXPECT_TRUE(Decide(kAdmin, In(a), "p", kAnnsProject).allowed);
