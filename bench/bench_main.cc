@@ -411,7 +411,7 @@ struct Recovery {
 // bandwidth cap lifted (the throttle would otherwise be what is measured).
 Recovery MeasureRecovery(const ternion::local::LocalCluster& cluster) {
   auto stub =
-      ternion::v1::MasterService::NewStub(ternion::NewMasterChannel(cluster.master_address, cluster.admin));
+      ternion::v1::MasterService::NewStub(ternion::local::AdminMasterChannel(cluster));
   auto status = [&] {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
@@ -475,9 +475,9 @@ struct Wipe {
 
 // Deletes the benchmark's files and times garbage collection until every replica is wiped
 // (overwritten with zeros and synced on its chunkserver).
-Wipe MeasureWipe(ternion::Client* client, const ternion::ClientOptions& co, int writers) {
-  auto stub = ternion::v1::MasterService::NewStub(ternion::NewMasterChannel(
-      co.master_address, {.key_id = co.access_key_id, .secret = co.access_key_secret}));
+Wipe MeasureWipe(ternion::Client* client, const ternion::local::LocalCluster& cluster,
+                 int writers) {
+  auto stub = ternion::v1::MasterService::NewStub(ternion::local::AdminMasterChannel(cluster));
   auto gc = [&] {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
@@ -586,7 +586,7 @@ int main(int argc, char** argv) {
   Wipe wipe;
   if (!cluster.dir.empty()) {
     recovery = MeasureRecovery(cluster);
-    wipe = MeasureWipe(client->get(), co, cfg.writers);
+    wipe = MeasureWipe(client->get(), cluster, cfg.writers);
   }
   const double recovery_mib_s = recovery.copy_s > 0 ? recovery.bytes / kMiB / recovery.copy_s : 0;
   const double wipe_mib_s = wipe.seconds > 0 ? wipe.bytes / kMiB / wipe.seconds : 0;

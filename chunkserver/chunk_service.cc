@@ -88,21 +88,28 @@ void ToReplicaReport(const ReplicaInfo& info, ternion::v1::ReplicaReport* out) {
   out->set_project(info.project);
 }
 
-ChunkService::ChunkService(ChunkStore* store, std::string server_id)
-    : store_(store), server_id_(std::move(server_id)) {}
+ChunkService::ChunkService(ChunkStore* store, std::string server_id, security::TlsConfig tls)
+    : store_(store), server_id_(std::move(server_id)), tls_(std::move(tls)) {}
 
-bool ChunkService::SetTokenKey(absl::string_view public_key) {
+bool ChunkService::SetMasterKeys(absl::string_view token_public_key,
+                                 absl::string_view receipt_key) {
   security::TokenPublicKey key;
-  if (public_key.size() != key.size()) return false;
-  std::copy(public_key.begin(), public_key.end(), key.begin());
+  security::ReceiptKey receipts;
+  if (token_public_key.size() != key.size() || receipt_key.size() != receipts.size()) {
+    return false;
+  }
+  std::copy(token_public_key.begin(), token_public_key.end(), key.begin());
+  std::copy(receipt_key.begin(), receipt_key.end(), receipts.begin());
   absl::MutexLock lock(&key_mu_);
   token_key_ = key;
+  receipt_key_ = receipts;
   return true;
 }
 
 absl::Status ChunkService::AdmitToken(const grpc::ServerContext& ctx, absl::string_view token,
                                       uint64_t chunk_id, std::optional<uint64_t> version,
-                                      security::ChunkMode mode) const {
+                                      security::ChunkMode mode,
+                                      absl::string_view copy_source) const {
   std::optional<security::TokenPublicKey> key;
   {
     absl::MutexLock lock(&key_mu_);
@@ -122,6 +129,7 @@ absl::Status ChunkService::AdmitToken(const grpc::ServerContext& ctx, absl::stri
     }
   } else {
     s = security::TokenAllows(*t, chunk_id, *version, mode, security::PeerIp(ctx.peer()));
+    if (s.ok() && !copy_source.empty()) s = security::TokenAllowsCopyFrom(*t, copy_source);
   }
   if (!s.ok()) {
     MetricsRegistry::Default()
@@ -266,6 +274,11 @@ grpc::Status ChunkService::WriteChunk(
     bytes_written_.fetch_add(bytes);
     Metrics().bytes_written->Increment(bytes);
     ack.set_durable_length((*writer)->length());
+    {
+      absl::MutexLock lock(&key_mu_);  // set before any write was admitted
+      ack.set_receipt(security::SignReceipt(receipt_key_, header.chunk_id(), header.version(),
+                                            ack.durable_length()));
+    }
     if (!stream->Write(ack)) {
       pipe.Fail(absl::CancelledError("writer went away"));
       return false;
@@ -432,15 +445,6 @@ grpc::Status ChunkService::GetReplica(grpc::ServerContext* ctx,
   return rpc.Done(grpc::Status::OK);
 }
 
-grpc::Status ChunkService::ChunkReport(grpc::ServerContext* ctx,
-                                       const ternion::v1::ChunkReportRequest* req,
-                                       ternion::v1::ChunkReportResponse* resp) {
-  RpcScope rpc("chunkserver", "ChunkReport");
-  resp->set_server_id(server_id_);
-  for (const ReplicaInfo& r : store_->ListReplicas()) ToReplicaReport(r, resp->add_replicas());
-  return rpc.Done(grpc::Status::OK);
-}
-
 absl::Status ChunkService::CopyFromSource(const ternion::v1::CopyChunkRequest& req,
                                           grpc::ServerContext* ctx, ReplicaInfo* made) {
   if (req.chunk_size() == 0 || req.chunk_size() > (1ull << 30) || req.length() > req.chunk_size()) {
@@ -457,7 +461,7 @@ absl::Status ChunkService::CopyFromSource(const ternion::v1::CopyChunkRequest& r
   copy_limiter_.SetRate(req.max_bytes_per_s());
 
   auto stub = ternion::v1::ChunkServerService::NewStub(
-      grpc::CreateChannel(req.source_address(), grpc::InsecureChannelCredentials()));
+      tls_.NewChannel(req.source_address(), security::kChunkserverTlsName));
   grpc::ClientContext source_ctx;
   source_ctx.set_deadline(ctx->deadline());
   ternion::v1::ReadChunkRequest read;
@@ -512,8 +516,13 @@ grpc::Status ChunkService::CopyChunk(grpc::ServerContext* ctx,
                                      ternion::v1::CopyChunkResponse* resp) {
   RpcScope rpc("chunkserver", "CopyChunk");
   StreamCount count(&active_streams_);
+  // The source too must be one the master named: else any holder of a replicate token could
+  // make this server connect anywhere and take the bytes it finds there as the chunk.
+  if (req->source_address().empty()) {
+    return rpc.Done(ToGrpcStatus(absl::InvalidArgumentError("a copy needs a source")));
+  }
   if (absl::Status s = AdmitToken(*ctx, req->token(), req->chunk_id(), req->version(),
-                                  security::ChunkMode::kReplicate);
+                                  security::ChunkMode::kReplicate, req->source_address());
       !s.ok()) {
     return rpc.Done(ToGrpcStatus(s));
   }

@@ -12,6 +12,8 @@
 #include "chunkserver/chunk_store.h"
 #include "common/rate_limiter.h"
 #include "security/chunk_token.h"
+#include "security/length_receipt.h"
+#include "security/tls.h"
 #include "ternion/v1/chunkserver.grpc.pb.h"
 
 namespace ternion::chunkserver {
@@ -24,7 +26,8 @@ void ToReplicaReport(const ReplicaInfo& info, ternion::v1::ReplicaReport* out);
 class ChunkService final : public ternion::v1::ChunkServerService::Service {
  public:
   // `store` must outlive the service.
-  ChunkService(ChunkStore* store, std::string server_id);
+  // `tls` is how this server reaches the sources of copies.
+  ChunkService(ChunkStore* store, std::string server_id, security::TlsConfig tls);
 
   grpc::Status WriteChunk(
       grpc::ServerContext* ctx,
@@ -34,8 +37,6 @@ class ChunkService final : public ternion::v1::ChunkServerService::Service {
                          grpc::ServerWriter<ternion::v1::ReadChunkResponse>* writer) override;
   grpc::Status GetReplica(grpc::ServerContext* ctx, const ternion::v1::GetReplicaRequest* req,
                           ternion::v1::ReplicaReport* resp) override;
-  grpc::Status ChunkReport(grpc::ServerContext* ctx, const ternion::v1::ChunkReportRequest* req,
-                           ternion::v1::ChunkReportResponse* resp) override;
   // Master commands for replica moves.
   grpc::Status CopyChunk(grpc::ServerContext* ctx, const ternion::v1::CopyChunkRequest* req,
                          ternion::v1::CopyChunkResponse* resp) override;
@@ -46,9 +47,10 @@ class ChunkService final : public ternion::v1::ChunkServerService::Service {
                              const ternion::v1::UpdateReplicaRequest* req,
                              ternion::v1::ReplicaReport* resp) override;
 
-  // The master's token key, from its registration answer; false when it is not a key. Until
-  // it is set every data call is refused (UNAVAILABLE).
-  bool SetTokenKey(absl::string_view public_key);
+  // The master's keys, from its registration answer: the token verification key and this
+  // server's durable-length receipt key. False (nothing set) when either is not a key. Until
+  // they are set every data call is refused (UNAVAILABLE).
+  bool SetMasterKeys(absl::string_view token_public_key, absl::string_view receipt_key);
 
   uint32_t active_streams() const { return active_streams_.load(); }
   uint64_t bytes_written() const { return bytes_written_.load(); }
@@ -56,12 +58,13 @@ class ChunkService final : public ternion::v1::ChunkServerService::Service {
 
  private:
   // The call may do `mode` on chunk `chunk_id` at `version` (nullopt: any version, any mode)
-  // when `token` is the master's, unexpired, for exactly that, and names the caller's address.
-  // UNAUTHENTICATED (no or bad token), PERMISSION_DENIED (another chunk, version, mode or
-  // address) or UNAVAILABLE (no token key yet), counted by cause.
+  // when `token` is the master's, unexpired, for exactly that, names the caller's address, and
+  // (for a copy) names `copy_source`. UNAUTHENTICATED (no or bad token), PERMISSION_DENIED
+  // (another chunk, version, mode, address or source) or UNAVAILABLE (no token key yet), counted
+  // by cause.
   absl::Status AdmitToken(const grpc::ServerContext& ctx, absl::string_view token,
                           uint64_t chunk_id, std::optional<uint64_t> version,
-                          security::ChunkMode mode) const;
+                          security::ChunkMode mode, absl::string_view copy_source = {}) const;
 
   // Copies [0, req.length) of a chunk from the source chunkserver into a new local replica.
   absl::Status CopyFromSource(const ternion::v1::CopyChunkRequest& req, grpc::ServerContext* ctx,
@@ -69,12 +72,14 @@ class ChunkService final : public ternion::v1::ChunkServerService::Service {
 
   ChunkStore* const store_;
   const std::string server_id_;
+  const security::TlsConfig tls_;
   std::atomic<uint32_t> active_streams_{0};
   std::atomic<uint64_t> bytes_written_{0};
   std::atomic<uint64_t> bytes_read_{0};
   RateLimiter copy_limiter_{Clock::Real()};  // paces every copy into this server together
   mutable absl::Mutex key_mu_;
   std::optional<security::TokenPublicKey> token_key_ ABSL_GUARDED_BY(key_mu_);
+  security::ReceiptKey receipt_key_ ABSL_GUARDED_BY(key_mu_){};
 };
 
 }  // namespace ternion::chunkserver

@@ -12,20 +12,34 @@
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/metrics_http_server.h"
+#include "common/names.h"
+#include "common/status_macros.h"
 #include "ternion/v1/master.grpc.pb.h"
 
 namespace ternion::chunkserver {
 namespace {
 
-// The server's identity survives restarts: it lives in the first usable data directory.
-absl::StatusOr<std::string> LoadOrCreateServerId(const std::vector<std::string>& dirs) {
+// The server's identity survives restarts: it lives in the first usable data directory. Under
+// TLS the certificate names it: a new server takes that name, and a server whose data belongs
+// to another id does not start (its certificate is another server's).
+absl::StatusOr<std::string> LoadOrCreateServerId(const std::vector<std::string>& dirs,
+                                                 const std::string& certified_id) {
   for (const std::string& dir : dirs) {
     std::string path = dir + "/server_id";
     absl::StatusOr<std::string> id = ReadFileToString(path);
-    if (id.ok() && !id->empty()) return *id;
+    if (!id.ok() || id->empty()) continue;
+    if (!certified_id.empty() && *id != certified_id) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the data in ", dir, " belongs to chunkserver ", *id,
+                       ", but the TLS certificate names ", certified_id));
+    }
+    return *id;
   }
-  absl::BitGen gen;
-  std::string id = absl::StrFormat("cs-%016x", absl::Uniform<uint64_t>(gen));
+  std::string id = certified_id;
+  if (id.empty()) {
+    absl::BitGen gen;
+    id = absl::StrFormat("cs-%016x", absl::Uniform<uint64_t>(gen));
+  }
   for (const std::string& dir : dirs) {
     if (WriteFileAtomically(dir + "/server_id", id).ok()) return id;
   }
@@ -64,14 +78,15 @@ absl::StatusOr<std::unique_ptr<ChunkServer>> ChunkServer::Start(const ChunkServe
   auto store = ChunkStore::Open(options.data_dirs);
   if (!store.ok()) return store.status();
   cs->store_ = std::move(*store);
-  auto id = LoadOrCreateServerId(options.data_dirs);
+  if (!options.tls.insecure()) RETURN_IF_ERROR(ValidateTopologyName(options.tls.common_name(), "server id"));
+  auto id = LoadOrCreateServerId(options.data_dirs, options.tls.common_name());
   if (!id.ok()) return id.status();
   cs->server_id_ = *id;
-  cs->service_ = std::make_unique<ChunkService>(cs->store_.get(), cs->server_id_);
+  cs->service_ = std::make_unique<ChunkService>(cs->store_.get(), cs->server_id_, options.tls);
 
   grpc::ServerBuilder builder;
   builder.AddListeningPort(absl::StrCat(options.host, ":", options.port),
-                           grpc::InsecureServerCredentials(), &cs->port_);
+                           options.tls.ServerCredentials(), &cs->port_);
   builder.RegisterService(cs->service_.get());
   // A frame is at most 1 MiB of data plus a small header; anything larger is refused by gRPC.
   builder.SetMaxReceiveMessageSize(kMaxFrameBytes + 64 * 1024);
@@ -234,7 +249,7 @@ bool ChunkServer::JoinCluster(const std::string& master_cluster_id) {
 }
 
 void ChunkServer::HeartbeatLoop() {
-  auto channel = grpc::CreateChannel(options_.master_address, grpc::InsecureChannelCredentials());
+  auto channel = options_.tls.NewChannel(options_.master_address, security::kMasterTlsName);
   auto stub = ternion::v1::MasterService::NewStub(channel);
   using Reports = google::protobuf::RepeatedPtrField<ternion::v1::ReplicaReport>;
   auto fill_replicas = [this](Reports* out, Reports* quarantined, Reports* damaged) {
@@ -273,9 +288,9 @@ void ChunkServer::HeartbeatLoop() {
         stop_.WaitForNotificationWithTimeout(options_.heartbeat_interval);
         continue;  // refused: nothing the master said is acted on
       }
-      if (s.ok() && !service_->SetTokenKey(resp.token_public_key())) {
+      if (s.ok() && !service_->SetMasterKeys(resp.token_public_key(), resp.receipt_key())) {
         TLOG(ERROR) << "the master at " << options_.master_address
-                    << " sent no valid token key; registering again";
+                    << " sent no valid token or receipt key; registering again";
         stop_.WaitForNotificationWithTimeout(options_.heartbeat_interval);
         continue;
       }

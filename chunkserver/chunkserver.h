@@ -17,6 +17,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "chunkserver/scrubber.h"
+#include "security/tls.h"
 
 namespace grpc {
 class Server;
@@ -47,6 +48,8 @@ struct ChunkServerOptions {
   // its filesystem's figures: for test clusters whose servers share one filesystem.
   uint64_t disk_capacity_bytes = 0;
   ScrubberOptions scrub;  // bytes_per_second 0 turns the scrubber off
+  // Transport. Under TLS the certificate's common name is the server's id (security/tls.h).
+  security::TlsConfig tls = security::TlsConfig::Insecure();
 };
 
 class ChunkServer {

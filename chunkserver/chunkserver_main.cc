@@ -40,6 +40,14 @@ int main(int argc, char** argv) {
                  "Report this capacity per disk and count only replica bytes as used "
                  "(test clusters sharing one filesystem); 0 = the filesystem's figures")
       ->take_last();
+  ternion::security::TlsFiles tls_files;
+  bool insecure = false;
+  app.add_option("--tls-ca", tls_files.ca, "The cluster's CA certificate (PEM)");
+  app.add_option("--tls-cert", tls_files.cert,
+                 "This server's certificate (`ternion certs chunkserver`); its name is the "
+                 "server's id");
+  app.add_option("--tls-key", tls_files.key, "This server's private key");
+  app.add_flag("--insecure", insecure, "Plaintext gRPC instead of TLS (test clusters only)");
   std::string failpoints;
   app.add_option("--failpoints", failpoints,
                  "Fault injection for tests: NAME=crash|eio|enospc[*N|@N],... (docs/operations.md)");
@@ -48,6 +56,13 @@ int main(int argc, char** argv) {
     TLOG(ERROR) << s;
     return 1;
   }
+  absl::StatusOr<ternion::security::TlsConfig> tls =
+      ternion::security::DaemonTlsConfig(tls_files, insecure);
+  if (!tls.ok()) {
+    TLOG(ERROR) << tls.status();
+    return 1;
+  }
+  options.tls = *tls;
   options.data_dirs = absl::StrSplit(data_dirs, ',', absl::SkipEmpty());
   options.heartbeat_interval = absl::Seconds(heartbeat_s);
   options.disk_capacity_bytes = disk_capacity_mib << 20;

@@ -86,7 +86,10 @@ class FileWriterImpl final : public FileWriter {
   // server ids of the replicas it could not move.
   std::vector<std::string> UpdateReplicas(const std::vector<const v1::ReplicaLocation*>& replicas,
                                           const v1::ChunkInfo& next, uint64_t length);
-  absl::Status Commit();
+  // Records sent_ at the master, with the replicas' receipts for the current chunk.
+  absl::Status Commit(std::vector<v1::LengthReceipt> receipts);
+  // Every open replica stream's latest receipt.
+  std::vector<v1::LengthReceipt> Receipts();
   absl::Status End(bool seal);
   // Records the first failure; every later call returns it.
   absl::Status Fail(absl::Status s) {
@@ -161,7 +164,8 @@ class FileReaderImpl final : public FileReader {
 
 class ClientImpl final : public Client {
  public:
-  explicit ClientImpl(const ClientOptions& options) : options_(options) {
+  ClientImpl(const ClientOptions& options, security::TlsConfig tls)
+      : options_(options), tls_(std::move(tls)) {
     if (options_.client_id.empty()) {
       char host[256] = {0};
       gethostname(host, sizeof(host) - 1);
@@ -171,7 +175,7 @@ class ClientImpl final : public Client {
     args.SetMaxReceiveMessageSize(16 << 20);
     master_ = v1::MasterService::NewStub(NewMasterChannel(
         options_.master_address,
-        {.key_id = options_.access_key_id, .secret = options_.access_key_secret}, args));
+        {.key_id = options_.access_key_id, .secret = options_.access_key_secret}, tls_, args));
   }
 
   const ClientOptions& options() const { return options_; }
@@ -184,7 +188,7 @@ class ClientImpl final : public Client {
       grpc::ChannelArguments args;
       args.SetMaxReceiveMessageSize(16 << 20);
       args.SetMaxSendMessageSize(16 << 20);
-      ch = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+      ch = tls_.NewChannel(address, security::kChunkserverTlsName, args);
     }
     return ch;
   }
@@ -328,6 +332,7 @@ class ClientImpl final : public Client {
 
  private:
   ClientOptions options_;
+  const security::TlsConfig tls_;
   std::unique_ptr<v1::MasterService::Stub> master_;
   absl::Mutex gen_mu_;
   absl::BitGen gen_ ABSL_GUARDED_BY(gen_mu_);
@@ -616,16 +621,32 @@ absl::Status FileWriterImpl::FinishChunk() {
       i = static_cast<size_t>(-1);  // finish the new streams from the start
     }
   }
+  std::vector<v1::LengthReceipt> receipts = Receipts();
   streams_.clear();
   unacked_.clear();
-  return Commit();
+  return Commit(std::move(receipts));
 }
 
-absl::Status FileWriterImpl::Commit() {
+std::vector<v1::LengthReceipt> FileWriterImpl::Receipts() {
+  std::vector<v1::LengthReceipt> out;
+  for (size_t i = 0; i < streams_.size(); ++i) {
+    std::optional<ReplicaStream::Receipt> r = streams_[i]->receipt();
+    if (!r.has_value()) continue;
+    v1::LengthReceipt& receipt = out.emplace_back();
+    receipt.set_server_id(chunk_.replicas(static_cast<int>(i)).server_id());
+    receipt.set_chunk_id(chunk_.chunk_id());
+    receipt.set_length(r->length);
+    receipt.set_mac(std::move(r->mac));
+  }
+  return out;
+}
+
+absl::Status FileWriterImpl::Commit(std::vector<v1::LengthReceipt> receipts) {
   if (sent_ == acked_) return absl::OkStatus();
   v1::CommitLengthRequest req;
   *req.mutable_lease() = lease_;
   req.set_length(sent_);
+  for (v1::LengthReceipt& r : receipts) *req.add_receipts() = std::move(r);
   v1::CommitLengthResponse resp;
   if (absl::Status s = client_->CallMaster(&v1::MasterService::Stub::CommitLength, req, &resp);
       !s.ok()) {
@@ -651,7 +672,7 @@ absl::Status FileWriterImpl::Flush() {
       i = static_cast<size_t>(-1);  // wait on the new streams from the start
     }
   }
-  return Commit();
+  return Commit(Receipts());
 }
 
 absl::Status FileWriterImpl::End(bool seal) {
@@ -822,6 +843,8 @@ absl::Status LoadCredentials(const std::string& profile, ClientOptions* options)
   options->access_key_id = c->key_id;
   options->access_key_secret = c->secret;
   if (options->master_address.empty()) options->master_address = c->master;
+  options->ca_file = c->ca;
+  options->insecure = c->insecure;
   return absl::OkStatus();
 }
 
@@ -829,7 +852,10 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const ClientOptions& opt
   if (options.master_address.empty()) {
     return absl::InvalidArgumentError("no master address (set --master or TERNION_MASTER)");
   }
-  return std::unique_ptr<Client>(new ClientImpl(options));
+  absl::StatusOr<security::TlsConfig> tls =
+      security::ClientTlsConfig({.ca = options.ca_file, .insecure = options.insecure});
+  if (!tls.ok()) return tls.status();
+  return std::unique_ptr<Client>(new ClientImpl(options, *std::move(tls)));
 }
 
 }  // namespace ternion

@@ -65,13 +65,13 @@ class SigningInterceptorFactory final
 
 std::shared_ptr<grpc::Channel> NewMasterChannel(const std::string& address,
                                                 const security::Credentials& credentials,
+                                                const security::TlsConfig& tls,
                                                 const grpc::ChannelArguments& args) {
   std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> signing;
   if (!credentials.empty()) {
     signing.push_back(std::make_unique<SigningInterceptorFactory>(credentials));
   }
-  return grpc::experimental::CreateCustomChannelWithInterceptors(
-      address, grpc::InsecureChannelCredentials(), args, std::move(signing));
+  return tls.NewChannel(address, security::kMasterTlsName, args, std::move(signing));
 }
 
 }  // namespace ternion

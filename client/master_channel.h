@@ -10,13 +10,15 @@
 #include <string>
 
 #include "security/credentials.h"
+#include "security/tls.h"
 
 namespace ternion {
 
-// A channel to the master at `address` signing every call with `credentials` (none: unsigned,
-// which the master refuses for every call but a chunkserver's).
+// A channel to the master at `address` over `tls`, signing every call with `credentials`
+// (none: unsigned, which the master refuses for every call but a chunkserver's).
 std::shared_ptr<grpc::Channel> NewMasterChannel(const std::string& address,
                                                 const security::Credentials& credentials,
+                                                const security::TlsConfig& tls,
                                                 const grpc::ChannelArguments& args = {});
 
 }  // namespace ternion

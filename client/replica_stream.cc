@@ -109,6 +109,9 @@ void ReplicaStream::AckLoop() {
       ctx_.TryCancel();
     }
     durable_ = std::max<uint64_t>(durable_, ack.durable_length());
+    if (ack.error_code() == 0 && (!receipt_.has_value() || ack.durable_length() >= receipt_->length)) {
+      receipt_ = Receipt{.length = ack.durable_length(), .mac = ack.receipt()};
+    }
     cv_.SignalAll();
   }
   {
@@ -156,7 +159,12 @@ absl::Status ReplicaStream::Send(Frame frame) {
 absl::Status ReplicaStream::WaitDurable(uint64_t length) {
   absl::MutexLock lock(&mu_);
   absl::Time deadline = absl::Now() + timeout_;
-  while (durable_ < length && error_.ok() && !finished_) {
+  // Until the replica itself vouched for `length` (a new stream starts at its start length
+  // with no receipt; the first frame's acknowledgement brings one).
+  auto vouched = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return receipt_.has_value() && receipt_->length >= length;
+  };
+  while (!vouched() && error_.ok() && !finished_) {
     if (cv_.WaitWithDeadline(&mu_, deadline)) {
       ctx_.TryCancel();
       error_ = absl::DeadlineExceededError(absl::StrCat(
@@ -164,7 +172,7 @@ absl::Status ReplicaStream::WaitDurable(uint64_t length) {
       return error_;
     }
   }
-  if (durable_ >= length) return absl::OkStatus();
+  if (vouched()) return absl::OkStatus();
   if (error_.ok()) {
     error_ = absl::UnavailableError(
         absl::StrCat("replica ", address_, " of chunk ", chunk_id_, " closed the stream"));

@@ -10,6 +10,7 @@
 
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -48,7 +49,8 @@ class ReplicaStream {
   // window is unacknowledged. Returns the stream's error once it has failed.
   absl::Status Send(Frame frame);
 
-  // Waits until the replica acknowledged `length` bytes as durable, or the stream failed.
+  // Waits until the replica acknowledged `length` bytes as durable, with its receipt, or the
+  // stream failed.
   absl::Status WaitDurable(uint64_t length);
 
   // Ends the stream cleanly (after all queued frames) and returns its final status.
@@ -59,6 +61,16 @@ class ReplicaStream {
   uint64_t durable() {
     absl::MutexLock lock(&mu_);
     return durable_;
+  }
+  // The replica's latest durable-length receipt (security/length_receipt.h): what the master
+  // needs to record a length. None before its first acknowledgement.
+  struct Receipt {
+    uint64_t length = 0;
+    std::string mac;
+  };
+  std::optional<Receipt> receipt() {
+    absl::MutexLock lock(&mu_);
+    return receipt_;
   }
   // The stream's error, once it has failed (OK while it works).
   absl::Status status() {
@@ -83,6 +95,7 @@ class ReplicaStream {
   std::deque<Frame> queue_ ABSL_GUARDED_BY(mu_);
   uint64_t queued_end_ ABSL_GUARDED_BY(mu_);  // replica length once every queued frame lands
   uint64_t durable_ ABSL_GUARDED_BY(mu_);
+  std::optional<Receipt> receipt_ ABSL_GUARDED_BY(mu_);
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   bool reads_ended_ ABSL_GUARDED_BY(mu_) = false;  // the server ended the stream
   bool sender_exited_ ABSL_GUARDED_BY(mu_) = false;

@@ -256,6 +256,8 @@ absl::StatusOr<ternion::v1::RegisterChunkServerResponse> Master::RegisterChunkSe
   ternion::v1::RegisterChunkServerResponse resp;
   resp.set_cluster_id(cluster_id_);
   resp.set_token_public_key(token_key_.public_key.data(), token_key_.public_key.size());
+  const security::ReceiptKey receipts = ReceiptKeyOf(req.server_id());
+  resp.set_receipt_key(receipts.data(), receipts.size());
   {
     absl::ReaderMutexLock servers(&registry_.mu);
     FillReportResponse(Reconcile(*s, index, now), resp.mutable_delete_chunk_ids(),
@@ -530,7 +532,8 @@ absl::StatusOr<ChunkView> Master::ReplaceReplicas(const WriteRecovery& req) {
   return ViewOf(req.chunk_id, e);
 }
 
-absl::StatusOr<uint64_t> Master::CommitLength(const LeaseRef& lease, uint64_t length) {
+absl::StatusOr<uint64_t> Master::CommitLength(
+    const LeaseRef& lease, uint64_t length, const std::vector<security::LengthReceipt>& receipts) {
   absl::MutexLock ns(&ns_.mu);
   ASSIGN_OR_RETURN(const FileRecord* f, ns_.CheckLease(lease));
   if (length < f->length()) {
@@ -547,12 +550,20 @@ absl::StatusOr<uint64_t> Master::CommitLength(const LeaseRef& lease, uint64_t le
   updated.set_length(length);
   updated.set_modified_unix_ms(NowMs());
   MetadataBatch batch;
-  for (uint64_t i = f->length() / f->chunk_size();
-       i < static_cast<uint64_t>(f->chunk_ids_size()) && i * f->chunk_size() < length; ++i) {
-    const uint64_t id = f->chunk_ids(i);
-    ChunkEntry c = chunks_.table().at(id);
-    c.length = static_cast<uint32_t>(std::min(f->chunk_size(), length - i * f->chunk_size()));
-    chunks_.Put(id, c, &batch);
+  {
+    absl::ReaderMutexLock servers(&registry_.mu);
+    for (uint64_t i = f->length() / f->chunk_size();
+         i < static_cast<uint64_t>(f->chunk_ids_size()) && i * f->chunk_size() < length; ++i) {
+      const uint64_t id = f->chunk_ids(i);
+      ChunkEntry c = chunks_.table().at(id);
+      c.length = static_cast<uint32_t>(std::min(f->chunk_size(), length - i * f->chunk_size()));
+      std::vector<std::string> replicas;
+      for (uint32_t r : c.replica_span()) replicas.push_back(registry_.at(r).record.server_id());
+      RETURN_IF_ERROR(security::CheckLengthReceipts(
+          id, c.version, c.length, replicas, receipts,
+          [this](const std::string& server) { return ReceiptKeyOf(server); }));
+      chunks_.Put(id, c, &batch);
+    }
   }
   ns_.Put(std::move(updated), &batch);
   Commit(std::move(batch));

@@ -47,6 +47,7 @@
 #include "master/server_registry.h"
 #include "master/wipe_handout.h"
 #include "security/chunk_token.h"
+#include "security/length_receipt.h"
 #include "ternion/v1/master.pb.h"
 #include "ternion/v1/metadata.pb.h"
 
@@ -166,7 +167,10 @@ class Master {
   // Write recovery for the file's last chunk (see WriteRecovery).
   absl::StatusOr<ChunkView> ReplaceReplicas(const WriteRecovery& req);
   // Records `length` bytes as acknowledged (durable on every replica). Never shrinks a file.
-  absl::StatusOr<uint64_t> CommitLength(const LeaseRef& lease, uint64_t length);
+  // Every chunk it lengthens needs a receipt from each of its replicas for at least its new
+  // length (security/length_receipt.h); FAILED_PRECONDITION otherwise, nothing recorded.
+  absl::StatusOr<uint64_t> CommitLength(const LeaseRef& lease, uint64_t length,
+                                        const std::vector<security::LengthReceipt>& receipts);
   absl::StatusOr<FileView> SealFile(const LeaseRef& lease, bool seal);
   absl::StatusOr<FileView> GetFileInfo(const std::string& project, const std::string& path,
                                        bool with_chunks);
@@ -232,12 +236,13 @@ class Master {
   // OrphansRequest). Every decision is audited.
   absl::StatusOr<ternion::v1::OrphansResponse> Orphans(const ternion::v1::OrphansRequest& req);
 
-  // A chunk token (security/chunk_token.h) for `mode` on chunk `chunk_id` at `version` in
-  // `project`, for a caller at `client_ip` (empty: any), valid for the token lifetime; its
-  // expiry goes to *expires_unix_ms.
-  std::string SignChunkToken(const std::string& project, uint64_t chunk_id, uint64_t version,
-                             security::ChunkMode mode, const std::string& client_ip,
-                             int64_t* expires_unix_ms) const;
+  // The chunk token `token` (security/chunk_token.h: project, chunk, version, mode, client
+  // address, copy sources) signed, valid for the token lifetime from now; its expiry goes to
+  // *expires_unix_ms.
+  std::string SignChunkToken(security::ChunkToken token, int64_t* expires_unix_ms = nullptr) const;
+  // Chunkserver `server_id`'s key for durable-length receipts: derived from the token signing
+  // key, so it survives restarts; sent to that server only, at its registration.
+  security::ReceiptKey ReceiptKeyOf(const std::string& server_id) const;
   // Verifies the tokens this master signs; chunkservers get it at registration.
   const security::TokenPublicKey& token_public_key() const { return token_key_.public_key; }
 

@@ -38,19 +38,18 @@ absl::Status Master::LoadTokenKey() {
   return store_->Write(batch);
 }
 
-std::string Master::SignChunkToken(const std::string& project, uint64_t chunk_id,
-                                   uint64_t version, security::ChunkMode mode,
-                                   const std::string& client_ip, int64_t* expires_unix_ms) const {
-  security::ChunkToken t{.project = project,
-                         .chunk_id = chunk_id,
-                         .version = version,
-                         .mode = mode,
-                         .expires_unix_ms =
-                             NowMs() + absl::ToInt64Milliseconds(options_.token_lifetime),
-                         .client_address = client_ip};
+std::string Master::SignChunkToken(security::ChunkToken t, int64_t* expires_unix_ms) const {
+  t.expires_unix_ms = NowMs() + absl::ToInt64Milliseconds(options_.token_lifetime);
   if (expires_unix_ms != nullptr) *expires_unix_ms = t.expires_unix_ms;
   absl::StatusOr<std::string> wire = security::SignToken(t, token_key_);
   return wire.ok() ? *wire : std::string();  // out of bounds (never for a valid chunk): none
+}
+
+security::ReceiptKey Master::ReceiptKeyOf(const std::string& server_id) const {
+  return security::DeriveReceiptKey(
+      absl::string_view(reinterpret_cast<const char*>(token_key_.secret_key.data()),
+                        token_key_.secret_key.size()),
+      server_id);
 }
 
 std::optional<PrincipalView> Master::Principal(const std::string& user) {

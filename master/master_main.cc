@@ -20,6 +20,7 @@
 #include "master/replication_scheduler.h"
 #include "security/credentials.h"
 #include "security/master_key.h"
+#include "security/tls.h"
 
 int main(int argc, char** argv) {
   ternion::BlockTerminationSignals();
@@ -98,6 +99,12 @@ int main(int argc, char** argv) {
                  "On a cluster without users: create the cluster admin `admin` and write its "
                  "AccessKey to this new profile file (mode 0600; an existing file is refused)")
       ->take_last();
+  ternion::security::TlsFiles tls_files;
+  bool insecure = false;
+  app.add_option("--tls-ca", tls_files.ca, "The cluster's CA certificate (PEM)");
+  app.add_option("--tls-cert", tls_files.cert, "This master's certificate (`ternion certs init`)");
+  app.add_option("--tls-key", tls_files.key, "This master's private key");
+  app.add_flag("--insecure", insecure, "Plaintext gRPC instead of TLS (test clusters only)");
   std::string failpoints;
   app.add_option("--failpoints", failpoints,
                  "Fault injection for tests: NAME=crash|eio|enospc[*N|@N],... (docs/operations.md)");
@@ -129,6 +136,12 @@ int main(int argc, char** argv) {
     }
     std::printf("formatted cluster %s in %s\n", id->c_str(), metadata_dir.c_str());
     return 0;
+  }
+  absl::StatusOr<ternion::security::TlsConfig> tls =
+      ternion::security::DaemonTlsConfig(tls_files, insecure);
+  if (!tls.ok()) {
+    TLOG(ERROR) << tls.status();
+    return 1;
   }
   options.dead_after = absl::Seconds(dead_after_s);
   options.token_lifetime = absl::Seconds(token_lifetime_s);
@@ -183,11 +196,10 @@ int main(int argc, char** argv) {
     TLOG(ERROR) << "cannot open metadata: " << master.status();
     return 1;
   }
-  ternion::master::MasterService service(master->get());
+  ternion::master::MasterService service(master->get(), /*authenticate_daemons=*/!tls->insecure());
   grpc::ServerBuilder builder;
   int bound_port = 0;
-  builder.AddListeningPort(absl::StrCat(host, ":", port), grpc::InsecureServerCredentials(),
-                           &bound_port);
+  builder.AddListeningPort(absl::StrCat(host, ":", port), tls->ServerCredentials(), &bound_port);
   builder.RegisterService(&service);
   ternion::master::ConfigureMasterServer(builder);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
@@ -210,9 +222,14 @@ int main(int argc, char** argv) {
     }
     absl::Status s = admin.status();
     if (s.ok() && admin->has_value()) {
+      std::error_code ec;
       s = ternion::security::WriteProfile(
           bootstrap_credentials,
-          {.key_id = (*admin)->key.id, .secret = (*admin)->secret, .master = bound_address});
+          {.key_id = (*admin)->key.id,
+           .secret = (*admin)->secret,
+           .master = bound_address,
+           .ca = insecure ? "" : std::filesystem::absolute(tls_files.ca, ec).string(),
+           .insecure = insecure});
       if (s.ok()) s = (*master)->WaitDurable();
       if (s.ok()) {
         TLOG(INFO) << "bootstrap: cluster admin `admin` created; its AccessKey is in "
@@ -236,7 +253,7 @@ int main(int argc, char** argv) {
     }
     metrics = std::move(*started);
   }
-  ternion::master::ReplicationScheduler scheduler(m, {});
+  ternion::master::ReplicationScheduler scheduler(m, {.tls = *tls});
   // /metrics reads the latest chunk counts; this thread walks the chunk map for them, every
   // --status-interval, and at least 20 times a walk's own time apart, so on a large map the
   // walks take at most a twentieth of a core.

@@ -11,14 +11,11 @@
 #include "common/rpc_status.h"
 #include "common/status_macros.h"
 #include "security/request_fields.h"
+#include "security/tls.h"
 
 namespace ternion::master {
 namespace {
 
-// A chunkserver's call (registration, heartbeats, reports). Its answer waits until every
-// metadata change made so far is durable: those it made, and those it may have seen (see
-// Master::WaitDurable). Chunkservers do not sign requests: daemon identity (mutual TLS) is what
-// will admit them.
 // Bounds on every request (security::CheckRequestBounds): no string or bytes field beyond 4 KiB
 // anywhere; lists of at most 10,000 entries in a client's call, and of at most 4 M in a
 // chunkserver's (a full replica report; the 16 MiB message limit binds first).
@@ -26,31 +23,17 @@ constexpr size_t kMaxFieldBytes = 4096;
 constexpr size_t kMaxClientListItems = 10'000;
 constexpr size_t kMaxDaemonListItems = 4'000'000;
 
-template <typename Fn>
-grpc::Status ServeDaemon(Master* master, const char* method,
-                         const google::protobuf::Message& request, Fn fn) {
-  RpcScope rpc("master", method);
-  if (absl::Status s =
-          security::CheckRequestBounds(request, kMaxFieldBytes, kMaxDaemonListItems);
-      !s.ok()) {
-    return rpc.Done(ToGrpcStatus(s));
-  }
-  absl::Status s = fn();
-  if (absl::Status durable = master->WaitDurable(); !durable.ok()) s = durable;
-  return rpc.Done(ToGrpcStatus(s));
-}
-
 constexpr Requirement kAnyUser{.scope = Requirement::Scope::kAuthenticated};
 constexpr Requirement kClusterAdmin{.scope = Requirement::Scope::kCluster};
 constexpr Requirement InProject(Action a) {
   return {.scope = Requirement::Scope::kProject, .action = a};
 }
 
-void CountAuthFailure(security::AuthFailure f) {
+void CountAuthFailure(const char* cause) {
   MetricsRegistry::Default()
       .GetCounter("ternion_master_auth_failures_total",
                   "Client calls refused by request authentication, by cause",
-                  {{"cause", security::AuthFailureName(f)}})
+                  {{"cause", cause}})
       ->Increment();
 }
 
@@ -85,7 +68,7 @@ absl::StatusOr<std::optional<security::RequestSignature>> RequestSignatureOf(
   security::RequestSignature out;
   if (!ts.has_value() || !nonce.has_value() || !sig.has_value() ||
       !absl::SimpleAtoi(*ts, &out.timestamp_ms)) {
-    CountAuthFailure(security::AuthFailure::kMalformed);
+    CountAuthFailure(security::AuthFailureName(security::AuthFailure::kMalformed));
     return absl::UnauthenticatedError(
         "malformed request signature (key id, timestamp, nonce and signature headers needed)");
   }
@@ -155,10 +138,42 @@ void ToWire(const ternion::v1::ProjectRecord& p, ternion::v1::ProjectEntry* w) {
 using namespace ternion::v1;  // NOLINT: the adapter names every message type
 namespace v1 = ternion::v1;
 
-MasterService::MasterService(Master* master, const Clock* clock)
+MasterService::MasterService(Master* master, bool authenticate_daemons, const Clock* clock)
     : master_(master),
+      authenticate_daemons_(authenticate_daemons),
       verifier_([master](const std::string& id) { return master->access().FindKey(id); },
                 clock) {}
+
+// A chunkserver's call (registration, heartbeats, reports). Chunkservers do not sign requests:
+// their certificate admits them. The answer waits until every metadata change made so far is
+// durable: those it made, and those it may have seen (see Master::WaitDurable).
+template <typename Fn>
+grpc::Status MasterService::ServeDaemon(const grpc::ServerContext& ctx, const char* method,
+                                        const google::protobuf::Message& request,
+                                        const std::string& server_id, Fn fn) {
+  RpcScope rpc("master", method);
+  if (authenticate_daemons_) {
+    std::optional<security::PeerCertificate> peer = security::PeerCertificateOf(ctx);
+    if (!peer.has_value() || !peer->Names(security::kChunkserverTlsName) ||
+        peer->common_name != server_id) {
+      CountAuthFailure("not_chunkserver");
+      return rpc.Done(grpc::Status(
+          grpc::StatusCode::UNAUTHENTICATED,
+          peer.has_value() && peer->Names(security::kChunkserverTlsName)
+              ? absl::StrCat("the certificate is chunkserver ", peer->common_name, "'s, not ",
+                             server_id, "'s")
+              : "chunkserver calls need a chunkserver certificate of this cluster"));
+    }
+  }
+  if (absl::Status s =
+          security::CheckRequestBounds(request, kMaxFieldBytes, kMaxDaemonListItems);
+      !s.ok()) {
+    return rpc.Done(ToGrpcStatus(s));
+  }
+  absl::Status s = fn();
+  if (absl::Status durable = master_->WaitDurable(); !durable.ok()) s = durable;
+  return rpc.Done(ToGrpcStatus(s));
+}
 
 absl::Status MasterService::Deny(const Decision& d, Action action) {
   MetricsRegistry::Default()
@@ -182,7 +197,7 @@ absl::StatusOr<PrincipalView> MasterService::Admit(grpc::ServerContext* ctx, con
     security::AuthFailure cause = security::AuthFailure::kMalformed;
     user = verifier_.Verify(*sig, absl::StrCat("/ternion.v1.MasterService/", method), project,
                             security::RequestPayload(request), &cause);
-    if (!user.ok()) CountAuthFailure(cause);
+    if (!user.ok()) CountAuthFailure(security::AuthFailureName(cause));
   }
   if (!user.ok()) {
     TLOG(WARNING) << "auth: " << method << " from " << ctx->peer()
@@ -201,11 +216,19 @@ absl::StatusOr<PrincipalView> MasterService::Admit(grpc::ServerContext* ctx, con
 
 void MasterService::GrantToken(const grpc::ServerContext& ctx, const std::string& project,
                                security::ChunkMode mode, ChunkInfo* chunk) const {
-  const std::string ip =
-      mode == security::ChunkMode::kReplicate ? "" : security::PeerIp(ctx.peer());
+  security::ChunkToken t{.project = project,
+                         .chunk_id = chunk->chunk_id(),
+                         .version = chunk->version(),
+                         .mode = mode};
+  if (mode == security::ChunkMode::kReplicate) {
+    // Write recovery: the new replicas copy from the chunk's replicas, which every server may
+    // need to read, whoever asked.
+    for (const auto& r : chunk->replicas()) t.copy_sources.push_back(r.address());
+  } else {
+    t.client_address = security::PeerIp(ctx.peer());
+  }
   int64_t expires = 0;
-  chunk->set_token(
-      master_->SignChunkToken(project, chunk->chunk_id(), chunk->version(), mode, ip, &expires));
+  chunk->set_token(master_->SignChunkToken(std::move(t), &expires));
   chunk->set_token_expires_unix_ms(expires);
 }
 
@@ -226,26 +249,27 @@ grpc::Status MasterService::Serve(grpc::ServerContext* ctx, const char* method,
   return rpc.Done(ToGrpcStatus(s));
 }
 
-grpc::Status MasterService::RegisterChunkServer(grpc::ServerContext*,
+grpc::Status MasterService::RegisterChunkServer(grpc::ServerContext* ctx,
                                                 const RegisterChunkServerRequest* req,
                                                 RegisterChunkServerResponse* resp) {
-  return ServeDaemon(master_, "RegisterChunkServer", *req, [&] {
+  return ServeDaemon(*ctx, "RegisterChunkServer", *req, req->server_id(), [&] {
     return Store(master_->RegisterChunkServer(*req),
                  [&](RegisterChunkServerResponse r) { *resp = std::move(r); });
   });
 }
 
-grpc::Status MasterService::Heartbeat(grpc::ServerContext*, const HeartbeatRequest* req,
+grpc::Status MasterService::Heartbeat(grpc::ServerContext* ctx, const HeartbeatRequest* req,
                                       HeartbeatResponse* resp) {
-  return ServeDaemon(master_, "Heartbeat", *req, [&] {
+  return ServeDaemon(*ctx, "Heartbeat", *req, req->server_id(), [&] {
     *resp = master_->Heartbeat(*req);
     return absl::OkStatus();
   });
 }
 
-grpc::Status MasterService::ReportReplicas(grpc::ServerContext*, const ReportReplicasRequest* req,
+grpc::Status MasterService::ReportReplicas(grpc::ServerContext* ctx,
+                                           const ReportReplicasRequest* req,
                                            ReportReplicasResponse* resp) {
-  return ServeDaemon(master_, "ReportReplicas", *req, [&] {
+  return ServeDaemon(*ctx, "ReportReplicas", *req, req->server_id(), [&] {
     *resp = master_->ReportReplicas(*req);
     return absl::OkStatus();
   });
@@ -315,7 +339,14 @@ grpc::Status MasterService::AllocateChunk(grpc::ServerContext* ctx, const Alloca
 grpc::Status MasterService::CommitLength(grpc::ServerContext* ctx, const CommitLengthRequest* req,
                                          CommitLengthResponse* resp) {
   return Serve(ctx, "CommitLength", *req, InProject(Action::kWrite), [&] {
-    return Store(master_->CommitLength(FromWire(req->lease()), req->length()),
+    std::vector<security::LengthReceipt> receipts;
+    for (const auto& r : req->receipts()) {
+      receipts.push_back({.server_id = r.server_id(),
+                          .chunk_id = r.chunk_id(),
+                          .length = r.length(),
+                          .mac = r.mac()});
+    }
+    return Store(master_->CommitLength(FromWire(req->lease()), req->length(), receipts),
                  [&](uint64_t n) { resp->set_length(n); });
   });
 }

@@ -28,7 +28,10 @@ absl::StatusOr<std::optional<security::RequestSignature>> RequestSignatureOf(
 class MasterService final : public ternion::v1::MasterService::Service {
  public:
   // `master` outlives the service; `clock` (default: the real one) judges signature timestamps.
-  explicit MasterService(Master* master, const Clock* clock = Clock::Real());
+  // With `authenticate_daemons` (a TLS server) registration, heartbeats and replica reports are
+  // accepted only from a peer whose verified certificate is a chunkserver's naming the server id
+  // of the request (security/tls.h); without it (--insecure) from anyone.
+  MasterService(Master* master, bool authenticate_daemons, const Clock* clock = Clock::Real());
 
   grpc::Status RegisterChunkServer(grpc::ServerContext*,
                                    const ternion::v1::RegisterChunkServerRequest*,
@@ -137,7 +140,15 @@ class MasterService final : public ternion::v1::MasterService::Service {
   grpc::Status Serve(grpc::ServerContext* ctx, const char* method,
                      const google::protobuf::Message& request, const Requirement& need, Fn fn);
 
+  // Runs one chunkserver call: its peer's certificate, bounds, then `fn`, then the wait for
+  // durability.
+  template <typename Fn>
+  grpc::Status ServeDaemon(const grpc::ServerContext& ctx, const char* method,
+                           const google::protobuf::Message& request, const std::string& server_id,
+                           Fn fn);
+
   Master* const master_;
+  const bool authenticate_daemons_;
   security::RequestVerifier verifier_;
 };
 

@@ -77,10 +77,13 @@ void ReplicationScheduler::StartCopy(ReplicaMove move,
   call->copy.set_chunk_size(m.chunk_size);
   call->copy.set_length(m.length);
   call->copy.set_source_address(m.source_address);
-  // A replicate token lets the target create the replica and read the source (any address:
-  // the source sees the target, not the master).
-  call->copy.set_token(master_->SignChunkToken(m.project, m.chunk_id, m.version,
-                                               security::ChunkMode::kReplicate, "", nullptr));
+  // A replicate token lets the target create the replica and read exactly this source (any
+  // client address: the source sees the target, not the master).
+  call->copy.set_token(master_->SignChunkToken({.project = m.project,
+                                                .chunk_id = m.chunk_id,
+                                                .version = m.version,
+                                                .mode = security::ChunkMode::kReplicate,
+                                                .copy_sources = {m.source_address}}));
   call->copy.set_max_bytes_per_s(limits.bandwidth_bytes_per_s());
   // Generous: the chunk at its share of the target's bandwidth cap, or at 1 MiB/s, plus a
   // margin; a dead target fails much sooner.
@@ -117,8 +120,10 @@ void ReplicationScheduler::DropReplica(const std::string& address, const Replica
   auto* call = new CopyCall;
   call->drop.set_chunk_id(m.chunk_id);
   call->drop.set_version(m.version);
-  call->drop.set_token(master_->SignChunkToken(m.project, m.chunk_id, m.version,
-                                               security::ChunkMode::kDelete, "", nullptr));
+  call->drop.set_token(master_->SignChunkToken({.project = m.project,
+                                                .chunk_id = m.chunk_id,
+                                                .version = m.version,
+                                                .mode = security::ChunkMode::kDelete}));
   call->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   {
     absl::MutexLock lock(&mu_);
@@ -142,7 +147,7 @@ ternion::v1::ChunkServerService::Stub* ReplicationScheduler::StubFor(const std::
   auto& stub = stubs_[address];
   if (stub == nullptr) {
     stub = ternion::v1::ChunkServerService::NewStub(
-        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+        options_.tls.NewChannel(address, security::kChunkserverTlsName));
   }
   return stub.get();
 }

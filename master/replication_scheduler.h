@@ -21,6 +21,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "master/master.h"
+#include "security/tls.h"
 #include "ternion/v1/chunkserver.grpc.pb.h"
 
 namespace ternion::master {
@@ -28,6 +29,8 @@ namespace ternion::master {
 struct ReplicationSchedulerOptions {
   // How often the thread asks for moves when no copy has finished (each ask also plans a slice).
   absl::Duration idle_poll = absl::Milliseconds(250);
+  // How the master reaches chunkservers (its own certificate, under TLS).
+  security::TlsConfig tls = security::TlsConfig::Insecure();
 };
 
 class ReplicationScheduler {

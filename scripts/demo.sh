@@ -56,4 +56,11 @@ if "$BIN/ternion" --profile "$DIR/visitor.profile" cat demo/sample.bin > /dev/nu
   exit 1
 fi
 echo "(refused, as it must be)"
+echo
+echo "== transport: TLS with the cluster's own CA ($DIR/tls); a plaintext client is refused"
+if "$BIN/ternion" --insecure whoami > /dev/null 2>&1; then
+  echo "a plaintext client reached the master: TLS is broken" >&2
+  exit 1
+fi
+echo "(refused, as it must be)"
 echo "== stopping the cluster"

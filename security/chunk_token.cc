@@ -9,7 +9,7 @@
 namespace ternion::security {
 namespace {
 
-constexpr absl::string_view kMagic = "TCT1";
+constexpr absl::string_view kMagic = "TCT2";
 
 void InitSodium() {
   static const bool ok = sodium_init() >= 0;
@@ -81,8 +81,12 @@ absl::StatusOr<TokenSigningKey> TokenSigningKey::FromSecretKey(absl::string_view
 }
 
 absl::StatusOr<std::string> SignToken(const ChunkToken& t, const TokenSigningKey& key) {
+  bool sources_fit = t.copy_sources.size() <= kMaxTokenSources;
+  for (const std::string& source : t.copy_sources) {
+    sources_fit &= source.size() <= kMaxTokenSourceBytes;
+  }
   if (t.project.empty() || t.project.size() > kMaxTokenProjectBytes ||
-      t.client_address.size() > kMaxTokenAddressBytes) {
+      t.client_address.size() > kMaxTokenAddressBytes || !sources_fit) {
     return absl::InvalidArgumentError("chunk token field out of bounds");
   }
   InitSodium();
@@ -95,6 +99,11 @@ absl::StatusOr<std::string> SignToken(const ChunkToken& t, const TokenSigningKey
   out += t.project;
   out.push_back(static_cast<char>(t.client_address.size()));
   out += t.client_address;
+  out.push_back(static_cast<char>(t.copy_sources.size()));
+  for (const std::string& source : t.copy_sources) {
+    out.push_back(static_cast<char>(source.size()));
+    out += source;
+  }
   unsigned char sig[crypto_sign_BYTES];
   crypto_sign_detached(sig, nullptr, reinterpret_cast<const unsigned char*>(out.data()),
                        out.size(), key.secret_key.data());
@@ -119,13 +128,16 @@ absl::StatusOr<ChunkToken> VerifyToken(absl::string_view wire, const TokenPublic
   }
   ChunkToken t;
   Reader r(body.substr(kMagic.size()));
-  uint8_t mode;
+  uint8_t mode, sources;
   uint64_t expires;
-  if (!r.U8(&mode) || mode < 1 || mode > 4 || !r.U64(&t.chunk_id) || !r.U64(&t.version) ||
-      !r.U64(&expires) || !r.Bytes(kMaxTokenProjectBytes, &t.project) ||
-      !r.Bytes(kMaxTokenAddressBytes, &t.client_address) || r.left() != 0) {
-    return absl::UnauthenticatedError("malformed chunk token");
+  bool ok = r.U8(&mode) && mode >= 1 && mode <= 4 && r.U64(&t.chunk_id) && r.U64(&t.version) &&
+            r.U64(&expires) && r.Bytes(kMaxTokenProjectBytes, &t.project) &&
+            r.Bytes(kMaxTokenAddressBytes, &t.client_address) && r.U8(&sources) &&
+            sources <= kMaxTokenSources;
+  for (uint8_t i = 0; ok && i < sources; ++i) {
+    ok = r.Bytes(kMaxTokenSourceBytes, &t.copy_sources.emplace_back());
   }
+  if (!ok || r.left() != 0) return absl::UnauthenticatedError("malformed chunk token");
   t.mode = static_cast<ChunkMode>(mode);
   t.expires_unix_ms = static_cast<int64_t>(expires);
   if (now_ms >= t.expires_unix_ms) {
@@ -155,6 +167,14 @@ absl::Status TokenAllows(const ChunkToken& t, uint64_t chunk_id, uint64_t versio
         absl::StrCat("the chunk token was issued to ", t.client_address, ", not ", peer_ip));
   }
   return absl::OkStatus();
+}
+
+absl::Status TokenAllowsCopyFrom(const ChunkToken& t, absl::string_view source) {
+  for (const std::string& named : t.copy_sources) {
+    if (named == source) return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(
+      absl::StrCat("the chunk token does not name ", source, " as a source to copy from"));
 }
 
 std::string PeerIp(absl::string_view grpc_peer) {

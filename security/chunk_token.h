@@ -8,13 +8,17 @@
 // the library still cannot touch another project's chunks (HDFS's block tokens, signed rather
 // than MACed so a chunkserver cannot mint one).
 //
-// Wire form (little-endian): "TCT1" | mode u8 | chunk id u64 | version u64 | expiry ms i64 |
-// project length u8 | project | address length u8 | address | Ed25519 signature (64 bytes) over
-// everything before it.
+// A replicate token also names the servers a copy may read from (CopyChunk's source must be one
+// of them: registered servers the master chose, never an address the caller picked).
+//
+// Wire form (little-endian): "TCT2" | mode u8 | chunk id u64 | version u64 | expiry ms i64 |
+// project length u8 | project | address length u8 | address | source count u8 | per source:
+// length u8 | host:port | Ed25519 signature (64 bytes) over everything before it.
 
 #include <array>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -32,12 +36,16 @@ struct ChunkToken {
   ChunkMode mode = ChunkMode::kRead;
   int64_t expires_unix_ms = 0;
   std::string client_address;  // the IP the master saw the client at; empty: any
+  std::vector<std::string> copy_sources;  // replicate: the servers (host:port) a copy may read
 };
 
 inline constexpr size_t kMaxTokenProjectBytes = 64;
 inline constexpr size_t kMaxTokenAddressBytes = 45;  // an IPv6 address in text
-inline constexpr size_t kMaxTokenBytes =
-    4 + 1 + 8 + 8 + 8 + 1 + kMaxTokenProjectBytes + 1 + kMaxTokenAddressBytes + 64;
+inline constexpr size_t kMaxTokenSources = 8;
+inline constexpr size_t kMaxTokenSourceBytes = 255;
+inline constexpr size_t kMaxTokenBytes = 4 + 1 + 8 + 8 + 8 + 1 + kMaxTokenProjectBytes + 1 +
+                                         kMaxTokenAddressBytes + 1 +
+                                         kMaxTokenSources * (1 + kMaxTokenSourceBytes) + 64;
 
 // The master's token key pair.
 struct TokenSigningKey {
@@ -63,6 +71,10 @@ absl::StatusOr<ChunkToken> VerifyToken(absl::string_view wire, const TokenPublic
 // PERMISSION_DENIED naming the mismatch.
 absl::Status TokenAllows(const ChunkToken& token, uint64_t chunk_id, uint64_t version,
                          ChunkMode mode, absl::string_view peer_ip);
+
+// Whether a verified replicate token lets a copy read from `source` (host:port).
+// PERMISSION_DENIED naming the source otherwise.
+absl::Status TokenAllowsCopyFrom(const ChunkToken& token, absl::string_view source);
 
 // The IP address in a gRPC peer string ("ipv4:127.0.0.1:5000" -> "127.0.0.1", "ipv6:[::1]:5000"
 // -> "::1").

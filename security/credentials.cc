@@ -17,6 +17,8 @@ std::string FormatProfile(const Credentials& c) {
                                  "access_key_id = ", c.key_id, "\n",
                                  "access_key_secret = ", c.secret, "\n");
   if (!c.master.empty()) absl::StrAppend(&out, "master = ", c.master, "\n");
+  if (!c.ca.empty()) absl::StrAppend(&out, "ca = ", c.ca, "\n");
+  if (c.insecure) absl::StrAppend(&out, "insecure = true\n");
   return out;
 }
 
@@ -39,6 +41,13 @@ absl::StatusOr<Credentials> ParseProfile(absl::string_view text) {
       c.secret = std::move(value);
     } else if (name == "master") {
       c.master = std::move(value);
+    } else if (name == "ca") {
+      c.ca = std::move(value);
+    } else if (name == "insecure") {
+      if (value != "true" && value != "false") {
+        return absl::InvalidArgumentError(absl::StrCat("profile line ", n, ": insecure is true or false"));
+      }
+      c.insecure = value == "true";
     } else {
       return absl::InvalidArgumentError(
           absl::StrCat("profile line ", n, ": unknown name ", std::string(name)));
@@ -68,7 +77,9 @@ absl::Status WriteProfile(const std::string& path, const Credentials& c) {
   return WriteFileAtomically(path, FormatProfile(c), 0600);
 }
 
-absl::StatusOr<Credentials> FindCredentials(const std::string& profile_path) {
+namespace {
+
+absl::StatusOr<Credentials> FindKey(const std::string& profile_path) {
   if (!profile_path.empty()) return ReadProfile(profile_path);
   const char* id = std::getenv(kAccessKeyIdEnv);
   const char* secret = std::getenv(kAccessKeySecretEnv);
@@ -86,6 +97,18 @@ absl::StatusOr<Credentials> FindCredentials(const std::string& profile_path) {
     if (::stat(path.c_str(), &st) == 0) return ReadProfile(path);
   }
   return Credentials{};
+}
+
+}  // namespace
+
+absl::StatusOr<Credentials> FindCredentials(const std::string& profile_path) {
+  absl::StatusOr<Credentials> c = FindKey(profile_path);
+  if (!c.ok()) return c;
+  if (const char* ca = std::getenv(kCaEnv); c->ca.empty() && ca != nullptr) c->ca = ca;
+  if (const char* insecure = std::getenv(kInsecureEnv); insecure != nullptr) {
+    c->insecure |= std::string(insecure) == "1";
+  }
+  return c;
 }
 
 }  // namespace ternion::security

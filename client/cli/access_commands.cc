@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "security/certificates.h"
 
 namespace ternion::cli {
 namespace {
@@ -53,12 +54,16 @@ int PrintUser(const Globals& g, const ternion::v1::UserInfo& u) {
 }
 
 // Shows a new key, the only time its secret is shown; with `out`, writes it to that profile
-// file (0600) instead of the terminal.
+// file (0600) instead of the terminal, with the master and transport the caller uses.
 int ShowNewKey(const Globals& g, const ternion::v1::NewAccessKey& k, const std::string& out) {
   if (!out.empty()) {
     absl::StatusOr<security::Credentials> me = CallerCredentials(g);
-    security::Credentials c{.key_id = k.key().id(), .secret = k.secret(),
-                            .master = me.ok() ? me->master : ""};
+    security::Credentials c{.key_id = k.key().id(), .secret = k.secret()};
+    if (me.ok()) {
+      c.master = me->master;
+      c.ca = me->ca;
+      c.insecure = me->insecure;
+    }
     if (absl::Status s = security::WriteProfile(out, c); !s.ok()) return Fail(s);
     std::cout << "access key " << k.key().id() << " for " << k.key().user() << " written to "
               << out << " (mode 0600)\n";
@@ -338,6 +343,54 @@ void AddAccessCommands(CLI::App& app, const Globals& g, int* rc) {
                                      Time(k.created_unix_ms()), KeyState(k));
       }
     }
+    *rc = 0;
+  });
+
+  // Certificates are made offline, by whoever keeps the CA key: no master call.
+  static std::string dir;
+  static std::vector<std::string> hosts;
+  auto* certs = app.add_subcommand("certs", "The cluster's CA and TLS certificates (offline)");
+  certs->require_subcommand(1);
+  auto* init = certs->add_subcommand(
+      "init", "Make a CA, the master's certificate, and chunkserver certificates in DIR");
+  init->add_option("dir", dir, "Directory for ca.crt, ca.key, master.crt, master.key")->required();
+  init->add_option("--host", hosts,
+                   "A DNS name or IP address the certificates also carry (repeatable; default "
+                   "127.0.0.1, ::1, localhost)");
+  static std::vector<std::string> chunkservers;
+  init->add_option("--chunkserver", chunkservers,
+                   "Also issue a certificate for this chunkserver id (repeatable)");
+  init->callback([rc] {
+    const std::vector<std::string> names =
+        hosts.empty() ? std::vector<std::string>{"127.0.0.1", "::1", "localhost"} : hosts;
+    const security::CertificateDir d{dir};
+    absl::Status s = d.Init(names);
+    for (const std::string& id : chunkservers) {
+      if (s.ok()) s = d.IssueChunkserver(id, names);
+    }
+    if (!s.ok()) {
+      *rc = Fail(s);
+      return;
+    }
+    std::cout << "CA, master" << (chunkservers.empty() ? "" : " and chunkserver")
+              << " certificates in " << dir << "; keep ca.key offline\n";
+    *rc = 0;
+  });
+  static std::string server_id;
+  auto* issue = certs->add_subcommand(
+      "chunkserver", "Issue a chunkserver's certificate (its common name is the server id)");
+  issue->add_option("dir", dir, "The directory `certs init` made")->required();
+  issue->add_option("id", server_id, "The chunkserver's id: 1-64 of [A-Za-z0-9._-]")->required();
+  issue->add_option("--host", hosts, "A DNS name or IP address it also carries (repeatable)");
+  issue->callback([rc] {
+    const std::vector<std::string> names =
+        hosts.empty() ? std::vector<std::string>{"127.0.0.1", "::1", "localhost"} : hosts;
+    const security::CertificateDir d{dir};
+    if (absl::Status s = d.IssueChunkserver(server_id, names); !s.ok()) {
+      *rc = Fail(s);
+      return;
+    }
+    std::cout << d.cert(server_id) << " and " << d.key(server_id) << " issued\n";
     *rc = 0;
   });
 }

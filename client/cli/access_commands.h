@@ -2,6 +2,7 @@
 
 // `ternion whoami`, `ternion user ...` and `ternion key ...`: users and their AccessKeys
 // (docs/security.md). Users are managed by cluster admins; a user manages their own keys.
+// `ternion certs ...`: the cluster's CA and certificates, made offline.
 
 #include <CLI/CLI.hpp>
 

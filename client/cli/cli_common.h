@@ -21,6 +21,8 @@ namespace ternion::cli {
 struct Globals {
   std::string master;   // --master or TERNION_MASTER; else the profile's
   std::string profile;  // --profile; else see security::FindCredentials
+  std::string ca;       // --ca: the cluster's CA certificate; else the profile's, TERNION_CA
+  bool insecure = false;  // --insecure: plaintext (else the profile's, TERNION_INSECURE=1)
   bool json = false;
 };
 
@@ -30,6 +32,8 @@ inline absl::StatusOr<security::Credentials> CallerCredentials(const Globals& g)
   absl::StatusOr<security::Credentials> c = security::FindCredentials(g.profile);
   if (!c.ok()) return c.status();
   if (!g.master.empty()) c->master = g.master;
+  if (!g.ca.empty()) c->ca = g.ca;
+  c->insecure |= g.insecure;
   if (c->master.empty()) {
     return absl::InvalidArgumentError(
         "no master address (--master, TERNION_MASTER, or a profile naming one)");
@@ -41,12 +45,18 @@ inline absl::StatusOr<security::Credentials> CallerCredentials(const Globals& g)
 inline absl::StatusOr<std::shared_ptr<grpc::Channel>> MasterChannel(const Globals& g) {
   absl::StatusOr<security::Credentials> c = CallerCredentials(g);
   if (!c.ok()) return c.status();
-  return NewMasterChannel(c->master, *c);
+  absl::StatusOr<security::TlsConfig> tls = security::ClientTlsConfig(*c);
+  if (!tls.ok()) return tls.status();
+  return NewMasterChannel(c->master, *c, *tls);
 }
 
 // Prints the error for the user and returns the process exit code.
 inline int Fail(const absl::Status& s) {
   std::cerr << "ternion: " << s.message() << " (" << absl::StatusCodeToString(s.code()) << ")\n";
+  if (s.code() == absl::StatusCode::kUnavailable) {
+    std::cerr << "  (is the server up, and does the transport match: --ca for a TLS cluster, "
+                 "--insecure for a plaintext one?)\n";
+  }
   return 1;
 }
 

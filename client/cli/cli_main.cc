@@ -111,6 +111,8 @@ absl::StatusOr<std::unique_ptr<ternion::Client>> Connect(const Globals& g) {
   options.master_address = creds->master;
   options.access_key_id = creds->key_id;
   options.access_key_secret = creds->secret;
+  options.ca_file = creds->ca;
+  options.insecure = creds->insecure;
   if (const char* rack = std::getenv("TERNION_RACK")) options.rack = rack;
   return ternion::Client::Connect(options);
 }
@@ -402,6 +404,11 @@ int main(int argc, char** argv) {
   app.add_option("--profile", g.profile,
                  "Credentials profile file (else TERNION_ACCESS_KEY_ID/_SECRET, TERNION_PROFILE, "
                  "~/.ternion/profile)");
+  app.add_option("--ca", g.ca,
+                 "The cluster's CA certificate (else the profile's `ca`, TERNION_CA)");
+  app.add_flag("--insecure", g.insecure,
+               "Plaintext, for a cluster started with --insecure (else the profile's "
+               "`insecure`, TERNION_INSECURE=1)");
   app.add_flag("--json", g.json, "Machine-readable output for read-only commands");
 
   std::string local, target, owner;
@@ -517,6 +524,7 @@ int main(int argc, char** argv) {
                  "Seconds between the master's scans for replicas to move");
   up->add_option("--disk-capacity-mib", lopts.disk_capacity_mib,
                  "Capacity each chunkserver disk reports, counting only its replicas as used");
+  up->add_flag("--insecure", lopts.insecure, "Plaintext instead of TLS");
   up->callback([&] { rc = LocalUp(lopts); });
   auto* down = localcmd->add_subcommand("down", "Stop the cluster started in --dir");
   down->add_option("--dir", lopts.dir, "Directory given to `local up`")->required();

@@ -16,6 +16,7 @@
 #include "common/file_util.h"
 #include "common/rpc_status.h"
 #include "common/status_macros.h"
+#include "security/certificates.h"
 #include "security/master_key.h"
 #include "ternion/v1/master.grpc.pb.h"
 
@@ -151,10 +152,50 @@ absl::Status Launch(const std::string& dir, LocalProcess* p) {
   return absl::OkStatus();
 }
 
+// Reads the admin's profile of `c` and the transport it names.
+absl::Status LoadAdmin(LocalCluster* c) {
+  ASSIGN_OR_RETURN(c->admin, security::ReadProfile(c->profile));
+  ASSIGN_OR_RETURN(c->tls, security::ClientTlsConfig(c->admin));
+  return absl::OkStatus();
+}
+
+// The cluster's certificates in DIR/tls: made with the cluster, one per chunkserver as it is
+// first started; kept for later starts.
+absl::Status EnsureCertificates(const security::CertificateDir& certs,
+                                const std::vector<std::string>& chunkservers) {
+  const std::vector<std::string> hosts = {"127.0.0.1", "::1", "localhost"};
+  if (::access(certs.key("ca").c_str(), F_OK) != 0) RETURN_IF_ERROR(certs.Init(hosts));
+  for (const std::string& name : chunkservers) {
+    if (::access(certs.cert(name).c_str(), F_OK) != 0) {
+      RETURN_IF_ERROR(certs.IssueChunkserver(name, hosts));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string ChunkserverName(int rack, int i) { return absl::StrCat("cs-rack", rack + 1, "-", i); }
+
+// The transport flags of daemon `name`.
+std::vector<std::string> TlsFlags(const security::CertificateDir& certs, bool insecure,
+                                  const std::string& name) {
+  if (insecure) return {"--insecure"};
+  return {"--tls-ca", certs.ca_cert(), "--tls-cert", certs.cert(name), "--tls-key",
+          certs.key(name)};
+}
+
 }  // namespace
 
+std::shared_ptr<grpc::Channel> AdminMasterChannel(const LocalCluster& c) {
+  return NewMasterChannel(c.master_address, c.admin, c.tls);
+}
+
+std::shared_ptr<grpc::Channel> ChunkserverChannel(const LocalCluster& c,
+                                                  const std::string& address) {
+  return c.tls.NewChannel(address, security::kChunkserverTlsName);
+}
+
 absl::Status WaitForLiveServers(const LocalCluster& c, int live, double timeout_s) {
-  auto stub = ternion::v1::MasterService::NewStub(NewMasterChannel(c.master_address, c.admin));
+  auto stub = ternion::v1::MasterService::NewStub(AdminMasterChannel(c));
   absl::Time deadline = absl::Now() + absl::Seconds(timeout_s);
   uint64_t seen = 0;
   while (absl::Now() < deadline) {
@@ -198,6 +239,14 @@ absl::StatusOr<LocalCluster> StartLocalCluster(const LocalClusterOptions& option
   if (::access(master_key.c_str(), F_OK) != 0) {
     RETURN_IF_ERROR(security::MasterKey::CreateFile(master_key));
   }
+  const security::CertificateDir certs{c.dir + "/tls"};
+  if (!options.insecure) {
+    std::vector<std::string> names;
+    for (int r = 0; r < options.racks; ++r) {
+      for (int i = 0; i < options.per_rack; ++i) names.push_back(ChunkserverName(r, i));
+    }
+    RETURN_IF_ERROR(EnsureCertificates(certs, names));
+  }
 
   // A new cluster is formatted once; an existing one (local up again on the same DIR) keeps its
   // metadata and identity.
@@ -227,9 +276,12 @@ absl::StatusOr<LocalCluster> StartLocalCluster(const LocalClusterOptions& option
                  "--master-key-file", master_key,
                  "--bootstrap-credentials", c.profile,
                  "--ready-file", c.dir + "/run/master.ready"};
+  for (std::string& flag : TlsFlags(certs, options.insecure, "master")) {
+    master.argv.push_back(std::move(flag));
+  }
   absl::Status s = Launch(c.dir, &master);
   if (!s.ok()) return s;
-  ASSIGN_OR_RETURN(c.admin, security::ReadProfile(c.profile));
+  RETURN_IF_ERROR(LoadAdmin(&c));
   c.master_address = master.address;
   c.processes.push_back(master);
   RETURN_IF_ERROR(Save(c));
@@ -238,7 +290,7 @@ absl::StatusOr<LocalCluster> StartLocalCluster(const LocalClusterOptions& option
     (void)StopLocalCluster(c.dir);
     return st;
   };
-  auto stub = ternion::v1::MasterService::NewStub(NewMasterChannel(c.master_address, c.admin));
+  auto stub = ternion::v1::MasterService::NewStub(AdminMasterChannel(c));
   for (int r = 0; r < options.racks; ++r) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
@@ -254,7 +306,7 @@ absl::StatusOr<LocalCluster> StartLocalCluster(const LocalClusterOptions& option
       LocalProcess cs;
       cs.role = "chunkserver";
       cs.rack = absl::StrCat("rack", r + 1);
-      cs.name = absl::StrCat("cs-", cs.rack, "-", i);
+      cs.name = ChunkserverName(r, i);
       for (int d = 0; d < options.disks_per_server; ++d) {
         cs.data_dirs.push_back(absl::StrCat(c.dir, "/", cs.name, "/disk", d));
         RETURN_IF_ERROR(MakeDirs(cs.data_dirs.back()));
@@ -270,6 +322,9 @@ absl::StatusOr<LocalCluster> StartLocalCluster(const LocalClusterOptions& option
                  "--report-interval", absl::StrCat(options.report_s),
                  "--scrub-interval", absl::StrCat(options.scrub_interval_s),
                  "--ready-file", absl::StrCat(c.dir, "/run/", cs.name, ".ready")};
+      for (std::string& flag : TlsFlags(certs, options.insecure, cs.name)) {
+        cs.argv.push_back(std::move(flag));
+      }
       if (absl::Status st = Launch(c.dir, &cs); !st.ok()) return fail(st);
       c.processes.push_back(cs);
       RETURN_IF_ERROR(Save(c));
@@ -287,6 +342,8 @@ ClientOptions AdminClientOptions(const LocalCluster& c) {
   o.master_address = c.master_address;
   o.access_key_id = c.admin.key_id;
   o.access_key_secret = c.admin.secret;
+  o.ca_file = c.admin.ca;
+  o.insecure = c.admin.insecure;
   return o;
 }
 
@@ -300,9 +357,7 @@ absl::StatusOr<LocalCluster> LoadLocalCluster(const std::string& dir) {
   c.dir = dir;
   c.master_address = j.value("master", "");
   c.profile = dir + "/admin.profile";
-  if (absl::StatusOr<security::Credentials> admin = security::ReadProfile(c.profile); admin.ok()) {
-    c.admin = *std::move(admin);
-  }
+  (void)LoadAdmin(&c);  // a cluster that never finished starting has no admin yet
   for (const auto& p : j.value("processes", nlohmann::json::array())) {
     LocalProcess lp;
     lp.name = p.value("name", "");

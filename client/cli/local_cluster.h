@@ -6,8 +6,9 @@
 //
 // Layout of DIR: cluster.env (TERNION_MASTER=host:port, TERNION_PROFILE=DIR/admin.profile),
 // cluster.json (every process with its pid, role, rack, address and argv), master.key (the
-// master key, 0600), admin.profile (the cluster admin's AccessKey, 0600), master/ (metadata),
-// cs-<rack>-<n>/disk<k>/ (data), logs/*.log.
+// master key, 0600), admin.profile (the cluster admin's AccessKey, 0600), tls/ (the cluster's
+// CA and certificates, security/certificates.h; absent with `insecure`), master/ (metadata),
+// cs-<rack>-<n>/disk<k>/ (data), logs/*.log. Under TLS a chunkserver's id is its name.
 
 #include <string>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "security/credentials.h"
+#include "security/tls.h"
 #include "ternion/client.h"
 
 namespace ternion::local {
@@ -33,6 +35,7 @@ struct LocalClusterOptions {
   double scrub_interval_s = 86400; // chunkservers' --scrub-interval
   uint64_t disk_capacity_mib = 0;  // chunkservers' --disk-capacity-mib (0: filesystem figures)
   double token_lifetime_s = 600;   // the master's --token-lifetime
+  bool insecure = false;           // plaintext instead of TLS
   std::string bin_dir;  // where ternion-master and ternion-chunkserver are; default: beside us
 };
 
@@ -52,6 +55,7 @@ struct LocalCluster {
   std::string master_address;
   std::string profile;                  // DIR/admin.profile
   security::Credentials admin;          // read from it
+  security::TlsConfig tls;              // the admin's transport: TLS trusting DIR/tls/ca.crt
   std::vector<LocalProcess> processes;
 };
 
@@ -61,6 +65,11 @@ absl::StatusOr<LocalCluster> StartLocalCluster(const LocalClusterOptions& option
 
 // Options for a client of cluster `c` acting as its cluster admin.
 ClientOptions AdminClientOptions(const LocalCluster& c);
+// A channel to the master of `c` signing as its cluster admin.
+std::shared_ptr<grpc::Channel> AdminMasterChannel(const LocalCluster& c);
+// A channel to the chunkserver at `address` of `c` (over its TLS, without a certificate).
+std::shared_ptr<grpc::Channel> ChunkserverChannel(const LocalCluster& c,
+                                                  const std::string& address);
 
 // Reads DIR/cluster.json.
 absl::StatusOr<LocalCluster> LoadLocalCluster(const std::string& dir);

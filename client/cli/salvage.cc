@@ -21,10 +21,11 @@ constexpr uint64_t kBlock = 64 * 1024;
 
 // Reads [offset, offset+length) of a chunk from one copy; false unless every byte arrived
 // intact.
-bool ReadFrom(const ternion::v1::ChunkInfo& chunk, const std::string& address, bool salvage,
-              uint64_t offset, uint64_t length, std::string* out) {
+bool ReadFrom(const security::TlsConfig& tls, const ternion::v1::ChunkInfo& chunk,
+              const std::string& address, bool salvage, uint64_t offset, uint64_t length,
+              std::string* out) {
   auto stub = ternion::v1::ChunkServerService::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+      tls.NewChannel(address, security::kChunkserverTlsName));
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   ternion::v1::ReadChunkRequest req;
@@ -52,6 +53,10 @@ bool ReadFrom(const ternion::v1::ChunkInfo& chunk, const std::string& address, b
 int Salvage(const Globals& g, const std::string& project, const std::string& path,
             const std::string& out_path) {
   const bool json = g.json;
+  absl::StatusOr<security::Credentials> creds = CallerCredentials(g);
+  if (!creds.ok()) return Fail(creds.status());
+  absl::StatusOr<security::TlsConfig> tls = security::ClientTlsConfig(*creds);
+  if (!tls.ok()) return Fail(tls.status());
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = MasterChannel(g);
   if (!channel.ok()) return Fail(channel.status());
   auto stub = ternion::v1::MasterService::NewStub(*channel);
@@ -76,11 +81,11 @@ int Salvage(const Globals& g, const std::string& project, const std::string& pat
       const uint64_t n = std::min(kBlock, chunk.length() - off);
       bool got = false;
       for (const auto& r : chunk.replicas()) {
-        if ((got = ReadFrom(chunk, r.address(), false, off, n, &block))) break;
+        if ((got = ReadFrom(*tls, chunk, r.address(), false, off, n, &block))) break;
       }
       for (const auto& r : chunk.corrupt_replicas()) {
         if (got) break;
-        got = ReadFrom(chunk, r.address(), true, off, n, &block);
+        got = ReadFrom(*tls, chunk, r.address(), true, off, n, &block);
       }
       if (!got) {
         block.assign(n, '\0');

@@ -33,7 +33,7 @@ class AuthTest : public testing::ClusterFixture {
   grpc::Status RawLookup(const security::RequestSignature* sig, const std::string& path = "f",
                          std::string timestamp = "") {
     auto stub = v1::MasterService::NewStub(
-        grpc::CreateChannel(cluster_.master_address, grpc::InsecureChannelCredentials()));
+        cluster_.tls.NewChannel(cluster_.master_address, security::kMasterTlsName));
     grpc::ClientContext ctx;
     if (sig != nullptr) {
       ctx.AddMetadata(security::kKeyIdHeader, sig->key_id);
@@ -75,13 +75,6 @@ class AuthTest : public testing::ClusterFixture {
     return RunCommand(absl::StrCat(TERNION_BIN_DIR, "/ternion --master ", cluster_.master_address,
                                    " --profile ", profile, " ", args),
                       rc);
-  }
-
-  std::string MasterMetrics() {
-    int rc = 0;
-    return RunCommand(absl::StrCat("curl -sf http://127.0.0.1:",
-                                   cluster_.processes[0].metrics_port, "/metrics"),
-                      &rc);
   }
 };
 
@@ -305,7 +298,7 @@ TEST_F(AuthTest, DisabledUsersRotatedAndRevokedKeysAreRefusedAtOnce) {
 
 TEST_F(AuthTest, OversizedFieldsAndListsAreRefusedAtAdmission) {
   ASSERT_OK(client_->CreateProject("p"));
-  auto master = v1::MasterService::NewStub(NewMasterChannel(cluster_.master_address, cluster_.admin));
+  auto master = v1::MasterService::NewStub(local::AdminMasterChannel(cluster_));
   auto refused = [](const grpc::Status& s, const std::string& field) {
     EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
     EXPECT_NE(s.error_message().find("field " + field), std::string::npos) << s.error_message();
@@ -336,13 +329,15 @@ TEST_F(AuthTest, OversizedFieldsAndListsAreRefusedAtAdmission) {
     EXPECT_EQ(master->CreateProject(&ctx, req, &resp).error_code(),
               grpc::StatusCode::INVALID_ARGUMENT);
   }
-  {  // a chunkserver's call too
+  {  // a chunkserver's call too, admitted by its certificate
+    auto daemon = v1::MasterService::NewStub(DaemonTls("cs-rack1-0").NewChannel(
+        cluster_.master_address, security::kMasterTlsName));
     grpc::ClientContext ctx;
     v1::RegisterChunkServerRequest req;
-    req.set_server_id("cs-x");
+    req.set_server_id("cs-rack1-0");
     req.set_address(std::string(5000, 'a'));
     v1::RegisterChunkServerResponse resp;
-    refused(master->RegisterChunkServer(&ctx, req, &resp), "address");
+    refused(daemon->RegisterChunkServer(&ctx, req, &resp), "address");
   }
   EXPECT_EQ(client_->Stat("p", "f").status().code(), absl::StatusCode::kNotFound);
   ASSERT_OK_AND_ASSIGN(auto projects, client_->ListProjects());
@@ -354,7 +349,8 @@ TEST_F(AuthTest, ClusterAdministrationNeedsTheClusterAdminRole) {
   const std::string ann = NewUser("ann");
   auto racks = [&] {
     std::vector<std::string> out;
-    for (const auto& r : CliJson("topology show")["racks"]) {
+    const nlohmann::json topology = CliJson("topology show");  // outlives the loop
+    for (const auto& r : topology["racks"]) {
       out.push_back(r["name"].get<std::string>() + "/" + r["power_domain"].get<std::string>());
     }
     return out;
@@ -408,7 +404,7 @@ class ChunkserverTokenTest : public testing::ClusterFixture {
   }
   std::unique_ptr<v1::ChunkServerService::Stub> Stub(const std::string& address) {
     return v1::ChunkServerService::NewStub(
-        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+        local::ChunkserverChannel(cluster_, address));
   }
   grpc::Status Read(const ChunkStat& c, uint64_t chunk_id, uint64_t version,
                     const std::string& token, std::string* got = nullptr) {
@@ -557,6 +553,132 @@ TEST_F(ChunkserverTokenTest, EveryDataCallNeedsTheTokenForExactlyThatChunkVersio
   EXPECT_NE(
       metrics.find("ternion_chunkserver_token_refusals_total{code=\"PERMISSION_DENIED\"}"),
       std::string::npos);
+}
+
+// The master records a length only with every replica's receipt for it: a writer cannot make
+// the master advertise bytes no replica holds.
+TEST_F(ChunkserverTokenTest, AWriterCannotCommitBytesNoReplicaHolds) {
+  ASSERT_OK(client_->CreateProject("p"));
+  auto master = v1::MasterService::NewStub(local::AdminMasterChannel(cluster_));
+  v1::LeaseResponse lease;
+  {
+    grpc::ClientContext ctx;
+    v1::CreateFileRequest create;
+    create.set_project("p");
+    create.set_path("f");
+    ASSERT_TRUE(master->CreateFile(&ctx, create, &lease).ok());
+  }
+  v1::LeaseRef ref;
+  ref.set_project("p");
+  ref.set_path("f");
+  ref.set_lease_id(lease.lease_id());
+  v1::AllocateChunkResponse allocated;
+  {
+    grpc::ClientContext ctx;
+    v1::AllocateChunkRequest alloc;
+    *alloc.mutable_lease() = ref;
+    ASSERT_TRUE(master->AllocateChunk(&ctx, alloc, &allocated).ok());
+  }
+  // Nothing written: a commit of 1000 bytes, with no receipts or made-up ones, is refused.
+  for (bool made_up : {false, true}) {
+    grpc::ClientContext ctx;
+    v1::CommitLengthRequest commit;
+    *commit.mutable_lease() = ref;
+    commit.set_length(1000);
+    if (made_up) {
+      for (const auto& r : allocated.chunk().replicas()) {
+        v1::LengthReceipt* receipt = commit.add_receipts();
+        receipt->set_server_id(r.server_id());
+        receipt->set_chunk_id(allocated.chunk().chunk_id());
+        receipt->set_length(1000);
+        receipt->set_mac(std::string(32, 'x'));
+      }
+    }
+    v1::CommitLengthResponse resp;
+    grpc::Status s = master->CommitLength(&ctx, commit, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+    EXPECT_NE(s.error_message().find("no valid durable-length receipt"), std::string::npos)
+        << s.error_message();
+  }
+  ASSERT_OK_AND_ASSIGN(FileStat st, client_->Stat("p", "f", true));
+  EXPECT_EQ(st.length, 0u);
+  // The library's writes carry the receipts: a real write commits.
+  WriteFile("p", "g", "durable everywhere");
+  ExpectContents("p", "g", "durable everywhere");
+}
+
+// A copy reads only from a source the master named in its replicate token: a writer recovering
+// its chunk cannot point a chunkserver at an address of its choosing.
+class CopySourceTest : public ChunkserverTokenTest {
+ protected:
+  void Configure(local::LocalClusterOptions* o) override {
+    o->racks = 3;
+    o->per_rack = 2;  // a replacement for a failed replica exists in its rack
+  }
+};
+
+TEST_F(CopySourceTest, ACopyReadsOnlyFromASourceTheMasterNamed) {
+  ASSERT_OK(client_->CreateProject("p"));
+  auto master = v1::MasterService::NewStub(local::AdminMasterChannel(cluster_));
+  v1::LeaseResponse lease;
+  {
+    grpc::ClientContext ctx;
+    v1::CreateFileRequest create;
+    create.set_project("p");
+    create.set_path("f");
+    ASSERT_TRUE(master->CreateFile(&ctx, create, &lease).ok());
+  }
+  v1::LeaseRef ref;
+  ref.set_project("p");
+  ref.set_path("f");
+  ref.set_lease_id(lease.lease_id());
+  v1::AllocateChunkResponse allocated;
+  {
+    grpc::ClientContext ctx;
+    v1::AllocateChunkRequest alloc;
+    *alloc.mutable_lease() = ref;
+    ASSERT_TRUE(master->AllocateChunk(&ctx, alloc, &allocated).ok());
+  }
+  // Write recovery as a writer does it: one replica declared failed, a replicate token back.
+  v1::ChunkInfo next;
+  {
+    grpc::ClientContext ctx;
+    v1::ReplaceReplicasRequest replace;
+    *replace.mutable_lease() = ref;
+    replace.set_chunk_id(allocated.chunk().chunk_id());
+    replace.add_failed_server_ids(allocated.chunk().replicas(0).server_id());
+    replace.set_length(0);
+    grpc::Status replaced = master->ReplaceReplicas(&ctx, replace, &next);
+    ASSERT_TRUE(replaced.ok()) << replaced.error_message();
+  }
+  ASSERT_EQ(next.replicas_size(), 3);
+  auto copy = [&](const std::string& source) {
+    grpc::ClientContext ctx;
+    v1::CopyChunkRequest req;
+    req.set_chunk_id(next.chunk_id());
+    req.set_version(next.version());
+    req.set_project("p");
+    req.set_chunk_size(64 << 20);
+    req.set_length(0);
+    req.set_source_address(source);
+    req.set_token(next.token());
+    v1::CopyChunkResponse resp;
+    return Stub(next.replicas(0).address())->CopyChunk(&ctx, req, &resp);
+  };
+  for (const std::string& chosen :
+       {std::string("127.0.0.1:1"), allocated.chunk().replicas(0).address(), std::string()}) {
+    if (chosen == next.replicas(1).address() || chosen == next.replicas(2).address()) continue;
+    grpc::Status s = copy(chosen);
+    EXPECT_TRUE(s.error_code() == grpc::StatusCode::PERMISSION_DENIED ||
+                s.error_code() == grpc::StatusCode::INVALID_ARGUMENT)
+        << chosen << ": " << s.error_message();
+  }
+  EXPECT_EQ(copy("127.0.0.1:1").error_message(),
+            "the chunk token does not name 127.0.0.1:1 as a source to copy from");
+  // A source the master named is accepted (the refusal, if any, is not the token's).
+  const grpc::Status named = copy(next.replicas(1).address());
+  EXPECT_NE(named.error_code(), grpc::StatusCode::PERMISSION_DENIED) << named.error_message();
+  EXPECT_NE(named.error_code(), grpc::StatusCode::UNAUTHENTICATED) << named.error_message();
 }
 
 // Tokens that live three seconds.

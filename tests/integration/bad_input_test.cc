@@ -27,7 +27,7 @@ class BadInputTest : public testing::ClusterFixture {
     for (const auto& p : cluster_.processes) {
       if (p.role == "chunkserver") {
         return v1::ChunkServerService::NewStub(
-            grpc::CreateChannel(p.address, grpc::InsecureChannelCredentials()));
+            local::ChunkserverChannel(cluster_, p.address));
       }
     }
     return nullptr;
@@ -57,7 +57,7 @@ class BadInputTest : public testing::ClusterFixture {
   }
   // A chunk of a new file p/PATH, allocated by the master with a write token, not yet written.
   v1::ChunkInfo AllocatedChunk(const std::string& path) {
-    auto master = v1::MasterService::NewStub(NewMasterChannel(cluster_.master_address, cluster_.admin));
+    auto master = v1::MasterService::NewStub(local::AdminMasterChannel(cluster_));
     grpc::ClientContext c1, c2;
     v1::CreateFileRequest create;
     create.set_project("p");
@@ -136,8 +136,8 @@ TEST_F(BadInputTest, ReadsPastTheEnd) {
 
   // At the wire level: an offset of 2^64-1 ("-1") and one past the replica's end.
   ASSERT_OK_AND_ASSIGN(FileStat st, client_->Stat("p", "f", true));
-  auto stub = v1::ChunkServerService::NewStub(grpc::CreateChannel(
-      st.chunks[0].replicas[0].address, grpc::InsecureChannelCredentials()));
+  auto stub = v1::ChunkServerService::NewStub(local::ChunkserverChannel(
+      cluster_, st.chunks[0].replicas[0].address));
   for (uint64_t offset : {UINT64_MAX, uint64_t{11}}) {
     grpc::ClientContext ctx;
     v1::ReadChunkRequest req;

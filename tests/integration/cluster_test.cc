@@ -105,7 +105,7 @@ TEST_F(ClusterTest, ReadFailsOverFromACorruptReplica) {
   struct stat unused;
   EXPECT_NE(::stat(corrupted.c_str(), &unused), 0);
   auto stub = v1::ChunkServerService::NewStub(
-      grpc::CreateChannel(chunk.replicas[0].address, grpc::InsecureChannelCredentials()));
+      local::ChunkserverChannel(cluster_, chunk.replicas[0].address));
   grpc::ClientContext ctx;
   v1::ReadChunkRequest req;
   req.set_chunk_id(chunk.chunk_id);

@@ -334,7 +334,7 @@ TEST_F(LeaseTest, AWriterThatDiesLeavesAFileThatCanBeReopened) {
   uint64_t longest = 0;
   for (const auto& r : st.chunks[0].replicas) {
     auto stub = ternion::v1::ChunkServerService::NewStub(
-        grpc::CreateChannel(r.address, grpc::InsecureChannelCredentials()));
+        ternion::local::ChunkserverChannel(cluster_, r.address));
     grpc::ClientContext ctx;
     ternion::v1::GetReplicaRequest req;
     req.set_chunk_id(st.chunks[0].chunk_id);

@@ -74,8 +74,8 @@ TEST_F(SafetyTest, AMasterOnTheWrongMetadataCannotDestroyTheCluster) {
   const std::string empty_dir = tmp_.path() + "/typo";
   int rc = 0;
   std::string out = RunCommand(bin + "/ternion-master --metadata-dir " + empty_dir + " --port " +
-                                   port + " --metrics-port -1 --master-key-file " + cluster_.dir +
-                                   "/master.key",
+                                   port + " --metrics-port -1 --insecure --master-key-file " +
+                                   cluster_.dir + "/master.key",
                                &rc);
   EXPECT_NE(rc, 0) << out;
   EXPECT_NE(out.find("--format"), std::string::npos) << out;
@@ -91,7 +91,7 @@ TEST_F(SafetyTest, AMasterOnTheWrongMetadataCannotDestroyTheCluster) {
   const std::string typo_profile = tmp_.path() + "/typo.profile";
   out = RunCommand(bin + "/ternion-master --metadata-dir " + empty_dir + " --master-key-file " +
                        cluster_.dir + "/master.key --bootstrap-credentials " + cluster_.profile +
-                       " --ready-file " + tmp_.path() + "/typo.ready",
+                       " --insecure --ready-file " + tmp_.path() + "/typo.ready",
                    &rc);
   EXPECT_NE(rc, 0) << out;
   EXPECT_NE(out.find("exists but this cluster has no users"), std::string::npos) << out;

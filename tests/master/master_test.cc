@@ -10,6 +10,8 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "security/length_receipt.h"
+#include "security/master_key.h"
 #include "tests/testutil/fake_clock.h"
 #include "tests/testutil/status_matchers.h"
 #include "tests/testutil/temp_dir.h"
@@ -45,6 +47,30 @@ class MasterTest : public ::testing::Test {
   }
   // What a writer names its lease by.
   LeaseRef Lease(const master::Lease& l) { return {l.file.project, l.file.path, l.id}; }
+  // The receipts every replica of the leased file's chunks would give for `length` bytes of the
+  // file (security/length_receipt.h), made with the keys the master hands the servers.
+  std::vector<security::LengthReceipt> Receipts(const LeaseRef& lease, uint64_t length) {
+    std::vector<security::LengthReceipt> out;
+    auto info = master_->GetFileInfo(lease.project, lease.path, true);
+    if (!info.ok()) return out;
+    for (const auto& c : info->chunks) {
+      const uint64_t start = c.index * info->chunk_size;
+      if (length <= start) continue;
+      const uint64_t held = std::min<uint64_t>(info->chunk_size, length - start);
+      for (const auto& r : c.replicas) {
+        out.push_back({.server_id = r.server_id,
+                       .chunk_id = c.chunk_id,
+                       .length = held,
+                       .mac = security::SignReceipt(master_->ReceiptKeyOf(r.server_id),
+                                                    c.chunk_id, c.version, held)});
+      }
+    }
+    return out;
+  }
+  // A commit as a writer makes it: with every replica's receipt.
+  absl::StatusOr<uint64_t> Commit(const LeaseRef& lease, uint64_t length) {
+    return master_->CommitLength(lease, length, Receipts(lease, length));
+  }
 
   testing::TempDir dir_;
   testing::FakeClock clock_;  // moved by the tests: leases, liveness and delays never sleep
@@ -156,15 +182,15 @@ TEST_F(MasterTest, WriteLifecycleAndRestart) {
   // The next chunk only after the first is full and committed.
   EXPECT_EQ(master_->AllocateChunk(lease, 1).status().code(),
             absl::StatusCode::kFailedPrecondition);
-  ASSERT_OK(master_->CommitLength(lease, 1000));
-  EXPECT_EQ(master_->CommitLength(lease, 999).status().code(),
+  ASSERT_OK(Commit(lease, 1000));
+  EXPECT_EQ(Commit(lease, 999).status().code(),
             absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(master_->CommitLength(lease, (1 << 20) + 1).status().code(),
+  EXPECT_EQ(Commit(lease, (1 << 20) + 1).status().code(),
             absl::StatusCode::kOutOfRange);
-  ASSERT_OK(master_->CommitLength(lease, 1 << 20));
+  ASSERT_OK(Commit(lease, 1 << 20));
   ASSERT_OK_AND_ASSIGN(auto c1, master_->AllocateChunk(lease, 1));
   EXPECT_NE(c1.chunk_id, c0.chunk_id);
-  ASSERT_OK(master_->CommitLength(lease, (1 << 20) + 5));
+  ASSERT_OK(Commit(lease, (1 << 20) + 5));
 
   Reopen();  // everything acknowledged survives a restart
   ASSERT_OK_AND_ASSIGN(auto info, master_->GetFileInfo("p", "dir/f", true));
@@ -177,7 +203,7 @@ TEST_F(MasterTest, WriteLifecycleAndRestart) {
 
   // The lease survives too; sealing ends it and makes the file immutable.
   ASSERT_OK(master_->SealFile(lease, true));
-  EXPECT_EQ(master_->CommitLength(lease, (1 << 20) + 6).status().code(),
+  EXPECT_EQ(Commit(lease, (1 << 20) + 6).status().code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(master_->OpenForAppend("p", "dir/f", "c2").status().code(),
             absl::StatusCode::kFailedPrecondition);
@@ -188,12 +214,68 @@ TEST_F(MasterTest, WriteLifecycleAndRestart) {
   EXPECT_GT(g0.chunk_id, c1.chunk_id);
 }
 
+TEST_F(MasterTest, ALengthIsCommittedOnlyWithEveryReplicasReceiptForIt) {
+  RegisterServers(3, 1);
+  ASSERT_OK(master_->CreateProject("p", ""));
+  ASSERT_OK_AND_ASSIGN(auto created, master_->CreateFile("p", "f", 1 << 20, "c1"));
+  const LeaseRef lease = Lease(created);
+  ASSERT_OK_AND_ASSIGN(auto c0, master_->AllocateChunk(lease, 0));
+  const std::vector<security::LengthReceipt> good = Receipts(lease, 1000);
+  ASSERT_EQ(good.size(), 3u);
+  auto refused = [&](std::vector<security::LengthReceipt> receipts, const std::string& why) {
+    absl::StatusOr<uint64_t> s = master_->CommitLength(lease, 1000, receipts);
+    EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition) << why;
+    EXPECT_NE(s.status().message().find("no valid durable-length receipt"), std::string::npos)
+        << why << ": " << s.status();
+  };
+  refused({}, "none");
+  refused({good[0], good[1]}, "one replica's missing");
+  refused({good[0], good[1], good[1]}, "one replica's twice instead of the third's");
+  auto altered = good;
+  altered[2].mac[0] ^= 1;
+  refused(altered, "a forged MAC");
+  altered = good;
+  altered[2].length = 2000;  // claims more than the server said
+  refused(altered, "a length the server did not sign");
+  altered = good;
+  altered[2].mac = security::SignReceipt(master_->ReceiptKeyOf(good[2].server_id), c0.chunk_id,
+                                         c0.version, 999);
+  altered[2].length = 999;
+  refused(altered, "a receipt for fewer bytes");
+  altered = good;
+  altered[2].mac = security::SignReceipt(master_->ReceiptKeyOf(good[1].server_id), c0.chunk_id,
+                                         c0.version, 1000);
+  refused(altered, "another server's key");
+  altered = good;
+  altered[2].mac = security::SignReceipt(master_->ReceiptKeyOf(good[2].server_id), c0.chunk_id,
+                                         c0.version + 1, 1000);
+  refused(altered, "another version");
+  ASSERT_OK_AND_ASSIGN(auto info, master_->GetFileInfo("p", "f", true));
+  EXPECT_EQ(info.length, 0u);  // nothing was recorded
+  EXPECT_EQ(info.chunks[0].length, 0u);
+  // Receipts for more than the commit are fine (a replica may be ahead of the others).
+  auto ahead = Receipts(lease, 4000);
+  ASSERT_OK(master_->CommitLength(lease, 1000, ahead));
+  // The keys are derived from the master's token key, kept wrapped by the master key: the same
+  // after a restart.
+  const auto master_key = security::MasterKey::FromHex(std::string(64, 'a'));
+  ASSERT_TRUE(master_key.ok());
+  options_.master_key = &*master_key;
+  Reopen();
+  const security::ReceiptKey before = master_->ReceiptKeyOf("cs-0-0");
+  Reopen();
+  EXPECT_EQ(master_->ReceiptKeyOf("cs-0-0"), before);
+  EXPECT_NE(master_->ReceiptKeyOf("cs-0-1"), before);
+  master_.reset();
+  options_.master_key = nullptr;
+}
+
 TEST_F(MasterTest, RenameIsAtomicAndNeverReplaces) {
   RegisterServers(3, 1);
   ASSERT_OK(master_->CreateProject("p", ""));
   ASSERT_OK_AND_ASSIGN(auto a, master_->CreateFile("p", "a._COPYING_", 1 << 20, "c1"));
   ASSERT_OK(master_->AllocateChunk(Lease(a), 0).status());
-  ASSERT_OK(master_->CommitLength(Lease(a), 100).status());
+  ASSERT_OK(Commit(Lease(a), 100).status());
   // Not while it is being written.
   EXPECT_EQ(master_->RenameFile("p", "a._COPYING_", "a").status().code(),
             absl::StatusCode::kFailedPrecondition);
@@ -270,7 +352,7 @@ TEST_F(MasterTest, BadInputChangesNothing) {
   EXPECT_EQ(master_->AllocateChunk(Lease(f), 0).status().code(), absl::StatusCode::kUnavailable);
   LeaseRef forged = Lease(f);
   forged.lease_id = "forged";
-  EXPECT_EQ(master_->CommitLength(forged, 0).status().code(),
+  EXPECT_EQ(Commit(forged, 0).status().code(),
             absl::StatusCode::kFailedPrecondition);
 }
 
@@ -310,7 +392,7 @@ class TopologyTest : public MasterTest {
       auto c = master_->AllocateChunk(lease, i);
       EXPECT_TRUE(c.ok()) << c.status();
       ids.push_back(c->chunk_id);
-      EXPECT_TRUE(master_->CommitLength(lease, (i + 1) * kChunk).ok());
+      EXPECT_TRUE(Commit(lease, (i + 1) * kChunk).ok());
     }
     EXPECT_TRUE(master_->SealFile(lease, true).ok());
     return ids;
@@ -483,7 +565,7 @@ TEST_F(TopologyTest, DrainEmptiesAServerThenMarksItDrained) {
   for (int i = 0; i < 20; ++i) {
     ASSERT_OK_AND_ASSIGN(auto c, master_->AllocateChunk(Lease(created), i));
     for (const auto& r : c.replicas) EXPECT_NE(r.server_id, "cs-2-0");
-    ASSERT_OK(master_->CommitLength(Lease(created), (i + 1) * (64 << 10)).status());
+    ASSERT_OK(Commit(Lease(created), (i + 1) * (64 << 10)).status());
   }
 }
 
@@ -511,7 +593,7 @@ TEST_F(TopologyTest, AMoveOfAChunkThatChangedIsDropped) {
   // An open file: its last chunk is not full and has a writer, so it is never moved.
   ASSERT_OK_AND_ASSIGN(auto created, master_->CreateFile("p", "open", 64 << 10, "w"));
   ASSERT_OK(master_->AllocateChunk(Lease(created), 0).status());
-  ASSERT_OK(master_->CommitLength(Lease(created), 1000).status());
+  ASSERT_OK(Commit(Lease(created), 1000).status());
   // Put the first replica's server into the second replica's rack: the chunk is rack-unsafe.
   ASSERT_OK_AND_ASSIGN(auto info, master_->GetFileInfo("p", "open", true));
   const auto& replicas = info.chunks[0].replicas;
@@ -687,7 +769,7 @@ TEST_F(RepairTest, TheLastChunkOfAnAbandonedFileIsRepairedAfterTheLeaseHardLimit
   ASSERT_OK_AND_ASSIGN(auto created, master_->CreateFile("p", "open", 64 << 10, "w"));
   const LeaseRef lease = Lease(created);
   ASSERT_OK_AND_ASSIGN(auto chunk, master_->AllocateChunk(lease, 0));
-  ASSERT_OK(master_->CommitLength(lease, 1000).status());
+  ASSERT_OK(Commit(lease, 1000).status());
   const std::string victim = chunk.replicas[0].server_id;
   auto repairs_of_the_chunk = [&] {
     int n = 0;
@@ -705,7 +787,7 @@ TEST_F(RepairTest, TheLastChunkOfAnAbandonedFileIsRepairedAfterTheLeaseHardLimit
   clock_.Advance(options_.lease_hard_limit / 2 + absl::Seconds(1));
   KeepAliveAllBut({victim});
   EXPECT_EQ(repairs_of_the_chunk(), 1);
-  const absl::Status late = master_->CommitLength(lease, 2000).status();
+  const absl::Status late = Commit(lease, 2000).status();
   EXPECT_EQ(late.code(), absl::StatusCode::kFailedPrecondition) << late;
   EXPECT_NE(late.message().find("recovered"), std::string::npos) << late;
   ASSERT_OK_AND_ASSIGN(auto info, master_->GetFileInfo("p", "open", false));
@@ -782,9 +864,9 @@ TEST_F(RepairTest, ConcurrentChangesWhileServersDieKeepTheInvariants) {
         auto created = master_->CreateFile("p", path, 1 << 20, absl::StrCat("c", t));
         if (!created.ok()) continue;
         const LeaseRef lease = Lease(*created);
-        if (master_->AllocateChunk(lease, 0).ok() && master_->CommitLength(lease, 1 << 20).ok() &&
+        if (master_->AllocateChunk(lease, 0).ok() && Commit(lease, 1 << 20).ok() &&
             master_->AllocateChunk(lease, 1).ok()) {
-          (void)master_->CommitLength(lease, (1 << 20) + 100 * i);
+          (void)Commit(lease, (1 << 20) + 100 * i);
         }
         (void)master_->SealFile(lease, i % 2 == 0);
         ++files_made;

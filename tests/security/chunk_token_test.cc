@@ -84,6 +84,37 @@ TEST(ChunkTokenTest, FieldsOutOfBoundsAreNotSigned) {
   t = ReadToken();
   t.client_address = std::string(kMaxTokenAddressBytes + 1, '1');
   EXPECT_EQ(SignToken(t, key).status().code(), absl::StatusCode::kInvalidArgument);
+  t = ReadToken();
+  t.copy_sources = {std::string(kMaxTokenSourceBytes + 1, 'h')};
+  EXPECT_EQ(SignToken(t, key).status().code(), absl::StatusCode::kInvalidArgument);
+  t.copy_sources.assign(kMaxTokenSources + 1, "10.0.0.1:7100");
+  EXPECT_EQ(SignToken(t, key).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ChunkTokenTest, AReplicateTokenNamesTheOnlySourcesACopyMayReadFrom) {
+  const TokenSigningKey key = TokenSigningKey::Generate();
+  ChunkToken t = ReadToken();
+  t.mode = ChunkMode::kReplicate;
+  t.copy_sources = {"10.0.1.11:7100", "10.0.2.11:7100"};
+  absl::StatusOr<std::string> wire = SignToken(t, key);
+  ASSERT_TRUE(wire.ok()) << wire.status();
+  absl::StatusOr<ChunkToken> got = VerifyToken(*wire, key.public_key, kNow);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->copy_sources, t.copy_sources);
+  EXPECT_TRUE(TokenAllowsCopyFrom(*got, "10.0.2.11:7100").ok());
+  for (const char* other : {"10.0.2.11:7101", "10.0.2.1:7100", "evil.example:7100", ""}) {
+    EXPECT_EQ(TokenAllowsCopyFrom(*got, other).code(), absl::StatusCode::kPermissionDenied)
+        << other;
+  }
+  EXPECT_FALSE(TokenAllowsCopyFrom(ReadToken(), "10.0.1.11:7100").ok());  // names none
+  // The largest token fits its bound.
+  t.copy_sources.assign(kMaxTokenSources, std::string(kMaxTokenSourceBytes, 'h'));
+  t.project = std::string(kMaxTokenProjectBytes, 'p');
+  t.client_address = std::string(kMaxTokenAddressBytes, '1');
+  wire = SignToken(t, key);
+  ASSERT_TRUE(wire.ok());
+  EXPECT_EQ(wire->size(), kMaxTokenBytes);
+  EXPECT_TRUE(VerifyToken(*wire, key.public_key, kNow).ok());
 }
 
 }  // namespace

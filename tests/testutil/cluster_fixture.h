@@ -19,6 +19,8 @@
 #include "absl/time/clock.h"
 #include "client/cli/local_cluster.h"
 #include "common/file_util.h"
+#include "security/certificates.h"
+#include "security/tls.h"
 #include "tests/testutil/status_matchers.h"
 #include "tests/testutil/temp_dir.h"
 #include "ternion/client.h"
@@ -66,6 +68,15 @@ class ClusterFixture : public ::testing::Test {
     }
   }
 
+  // The transport of daemon `name` of this cluster ("master", "cs-rack1-0"): its certificate.
+  security::TlsConfig DaemonTls(const std::string& name) {
+    const security::CertificateDir certs{cluster_.dir + "/tls"};
+    auto tls = security::TlsConfig::Load(
+        {.ca = certs.ca_cert(), .cert = certs.cert(name), .key = certs.key(name)});
+    EXPECT_TRUE(tls.ok()) << tls.status();
+    return tls.ok() ? *tls : security::TlsConfig::Insecure();
+  }
+
   // Runs `ternion --json ARGS` against this cluster and parses its output.
   nlohmann::json CliJson(const std::string& args) {
     int rc = 0;
@@ -96,6 +107,14 @@ class ClusterFixture : public ::testing::Test {
     int rc = pclose(p);
     *exit_code = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
     return out;
+  }
+
+  // The master's /metrics page.
+  std::string MasterMetrics() {
+    int rc = 0;
+    return RunCommand("curl -sf http://127.0.0.1:" +
+                          std::to_string(cluster_.processes[0].metrics_port) + "/metrics",
+                      &rc);
   }
 
   // Runs the CLI against this cluster; returns its output and sets *exit_code.

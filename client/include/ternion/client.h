@@ -35,12 +35,17 @@ struct ClientOptions {
   // The AccessKey that signs every call to the master (LoadCredentials fills them).
   std::string access_key_id;
   std::string access_key_secret;
+  // Transport: TLS trusting this CA certificate file (empty: the system's roots), or plaintext
+  // with `insecure` (a cluster started with --insecure). LoadCredentials fills them.
+  std::string ca_file;
+  bool insecure = false;
 };
 
 // Fills the credentials of `options` from the profile file `profile` when given; else from
 // TERNION_ACCESS_KEY_ID / TERNION_ACCESS_KEY_SECRET; else from the profile TERNION_PROFILE
 // names; else from ~/.ternion/profile when it exists. A profile naming a master fills
-// master_address when it is empty.
+// master_address when it is empty; its `ca` and `insecure` (or TERNION_CA, TERNION_INSECURE=1)
+// fill the transport.
 absl::Status LoadCredentials(const std::string& profile, ClientOptions* options);
 
 struct ReplicaLocation {
