@@ -1,5 +1,7 @@
 #include "master/master.h"
 
+#include <cstring>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -35,18 +37,45 @@ void Master::PutServer(MetadataBatch* batch, const ternion::v1::ChunkServerRecor
   batch->Put(kServerPrefix + r.server_id(), r.SerializeAsString());
 }
 
-void Master::AddAudit(MetadataBatch* batch, const std::string& action) {
-  std::string line = absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", Now(),
-                                                   absl::UTCTimeZone()),
-                                  " ", action);
-  batch->Put(absl::StrFormat("%s%016x", kAuditPrefix, next_audit_seq_++), line);
-  TLOG(INFO) << "audit: " << action;
+void Master::CommitAudited(MetadataBatch batch, const AuditEvent& event) {
+  absl::MutexLock lock(&audit_.mu);
+  audit_.Append(event, NowMs(), &batch);
+  log_->Append(std::move(batch));  // under audit_.mu: the log receives records in chain order
+  // The master's own changes are logged too; the record of every call is only in the audit log.
+  if (!event.detail.empty()) TLOG(INFO) << "audit: " << event.action << ": " << event.detail;
 }
 
-void Master::AuditNow(const std::string& action) {
-  MetadataBatch batch;
-  AddAudit(&batch, action);
-  Commit(std::move(batch));
+void Master::Audit(const AuditEvent& event) { CommitAudited(MetadataBatch(), event); }
+
+absl::Status Master::ReadAudit(uint64_t after_seq,
+                               const std::function<bool(const ternion::v1::AuditRecord&)>& fn) {
+  bool more = true;
+  absl::Status bad;
+  RETURN_IF_ERROR(store_->Scan(
+      kAuditPrefix,
+      [&](absl::string_view, absl::string_view v) {
+        if (!more || !bad.ok()) return;
+        absl::StatusOr<std::optional<ternion::v1::AuditRecord>> r = DecodeAuditRecord(v);
+        if (!r.ok()) {
+          bad = r.status();
+        } else if (r->has_value()) {
+          more = fn(**r);
+        }
+      },
+      AuditKey(after_seq + 1)));
+  return bad;
+}
+
+absl::Status Master::VerifyAudit(uint64_t* records, uint64_t* legacy) {
+  AuditChainVerifier verifier;
+  RETURN_IF_ERROR(store_->Scan(kAuditPrefix, [&](absl::string_view k, absl::string_view v) {
+    uint64_t seq = 0;
+    (void)absl::SimpleHexAtoi(k.substr(std::strlen(kAuditPrefix)), &seq);
+    verifier.Add(seq, v);
+  }));
+  *records = verifier.records();
+  *legacy = verifier.legacy();
+  return verifier.Finish();
 }
 
 void Master::RefreshLiveness(absl::Time now) {
@@ -69,9 +98,12 @@ absl::StatusOr<std::string> Master::Format(const std::string& metadata_dir) {
                                          absl::Uniform<uint64_t>(gen));
   MetadataBatch batch;
   batch.Put(kClusterIdKey, id);
-  batch.Put(absl::StrFormat("%s%016x", kAuditPrefix, 1),
-            absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
-                         " format: new cluster ", id));
+  AuditLog audit;
+  {
+    absl::MutexLock lock(&audit.mu);
+    audit.Append({.action = "format", .detail = absl::StrCat("new cluster ", id)},
+                 absl::ToUnixMillis(absl::Now()), &batch);
+  }
   RETURN_IF_ERROR(store->Write(batch));
   TLOG(INFO) << "audit: format: new cluster " << id << " in " << metadata_dir;
   return id;
@@ -160,11 +192,19 @@ absl::Status Master::Load() {
       unwiped_.emplace(std::string(k.substr(2, nul - 2)), id);
     }
   }));
-  RETURN_IF_ERROR(store_->Scan(kAuditPrefix, [&](absl::string_view k, absl::string_view)
-                                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(ns_.mu, chunks_.mu, registry_.mu) {
-    uint64_t seq = 0;
-    if (absl::SimpleHexAtoi(k.substr(2), &seq)) next_audit_seq_ = seq + 1;
-  }));
+  {
+    ASSIGN_OR_RETURN(auto newest, store_->Last(kAuditPrefix));
+    std::optional<std::pair<uint64_t, std::string>> head;
+    if (newest.has_value()) {
+      uint64_t seq = 0;
+      if (!absl::SimpleHexAtoi(absl::string_view(newest->first).substr(std::strlen(kAuditPrefix)),
+                               &seq)) {
+        return absl::DataLossError("a corrupt audit record key");
+      }
+      head.emplace(seq, std::move(newest->second));
+    }
+    RETURN_IF_ERROR(audit_.Load(std::move(head)));
+  }
   RETURN_IF_ERROR(store_->Scan("n/", [&](absl::string_view k, absl::string_view v)
                                    ABSL_EXCLUSIVE_LOCKS_REQUIRED(ns_.mu, chunks_.mu, registry_.mu) {
     uint64_t n = 0;
@@ -189,8 +229,13 @@ absl::Status Master::Load() {
     constexpr uint64_t kRestoreGap = 1ull << 32;  // far more chunks than a backup can miss
     MetadataBatch batch;
     chunks_.SkipChunkIds(kRestoreGap, &batch);
-    AddAudit(&batch, absl::StrCat("restored from a backup: chunk ids continue at ",
-                                  chunks_.next_chunk_id()));
+    {
+      absl::MutexLock lock(&audit_.mu);
+      audit_.Append({.action = "restore",
+                     .detail = absl::StrCat("restored from a backup: chunk ids continue at ",
+                                            chunks_.next_chunk_id())},
+                    NowMs(), &batch);
+    }
     RETURN_IF_ERROR(store_->Write(batch));  // before the log starts
   }
   absl::StatusOr<std::string> cluster_id = store_->Get(kClusterIdKey);
@@ -203,7 +248,13 @@ absl::Status Master::Load() {
                                   absl::Uniform<uint64_t>(gen));
     MetadataBatch batch;
     batch.Put(kClusterIdKey, cluster_id_);
-    AddAudit(&batch, absl::StrCat("cluster id ", cluster_id_, " given to existing metadata"));
+    {
+      absl::MutexLock lock(&audit_.mu);
+      audit_.Append({.action = "cluster-id",
+                     .detail = absl::StrCat("cluster id ", cluster_id_,
+                                            " given to existing metadata")},
+                    NowMs(), &batch);
+    }
     RETURN_IF_ERROR(store_->Write(batch));  // before the log starts
   } else {
     return cluster_id.status();

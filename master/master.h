@@ -32,6 +32,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "master/access_control.h"
+#include "master/audit_log.h"
 #include "master/access_policy.h"
 #include "master/chunk_health_report.h"
 #include "master/chunk_manager.h"
@@ -229,9 +230,6 @@ class Master {
   // must be new and under the backup root (PERMISSION_DENIED otherwise).
   absl::Status Backup(const std::string& dir);
 
-  // Audit records of administrative changes, oldest first (at most `limit`, newest kept).
-  std::vector<std::string> AuditLog(size_t limit);
-
   // Replicas quarantined or held by the deletion valve; RELEASE adopts, WIPE wipes (see
   // OrphansRequest). Every decision is audited.
   absl::StatusOr<ternion::v1::OrphansResponse> Orphans(const ternion::v1::OrphansRequest& req);
@@ -243,6 +241,14 @@ class Master {
   // Chunkserver `server_id`'s key for durable-length receipts: derived from the token signing
   // key, so it survives restarts; sent to that server only, at its registration.
   security::ReceiptKey ReceiptKeyOf(const std::string& server_id) const;
+  // The audit log (audit_log.h). Audit appends one record, durable with the next group (a
+  // caller answers after WaitDurable). ReadAudit calls `fn` with every chained record after
+  // `after_seq`, oldest first, until it returns false. VerifyAudit walks the whole chain: OK with the counts of
+  // chained and legacy records, or DATA_LOSS naming the first break.
+  void Audit(const AuditEvent& event);
+  absl::Status ReadAudit(uint64_t after_seq,
+                         const std::function<bool(const ternion::v1::AuditRecord&)>& fn);
+  absl::Status VerifyAudit(uint64_t* records, uint64_t* legacy);
   // Verifies the tokens this master signs; chunkservers get it at registration.
   const security::TokenPublicKey& token_public_key() const { return token_key_.public_key; }
 
@@ -343,7 +349,7 @@ class Master {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(chunks_.mu, registry_.mu);
 
   // Applies a change of users or keys (`change` adds its records to the batch) and its audit
-  // record as one batch, under access_.mu, then chunks_.mu for the audit sequence.
+  // record as one batch, under access_.mu.
   template <typename T>
   absl::StatusOr<T> ChangeAccess(const std::function<absl::StatusOr<T>(MetadataBatch*)>& change,
                                  const std::function<std::string(const T&)>& audit);
@@ -352,8 +358,8 @@ class Master {
   ServerState& ServerByName(const std::string& id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(chunks_.mu, registry_.mu);
   void PutServer(MetadataBatch* batch, const ternion::v1::ChunkServerRecord& r);
-  void AddAudit(MetadataBatch* batch, const std::string& action)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(chunks_.mu);
+  // Hands `batch` to the metadata log with the audit record of `event`, in chain order.
+  void CommitAudited(MetadataBatch batch, const AuditEvent& event);
 
   // Sweeps the registry for servers whose liveness changed; the chunks of one found dead are
   // examined for repair before any other.
@@ -405,8 +411,6 @@ class Master {
     uint64_t unwiped = 0;       // on failed disks, or damaged at load
   };
   SetAsideCounts CountSetAside() ABSL_SHARED_LOCKS_REQUIRED(chunks_.mu);
-  // Writes one audit record on its own.
-  void AuditNow(const std::string& action) ABSL_EXCLUSIVE_LOCKS_REQUIRED(chunks_.mu);
   // Move planning. A pass examines the whole chunk map, in slices of bounded size (one per
   // TakeMoves), so no call holds the mutex for a walk of the map; chunks flagged by events (a
   // server died, a report dropped replicas) are examined first. StartMovePass takes the
@@ -454,11 +458,13 @@ class Master {
   absl::Status CheckClusterId(const std::string& server_id, const std::string& their_id) const;
 
   // Lock order (docs/architecture.md): health_report_'s lock, then ns_.mu, then access_.mu, then
-  // chunks_.mu, then registry_.mu, then the file facts' lock (ns_.facts()), then the log's. A
-  // chunk-health walk takes chunks_.mu slice by slice.
+  // chunks_.mu, then registry_.mu, then the file facts' lock (ns_.facts()), then audit_.mu, then
+  // the log's. A chunk-health walk takes chunks_.mu slice by slice.
   ChunkHealthReport health_report_{[this] { return CountChunkHealth(); }};
   // Projects, files and leases, under their own lock ns_.mu.
   Namespace ns_;
+  // The audit log's head (sequence and last hash), under audit_.mu.
+  AuditLog audit_;
   // Users and AccessKeys, under access_.mu (after ns_.mu, before chunks_.mu).
   AccessControl access_{options_.master_key, options_.clock};
   // The chunk map, versions, allocation and deleted chunks, under their own lock chunks_.mu.
@@ -470,7 +476,6 @@ class Master {
   absl::BitGen gen_ ABSL_GUARDED_BY(chunks_.mu);
   std::map<std::string, ServerState> servers_ ABSL_GUARDED_BY(chunks_.mu);  // nodes are stable
   std::vector<ServerState*> server_by_ordinal_ ABSL_GUARDED_BY(chunks_.mu);
-  uint64_t next_audit_seq_ ABSL_GUARDED_BY(chunks_.mu) = 1;
 
   // Replica moves: planned, then taken by the scheduler, then finished.
   std::vector<ReplicaMove> move_queue_ ABSL_GUARDED_BY(chunks_.mu);

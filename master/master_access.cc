@@ -117,10 +117,8 @@ absl::StatusOr<ProjectView> Master::SetProjectMember(const std::string& project,
   }
   MetadataBatch batch;
   ns_.UpdateProject(p, &batch);
-  absl::MutexLock chunks(&chunks_.mu);
-  AddAudit(&batch, absl::StrCat("project ", project, remove ? ": removed member " : ": member ",
-                                user, admin && !remove ? " (admin)" : "", " by ", actor));
-  Commit(std::move(batch));
+  CommitAudited(std::move(batch), {.action = "master", .detail = absl::StrCat("project ", project, remove ? ": removed member " : ": member ",
+                                user, admin && !remove ? " (admin)" : "", " by ", actor)});
   return ViewOfProject(p);
 }
 
@@ -134,10 +132,8 @@ absl::StatusOr<ProjectView> Master::SetProjectWhitelist(const std::string& proje
   p.set_ip_whitelist(whitelist);
   MetadataBatch batch;
   ns_.UpdateProject(p, &batch);
-  absl::MutexLock chunks(&chunks_.mu);
-  AddAudit(&batch, absl::StrCat("project ", project, ": IP whitelist ",
-                                whitelist.empty() ? "off" : "set to " + whitelist, " by ", actor));
-  Commit(std::move(batch));
+  CommitAudited(std::move(batch), {.action = "master", .detail = absl::StrCat("project ", project, ": IP whitelist ",
+                                whitelist.empty() ? "off" : "set to " + whitelist, " by ", actor)});
   return ViewOfProject(p);
 }
 
@@ -183,13 +179,11 @@ absl::StatusOr<ProjectView> Master::ChangeGrant(const std::string& project, cons
   EraseGrants(&p, [](const ternion::v1::GrantRecord& g) { return g.actions() == 0; });
   MetadataBatch batch;
   ns_.UpdateProject(p, &batch);
-  absl::MutexLock chunks(&chunks_.mu);
-  AddAudit(&batch, absl::StrCat("project ", project, revoke ? ": revoked " : ": granted ",
+  CommitAudited(std::move(batch), {.action = "master", .detail = absl::StrCat("project ", project, revoke ? ": revoked " : ": granted ",
                                 grant.actions, " (action bits) on ",
                                 grant.object == GrantView::Object::kProject ? "the project"
                                                                             : grant.path,
-                                revoke ? " from " : " to ", grant.grantee, " by ", actor));
-  Commit(std::move(batch));
+                                revoke ? " from " : " to ", grant.grantee, " by ", actor)});
   return ViewOfProject(p);
 }
 
@@ -216,9 +210,7 @@ absl::StatusOr<T> Master::ChangeAccess(
   MetadataBatch batch;
   absl::StatusOr<T> done = change(&batch);
   if (!done.ok()) return done.status();
-  absl::MutexLock chunks(&chunks_.mu);
-  AddAudit(&batch, audit(*done));
-  Commit(std::move(batch));
+  CommitAudited(std::move(batch), {.action = "master", .detail = audit(*done)});
   return done;
 }
 
@@ -288,10 +280,8 @@ absl::StatusOr<std::optional<NewAccessKey>> Master::BootstrapAdmin() {
   if (!u.ok()) return u.status();
   absl::StatusOr<NewAccessKey> k = access_.CreateKey(kBootstrapAdmin, &batch);
   if (!k.ok()) return k.status();
-  absl::MutexLock chunks(&chunks_.mu);
-  AddAudit(&batch, absl::StrCat("bootstrap: cluster admin ", kBootstrapAdmin, " created with key ",
-                                k->key.id));
-  Commit(std::move(batch));
+  CommitAudited(std::move(batch), {.action = "master", .detail = absl::StrCat("bootstrap: cluster admin ", kBootstrapAdmin, " created with key ",
+                                k->key.id)});
   return std::optional<NewAccessKey>(*std::move(k));
 }
 

@@ -218,11 +218,10 @@ void Master::FinishMovePass(absl::Time now) {
                       : ternion::v1::SERVER_DECOMMISSIONED);
     MetadataBatch batch;
     PutServer(&batch, rec);
-    AddAudit(&batch, absl::StrCat("server-state ", rec.server_id(), " ",
+    CommitAudited(std::move(batch), {.action = "master", .detail = absl::StrCat("server-state ", rec.server_id(), " ",
                                   ternion::v1::ServerAdminState_Name(s->record.state()), " -> ",
                                   ternion::v1::ServerAdminState_Name(rec.state()),
-                                  " (drained)"));
-    Commit(std::move(batch));
+                                  " (drained)")});
     s->record = std::move(rec);
     registry_.RefreshPlacement(*s, now);
   }

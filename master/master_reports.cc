@@ -407,9 +407,8 @@ absl::StatusOr<ternion::v1::OrphansResponse> Master::Orphans(
       batch.Delete(UnwipedKey(r.server_id(), r.chunk_id()));
       acked.emplace_back(r.server_id(), r.chunk_id());
     }
-    AddAudit(&batch, absl::StrCat("disks destroyed: ", acked.size(), " unwiped replica(s) of ",
-                                  req.server_id(), " acknowledged"));
-    Commit(std::move(batch));
+    CommitAudited(std::move(batch), {.action = "master", .detail = absl::StrCat("disks destroyed: ", acked.size(), " unwiped replica(s) of ",
+                                  req.server_id(), " acknowledged")});
     for (const auto& a : acked) unwiped_.erase(a);
     resp.set_affected(acked.size());
     return resp;
@@ -423,8 +422,9 @@ absl::StatusOr<ternion::v1::OrphansResponse> Master::Orphans(
       s.report_wanted = true;
       resp.set_affected(resp.affected() + 1);
     }
-    AuditNow(absl::StrCat("orphans wipe: ", resp.affected(), " replica(s)",
-                           req.server_id().empty() ? "" : " on " + req.server_id()));
+    Audit({.action = "master",
+           .detail = absl::StrCat("orphans wipe: ", resp.affected(), " replica(s)",
+                                  req.server_id().empty() ? "" : " on " + req.server_id())});
     return resp;
   }
 
@@ -502,9 +502,8 @@ absl::StatusOr<std::string> Master::AdoptOrphan(
   }
   ns_.Put(std::move(f), &batch);
   chunks_.Put(id, e, &batch);
-  AddAudit(&batch, absl::StrCat("orphans release: chunk ", id, " (", holders.size(),
-                                " copies) as ", project, "/", path));
-  Commit(std::move(batch));
+  CommitAudited(std::move(batch), {.action = "master", .detail = absl::StrCat("orphans release: chunk ", id, " (", holders.size(),
+                                " copies) as ", project, "/", path)});
   for (ServerState* s : holders) {
     if (s->held) {
       std::erase_if(s->held->unknown, [id](const auto& r) { return r.chunk_id() == id; });

@@ -4,6 +4,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/failpoint.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/names.h"
@@ -27,6 +29,13 @@ constexpr Requirement kAnyUser{.scope = Requirement::Scope::kAuthenticated};
 constexpr Requirement kClusterAdmin{.scope = Requirement::Scope::kCluster};
 constexpr Requirement InProject(Action a) {
   return {.scope = Requirement::Scope::kProject, .action = a};
+}
+
+// How a call ended, for its audit record: "ok", or the code and the message (which never holds
+// a secret: refusals name causes and actions, not keys or signatures).
+std::string AuditResult(const absl::Status& s) {
+  if (s.ok()) return "ok";
+  return absl::StrCat(absl::StatusCodeToString(s.code()), ": ", s.message());
 }
 
 void CountAuthFailure(const char* cause) {
@@ -157,12 +166,17 @@ grpc::Status MasterService::ServeDaemon(const grpc::ServerContext& ctx, const ch
     if (!peer.has_value() || !peer->Names(security::kChunkserverTlsName) ||
         peer->common_name != server_id) {
       CountAuthFailure("not_chunkserver");
-      return rpc.Done(grpc::Status(
-          grpc::StatusCode::UNAUTHENTICATED,
+      const absl::Status refused = absl::UnauthenticatedError(
           peer.has_value() && peer->Names(security::kChunkserverTlsName)
               ? absl::StrCat("the certificate is chunkserver ", peer->common_name, "'s, not ",
                              server_id, "'s")
-              : "chunkserver calls need a chunkserver certificate of this cluster"));
+              : "chunkserver calls need a chunkserver certificate of this cluster");
+      master_->Audit({.action = method,
+                      .object = server_id,
+                      .result = AuditResult(refused),
+                      .peer = ctx.peer()});
+      (void)master_->WaitDurable();
+      return rpc.Done(ToGrpcStatus(refused));
     }
   }
   if (absl::Status s =
@@ -171,6 +185,11 @@ grpc::Status MasterService::ServeDaemon(const grpc::ServerContext& ctx, const ch
     return rpc.Done(ToGrpcStatus(s));
   }
   absl::Status s = fn();
+  // Registrations are audited; heartbeats and reports (every second from every server) are not.
+  if (std::string_view(method) == "RegisterChunkServer") {
+    master_->Audit({.action = method, .object = server_id, .result = AuditResult(s),
+                    .peer = ctx.peer()});
+  }
   if (absl::Status durable = master_->WaitDurable(); !durable.ok()) s = durable;
   return rpc.Done(ToGrpcStatus(s));
 }
@@ -186,7 +205,8 @@ absl::Status MasterService::Deny(const Decision& d, Action action) {
 
 absl::StatusOr<PrincipalView> MasterService::Admit(grpc::ServerContext* ctx, const char* method,
                                                    const google::protobuf::Message& request,
-                                                   const Requirement& need) {
+                                                   const Requirement& need,
+                                                   std::string* caller) {
   RETURN_IF_ERROR(security::CheckRequestBounds(request, kMaxFieldBytes, kMaxClientListItems));
   const std::string project = security::RequestProject(request);
   absl::StatusOr<std::optional<security::RequestSignature>> sig = RequestSignatureOf(*ctx);
@@ -194,6 +214,7 @@ absl::StatusOr<PrincipalView> MasterService::Admit(grpc::ServerContext* ctx, con
   if (!sig.ok()) {
     user = sig.status();
   } else {
+    if (sig->has_value()) *caller = absl::StrCat("key:", (*sig)->key_id);  // until verified
     security::AuthFailure cause = security::AuthFailure::kMalformed;
     user = verifier_.Verify(*sig, absl::StrCat("/ternion.v1.MasterService/", method), project,
                             security::RequestPayload(request), &cause);
@@ -206,6 +227,7 @@ absl::StatusOr<PrincipalView> MasterService::Admit(grpc::ServerContext* ctx, con
   }
   std::optional<PrincipalView> who = master_->Principal(*user);
   if (!who.has_value()) return absl::UnauthenticatedError("the key's user no longer exists");
+  *caller = who->user;
   std::optional<ProjectView> view;
   if (need.scope == Requirement::Scope::kProject) view = master_->Project(project);
   Decision d = Decide(*who, need, project, view, security::RequestPaths(request),
@@ -237,14 +259,22 @@ grpc::Status MasterService::Serve(grpc::ServerContext* ctx, const char* method,
                                   const google::protobuf::Message& request,
                                   const Requirement& need, Fn fn) {
   RpcScope rpc("master", method);
-  absl::StatusOr<PrincipalView> who = Admit(ctx, method, request, need);
-  if (!who.ok()) return rpc.Done(ToGrpcStatus(who.status()));
-  absl::Status s;
-  if constexpr (std::is_invocable_v<Fn, const PrincipalView&>) {
-    s = fn(*who);
-  } else {
-    s = fn();
+  // Every client call leaves one audit record: who, what, on what, and how it ended.
+  AuditEvent event{.project = security::RequestProject(request),
+                   .action = method,
+                   .object = absl::StrJoin(security::RequestPaths(request), " "),
+                   .peer = ctx->peer()};
+  absl::StatusOr<PrincipalView> who = Admit(ctx, method, request, need, &event.user);
+  absl::Status s = who.status();
+  if (who.ok()) {
+    if constexpr (std::is_invocable_v<Fn, const PrincipalView&>) {
+      s = fn(*who);
+    } else {
+      s = fn();
+    }
   }
+  event.result = AuditResult(s);
+  master_->Audit(event);
   if (absl::Status durable = master_->WaitDurable(); !durable.ok()) s = durable;
   return rpc.Done(ToGrpcStatus(s));
 }
@@ -346,8 +376,11 @@ grpc::Status MasterService::CommitLength(grpc::ServerContext* ctx, const CommitL
                           .length = r.length(),
                           .mac = r.mac()});
     }
-    return Store(master_->CommitLength(FromWire(req->lease()), req->length(), receipts),
-                 [&](uint64_t n) { resp->set_length(n); });
+    RETURN_IF_ERROR(Store(master_->CommitLength(FromWire(req->lease()), req->length(), receipts),
+                          [&](uint64_t n) { resp->set_length(n); }));
+    // Tests: the master dying with the new length durable but not yet answered.
+    RETURN_IF_ERROR(master_->WaitDurable());
+    return Failpoint("master.commit_length.durable");
   });
 }
 
@@ -621,6 +654,42 @@ grpc::Status MasterService::ListAccessKeys(grpc::ServerContext* ctx,
     const std::string user = req->user().empty() ? who.user : req->user();
     if (Decision d = DecideSelfOrAdmin(who, user); !d.allowed) return Deny(d, Action::kAdmin);
     for (const AccessKeyView& k : master_->ListAccessKeys(user)) ToWire(k, resp->add_keys());
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status MasterService::AuditQuery(grpc::ServerContext* ctx, const AuditQueryRequest* req,
+                                       AuditQueryResponse* resp) {
+  return Serve(ctx, "AuditQuery", *req, kClusterAdmin, [&] {
+    constexpr uint32_t kDefaultPage = 1000, kMaxPage = 10000;
+    const uint32_t limit = req->limit() == 0 ? kDefaultPage : std::min(req->limit(), kMaxPage);
+    return master_->ReadAudit(req->after_seq(), [&](const AuditRecord& r) {
+      if (r.time_unix_ms() < req->since_unix_ms() ||
+          (!req->project().empty() && r.project() != req->project()) ||
+          (!req->user().empty() && r.user() != req->user()) ||
+          (!req->action().empty() && r.action() != req->action())) {
+        return true;
+      }
+      if (static_cast<uint32_t>(resp->records_size()) == limit) {
+        resp->set_truncated(true);
+        return false;
+      }
+      *resp->add_records() = r;
+      return true;
+    });
+  });
+}
+
+grpc::Status MasterService::AuditVerify(grpc::ServerContext* ctx, const AuditVerifyRequest* req,
+                                        AuditVerifyResponse* resp) {
+  return Serve(ctx, "AuditVerify", *req, kClusterAdmin, [&] {
+    uint64_t records = 0, legacy = 0;
+    absl::Status chain = master_->VerifyAudit(&records, &legacy);
+    if (!chain.ok() && !absl::IsDataLoss(chain)) return chain;  // could not read
+    resp->set_records(records);
+    resp->set_legacy(legacy);
+    resp->set_intact(chain.ok());
+    resp->set_problem(std::string(chain.message()));
     return absl::OkStatus();
   });
 }

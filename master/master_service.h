@@ -120,14 +120,19 @@ class MasterService final : public ternion::v1::MasterService::Service {
                                ternion::v1::AccessKeyInfo*) override;
   grpc::Status ListAccessKeys(grpc::ServerContext*, const ternion::v1::ListAccessKeysRequest*,
                               ternion::v1::ListAccessKeysResponse*) override;
+  grpc::Status AuditQuery(grpc::ServerContext*, const ternion::v1::AuditQueryRequest*,
+                          ternion::v1::AuditQueryResponse*) override;
+  grpc::Status AuditVerify(grpc::ServerContext*, const ternion::v1::AuditVerifyRequest*,
+                           ternion::v1::AuditVerifyResponse*) override;
 
  private:
   // The caller of a client call, once its signature verifies and the access policy allows
   // `need`; UNAUTHENTICATED or PERMISSION_DENIED naming the cause otherwise (counted, logged
-  // without any secret).
+  // without any secret). *caller is who the call is from as far as known, for the audit: the
+  // user, or "key:ID" for a key that did not verify.
   absl::StatusOr<PrincipalView> Admit(grpc::ServerContext* ctx, const char* method,
                                       const google::protobuf::Message& request,
-                                      const Requirement& need);
+                                      const Requirement& need, std::string* caller);
   // Puts a chunk token for `mode` into `chunk`, bound to the caller's address (a replicate
   // token, which chunkservers pass on to each other, to none).
   void GrantToken(const grpc::ServerContext& ctx, const std::string& project,

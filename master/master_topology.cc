@@ -60,8 +60,7 @@ absl::StatusOr<std::string> Master::ApplyTopology(const ternion::v1::ImportTopol
   std::string summary = absl::StrCat(plan.changed_racks.size(), " rack(s) and ",
                                      server_changes.size(), " server placement(s) changed");
   if (batch.puts.empty()) return summary;  // idempotent: nothing to do
-  AddAudit(&batch, absl::StrCat(action, ": ", summary));
-  Commit(std::move(batch));
+  CommitAudited(std::move(batch), {.action = "master", .detail = absl::StrCat(action, ": ", summary)});
 
   registry_.SetRacks(std::move(plan.racks));
   for (auto& rec : server_changes) registry_.Find(rec.server_id())->record = std::move(rec);
@@ -117,8 +116,7 @@ absl::StatusOr<std::string> Master::RemoveRack(const std::string& rack) {
   }
   MetadataBatch batch;
   batch.Delete(absl::StrCat("r/", rack));
-  AddAudit(&batch, absl::StrCat("remove-rack ", rack));
-  Commit(std::move(batch));
+  CommitAudited(std::move(batch), {.action = "master", .detail = absl::StrCat("remove-rack ", rack)});
   std::map<std::string, RackRecord> racks = registry_.racks();
   racks.erase(rack);
   registry_.SetRacks(std::move(racks));
@@ -160,8 +158,7 @@ absl::StatusOr<std::string> Master::SetServerState(const ternion::v1::SetServerS
   const std::string change =
       absl::StrCat(req.server_id(), " ", ternion::v1::ServerAdminState_Name(s.record.state()),
                    " -> ", ternion::v1::ServerAdminState_Name(rec.state()));
-  AddAudit(&batch, absl::StrCat("server-state ", change));
-  Commit(std::move(batch));
+  CommitAudited(std::move(batch), {.action = "master", .detail = absl::StrCat("server-state ", change)});
   s.record = std::move(rec);
   registry_.RefreshPlacement(s, Now());
   last_move_scan_ = absl::InfinitePast();
@@ -209,16 +206,6 @@ ternion::v1::BalancerResponse Master::Balancer(const ternion::v1::BalancerReques
   resp.set_fill_max(n ? mx : 0);
   resp.set_fill_min(n ? mn : 0);
   return resp;
-}
-
-std::vector<std::string> Master::AuditLog(size_t limit) {
-  (void)WaitDurable();  // the records are read back from the store
-  std::vector<std::string> lines;
-  (void)store_->Scan("a/", [&](absl::string_view, absl::string_view v) {
-    lines.emplace_back(v);
-    if (lines.size() > limit) lines.erase(lines.begin());
-  });
-  return lines;
 }
 
 absl::Status Master::Backup(const std::string& dir) {

@@ -91,14 +91,29 @@ absl::StatusOr<bool> MetadataStore::Empty() {
 
 absl::Status MetadataStore::Scan(
     absl::string_view prefix,
-    const std::function<void(absl::string_view, absl::string_view)>& fn) {
+    const std::function<void(absl::string_view, absl::string_view)>& fn,
+    absl::string_view start) {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   rocksdb::Slice p(prefix.data(), prefix.size());
-  for (it->Seek(p); it->Valid() && it->key().starts_with(p); it->Next()) {
+  const absl::string_view from = std::max(prefix, start);
+  for (it->Seek(rocksdb::Slice(from.data(), from.size())); it->Valid() && it->key().starts_with(p);
+       it->Next()) {
     fn(absl::string_view(it->key().data(), it->key().size()),
        absl::string_view(it->value().data(), it->value().size()));
   }
   return FromRocks(it->status(), "metadata scan");
+}
+
+absl::StatusOr<std::optional<std::pair<std::string, std::string>>> MetadataStore::Last(
+    absl::string_view prefix) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  const std::string bound = absl::StrCat(prefix, "\xff");
+  it->SeekForPrev(bound);
+  if (it->Valid() && it->key().starts_with(rocksdb::Slice(prefix.data(), prefix.size()))) {
+    return std::make_pair(it->key().ToString(), it->value().ToString());
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "metadata seek");
+  return std::nullopt;
 }
 
 absl::Status MetadataStore::Checkpoint(const std::string& dir) {

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -54,9 +55,16 @@ class MetadataStore {
   // Whether the store holds no key at all.
   absl::StatusOr<bool> Empty();
 
-  // Calls fn(key, value) for every key starting with `prefix`, in key order.
+  // The last key starting with `prefix` (whose keys sort below prefix + 0xff) and its value;
+  // nullopt when there is none.
+  absl::StatusOr<std::optional<std::pair<std::string, std::string>>> Last(
+      absl::string_view prefix);
+
+  // Calls fn(key, value) for every key starting with `prefix`, in key order, from the first key
+  // at or after `start` (empty: from the prefix's first).
   absl::Status Scan(absl::string_view prefix,
-                    const std::function<void(absl::string_view, absl::string_view)>& fn);
+                    const std::function<void(absl::string_view, absl::string_view)>& fn,
+                    absl::string_view start = {});
 
  private:
   explicit MetadataStore(rocksdb::DB* db);

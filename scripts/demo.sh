@@ -63,4 +63,8 @@ if "$BIN/ternion" --insecure whoami > /dev/null 2>&1; then
   exit 1
 fi
 echo "(refused, as it must be)"
+echo
+echo "== audit: every call is recorded in a hash-chained log"
+"$BIN/ternion" audit query --user visitor --limit 5
+"$BIN/ternion" audit verify
 echo "== stopping the cluster"

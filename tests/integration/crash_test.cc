@@ -176,7 +176,7 @@ TEST_F(CrashTest, TheMasterDyingAfterACommitBeforeAnsweringLosesNothing) {
   const std::string data = RandomBytes(4 << 20, 200);
   ASSERT_OK(local::KillProcess(cluster_.dir, "master"));
   ASSERT_OK(local::RestartProcess(cluster_.dir, "master",
-                                  {"--failpoints", "master.metadata.after_write=crash@12"}));
+                                  {"--failpoints", "master.commit_length.durable=crash@3"}));
   ASSERT_OK(local::WaitForLiveServers(cluster_, 4, 30));
   absl::Status written;
   std::thread writer([&] { written = WriteFlushing("m", data); });
