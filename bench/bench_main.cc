@@ -503,6 +503,32 @@ Wipe MeasureWipe(ternion::Client* client, const ternion::local::LocalCluster& cl
   return w;
 }
 
+struct Transport {
+  double write = 0, read = 0, p50 = 0, p99 = 0;
+};
+
+// Ternion's write, read and append figures on a new plaintext local cluster of the same shape.
+Transport MeasurePlaintext(const Config& cfg, uint64_t per_writer) {
+  ternion::local::LocalClusterOptions lo;
+  lo.dir = cfg.dir + "/cluster-insecure";
+  lo.racks = cfg.racks;
+  lo.per_rack = cfg.per_rack;
+  lo.insecure = true;
+  auto c = ternion::local::StartLocalCluster(lo);
+  if (!c.ok()) Die(std::string(c.status().message()));
+  auto client = ternion::Client::Connect(ternion::local::AdminClientOptions(*c));
+  if (!client.ok()) Die(std::string(client.status().message()));
+  if (absl::Status s = (*client)->CreateProject("bench"); !s.ok()) Die(std::string(s.message()));
+  Transport t;
+  t.write = TernionWrite(client->get(), cfg.writers, per_writer);
+  DropCaches();
+  t.read = TernionRead(client->get(), cfg.writers, per_writer);
+  std::tie(t.p50, t.p99) = AppendLatency(client->get(), cfg.appends);
+  client->reset();
+  (void)ternion::local::StopLocalCluster(c->dir);
+  return t;
+}
+
 int main(int argc, char** argv) {
   ternion::KeepLargeBuffersInHeap();
   Config cfg;
@@ -594,6 +620,12 @@ int main(int argc, char** argv) {
   std::filesystem::remove_all(ceil_dir);
 
   if (!cluster.dir.empty()) (void)ternion::local::StopLocalCluster(cluster.dir);
+
+  // The same writes, reads and appends on a plaintext cluster (--insecure), so the run says
+  // what TLS costs. Requests are signed and chunk tokens checked there too: those have no off
+  // switch.
+  Transport plain;
+  if (!cluster.dir.empty()) plain = MeasurePlaintext(cfg, per_writer);
   if (own_dir) std::filesystem::remove_all(cfg.dir);
 
   nlohmann::json j = {{"write_mib_s", write},
@@ -618,7 +650,14 @@ int main(int argc, char** argv) {
                       {"wipe_mib_s", wipe_mib_s},
                       {"wipe_ratio", wipe_mib_s / physical.overwrite},
                       {"bytes_mib", per_writer * cfg.writers / kMiB},
-                      {"writers", cfg.writers}};
+                      {"writers", cfg.writers},
+                      {"insecure_write_mib_s", plain.write},
+                      {"insecure_read_mib_s", plain.read},
+                      {"insecure_append_p50_us", plain.p50},
+                      {"insecure_append_p99_us", plain.p99},
+                      {"tls_write_vs_insecure", plain.write > 0 ? write / plain.write : 0},
+                      {"tls_read_vs_insecure", plain.read > 0 ? read / plain.read : 0},
+                      {"tls_append_p50_extra_us", plain.p50 > 0 ? p50 - plain.p50 : 0}};
   if (cfg.json) {
     std::cout << j.dump() << "\n";
     return 0;
@@ -636,12 +675,18 @@ int main(int argc, char** argv) {
       "  recovery after kill -9 of one chunkserver     %.0f MiB in %.1f s = %.1f MiB/s = %.2f of "
       "copy ceiling (noticed after %.1f s)\n"
       "  wipe of deleted replicas (delete to all wiped) %.0f MiB in %.1f s = %.1f MiB/s = %.2f of "
-      "overwrite ceiling\n",
+      "overwrite ceiling\n"
+      "  the same cluster with --insecure (no TLS)     write %.1f MiB/s, read %.1f MiB/s, append "
+      "p50 %.0f us, p99 %.0f us\n"
+      "  TLS against --insecure                        write x%.2f, read x%.2f, append p50 %+.0f "
+      "us\n",
       per_writer * cfg.writers / kMiB, cfg.writers, cold ? "dropped" : "warm", write_ceiling,
       write, write / write_ceiling, read_ceiling,
       buffered_read, read, read / read_ceiling, p50, p99, physical.copy, physical.overwrite,
       static_cast<double>(recovery.bytes / kMiB), recovery.copy_s, recovery_mib_s,
       recovery_mib_s / physical.copy, recovery.detect_s, static_cast<double>(wipe.bytes / kMiB),
-      wipe.seconds, wipe_mib_s, wipe_mib_s / physical.overwrite);
+      wipe.seconds, wipe_mib_s, wipe_mib_s / physical.overwrite, plain.write, plain.read,
+      plain.p50, plain.p99, plain.write > 0 ? write / plain.write : 0,
+      plain.read > 0 ? read / plain.read : 0, plain.p50 > 0 ? p50 - plain.p50 : 0);
   return 0;
 }
