@@ -410,8 +410,7 @@ struct Recovery {
 // Kills the chunkserver holding the most replicas and times re-replication, with the master's
 // bandwidth cap lifted (the throttle would otherwise be what is measured).
 Recovery MeasureRecovery(const ternion::local::LocalCluster& cluster) {
-  auto stub =
-      ternion::v1::MasterService::NewStub(ternion::local::AdminMasterChannel(cluster));
+  auto stub = ternion::v1::MasterService::NewStub(ternion::local::AdminMasterChannel(cluster));
   auto status = [&] {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
@@ -680,13 +679,13 @@ int main(int argc, char** argv) {
       "p50 %.0f us, p99 %.0f us\n"
       "  TLS against --insecure                        write x%.2f, read x%.2f, append p50 %+.0f "
       "us\n",
-      per_writer * cfg.writers / kMiB, cfg.writers, cold ? "dropped" : "warm", write_ceiling,
-      write, write / write_ceiling, read_ceiling,
-      buffered_read, read, read / read_ceiling, p50, p99, physical.copy, physical.overwrite,
-      static_cast<double>(recovery.bytes / kMiB), recovery.copy_s, recovery_mib_s,
-      recovery_mib_s / physical.copy, recovery.detect_s, static_cast<double>(wipe.bytes / kMiB),
-      wipe.seconds, wipe_mib_s, wipe_mib_s / physical.overwrite, plain.write, plain.read,
-      plain.p50, plain.p99, plain.write > 0 ? write / plain.write : 0,
-      plain.read > 0 ? read / plain.read : 0, plain.p50 > 0 ? p50 - plain.p50 : 0);
+      per_writer * cfg.writers / kMiB, cfg.writers, cold ? "dropped" : "warm", write_ceiling, write,
+      write / write_ceiling, read_ceiling, buffered_read, read, read / read_ceiling, p50, p99,
+      physical.copy, physical.overwrite, static_cast<double>(recovery.bytes / kMiB),
+      recovery.copy_s, recovery_mib_s, recovery_mib_s / physical.copy, recovery.detect_s,
+      static_cast<double>(wipe.bytes / kMiB), wipe.seconds, wipe_mib_s,
+      wipe_mib_s / physical.overwrite, plain.write, plain.read, plain.p50, plain.p99,
+      plain.write > 0 ? write / plain.write : 0, plain.read > 0 ? read / plain.read : 0,
+      plain.p50 > 0 ? p50 - plain.p50 : 0);
   return 0;
 }

@@ -161,14 +161,13 @@ pid_t Spawn(std::vector<std::string> args, const std::string& log) {
 MasterProcess StartMaster(const Config& c, const std::string& meta) {
   const std::string ready = c.dir + "/master.ready";
   std::filesystem::remove(ready);
-  std::vector<std::string> args = {c.master_binary, "--metadata-dir", meta, "--host", "127.0.0.1",
-                                   "--port", "0", "--metrics-port", "-1", "--ready-file", ready,
-                                   "--dead-after", "3600", "--master-key-file",
-                                   c.dir + "/master.key", "--bootstrap-credentials",
-                                   c.dir + "/admin.profile",
-                                   // Thousands of simulated chunkservers hold no certificates;
-                                   // the transport's cost is ternion-bench's to measure.
-                                   "--insecure"};
+  std::vector<std::string> args = {
+      c.master_binary, "--metadata-dir", meta, "--host", "127.0.0.1", "--port", "0",
+      "--metrics-port", "-1", "--ready-file", ready, "--dead-after", "3600", "--master-key-file",
+      c.dir + "/master.key", "--bootstrap-credentials", c.dir + "/admin.profile",
+      // Thousands of simulated chunkservers hold no certificates;
+      // the transport's cost is ternion-bench's to measure.
+      "--insecure"};
   MasterProcess m;
   m.pid = g_master_pid = Spawn(args, c.dir + "/master.log");
   for (int i = 0; i < 6000; ++i) {  // at most 10 minutes
@@ -409,7 +408,8 @@ int main(int argc, char** argv) {
   auto channel = ternion::NewMasterChannel(m.address, *admin, plaintext);
   auto stub = v1::MasterService::NewStub(channel);
   // The simulated chunkservers' calls are not signed (daemon calls; chunkservers do not sign).
-  auto daemon_stub = v1::MasterService::NewStub(ternion::NewMasterChannel(m.address, {}, plaintext));
+  auto daemon_stub =
+      v1::MasterService::NewStub(ternion::NewMasterChannel(m.address, {}, plaintext));
 
   // Every server registers with its full report (a few at a time, as after a master restart).
   t0 = Clock::now();
@@ -545,7 +545,7 @@ int main(int argc, char** argv) {
       receipt->set_chunk_id(chunk.chunk().chunk_id());
       receipt->set_length(4096);
       receipt->set_mac(ternion::security::SignReceipt(key, chunk.chunk().chunk_id(),
-                                             chunk.chunk().version(), 4096));
+                                                      chunk.chunk().version(), 4096));
     }
     v1::CommitLengthResponse committed;
     grpc::ClientContext c3;

@@ -78,7 +78,8 @@ absl::StatusOr<std::unique_ptr<ChunkServer>> ChunkServer::Start(const ChunkServe
   auto store = ChunkStore::Open(options.data_dirs);
   if (!store.ok()) return store.status();
   cs->store_ = std::move(*store);
-  if (!options.tls.insecure()) RETURN_IF_ERROR(ValidateTopologyName(options.tls.common_name(), "server id"));
+  if (!options.tls.insecure())
+    RETURN_IF_ERROR(ValidateTopologyName(options.tls.common_name(), "server id"));
   auto id = LoadOrCreateServerId(options.data_dirs, options.tls.common_name());
   if (!id.ok()) return id.status();
   cs->server_id_ = *id;

@@ -109,7 +109,8 @@ void ReplicaStream::AckLoop() {
       ctx_.TryCancel();
     }
     durable_ = std::max<uint64_t>(durable_, ack.durable_length());
-    if (ack.error_code() == 0 && (!receipt_.has_value() || ack.durable_length() >= receipt_->length)) {
+    if (ack.error_code() == 0 &&
+        (!receipt_.has_value() || ack.durable_length() >= receipt_->length)) {
       receipt_ = Receipt{.length = ack.durable_length(), .mac = ack.receipt()};
     }
     cv_.SignalAll();

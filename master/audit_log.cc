@@ -33,8 +33,7 @@ std::string EncodeAuditRecord(const ternion::v1::AuditRecord& record) {
   return absl::StrCat(kMagic, Deterministic(record));
 }
 
-absl::StatusOr<std::optional<ternion::v1::AuditRecord>> DecodeAuditRecord(
-    absl::string_view value) {
+absl::StatusOr<std::optional<ternion::v1::AuditRecord>> DecodeAuditRecord(absl::string_view value) {
   if (!absl::StartsWith(value, kMagic)) {
     // Before the chain: "2026-11-30T15:25:15.123Z action ..." lines.
     if (!value.empty() && value[0] >= '0' && value[0] <= '9') return std::nullopt;
@@ -75,8 +74,8 @@ void AuditChainVerifier::Add(uint64_t key_seq, absl::string_view value) {
   }
   const ternion::v1::AuditRecord& r = **decoded;
   if (r.seq() != key_seq) {
-    status_ = absl::DataLossError(absl::StrCat("audit record ", key_seq, " says it is record ",
-                                               r.seq(), ": moved"));
+    status_ = absl::DataLossError(
+        absl::StrCat("audit record ", key_seq, " says it is record ", r.seq(), ": moved"));
   } else if (AuditHash(r) != r.hash()) {
     status_ = absl::DataLossError(
         absl::StrCat("audit record ", key_seq, " does not match its hash: edited"));
@@ -84,9 +83,9 @@ void AuditChainVerifier::Add(uint64_t key_seq, absl::string_view value) {
     status_ = absl::DataLossError(absl::StrCat("audit records ", last_->seq() + 1, " to ",
                                                key_seq - 1, " are missing: removed"));
   } else if (r.prev_hash() != (last_.has_value() ? last_->hash() : std::string())) {
-    status_ = absl::DataLossError(absl::StrCat(
-        "audit record ", key_seq, " does not follow record ",
-        last_.has_value() ? last_->seq() : 0, ": removed or reordered"));
+    status_ = absl::DataLossError(absl::StrCat("audit record ", key_seq, " does not follow record ",
+                                               last_.has_value() ? last_->seq() : 0,
+                                               ": removed or reordered"));
   }
   if (!status_.ok()) return;
   ++records_;

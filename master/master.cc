@@ -250,10 +250,10 @@ absl::Status Master::Load() {
     batch.Put(kClusterIdKey, cluster_id_);
     {
       absl::MutexLock lock(&audit_.mu);
-      audit_.Append({.action = "cluster-id",
-                     .detail = absl::StrCat("cluster id ", cluster_id_,
-                                            " given to existing metadata")},
-                    NowMs(), &batch);
+      audit_.Append(
+          {.action = "cluster-id",
+           .detail = absl::StrCat("cluster id ", cluster_id_, " given to existing metadata")},
+          NowMs(), &batch);
     }
     RETURN_IF_ERROR(store_->Write(batch));  // before the log starts
   } else {

@@ -32,8 +32,8 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "master/access_control.h"
-#include "master/audit_log.h"
 #include "master/access_policy.h"
+#include "master/audit_log.h"
 #include "master/chunk_health_report.h"
 #include "master/chunk_manager.h"
 #include "master/chunk_map.h"
@@ -243,8 +243,8 @@ class Master {
   security::ReceiptKey ReceiptKeyOf(const std::string& server_id) const;
   // The audit log (audit_log.h). Audit appends one record, durable with the next group (a
   // caller answers after WaitDurable). ReadAudit calls `fn` with every chained record after
-  // `after_seq`, oldest first, until it returns false. VerifyAudit walks the whole chain: OK with the counts of
-  // chained and legacy records, or DATA_LOSS naming the first break.
+  // `after_seq`, oldest first, until it returns false. VerifyAudit walks the whole chain: OK with
+  // the counts of chained and legacy records, or DATA_LOSS naming the first break.
   void Audit(const AuditEvent& event);
   absl::Status ReadAudit(uint64_t after_seq,
                          const std::function<bool(const ternion::v1::AuditRecord&)>& fn);

@@ -117,8 +117,11 @@ absl::StatusOr<ProjectView> Master::SetProjectMember(const std::string& project,
   }
   MetadataBatch batch;
   ns_.UpdateProject(p, &batch);
-  CommitAudited(std::move(batch), {.action = "master", .detail = absl::StrCat("project ", project, remove ? ": removed member " : ": member ",
-                                user, admin && !remove ? " (admin)" : "", " by ", actor)});
+  CommitAudited(
+      std::move(batch),
+      {.action = "master",
+       .detail = absl::StrCat("project ", project, remove ? ": removed member " : ": member ", user,
+                              admin && !remove ? " (admin)" : "", " by ", actor)});
   return ViewOfProject(p);
 }
 
@@ -132,8 +135,11 @@ absl::StatusOr<ProjectView> Master::SetProjectWhitelist(const std::string& proje
   p.set_ip_whitelist(whitelist);
   MetadataBatch batch;
   ns_.UpdateProject(p, &batch);
-  CommitAudited(std::move(batch), {.action = "master", .detail = absl::StrCat("project ", project, ": IP whitelist ",
-                                whitelist.empty() ? "off" : "set to " + whitelist, " by ", actor)});
+  CommitAudited(
+      std::move(batch),
+      {.action = "master",
+       .detail = absl::StrCat("project ", project, ": IP whitelist ",
+                              whitelist.empty() ? "off" : "set to " + whitelist, " by ", actor)});
   return ViewOfProject(p);
 }
 
@@ -179,11 +185,13 @@ absl::StatusOr<ProjectView> Master::ChangeGrant(const std::string& project, cons
   EraseGrants(&p, [](const ternion::v1::GrantRecord& g) { return g.actions() == 0; });
   MetadataBatch batch;
   ns_.UpdateProject(p, &batch);
-  CommitAudited(std::move(batch), {.action = "master", .detail = absl::StrCat("project ", project, revoke ? ": revoked " : ": granted ",
-                                grant.actions, " (action bits) on ",
-                                grant.object == GrantView::Object::kProject ? "the project"
-                                                                            : grant.path,
-                                revoke ? " from " : " to ", grant.grantee, " by ", actor)});
+  CommitAudited(std::move(batch),
+                {.action = "master",
+                 .detail = absl::StrCat(
+                     "project ", project, revoke ? ": revoked " : ": granted ", grant.actions,
+                     " (action bits) on ",
+                     grant.object == GrantView::Object::kProject ? "the project" : grant.path,
+                     revoke ? " from " : " to ", grant.grantee, " by ", actor)});
   return ViewOfProject(p);
 }
 
@@ -280,8 +288,10 @@ absl::StatusOr<std::optional<NewAccessKey>> Master::BootstrapAdmin() {
   if (!u.ok()) return u.status();
   absl::StatusOr<NewAccessKey> k = access_.CreateKey(kBootstrapAdmin, &batch);
   if (!k.ok()) return k.status();
-  CommitAudited(std::move(batch), {.action = "master", .detail = absl::StrCat("bootstrap: cluster admin ", kBootstrapAdmin, " created with key ",
-                                k->key.id)});
+  CommitAudited(std::move(batch),
+                {.action = "master",
+                 .detail = absl::StrCat("bootstrap: cluster admin ", kBootstrapAdmin,
+                                        " created with key ", k->key.id)});
   return std::optional<NewAccessKey>(*std::move(k));
 }
 

@@ -218,10 +218,12 @@ void Master::FinishMovePass(absl::Time now) {
                       : ternion::v1::SERVER_DECOMMISSIONED);
     MetadataBatch batch;
     PutServer(&batch, rec);
-    CommitAudited(std::move(batch), {.action = "master", .detail = absl::StrCat("server-state ", rec.server_id(), " ",
-                                  ternion::v1::ServerAdminState_Name(s->record.state()), " -> ",
-                                  ternion::v1::ServerAdminState_Name(rec.state()),
-                                  " (drained)")});
+    CommitAudited(
+        std::move(batch),
+        {.action = "master",
+         .detail = absl::StrCat("server-state ", rec.server_id(), " ",
+                                ternion::v1::ServerAdminState_Name(s->record.state()), " -> ",
+                                ternion::v1::ServerAdminState_Name(rec.state()), " (drained)")});
     s->record = std::move(rec);
     registry_.RefreshPlacement(*s, now);
   }

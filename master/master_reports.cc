@@ -407,8 +407,10 @@ absl::StatusOr<ternion::v1::OrphansResponse> Master::Orphans(
       batch.Delete(UnwipedKey(r.server_id(), r.chunk_id()));
       acked.emplace_back(r.server_id(), r.chunk_id());
     }
-    CommitAudited(std::move(batch), {.action = "master", .detail = absl::StrCat("disks destroyed: ", acked.size(), " unwiped replica(s) of ",
-                                  req.server_id(), " acknowledged")});
+    CommitAudited(std::move(batch), {.action = "master",
+                                     .detail = absl::StrCat("disks destroyed: ", acked.size(),
+                                                            " unwiped replica(s) of ",
+                                                            req.server_id(), " acknowledged")});
     for (const auto& a : acked) unwiped_.erase(a);
     resp.set_affected(acked.size());
     return resp;
@@ -502,8 +504,10 @@ absl::StatusOr<std::string> Master::AdoptOrphan(
   }
   ns_.Put(std::move(f), &batch);
   chunks_.Put(id, e, &batch);
-  CommitAudited(std::move(batch), {.action = "master", .detail = absl::StrCat("orphans release: chunk ", id, " (", holders.size(),
-                                " copies) as ", project, "/", path)});
+  CommitAudited(std::move(batch),
+                {.action = "master",
+                 .detail = absl::StrCat("orphans release: chunk ", id, " (", holders.size(),
+                                        " copies) as ", project, "/", path)});
   for (ServerState* s : holders) {
     if (s->held) {
       std::erase_if(s->held->unknown, [id](const auto& r) { return r.chunk_id() == id; });

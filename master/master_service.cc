@@ -41,8 +41,7 @@ std::string AuditResult(const absl::Status& s) {
 void CountAuthFailure(const char* cause) {
   MetricsRegistry::Default()
       .GetCounter("ternion_master_auth_failures_total",
-                  "Client calls refused by request authentication, by cause",
-                  {{"cause", cause}})
+                  "Client calls refused by request authentication, by cause", {{"cause", cause}})
       ->Increment();
 }
 
@@ -150,8 +149,7 @@ namespace v1 = ternion::v1;
 MasterService::MasterService(Master* master, bool authenticate_daemons, const Clock* clock)
     : master_(master),
       authenticate_daemons_(authenticate_daemons),
-      verifier_([master](const std::string& id) { return master->access().FindKey(id); },
-                clock) {}
+      verifier_([master](const std::string& id) { return master->access().FindKey(id); }, clock) {}
 
 // A chunkserver's call (registration, heartbeats, reports). Chunkservers do not sign requests:
 // their certificate admits them. The answer waits until every metadata change made so far is
@@ -179,16 +177,15 @@ grpc::Status MasterService::ServeDaemon(const grpc::ServerContext& ctx, const ch
       return rpc.Done(ToGrpcStatus(refused));
     }
   }
-  if (absl::Status s =
-          security::CheckRequestBounds(request, kMaxFieldBytes, kMaxDaemonListItems);
+  if (absl::Status s = security::CheckRequestBounds(request, kMaxFieldBytes, kMaxDaemonListItems);
       !s.ok()) {
     return rpc.Done(ToGrpcStatus(s));
   }
   absl::Status s = fn();
   // Registrations are audited; heartbeats and reports (every second from every server) are not.
   if (std::string_view(method) == "RegisterChunkServer") {
-    master_->Audit({.action = method, .object = server_id, .result = AuditResult(s),
-                    .peer = ctx.peer()});
+    master_->Audit(
+        {.action = method, .object = server_id, .result = AuditResult(s), .peer = ctx.peer()});
   }
   if (absl::Status durable = master_->WaitDurable(); !durable.ok()) s = durable;
   return rpc.Done(ToGrpcStatus(s));
@@ -205,8 +202,7 @@ absl::Status MasterService::Deny(const Decision& d, Action action) {
 
 absl::StatusOr<PrincipalView> MasterService::Admit(grpc::ServerContext* ctx, const char* method,
                                                    const google::protobuf::Message& request,
-                                                   const Requirement& need,
-                                                   std::string* caller) {
+                                                   const Requirement& need, std::string* caller) {
   RETURN_IF_ERROR(security::CheckRequestBounds(request, kMaxFieldBytes, kMaxClientListItems));
   const std::string project = security::RequestProject(request);
   absl::StatusOr<std::optional<security::RequestSignature>> sig = RequestSignatureOf(*ctx);
@@ -238,10 +234,8 @@ absl::StatusOr<PrincipalView> MasterService::Admit(grpc::ServerContext* ctx, con
 
 void MasterService::GrantToken(const grpc::ServerContext& ctx, const std::string& project,
                                security::ChunkMode mode, ChunkInfo* chunk) const {
-  security::ChunkToken t{.project = project,
-                         .chunk_id = chunk->chunk_id(),
-                         .version = chunk->version(),
-                         .mode = mode};
+  security::ChunkToken t{
+      .project = project, .chunk_id = chunk->chunk_id(), .version = chunk->version(), .mode = mode};
   if (mode == security::ChunkMode::kReplicate) {
     // Write recovery: the new replicas copy from the chunk's replicas, which every server may
     // need to read, whoever asked.

@@ -60,7 +60,8 @@ absl::StatusOr<std::string> Master::ApplyTopology(const ternion::v1::ImportTopol
   std::string summary = absl::StrCat(plan.changed_racks.size(), " rack(s) and ",
                                      server_changes.size(), " server placement(s) changed");
   if (batch.puts.empty()) return summary;  // idempotent: nothing to do
-  CommitAudited(std::move(batch), {.action = "master", .detail = absl::StrCat(action, ": ", summary)});
+  CommitAudited(std::move(batch),
+                {.action = "master", .detail = absl::StrCat(action, ": ", summary)});
 
   registry_.SetRacks(std::move(plan.racks));
   for (auto& rec : server_changes) registry_.Find(rec.server_id())->record = std::move(rec);
@@ -116,7 +117,8 @@ absl::StatusOr<std::string> Master::RemoveRack(const std::string& rack) {
   }
   MetadataBatch batch;
   batch.Delete(absl::StrCat("r/", rack));
-  CommitAudited(std::move(batch), {.action = "master", .detail = absl::StrCat("remove-rack ", rack)});
+  CommitAudited(std::move(batch),
+                {.action = "master", .detail = absl::StrCat("remove-rack ", rack)});
   std::map<std::string, RackRecord> racks = registry_.racks();
   racks.erase(rack);
   registry_.SetRacks(std::move(racks));
@@ -158,7 +160,8 @@ absl::StatusOr<std::string> Master::SetServerState(const ternion::v1::SetServerS
   const std::string change =
       absl::StrCat(req.server_id(), " ", ternion::v1::ServerAdminState_Name(s.record.state()),
                    " -> ", ternion::v1::ServerAdminState_Name(rec.state()));
-  CommitAudited(std::move(batch), {.action = "master", .detail = absl::StrCat("server-state ", change)});
+  CommitAudited(std::move(batch),
+                {.action = "master", .detail = absl::StrCat("server-state ", change)});
   s.record = std::move(rec);
   registry_.RefreshPlacement(s, Now());
   last_move_scan_ = absl::InfinitePast();

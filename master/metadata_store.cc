@@ -90,8 +90,7 @@ absl::StatusOr<bool> MetadataStore::Empty() {
 }
 
 absl::Status MetadataStore::Scan(
-    absl::string_view prefix,
-    const std::function<void(absl::string_view, absl::string_view)>& fn,
+    absl::string_view prefix, const std::function<void(absl::string_view, absl::string_view)>& fn,
     absl::string_view start) {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   rocksdb::Slice p(prefix.data(), prefix.size());

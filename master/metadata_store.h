@@ -57,8 +57,7 @@ class MetadataStore {
 
   // The last key starting with `prefix` (whose keys sort below prefix + 0xff) and its value;
   // nullopt when there is none.
-  absl::StatusOr<std::optional<std::pair<std::string, std::string>>> Last(
-      absl::string_view prefix);
+  absl::StatusOr<std::optional<std::pair<std::string, std::string>>> Last(absl::string_view prefix);
 
   // Calls fn(key, value) for every key starting with `prefix`, in key order, from the first key
   // at or after `start` (empty: from the prefix's first).

@@ -1,12 +1,11 @@
 #include "security/certificates.h"
 
+#include <arpa/inet.h>
 #include <openssl/bn.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
-
-#include <arpa/inet.h>
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -43,7 +42,8 @@ std::string BioText(BIO* bio) {
 
 absl::StatusOr<KeyAndCertificate> ToPem(EVP_PKEY* key, X509* cert) {
   Bio k(BIO_new(BIO_s_mem())), c(BIO_new(BIO_s_mem()));
-  if (!k || !c || PEM_write_bio_PrivateKey(k.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1 ||
+  if (!k || !c ||
+      PEM_write_bio_PrivateKey(k.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1 ||
       PEM_write_bio_X509(c.get(), cert) != 1) {
     return OpenSslError("writing PEM");
   }
@@ -174,8 +174,8 @@ absl::StatusOr<KeyAndCertificate> ReadCa(const CertificateDir& d) {
 
 absl::Status CertificateDir::Init(const std::vector<std::string>& hosts) const {
   if (Exists(key("ca"))) {
-    return absl::AlreadyExistsError(absl::StrCat(
-        key("ca"), " exists: a new CA would untrust every certificate issued by it"));
+    return absl::AlreadyExistsError(
+        absl::StrCat(key("ca"), " exists: a new CA would untrust every certificate issued by it"));
   }
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);

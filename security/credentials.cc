@@ -45,7 +45,8 @@ absl::StatusOr<Credentials> ParseProfile(absl::string_view text) {
       c.ca = std::move(value);
     } else if (name == "insecure") {
       if (value != "true" && value != "false") {
-        return absl::InvalidArgumentError(absl::StrCat("profile line ", n, ": insecure is true or false"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("profile line ", n, ": insecure is true or false"));
       }
       c.insecure = value == "true";
     } else {

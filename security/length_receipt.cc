@@ -63,8 +63,8 @@ absl::Status CheckLengthReceipts(uint64_t chunk_id, uint64_t version, uint64_t l
     }
     if (!vouched) {
       return absl::FailedPreconditionError(
-          absl::StrCat("no valid durable-length receipt from chunkserver ", server, " for ",
-                       length, " bytes of chunk ", chunk_id, " version ", version));
+          absl::StrCat("no valid durable-length receipt from chunkserver ", server, " for ", length,
+                       " bytes of chunk ", chunk_id, " version ", version));
     }
   }
   return absl::OkStatus();

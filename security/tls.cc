@@ -33,7 +33,8 @@ absl::StatusOr<TlsConfig> TlsConfig::Load(const TlsFiles& files) {
   if (absl::Status s = read(files.key, &t.key_pem_); !s.ok()) return s;
   if (!t.cert_pem_.empty()) {
     absl::StatusOr<std::string> cn = CertificateCommonName(t.cert_pem_);
-    if (!cn.ok()) return absl::InvalidArgumentError(absl::StrCat(files.cert, ": ", cn.status().message()));
+    if (!cn.ok())
+      return absl::InvalidArgumentError(absl::StrCat(files.cert, ": ", cn.status().message()));
     t.common_name_ = *cn;
   }
   return t;
@@ -55,15 +56,14 @@ std::shared_ptr<grpc::Channel> TlsConfig::NewChannel(
   if (insecure_) {
     creds = grpc::InsecureChannelCredentials();
   } else {
-    creds = grpc::SslCredentials({.pem_root_certs = ca_pem_,
-                                  .pem_private_key = key_pem_,
-                                  .pem_cert_chain = cert_pem_});
+    creds = grpc::SslCredentials(
+        {.pem_root_certs = ca_pem_, .pem_private_key = key_pem_, .pem_cert_chain = cert_pem_});
     // The cluster's own CA: check the role the certificate names, not the address dialled.
     // With the system's roots (no CA given) the address must match as for any TLS server.
     if (!ca_pem_.empty()) args.SetSslTargetNameOverride(peer_name);
   }
   return grpc::experimental::CreateCustomChannelWithInterceptors(address, creds, args,
-                                                                  std::move(interceptors));
+                                                                 std::move(interceptors));
 }
 
 absl::StatusOr<TlsConfig> DaemonTlsConfig(const TlsFiles& files, bool insecure) {
@@ -109,8 +109,8 @@ absl::StatusOr<std::string> CertificateCommonName(const std::string& pem) {
   BIO_free(bio);
   if (cert == nullptr) return absl::InvalidArgumentError("no PEM certificate");
   char cn[256] = {0};
-  const int n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn,
-                                          sizeof(cn));
+  const int n =
+      X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn));
   X509_free(cert);
   if (n <= 0) return absl::InvalidArgumentError("the certificate has no common name");
   return std::string(cn, n);

@@ -1,9 +1,8 @@
 #include "client/cli/access_commands.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <deque>
+#include <nlohmann/json.hpp>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -399,14 +398,19 @@ void AddAccessCommands(CLI::App& app, const Globals& g, int* rc) {
   // The audit log (cluster admins).
   static std::string audit_project, audit_user, audit_action, since;
   static uint32_t audit_limit = 100;
-  auto* audit = app.add_subcommand("audit", "The master's tamper-evident audit log (cluster admins)");
+  auto* audit =
+      app.add_subcommand("audit", "The master's tamper-evident audit log (cluster admins)");
   audit->require_subcommand(1);
   auto* query = audit->add_subcommand("query", "Audit records, oldest first");
   query->add_option("--project", audit_project, "Only this project's");
-  query->add_option("--user", audit_user, "Only this user's (\"key:ID\" for a key that did not verify)");
-  query->add_option("--action", audit_action, "Only this action (the call, e.g. GetFileInfo, Grant)");
-  query->add_option("--since", since, "Only from this time: RFC 3339 (2026-11-30T10:00:00Z) or an age (2h, 30m)");
-  query->add_option("--limit", audit_limit, "At most this many records (the newest of those matching)");
+  query->add_option("--user", audit_user,
+                    "Only this user's (\"key:ID\" for a key that did not verify)");
+  query->add_option("--action", audit_action,
+                    "Only this action (the call, e.g. GetFileInfo, Grant)");
+  query->add_option("--since", since,
+                    "Only from this time: RFC 3339 (2026-11-30T10:00:00Z) or an age (2h, 30m)");
+  query->add_option("--limit", audit_limit,
+                    "At most this many records (the newest of those matching)");
   query->callback([&g, rc] {
     ternion::v1::AuditQueryRequest req;
     req.set_project(audit_project);
@@ -419,7 +423,8 @@ void AddAccessCommands(CLI::App& app, const Globals& g, int* rc) {
       if (absl::ParseDuration(since, &age)) {
         t = absl::Now() - age;
       } else if (!absl::ParseTime(absl::RFC3339_full, since, &t, &err)) {
-        *rc = Fail(absl::InvalidArgumentError(absl::StrCat("--since: ", since, " is neither a time nor an age")));
+        *rc = Fail(absl::InvalidArgumentError(
+            absl::StrCat("--since: ", since, " is neither a time nor an age")));
         return;
       }
       req.set_since_unix_ms(absl::ToUnixMillis(t));
@@ -442,9 +447,15 @@ void AddAccessCommands(CLI::App& app, const Globals& g, int* rc) {
     if (g.json) {
       json arr = json::array();
       for (const auto& r : kept) {
-        arr.push_back({{"seq", r.seq()}, {"time", Time(r.time_unix_ms())}, {"user", r.user()},
-                       {"project", r.project()}, {"action", r.action()}, {"object", r.object()},
-                       {"result", r.result()}, {"peer", r.peer()}, {"detail", r.detail()},
+        arr.push_back({{"seq", r.seq()},
+                       {"time", Time(r.time_unix_ms())},
+                       {"user", r.user()},
+                       {"project", r.project()},
+                       {"action", r.action()},
+                       {"object", r.object()},
+                       {"result", r.result()},
+                       {"peer", r.peer()},
+                       {"detail", r.detail()},
                        {"hash", absl::BytesToHexString(r.hash())}});
       }
       std::cout << arr.dump(2) << "\n";
@@ -459,28 +470,33 @@ void AddAccessCommands(CLI::App& app, const Globals& g, int* rc) {
     }
     *rc = 0;
   });
-  audit->add_subcommand("verify", "Check the hash chain: exit 0 intact, 2 broken")->callback([&g, rc] {
-    ternion::v1::AuditVerifyResponse resp;
-    if (absl::Status s = Call(g, &Stub::AuditVerify, ternion::v1::AuditVerifyRequest(), &resp);
-        !s.ok()) {
-      *rc = Fail(s);
-      return;
-    }
-    if (g.json) {
-      std::cout << json({{"intact", resp.intact()}, {"records", resp.records()},
-                         {"legacy", resp.legacy()}, {"problem", resp.problem()}})
-                       .dump(2)
-                << "\n";
-    } else if (resp.intact()) {
-      std::cout << "audit log intact: " << resp.records() << " chained record(s)"
-                << (resp.legacy() ? absl::StrCat(", ", resp.legacy(), " legacy line(s) before the chain") : "")
-                << "\n";
-    } else {
-      std::cout << "audit log BROKEN after " << resp.records() << " good record(s): "
-                << resp.problem() << "\n";
-    }
-    *rc = resp.intact() ? 0 : 2;
-  });
+  audit->add_subcommand("verify", "Check the hash chain: exit 0 intact, 2 broken")
+      ->callback([&g, rc] {
+        ternion::v1::AuditVerifyResponse resp;
+        if (absl::Status s = Call(g, &Stub::AuditVerify, ternion::v1::AuditVerifyRequest(), &resp);
+            !s.ok()) {
+          *rc = Fail(s);
+          return;
+        }
+        if (g.json) {
+          std::cout << json({{"intact", resp.intact()},
+                             {"records", resp.records()},
+                             {"legacy", resp.legacy()},
+                             {"problem", resp.problem()}})
+                           .dump(2)
+                    << "\n";
+        } else if (resp.intact()) {
+          std::cout << "audit log intact: " << resp.records() << " chained record(s)"
+                    << (resp.legacy()
+                            ? absl::StrCat(", ", resp.legacy(), " legacy line(s) before the chain")
+                            : "")
+                    << "\n";
+        } else {
+          std::cout << "audit log BROKEN after " << resp.records()
+                    << " good record(s): " << resp.problem() << "\n";
+        }
+        *rc = resp.intact() ? 0 : 2;
+      });
 }
 
 }  // namespace ternion::cli

@@ -179,8 +179,8 @@ std::string ChunkserverName(int rack, int i) { return absl::StrCat("cs-rack", ra
 std::vector<std::string> TlsFlags(const security::CertificateDir& certs, bool insecure,
                                   const std::string& name) {
   if (insecure) return {"--insecure"};
-  return {"--tls-ca", certs.ca_cert(), "--tls-cert", certs.cert(name), "--tls-key",
-          certs.key(name)};
+  return {"--tls-ca",       certs.ca_cert(), "--tls-cert",
+          certs.cert(name), "--tls-key",     certs.key(name)};
 }
 
 }  // namespace

@@ -86,8 +86,8 @@ TEST_F(AuditTest, CallsAppearWithUserProjectActionObjectAndResultButNoSecret) {
   // No secret anywhere: not the admin's, not ann's, not the forged one.
   const std::string all = Query("").dump();
   const security::Credentials ann_key = *security::ReadProfile(ann);
-  for (const std::string& secret : {cluster_.admin.secret, ann_key.secret,
-                                    std::string("not-the-secret")}) {
+  for (const std::string& secret :
+       {cluster_.admin.secret, ann_key.secret, std::string("not-the-secret")}) {
     EXPECT_EQ(all.find(secret), std::string::npos);
   }
   // Only cluster admins read the log.

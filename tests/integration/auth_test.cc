@@ -330,8 +330,8 @@ TEST_F(AuthTest, OversizedFieldsAndListsAreRefusedAtAdmission) {
               grpc::StatusCode::INVALID_ARGUMENT);
   }
   {  // a chunkserver's call too, admitted by its certificate
-    auto daemon = v1::MasterService::NewStub(DaemonTls("cs-rack1-0").NewChannel(
-        cluster_.master_address, security::kMasterTlsName));
+    auto daemon = v1::MasterService::NewStub(
+        DaemonTls("cs-rack1-0").NewChannel(cluster_.master_address, security::kMasterTlsName));
     grpc::ClientContext ctx;
     v1::RegisterChunkServerRequest req;
     req.set_server_id("cs-rack1-0");
@@ -403,8 +403,23 @@ class ChunkserverTokenTest : public testing::ClusterFixture {
     o->per_rack = 1;
   }
   std::unique_ptr<v1::ChunkServerService::Stub> Stub(const std::string& address) {
-    return v1::ChunkServerService::NewStub(
-        local::ChunkserverChannel(cluster_, address));
+    return v1::ChunkServerService::NewStub(local::ChunkserverChannel(cluster_, address));
+  }
+  // Creates p/f and allocates its first chunk with raw master calls, as a writer does.
+  void CreateAndAllocate(v1::MasterService::Stub* master, v1::LeaseRef* ref,
+                         v1::AllocateChunkResponse* allocated) {
+    v1::LeaseResponse lease;
+    grpc::ClientContext c1, c2;
+    v1::CreateFileRequest create;
+    create.set_project("p");
+    create.set_path("f");
+    ASSERT_TRUE(master->CreateFile(&c1, create, &lease).ok());
+    ref->set_project("p");
+    ref->set_path("f");
+    ref->set_lease_id(lease.lease_id());
+    v1::AllocateChunkRequest alloc;
+    *alloc.mutable_lease() = *ref;
+    ASSERT_TRUE(master->AllocateChunk(&c2, alloc, allocated).ok());
   }
   grpc::Status Read(const ChunkStat& c, uint64_t chunk_id, uint64_t version,
                     const std::string& token, std::string* got = nullptr) {
@@ -560,25 +575,9 @@ TEST_F(ChunkserverTokenTest, EveryDataCallNeedsTheTokenForExactlyThatChunkVersio
 TEST_F(ChunkserverTokenTest, AWriterCannotCommitBytesNoReplicaHolds) {
   ASSERT_OK(client_->CreateProject("p"));
   auto master = v1::MasterService::NewStub(local::AdminMasterChannel(cluster_));
-  v1::LeaseResponse lease;
-  {
-    grpc::ClientContext ctx;
-    v1::CreateFileRequest create;
-    create.set_project("p");
-    create.set_path("f");
-    ASSERT_TRUE(master->CreateFile(&ctx, create, &lease).ok());
-  }
   v1::LeaseRef ref;
-  ref.set_project("p");
-  ref.set_path("f");
-  ref.set_lease_id(lease.lease_id());
   v1::AllocateChunkResponse allocated;
-  {
-    grpc::ClientContext ctx;
-    v1::AllocateChunkRequest alloc;
-    *alloc.mutable_lease() = ref;
-    ASSERT_TRUE(master->AllocateChunk(&ctx, alloc, &allocated).ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(CreateAndAllocate(master.get(), &ref, &allocated));
   // Nothing written: a commit of 1000 bytes, with no receipts or made-up ones, is refused.
   for (bool made_up : {false, true}) {
     grpc::ClientContext ctx;
@@ -620,25 +619,9 @@ class CopySourceTest : public ChunkserverTokenTest {
 TEST_F(CopySourceTest, ACopyReadsOnlyFromASourceTheMasterNamed) {
   ASSERT_OK(client_->CreateProject("p"));
   auto master = v1::MasterService::NewStub(local::AdminMasterChannel(cluster_));
-  v1::LeaseResponse lease;
-  {
-    grpc::ClientContext ctx;
-    v1::CreateFileRequest create;
-    create.set_project("p");
-    create.set_path("f");
-    ASSERT_TRUE(master->CreateFile(&ctx, create, &lease).ok());
-  }
   v1::LeaseRef ref;
-  ref.set_project("p");
-  ref.set_path("f");
-  ref.set_lease_id(lease.lease_id());
   v1::AllocateChunkResponse allocated;
-  {
-    grpc::ClientContext ctx;
-    v1::AllocateChunkRequest alloc;
-    *alloc.mutable_lease() = ref;
-    ASSERT_TRUE(master->AllocateChunk(&ctx, alloc, &allocated).ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(CreateAndAllocate(master.get(), &ref, &allocated));
   // Write recovery as a writer does it: one replica declared failed, a replicate token back.
   v1::ChunkInfo next;
   {

@@ -26,8 +26,7 @@ class BadInputTest : public testing::ClusterFixture {
   std::unique_ptr<v1::ChunkServerService::Stub> ChunkServerStub() {
     for (const auto& p : cluster_.processes) {
       if (p.role == "chunkserver") {
-        return v1::ChunkServerService::NewStub(
-            local::ChunkserverChannel(cluster_, p.address));
+        return v1::ChunkServerService::NewStub(local::ChunkserverChannel(cluster_, p.address));
       }
     }
     return nullptr;
@@ -136,8 +135,8 @@ TEST_F(BadInputTest, ReadsPastTheEnd) {
 
   // At the wire level: an offset of 2^64-1 ("-1") and one past the replica's end.
   ASSERT_OK_AND_ASSIGN(FileStat st, client_->Stat("p", "f", true));
-  auto stub = v1::ChunkServerService::NewStub(local::ChunkserverChannel(
-      cluster_, st.chunks[0].replicas[0].address));
+  auto stub = v1::ChunkServerService::NewStub(
+      local::ChunkserverChannel(cluster_, st.chunks[0].replicas[0].address));
   for (uint64_t offset : {UINT64_MAX, uint64_t{11}}) {
     grpc::ClientContext ctx;
     v1::ReadChunkRequest req;

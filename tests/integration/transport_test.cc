@@ -8,9 +8,9 @@
 #include "client/master_channel.h"
 #include "security/certificates.h"
 #include "security/tls.h"
-#include "tests/testutil/cluster_fixture.h"
 #include "ternion/v1/chunkserver.grpc.pb.h"
 #include "ternion/v1/master.grpc.pb.h"
+#include "tests/testutil/cluster_fixture.h"
 
 namespace ternion {
 namespace {
@@ -86,8 +86,8 @@ TEST_F(TransportTest, PlaintextForeignCaAndOldTlsClientsAreRefused) {
   // TLS 1.1 at all).
   int rc = 0;
   const std::string s_client =
-      absl::StrCat("openssl s_client -connect ", cluster_.master_address,
-                   " -alpn h2 -CAfile ", cluster_.dir, "/tls/ca.crt </dev/null");
+      absl::StrCat("openssl s_client -connect ", cluster_.master_address, " -alpn h2 -CAfile ",
+                   cluster_.dir, "/tls/ca.crt </dev/null");
   std::string out = RunCommand(s_client + " -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0'", &rc);
   EXPECT_NE(out.find("New, (NONE), Cipher is (NONE)"), std::string::npos) << out;
   out = RunCommand(s_client + " -tls1_2", &rc);
@@ -135,12 +135,12 @@ TEST_F(TransportTest, OnlyTheChunkserverItsCertificateNamesMayRegisterHeartbeatO
     return out;
   };
   // No certificate; the master's; another chunkserver's: refused, naming why.
-  for (const auto& [who, tls] : {std::pair{"no certificate", cluster_.tls},
-                                 std::pair{"the master's", DaemonTls("master")},
-                                 std::pair{"cs-rack1-0's", DaemonTls("cs-rack1-0")}}) {
+  for (const auto& [who, tls] :
+       {std::pair{"no certificate", cluster_.tls}, std::pair{"the master's", DaemonTls("master")},
+        std::pair{"cs-rack1-0's", DaemonTls("cs-rack1-0")}}) {
     for (const grpc::Status& s : forge(tls)) {
-      EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << who << ": "
-                                                                   << s.error_message();
+      EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED)
+          << who << ": " << s.error_message();
     }
   }
   EXPECT_NE(forge(DaemonTls("cs-rack1-0"))[0].error_message().find(
@@ -167,12 +167,12 @@ TEST_F(TransportTest, OnlyTheChunkserverItsCertificateNamesMayRegisterHeartbeatO
   ASSERT_EQ(victim.name, "cs-rack2-0");
   const security::CertificateDir certs{cluster_.dir + "/tls"};
   int rc = 0;
-  std::string out = RunCommand(
-      absl::StrCat(TERNION_BIN_DIR, "/ternion-chunkserver --master ", cluster_.master_address,
-                   " --data-dirs ", victim.data_dirs[0], " --metrics-port -1 --tls-ca ",
-                   certs.ca_cert(), " --tls-cert ", certs.cert("cs-rack1-0"), " --tls-key ",
-                   certs.key("cs-rack1-0")),
-      &rc);
+  std::string out =
+      RunCommand(absl::StrCat(TERNION_BIN_DIR, "/ternion-chunkserver --master ",
+                              cluster_.master_address, " --data-dirs ", victim.data_dirs[0],
+                              " --metrics-port -1 --tls-ca ", certs.ca_cert(), " --tls-cert ",
+                              certs.cert("cs-rack1-0"), " --tls-key ", certs.key("cs-rack1-0")),
+                 &rc);
   EXPECT_NE(rc, 0) << out;
   EXPECT_NE(out.find("belongs to chunkserver cs-rack2-0, but the TLS certificate names "
                      "cs-rack1-0"),
@@ -203,7 +203,8 @@ TEST_F(InsecureClusterTest, APlaintextClusterServesPlaintextClientsOnly) {
   EXPECT_EQ(rc, 0) << out;
   EXPECT_EQ(out, "plain");
   ASSERT_OK_AND_ASSIGN(security::TlsConfig tls, security::TlsConfig::Load({}));
-  auto stub = v1::MasterService::NewStub(NewMasterChannel(cluster_.master_address, cluster_.admin, tls));
+  auto stub =
+      v1::MasterService::NewStub(NewMasterChannel(cluster_.master_address, cluster_.admin, tls));
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   v1::WhoAmIResponse resp;

@@ -15,7 +15,9 @@ std::map<uint64_t, std::string> MakeLog(int n) {
   {
     absl::MutexLock lock(&log.mu);
     for (int i = 0; i < n; ++i) {
-      log.Append({.user = "ann", .project = "p", .action = "GetFileInfo",
+      log.Append({.user = "ann",
+                  .project = "p",
+                  .action = "GetFileInfo",
                   .object = "f" + std::to_string(i)},
                  1000 + i, &batch);
     }

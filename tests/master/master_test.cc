@@ -73,8 +73,8 @@ class MasterTest : public ::testing::Test {
         out.push_back({.server_id = r.server_id,
                        .chunk_id = c.chunk_id,
                        .length = held,
-                       .mac = security::SignReceipt(master_->ReceiptKeyOf(r.server_id),
-                                                    c.chunk_id, c.version, held)});
+                       .mac = security::SignReceipt(master_->ReceiptKeyOf(r.server_id), c.chunk_id,
+                                                    c.version, held)});
       }
     }
     return out;
@@ -195,10 +195,8 @@ TEST_F(MasterTest, WriteLifecycleAndRestart) {
   EXPECT_EQ(master_->AllocateChunk(lease, 1).status().code(),
             absl::StatusCode::kFailedPrecondition);
   ASSERT_OK(Commit(lease, 1000));
-  EXPECT_EQ(Commit(lease, 999).status().code(),
-            absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(Commit(lease, (1 << 20) + 1).status().code(),
-            absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(Commit(lease, 999).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Commit(lease, (1 << 20) + 1).status().code(), absl::StatusCode::kOutOfRange);
   ASSERT_OK(Commit(lease, 1 << 20));
   ASSERT_OK_AND_ASSIGN(auto c1, master_->AllocateChunk(lease, 1));
   EXPECT_NE(c1.chunk_id, c0.chunk_id);
@@ -215,8 +213,7 @@ TEST_F(MasterTest, WriteLifecycleAndRestart) {
 
   // The lease survives too; sealing ends it and makes the file immutable.
   ASSERT_OK(master_->SealFile(lease, true));
-  EXPECT_EQ(Commit(lease, (1 << 20) + 6).status().code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Commit(lease, (1 << 20) + 6).status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(master_->OpenForAppend("p", "dir/f", "c2").status().code(),
             absl::StatusCode::kFailedPrecondition);
   // New chunk ids never repeat after a restart (once servers have registered again).
@@ -250,8 +247,8 @@ TEST_F(MasterTest, ALengthIsCommittedOnlyWithEveryReplicasReceiptForIt) {
   altered[2].length = 2000;  // claims more than the server said
   refused(altered, "a length the server did not sign");
   altered = good;
-  altered[2].mac = security::SignReceipt(master_->ReceiptKeyOf(good[2].server_id), c0.chunk_id,
-                                         c0.version, 999);
+  altered[2].mac =
+      security::SignReceipt(master_->ReceiptKeyOf(good[2].server_id), c0.chunk_id, c0.version, 999);
   altered[2].length = 999;
   refused(altered, "a receipt for fewer bytes");
   altered = good;
@@ -364,8 +361,7 @@ TEST_F(MasterTest, BadInputChangesNothing) {
   EXPECT_EQ(master_->AllocateChunk(Lease(f), 0).status().code(), absl::StatusCode::kUnavailable);
   LeaseRef forged = Lease(f);
   forged.lease_id = "forged";
-  EXPECT_EQ(Commit(forged, 0).status().code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Commit(forged, 0).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(MasterTest, ClusterStatusCountsServersAndChunks) {

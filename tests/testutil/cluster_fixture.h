@@ -10,8 +10,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <vector>
@@ -21,9 +21,9 @@
 #include "common/file_util.h"
 #include "security/certificates.h"
 #include "security/tls.h"
+#include "ternion/client.h"
 #include "tests/testutil/status_matchers.h"
 #include "tests/testutil/temp_dir.h"
-#include "ternion/client.h"
 
 namespace ternion::testing {
 
