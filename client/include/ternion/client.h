@@ -2,7 +2,9 @@
 
 // Ternion client library: the API compute jobs link to read and write files.
 //
-//   auto client = ternion::Client::Connect({.master_address = "127.0.0.1:7000"});
+//   ternion::ClientOptions options;
+//   ternion::LoadCredentials("", &options);  // AccessKey, master, CA: profile or environment
+//   auto client = ternion::Client::Connect(options);
 //   auto writer = (*client)->Create("myproject", "logs/day1");
 //   (*writer)->Append(data);        // buffered; crosses chunk boundaries by itself
 //   (*writer)->Close();             // success = every byte durable on three chunkservers
