@@ -202,9 +202,11 @@ absl::Status MasterService::Deny(const Decision& d, Action action) {
 
 absl::StatusOr<PrincipalView> MasterService::Admit(grpc::ServerContext* ctx, const char* method,
                                                    const google::protobuf::Message& request,
-                                                   const Requirement& need, std::string* caller) {
+                                                   const Requirement& need,
+                                                   const std::string& project,
+                                                   const std::vector<std::string>& paths,
+                                                   std::string* caller) {
   RETURN_IF_ERROR(security::CheckRequestBounds(request, kMaxFieldBytes, kMaxClientListItems));
-  const std::string project = security::RequestProject(request);
   absl::StatusOr<std::optional<security::RequestSignature>> sig = RequestSignatureOf(*ctx);
   absl::StatusOr<std::string> user = absl::UnauthenticatedError("no signature");
   if (!sig.ok()) {
@@ -226,8 +228,7 @@ absl::StatusOr<PrincipalView> MasterService::Admit(grpc::ServerContext* ctx, con
   *caller = who->user;
   std::optional<ProjectView> view;
   if (need.scope == Requirement::Scope::kProject) view = master_->Project(project);
-  Decision d = Decide(*who, need, project, view, security::RequestPaths(request),
-                      security::PeerIp(ctx->peer()));
+  Decision d = Decide(*who, need, project, view, paths, security::PeerIp(ctx->peer()));
   if (!d.allowed) return Deny(d, need.action);
   return *std::move(who);
 }
@@ -254,11 +255,13 @@ grpc::Status MasterService::Serve(grpc::ServerContext* ctx, const char* method,
                                   const Requirement& need, Fn fn) {
   RpcScope rpc("master", method);
   // Every client call leaves one audit record: who, what, on what, and how it ended.
+  const std::vector<std::string> paths = security::RequestPaths(request);
   AuditEvent event{.project = security::RequestProject(request),
                    .action = method,
-                   .object = absl::StrJoin(security::RequestPaths(request), " "),
+                   .object = absl::StrJoin(paths, " "),
                    .peer = ctx->peer()};
-  absl::StatusOr<PrincipalView> who = Admit(ctx, method, request, need, &event.user);
+  absl::StatusOr<PrincipalView> who =
+      Admit(ctx, method, request, need, event.project, paths, &event.user);
   absl::Status s = who.status();
   if (who.ok()) {
     if constexpr (std::is_invocable_v<Fn, const PrincipalView&>) {

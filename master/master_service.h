@@ -127,12 +127,14 @@ class MasterService final : public ternion::v1::MasterService::Service {
 
  private:
   // The caller of a client call, once its signature verifies and the access policy allows
-  // `need`; UNAUTHENTICATED or PERMISSION_DENIED naming the cause otherwise (counted, logged
-  // without any secret). *caller is who the call is from as far as known, for the audit: the
-  // user, or "key:ID" for a key that did not verify.
+  // `need` on the request's `project` and `paths` (security/request_fields.h);
+  // UNAUTHENTICATED or PERMISSION_DENIED naming the cause otherwise (counted, logged without
+  // any secret). *caller is who the call is from as far as known, for the audit: the user, or
+  // "key:ID" for a key that did not verify.
   absl::StatusOr<PrincipalView> Admit(grpc::ServerContext* ctx, const char* method,
                                       const google::protobuf::Message& request,
-                                      const Requirement& need, std::string* caller);
+                                      const Requirement& need, const std::string& project,
+                                      const std::vector<std::string>& paths, std::string* caller);
   // Puts a chunk token for `mode` into `chunk`, bound to the caller's address (a replicate
   // token, which chunkservers pass on to each other, to none).
   void GrantToken(const grpc::ServerContext& ctx, const std::string& project,

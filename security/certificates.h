@@ -36,6 +36,9 @@ absl::StatusOr<KeyAndCertificate> IssueCertificate(const KeyAndCertificate& ca,
 // ca.key, master.crt, master.key, and <id>.crt, <id>.key per chunkserver (keys mode 0600).
 // `hosts` are the names and IP addresses the certificates also carry, for tools that check the
 // address they dial (the daemons check the role names of security/tls.h instead).
+// The names a certificate carries when none are given: this machine's loopback.
+inline const std::vector<std::string> kLoopbackHosts = {"127.0.0.1", "::1", "localhost"};
+
 struct CertificateDir {
   std::string dir;
   std::string ca_cert() const { return dir + "/ca.crt"; }

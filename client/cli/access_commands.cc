@@ -362,8 +362,7 @@ void AddAccessCommands(CLI::App& app, const Globals& g, int* rc) {
   init->add_option("--chunkserver", chunkservers,
                    "Also issue a certificate for this chunkserver id (repeatable)");
   init->callback([rc] {
-    const std::vector<std::string> names =
-        hosts.empty() ? std::vector<std::string>{"127.0.0.1", "::1", "localhost"} : hosts;
+    const std::vector<std::string> names = hosts.empty() ? security::kLoopbackHosts : hosts;
     const security::CertificateDir d{dir};
     absl::Status s = d.Init(names);
     for (const std::string& id : chunkservers) {
@@ -384,8 +383,7 @@ void AddAccessCommands(CLI::App& app, const Globals& g, int* rc) {
   issue->add_option("id", server_id, "The chunkserver's id: 1-64 of [A-Za-z0-9._-]")->required();
   issue->add_option("--host", hosts, "A DNS name or IP address it also carries (repeatable)");
   issue->callback([rc] {
-    const std::vector<std::string> names =
-        hosts.empty() ? std::vector<std::string>{"127.0.0.1", "::1", "localhost"} : hosts;
+    const std::vector<std::string> names = hosts.empty() ? security::kLoopbackHosts : hosts;
     const security::CertificateDir d{dir};
     if (absl::Status s = d.IssueChunkserver(server_id, names); !s.ok()) {
       *rc = Fail(s);

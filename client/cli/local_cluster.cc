@@ -163,7 +163,7 @@ absl::Status LoadAdmin(LocalCluster* c) {
 // first started; kept for later starts.
 absl::Status EnsureCertificates(const security::CertificateDir& certs,
                                 const std::vector<std::string>& chunkservers) {
-  const std::vector<std::string> hosts = {"127.0.0.1", "::1", "localhost"};
+  const std::vector<std::string>& hosts = security::kLoopbackHosts;
   if (::access(certs.key("ca").c_str(), F_OK) != 0) RETURN_IF_ERROR(certs.Init(hosts));
   for (const std::string& name : chunkservers) {
     if (::access(certs.cert(name).c_str(), F_OK) != 0) {
