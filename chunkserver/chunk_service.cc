@@ -230,14 +230,15 @@ grpc::Status ChunkService::WriteChunk(
         absl::StrCat("chunk size ", header.chunk_size(), " is outside ", kMinChunkBytes, "-",
                      kMaxChunkBytes)));
   }
-  // Check the first frame before anything is created on disk: a bad frame leaves no replica,
-  // and only a write token for this chunk and version makes one.
-  if (absl::Status s = AdmitFrame(req); !s.ok()) return rpc.Done(ToGrpcStatus(s));
+  // Only a write token for this chunk and version makes a replica, and the token comes first
+  // (a caller without one never counts as a checksum error); then the first frame is checked
+  // before anything is created on disk, so a bad frame leaves no replica.
   if (absl::Status s = AdmitToken(*ctx, header.token(), header.chunk_id(), header.version(),
                                   security::ChunkMode::kWrite);
       !s.ok()) {
     return rpc.Done(ToGrpcStatus(s));
   }
+  if (absl::Status s = AdmitFrame(req); !s.ok()) return rpc.Done(ToGrpcStatus(s));
   absl::StatusOr<ReplicaInfo> existing = store_->GetReplica(header.chunk_id());
   const bool is_new = absl::IsNotFound(existing.status());
   const uint64_t held = existing.ok() ? existing->length : 0;

@@ -41,33 +41,9 @@ struct ReplicaWriter::Replica {
 
 namespace {
 
-// Meta file layout (little-endian), see docs/formats.md.
-constexpr char kMetaMagic[8] = {'T', 'R', 'N', 'M', 'E', 'T', 'A', '1'};
-constexpr size_t kHeaderSize = 40;
-constexpr size_t kHeaderCrcOffset = 36;
 constexpr size_t kPageSize = 4096;  // O_DIRECT alignment
 
 void PutU32(char* p, uint32_t v) { std::memcpy(p, &v, 4); }
-void PutU64(char* p, uint64_t v) { std::memcpy(p, &v, 8); }
-uint32_t GetU32(const char* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-uint64_t GetU64(const char* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
-
-void EncodeHeader(uint64_t chunk_id, uint64_t version, uint64_t length, char* out) {
-  std::memcpy(out, kMetaMagic, 8);
-  PutU64(out + 8, chunk_id);
-  PutU64(out + 16, version);
-  PutU64(out + 24, length);
-  PutU32(out + 32, static_cast<uint32_t>(kBlockSize));
-  PutU32(out + kHeaderCrcOffset, Crc32c(out, kHeaderCrcOffset));
-}
 
 constexpr char kChunksRoot[] = "chunks";
 constexpr char kQuarantineRoot[] = "quarantine";
@@ -102,8 +78,6 @@ absl::Status MakeDirDurably(FileSystem* fs, const std::string& path) {
   if (s.ok()) return fs->SyncDir(path.substr(0, path.find_last_of('/')));
   return absl::IsAlreadyExists(s) ? absl::OkStatus() : s;
 }
-
-uint64_t NumBlocks(uint64_t length) { return (length + kBlockSize - 1) / kBlockSize; }
 
 }  // namespace
 
@@ -240,16 +214,16 @@ absl::Status ReplicaWriter::Sync() {
   }
   if (s.ok()) {
     s = fs->WriteAll(meta_fd_, crc_bytes.data(), crc_bytes.size(),
-                  kHeaderSize + 4 * pending_first_block_, replica_->meta_path);
+                     kMetaHeaderSize + 4 * pending_first_block_, replica_->meta_path);
   }
   uint64_t version;
   {
     absl::MutexLock lock(&replica_->mu);
     version = replica_->version;
   }
-  char header[kHeaderSize];
-  EncodeHeader(replica_->chunk_id, version, pending_length_, header);
-  if (s.ok()) s = fs->WriteAll(meta_fd_, header, kHeaderSize, 0, replica_->meta_path);
+  char header[kMetaHeaderSize];
+  EncodeMetaHeader(replica_->chunk_id, version, pending_length_, header);
+  if (s.ok()) s = fs->WriteAll(meta_fd_, header, kMetaHeaderSize, 0, replica_->meta_path);
   if (s.ok()) s = About(fs->DataSync(meta_fd_), replica_->meta_path);
   if (s.ok()) s = Failpoint("chunk_store.sync.after_meta_sync");  // durable, not yet visible
   if (!s.ok()) return failed_ = s;
@@ -305,31 +279,24 @@ std::shared_ptr<ChunkStore::Replica> ChunkStore::LoadReplica(const std::string& 
   r->project = project;
   r->disk = disk;
   const std::string base = ChunkFileBase(disk, project, id, root);
-  absl::StatusOr<std::string> meta = fs_->ReadFile(base + ".meta");
+  absl::StatusOr<std::string> bytes = fs_->ReadFile(base + ".meta");
   absl::StatusOr<uint64_t> data_size = absl::NotFoundError("");
   if (absl::StatusOr<int> fd = fs_->Open(base + ".data", O_RDONLY); fd.ok()) {
     data_size = fs_->FileSize(*fd);
     fs_->Close(*fd);
   }
-  bool ok = meta.ok() && meta->size() >= kHeaderSize &&
-            std::memcmp(meta->data(), kMetaMagic, 8) == 0 &&
-            GetU32(meta->data() + kHeaderCrcOffset) == Crc32c(meta->data(), kHeaderCrcOffset) &&
-            GetU64(meta->data() + 8) == id && data_size.ok();
-  uint64_t length = ok ? GetU64(meta->data() + 24) : 0;
-  ok = ok && meta->size() >= kHeaderSize + 4 * NumBlocks(length) && *data_size >= length;
-  if (!ok) {
+  std::optional<ReplicaMeta> meta;
+  if (bytes.ok()) meta = ParseReplicaMeta(*bytes, id);
+  if (!meta.has_value() || !data_size.ok() || *data_size < meta->length) {
     TLOG(WARNING) << "damaged replica " << base << " (bad meta or short data): kept, not served";
     return nullptr;
   }
   r->data_path = base + ".data";
   r->meta_path = base + ".meta";
   absl::MutexLock rl(&r->mu);
-  r->version = GetU64(meta->data() + 16);
-  r->length = length;
-  r->crcs.resize(NumBlocks(length));
-  for (size_t k = 0; k < r->crcs.size(); ++k) {
-    r->crcs[k] = GetU32(meta->data() + kHeaderSize + 4 * k);
-  }
+  r->version = meta->version;
+  r->length = meta->length;
+  r->crcs = std::move(meta->crcs);
   return r;
 }
 
@@ -653,8 +620,8 @@ absl::StatusOr<std::unique_ptr<ReplicaWriter>> ChunkStore::StartWrite(uint64_t c
     // The empty replica is published durably: header, both files, and their directory. The
     // meta file gets its full size now (room for every block's CRC), so later appends only
     // overwrite it in place and its fdatasync need not commit a size change to the journal.
-    std::string meta(kHeaderSize + 4 * NumBlocks(max_length), '\0');
-    EncodeHeader(chunk_id, version, 0, meta.data());
+    std::string meta(kMetaHeaderSize + 4 * NumBlocks(max_length), '\0');
+    EncodeMetaHeader(chunk_id, version, 0, meta.data());
     absl::Status s = fs_->WriteAll(meta_fd, meta.data(), meta.size(), 0, r->meta_path);
     if (s.ok()) s = About(fs_->DataSync(meta_fd), r->meta_path);
     if (s.ok()) s = fs_->SyncDir(r->disk + "/chunks/" + project);
@@ -829,11 +796,11 @@ absl::Status ChunkStore::UpdateReplica(uint64_t chunk_id, uint64_t version, uint
   if (s.ok() && !crcs.empty()) {
     char crc[4];
     PutU32(crc, crcs.back());
-    s = fs_->WriteAll(meta_fd, crc, 4, kHeaderSize + 4 * (crcs.size() - 1), r->meta_path);
+    s = fs_->WriteAll(meta_fd, crc, 4, kMetaHeaderSize + 4 * (crcs.size() - 1), r->meta_path);
   }
-  char header[kHeaderSize];
-  EncodeHeader(chunk_id, new_version, length, header);
-  if (s.ok()) s = fs_->WriteAll(meta_fd, header, kHeaderSize, 0, r->meta_path);
+  char header[kMetaHeaderSize];
+  EncodeMetaHeader(chunk_id, new_version, length, header);
+  if (s.ok()) s = fs_->WriteAll(meta_fd, header, kMetaHeaderSize, 0, r->meta_path);
   if (s.ok()) s = About(fs_->DataSync(meta_fd), r->meta_path);
   if (s.ok()) s = Failpoint("chunk_store.update.after_meta_sync");  // data not yet cut
   // The cut-off bytes are data too: overwritten and synced before their space is released.

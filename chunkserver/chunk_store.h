@@ -23,11 +23,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "chunkserver/replica_meta.h"
 #include "common/file_system.h"
 
 namespace ternion::chunkserver {
-
-inline constexpr uint64_t kBlockSize = 64 * 1024;
 
 struct ReplicaInfo {
   uint64_t chunk_id = 0;

@@ -63,27 +63,16 @@ void ConfigureMasterServer(grpc::ServerBuilder& builder) {
 absl::StatusOr<std::optional<security::RequestSignature>> RequestSignatureOf(
     const grpc::ServerContext& ctx) {
   const auto& md = ctx.client_metadata();
-  auto get = [&md](const char* name) -> std::optional<std::string> {
+  auto get = [&md](const char* name) -> std::optional<absl::string_view> {
     auto it = md.find(name);
-    if (it == md.end() || it->second.size() > 256) return std::nullopt;
-    return std::string(it->second.data(), it->second.size());
+    if (it == md.end()) return std::nullopt;
+    return absl::string_view(it->second.data(), it->second.size());
   };
-  std::optional<std::string> id = get(security::kKeyIdHeader);
-  if (!id.has_value()) return std::nullopt;
-  std::optional<std::string> ts = get(security::kTimestampHeader);
-  std::optional<std::string> nonce = get(security::kNonceHeader);
-  std::optional<std::string> sig = get(security::kSignatureHeader);
-  security::RequestSignature out;
-  if (!ts.has_value() || !nonce.has_value() || !sig.has_value() ||
-      !absl::SimpleAtoi(*ts, &out.timestamp_ms)) {
-    CountAuthFailure(security::AuthFailureName(security::AuthFailure::kMalformed));
-    return absl::UnauthenticatedError(
-        "malformed request signature (key id, timestamp, nonce and signature headers needed)");
-  }
-  out.key_id = *std::move(id);
-  out.nonce = *std::move(nonce);
-  out.signature = *std::move(sig);
-  return out;
+  absl::StatusOr<std::optional<security::RequestSignature>> sig =
+      security::ParseSignatureHeaders(get(security::kKeyIdHeader), get(security::kTimestampHeader),
+                                      get(security::kNonceHeader), get(security::kSignatureHeader));
+  if (!sig.ok()) CountAuthFailure(security::AuthFailureName(security::AuthFailure::kMalformed));
+  return sig;
 }
 
 namespace {

@@ -137,7 +137,10 @@ absl::StatusOr<ChunkToken> VerifyToken(absl::string_view wire, const TokenPublic
   for (uint8_t i = 0; ok && i < sources; ++i) {
     ok = r.Bytes(kMaxTokenSourceBytes, &t.copy_sources.emplace_back());
   }
-  if (!ok || r.left() != 0) return absl::UnauthenticatedError("malformed chunk token");
+  // Exactly what SignToken writes, nothing more (the fuzz target checks both agree).
+  if (!ok || r.left() != 0 || t.project.empty()) {
+    return absl::UnauthenticatedError("malformed chunk token");
+  }
   t.mode = static_cast<ChunkMode>(mode);
   t.expires_unix_ms = static_cast<int64_t>(expires);
   if (now_ms >= t.expires_unix_ms) {

@@ -9,6 +9,7 @@
 #include "absl/hash/hash.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace ternion::security {
@@ -106,6 +107,25 @@ size_t NonceCache::size() const {
   size_t n = 0;
   for (const auto& b : buckets_) n += b.size();
   return n;
+}
+
+absl::StatusOr<std::optional<RequestSignature>> ParseSignatureHeaders(
+    std::optional<absl::string_view> key_id, std::optional<absl::string_view> timestamp_ms,
+    std::optional<absl::string_view> nonce, std::optional<absl::string_view> signature) {
+  if (!key_id.has_value()) return std::nullopt;
+  auto fits = [](const std::optional<absl::string_view>& h) {
+    return h.has_value() && h->size() <= kMaxHeaderBytes;
+  };
+  RequestSignature out;
+  if (!fits(key_id) || !fits(timestamp_ms) || !fits(nonce) || !fits(signature) ||
+      !absl::SimpleAtoi(*timestamp_ms, &out.timestamp_ms)) {
+    return absl::UnauthenticatedError(
+        "malformed request signature (key id, timestamp, nonce and signature headers needed)");
+  }
+  out.key_id = std::string(*key_id);
+  out.nonce = std::string(*nonce);
+  out.signature = std::string(*signature);
+  return out;
 }
 
 absl::StatusOr<std::string> RequestVerifier::Verify(const std::optional<RequestSignature>& sig,

@@ -54,6 +54,14 @@ RequestSignature SignRequest(absl::string_view secret, absl::string_view method,
                              absl::string_view project, absl::string_view payload,
                              std::string key_id, int64_t timestamp_ms, std::string nonce);
 
+// The signature carried by a request's four headers (each nullopt when absent): nullopt when it
+// has no key id header (an unsigned request); UNAUTHENTICATED when another header is missing or
+// longer than kMaxHeaderBytes, or the timestamp is not a number. The verifier checks the rest.
+inline constexpr size_t kMaxHeaderBytes = 256;
+absl::StatusOr<std::optional<RequestSignature>> ParseSignatureHeaders(
+    std::optional<absl::string_view> key_id, std::optional<absl::string_view> timestamp_ms,
+    std::optional<absl::string_view> nonce, std::optional<absl::string_view> signature);
+
 // Why a request was not authenticated (a metric label; the error message says the same).
 enum class AuthFailure {
   kMissing,       // no signature at all

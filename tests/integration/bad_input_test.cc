@@ -158,14 +158,17 @@ TEST_F(BadInputTest, BadFramesStoreNothing) {
   ASSERT_NE(stub, nullptr);
   ASSERT_OK(client_->CreateProject("p"));
 
-  // Malformed frames are refused before the token is even looked at.
-  // A frame whose checksum does not match its data.
-  v1::WriteChunkRequest corrupt = Frame(1001, 0, std::string(4096, 'a'));
+  // A frame whose checksum does not match its data, even with the chunk's write token.
+  v1::ChunkInfo corrupted = AllocatedChunk("corrupt");
+  v1::WriteChunkRequest corrupt =
+      WithToken(Frame(corrupted.chunk_id(), 0, std::string(4096, 'a')), corrupted);
   corrupt.set_crc32c(corrupt.crc32c() ^ 1);
   grpc::Status s = RawWrite(stub.get(), {corrupt});
   EXPECT_EQ(s.error_code(), grpc::StatusCode::DATA_LOSS) << s.error_message();
   EXPECT_NE(s.error_message().find("checksum"), std::string::npos);
+  EXPECT_EQ(ReplicaLookup(stub.get(), corrupted), grpc::StatusCode::NOT_FOUND);
 
+  // Malformed frames are refused before the token is even looked at.
   // An oversized frame (2 MiB of data; frames are at most 1 MiB).
   s = RawWrite(stub.get(), {Frame(1002, 0, std::string(2 << 20, 'b'))});
   EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
@@ -208,7 +211,7 @@ TEST_F(BadInputTest, BadFramesStoreNothing) {
   for (const auto& p : cluster_.processes) {
     for (const auto& d : p.data_dirs) {
       for (const auto& e : std::filesystem::recursive_directory_iterator(d)) {
-        for (uint64_t id : {uint64_t{1001}, uint64_t{1002}, uint64_t{1003}, uint64_t{1004},
+        for (uint64_t id : {corrupted.chunk_id(), uint64_t{1002}, uint64_t{1003}, uint64_t{1004},
                             uint64_t{1007}, late.chunk_id(), big.chunk_id()}) {
           EXPECT_EQ(e.path().string().find(absl::StrFormat("%016x", id)), std::string::npos)
               << e.path();

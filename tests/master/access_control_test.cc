@@ -28,7 +28,8 @@ class AccessControlTest : public ::testing::Test {
     return absl::OkStatus();
   }
 
-  // Runs `fn` under the lock, as the master's callers of AccessControl do.
+  // Runs `fn` under the lock, as the master's callers of AccessControl do (`fn` says it needs
+  // the lock, so the thread-safety analysis checks the call).
   template <typename Fn>
   auto Locked(Fn fn) {
     absl::MutexLock lock(&access_.mu);
@@ -42,36 +43,61 @@ class AccessControlTest : public ::testing::Test {
 };
 
 TEST_F(AccessControlTest, AKeyAuthenticatesItsUserUntilDisabledOrRevoked) {
-  ASSERT_TRUE(Locked([&] { return access_.CreateUser("ann", false, &batch_); }).ok());
-  EXPECT_EQ(Locked([&] { return access_.CreateUser("ann", false, &batch_); }).status().code(),
+  ASSERT_TRUE(Locked([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(access_.mu) {
+                return access_.CreateUser("ann", false, &batch_);
+              }).ok());
+  EXPECT_EQ(Locked([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(access_.mu) {
+              return access_.CreateUser("ann", false, &batch_);
+            })
+                .status()
+                .code(),
             absl::StatusCode::kAlreadyExists);
-  EXPECT_EQ(Locked([&] { return access_.CreateUser("Bad Name", false, &batch_); }).status().code(),
+  EXPECT_EQ(Locked([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(access_.mu) {
+              return access_.CreateUser("Bad Name", false, &batch_);
+            })
+                .status()
+                .code(),
             absl::StatusCode::kInvalidArgument);
-  absl::StatusOr<NewAccessKey> k = Locked([&] { return access_.CreateKey("ann", &batch_); });
+  absl::StatusOr<NewAccessKey> k = Locked([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(access_.mu) {
+    return access_.CreateKey("ann", &batch_);
+  });
   ASSERT_TRUE(k.ok()) << k.status();
   EXPECT_EQ(k->key.id.size(), 22u);
   EXPECT_EQ(k->secret.size(), 40u);
-  EXPECT_FALSE(Locked([&] { return access_.CreateKey("nobody", &batch_); }).ok());
+  EXPECT_FALSE(Locked([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(access_.mu) {
+                 return access_.CreateKey("nobody", &batch_);
+               }).ok());
   auto found = access_.FindKey(k->key.id);
   ASSERT_TRUE(found.has_value());
   EXPECT_EQ(found->user, "ann");
   EXPECT_EQ(found->secret, k->secret);
   EXPECT_TRUE(found->enabled);
 
-  ASSERT_TRUE(Locked([&] { return access_.SetUserDisabled("ann", true, &batch_); }).ok());
+  ASSERT_TRUE(Locked([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(access_.mu) {
+                return access_.SetUserDisabled("ann", true, &batch_);
+              }).ok());
   EXPECT_FALSE(access_.FindKey(k->key.id)->enabled);
-  ASSERT_TRUE(Locked([&] { return access_.SetUserDisabled("ann", false, &batch_); }).ok());
+  ASSERT_TRUE(Locked([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(access_.mu) {
+                return access_.SetUserDisabled("ann", false, &batch_);
+              }).ok());
   EXPECT_TRUE(access_.FindKey(k->key.id)->enabled);
-  ASSERT_TRUE(Locked([&] { return access_.RevokeKey(k->key.id, &batch_); }).ok());
+  ASSERT_TRUE(Locked([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(access_.mu) {
+                return access_.RevokeKey(k->key.id, &batch_);
+              }).ok());
   EXPECT_FALSE(access_.FindKey(k->key.id)->enabled);
   EXPECT_FALSE(access_.FindKey("TKNOSUCHKEY").has_value());
 }
 
 TEST_F(AccessControlTest, ARotatedKeyWorksThroughItsGraceOnly) {
-  ASSERT_TRUE(Locked([&] { return access_.CreateUser("ann", false, &batch_); }).ok());
-  NewAccessKey old = *Locked([&] { return access_.CreateKey("ann", &batch_); });
-  absl::StatusOr<NewAccessKey> fresh =
-      Locked([&] { return access_.RotateKey(old.key.id, absl::Hours(1), &batch_); });
+  ASSERT_TRUE(Locked([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(access_.mu) {
+                return access_.CreateUser("ann", false, &batch_);
+              }).ok());
+  NewAccessKey old = *Locked([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(access_.mu) {
+    return access_.CreateKey("ann", &batch_);
+  });
+  absl::StatusOr<NewAccessKey> fresh = Locked([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(access_.mu) {
+    return access_.RotateKey(old.key.id, absl::Hours(1), &batch_);
+  });
   ASSERT_TRUE(fresh.ok()) << fresh.status();
   EXPECT_NE(fresh->key.id, old.key.id);
   EXPECT_EQ(fresh->key.user, "ann");
@@ -80,14 +106,17 @@ TEST_F(AccessControlTest, ARotatedKeyWorksThroughItsGraceOnly) {
   EXPECT_FALSE(access_.FindKey(old.key.id)->enabled);
   EXPECT_TRUE(access_.FindKey(fresh->key.id)->enabled);
   // Without grace the old key is revoked at once; a revoked key cannot be rotated.
-  absl::StatusOr<NewAccessKey> third =
-      Locked([&] { return access_.RotateKey(fresh->key.id, absl::ZeroDuration(), &batch_); });
+  absl::StatusOr<NewAccessKey> third = Locked([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(access_.mu) {
+    return access_.RotateKey(fresh->key.id, absl::ZeroDuration(), &batch_);
+  });
   ASSERT_TRUE(third.ok());
   EXPECT_FALSE(access_.FindKey(fresh->key.id)->enabled);
-  EXPECT_FALSE(
-      Locked([&] { return access_.RotateKey(fresh->key.id, absl::ZeroDuration(), &batch_); }).ok());
-  EXPECT_FALSE(
-      Locked([&] { return access_.RotateKey(third->key.id, absl::Hours(24 * 31), &batch_); }).ok());
+  EXPECT_FALSE(Locked([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(access_.mu) {
+                 return access_.RotateKey(fresh->key.id, absl::ZeroDuration(), &batch_);
+               }).ok());
+  EXPECT_FALSE(Locked([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(access_.mu) {
+                 return access_.RotateKey(third->key.id, absl::Hours(24 * 31), &batch_);
+               }).ok());
 }
 
 TEST_F(AccessControlTest, SecretsArePersistedOnlyWrappedAndReloadWithTheSameMasterKey) {
