@@ -46,6 +46,8 @@
 namespace {
 
 constexpr size_t kMiB = 1 << 20;
+// Bytes in MiB, fractions kept.
+double MiB(uint64_t bytes) { return static_cast<double>(bytes) / kMiB; }
 
 struct Config {
   std::string master;
@@ -237,7 +239,7 @@ double ReplicatedCeiling(const std::vector<Sink>& sinks, uint64_t bytes) {
   for (auto& t : threads) t.join();
   double secs = Seconds(start);
   for (const Sink& s : sinks) waitpid(s.pid, nullptr, 0);
-  return bytes / kMiB / secs;
+  return MiB(bytes) / secs;
 }
 
 // Physical bytes written per second (each replica byte counts once) by `writers` concurrent
@@ -268,7 +270,7 @@ double PhysicalCeiling(const std::string& dir, int writers, uint64_t bytes_per_w
     std::vector<std::thread> threads;
     for (int i = 0; i < writers; ++i) threads.emplace_back([&, i] { write_all(i, true); });
     for (auto& t : threads) t.join();
-    best = std::max(best, writers * bytes_per_writer / kMiB / Seconds(start));
+    best = std::max(best, MiB(writers * bytes_per_writer) / Seconds(start));
     for (int i = 0; i < writers; ++i) ::unlink(path(i).c_str());
   }
   return best;
@@ -336,7 +338,7 @@ double ReadCeiling(const std::string& dir, int readers, uint64_t per_reader, boo
     });
   }
   for (auto& t : threads) t.join();
-  return readers * per_reader / kMiB / Seconds(start);
+  return MiB(readers * per_reader) / Seconds(start);
 }
 
 // ---- Ternion ----
@@ -358,7 +360,7 @@ double TernionWrite(ternion::Client* client, int writers, uint64_t per_writer) {
     });
   }
   for (auto& t : threads) t.join();
-  return writers * per_writer / kMiB / Seconds(start);
+  return MiB(writers * per_writer) / Seconds(start);
 }
 
 double TernionRead(ternion::Client* client, int readers, uint64_t per_reader) {
@@ -380,7 +382,7 @@ double TernionRead(ternion::Client* client, int readers, uint64_t per_reader) {
     });
   }
   for (auto& t : threads) t.join();
-  return readers * per_reader / kMiB / Seconds(start);
+  return MiB(readers * per_reader) / Seconds(start);
 }
 
 std::pair<double, double> AppendLatency(ternion::Client* client, int appends) {
@@ -613,8 +615,8 @@ int main(int argc, char** argv) {
     recovery = MeasureRecovery(cluster);
     wipe = MeasureWipe(client->get(), cluster, cfg.writers);
   }
-  const double recovery_mib_s = recovery.copy_s > 0 ? recovery.bytes / kMiB / recovery.copy_s : 0;
-  const double wipe_mib_s = wipe.seconds > 0 ? wipe.bytes / kMiB / wipe.seconds : 0;
+  const double recovery_mib_s = recovery.copy_s > 0 ? MiB(recovery.bytes) / recovery.copy_s : 0;
+  const double wipe_mib_s = wipe.seconds > 0 ? MiB(wipe.bytes) / wipe.seconds : 0;
   physical.Measure(ceil_dir, cfg.racks * cfg.per_rack);  // again: the better counts
   std::filesystem::remove_all(ceil_dir);
 
@@ -681,9 +683,8 @@ int main(int argc, char** argv) {
       "us\n",
       per_writer * cfg.writers / kMiB, cfg.writers, cold ? "dropped" : "warm", write_ceiling, write,
       write / write_ceiling, read_ceiling, buffered_read, read, read / read_ceiling, p50, p99,
-      physical.copy, physical.overwrite, static_cast<double>(recovery.bytes / kMiB),
-      recovery.copy_s, recovery_mib_s, recovery_mib_s / physical.copy, recovery.detect_s,
-      static_cast<double>(wipe.bytes / kMiB), wipe.seconds, wipe_mib_s,
+      physical.copy, physical.overwrite, MiB(recovery.bytes), recovery.copy_s, recovery_mib_s,
+      recovery_mib_s / physical.copy, recovery.detect_s, MiB(wipe.bytes), wipe.seconds, wipe_mib_s,
       wipe_mib_s / physical.overwrite, plain.write, plain.read, plain.p50, plain.p99,
       plain.write > 0 ? write / plain.write : 0, plain.read > 0 ? read / plain.read : 0,
       plain.p50 > 0 ? p50 - plain.p50 : 0);

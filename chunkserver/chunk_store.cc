@@ -914,7 +914,7 @@ absl::StatusOr<uint64_t> ChunkStore::WipeFiles(const std::vector<std::string>& p
 void ChunkStore::ResumeWipes(const std::string& disk) {
   const std::string dir = disk + "/wipe";
   for (const std::string& name : fs_->ListDir(dir)) {
-    const std::string journal = dir + "/" + name;
+    const std::string journal = absl::StrCat(dir, "/", name);
     if (!ChunkIdOf(name, "")) {  // a journal entry that was never published
       (void)fs_->Unlink(journal);
       continue;

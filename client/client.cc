@@ -80,8 +80,8 @@ class FileWriterImpl final : public FileWriter {
   // every server that failed this chunk before, and the master is told them all, so it never
   // places a replacement on one again (a killed server still looks alive to it until its
   // heartbeats are overdue). `last` is what failed in the previous round, for the final error.
-  absl::Status Rebuild(absl::Status cause, const std::vector<std::string>& newly,
-                       absl::Status last = absl::OkStatus());
+  absl::Status Rebuild(const absl::Status& cause, const std::vector<std::string>& newly,
+                       const absl::Status& last = absl::OkStatus());
   // Moves each replica of chunk_ from its version to `next`'s, cut to `length`; returns the
   // server ids of the replicas it could not move.
   std::vector<std::string> UpdateReplicas(const std::vector<const v1::ReplicaLocation*>& replicas,
@@ -93,7 +93,7 @@ class FileWriterImpl final : public FileWriter {
   absl::Status End(bool seal);
   // Records the first failure; every later call returns it.
   absl::Status Fail(absl::Status s) {
-    if (failed_.ok()) failed_ = s;
+    if (failed_.ok()) failed_ = std::move(s);
     streams_.clear();
     return failed_;
   }
@@ -452,9 +452,10 @@ absl::Status FileWriterImpl::Recover(absl::Status cause) {
   return Rebuild(cause, failed);
 }
 
-absl::Status FileWriterImpl::Rebuild(absl::Status cause, const std::vector<std::string>& newly,
-                                     absl::Status last) {
-  auto annotate = [&](absl::Status s) {
+absl::Status FileWriterImpl::Rebuild(const absl::Status& cause,
+                                     const std::vector<std::string>& newly,
+                                     const absl::Status& last) {
+  auto annotate = [&](const absl::Status& s) {
     return absl::Status(s.code(), absl::StrCat(cause.message(), "; write recovery failed: ",
                                                s.message()));
   };

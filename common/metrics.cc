@@ -95,7 +95,7 @@ std::vector<uint64_t> Histogram::bucket_counts() const {
 
 std::vector<double> LatencySecondsBuckets() {
   std::vector<double> b;
-  for (double v = 50e-6; v < 20; v *= 2) b.push_back(v);
+  for (int i = 0; 50e-6 * (1 << i) < 20; ++i) b.push_back(50e-6 * (1 << i));
   return b;
 }
 

@@ -18,7 +18,10 @@
 #define ASSIGN_OR_RETURN(lhs, expr) \
   TERNION_ASSIGN_OR_RETURN_IMPL(TERNION_CONCAT(_ternion_statusor_, __LINE__), lhs, expr)
 
+// NOLINTBEGIN(bugprone-macro-parentheses): `lhs` may be a declaration (`auto x`), `statusor` a
+// name.
 #define TERNION_ASSIGN_OR_RETURN_IMPL(statusor, lhs, expr) \
   auto statusor = (expr);                                  \
   if (!statusor.ok()) return std::move(statusor).status(); \
   lhs = *std::move(statusor)
+// NOLINTEND(bugprone-macro-parentheses)

@@ -49,6 +49,7 @@ void Master::Audit(const AuditEvent& event) { CommitAudited(MetadataBatch(), eve
 
 absl::Status Master::ReadAudit(uint64_t after_seq,
                                const std::function<bool(const ternion::v1::AuditRecord&)>& fn) {
+  RETURN_IF_ERROR(WaitDurable());  // every record appended so far is in the store
   bool more = true;
   absl::Status bad;
   RETURN_IF_ERROR(store_->Scan(
@@ -67,6 +68,7 @@ absl::Status Master::ReadAudit(uint64_t after_seq,
 }
 
 absl::Status Master::VerifyAudit(uint64_t* records, uint64_t* legacy) {
+  RETURN_IF_ERROR(WaitDurable());  // every record appended so far is in the store
   AuditChainVerifier verifier;
   RETURN_IF_ERROR(store_->Scan(kAuditPrefix, [&](absl::string_view k, absl::string_view v) {
     uint64_t seq = 0;

@@ -137,6 +137,9 @@ class Master {
   // Blocks until every metadata change made so far is durable. Nothing that saw a change may be
   // answered or acted on before (UNAVAILABLE once the log has failed).
   absl::Status WaitDurable() { return log_->WaitDurable(log_->LastAppended()); }
+  // The same for the changes made before LastAppended() returned `seq`.
+  uint64_t LastAppended() const { return log_->LastAppended(); }
+  absl::Status WaitDurable(uint64_t seq) { return log_->WaitDurable(seq); }
   MetadataLog::Stats LogStats() const { return log_->stats(); }
 
   // The identity of this cluster, stamped into every chunkserver data directory.
@@ -241,9 +244,9 @@ class Master {
   // Chunkserver `server_id`'s key for durable-length receipts: derived from the token signing
   // key, so it survives restarts; sent to that server only, at its registration.
   security::ReceiptKey ReceiptKeyOf(const std::string& server_id) const;
-  // The audit log (audit_log.h). Audit appends one record, durable with the next group (a
-  // caller answers after WaitDurable). ReadAudit calls `fn` with every chained record after
-  // `after_seq`, oldest first, until it returns false. VerifyAudit walks the whole chain: OK with
+  // The audit log (audit_log.h). Audit appends one record, durable with the next group. ReadAudit
+  // calls `fn` with every chained record after `after_seq` (all those appended before the call
+  // included), oldest first, until it returns false. VerifyAudit walks the whole chain: OK with
   // the counts of chained and legacy records, or DATA_LOSS naming the first break.
   void Audit(const AuditEvent& event);
   absl::Status ReadAudit(uint64_t after_seq,

@@ -18,7 +18,7 @@ struct ReplicationScheduler::CopyCall {
 };
 
 ReplicationScheduler::ReplicationScheduler(Master* master, ReplicationSchedulerOptions options)
-    : master_(master), options_(options), thread_([this] { Run(); }) {}
+    : master_(master), options_(std::move(options)), thread_([this] { Run(); }) {}
 
 ReplicationScheduler::~ReplicationScheduler() {
   {
@@ -96,8 +96,9 @@ void ReplicationScheduler::StartCopy(ReplicaMove move,
     absl::MutexLock lock(&mu_);
     calls_.insert(&call->ctx);
   }
-  StubFor(m.to_address)->async()->CopyChunk(
-      &call->ctx, &call->copy, &call->copied, [this, call](grpc::Status s) {
+  StubFor(m.to_address)
+      ->async()
+      ->CopyChunk(&call->ctx, &call->copy, &call->copied, [this, call](const grpc::Status& s) {
         const ReplicaMove& m = call->move;
         absl::Status status = FromGrpcStatus(s);
         if (status.ok() && (call->copied.replica().length() != m.length ||
@@ -130,7 +131,7 @@ void ReplicationScheduler::DropReplica(const std::string& address, const Replica
     calls_.insert(&call->ctx);
   }
   StubFor(address)->async()->DeleteReplica(
-      &call->ctx, &call->drop, &call->dropped, [this, call, address](grpc::Status s) {
+      &call->ctx, &call->drop, &call->dropped, [this, call, address](const grpc::Status& s) {
         // A replica that cannot be dropped now (its server is down) is an orphan the
         // chunkserver reports later; reconciliation removes it.
         if (!s.ok()) {
