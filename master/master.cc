@@ -38,9 +38,12 @@ void Master::PutServer(MetadataBatch* batch, const ternion::v1::ChunkServerRecor
 }
 
 void Master::CommitAudited(MetadataBatch batch, const AuditEvent& event) {
+  const bool changes = !batch.puts.empty() || !batch.deletes.empty();
   absl::MutexLock lock(&audit_.mu);
   audit_.Append(event, NowMs(), &batch);
-  log_->Append(std::move(batch));  // under audit_.mu: the log receives records in chain order
+  // Under audit_.mu: the log receives records in chain order.
+  const uint64_t seq = log_->Append(std::move(batch));
+  if (changes) NoteChange(seq);
   // The master's own changes are logged too; the record of every call is only in the audit log.
   if (!event.detail.empty()) TLOG(INFO) << "audit: " << event.action << ": " << event.detail;
 }

@@ -137,8 +137,9 @@ class Master {
   // Blocks until every metadata change made so far is durable. Nothing that saw a change may be
   // answered or acted on before (UNAVAILABLE once the log has failed).
   absl::Status WaitDurable() { return log_->WaitDurable(log_->LastAppended()); }
-  // The same for the changes made before LastAppended() returned `seq`.
-  uint64_t LastAppended() const { return log_->LastAppended(); }
+  // The log position of the last change to the metadata (audit records alone are not changes):
+  // everything a lookup may have seen is durable once WaitDurable(LastChange()) returns.
+  uint64_t LastChange() const { return last_change_.load(std::memory_order_acquire); }
   absl::Status WaitDurable(uint64_t seq) { return log_->WaitDurable(seq); }
   MetadataLog::Stats LogStats() const { return log_->stats(); }
 
@@ -344,8 +345,13 @@ class Master {
   // Appends the batch of a change just applied to memory to the log (see WaitDurable). Called
   // with the lock of every component the change touched still held, so the log orders the
   // changes to any one record as memory does.
-  void Commit(MetadataBatch batch) {
-    log_->Append(std::move(batch));
+  void Commit(MetadataBatch batch) { NoteChange(log_->Append(std::move(batch))); }
+  // Raises last_change_ to `seq` (called under the lock of the component that changed, so a
+  // reader that sees the change sees last_change_ at least as high).
+  void NoteChange(uint64_t seq) {
+    uint64_t last = last_change_.load(std::memory_order_relaxed);
+    while (last < seq && !last_change_.compare_exchange_weak(last, seq, std::memory_order_release)) {
+    }
   }
   // FinishMoves' bookkeeping of one move: whether it was recorded.
   bool RecordMove(const ReplicaMove& move, const absl::Status& copied)
@@ -468,6 +474,7 @@ class Master {
   Namespace ns_;
   // The audit log's head (sequence and last hash), under audit_.mu.
   AuditLog audit_;
+  std::atomic<uint64_t> last_change_{0};
   // Users and AccessKeys, under access_.mu (after ns_.mu, before chunks_.mu).
   AccessControl access_{options_.master_key, options_.clock};
   // The chunk map, versions, allocation and deleted chunks, under their own lock chunks_.mu.

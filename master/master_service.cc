@@ -275,7 +275,7 @@ grpc::Status MasterService::Serve(grpc::ServerContext* ctx, const char* method,
   // audit record as well: the record follows in the next group commit, in chain order (HDFS
   // writes its audit log after answering too). A crash can lose the records of such calls
   // answered in its last few milliseconds, never the record of a change.
-  const uint64_t seen = master_->LastAppended();
+  const uint64_t seen = master_->LastChange();
   master_->Audit(event);
   const bool changed_nothing = !who.ok() || IsLookup(method);
   if (absl::Status durable = changed_nothing ? master_->WaitDurable(seen) : master_->WaitDurable();
