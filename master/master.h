@@ -350,7 +350,8 @@ class Master {
   // reader that sees the change sees last_change_ at least as high).
   void NoteChange(uint64_t seq) {
     uint64_t last = last_change_.load(std::memory_order_relaxed);
-    while (last < seq && !last_change_.compare_exchange_weak(last, seq, std::memory_order_release)) {
+    while (last < seq &&
+           !last_change_.compare_exchange_weak(last, seq, std::memory_order_release)) {
     }
   }
   // FinishMoves' bookkeeping of one move: whether it was recorded.
