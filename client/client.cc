@@ -125,13 +125,15 @@ class FileReaderImpl final : public FileReader {
   uint64_t length() const override { return info_.length(); }
 
  private:
-  // One ReadChunk stream; bytes before `next` were handed out, `pending` holds received bytes
-  // from `next` on.
+  // One ReadChunk stream; bytes before `next` were handed out, `unread` holds received bytes
+  // from `next` on (the rest of the last frame, kept in `frame`: a reader taking small pieces
+  // moves through it instead of shifting it after every piece).
   struct Stream {
     uint64_t chunk_id = 0;
     size_t replica = 0;  // index into the chunk's replica order
     uint64_t next = 0;   // offset in the chunk
-    std::string pending;
+    std::string frame;
+    absl::string_view unread;  // a suffix of `frame`
     std::unique_ptr<v1::ChunkServerService::Stub> stub;
     grpc::ClientContext ctx;
     std::unique_ptr<grpc::ClientReader<v1::ReadChunkResponse>> reader;
@@ -804,10 +806,10 @@ absl::Status FileReaderImpl::ReadChunkRange(const v1::ChunkInfo& chunk, uint64_t
       ++opened;
       stream_ = OpenStream(chunk, r, *order[r], offset + done);
     }
-    if (!stream_->pending.empty()) {
-      size_t take = std::min<uint64_t>(stream_->pending.size(), length - done);
-      out->append(stream_->pending, 0, take);
-      stream_->pending.erase(0, take);
+    if (!stream_->unread.empty()) {
+      size_t take = std::min<uint64_t>(stream_->unread.size(), length - done);
+      out->append(stream_->unread.data(), take);
+      stream_->unread.remove_prefix(take);
       stream_->next += take;
       done += take;
       continue;
@@ -831,7 +833,8 @@ absl::Status FileReaderImpl::ReadChunkRange(const v1::ChunkInfo& chunk, uint64_t
       stream_.reset();
       continue;
     }
-    stream_->pending = std::move(*resp.mutable_data());
+    stream_->frame = std::move(*resp.mutable_data());
+    stream_->unread = stream_->frame;
   }
   return absl::OkStatus();
 }
