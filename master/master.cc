@@ -48,6 +48,12 @@ void Master::CommitAudited(MetadataBatch batch, const AuditEvent& event) {
   if (!event.detail.empty()) TLOG(INFO) << "audit: " << event.action << ": " << event.detail;
 }
 
+absl::Status Master::WriteAudited(MetadataBatch batch, const AuditEvent& event) {
+  absl::MutexLock lock(&audit_.mu);
+  audit_.Append(event, NowMs(), &batch);
+  return store_->Write(batch);
+}
+
 void Master::Audit(const AuditEvent& event) { CommitAudited(MetadataBatch(), event); }
 
 absl::Status Master::ReadAudit(uint64_t after_seq,
@@ -234,14 +240,10 @@ absl::Status Master::Load() {
     constexpr uint64_t kRestoreGap = 1ull << 32;  // far more chunks than a backup can miss
     MetadataBatch batch;
     chunks_.SkipChunkIds(kRestoreGap, &batch);
-    {
-      absl::MutexLock lock(&audit_.mu);
-      audit_.Append({.action = "restore",
-                     .detail = absl::StrCat("restored from a backup: chunk ids continue at ",
-                                            chunks_.next_chunk_id())},
-                    NowMs(), &batch);
-    }
-    RETURN_IF_ERROR(store_->Write(batch));  // before the log starts
+    RETURN_IF_ERROR(WriteAudited(
+        std::move(batch), {.action = "restore",
+                           .detail = absl::StrCat("restored from a backup: chunk ids continue at ",
+                                                  chunks_.next_chunk_id())}));
   }
   absl::StatusOr<std::string> cluster_id = store_->Get(kClusterIdKey);
   if (cluster_id.ok()) {
@@ -253,14 +255,10 @@ absl::Status Master::Load() {
                                   absl::Uniform<uint64_t>(gen));
     MetadataBatch batch;
     batch.Put(kClusterIdKey, cluster_id_);
-    {
-      absl::MutexLock lock(&audit_.mu);
-      audit_.Append(
-          {.action = "cluster-id",
-           .detail = absl::StrCat("cluster id ", cluster_id_, " given to existing metadata")},
-          NowMs(), &batch);
-    }
-    RETURN_IF_ERROR(store_->Write(batch));  // before the log starts
+    RETURN_IF_ERROR(WriteAudited(
+        std::move(batch),
+        {.action = "cluster-id",
+         .detail = absl::StrCat("cluster id ", cluster_id_, " given to existing metadata")}));
   } else {
     return cluster_id.status();
   }

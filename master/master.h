@@ -370,6 +370,8 @@ class Master {
   void PutServer(MetadataBatch* batch, const ternion::v1::ChunkServerRecord& r);
   // Hands `batch` to the metadata log with the audit record of `event`, in chain order.
   void CommitAudited(MetadataBatch batch, const AuditEvent& event);
+  // Load's changes, before the metadata log starts: written to the store with their audit record.
+  absl::Status WriteAudited(MetadataBatch batch, const AuditEvent& event);
 
   // Sweeps the registry for servers whose liveness changed; the chunks of one found dead are
   // examined for repair before any other.
