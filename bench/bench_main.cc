@@ -7,24 +7,26 @@
 //   read ceiling      a raw read of the same number of bytes from files of its own as the
 //                     chunkservers read: O_DIRECT 1 MiB preads, one in flight per stream;
 //   physical write    bytes on disk per second, 3 writers, sync every 8 MiB: the unit of
-//   ceiling           re-replication and wipe rates (each writes every replica byte once).
+//   ceiling           re-replication and wipe rates (each writes every replica byte once);
+//   transport         Ternion's own read and write messages over gRPC to a service that only
+//   ceilings          moves bytes (no disk, checksums or tokens), in plaintext and over TLS:
+//                     what the transport alone allows, and what TLS costs this machine.
 // The replicated-write ceiling's sinks overlap receiving with syncing as a chunkserver does.
 // Every figure is printed with its ratio to its ceiling; --json prints one JSON object.
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <grpcpp/grpcpp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <grpcpp/grpcpp.h>
-
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <deque>
 #include <cstdio>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -34,13 +36,16 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "client/cli/local_cluster.h"
 #include "client/master_channel.h"
 #include "common/daemon.h"
+#include "security/certificates.h"
+#include "security/tls.h"
 #include "ternion/client.h"
+#include "ternion/v1/chunkserver.grpc.pb.h"
 #include "ternion/v1/master.grpc.pb.h"
 
 namespace {
@@ -341,6 +346,132 @@ double ReadCeiling(const std::string& dir, int readers, uint64_t per_reader, boo
   return MiB(readers * per_reader) / Seconds(start);
 }
 
+// ---- transport ceiling: Ternion's data messages over gRPC, with nothing behind them ----
+
+// A chunkserver service that only moves bytes: ReadChunk streams `length` bytes from memory in
+// 1 MiB messages; WriteChunk takes every message and acknowledges once at the end. No disk, no
+// checksums, no tokens: what gRPC alone costs for a read or a replicated write of Ternion's.
+class StreamOnlyService final : public ternion::v1::ChunkServerService::Service {
+  grpc::Status ReadChunk(grpc::ServerContext*, const ternion::v1::ReadChunkRequest* req,
+                         grpc::ServerWriter<ternion::v1::ReadChunkResponse>* out) override {
+    ternion::v1::ReadChunkResponse resp;
+    for (uint64_t off = 0; off < req->length(); off += kMiB) {
+      resp.set_offset(off);
+      resp.set_data(PayloadAt(off), std::min<uint64_t>(kMiB, req->length() - off));
+      if (!out->Write(resp)) break;
+    }
+    return grpc::Status::OK;
+  }
+  grpc::Status WriteChunk(
+      grpc::ServerContext*,
+      grpc::ServerReaderWriter<ternion::v1::WriteChunkAck, ternion::v1::WriteChunkRequest>* stream)
+      override {
+    ternion::v1::WriteChunkRequest req;
+    uint64_t received = 0;
+    while (stream->Read(&req)) received += req.data().size();
+    ternion::v1::WriteChunkAck ack;
+    ack.set_durable_length(received);
+    stream->Write(ack);
+    return grpc::Status::OK;
+  }
+};
+
+struct StreamFigures {
+  double write = 0, read = 0;  // user MiB/s
+};
+
+// `readers` concurrent ReadChunk streams of `per_stream` bytes each, and `writers` concurrent
+// writers each sending `per_stream` bytes to three WriteChunk streams (one per replica), to a
+// StreamOnlyService over the transport of `tls` (a chunkserver's certificate, as Ternion's).
+StreamFigures MeasureStreams(const ternion::security::TlsConfig& server_tls,
+                             const ternion::security::TlsConfig& client_tls, int streams,
+                             uint64_t per_stream) {
+  StreamOnlyService service;
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", server_tls.ServerCredentials(), &port);
+  builder.RegisterService(&service);
+  builder.SetMaxReceiveMessageSize(2 * kMiB);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) Die("stream ceiling: cannot listen");
+  const std::string address = absl::StrCat("127.0.0.1:", port);
+  auto channel = [&](int i) {
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(16 << 20);
+    args.SetInt("ternion.stream", i);  // a connection of its own per stream, as to chunkservers
+    return client_tls.NewChannel(address, ternion::security::kChunkserverTlsName, args);
+  };
+  auto run = [&](auto body) {
+    absl::Time start = absl::Now();
+    std::vector<std::thread> threads;
+    for (int i = 0; i < streams; ++i) threads.emplace_back(body, i);
+    for (auto& t : threads) t.join();
+    return MiB(streams * per_stream) / Seconds(start);
+  };
+  StreamFigures f;
+  f.write = run([&](int i) {
+    std::vector<std::unique_ptr<ternion::v1::ChunkServerService::Stub>> stubs;
+    std::vector<std::unique_ptr<grpc::ClientContext>> ctxs;
+    std::vector<std::unique_ptr<
+        grpc::ClientReaderWriter<ternion::v1::WriteChunkRequest, ternion::v1::WriteChunkAck>>>
+        replicas;
+    for (int r = 0; r < 3; ++r) {
+      stubs.push_back(ternion::v1::ChunkServerService::NewStub(channel(i * 3 + r)));
+      ctxs.push_back(std::make_unique<grpc::ClientContext>());
+      replicas.push_back(stubs.back()->WriteChunk(ctxs.back().get()));
+    }
+    ternion::v1::WriteChunkRequest req;
+    for (uint64_t off = 0; off < per_stream; off += kMiB) {
+      req.set_offset(off);
+      req.set_data(PayloadAt(off), std::min<uint64_t>(kMiB, per_stream - off));
+      for (auto& s : replicas) {
+        if (!s->Write(req)) Die("stream ceiling: write");
+      }
+    }
+    for (auto& s : replicas) {
+      s->WritesDone();
+      ternion::v1::WriteChunkAck ack;
+      if (!s->Read(&ack) || ack.durable_length() != per_stream) Die("stream ceiling: ack");
+      if (!s->Finish().ok()) Die("stream ceiling: finish");
+    }
+  });
+  f.read = run([&](int i) {
+    auto stub = ternion::v1::ChunkServerService::NewStub(channel(i));
+    grpc::ClientContext ctx;
+    ternion::v1::ReadChunkRequest req;
+    req.set_length(per_stream);
+    auto reader = stub->ReadChunk(&ctx, req);
+    ternion::v1::ReadChunkResponse resp;
+    uint64_t got = 0;
+    while (reader->Read(&resp)) got += resp.data().size();
+    if (!reader->Finish().ok() || got != per_stream) Die("stream ceiling: read");
+  });
+  server->Shutdown();
+  return f;
+}
+
+// The transport ceilings over plaintext and over TLS with certificates made for the purpose
+// in `dir`, as the local cluster makes its own.
+std::pair<StreamFigures, StreamFigures> MeasureTransportCeilings(const std::string& dir,
+                                                                 int streams, uint64_t per_stream) {
+  ternion::security::CertificateDir certs{dir + "/tls"};
+  std::filesystem::create_directories(certs.dir);
+  const auto& hosts = ternion::security::kLoopbackHosts;
+  if (!certs.Init(hosts).ok() || !certs.IssueChunkserver("cs-ceiling", hosts).ok()) {
+    Die("stream ceiling: certificates");
+  }
+  auto server_tls = ternion::security::TlsConfig::Load(
+      {.ca = certs.ca_cert(), .cert = certs.cert("cs-ceiling"), .key = certs.key("cs-ceiling")});
+  auto client_tls =
+      ternion::security::TlsConfig::Load({.ca = certs.ca_cert(), .cert = "", .key = ""});
+  if (!server_tls.ok() || !client_tls.ok()) Die("stream ceiling: TLS configuration");
+  const auto plain = ternion::security::TlsConfig::Insecure();
+  StreamFigures insecure = MeasureStreams(plain, plain, streams, per_stream);
+  StreamFigures tls = MeasureStreams(*server_tls, *client_tls, streams, per_stream);
+  std::filesystem::remove_all(certs.dir);
+  return {insecure, tls};
+}
+
 // ---- Ternion ----
 
 double TernionWrite(ternion::Client* client, int writers, uint64_t per_writer) {
@@ -566,6 +697,7 @@ int main(int argc, char** argv) {
   // the noise of this machine never flatters Ternion's ratio.
   const uint64_t bytes = per_writer * cfg.writers;
   double write_ceiling = ReplicatedCeiling(StartSinks(ceil_dir), bytes);
+  auto [stream_plain, stream_tls] = MeasureTransportCeilings(ceil_dir, cfg.writers, per_writer);
 
   ternion::local::LocalCluster cluster;
   if (cfg.master.empty()) {
@@ -627,6 +759,14 @@ int main(int argc, char** argv) {
   // switch.
   Transport plain;
   if (!cluster.dir.empty()) plain = MeasurePlaintext(cfg, per_writer);
+  // The transport ceilings again; the better of each counts.
+  std::filesystem::create_directories(ceil_dir);
+  auto [stream_plain2, stream_tls2] = MeasureTransportCeilings(ceil_dir, cfg.writers, per_writer);
+  std::filesystem::remove_all(ceil_dir);
+  for (auto [best, again] : {std::pair{&stream_plain, stream_plain2}, {&stream_tls, stream_tls2}}) {
+    best->write = std::max(best->write, again.write);
+    best->read = std::max(best->read, again.read);
+  }
   if (own_dir) std::filesystem::remove_all(cfg.dir);
 
   nlohmann::json j = {{"write_mib_s", write},
@@ -658,7 +798,17 @@ int main(int argc, char** argv) {
                       {"insecure_append_p99_us", plain.p99},
                       {"tls_write_vs_insecure", plain.write > 0 ? write / plain.write : 0},
                       {"tls_read_vs_insecure", plain.read > 0 ? read / plain.read : 0},
-                      {"tls_append_p50_extra_us", plain.p50 > 0 ? p50 - plain.p50 : 0}};
+                      {"tls_append_p50_extra_us", plain.p50 > 0 ? p50 - plain.p50 : 0},
+                      {"stream_write_insecure_mib_s", stream_plain.write},
+                      {"stream_write_tls_mib_s", stream_tls.write},
+                      {"stream_read_insecure_mib_s", stream_plain.read},
+                      {"stream_read_tls_mib_s", stream_tls.read},
+                      {"stream_tls_write_vs_insecure", stream_tls.write / stream_plain.write},
+                      {"stream_tls_read_vs_insecure", stream_tls.read / stream_plain.read},
+                      {"write_vs_tls_stream", write / stream_tls.write},
+                      {"read_vs_tls_stream", read / stream_tls.read},
+                      {"insecure_write_vs_stream", plain.write / stream_plain.write},
+                      {"insecure_read_vs_stream", plain.read / stream_plain.read}};
   if (cfg.json) {
     std::cout << j.dump() << "\n";
     return 0;
@@ -680,13 +830,21 @@ int main(int argc, char** argv) {
       "  the same cluster with --insecure (no TLS)     write %.1f MiB/s, read %.1f MiB/s, append "
       "p50 %.0f us, p99 %.0f us\n"
       "  TLS against --insecure                        write x%.2f, read x%.2f, append p50 %+.0f "
-      "us\n",
+      "us\n"
+      "  gRPC streams of 1 MiB messages, no storage    write %.1f / %.1f MiB/s, read %.1f / %.1f "
+      "MiB/s (plaintext / TLS)\n"
+      "  the machine's TLS cost on those streams       write x%.2f, read x%.2f\n"
+      "  Ternion against the streams of its transport  TLS: write %.2f, read %.2f; plaintext: "
+      "write %.2f, read %.2f\n",
       per_writer * cfg.writers / kMiB, cfg.writers, cold ? "dropped" : "warm", write_ceiling, write,
       write / write_ceiling, read_ceiling, buffered_read, read, read / read_ceiling, p50, p99,
       physical.copy, physical.overwrite, MiB(recovery.bytes), recovery.copy_s, recovery_mib_s,
       recovery_mib_s / physical.copy, recovery.detect_s, MiB(wipe.bytes), wipe.seconds, wipe_mib_s,
       wipe_mib_s / physical.overwrite, plain.write, plain.read, plain.p50, plain.p99,
       plain.write > 0 ? write / plain.write : 0, plain.read > 0 ? read / plain.read : 0,
-      plain.p50 > 0 ? p50 - plain.p50 : 0);
+      plain.p50 > 0 ? p50 - plain.p50 : 0, stream_plain.write, stream_tls.write, stream_plain.read,
+      stream_tls.read, stream_tls.write / stream_plain.write, stream_tls.read / stream_plain.read,
+      write / stream_tls.write, read / stream_tls.read, plain.write / stream_plain.write,
+      plain.read / stream_plain.read);
   return 0;
 }
