@@ -264,11 +264,19 @@ class ClientImpl final : public Client {
     return std::unique_ptr<FileWriter>(new FileWriterImpl(this, resp));
   }
 
-  absl::StatusOr<v1::FileInfo> FileInfo(const std::string& project, const std::string& path,
-                                        bool with_chunks) {
+  // A lookup of a file, made for the job's project when the options name one.
+  v1::GetFileInfoRequest ReadRequest(const std::string& project, const std::string& path) const {
     v1::GetFileInfoRequest req;
     req.set_project(project);
     req.set_path(path);
+    if (!options_.job_project.empty()) req.mutable_context()->set_project(options_.job_project);
+    if (!options_.task_type.empty()) req.mutable_context()->set_task_type(options_.task_type);
+    return req;
+  }
+
+  absl::StatusOr<v1::FileInfo> FileInfo(const std::string& project, const std::string& path,
+                                        bool with_chunks) {
+    v1::GetFileInfoRequest req = ReadRequest(project, path);
     req.set_with_chunks(with_chunks);
     v1::FileInfo resp;
     RETURN_IF_ERROR(CallMaster(&v1::MasterService::Stub::GetFileInfo, req, &resp));
@@ -722,9 +730,7 @@ absl::Status FileReaderImpl::RefreshTokens(const v1::ChunkInfo& chunk) {
       absl::ToUnixMillis(absl::Now()) + 60'000 < chunk.token_expires_unix_ms()) {
     return absl::OkStatus();
   }
-  v1::GetFileInfoRequest req;
-  req.set_project(info_.project());
-  req.set_path(info_.path());
+  v1::GetFileInfoRequest req = client_->ReadRequest(info_.project(), info_.path());
   req.set_with_chunks(true);
   v1::FileInfo fresh;
   RETURN_IF_ERROR(client_->CallMaster(&v1::MasterService::Stub::GetFileInfo, req, &fresh));

@@ -74,6 +74,7 @@ inline constexpr char kMemberRole[] = "role:member";
 // Bounds on a project's access list (every input from the network is bounded).
 inline constexpr size_t kMaxProjectMembers = 10000;
 inline constexpr size_t kMaxProjectGrants = 10000;
+inline constexpr size_t kMaxTrustedProjects = 1000;
 
 // Sensitivity levels and clearances: 0 (unclassified, every new object's) to 9.
 inline constexpr int kMaxLevel = 9;

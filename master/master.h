@@ -268,10 +268,19 @@ class Master {
   absl::StatusOr<ProjectView> SetProjectMember(const std::string& project,
                                                const std::string& user, bool admin, bool remove,
                                                const std::string& actor);
+  // The projects named, as the access policy sees them, as of one moment (projects that do not
+  // exist are left out).
+  PolicySnapshot PolicyState(const std::vector<std::string>& projects);
   // Sets the project's IP whitelist (ip_whitelist.h; empty: off). Audited.
   absl::StatusOr<ProjectView> SetProjectWhitelist(const std::string& project,
                                                   const std::string& whitelist,
                                                   const std::string& actor);
+  // Turns project protection on or off. Audited.
+  absl::StatusOr<ProjectView> SetProjectProtection(const std::string& project, bool on,
+                                                   const std::string& actor);
+  // `project` trusts `trusted` (which must exist), or no longer (`remove`). Audited.
+  absl::StatusOr<ProjectView> SetTrusted(const std::string& project, const std::string& trusted,
+                                         bool remove, const std::string& actor);
   // Grants `grant.actions` to `grant.grantee` on its object, or revokes them (an entry left with
   // no action goes). The grantee must be a member (or the member role); a file must exist.
   absl::StatusOr<ProjectView> ChangeGrant(const std::string& project, const GrantView& grant,
@@ -363,6 +372,15 @@ class Master {
   template <typename T>
   absl::StatusOr<T> ChangeAccess(const std::function<absl::StatusOr<T>(MetadataBatch*)>& change,
                                  const std::function<std::string(const T&)>& audit);
+
+  // Applies `edit` to a copy of project `project`'s record and commits it with an audit record
+  // naming what changed (edit's answer) and `actor`, under ns_.mu (held while `edit` runs, so
+  // it may read other projects). `edit` validates first and leaves the record alone when it
+  // refuses; nothing is written then.
+  using ProjectEdit =
+      std::function<absl::StatusOr<std::string>(ternion::v1::ProjectRecord* project)>;
+  absl::StatusOr<ProjectView> ChangeProject(const std::string& project, const std::string& actor,
+                                            const ProjectEdit& edit);
 
   // Dense numbering of servers (in the registry, the chunk manager and the chunk side at once).
   ServerState& ServerByName(const std::string& id)

@@ -75,6 +75,8 @@ ProjectView ViewOfProject(const ternion::v1::ProjectRecord& p) {
   absl::StatusOr<IpWhitelist> whitelist = IpWhitelist::Parse(p.ip_whitelist());
   v.whitelist = whitelist.ok() ? *std::move(whitelist) : IpWhitelist::Nobody();
   v.ip_whitelist = p.ip_whitelist();
+  v.protection = p.protection();
+  v.trusted = {p.trusted().begin(), p.trusted().end()};
   return v;
 }
 
@@ -125,22 +127,72 @@ absl::StatusOr<ProjectView> Master::SetProjectMember(const std::string& project,
   return ViewOfProject(p);
 }
 
-absl::StatusOr<ProjectView> Master::SetProjectWhitelist(const std::string& project,
-                                                        const std::string& whitelist,
-                                                        const std::string& actor) {
-  RETURN_IF_ERROR(IpWhitelist::Parse(whitelist).status());
+PolicySnapshot Master::PolicyState(const std::vector<std::string>& projects) {
+  PolicySnapshot state{.now_unix_ms = NowMs()};
+  absl::ReaderMutexLock lock(&ns_.mu);
+  for (const std::string& name : projects) {
+    auto it = ns_.projects().find(name);
+    if (it != ns_.projects().end()) state.projects.emplace(name, ViewOfProject(it->second));
+  }
+  return state;
+}
+
+absl::StatusOr<ProjectView> Master::ChangeProject(const std::string& project,
+                                                  const std::string& actor,
+                                                  const ProjectEdit& edit) {
   absl::MutexLock ns(&ns_.mu);
   RETURN_IF_ERROR(ns_.CheckProject(project));
   ternion::v1::ProjectRecord p = ns_.projects().at(project);
-  p.set_ip_whitelist(whitelist);
+  ASSIGN_OR_RETURN(const std::string what, edit(&p));
   MetadataBatch batch;
   ns_.UpdateProject(p, &batch);
   CommitAudited(
       std::move(batch),
-      {.action = "master",
-       .detail = absl::StrCat("project ", project, ": IP whitelist ",
-                              whitelist.empty() ? "off" : "set to " + whitelist, " by ", actor)});
+      {.action = "master", .detail = absl::StrCat("project ", project, ": ", what, " by ", actor)});
   return ViewOfProject(p);
+}
+
+absl::StatusOr<ProjectView> Master::SetProjectWhitelist(const std::string& project,
+                                                        const std::string& whitelist,
+                                                        const std::string& actor) {
+  RETURN_IF_ERROR(IpWhitelist::Parse(whitelist).status());
+  return ChangeProject(project, actor, [&](ternion::v1::ProjectRecord* p) {
+    p->set_ip_whitelist(whitelist);
+    return absl::StrCat("IP whitelist ", whitelist.empty() ? "off" : "set to " + whitelist);
+  });
+}
+
+absl::StatusOr<ProjectView> Master::SetProjectProtection(const std::string& project, bool on,
+                                                         const std::string& actor) {
+  return ChangeProject(project, actor, [&](ternion::v1::ProjectRecord* p) {
+    p->set_protection(on);
+    return std::string(on ? "protection on" : "protection off");
+  });
+}
+
+absl::StatusOr<ProjectView> Master::SetTrusted(const std::string& project,
+                                               const std::string& trusted, bool remove,
+                                               const std::string& actor) {
+  return ChangeProject(
+      project, actor,
+      [&](ternion::v1::ProjectRecord* p)
+          ABSL_EXCLUSIVE_LOCKS_REQUIRED(ns_.mu) -> absl::StatusOr<std::string> {
+            if (remove) {
+              Remove(p->mutable_trusted(), trusted);
+              return absl::StrCat("no longer trusts ", trusted);
+            }
+            if (trusted == project) {
+              return absl::InvalidArgumentError("a project need not trust itself");
+            }
+            RETURN_IF_ERROR(ns_.CheckProject(trusted));
+            if (static_cast<size_t>(p->trusted_size()) >= kMaxTrustedProjects) {
+              return absl::ResourceExhaustedError(absl::StrCat(
+                  "project ", project, " trusts ", kMaxTrustedProjects, " projects already"));
+            }
+            Remove(p->mutable_trusted(), trusted);
+            p->add_trusted(trusted);
+            return absl::StrCat("trusts ", trusted);
+          });
 }
 
 absl::StatusOr<ProjectView> Master::ChangeGrant(const std::string& project, const GrantView& grant,

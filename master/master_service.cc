@@ -193,10 +193,11 @@ grpc::Status MasterService::ServeDaemon(const grpc::ServerContext& ctx, const ch
 absl::Status MasterService::Deny(const Decision& d, Action action) {
   MetricsRegistry::Default()
       .GetCounter("ternion_master_authz_denials_total",
-                  "Client calls refused by the access policy, by the action they needed",
-                  {{"action", ActionName(action)}})
+                  "Client calls refused by the access policy, by the action they needed and "
+                  "the rule that refused",
+                  {{"action", ActionName(action)}, {"rule", d.rule}})
       ->Increment();
-  return absl::PermissionDeniedError(d.reason);
+  return absl::PermissionDeniedError(absl::StrCat(d.reason, " (rule: ", d.rule, ")"));
 }
 
 absl::StatusOr<PrincipalView> MasterService::Admit(grpc::ServerContext* ctx, const char* method,
@@ -225,9 +226,18 @@ absl::StatusOr<PrincipalView> MasterService::Admit(grpc::ServerContext* ctx, con
   std::optional<PrincipalView> who = master_->Principal(*user);
   if (!who.has_value()) return absl::UnauthenticatedError("the key's user no longer exists");
   *caller = who->user;
-  std::optional<ProjectView> view;
-  if (need.scope == Requirement::Scope::kProject) view = master_->Project(project);
-  Decision d = Decide(*who, need, project, view, paths, security::PeerIp(ctx->peer()));
+  const security::DataContext context = security::RequestContext(request);
+  AccessRequest access{.need = need,
+                       .project = project,
+                       .peer_ip = security::PeerIp(ctx->peer()),
+                       .context_project = context.project,
+                       .task_type = context.task_type};
+  for (const std::string& path : paths) access.objects.push_back({.path = path});
+  PolicySnapshot state;
+  if (need.scope == Requirement::Scope::kProject) {
+    state = master_->PolicyState({project, context.project});
+  }
+  Decision d = Decide(*who, access, state);
   if (!d.allowed) return Deny(d, need.action);
   return *std::move(who);
 }
@@ -706,6 +716,8 @@ void ToWire(const ProjectView& p, ProjectDescription* w) {
   w->set_name(p.name);
   w->set_owner(p.owner);
   w->set_ip_whitelist(p.ip_whitelist);
+  w->set_protection(p.protection);
+  for (const std::string& t : p.trusted) w->add_trusted(t);
   for (const std::string& m : p.members) w->add_members(m);
   for (const std::string& a : p.admins) w->add_admins(a);
   for (const GrantView& g : p.grants) {
@@ -766,6 +778,26 @@ grpc::Status MasterService::SetProjectWhitelist(grpc::ServerContext* ctx,
                      master_->SetProjectWhitelist(req->project(), req->whitelist(), who.user),
                      [&](const ProjectView& p) { ToWire(p, resp); });
                });
+}
+
+grpc::Status MasterService::SetProjectProtection(grpc::ServerContext* ctx,
+                                                 const SetProjectProtectionRequest* req,
+                                                 ProjectDescription* resp) {
+  return Serve(ctx, "SetProjectProtection", *req, InProject(Action::kAdmin),
+               [&](const PrincipalView& who) {
+                 return Store(master_->SetProjectProtection(req->project(), req->on(), who.user),
+                              [&](const ProjectView& p) { ToWire(p, resp); });
+               });
+}
+
+grpc::Status MasterService::SetTrusted(grpc::ServerContext* ctx, const SetTrustedRequest* req,
+                                       ProjectDescription* resp) {
+  return Serve(ctx, "SetTrusted", *req, InProject(Action::kAdmin), [&](const PrincipalView& who) {
+    RETURN_IF_ERROR(ValidateProjectName(req->trusted_project()));
+    return Store(
+        master_->SetTrusted(req->project(), req->trusted_project(), req->remove(), who.user),
+        [&](const ProjectView& p) { ToWire(p, resp); });
+  });
 }
 
 grpc::Status MasterService::DescribeProject(grpc::ServerContext* ctx,

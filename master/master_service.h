@@ -103,6 +103,11 @@ class MasterService final : public ternion::v1::MasterService::Service {
                      ternion::v1::ProjectDescription*) override;
   grpc::Status DescribeProject(grpc::ServerContext*, const ternion::v1::DescribeProjectRequest*,
                                ternion::v1::ProjectDescription*) override;
+  grpc::Status SetProjectProtection(grpc::ServerContext*,
+                                    const ternion::v1::SetProjectProtectionRequest*,
+                                    ternion::v1::ProjectDescription*) override;
+  grpc::Status SetTrusted(grpc::ServerContext*, const ternion::v1::SetTrustedRequest*,
+                          ternion::v1::ProjectDescription*) override;
   grpc::Status SetProjectWhitelist(grpc::ServerContext*,
                                    const ternion::v1::SetProjectWhitelistRequest*,
                                    ternion::v1::ProjectDescription*) override;

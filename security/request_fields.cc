@@ -38,6 +38,21 @@ std::string RequestProject(const Message& request) {
   return "";
 }
 
+DataContext RequestContext(const Message& request) {
+  const FieldDescriptor* f = request.GetDescriptor()->FindFieldByName("context");
+  if (f == nullptr || f->type() != FieldDescriptor::TYPE_MESSAGE || f->is_repeated()) return {};
+  const Message& context = request.GetReflection()->GetMessage(request, f);
+  const google::protobuf::Descriptor* d = context.GetDescriptor();
+  const google::protobuf::Reflection* r = context.GetReflection();
+  auto text = [&](const char* name) {
+    const FieldDescriptor* field = d->FindFieldByName(name);
+    return field != nullptr && field->type() == FieldDescriptor::TYPE_STRING
+               ? r->GetString(context, field)
+               : std::string();
+  };
+  return {.project = text("project"), .task_type = text("task_type")};
+}
+
 std::vector<std::string> RequestPaths(const Message& request) {
   const google::protobuf::Descriptor* d = request.GetDescriptor();
   const google::protobuf::Reflection* r = request.GetReflection();

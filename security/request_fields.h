@@ -20,6 +20,14 @@ std::string RequestPayload(const google::protobuf::Message& request);
 // (the writers' calls); empty when it has neither (cluster-wide calls).
 std::string RequestProject(const google::protobuf::Message& request);
 
+// Where the data a request reads goes: its field `context` (a DataContext: the project of the
+// job it reads for, and the job's task type); empty when it has none.
+struct DataContext {
+  std::string project;
+  std::string task_type;
+};
+DataContext RequestContext(const google::protobuf::Message& request);
+
 // The paths inside its project a request names: its fields `path`, `new_path`,
 // `snapshot_path` and `prefix`, and its lease's `path`, when set (empty: none, the call is about
 // the project itself).

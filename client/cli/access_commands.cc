@@ -91,19 +91,23 @@ int PrintProject(const Globals& g, const ternion::v1::ProjectDescription& p) {
                                                              gr.actions().end())},
                         {"object", gr.object()}});
     }
-    std::cout << json({{"name", p.name()},
-                       {"owner", p.owner()},
-                       {"members", std::vector<std::string>(p.members().begin(),
-                                                            p.members().end())},
-                       {"admins", std::vector<std::string>(p.admins().begin(), p.admins().end())},
-                       {"grants", grants},
-                       {"ip_whitelist", p.ip_whitelist()}})
-                     .dump(2)
-              << "\n";
+    std::cout
+        << json({{"name", p.name()},
+                 {"owner", p.owner()},
+                 {"members", std::vector<std::string>(p.members().begin(), p.members().end())},
+                 {"admins", std::vector<std::string>(p.admins().begin(), p.admins().end())},
+                 {"grants", grants},
+                 {"ip_whitelist", p.ip_whitelist()},
+                 {"protection", p.protection()},
+                 {"trusted", std::vector<std::string>(p.trusted().begin(), p.trusted().end())}})
+               .dump(2)
+        << "\n";
     return 0;
   }
   std::cout << "project " << p.name() << ", owner " << p.owner() << ", IP whitelist "
-            << (p.ip_whitelist().empty() ? "off" : p.ip_whitelist()) << "\n";
+            << (p.ip_whitelist().empty() ? "off" : p.ip_whitelist()) << ", protection "
+            << (p.protection() ? "on" : "off") << "\n";
+  for (const auto& t : p.trusted()) std::cout << "  trusts " << t << "\n";
   for (const auto& m : p.members()) {
     const bool admin = std::find(p.admins().begin(), p.admins().end(), m) != p.admins().end();
     std::cout << "  member " << m << (admin ? " (admin)" : "") << "\n";
@@ -248,6 +252,58 @@ void AddAccessCommands(CLI::App& app, const Globals& g, int* rc) {
     ternion::v1::ProjectDescription p;
     absl::Status s = Call(g, &Stub::SetProjectWhitelist, req, &p);
     *rc = s.ok() ? PrintProject(g, p) : Fail(s);
+  });
+  // Project protection and trusted projects (docs/security.md, "Order of checks").
+  auto* protect = proj->add_subcommand(
+      "protect",
+      "on: the project's data may be read for another project only where it trusts "
+      "that project, an exception allows, or a package shares it");
+  protect->add_option("project", project, "Project")->required();
+  protect->add_option("state", word1, "on or off")->required()->check(CLI::IsMember({"on", "off"}));
+  protect->callback([&g, rc] {
+    ternion::v1::SetProjectProtectionRequest req;
+    req.set_project(project);
+    req.set_on(word1 == "on");
+    ternion::v1::ProjectDescription p;
+    absl::Status s = Call(g, &Stub::SetProjectProtection, req, &p);
+    *rc = s.ok() ? PrintProject(g, p) : Fail(s);
+  });
+  auto* trusted = app.add_subcommand("trusted", "Projects a protected project's data may go to");
+  trusted->require_subcommand(1);
+  for (const char* verb : {"add", "remove"}) {
+    const bool remove = std::string_view(verb) == "remove";
+    auto* cmd = trusted->add_subcommand(verb, remove ? "PROJECT no longer trusts TRUSTED"
+                                                     : "PROJECT trusts TRUSTED: its data "
+                                                       "may be read for TRUSTED's jobs");
+    cmd->add_option("project", project, "Project")->required();
+    cmd->add_option("trusted", object, "The trusted project")->required();
+    cmd->callback([&g, rc, remove] {
+      ternion::v1::SetTrustedRequest req;
+      req.set_project(project);
+      req.set_trusted_project(object);
+      req.set_remove(remove);
+      ternion::v1::ProjectDescription p;
+      absl::Status s = Call(g, &Stub::SetTrusted, req, &p);
+      *rc = s.ok() ? PrintProject(g, p) : Fail(s);
+    });
+  }
+  auto* trusted_ls = trusted->add_subcommand("ls", "The projects PROJECT trusts");
+  trusted_ls->add_option("project", project, "Project")->required();
+  trusted_ls->callback([&g, rc] {
+    ternion::v1::DescribeProjectRequest req;
+    req.set_project(project);
+    ternion::v1::ProjectDescription p;
+    if (absl::Status s = Call(g, &Stub::DescribeProject, req, &p); !s.ok()) {
+      *rc = Fail(s);
+      return;
+    }
+    if (g.json) {
+      std::cout << json(std::vector<std::string>(p.trusted().begin(), p.trusted().end())).dump(2)
+                << "\n";
+    } else {
+      for (const auto& t : p.trusted()) std::cout << t << "\n";
+    }
+    *rc = 0;
   });
   auto* describe = proj->add_subcommand("describe", "Owner, members and access list");
   describe->add_option("project", project, "Project")->required();

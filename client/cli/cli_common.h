@@ -24,6 +24,8 @@ struct Globals {
   std::string ca;       // --ca: the cluster's CA certificate; else the profile's, TERNION_CA
   bool insecure = false;  // --insecure: plaintext (else the profile's, TERNION_INSECURE=1)
   bool json = false;
+  std::string job_project;  // --job-project / TERNION_JOB_PROJECT: reads are made for it
+  std::string task_type;    // --task-type / TERNION_TASK_TYPE
 };
 
 // The caller's AccessKey, with the master address filled from --master / TERNION_MASTER or else

@@ -104,7 +104,9 @@ json StatJson(const ternion::FileStat& st) {
   return j;
 }
 
-absl::StatusOr<std::unique_ptr<ternion::Client>> Connect(const Globals& g) {
+// Connects as the caller; reads are made for `job_project` when given (else --job-project).
+absl::StatusOr<std::unique_ptr<ternion::Client>> Connect(const Globals& g,
+                                                         const std::string& job_project) {
   absl::StatusOr<ternion::security::Credentials> creds = ternion::cli::CallerCredentials(g);
   if (!creds.ok()) return creds.status();
   ternion::ClientOptions options;
@@ -113,74 +115,113 @@ absl::StatusOr<std::unique_ptr<ternion::Client>> Connect(const Globals& g) {
   options.access_key_secret = creds->secret;
   options.ca_file = creds->ca;
   options.insecure = creds->insecure;
+  options.job_project = job_project.empty() ? g.job_project : job_project;
+  options.task_type = g.task_type;
   if (const char* rack = std::getenv("TERNION_RACK")) options.rack = rack;
   return ternion::Client::Connect(options);
 }
 
+absl::StatusOr<std::unique_ptr<ternion::Client>> Connect(const Globals& g) {
+  return Connect(g, "");
+}
+
+// Bytes to upload: fills `buf` from its start and returns how many (0: the end).
+using Source = std::function<absl::StatusOr<size_t>(std::string* buf)>;
+
 // Like `hdfs dfs -put`: the upload goes to PATH._COPYING_ and is renamed to PATH only once
 // every byte is durable, so a reader never finds a partial file under the final name; a failed
-// put removes its temporary file.
-int Put(const Globals& g, const std::string& local, const std::string& target,
-        uint64_t chunk_size_mib, bool seal) {
+// upload removes its temporary file.
+int Upload(const Globals& g, ternion::Client* client, const std::string& target, uint64_t total,
+           const Source& source, uint64_t chunk_size_mib, bool seal) {
   std::string project, path;
   if (auto s = SplitTarget(target, true, &project, &path); !s.ok()) return Fail(s);
-  int fd = ::open(local.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Fail(ternion::ErrnoToStatus(errno, absl::StrCat("open ", local)));
-  off_t total = ::lseek(fd, 0, SEEK_END);
-  ::lseek(fd, 0, SEEK_SET);
-  auto client = Connect(g);
-  if (!client.ok()) return Fail(client.status());
-  if ((*client)->Stat(project, path).ok()) {
-    ::close(fd);
+  if (client->Stat(project, path).ok()) {
     return Fail(absl::AlreadyExistsError(absl::StrCat("file ", target, " already exists")));
   }
   const std::string tmp = path + "._COPYING_";
-  auto writer = (*client)->Create(project, tmp, {.chunk_size = chunk_size_mib << 20});
+  auto writer = client->Create(project, tmp, {.chunk_size = chunk_size_mib << 20});
   if (absl::IsAlreadyExists(writer.status())) {
     // What an earlier put left when it died; refused if a put is uploading it right now.
-    if (absl::Status s = (*client)->Delete(project, tmp); !s.ok()) {
-      ::close(fd);
-      return Fail(s);
-    }
-    writer = (*client)->Create(project, tmp, {.chunk_size = chunk_size_mib << 20});
+    if (absl::Status s = client->Delete(project, tmp); !s.ok()) return Fail(s);
+    writer = client->Create(project, tmp, {.chunk_size = chunk_size_mib << 20});
   }
-  if (!writer.ok()) {
-    ::close(fd);
-    return Fail(writer.status());
-  }
+  if (!writer.ok()) return Fail(writer.status());
   auto fail = [&](const absl::Status& s) {
-    ::close(fd);
     writer->reset();
-    if (absl::Status removed = (*client)->Delete(project, tmp, /*force=*/true); !removed.ok()) {
+    if (absl::Status removed = client->Delete(project, tmp, /*force=*/true); !removed.ok()) {
       std::cerr << "ternion: could not remove " << project << "/" << tmp << ": "
                 << removed.message() << "\n";
     }
     return Fail(s);
   };
-  Progress progress("put", total > 0 ? total : 0);
-  std::string buf(8 << 20, '\0');
+  Progress progress("put", total);
+  std::string buf;
   uint64_t done = 0;
   while (true) {
-    ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail(ternion::ErrnoToStatus(errno, absl::StrCat("read ", local)));
-    }
-    if (n == 0) break;
-    if (auto s = (*writer)->Append(absl::string_view(buf.data(), n)); !s.ok()) return fail(s);
-    done += n;
+    absl::StatusOr<size_t> n = source(&buf);
+    if (!n.ok()) return fail(n.status());
+    if (*n == 0) break;
+    if (auto s = (*writer)->Append(absl::string_view(buf.data(), *n)); !s.ok()) return fail(s);
+    done += *n;
     progress.Update(done);
   }
   absl::Status s = seal ? (*writer)->Seal() : (*writer)->Close();
-  if (s.ok()) s = (*client)->Rename(project, tmp, path);
+  if (s.ok()) s = client->Rename(project, tmp, path);
   if (!s.ok()) return fail(s);
-  ::close(fd);
   progress.Finish(done);
   if (g.json) {
     std::cout << json({{"project", project}, {"path", path}, {"length", (*writer)->length()}})
               << "\n";
   }
   return 0;
+}
+
+int Put(const Globals& g, const std::string& local, const std::string& target,
+        uint64_t chunk_size_mib, bool seal) {
+  int fd = ::open(local.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Fail(ternion::ErrnoToStatus(errno, absl::StrCat("open ", local)));
+  const off_t total = ::lseek(fd, 0, SEEK_END);
+  ::lseek(fd, 0, SEEK_SET);
+  auto client = Connect(g);
+  int rc = client.ok() ? 0 : Fail(client.status());
+  if (rc == 0) {
+    rc = Upload(
+        g, client->get(), target, total > 0 ? total : 0,
+        [&](std::string* buf) -> absl::StatusOr<size_t> {
+          buf->resize(8 << 20);
+          while (true) {
+            const ssize_t n = ::read(fd, buf->data(), buf->size());
+            if (n >= 0) return static_cast<size_t>(n);
+            if (errno != EINTR) return ternion::ErrnoToStatus(errno, absl::StrCat("read ", local));
+          }
+        },
+        chunk_size_mib, seal);
+  }
+  ::close(fd);
+  return rc;
+}
+
+// Copies a file into another (or the same) project. The source is read for the destination's
+// project, so a protected project's data is copied out only where its policy allows.
+int Copy(const Globals& g, const std::string& from, const std::string& to,
+         uint64_t chunk_size_mib) {
+  std::string from_project, from_path, to_project, to_path;
+  if (auto s = SplitTarget(from, true, &from_project, &from_path); !s.ok()) return Fail(s);
+  if (auto s = SplitTarget(to, true, &to_project, &to_path); !s.ok()) return Fail(s);
+  auto client = Connect(g, to_project);
+  if (!client.ok()) return Fail(client.status());
+  auto reader = (*client)->Open(from_project, from_path);
+  if (!reader.ok()) return Fail(reader.status());
+  uint64_t offset = 0;
+  return Upload(
+      g, client->get(), to, (*reader)->length(),
+      [&](std::string* buf) -> absl::StatusOr<size_t> {
+        if (offset >= (*reader)->length()) return 0;
+        if (absl::Status s = (*reader)->ReadAt(offset, 16 << 20, buf); !s.ok()) return s;
+        offset += buf->size();
+        return buf->size();
+      },
+      chunk_size_mib, /*seal=*/false);
 }
 
 // Streams a file to `fd` in large pieces.
@@ -410,6 +451,13 @@ int main(int argc, char** argv) {
                "Plaintext, for a cluster started with --insecure (else the profile's "
                "`insecure`, TERNION_INSECURE=1)");
   app.add_flag("--json", g.json, "Machine-readable output for read-only commands");
+  if (const char* p = std::getenv("TERNION_JOB_PROJECT")) g.job_project = p;
+  if (const char* t = std::getenv("TERNION_TASK_TYPE")) g.task_type = t;
+  app.add_option("--job-project", g.job_project,
+                 "Read for this project's job (or TERNION_JOB_PROJECT): a protected project's "
+                 "data is read for another project only where its policy allows");
+  app.add_option("--task-type", g.task_type,
+                 "The job's task type, which exception policies may name (or TERNION_TASK_TYPE)");
 
   std::string local, target, owner;
   uint64_t chunk_size_mib = 0;
@@ -431,6 +479,14 @@ int main(int argc, char** argv) {
   auto* cat = app.add_subcommand("cat", "Write PROJECT/PATH to stdout");
   cat->add_option("target", target, "PROJECT/PATH")->required();
   cat->callback([&] { rc = Download(g, target, STDOUT_FILENO, false); });
+
+  std::string target2;
+  auto* cp = app.add_subcommand(
+      "cp", "Copy FROM_PROJECT/PATH to TO_PROJECT/PATH (read for the destination's project)");
+  cp->add_option("from", target, "PROJECT/PATH")->required();
+  cp->add_option("to", target2, "PROJECT/PATH")->required();
+  cp->add_option("--chunk-size-mib", chunk_size_mib, "Chunk size in MiB (default: master's)");
+  cp->callback([&] { rc = Copy(g, target, target2, chunk_size_mib); });
 
   auto* ls = app.add_subcommand("ls", "List files: PROJECT or PROJECT/PREFIX");
   ls->add_option("target", target, "PROJECT[/PREFIX]")->required();

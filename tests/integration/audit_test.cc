@@ -19,11 +19,6 @@ class AuditTest : public testing::ClusterFixture {
     o->racks = 3;
     o->per_rack = 1;
   }
-  std::string RunAs(const std::string& profile, const std::string& args, int* rc) {
-    return RunCommand(absl::StrCat(TERNION_BIN_DIR, "/ternion --master ", cluster_.master_address,
-                                   " --profile ", profile, " ", args),
-                      rc);
-  }
   // Records matching `filter` (CLI flags) as JSON.
   nlohmann::json Query(const std::string& filter) {
     return CliJson("audit query --limit 10000 " + filter);

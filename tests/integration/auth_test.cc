@@ -59,23 +59,6 @@ class AuthTest : public testing::ClusterFixture {
                                  security::RequestPayload(req), key, ts_ms,
                                  absl::BytesToHexString(security::SecureRandomBytes(16)));
   }
-
-  // Creates user `name` and a key for it; returns the profile file holding the key.
-  std::string NewUser(const std::string& name, bool cluster_admin = false) {
-    CliJson(absl::StrCat("user create ", name, cluster_admin ? " --cluster-admin" : ""));
-    const std::string profile = absl::StrCat(tmp_.path(), "/", name, ".profile");
-    int rc = 0;
-    std::string out = RunCli(absl::StrCat("key create --user ", name, " --out ", profile), &rc);
-    EXPECT_EQ(rc, 0) << out;
-    return profile;
-  }
-
-  // Runs the CLI as the user of `profile`.
-  std::string RunAs(const std::string& profile, const std::string& args, int* rc) {
-    return RunCommand(absl::StrCat(TERNION_BIN_DIR, "/ternion --master ", cluster_.master_address,
-                                   " --profile ", profile, " ", args),
-                      rc);
-  }
 };
 
 TEST_F(AuthTest, EveryCallWithoutAValidSignatureIsRefusedNamingTheCause) {
@@ -159,7 +142,7 @@ TEST_F(AuthTest, UsersReachOnlyTheirOwnProjectsThroughTheCli) {
   ASSERT_OK_AND_ASSIGN(auto files, client_->List("pa", ""));
   EXPECT_EQ(files.size(), 1u);
   const std::string metrics = MasterMetrics();
-  EXPECT_NE(metrics.find("ternion_master_authz_denials_total{action=\"read\"}"),
+  EXPECT_NE(metrics.find("ternion_master_authz_denials_total{action=\"read\",rule=\"acl\"}"),
             std::string::npos);
 }
 

@@ -119,9 +119,24 @@ class ClusterFixture : public ::testing::Test {
 
   // Runs the CLI against this cluster; returns its output and sets *exit_code.
   std::string RunCli(const std::string& args, int* exit_code) {
+    return RunAs(cluster_.profile, args, exit_code);
+  }
+
+  // Runs the CLI as the user of `profile`.
+  std::string RunAs(const std::string& profile, const std::string& args, int* exit_code) {
     return RunCommand(std::string(TERNION_BIN_DIR) + "/ternion --master " +
-                          cluster_.master_address + " --profile " + cluster_.profile + " " + args,
+                          cluster_.master_address + " --profile " + profile + " " + args,
                       exit_code);
+  }
+
+  // Creates user `name` and a key for it; returns the profile file holding the key.
+  std::string NewUser(const std::string& name, bool cluster_admin = false) {
+    CliJson("user create " + name + (cluster_admin ? " --cluster-admin" : ""));
+    const std::string profile = tmp_.path() + "/" + name + ".profile";
+    int rc = 0;
+    std::string out = RunCli("key create --user " + name + " --out " + profile, &rc);
+    EXPECT_EQ(rc, 0) << out;
+    return profile;
   }
 
   // Files under every chunkserver data directory whose bytes contain `needle`.

@@ -92,16 +92,6 @@ class VictimClusterFixture : public ClusterFixture {
     return v1::ReadChunkRequest::descriptor()->file()->FindServiceByName("ChunkServerService");
   }
 
-  // Creates user `name` and a key for it; returns the profile file holding the key.
-  std::string NewUser(const std::string& name) {
-    CliJson(absl::StrCat("user create ", name));
-    const std::string profile = absl::StrCat(tmp_.path(), "/", name, ".profile");
-    int rc = 0;
-    std::string out = RunCli(absl::StrCat("key create --user ", name, " --out ", profile), &rc);
-    EXPECT_EQ(rc, 0) << out;
-    return profile;
-  }
-
   // Everything an attack could change, as the cluster admin sees it: the victim's files, their
   // chunks (ids, versions, lengths, replica servers), each replica's version and length as its
   // chunkserver reports it, every file's bytes (by digest), the project's description (owner,

@@ -41,6 +41,11 @@ struct ClientOptions {
   // with `insecure` (a cluster started with --insecure). LoadCredentials fills them.
   std::string ca_file;
   bool insecure = false;
+  // The project of the job this client reads for, and the job's task type: sent, signed, with
+  // every read, so the master reads a protected project's data for another project only where
+  // that project's policy allows (docs/security.md). Empty: reads are for the file's project.
+  std::string job_project;
+  std::string task_type;
 };
 
 // Fills the credentials of `options` from the profile file `profile` when given; else from

@@ -1,0 +1,101 @@
+// The data-flow policies on a real cluster, through the CLI as their users run them: project
+// protection and trusted projects (docs/security.md, "Order of checks"). Every decision is the
+// master's; the reading project travels, signed, in the request.
+
+#include <fstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "tests/testutil/cluster_fixture.h"
+
+namespace ternion {
+namespace {
+
+class DataFlowTest : public testing::ClusterFixture {
+ protected:
+  void Configure(local::LocalClusterOptions* o) override {
+    o->racks = 3;
+    o->per_rack = 1;
+  }
+
+  // Runs the CLI as `profile`; expects exit code `want` and returns the output.
+  std::string Run(const std::string& profile, const std::string& args, int want) {
+    int rc = 0;
+    std::string out = RunAs(profile, args, &rc);
+    EXPECT_EQ(rc, want) << args << ": " << out;
+    return out;
+  }
+  std::string Ok(const std::string& profile, const std::string& args) {
+    return Run(profile, args, 0);
+  }
+  // A refusal: non-zero exit, and the output names `says`.
+  void Refused(const std::string& profile, const std::string& args, const std::string& says) {
+    int rc = 0;
+    std::string out = RunAs(profile, args, &rc);
+    EXPECT_NE(rc, 0) << args << ": " << out;
+    EXPECT_TRUE(absl::StrContains(out, says)) << args << ": " << out;
+  }
+};
+
+TEST_F(DataFlowTest, AProtectedProjectsDataLeavesOnlyForTheProjectsItTrusts) {
+  const std::string ann = NewUser("ann"), bob = NewUser("bob");
+  for (const char* p : {"p1", "p2", "p3", "p4"}) Ok(ann, absl::StrCat("project create ", p));
+  Ok(ann, "project add-member p2 bob");
+  Ok(ann, "grant read,write,list on p2 to bob");
+  const std::string local = tmp_.path() + "/table";
+  std::ofstream(local) << "rows of p1";
+  Ok(ann, "put " + local + " p1/t");
+
+  // Unprotected, ann (owner of both) copies p1's table into p2.
+  Ok(ann, "cp p1/t p2/copy");
+  EXPECT_EQ(Ok(ann, "cat p2/copy"), "rows of p1");
+
+  // Protected: the copy, and any read made for a p2 job, are refused; reading in p1 is not.
+  Ok(ann, "project protect p1 on");
+  Refused(ann, "cp p1/t p2/copy2", "project p1 is protected: p1/t may not flow to project p2");
+  Refused(ann, "--job-project p2 cat p1/t", "(rule: protection)");
+  EXPECT_EQ(Ok(ann, "cat p1/t"), "rows of p1");
+  EXPECT_FALSE(absl::StrContains(Ok(ann, "ls p2"), "copy2"));  // nothing was written
+  // Writing into the protected project is still allowed: data flows in.
+  Ok(ann, "cp p2/copy p1/in");
+
+  // p1 trusts p2 and p3 (a group); p4 stays outside.
+  Ok(ann, "trusted add p1 p2");
+  Ok(ann, "trusted add p1 p3");
+  EXPECT_EQ(Ok(ann, "trusted ls p1"), "p2\np3\n");
+  Ok(ann, "cp p1/t p2/copy2");
+  EXPECT_EQ(Ok(ann, "cat p2/copy2"), "rows of p1");
+  Ok(ann, "cp p1/t p3/copy");
+  Refused(ann, "cp p1/t p4/copy", "(rule: protection)");
+  Ok(ann, "trusted remove p1 p3");
+  Refused(ann, "cp p1/t p3/copy2", "(rule: protection)");
+
+  // bob, a member of p2 only, reads nothing of p1's, for p2 or otherwise; nor may he change
+  // p1's trust or protection.
+  Refused(bob, "--job-project p2 cat p1/t", "(rule: acl)");
+  Refused(bob, "cat p1/t", "(rule: acl)");
+  Refused(bob, "trusted add p1 p4", "lacks admin on project p1");
+  Refused(bob, "project protect p1 off", "lacks admin on project p1");
+  // Acting for a project one does not belong to is refused too.
+  Refused(bob, "--job-project p4 cat p2/copy", "is not a member of project p4");
+  // Trust names an existing other project.
+  Refused(ann, "trusted add p1 nowhere", "nowhere");
+  Refused(ann, "trusted add p1 p1", "need not trust itself");
+
+  // Every change and refusal is in the audit log.
+  const nlohmann::json records = CliJson("audit query --project p1 --limit 10000");
+  bool protected_on = false, refusal = false;
+  for (const auto& r : records) {
+    const std::string result = r["result"].get<std::string>();
+    protected_on |= r["action"] == "SetProjectProtection" && result == "ok";
+    refusal |= r["action"] == "GetFileInfo" && absl::StrContains(result, "(rule: protection)");
+  }
+  EXPECT_TRUE(protected_on);
+  EXPECT_TRUE(refusal);
+  // Protection off: the flow is open again.
+  Ok(ann, "project protect p1 off");
+  Ok(ann, "cp p1/t p4/copy");
+}
+
+}  // namespace
+}  // namespace ternion
