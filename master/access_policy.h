@@ -152,6 +152,7 @@ struct ProjectView {
   bool protection = false;
   std::vector<std::string> trusted;  // projects this one's data may flow to
   std::vector<ExceptionStatement> exceptions;
+  std::string exception_policy;  // as set (JSON)
 };
 
 // Every project a decision may read, as of one moment.

@@ -270,7 +270,9 @@ class Master {
                                                const std::string& actor);
   // The projects named, as the access policy sees them, as of one moment (projects that do not
   // exist are left out).
-  PolicySnapshot PolicyState(const std::vector<std::string>& projects);
+  // At the same moment, sets the id of the file at each of `objects` in `project` (0: none).
+  PolicySnapshot PolicyState(const std::vector<std::string>& projects, const std::string& project,
+                             std::vector<ObjectRef>* objects);
   // Sets the project's IP whitelist (ip_whitelist.h; empty: off). Audited.
   absl::StatusOr<ProjectView> SetProjectWhitelist(const std::string& project,
                                                   const std::string& whitelist,
@@ -281,6 +283,11 @@ class Master {
   // `project` trusts `trusted` (which must exist), or no longer (`remove`). Audited.
   absl::StatusOr<ProjectView> SetTrusted(const std::string& project, const std::string& trusted,
                                          bool remove, const std::string& actor);
+  // Sets the exception policy of `project` (exception_policy.h; empty: none), pinning each
+  // "snapshot:PATH" resource to the sealed file at PATH. Audited.
+  absl::StatusOr<ProjectView> SetExceptionPolicy(const std::string& project,
+                                                 const std::string& policy,
+                                                 const std::string& actor);
   // Grants `grant.actions` to `grant.grantee` on its object, or revokes them (an entry left with
   // no action goes). The grantee must be a member (or the member role); a file must exist.
   absl::StatusOr<ProjectView> ChangeGrant(const std::string& project, const GrantView& grant,

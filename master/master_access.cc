@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/names.h"
 #include "common/status_macros.h"
+#include "master/exception_policy.h"
 #include "master/master.h"
 #include "master/metadata_keys.h"
 
@@ -77,6 +78,16 @@ ProjectView ViewOfProject(const ternion::v1::ProjectRecord& p) {
   v.ip_whitelist = p.ip_whitelist();
   v.protection = p.protection();
   v.trusted = {p.trusted().begin(), p.trusted().end()};
+  v.exception_policy = p.exception_policy();
+  for (const ternion::v1::ExceptionStatementRecord& r : p.exceptions()) {
+    ExceptionStatement& st = v.exceptions.emplace_back();
+    st.principals = {r.principals().begin(), r.principals().end()};
+    st.actions = r.actions();
+    for (const auto& res : r.resources()) {
+      st.resources.push_back({.path = res.path(), .pinned_file_id = res.pinned_file_id()});
+    }
+    st.task_types = {r.task_types().begin(), r.task_types().end()};
+  }
   return v;
 }
 
@@ -127,12 +138,17 @@ absl::StatusOr<ProjectView> Master::SetProjectMember(const std::string& project,
   return ViewOfProject(p);
 }
 
-PolicySnapshot Master::PolicyState(const std::vector<std::string>& projects) {
+PolicySnapshot Master::PolicyState(const std::vector<std::string>& projects,
+                                   const std::string& project, std::vector<ObjectRef>* objects) {
   PolicySnapshot state{.now_unix_ms = NowMs()};
   absl::ReaderMutexLock lock(&ns_.mu);
   for (const std::string& name : projects) {
     auto it = ns_.projects().find(name);
     if (it != ns_.projects().end()) state.projects.emplace(name, ViewOfProject(it->second));
+  }
+  for (ObjectRef& o : *objects) {
+    absl::StatusOr<const ternion::v1::FileRecord*> f = ns_.Find(project, o.path);
+    o.file_id = f.ok() ? (*f)->file_id() : 0;
   }
   return state;
 }
@@ -193,6 +209,42 @@ absl::StatusOr<ProjectView> Master::SetTrusted(const std::string& project,
             p->add_trusted(trusted);
             return absl::StrCat("trusts ", trusted);
           });
+}
+
+absl::StatusOr<ProjectView> Master::SetExceptionPolicy(const std::string& project,
+                                                       const std::string& policy,
+                                                       const std::string& actor) {
+  ASSIGN_OR_RETURN(const std::vector<ExceptionStatement> statements, ParseExceptionPolicy(policy));
+  return ChangeProject(
+      project, actor,
+      [&](ternion::v1::ProjectRecord* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+          ns_.mu) -> absl::StatusOr<std::string> {
+        google::protobuf::RepeatedPtrField<ternion::v1::ExceptionStatementRecord> records;
+        for (const ExceptionStatement& st : statements) {
+          ternion::v1::ExceptionStatementRecord* r = records.Add();
+          *r->mutable_principals() = {st.principals.begin(), st.principals.end()};
+          r->set_actions(st.actions);
+          *r->mutable_task_types() = {st.task_types.begin(), st.task_types.end()};
+          for (const ExceptionStatement::Resource& res : st.resources) {
+            auto* out = r->add_resources();
+            out->set_path(res.path);
+            if (!absl::StartsWith(res.path, kSnapshotResourcePrefix)) continue;
+            // Pinned: the file at the path now, which must be a snapshot (sealed: its bytes
+            // never change), and only it.
+            out->set_path(res.path.substr(sizeof(kSnapshotResourcePrefix) - 1));
+            ASSIGN_OR_RETURN(const ternion::v1::FileRecord* f, ns_.Find(project, out->path()));
+            if (!f->sealed()) {
+              return absl::FailedPreconditionError(absl::StrCat(
+                  res.path, ": ", project, "/", out->path(),
+                  " is not sealed; pin a snapshot (ternion snapshot), whose bytes never change"));
+            }
+            out->set_pinned_file_id(f->file_id());
+          }
+        }
+        p->set_exception_policy(policy);
+        *p->mutable_exceptions() = std::move(records);
+        return absl::StrCat("exception policy ", policy.empty() ? "cleared" : "set: " + policy);
+      });
 }
 
 absl::StatusOr<ProjectView> Master::ChangeGrant(const std::string& project, const GrantView& grant,

@@ -235,7 +235,7 @@ absl::StatusOr<PrincipalView> MasterService::Admit(grpc::ServerContext* ctx, con
   for (const std::string& path : paths) access.objects.push_back({.path = path});
   PolicySnapshot state;
   if (need.scope == Requirement::Scope::kProject) {
-    state = master_->PolicyState({project, context.project});
+    state = master_->PolicyState({project, context.project}, project, &access.objects);
   }
   Decision d = Decide(*who, access, state);
   if (!d.allowed) return Deny(d, need.action);
@@ -717,6 +717,7 @@ void ToWire(const ProjectView& p, ProjectDescription* w) {
   w->set_owner(p.owner);
   w->set_ip_whitelist(p.ip_whitelist);
   w->set_protection(p.protection);
+  w->set_exception_policy(p.exception_policy);
   for (const std::string& t : p.trusted) w->add_trusted(t);
   for (const std::string& m : p.members) w->add_members(m);
   for (const std::string& a : p.admins) w->add_admins(a);
@@ -798,6 +799,16 @@ grpc::Status MasterService::SetTrusted(grpc::ServerContext* ctx, const SetTruste
         master_->SetTrusted(req->project(), req->trusted_project(), req->remove(), who.user),
         [&](const ProjectView& p) { ToWire(p, resp); });
   });
+}
+
+grpc::Status MasterService::SetExceptionPolicy(grpc::ServerContext* ctx,
+                                               const SetExceptionPolicyRequest* req,
+                                               ProjectDescription* resp) {
+  return Serve(ctx, "SetExceptionPolicy", *req, InProject(Action::kAdmin),
+               [&](const PrincipalView& who) {
+                 return Store(master_->SetExceptionPolicy(req->project(), req->policy(), who.user),
+                              [&](const ProjectView& p) { ToWire(p, resp); });
+               });
 }
 
 grpc::Status MasterService::DescribeProject(grpc::ServerContext* ctx,

@@ -108,6 +108,9 @@ class MasterService final : public ternion::v1::MasterService::Service {
                                     ternion::v1::ProjectDescription*) override;
   grpc::Status SetTrusted(grpc::ServerContext*, const ternion::v1::SetTrustedRequest*,
                           ternion::v1::ProjectDescription*) override;
+  grpc::Status SetExceptionPolicy(grpc::ServerContext*,
+                                  const ternion::v1::SetExceptionPolicyRequest*,
+                                  ternion::v1::ProjectDescription*) override;
   grpc::Status SetProjectWhitelist(grpc::ServerContext*,
                                    const ternion::v1::SetProjectWhitelistRequest*,
                                    ternion::v1::ProjectDescription*) override;

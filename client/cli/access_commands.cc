@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "common/file_util.h"
 #include "security/certificates.h"
 
 namespace ternion::cli {
@@ -99,6 +100,7 @@ int PrintProject(const Globals& g, const ternion::v1::ProjectDescription& p) {
                  {"grants", grants},
                  {"ip_whitelist", p.ip_whitelist()},
                  {"protection", p.protection()},
+                 {"exception_policy", p.exception_policy()},
                  {"trusted", std::vector<std::string>(p.trusted().begin(), p.trusted().end())}})
                .dump(2)
         << "\n";
@@ -108,6 +110,9 @@ int PrintProject(const Globals& g, const ternion::v1::ProjectDescription& p) {
             << (p.ip_whitelist().empty() ? "off" : p.ip_whitelist()) << ", protection "
             << (p.protection() ? "on" : "off") << "\n";
   for (const auto& t : p.trusted()) std::cout << "  trusts " << t << "\n";
+  if (!p.exception_policy().empty()) {
+    std::cout << "  exception policy " << p.exception_policy() << "\n";
+  }
   for (const auto& m : p.members()) {
     const bool admin = std::find(p.admins().begin(), p.admins().end(), m) != p.admins().end();
     std::cout << "  member " << m << (admin ? " (admin)" : "") << "\n";
@@ -268,6 +273,32 @@ void AddAccessCommands(CLI::App& app, const Globals& g, int* rc) {
     absl::Status s = Call(g, &Stub::SetProjectProtection, req, &p);
     *rc = s.ok() ? PrintProject(g, p) : Fail(s);
   });
+  auto* exception = proj->add_subcommand(
+      "exception", "The exception policy of a protected project (JSON; docs/security.md)");
+  exception->require_subcommand(1);
+  auto* exc_set =
+      exception->add_subcommand("set", "Set the policy from a JSON file (at most 4 KiB)");
+  exc_set->add_option("project", project, "Project")->required();
+  exc_set->add_option("file", object, "JSON file")->required();
+  auto* exc_clear = exception->add_subcommand("clear", "Remove the policy");
+  exc_clear->add_option("project", project, "Project")->required();
+  for (auto* cmd : {exc_set, exc_clear}) {
+    cmd->callback([&g, rc, cmd, exc_clear] {
+      ternion::v1::SetExceptionPolicyRequest req;
+      req.set_project(project);
+      if (cmd != exc_clear) {
+        absl::StatusOr<std::string> text = ternion::ReadFileToString(object);
+        if (!text.ok()) {
+          *rc = Fail(text.status());
+          return;
+        }
+        req.set_policy(*text);
+      }
+      ternion::v1::ProjectDescription p;
+      absl::Status s = Call(g, &Stub::SetExceptionPolicy, req, &p);
+      *rc = s.ok() ? PrintProject(g, p) : Fail(s);
+    });
+  }
   auto* trusted = app.add_subcommand("trusted", "Projects a protected project's data may go to");
   trusted->require_subcommand(1);
   for (const char* verb : {"add", "remove"}) {

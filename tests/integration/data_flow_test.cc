@@ -6,6 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "tests/testutil/cluster_fixture.h"
 
 namespace ternion {
@@ -95,6 +96,56 @@ TEST_F(DataFlowTest, AProtectedProjectsDataLeavesOnlyForTheProjectsItTrusts) {
   // Protection off: the flow is open again.
   Ok(ann, "project protect p1 off");
   Ok(ann, "cp p1/t p4/copy");
+}
+
+TEST_F(DataFlowTest, AnExceptionPolicyLetsNamedUsersAndTaskTypesTakeNamedFilesOut) {
+  const std::string ann = NewUser("ann"), bob = NewUser("bob");
+  for (const char* p : {"p1", "p2"}) {
+    Ok(ann, absl::StrCat("project create ", p));
+    Ok(ann, absl::StrCat("project add-member ", p, " bob"));
+    Ok(ann, absl::StrCat("grant read,write,list on ", p, " to bob"));
+  }
+  const std::string local = tmp_.path() + "/rows";
+  std::ofstream(local) << "rows";
+  for (const char* f : {"p1/t", "p1/u", "p1/live"}) Ok(ann, absl::StrCat("put ", local, " ", f));
+  Ok(ann, "snapshot p1/live live.snap");
+  Ok(ann, "project protect p1 on");
+  auto policy = [&](const std::string& json) {
+    const std::string file = tmp_.path() + "/policy.json";
+    std::ofstream(file) << json;
+    return file;
+  };
+  const std::string statement =
+      R"({"Version":"1","Statement":[{"Effect":"Allow","Principal":["bob"],"Action":["read"],)"
+      R"("Resource":[%s],"Condition":{"StringEquals":{"task_type":["sql"]}}}]})";
+  auto with = [&](const std::string& resources) {
+    return policy(absl::StrReplaceAll(statement, {{"%s", resources}}));
+  };
+  Refused(bob, "project exception set p1 " + with(R"("t")"), "lacks admin on project p1");
+  Refused(ann, "project exception set p1 " + policy("{"), "not valid JSON");
+  Ok(ann, "project exception set p1 " + with(R"("t", "snapshot:live.snap")"));
+  EXPECT_TRUE(absl::StrContains(Ok(ann, "project describe p1"), "exception policy"));
+
+  // bob's sql job reads t (and the pinned snapshot) into p2; nothing else gets out.
+  EXPECT_EQ(Ok(bob, "--job-project p2 --task-type sql cat p1/t"), "rows");
+  EXPECT_EQ(Ok(bob, "--job-project p2 --task-type sql cat p1/live.snap"), "rows");
+  Refused(bob, "--job-project p2 --task-type ml cat p1/t", "(rule: protection)");
+  Refused(bob, "--job-project p2 cat p1/t", "(rule: protection)");
+  Refused(bob, "--job-project p2 --task-type sql cat p1/u", "(rule: protection)");
+  Refused(bob, "--job-project p2 --task-type sql cat p1/live", "(rule: protection)");
+  Refused(ann, "--job-project p2 --task-type sql cat p1/t", "(rule: protection)");
+
+  // The pin covers the snapshot's bytes, not whatever is put at its path later.
+  Ok(ann, "rm p1/live.snap");
+  std::ofstream(local) << "new rows";
+  Ok(ann, "put " + local + " p1/live2");
+  Ok(ann, "snapshot p1/live2 live.snap");
+  Refused(bob, "--job-project p2 --task-type sql cat p1/live.snap", "(rule: protection)");
+  // Only a sealed file (a snapshot, whose bytes never change) can be pinned.
+  Refused(ann, "project exception set p1 " + with(R"("snapshot:live2")"), "is not sealed");
+  // Cleared: the way out is closed again.
+  Ok(ann, "project exception clear p1");
+  Refused(bob, "--job-project p2 --task-type sql cat p1/t", "(rule: protection)");
 }
 
 }  // namespace
