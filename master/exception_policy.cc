@@ -32,6 +32,13 @@ absl::StatusOr<std::vector<std::string>> Strings(const json& j, const char* key,
   return out;
 }
 
+// The string at `key` of object `j`; empty when absent or not a string (json::value would
+// throw on a value of another type).
+std::string StringAt(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 absl::Status OnlyKeys(const json& j, std::initializer_list<const char*> keys,
                       const std::string& where) {
   for (const auto& [key, value] : j.items()) {
@@ -64,7 +71,7 @@ absl::StatusOr<ExceptionStatement> ParseStatement(const json& j, const std::stri
       !s.ok()) {
     return s;
   }
-  if (j.value("Effect", "") != "Allow") return Invalid(where, "Effect must be \"Allow\"");
+  if (StringAt(j, "Effect") != "Allow") return Invalid(where, "Effect must be \"Allow\"");
   ExceptionStatement st;
   absl::StatusOr<std::vector<std::string>> principals = Strings(j, "Principal", where);
   if (!principals.ok()) return principals.status();
@@ -106,7 +113,7 @@ absl::StatusOr<std::vector<ExceptionStatement>> ParseExceptionPolicy(const std::
   if (doc.is_discarded()) return Invalid("document", "not valid JSON");
   if (!doc.is_object()) return Invalid("document", "not a JSON object");
   if (absl::Status s = OnlyKeys(doc, {"Version", "Statement"}, "document"); !s.ok()) return s;
-  if (doc.value("Version", "") != "1") return Invalid("document", "Version must be \"1\"");
+  if (StringAt(doc, "Version") != "1") return Invalid("document", "Version must be \"1\"");
   auto statements = doc.find("Statement");
   if (statements == doc.end() || !statements->is_array() ||
       statements->size() > kMaxExceptionStatements) {
