@@ -269,6 +269,10 @@ grpc::Status MasterService::Serve(grpc::ServerContext* ctx, const char* method,
                    .action = method,
                    .object = absl::StrJoin(paths, " "),
                    .peer = ctx->peer()};
+  if (const security::DataContext c = security::RequestContext(request); !c.project.empty()) {
+    event.detail = absl::StrCat("for project ", c.project,
+                                c.task_type.empty() ? "" : ", task type " + c.task_type);
+  }
   absl::StatusOr<PrincipalView> who =
       Admit(ctx, method, request, need, event.project, paths, &event.user);
   absl::Status s = who.status();

@@ -89,7 +89,8 @@ TEST_F(DataFlowTest, AProtectedProjectsDataLeavesOnlyForTheProjectsItTrusts) {
   for (const auto& r : records) {
     const std::string result = r["result"].get<std::string>();
     protected_on |= r["action"] == "SetProjectProtection" && result == "ok";
-    refusal |= r["action"] == "GetFileInfo" && absl::StrContains(result, "(rule: protection)");
+    refusal |= r["action"] == "GetFileInfo" && absl::StrContains(result, "(rule: protection)") &&
+               r["detail"] == "for project p2";
   }
   EXPECT_TRUE(protected_on);
   EXPECT_TRUE(refusal);
