@@ -108,8 +108,8 @@ bool ChunkService::SetMasterKeys(absl::string_view token_public_key,
 
 absl::Status ChunkService::AdmitToken(const grpc::ServerContext& ctx, absl::string_view token,
                                       uint64_t chunk_id, std::optional<uint64_t> version,
-                                      security::ChunkMode mode,
-                                      absl::string_view copy_source) const {
+                                      security::ChunkMode mode, absl::string_view copy_source,
+                                      security::ChunkToken* admitted) const {
   std::optional<security::TokenPublicKey> key;
   {
     absl::MutexLock lock(&key_mu_);
@@ -130,6 +130,7 @@ absl::Status ChunkService::AdmitToken(const grpc::ServerContext& ctx, absl::stri
   } else {
     s = security::TokenAllows(*t, chunk_id, *version, mode, security::PeerIp(ctx.peer()));
     if (s.ok() && !copy_source.empty()) s = security::TokenAllowsCopyFrom(*t, copy_source);
+    if (s.ok() && admitted != nullptr) *admitted = *std::move(t);
   }
   if (!s.ok()) {
     MetricsRegistry::Default()
@@ -392,13 +393,17 @@ grpc::Status ChunkService::ReadChunk(grpc::ServerContext* ctx,
                                      grpc::ServerWriter<ternion::v1::ReadChunkResponse>* writer) {
   RpcScope rpc("chunkserver", "ReadChunk");
   StreamCount count(&active_streams_);
+  security::ChunkToken token;
   if (absl::Status s = AdmitToken(*ctx, req->token(), req->chunk_id(), req->version(),
-                                  security::ChunkMode::kRead);
+                                  security::ChunkMode::kRead, {}, &token);
       !s.ok()) {
     return rpc.Done(ToGrpcStatus(s));
   }
   uint64_t end = req->offset() + req->length();
   if (end < req->offset()) end = UINT64_MAX;  // saturate: "to the end of the replica"
+  // A snapshot's token serves the bytes the snapshot holds, not what the live file it shares
+  // this chunk with appended since.
+  end = std::max(req->offset(), std::min(end, token.read_end));
   auto reader = req->salvage() ? store_->OpenQuarantined(req->chunk_id())
                                : store_->OpenRead(req->chunk_id(), req->version());
   if (!reader.ok()) return rpc.Done(ToGrpcStatus(reader.status()));

@@ -62,9 +62,11 @@ class ChunkService final : public ternion::v1::ChunkServerService::Service {
   // (for a copy) names `copy_source`. UNAUTHENTICATED (no or bad token), PERMISSION_DENIED
   // (another chunk, version, mode, address or source) or UNAVAILABLE (no token key yet), counted
   // by cause.
+  // `admitted`, when given, receives the verified token.
   absl::Status AdmitToken(const grpc::ServerContext& ctx, absl::string_view token,
                           uint64_t chunk_id, std::optional<uint64_t> version,
-                          security::ChunkMode mode, absl::string_view copy_source = {}) const;
+                          security::ChunkMode mode, absl::string_view copy_source = {},
+                          security::ChunkToken* admitted = nullptr) const;
 
   // Copies [0, req.length) of a chunk from the source chunkserver into a new local replica.
   absl::Status CopyFromSource(const ternion::v1::CopyChunkRequest& req, grpc::ServerContext* ctx,

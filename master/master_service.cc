@@ -243,9 +243,13 @@ absl::StatusOr<PrincipalView> MasterService::Admit(grpc::ServerContext* ctx, con
 }
 
 void MasterService::GrantToken(const grpc::ServerContext& ctx, const std::string& project,
-                               security::ChunkMode mode, ChunkInfo* chunk) const {
-  security::ChunkToken t{
-      .project = project, .chunk_id = chunk->chunk_id(), .version = chunk->version(), .mode = mode};
+                               security::ChunkMode mode, ChunkInfo* chunk,
+                               uint64_t read_end) const {
+  security::ChunkToken t{.project = project,
+                         .chunk_id = chunk->chunk_id(),
+                         .version = chunk->version(),
+                         .mode = mode,
+                         .read_end = read_end};
   if (mode == security::ChunkMode::kReplicate) {
     // Write recovery: the new replicas copy from the chunk's replicas, which every server may
     // need to read, whoever asked.
@@ -419,7 +423,16 @@ grpc::Status MasterService::GetFileInfo(grpc::ServerContext* ctx, const GetFileI
                  [&](const FileView& f) {
                    ToWire(f, resp);
                    for (ChunkInfo& c : *resp->mutable_chunks()) {
-                     GrantToken(*ctx, req->project(), security::ChunkMode::kRead, &c);
+                     // A sealed file (a snapshot) may share its last chunk with a live file
+                     // that appends to it: its length there, and its token, end where the
+                     // sealed file ends.
+                     uint64_t read_end = security::kNoReadEnd;
+                     if (f.sealed) {
+                       const uint64_t start = c.index() * f.chunk_size;
+                       read_end = f.length > start ? std::min(c.length(), f.length - start) : 0;
+                       c.set_length(read_end);
+                     }
+                     GrantToken(*ctx, req->project(), security::ChunkMode::kRead, &c, read_end);
                    }
                  });
   });

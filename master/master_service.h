@@ -144,9 +144,11 @@ class MasterService final : public ternion::v1::MasterService::Service {
                                       const Requirement& need, const std::string& project,
                                       const std::vector<std::string>& paths, std::string* caller);
   // Puts a chunk token for `mode` into `chunk`, bound to the caller's address (a replicate
-  // token, which chunkservers pass on to each other, to none).
+  // token, which chunkservers pass on to each other, to none); a read token serves no byte at
+  // or past `read_end`.
   void GrantToken(const grpc::ServerContext& ctx, const std::string& project,
-                  security::ChunkMode mode, ternion::v1::ChunkInfo* chunk) const;
+                  security::ChunkMode mode, ternion::v1::ChunkInfo* chunk,
+                  uint64_t read_end = security::kNoReadEnd) const;
   // A refusal by the access policy, counted by action.
   static absl::Status Deny(const Decision& d, Action action);
   // Runs one client call: admission, then `fn` (given the caller, when it takes one), then the

@@ -9,7 +9,7 @@
 namespace ternion::security {
 namespace {
 
-constexpr absl::string_view kMagic = "TCT2";
+constexpr absl::string_view kMagic = "TCT3";
 
 void InitSodium() {
   static const bool ok = sodium_init() >= 0;
@@ -94,6 +94,7 @@ absl::StatusOr<std::string> SignToken(const ChunkToken& t, const TokenSigningKey
   out.push_back(static_cast<char>(t.mode));
   PutU64(&out, t.chunk_id);
   PutU64(&out, t.version);
+  PutU64(&out, t.read_end);
   PutU64(&out, static_cast<uint64_t>(t.expires_unix_ms));
   out.push_back(static_cast<char>(t.project.size()));
   out += t.project;
@@ -131,7 +132,7 @@ absl::StatusOr<ChunkToken> VerifyToken(absl::string_view wire, const TokenPublic
   uint8_t mode, sources;
   uint64_t expires;
   bool ok = r.U8(&mode) && mode >= 1 && mode <= 4 && r.U64(&t.chunk_id) && r.U64(&t.version) &&
-            r.U64(&expires) && r.Bytes(kMaxTokenProjectBytes, &t.project) &&
+            r.U64(&t.read_end) && r.U64(&expires) && r.Bytes(kMaxTokenProjectBytes, &t.project) &&
             r.Bytes(kMaxTokenAddressBytes, &t.client_address) && r.U8(&sources) &&
             sources <= kMaxTokenSources;
   for (uint8_t i = 0; ok && i < sources; ++i) {

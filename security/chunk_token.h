@@ -9,9 +9,13 @@
 // than MACed so a chunkserver cannot mint one).
 //
 // A replicate token also names the servers a copy may read from (CopyChunk's source must be one
-// of them: registered servers the master chose, never an address the caller picked).
+// of them: registered servers the master chose, never an address the caller picked). A read
+// token may end the readable range: a sealed file's (a snapshot's) last chunk can be shared
+// with the live file it was taken from, which appends to that chunk under the same id and
+// version; the snapshot's token serves only the bytes the snapshot holds.
 //
-// Wire form (little-endian): "TCT2" | mode u8 | chunk id u64 | version u64 | expiry ms i64 |
+// Wire form (little-endian): "TCT3" | mode u8 | chunk id u64 | version u64 | read end u64 |
+// expiry ms i64 |
 // project length u8 | project | address length u8 | address | source count u8 | per source:
 // length u8 | host:port | Ed25519 signature (64 bytes) over everything before it.
 
@@ -37,13 +41,16 @@ struct ChunkToken {
   int64_t expires_unix_ms = 0;
   std::string client_address;  // the IP the master saw the client at; empty: any
   std::vector<std::string> copy_sources;  // replicate: the servers (host:port) a copy may read
+  // Read: no byte at or past this offset of the chunk is served (kNoReadEnd: none).
+  uint64_t read_end = UINT64_MAX;
 };
+inline constexpr uint64_t kNoReadEnd = UINT64_MAX;
 
 inline constexpr size_t kMaxTokenProjectBytes = 64;
 inline constexpr size_t kMaxTokenAddressBytes = 45;  // an IPv6 address in text
 inline constexpr size_t kMaxTokenSources = 8;
 inline constexpr size_t kMaxTokenSourceBytes = 255;
-inline constexpr size_t kMaxTokenBytes = 4 + 1 + 8 + 8 + 8 + 1 + kMaxTokenProjectBytes + 1 +
+inline constexpr size_t kMaxTokenBytes = 4 + 1 + 8 + 8 + 8 + 8 + 1 + kMaxTokenProjectBytes + 1 +
                                          kMaxTokenAddressBytes + 1 +
                                          kMaxTokenSources * (1 + kMaxTokenSourceBytes) + 64;
 

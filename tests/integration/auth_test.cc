@@ -422,6 +422,36 @@ class ChunkserverTokenTest : public testing::ClusterFixture {
   }
 };
 
+// A snapshot shares its last, partial chunk with the live file, which keeps appending to it
+// under the same chunk id: the snapshot's token serves only the snapshot's bytes (so an
+// exception policy pinned to a snapshot covers exactly them, docs/security.md).
+TEST_F(ChunkserverTokenTest, ASnapshotsTokenServesOnlyTheSnapshotsBytes) {
+  ASSERT_OK(client_->CreateProject("p"));
+  WriteFile("p", "live", "snapshot bytes");
+  ASSERT_OK(client_->Snapshot("p", "live", "snap"));
+  {
+    ASSERT_OK_AND_ASSIGN(auto w, client_->OpenForAppend("p", "live"));
+    ASSERT_OK(w->Append(" and later bytes"));
+    ASSERT_OK(w->Close());
+  }
+  ASSERT_OK_AND_ASSIGN(FileStat snap, client_->Stat("p", "snap", true));
+  ASSERT_OK_AND_ASSIGN(FileStat live, client_->Stat("p", "live", true));
+  ASSERT_EQ(snap.chunks.size(), 1u);
+  ASSERT_EQ(snap.chunks[0].chunk_id, live.chunks[0].chunk_id);  // shared
+  EXPECT_EQ(snap.chunks[0].length, 14u);
+  const ChunkStat& s = snap.chunks[0];
+  std::string got;
+  ASSERT_TRUE(Read(s, s.chunk_id, s.version, s.token, &got).ok());  // asks for 1 MiB
+  EXPECT_EQ(got, "snapshot bytes");
+  const ChunkStat& l = live.chunks[0];
+  got.clear();
+  ASSERT_TRUE(Read(l, l.chunk_id, l.version, l.token, &got).ok());
+  EXPECT_EQ(got, "snapshot bytes and later bytes");
+  ASSERT_OK_AND_ASSIGN(auto reader, client_->Open("p", "snap"));
+  ASSERT_OK(reader->ReadAt(0, 1 << 20, &got));
+  EXPECT_EQ(got, "snapshot bytes");
+}
+
 TEST_F(ChunkserverTokenTest, EveryDataCallNeedsTheTokenForExactlyThatChunkVersionAndMode) {
   ASSERT_OK(client_->CreateProject("p"));
   WriteFile("p", "f", "the bytes of f");

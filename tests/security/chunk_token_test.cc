@@ -25,7 +25,14 @@ TEST(ChunkTokenTest, ASignedTokenVerifiesAndSaysWhatItAllows) {
   ASSERT_TRUE(t.ok()) << t.status();
   EXPECT_EQ(t->project, "proj");
   EXPECT_EQ(t->client_address, "127.0.0.5");
+  EXPECT_EQ(t->read_end, kNoReadEnd);
   EXPECT_TRUE(TokenAllows(*t, 42, 3, ChunkMode::kRead, "127.0.0.5").ok());
+  // A snapshot's read token ends where the snapshot does; the end is signed like the rest.
+  ChunkToken ending = ReadToken();
+  ending.read_end = 14;
+  absl::StatusOr<ChunkToken> ends = VerifyToken(*SignToken(ending, key), key.public_key, kNow);
+  ASSERT_TRUE(ends.ok()) << ends.status();
+  EXPECT_EQ(ends->read_end, 14u);
   // Exactly that chunk, version, mode and address.
   for (absl::Status s : {TokenAllows(*t, 43, 3, ChunkMode::kRead, "127.0.0.5"),
                          TokenAllows(*t, 42, 2, ChunkMode::kRead, "127.0.0.5"),
