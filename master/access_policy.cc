@@ -65,22 +65,27 @@ bool IsMember(const ProjectView& p, const std::string& user) {
   return IsManager(p, user) || Contains(p.members, user);
 }
 
-// Whether a grant of `p` gives `user` `action` on `path` (empty: the project itself).
-bool Granted(const ProjectView& p, const std::string& user, Action action,
-             const std::string& path) {
+// Whether a grant of `p` gives `user` (or every member) `action` on an object `on` accepts.
+template <typename Object>
+bool AnyGrant(const ProjectView& p, const std::string& user, Action action, Object on) {
   return std::any_of(p.grants.begin(), p.grants.end(), [&](const GrantView& g) {
     return (g.grantee == user || g.grantee == kMemberRole) &&
-           (g.actions & ActionBit(action)) != 0 && Covers(g.object, g.path, path);
+           (g.actions & ActionBit(action)) != 0 && on(g);
   });
 }
 
-// Whether a grant of `p` gives `user` `action` through the package installed as `installed`.
+// ... on `path` (empty: the project itself).
+bool Granted(const ProjectView& p, const std::string& user, Action action,
+             const std::string& path) {
+  return AnyGrant(p, user, action,
+                  [&](const GrantView& g) { return Covers(g.object, g.path, path); });
+}
+
+// ... through the package installed as `installed`.
 bool GrantedPackage(const ProjectView& p, const std::string& user, Action action,
                     const std::string& installed) {
-  return std::any_of(p.grants.begin(), p.grants.end(), [&](const GrantView& g) {
-    return (g.grantee == user || g.grantee == kMemberRole) &&
-           (g.actions & ActionBit(action)) != 0 && g.object == GrantView::Object::kPackage &&
-           g.path == installed;
+  return AnyGrant(p, user, action, [&](const GrantView& g) {
+    return g.object == GrantView::Object::kPackage && g.path == installed;
   });
 }
 

@@ -106,7 +106,7 @@ json StatJson(const ternion::FileStat& st) {
 
 // Connects as the caller; reads are made for `job_project` when given (else --job-project).
 absl::StatusOr<std::unique_ptr<ternion::Client>> Connect(const Globals& g,
-                                                         const std::string& job_project) {
+                                                         const std::string& job_project = "") {
   absl::StatusOr<ternion::security::Credentials> creds = ternion::cli::CallerCredentials(g);
   if (!creds.ok()) return creds.status();
   ternion::ClientOptions options;
@@ -119,10 +119,6 @@ absl::StatusOr<std::unique_ptr<ternion::Client>> Connect(const Globals& g,
   options.task_type = g.task_type;
   if (const char* rack = std::getenv("TERNION_RACK")) options.rack = rack;
   return ternion::Client::Connect(options);
-}
-
-absl::StatusOr<std::unique_ptr<ternion::Client>> Connect(const Globals& g) {
-  return Connect(g, "");
 }
 
 // Bytes to upload: fills `buf` from its start and returns how many (0: the end).
