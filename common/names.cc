@@ -42,6 +42,38 @@ absl::Status ValidateUserName(absl::string_view name) {
   return absl::OkStatus();
 }
 
+absl::Status ValidatePackageName(absl::string_view name) {
+  if (name.empty() || name.size() > kMaxPackageNameBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a package name is 1-", kMaxPackageNameBytes, " characters"));
+  }
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) {
+      return absl::InvalidArgumentError(
+          "a package name may contain only lower-case letters, digits, '_' and '-'");
+    }
+  }
+  if (name[0] == '_' || name[0] == '-') {
+    return absl::InvalidArgumentError("a package name must start with a letter or digit");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateColumnName(absl::string_view name) {
+  if (name.empty() || name.size() > 128) {
+    return absl::InvalidArgumentError("a column name is 1-128 characters");
+  }
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) {
+      return absl::InvalidArgumentError("a column name may contain only letters, digits and '_'");
+    }
+  }
+  if (name[0] >= '0' && name[0] <= '9') {
+    return absl::InvalidArgumentError("a column name must not start with a digit");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateTopologyName(absl::string_view name, absl::string_view what) {
   if (name.empty() || name.size() > 64) {
     return absl::InvalidArgumentError(absl::StrCat(what, " name must be 1-64 characters"));

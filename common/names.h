@@ -18,6 +18,14 @@ absl::Status ValidateProjectName(absl::string_view name);
 // User names: 1-64 characters of [a-z0-9_.-], starting with a letter or digit.
 absl::Status ValidateUserName(absl::string_view name);
 
+// Packages: 1-128 characters of [a-z0-9_-], starting with a letter or digit (installed, a
+// package is named "<project>.<package>").
+inline constexpr size_t kMaxPackageNameBytes = 128;
+absl::Status ValidatePackageName(absl::string_view name);
+
+// Table columns: 1-128 characters of [A-Za-z0-9_], not starting with a digit.
+absl::Status ValidateColumnName(absl::string_view name);
+
 // File paths inside a project: 1-1024 bytes, '/'-separated components of 1-255 bytes; no NUL,
 // no control characters, no "." or ".." components, no leading, trailing or doubled '/'.
 absl::Status ValidatePath(absl::string_view path);

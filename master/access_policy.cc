@@ -4,6 +4,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/names.h"
 
 namespace ternion::master {
 namespace {
@@ -159,6 +160,31 @@ bool ReadsData(Action a) { return a == Action::kRead || a == Action::kDownload; 
 
 }  // namespace
 
+absl::Status ValidateObjectPath(GrantView::Object object, const std::string& path) {
+  switch (object) {
+    case GrantView::Object::kProject:
+      return path.empty() ? absl::OkStatus()
+                          : absl::InvalidArgumentError("the project takes no path");
+    case GrantView::Object::kFile:
+      return ValidatePath(path);
+    case GrantView::Object::kPrefix: {
+      absl::string_view dir = path;
+      if (absl::EndsWith(dir, "/")) dir.remove_suffix(1);
+      return ValidatePath(dir);
+    }
+    case GrantView::Object::kPackage: {
+      const size_t dot = path.find('.');
+      if (dot == std::string::npos) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("an installed package is named <project>.<package>, not ", path));
+      }
+      absl::Status s = ValidateProjectName(path.substr(0, dot));
+      return s.ok() ? ValidatePackageName(path.substr(dot + 1)) : s;
+    }
+  }
+  return absl::InvalidArgumentError("unknown object kind");
+}
+
 const ProjectView* PolicySnapshot::Find(const std::string& name) const {
   auto it = projects.find(name);
   return it == projects.end() ? nullptr : &it->second;
@@ -215,8 +241,16 @@ Decision Decide(const PrincipalView& who, const AccessRequest& request,
     if (project->label_security && ReadsData(action) && (member || package.has_value())) {
       auto c = project->clearances.find(who.user);
       const int clearance = member ? (c == project->clearances.end() ? 0 : c->second) : *package;
+      // The object itself, and each column read: those asked for, or else every labelled one.
       std::vector<std::string> columns = {""};
       columns.insert(columns.end(), request.columns.begin(), request.columns.end());
+      if (request.columns.empty()) {
+        for (const LabelView& l : project->labels) {
+          if (!l.column.empty() && Covers(l.object, l.path, object.path)) {
+            columns.push_back(l.column);
+          }
+        }
+      }
       for (const std::string& column : columns) {
         const int level = LevelOf(*project, object.path, column);
         if (level > clearance &&

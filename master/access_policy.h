@@ -14,7 +14,8 @@
 //   4. IP whitelist of the project (and of the context project);
 //   5. label (mandatory access control, where the project turned it on): reading (read,
 //      download) an object or a column above the reader's clearance is refused unless a
-//      per-object exception, unexpired, covers that level;
+//      per-object exception, unexpired, covers that level (a read naming no columns reads
+//      every column);
 //   6. roles, ACLs and packages: the owner and project admins may do anything; a member what a
 //      grant (to them or to the member role) covers; a member of the context project what an
 //      installed package of the project allows (the package's entries, the installing
@@ -31,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "master/ip_whitelist.h"
 
 namespace ternion::master {
@@ -173,7 +175,7 @@ struct AccessRequest {
   Requirement need;
   std::string project;               // whose objects the call acts on
   std::vector<ObjectRef> objects;    // empty: the project itself
-  std::vector<std::string> columns;  // the columns a scan reads (of its one object)
+  std::vector<std::string> columns;  // the columns a scan reads (of its one object); empty: all
   std::string peer_ip;
   std::string context_project;  // where the data goes; empty: `project`
   std::string task_type;        // the job's, for exception policies
@@ -187,6 +189,10 @@ struct Decision {
   std::string rule;
   std::string reason;  // for a refusal: what is missing, naming the action (or column)
 };
+
+// OK when `path` suits an object of kind `object`: empty for the project; a valid file path; a
+// prefix: a path or a directory ending in '/'; an installed package: "<project>.<package>".
+absl::Status ValidateObjectPath(GrantView::Object object, const std::string& path);
 
 // The decision for `who` making `request` against `state`.
 Decision Decide(const PrincipalView& who, const AccessRequest& request,

@@ -696,7 +696,7 @@ absl::Status Master::DeleteFile(const std::string& project, const std::string& p
   MetadataBatch batch;
   for (uint64_t id : f->chunk_ids()) chunks_.DropReference(id, &batch);
   ns_.Erase(project, path, &batch);
-  ns_.DropFileGrants(project, path, &batch);  // ACL entries die with their object
+  ns_.DropFilePolicies(project, path, &batch);  // ACL entries and labels die with their object
   Commit(std::move(batch));
   return absl::OkStatus();
 }
@@ -881,7 +881,9 @@ absl::StatusOr<FileView> Master::RenameFile(const std::string& project, const st
   renamed.set_modified_unix_ms(NowMs());
   MetadataBatch batch;
   ns_.Erase(project, path, &batch);
-  ns_.DropFileGrants(project, path, &batch);  // grants name the old file; they do not follow
+  // Labels follow the file (a rename never lowers a level); grants name the old file and die.
+  ns_.CarryLabels(project, path, new_path, &batch);
+  ns_.DropFilePolicies(project, path, &batch);
   const FileRecord& stored = ns_.Put(std::move(renamed), &batch);
   Commit(std::move(batch));
   return ViewOf(stored);
@@ -914,6 +916,7 @@ absl::StatusOr<FileView> Master::SnapshotFile(const std::string& project, const 
   MetadataBatch batch;
   RETURN_IF_ERROR(chunks_.AddReferences({f->chunk_ids().begin(), f->chunk_ids().end()}, &batch));
   const FileRecord& stored = ns_.Put(std::move(snap), &batch);
+  ns_.CarryLabels(project, path, snapshot_path, &batch);  // a snapshot keeps its source's levels
   Commit(std::move(batch));
   return ViewOf(stored);
 }

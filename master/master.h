@@ -288,6 +288,38 @@ class Master {
   absl::StatusOr<ProjectView> SetExceptionPolicy(const std::string& project,
                                                  const std::string& policy,
                                                  const std::string& actor);
+  // Packages (master_policies.cc). One change of package `change.package` of `project`:
+  // deleting it, or disallowing a project, also uninstalls it there (with the grants on it).
+  struct PackageChange {
+    enum class Op { kCreate, kDelete, kAdd, kRemove, kAllow, kDisallow };
+    Op op = Op::kCreate;
+    std::string package;
+    PackageEntryView entry;      // kAdd, kRemove
+    std::string target_project;  // kAllow, kDisallow
+    int label = 0;               // kAllow
+  };
+  absl::StatusOr<ProjectView> ChangePackage(const std::string& project, const PackageChange& change,
+                                            const std::string& actor);
+  // Installs `installed` ("<project>.<package>", which must allow `project`) in `project`, or
+  // uninstalls it with every grant on it. Audited.
+  absl::StatusOr<ProjectView> InstallPackage(const std::string& project,
+                                             const std::string& installed, bool uninstall,
+                                             const std::string& actor);
+  // Label security (master_policies.cc); each audited.
+  absl::StatusOr<ProjectView> SetLabelPolicy(const std::string& project, bool label_security,
+                                             bool no_write_down, const std::string& actor);
+  // Sets the label on its object (level 0: removes it).
+  absl::StatusOr<ProjectView> SetLabel(const std::string& project, const LabelView& label,
+                                       const std::string& actor);
+  // Sets a member's clearance (0: the default).
+  absl::StatusOr<ProjectView> SetClearance(const std::string& project, const std::string& user,
+                                           int level, const std::string& actor);
+  // Grants `exception` to its user for `lifetime` (1 s to 366 days; its expiry is set from
+  // it), or revokes the one on the same object and column.
+  absl::StatusOr<ProjectView> SetLabelException(const std::string& project,
+                                                LabelExceptionView exception,
+                                                absl::Duration lifetime, bool revoke,
+                                                const std::string& actor);
   // Grants `grant.actions` to `grant.grantee` on its object, or revokes them (an entry left with
   // no action goes). The grantee must be a member (or the member role); a file must exist.
   absl::StatusOr<ProjectView> ChangeGrant(const std::string& project, const GrantView& grant,
@@ -382,10 +414,10 @@ class Master {
 
   // Applies `edit` to a copy of project `project`'s record and commits it with an audit record
   // naming what changed (edit's answer) and `actor`, under ns_.mu (held while `edit` runs, so
-  // it may read other projects). `edit` validates first and leaves the record alone when it
-  // refuses; nothing is written then.
-  using ProjectEdit =
-      std::function<absl::StatusOr<std::string>(ternion::v1::ProjectRecord* project)>;
+  // it may read other projects, and change them into the batch once it cannot refuse). `edit`
+  // validates first and leaves the record alone when it refuses; nothing is written then.
+  using ProjectEdit = std::function<absl::StatusOr<std::string>(ternion::v1::ProjectRecord* project,
+                                                                MetadataBatch* batch)>;
   absl::StatusOr<ProjectView> ChangeProject(const std::string& project, const std::string& actor,
                                             const ProjectEdit& edit);
 

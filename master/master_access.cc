@@ -88,6 +88,34 @@ ProjectView ViewOfProject(const ternion::v1::ProjectRecord& p) {
     }
     st.task_types = {r.task_types().begin(), r.task_types().end()};
   }
+  for (const ternion::v1::PackageRecord& k : p.packages()) {
+    PackageView& out = v.packages.emplace_back();
+    out.name = k.name();
+    for (const auto& e : k.entries()) {
+      out.entries.push_back({.object = static_cast<GrantView::Object>(e.kind()),
+                             .path = e.path(),
+                             .actions = e.actions()});
+    }
+    out.allowed = {k.allowed().begin(), k.allowed().end()};
+  }
+  v.installed = {p.installed().begin(), p.installed().end()};
+  v.label_security = p.label_security();
+  v.no_write_down = p.no_write_down();
+  for (const ternion::v1::LabelRecord& l : p.labels()) {
+    v.labels.push_back({.object = static_cast<GrantView::Object>(l.kind()),
+                        .path = l.path(),
+                        .column = l.column(),
+                        .level = l.level()});
+  }
+  v.clearances = {p.clearances().begin(), p.clearances().end()};
+  for (const ternion::v1::LabelExceptionRecord& e : p.label_exceptions()) {
+    v.label_exceptions.push_back({.user = e.user(),
+                                  .object = static_cast<GrantView::Object>(e.kind()),
+                                  .path = e.path(),
+                                  .column = e.column(),
+                                  .level = e.level(),
+                                  .expires_unix_ms = e.expires_unix_ms()});
+  }
   return v;
 }
 
@@ -159,8 +187,8 @@ absl::StatusOr<ProjectView> Master::ChangeProject(const std::string& project,
   absl::MutexLock ns(&ns_.mu);
   RETURN_IF_ERROR(ns_.CheckProject(project));
   ternion::v1::ProjectRecord p = ns_.projects().at(project);
-  ASSIGN_OR_RETURN(const std::string what, edit(&p));
   MetadataBatch batch;
+  ASSIGN_OR_RETURN(const std::string what, edit(&p, &batch));
   ns_.UpdateProject(p, &batch);
   CommitAudited(
       std::move(batch),
@@ -172,7 +200,7 @@ absl::StatusOr<ProjectView> Master::SetProjectWhitelist(const std::string& proje
                                                         const std::string& whitelist,
                                                         const std::string& actor) {
   RETURN_IF_ERROR(IpWhitelist::Parse(whitelist).status());
-  return ChangeProject(project, actor, [&](ternion::v1::ProjectRecord* p) {
+  return ChangeProject(project, actor, [&](ternion::v1::ProjectRecord* p, MetadataBatch*) {
     p->set_ip_whitelist(whitelist);
     return absl::StrCat("IP whitelist ", whitelist.empty() ? "off" : "set to " + whitelist);
   });
@@ -180,7 +208,7 @@ absl::StatusOr<ProjectView> Master::SetProjectWhitelist(const std::string& proje
 
 absl::StatusOr<ProjectView> Master::SetProjectProtection(const std::string& project, bool on,
                                                          const std::string& actor) {
-  return ChangeProject(project, actor, [&](ternion::v1::ProjectRecord* p) {
+  return ChangeProject(project, actor, [&](ternion::v1::ProjectRecord* p, MetadataBatch*) {
     p->set_protection(on);
     return std::string(on ? "protection on" : "protection off");
   });
@@ -191,7 +219,7 @@ absl::StatusOr<ProjectView> Master::SetTrusted(const std::string& project,
                                                const std::string& actor) {
   return ChangeProject(
       project, actor,
-      [&](ternion::v1::ProjectRecord* p)
+      [&](ternion::v1::ProjectRecord* p, MetadataBatch*)
           ABSL_EXCLUSIVE_LOCKS_REQUIRED(ns_.mu) -> absl::StatusOr<std::string> {
             if (remove) {
               Remove(p->mutable_trusted(), trusted);
@@ -217,8 +245,8 @@ absl::StatusOr<ProjectView> Master::SetExceptionPolicy(const std::string& projec
   ASSIGN_OR_RETURN(const std::vector<ExceptionStatement> statements, ParseExceptionPolicy(policy));
   return ChangeProject(
       project, actor,
-      [&](ternion::v1::ProjectRecord* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
-          ns_.mu) -> absl::StatusOr<std::string> {
+      [&](ternion::v1::ProjectRecord* p,
+          MetadataBatch*) ABSL_EXCLUSIVE_LOCKS_REQUIRED(ns_.mu) -> absl::StatusOr<std::string> {
         google::protobuf::RepeatedPtrField<ternion::v1::ExceptionStatementRecord> records;
         for (const ExceptionStatement& st : statements) {
           ternion::v1::ExceptionStatementRecord* r = records.Add();
@@ -250,12 +278,7 @@ absl::StatusOr<ProjectView> Master::SetExceptionPolicy(const std::string& projec
 absl::StatusOr<ProjectView> Master::ChangeGrant(const std::string& project, const GrantView& grant,
                                                 bool revoke, const std::string& actor) {
   if (grant.actions == 0) return absl::InvalidArgumentError("a grant names at least one action");
-  if (grant.object == GrantView::Object::kFile) RETURN_IF_ERROR(ValidatePath(grant.path));
-  if (grant.object == GrantView::Object::kPrefix) {  // a path, or a directory ending in '/'
-    absl::string_view dir = grant.path;
-    if (absl::EndsWith(dir, "/")) dir.remove_suffix(1);
-    RETURN_IF_ERROR(ValidatePath(dir));
-  }
+  RETURN_IF_ERROR(ValidateObjectPath(grant.object, grant.path));
   absl::MutexLock ns(&ns_.mu);
   RETURN_IF_ERROR(ns_.CheckProject(project));
   ternion::v1::ProjectRecord p = ns_.projects().at(project);
@@ -266,6 +289,11 @@ absl::StatusOr<ProjectView> Master::ChangeGrant(const std::string& project, cons
   }
   if (grant.object == GrantView::Object::kFile && !revoke && !ns_.Exists(project, grant.path)) {
     return absl::NotFoundError(absl::StrCat("no file ", project, "/", grant.path));
+  }
+  if (grant.object == GrantView::Object::kPackage && !revoke &&
+      std::find(p.installed().begin(), p.installed().end(), grant.path) == p.installed().end()) {
+    return absl::NotFoundError(absl::StrCat("package ", grant.path, " is not installed in ",
+                                            project, " (ternion package install)"));
   }
   const auto kind = static_cast<ternion::v1::GrantRecord::Kind>(grant.object);
   ternion::v1::GrantRecord* entry = nullptr;

@@ -229,6 +229,7 @@ absl::StatusOr<PrincipalView> MasterService::Admit(grpc::ServerContext* ctx, con
   const security::DataContext context = security::RequestContext(request);
   AccessRequest access{.need = need,
                        .project = project,
+                       .columns = context.columns,
                        .peer_ip = security::PeerIp(ctx->peer()),
                        .context_project = context.project,
                        .task_type = context.task_type};
@@ -729,6 +730,26 @@ grpc::Status MasterService::AuditVerify(grpc::ServerContext* ctx, const AuditVer
 
 namespace {
 
+std::string ObjectName(GrantView::Object object, const std::string& path) {
+  switch (object) {
+    case GrantView::Object::kProject:
+      return "project";
+    case GrantView::Object::kFile:
+      return "file " + path;
+    case GrantView::Object::kPrefix:
+      return "prefix " + path;
+    case GrantView::Object::kPackage:
+      return "package " + path;
+  }
+  return "?";
+}
+
+void AddActionNames(uint32_t actions, google::protobuf::RepeatedPtrField<std::string>* out) {
+  for (Action a : kAllActions) {
+    if (actions & ActionBit(a)) out->Add(ActionName(a));
+  }
+}
+
 void ToWire(const ProjectView& p, ProjectDescription* w) {
   w->set_name(p.name);
   w->set_owner(p.owner);
@@ -741,13 +762,60 @@ void ToWire(const ProjectView& p, ProjectDescription* w) {
   for (const GrantView& g : p.grants) {
     GrantInfo* gi = w->add_grants();
     gi->set_grantee(g.grantee);
-    for (Action a : kAllActions) {
-      if (g.actions & ActionBit(a)) gi->add_actions(ActionName(a));
-    }
-    gi->set_object(g.object == GrantView::Object::kProject ? "project"
-                   : g.object == GrantView::Object::kFile  ? "file " + g.path
-                                                           : "prefix " + g.path);
+    AddActionNames(g.actions, gi->mutable_actions());
+    gi->set_object(ObjectName(g.object, g.path));
   }
+  for (const PackageView& k : p.packages) {
+    PackageInfo* out = w->add_packages();
+    out->set_name(k.name);
+    for (const PackageEntryView& e : k.entries) {
+      PackageInfo::Entry* entry = out->add_entries();
+      entry->set_object(ObjectName(e.object, e.path));
+      AddActionNames(e.actions, entry->mutable_actions());
+    }
+    out->mutable_allowed()->insert(k.allowed.begin(), k.allowed.end());
+  }
+  for (const std::string& i : p.installed) w->add_installed(i);
+  w->set_label_security(p.label_security);
+  w->set_no_write_down(p.no_write_down);
+  for (const LabelView& l : p.labels) {
+    LabelInfo* out = w->add_labels();
+    out->set_object(ObjectName(l.object, l.path));
+    out->set_column(l.column);
+    out->set_level(l.level);
+  }
+  w->mutable_clearances()->insert(p.clearances.begin(), p.clearances.end());
+  for (const LabelExceptionView& e : p.label_exceptions) {
+    LabelExceptionInfo* out = w->add_label_exceptions();
+    out->set_user(e.user);
+    out->set_object(ObjectName(e.object, e.path));
+    out->set_column(e.column);
+    out->set_level(e.level);
+    out->set_expires_unix_ms(e.expires_unix_ms);
+  }
+}
+
+// The object a request names: GRANT_FILE, GRANT_PREFIX, or (with `package`) GRANT_PACKAGE.
+absl::StatusOr<GrantView::Object> ObjectOf(GrantObject object, bool package = false) {
+  if (object == GRANT_FILE || object == GRANT_PREFIX || (package && object == GRANT_PACKAGE)) {
+    return static_cast<GrantView::Object>(object);
+  }
+  return absl::InvalidArgumentError(package ? "unknown grant object"
+                                            : "the object must be a file or a prefix");
+}
+
+// The action bits `names` name; INVALID_ARGUMENT for an unknown one.
+absl::StatusOr<uint32_t> ActionBits(const google::protobuf::RepeatedPtrField<std::string>& names) {
+  uint32_t bits = 0;
+  for (const std::string& name : names) {
+    std::optional<Action> a = ActionFromName(name);
+    if (!a.has_value()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown action ", name, " (read, write, list, delete, describe, download, admin)"));
+    }
+    bits |= ActionBit(*a);
+  }
+  return bits;
 }
 
 }  // namespace
@@ -767,21 +835,14 @@ grpc::Status MasterService::SetProjectMember(grpc::ServerContext* ctx,
 grpc::Status MasterService::Grant(grpc::ServerContext* ctx, const GrantRequest* req,
                                   ProjectDescription* resp) {
   return Serve(ctx, "Grant", *req, InProject(Action::kAdmin), [&](const PrincipalView& who) {
-    GrantView grant{.grantee = req->grantee(),
-                    .object = static_cast<GrantView::Object>(req->object()),
-                    .path = req->path()};
-    if (req->object() < GRANT_PROJECT || req->object() > GRANT_PREFIX) {
-      return absl::InvalidArgumentError("unknown grant object");
+    GrantView grant{.grantee = req->grantee(), .path = req->path()};
+    if (req->object() == GRANT_PROJECT) {
+      grant.object = GrantView::Object::kProject;
+    } else {
+      ASSIGN_OR_RETURN(grant.object, ObjectOf(req->object(), /*package=*/true));
     }
     if (grant.grantee != kMemberRole) RETURN_IF_ERROR(ValidateUserName(grant.grantee));
-    for (const std::string& name : req->actions()) {
-      std::optional<Action> a = ActionFromName(name);
-      if (!a.has_value()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "unknown action ", name, " (read, write, list, delete, describe, download, admin)"));
-      }
-      grant.actions |= ActionBit(*a);
-    }
+    ASSIGN_OR_RETURN(grant.actions, ActionBits(req->actions()));
     return Store(master_->ChangeGrant(req->project(), grant, req->revoke(), who.user),
                  [&](const ProjectView& p) { ToWire(p, resp); });
   });
@@ -826,6 +887,87 @@ grpc::Status MasterService::SetExceptionPolicy(grpc::ServerContext* ctx,
                  return Store(master_->SetExceptionPolicy(req->project(), req->policy(), who.user),
                               [&](const ProjectView& p) { ToWire(p, resp); });
                });
+}
+
+grpc::Status MasterService::ChangePackage(grpc::ServerContext* ctx, const ChangePackageRequest* req,
+                                          ProjectDescription* resp) {
+  return Serve(ctx, "ChangePackage", *req, InProject(Action::kAdmin),
+               [&](const PrincipalView& who) {
+                 using Op = Master::PackageChange::Op;
+                 if (req->op() < ChangePackageRequest::CREATE ||
+                     req->op() > ChangePackageRequest::DISALLOW) {
+                   return absl::InvalidArgumentError("unknown package change");
+                 }
+                 Master::PackageChange change{.op = static_cast<Op>(req->op()),
+                                              .package = req->package(),
+                                              .target_project = req->target_project(),
+                                              .label = req->label()};
+                 if (change.op == Op::kAdd || change.op == Op::kRemove) {
+                   ASSIGN_OR_RETURN(change.entry.object, ObjectOf(req->object()));
+                   change.entry.path = req->path();
+                   ASSIGN_OR_RETURN(const uint32_t actions, ActionBits(req->actions()));
+                   if (actions != 0) change.entry.actions = actions;
+                 }
+                 return Store(master_->ChangePackage(req->project(), change, who.user),
+                              [&](const ProjectView& p) { ToWire(p, resp); });
+               });
+}
+
+grpc::Status MasterService::InstallPackage(grpc::ServerContext* ctx,
+                                           const InstallPackageRequest* req,
+                                           ProjectDescription* resp) {
+  return Serve(
+      ctx, "InstallPackage", *req, InProject(Action::kAdmin), [&](const PrincipalView& who) {
+        return Store(
+            master_->InstallPackage(req->project(), req->package(), req->uninstall(), who.user),
+            [&](const ProjectView& p) { ToWire(p, resp); });
+      });
+}
+
+grpc::Status MasterService::SetLabelPolicy(grpc::ServerContext* ctx,
+                                           const SetLabelPolicyRequest* req,
+                                           ProjectDescription* resp) {
+  return Serve(ctx, "SetLabelPolicy", *req, InProject(Action::kAdmin),
+               [&](const PrincipalView& who) {
+                 return Store(master_->SetLabelPolicy(req->project(), req->label_security(),
+                                                      req->no_write_down(), who.user),
+                              [&](const ProjectView& p) { ToWire(p, resp); });
+               });
+}
+
+grpc::Status MasterService::SetLabel(grpc::ServerContext* ctx, const SetLabelRequest* req,
+                                     ProjectDescription* resp) {
+  return Serve(ctx, "SetLabel", *req, InProject(Action::kAdmin), [&](const PrincipalView& who) {
+    LabelView label{.path = req->path(), .column = req->column(), .level = req->level()};
+    ASSIGN_OR_RETURN(label.object, ObjectOf(req->object()));
+    return Store(master_->SetLabel(req->project(), label, who.user),
+                 [&](const ProjectView& p) { ToWire(p, resp); });
+  });
+}
+
+grpc::Status MasterService::SetClearance(grpc::ServerContext* ctx, const SetClearanceRequest* req,
+                                         ProjectDescription* resp) {
+  return Serve(ctx, "SetClearance", *req, InProject(Action::kAdmin), [&](const PrincipalView& who) {
+    return Store(master_->SetClearance(req->project(), req->user(), req->level(), who.user),
+                 [&](const ProjectView& p) { ToWire(p, resp); });
+  });
+}
+
+grpc::Status MasterService::SetLabelException(grpc::ServerContext* ctx,
+                                              const SetLabelExceptionRequest* req,
+                                              ProjectDescription* resp) {
+  return Serve(
+      ctx, "SetLabelException", *req, InProject(Action::kAdmin), [&](const PrincipalView& who) {
+        LabelExceptionView e{.user = req->user(),
+                             .path = req->path(),
+                             .column = req->column(),
+                             .level = req->level()};
+        ASSIGN_OR_RETURN(e.object, ObjectOf(req->object()));
+        return Store(
+            master_->SetLabelException(req->project(), e, absl::Seconds(req->expires_in_s()),
+                                       req->revoke(), who.user),
+            [&](const ProjectView& p) { ToWire(p, resp); });
+      });
 }
 
 grpc::Status MasterService::DescribeProject(grpc::ServerContext* ctx,

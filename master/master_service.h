@@ -111,6 +111,18 @@ class MasterService final : public ternion::v1::MasterService::Service {
   grpc::Status SetExceptionPolicy(grpc::ServerContext*,
                                   const ternion::v1::SetExceptionPolicyRequest*,
                                   ternion::v1::ProjectDescription*) override;
+  grpc::Status ChangePackage(grpc::ServerContext*, const ternion::v1::ChangePackageRequest*,
+                             ternion::v1::ProjectDescription*) override;
+  grpc::Status InstallPackage(grpc::ServerContext*, const ternion::v1::InstallPackageRequest*,
+                              ternion::v1::ProjectDescription*) override;
+  grpc::Status SetLabelPolicy(grpc::ServerContext*, const ternion::v1::SetLabelPolicyRequest*,
+                              ternion::v1::ProjectDescription*) override;
+  grpc::Status SetLabel(grpc::ServerContext*, const ternion::v1::SetLabelRequest*,
+                        ternion::v1::ProjectDescription*) override;
+  grpc::Status SetClearance(grpc::ServerContext*, const ternion::v1::SetClearanceRequest*,
+                            ternion::v1::ProjectDescription*) override;
+  grpc::Status SetLabelException(grpc::ServerContext*, const ternion::v1::SetLabelExceptionRequest*,
+                                 ternion::v1::ProjectDescription*) override;
   grpc::Status SetProjectWhitelist(grpc::ServerContext*,
                                    const ternion::v1::SetProjectWhitelistRequest*,
                                    ternion::v1::ProjectDescription*) override;

@@ -1,5 +1,6 @@
 #include "master/namespace.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/names.h"
@@ -88,16 +89,49 @@ void Namespace::UpdateProject(const ternion::v1::ProjectRecord& p, MetadataBatch
   projects_[p.name()] = p;
 }
 
-void Namespace::DropFileGrants(const std::string& project, const std::string& path,
-                               MetadataBatch* batch) {
+void Namespace::DropFilePolicies(const std::string& project, const std::string& path,
+                                 MetadataBatch* batch) {
   auto it = projects_.find(project);
   if (it == projects_.end()) return;
   ternion::v1::ProjectRecord p = it->second;
-  if (EraseGrants(&p, [&](const ternion::v1::GrantRecord& g) {
-        return g.kind() == ternion::v1::GrantRecord::FILE && g.path() == path;
-      }) > 0) {
-    UpdateProject(p, batch);
+  auto names_file = [&](const auto& r) {
+    return r.kind() == ternion::v1::GrantRecord::FILE && r.path() == path;
+  };
+  const std::string before = p.SerializeAsString();
+  EraseGrants(&p, names_file);
+  auto* labels = p.mutable_labels();
+  labels->erase(std::remove_if(labels->begin(), labels->end(), names_file), labels->end());
+  auto* exceptions = p.mutable_label_exceptions();
+  exceptions->erase(std::remove_if(exceptions->begin(), exceptions->end(), names_file),
+                    exceptions->end());
+  for (ternion::v1::PackageRecord& k : *p.mutable_packages()) {
+    auto* entries = k.mutable_entries();
+    entries->erase(std::remove_if(entries->begin(), entries->end(), names_file), entries->end());
   }
+  if (p.SerializeAsString() != before) UpdateProject(p, batch);
+}
+
+void Namespace::CarryLabels(const std::string& project, const std::string& from,
+                            const std::string& to, MetadataBatch* batch) {
+  auto it = projects_.find(project);
+  if (it == projects_.end()) return;
+  ternion::v1::ProjectRecord p = it->second;
+  std::map<std::string, int> levels;  // column ("" the file itself) -> level
+  for (const ternion::v1::LabelRecord& l : p.labels()) {
+    const bool covers = l.kind() == ternion::v1::GrantRecord::FILE
+                            ? l.path() == from
+                            : absl::StartsWith(from, l.path());
+    if (covers) levels[l.column()] = std::max(levels[l.column()], l.level());
+  }
+  if (levels.empty()) return;
+  for (const auto& [column, level] : levels) {
+    ternion::v1::LabelRecord* r = p.add_labels();
+    r->set_kind(ternion::v1::GrantRecord::FILE);
+    r->set_path(to);
+    r->set_column(column);
+    r->set_level(level);
+  }
+  UpdateProject(p, batch);
 }
 
 const FileRecord& Namespace::Put(FileRecord f, MetadataBatch* batch) {

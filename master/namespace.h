@@ -86,10 +86,14 @@ class Namespace {
   // Replaces project `p` (members, grants), which must exist.
   void UpdateProject(const ternion::v1::ProjectRecord& p, MetadataBatch* batch)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
-  // Drops the grants on file `path` of `project` (the file is gone or renamed: its grants die
-  // with it).
-  void DropFileGrants(const std::string& project, const std::string& path, MetadataBatch* batch)
+  // Drops what names file `path` of `project` (the file is gone or renamed): its grants, labels,
+  // label exceptions and package entries die with it.
+  void DropFilePolicies(const std::string& project, const std::string& path, MetadataBatch* batch)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Labels file `to` of `project` with every label that covers file `from` now (its own and its
+  // prefixes', per column), so a rename or a snapshot never lowers a level.
+  void CarryLabels(const std::string& project, const std::string& from, const std::string& to,
+                   MetadataBatch* batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   // Adds or replaces file `f`; an id at or past next_file_id() advances it.
   const ternion::v1::FileRecord& Put(ternion::v1::FileRecord f, MetadataBatch* batch)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);

@@ -3,6 +3,7 @@
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/reflection.h>
 
 #include <vector>
 
@@ -39,8 +40,17 @@ std::string RequestProject(const Message& request) {
 }
 
 DataContext RequestContext(const Message& request) {
+  DataContext out;
+  const FieldDescriptor* columns = request.GetDescriptor()->FindFieldByName("columns");
+  if (columns != nullptr && columns->type() == FieldDescriptor::TYPE_STRING &&
+      columns->is_repeated()) {
+    for (const std::string& c :
+         request.GetReflection()->GetRepeatedFieldRef<std::string>(request, columns)) {
+      out.columns.push_back(c);
+    }
+  }
   const FieldDescriptor* f = request.GetDescriptor()->FindFieldByName("context");
-  if (f == nullptr || f->type() != FieldDescriptor::TYPE_MESSAGE || f->is_repeated()) return {};
+  if (f == nullptr || f->type() != FieldDescriptor::TYPE_MESSAGE || f->is_repeated()) return out;
   const Message& context = request.GetReflection()->GetMessage(request, f);
   const google::protobuf::Descriptor* d = context.GetDescriptor();
   const google::protobuf::Reflection* r = context.GetReflection();
@@ -50,7 +60,9 @@ DataContext RequestContext(const Message& request) {
                ? r->GetString(context, field)
                : std::string();
   };
-  return {.project = text("project"), .task_type = text("task_type")};
+  out.project = text("project");
+  out.task_type = text("task_type");
+  return out;
 }
 
 std::vector<std::string> RequestPaths(const Message& request) {

@@ -21,10 +21,12 @@ std::string RequestPayload(const google::protobuf::Message& request);
 std::string RequestProject(const google::protobuf::Message& request);
 
 // Where the data a request reads goes: its field `context` (a DataContext: the project of the
-// job it reads for, and the job's task type); empty when it has none.
+// job it reads for, and the job's task type); empty when it has none. With it, the columns the
+// read scans: the request's repeated field `columns` (empty: every column).
 struct DataContext {
   std::string project;
   std::string task_type;
+  std::vector<std::string> columns;
 };
 DataContext RequestContext(const google::protobuf::Message& request);
 

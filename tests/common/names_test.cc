@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 namespace ternion {
 namespace {
@@ -50,6 +51,28 @@ TEST(NamesTest, InvalidPaths) {
     absl::Status s = ValidatePath(c.path);
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.path;
     EXPECT_NE(std::string(s.message()).find(c.why), std::string::npos) << s.message();
+  }
+}
+
+TEST(NamesTest, PackageNames) {
+  for (const std::string& ok :
+       std::vector<std::string>{"a", "sales-2026", "x_y", std::string(128, 'p')}) {
+    EXPECT_TRUE(ValidatePackageName(ok).ok()) << ok;
+  }
+  for (const std::string& bad :
+       std::vector<std::string>{"", "-a", "A", "p.k", "a b", std::string(129, 'p')}) {
+    EXPECT_EQ(ValidatePackageName(bad).code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+}
+
+TEST(NamesTest, ColumnNames) {
+  for (const std::string& ok :
+       std::vector<std::string>{"a", "Salary", "_id", "col_2", std::string(128, 'c')}) {
+    EXPECT_TRUE(ValidateColumnName(ok).ok()) << ok;
+  }
+  for (const std::string& bad :
+       std::vector<std::string>{"", "2col", "a-b", "a.b", "a b", std::string(129, 'c')}) {
+    EXPECT_EQ(ValidateColumnName(bad).code(), absl::StatusCode::kInvalidArgument) << bad;
   }
 }
 

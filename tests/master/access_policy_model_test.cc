@@ -113,7 +113,13 @@ ModelVerdict ModelDecide(const PrincipalView& who, const AccessRequest& r,
       } else {
         clearance = *package_labels.rbegin();
       }
+      // A read that names no columns reads every column.
       std::vector<std::string> cols = r.columns;
+      if (cols.empty()) {
+        for (const LabelView& l : p.labels) {
+          if (Reaches(l.object, l.path, o.path)) cols.push_back(l.column);
+        }
+      }
       cols.insert(cols.begin(), "");
       for (const std::string& col : cols) {
         int level = 0;

@@ -306,6 +306,157 @@ TEST_F(MasterTest, RenameIsAtomicAndNeverReplaces) {
   EXPECT_EQ(master_->GcStatus().chunks_pending(), 1u);
 }
 
+// The decision on `user` reading `project`/`path` for a job of `context` (empty: none).
+Decision ReadFor(Master* m, const std::string& user, const std::string& project,
+                 const std::string& path, const std::string& context,
+                 std::vector<std::string> columns = {}) {
+  AccessRequest r{.need = {.scope = Requirement::Scope::kProject, .action = Action::kRead},
+                  .project = project,
+                  .objects = {{.path = path}},
+                  .columns = std::move(columns),
+                  .context_project = context};
+  const PolicySnapshot state = m->PolicyState({project, context}, project, &r.objects);
+  return Decide({.user = user}, r, state);
+}
+
+TEST_F(MasterTest, APackageSharesItsEntriesUntilUninstalledDisallowedOrDeleted) {
+  for (const char* u : {"ann", "bob", "carol"})
+    ASSERT_OK(master_->CreateUser(u, false, "t").status());
+  ASSERT_OK(master_->CreateProject("p1", "ann"));
+  ASSERT_OK(master_->CreateProject("p2", "bob"));
+  ASSERT_OK(master_->SetProjectMember("p2", "carol", false, false, "bob").status());
+  ASSERT_OK_AND_ASSIGN(auto f, master_->CreateFile("p1", "sales/t1", 1 << 20, "c1"));
+  ASSERT_OK(master_->SealFile(Lease(f), false).status());
+  using Op = Master::PackageChange::Op;
+  const GrantView::Object kFile = GrantView::Object::kFile;
+  auto change = [&](Op op, Master::PackageChange c = {}) {
+    c.op = op;
+    if (c.package.empty()) c.package = "k";
+    return master_->ChangePackage("p1", c, "ann").status();
+  };
+  ASSERT_OK(change(Op::kCreate));
+  EXPECT_EQ(change(Op::kCreate).code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(change(Op::kCreate, {.package = std::string(129, 'k')}).code(),
+            absl::StatusCode::kInvalidArgument);
+  const PackageEntryView entry{.object = kFile, .path = "sales/t1"};
+  ASSERT_OK(change(Op::kAdd, {.entry = entry}));
+  // An entry never changes; a whole project is never an entry; a missing file is refused.
+  EXPECT_EQ(change(Op::kAdd, {.entry = entry}).code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(change(Op::kAdd, {.entry = {.object = GrantView::Object::kProject}}).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(change(Op::kAdd, {.entry = {.object = kFile, .path = "none"}}).code(),
+            absl::StatusCode::kNotFound);
+  // Installing needs the package's allowance; reading then needs the installer's grant.
+  EXPECT_EQ(master_->InstallPackage("p2", "p1.k", false, "bob").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(change(Op::kAllow, {.target_project = "p2", .label = 10}).code(),
+            absl::StatusCode::kInvalidArgument);
+  ASSERT_OK(change(Op::kAllow, {.target_project = "p2", .label = 2}));
+  ASSERT_OK(master_->InstallPackage("p2", "p1.k", false, "bob").status());
+  EXPECT_EQ(ReadFor(master_.get(), "carol", "p1", "sales/t1", "p2").rule, "acl");
+  const GrantView grant{.grantee = "carol",
+                        .actions = ActionBit(Action::kRead),
+                        .object = GrantView::Object::kPackage,
+                        .path = "p1.k"};
+  ASSERT_OK(master_->ChangeGrant("p2", grant, false, "bob").status());
+  Reopen();  // all of it is durable
+  Decision d = ReadFor(master_.get(), "carol", "p1", "sales/t1", "p2");
+  EXPECT_TRUE(d.allowed) << d.reason;
+  EXPECT_EQ(d.rule, "package");
+  EXPECT_FALSE(ReadFor(master_.get(), "carol", "p1", "sales/t1", "").allowed);  // not for p1
+  // Uninstalling takes the grants on it too.
+  ASSERT_OK(master_->InstallPackage("p2", "p1.k", true, "bob").status());
+  EXPECT_TRUE(master_->Project("p2")->grants.empty());
+  EXPECT_FALSE(ReadFor(master_.get(), "carol", "p1", "sales/t1", "p2").allowed);
+  // Disallowing and deleting uninstall it wherever it is installed.
+  for (Op revoke : {Op::kDisallow, Op::kDelete}) {
+    if (revoke == Op::kDelete) ASSERT_OK(change(Op::kAllow, {.target_project = "p2"}));
+    ASSERT_OK(master_->InstallPackage("p2", "p1.k", false, "bob").status());
+    ASSERT_OK(master_->ChangeGrant("p2", grant, false, "bob").status());
+    EXPECT_TRUE(ReadFor(master_.get(), "carol", "p1", "sales/t1", "p2").allowed);
+    ASSERT_OK(change(revoke, {.target_project = "p2"}));
+    EXPECT_FALSE(ReadFor(master_.get(), "carol", "p1", "sales/t1", "p2").allowed);
+    EXPECT_TRUE(master_->Project("p2")->installed.empty());
+    EXPECT_TRUE(master_->Project("p2")->grants.empty());
+  }
+  EXPECT_TRUE(master_->Project("p1")->packages.empty());
+  // A package made again under the same name shares nothing until installed and granted again.
+  ASSERT_OK(change(Op::kCreate));
+  ASSERT_OK(change(Op::kAdd, {.entry = entry}));
+  ASSERT_OK(change(Op::kAllow, {.target_project = "p2"}));
+  EXPECT_FALSE(ReadFor(master_.get(), "carol", "p1", "sales/t1", "p2").allowed);
+  // An entry dies with its file.
+  ASSERT_OK(master_->DeleteFile("p1", "sales/t1"));
+  EXPECT_TRUE(master_->Project("p1")->packages[0].entries.empty());
+}
+
+TEST_F(MasterTest, LabelsFollowAFileThroughRenameAndSnapshotAndDieWithIt) {
+  for (const char* u : {"ann", "dan"}) ASSERT_OK(master_->CreateUser(u, false, "t").status());
+  ASSERT_OK(master_->CreateProject("p", "ann"));
+  ASSERT_OK(master_->SetProjectMember("p", "dan", false, false, "ann").status());
+  ASSERT_OK(
+      master_
+          ->ChangeGrant("p", {.grantee = "dan", .actions = ActionBit(Action::kRead)}, false, "ann")
+          .status());
+  ASSERT_OK_AND_ASSIGN(auto f, master_->CreateFile("p", "hr/pay", 1 << 20, "c1"));
+  ASSERT_OK(master_->SealFile(Lease(f), false).status());
+  ASSERT_OK(master_->SetLabelPolicy("p", true, false, "ann").status());
+  ASSERT_OK(
+      master_
+          ->SetLabel("p", {.object = GrantView::Object::kPrefix, .path = "hr/", .level = 2}, "ann")
+          .status());
+  ASSERT_OK(
+      master_->SetLabel("p", {.path = "hr/pay", .column = "salary", .level = 3}, "ann").status());
+  EXPECT_EQ(master_->SetLabel("p", {.path = "hr/pay", .level = 10}, "ann").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(master_->SetLabel("p", {.path = "hr/pay", .column = "a b", .level = 1}, "ann")
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(master_->SetClearance("p", "nobody", 2, "ann").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  ASSERT_OK(master_->SetClearance("p", "dan", 2, "ann").status());
+  Reopen();
+  EXPECT_EQ(ReadFor(master_.get(), "dan", "p", "hr/pay", "", {"name"}).rule, "grant");
+  Decision d = ReadFor(master_.get(), "dan", "p", "hr/pay", "");  // every column
+  EXPECT_EQ(d.rule, "label");
+  EXPECT_THAT(d.reason, ::testing::HasSubstr("column salary"));
+  // An exception for the column, with an expiry.
+  LabelExceptionView e{.user = "dan", .path = "hr/pay", .column = "salary", .level = 3};
+  EXPECT_EQ(master_->SetLabelException("p", e, absl::Hours(367 * 24), false, "ann").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  ASSERT_OK(master_->SetLabelException("p", e, absl::Hours(1), false, "ann").status());
+  EXPECT_TRUE(ReadFor(master_.get(), "dan", "p", "hr/pay", "").allowed);
+  clock_.Advance(absl::Hours(1));
+  EXPECT_FALSE(ReadFor(master_.get(), "dan", "p", "hr/pay", "").allowed);
+  // Renamed out of the labelled prefix, and snapshotted, the file keeps its levels.
+  ASSERT_OK(master_->RenameFile("p", "hr/pay", "pub/pay").status());
+  ASSERT_OK(master_->SnapshotFile("p", "pub/pay", "pub/pay.snap").status());
+  for (const char* path : {"pub/pay", "pub/pay.snap"}) {
+    EXPECT_TRUE(ReadFor(master_.get(), "dan", "p", path, "", {"name"}).allowed) << path;
+    EXPECT_THAT(ReadFor(master_.get(), "dan", "p", path, "", {"salary"}).reason,
+                ::testing::HasSubstr("column salary of p/pub/pay"))
+        << path;
+  }
+  ASSERT_OK(master_->SetClearance("p", "dan", 0, "ann").status());
+  for (const char* path : {"pub/pay", "pub/pay.snap"}) {
+    EXPECT_THAT(ReadFor(master_.get(), "dan", "p", path, "", {"name"}).reason,
+                ::testing::HasSubstr("is at level 2"))
+        << path;
+  }
+  // A new file at the old path is new data: level 0 but for the prefix's label.
+  ASSERT_OK_AND_ASSIGN(auto g, master_->CreateFile("p", "hr/pay", 1 << 20, "c2"));
+  ASSERT_OK(master_->SealFile(Lease(g), false).status());
+  EXPECT_THAT(ReadFor(master_.get(), "dan", "p", "hr/pay", "").reason,
+              ::testing::HasSubstr("level 2, above"));
+  ASSERT_OK(master_->SetClearance("p", "dan", 2, "ann").status());
+  EXPECT_TRUE(ReadFor(master_.get(), "dan", "p", "hr/pay", "").allowed);
+  // Labels die with their file.
+  ASSERT_OK(master_->DeleteFile("p", "pub/pay"));
+  ASSERT_OK(master_->DeleteFile("p", "pub/pay.snap"));
+  EXPECT_EQ(master_->Project("p")->labels.size(), 1u);  // the prefix's
+}
+
 TEST_F(MasterTest, ListAndDelete) {
   ASSERT_OK(master_->CreateProject("p", ""));
   ASSERT_OK(master_->CreateProject("q", ""));
