@@ -271,6 +271,7 @@ class ClientImpl final : public Client {
     req.set_path(path);
     if (!options_.job_project.empty()) req.mutable_context()->set_project(options_.job_project);
     if (!options_.task_type.empty()) req.mutable_context()->set_task_type(options_.task_type);
+    *req.mutable_columns() = {options_.read_columns.begin(), options_.read_columns.end()};
     return req;
   }
 

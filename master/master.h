@@ -306,8 +306,11 @@ class Master {
                                              const std::string& installed, bool uninstall,
                                              const std::string& actor);
   // Label security (master_policies.cc); each audited.
-  absl::StatusOr<ProjectView> SetLabelPolicy(const std::string& project, bool label_security,
-                                             bool no_write_down, const std::string& actor);
+  // Sets the switches given (nullopt: left as they are).
+  absl::StatusOr<ProjectView> SetLabelPolicy(const std::string& project,
+                                             std::optional<bool> label_security,
+                                             std::optional<bool> no_write_down,
+                                             const std::string& actor);
   // Sets the label on its object (level 0: removes it).
   absl::StatusOr<ProjectView> SetLabel(const std::string& project, const LabelView& label,
                                        const std::string& actor);

@@ -231,13 +231,15 @@ absl::StatusOr<ProjectView> Master::InstallPackage(const std::string& project,
           });
 }
 
-absl::StatusOr<ProjectView> Master::SetLabelPolicy(const std::string& project, bool label_security,
-                                                   bool no_write_down, const std::string& actor) {
+absl::StatusOr<ProjectView> Master::SetLabelPolicy(const std::string& project,
+                                                   std::optional<bool> label_security,
+                                                   std::optional<bool> no_write_down,
+                                                   const std::string& actor) {
   return ChangeProject(project, actor, [&](ProjectRecord* p, MetadataBatch*) {
-    p->set_label_security(label_security);
-    p->set_no_write_down(no_write_down);
-    return absl::StrCat("label security ", label_security ? "on" : "off", ", no-write-down ",
-                        no_write_down ? "on" : "off");
+    p->set_label_security(label_security.value_or(p->label_security()));
+    p->set_no_write_down(no_write_down.value_or(p->no_write_down()));
+    return absl::StrCat("label security ", p->label_security() ? "on" : "off", ", no-write-down ",
+                        p->no_write_down() ? "on" : "off");
   });
 }
 

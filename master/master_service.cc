@@ -927,12 +927,16 @@ grpc::Status MasterService::InstallPackage(grpc::ServerContext* ctx,
 grpc::Status MasterService::SetLabelPolicy(grpc::ServerContext* ctx,
                                            const SetLabelPolicyRequest* req,
                                            ProjectDescription* resp) {
-  return Serve(ctx, "SetLabelPolicy", *req, InProject(Action::kAdmin),
-               [&](const PrincipalView& who) {
-                 return Store(master_->SetLabelPolicy(req->project(), req->label_security(),
-                                                      req->no_write_down(), who.user),
-                              [&](const ProjectView& p) { ToWire(p, resp); });
-               });
+  return Serve(
+      ctx, "SetLabelPolicy", *req, InProject(Action::kAdmin), [&](const PrincipalView& who) {
+        auto given = [](bool has, bool value) {
+          return has ? std::optional<bool>(value) : std::nullopt;
+        };
+        return Store(master_->SetLabelPolicy(
+                         req->project(), given(req->has_label_security(), req->label_security()),
+                         given(req->has_no_write_down(), req->no_write_down()), who.user),
+                     [&](const ProjectView& p) { ToWire(p, resp); });
+      });
 }
 
 grpc::Status MasterService::SetLabel(grpc::ServerContext* ctx, const SetLabelRequest* req,

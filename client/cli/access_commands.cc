@@ -1,5 +1,7 @@
 #include "client/cli/access_commands.h"
 
+#include <google/protobuf/util/json_util.h>
+
 #include <algorithm>
 #include <deque>
 #include <nlohmann/json.hpp>
@@ -83,32 +85,15 @@ int ShowNewKey(const Globals& g, const ternion::v1::NewAccessKey& k, const std::
   return 0;
 }
 
+}  // namespace
+
 int PrintProject(const Globals& g, const ternion::v1::ProjectDescription& p) {
-  if (g.json) {
-    json grants = json::array();
-    for (const auto& gr : p.grants()) {
-      grants.push_back({{"grantee", gr.grantee()},
-                        {"actions", std::vector<std::string>(gr.actions().begin(),
-                                                             gr.actions().end())},
-                        {"object", gr.object()}});
-    }
-    std::cout
-        << json({{"name", p.name()},
-                 {"owner", p.owner()},
-                 {"members", std::vector<std::string>(p.members().begin(), p.members().end())},
-                 {"admins", std::vector<std::string>(p.admins().begin(), p.admins().end())},
-                 {"grants", grants},
-                 {"ip_whitelist", p.ip_whitelist()},
-                 {"protection", p.protection()},
-                 {"exception_policy", p.exception_policy()},
-                 {"trusted", std::vector<std::string>(p.trusted().begin(), p.trusted().end())}})
-               .dump(2)
-        << "\n";
-    return 0;
-  }
+  if (g.json) return PrintJson(p);
   std::cout << "project " << p.name() << ", owner " << p.owner() << ", IP whitelist "
             << (p.ip_whitelist().empty() ? "off" : p.ip_whitelist()) << ", protection "
-            << (p.protection() ? "on" : "off") << "\n";
+            << (p.protection() ? "on" : "off") << ", label security "
+            << (p.label_security() ? "on" : "off") << (p.no_write_down() ? " (no-write-down)" : "")
+            << "\n";
   for (const auto& t : p.trusted()) std::cout << "  trusts " << t << "\n";
   if (!p.exception_policy().empty()) {
     std::cout << "  exception policy " << p.exception_policy() << "\n";
@@ -121,28 +106,48 @@ int PrintProject(const Globals& g, const ternion::v1::ProjectDescription& p) {
     std::cout << "  grant " << absl::StrJoin(gr.actions(), ",") << " on " << gr.object()
               << " to " << gr.grantee() << "\n";
   }
+  for (const auto& k : p.packages()) std::cout << "  package " << k.name() << "\n";
+  for (const auto& i : p.installed()) std::cout << "  installed package " << i << "\n";
   return 0;
 }
 
-// OBJECT of `grant`/`revoke`: PROJECT (the project), PROJECT/PATH (one file) or PROJECT/PREFIX/
-// (every file under it; the trailing '/' says prefix).
-absl::Status ParseObject(const std::string& object, ternion::v1::GrantRequest* req) {
-  const size_t slash = object.find('/');
-  req->set_project(object.substr(0, slash));
-  if (slash == std::string::npos) {
-    req->set_object(ternion::v1::GRANT_PROJECT);
-  } else {
-    req->set_path(object.substr(slash + 1));
-    req->set_object(!req->path().empty() && req->path().back() == '/' ? ternion::v1::GRANT_PREFIX
-                                                                      : ternion::v1::GRANT_FILE);
+int PrintJson(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.always_print_primitive_fields = true;
+  options.preserve_proto_field_names = true;
+  if (auto s = google::protobuf::util::MessageToJsonString(m, &out, options); !s.ok()) {
+    return Fail(absl::InternalError(std::string(s.message())));
   }
-  if (req->project().empty() || (slash != std::string::npos && req->path().empty())) {
-    return absl::InvalidArgumentError("OBJECT is PROJECT, PROJECT/FILE or PROJECT/PREFIX/");
-  }
-  return absl::OkStatus();
+  std::cout << out;
+  return 0;
 }
 
-}  // namespace
+absl::StatusOr<ObjectName> ParseObject(const std::string& object) {
+  ObjectName out;
+  const size_t slash = object.find('/');
+  const size_t colon = object.find(':');
+  if (colon != std::string::npos && colon < slash) {  // PROJECT:OWNER.PACKAGE
+    out.project = object.substr(0, colon);
+    out.kind = ternion::v1::GRANT_PACKAGE;
+    out.path = object.substr(colon + 1);
+  } else if (slash == std::string::npos) {
+    out.project = object;
+  } else {
+    out.project = object.substr(0, slash);
+    out.path = object.substr(slash + 1);
+    out.kind = !out.path.empty() && out.path.back() == '/' ? ternion::v1::GRANT_PREFIX
+                                                           : ternion::v1::GRANT_FILE;
+  }
+  if (out.project.empty() || (out.kind != ternion::v1::GRANT_PROJECT && out.path.empty())) {
+    return absl::InvalidArgumentError(
+        "OBJECT is PROJECT, PROJECT/FILE, PROJECT/PREFIX/ or PROJECT:OWNER.PACKAGE");
+  }
+  return out;
+}
+
+namespace {}  // namespace
 
 void AddAccessCommands(CLI::App& app, const Globals& g, int* rc) {
   // Option values live as long as the app: they are static to this function's single call.
@@ -350,20 +355,27 @@ void AddAccessCommands(CLI::App& app, const Globals& g, int* rc) {
         revoke ? "revoke" : "grant",
         revoke ? "revoke ACTIONS on OBJECT from USER|role:member"
                : "grant ACTIONS on OBJECT to USER|role:member (ACTIONS: read,write,list,delete,"
-                 "describe,download,admin; OBJECT: PROJECT, PROJECT/FILE, PROJECT/PREFIX/)");
+                 "describe,download,admin; OBJECT: PROJECT, PROJECT/FILE, PROJECT/PREFIX/, or "
+                 "PROJECT:OWNER.PACKAGE for a package installed in PROJECT)");
     cmd->add_option("actions", actions, "Comma-separated actions")->required();
     cmd->add_option("on", word1, "the word `on`")->required()->check(CLI::IsMember({"on"}));
-    cmd->add_option("object", object, "PROJECT, PROJECT/FILE or PROJECT/PREFIX/")->required();
+    cmd->add_option("object", object,
+                    "PROJECT, PROJECT/FILE, PROJECT/PREFIX/ or PROJECT:OWNER.PACKAGE")
+        ->required();
     cmd->add_option("to", word2, revoke ? "the word `from`" : "the word `to`")
         ->required()
         ->check(CLI::IsMember({revoke ? "from" : "to"}));
     cmd->add_option("grantee", grantee, "A member, or role:member")->required();
     cmd->callback([&g, rc, revoke] {
-      ternion::v1::GrantRequest req;
-      if (absl::Status s = ParseObject(object, &req); !s.ok()) {
-        *rc = Fail(s);
+      absl::StatusOr<ObjectName> o = ParseObject(object);
+      if (!o.ok()) {
+        *rc = Fail(o.status());
         return;
       }
+      ternion::v1::GrantRequest req;
+      req.set_project(o->project);
+      req.set_object(o->kind);
+      req.set_path(o->path);
       req.set_grantee(grantee);
       for (absl::string_view a : absl::StrSplit(actions, ',', absl::SkipEmpty())) {
         req.add_actions(std::string(a));

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -26,6 +27,7 @@ struct Globals {
   bool json = false;
   std::string job_project;  // --job-project / TERNION_JOB_PROJECT: reads are made for it
   std::string task_type;    // --task-type / TERNION_TASK_TYPE
+  std::vector<std::string> columns;  // --columns: the columns reads of tables scan
 };
 
 // The caller's AccessKey, with the master address filled from --master / TERNION_MASTER or else

@@ -117,6 +117,7 @@ absl::StatusOr<std::unique_ptr<ternion::Client>> Connect(const Globals& g,
   options.insecure = creds->insecure;
   options.job_project = job_project.empty() ? g.job_project : job_project;
   options.task_type = g.task_type;
+  options.read_columns = g.columns;
   if (const char* rack = std::getenv("TERNION_RACK")) options.rack = rack;
   return ternion::Client::Connect(options);
 }
@@ -454,6 +455,10 @@ int main(int argc, char** argv) {
                  "data is read for another project only where its policy allows");
   app.add_option("--task-type", g.task_type,
                  "The job's task type, which exception policies may name (or TERNION_TASK_TYPE)");
+  app.add_option("--columns", g.columns,
+                 "The columns a read of a table scans, comma-separated (label security checks "
+                 "each; default: every column)")
+      ->delimiter(',');
 
   std::string local, target, owner;
   uint64_t chunk_size_mib = 0;
@@ -549,6 +554,7 @@ int main(int argc, char** argv) {
 
   ternion::cli::AddAdminCommands(app, g, &rc);
   ternion::cli::AddAccessCommands(app, g, &rc);
+  ternion::cli::AddPolicyCommands(app, g, &rc);
   auto* salvage = app.get_subcommand("admin")->add_subcommand(
       "salvage", "Save every intact byte of a damaged file, from any copy, into a local file");
   salvage->add_option("file", target, "PROJECT/PATH")->required();

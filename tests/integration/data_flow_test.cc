@@ -1,5 +1,6 @@
 // The data-flow policies on a real cluster, through the CLI as their users run them: project
-// protection and trusted projects (docs/security.md, "Order of checks"). Every decision is the
+// protection, trusted projects, exception policies, packages and label security
+// (docs/security.md). Every decision is the
 // master's; the reading project travels, signed, in the request.
 
 #include <fstream>
@@ -147,6 +148,102 @@ TEST_F(DataFlowTest, AnExceptionPolicyLetsNamedUsersAndTaskTypesTakeNamedFilesOu
   // Cleared: the way out is closed again.
   Ok(ann, "project exception clear p1");
   Refused(bob, "--job-project p2 --task-type sql cat p1/t", "(rule: protection)");
+}
+
+TEST_F(DataFlowTest, APackageSharesAcrossProtectionUntilUninstalled) {
+  const std::string ann = NewUser("ann"), bob = NewUser("bob"), carol = NewUser("carol");
+  Ok(ann, "project create p1");
+  Ok(bob, "project create p2");
+  Ok(bob, "project add-member p2 carol");
+  Ok(bob, "grant read,write,list on p2 to carol");
+  const std::string local = tmp_.path() + "/rows";
+  std::ofstream(local) << "sales rows";
+  Ok(ann, "put " + local + " p1/sales/t1");
+  Ok(ann, "put " + local + " p1/hr/pay");
+  Ok(ann, "project protect p1 on");
+
+  Ok(ann, "package create p1 k");
+  Ok(ann, "package add p1.k p1/sales/");
+  Refused(ann, "package add p1.k p1", "PROJECT/FILE or PROJECT/PREFIX/");  // never the project
+  Refused(ann, "package add p1.k p1/sales/", "an entry never changes");
+  Refused(bob, "package install p2 p1.k", "does not allow project p2");
+  Refused(bob, "package allow p1 k p2", "lacks admin on project p1");
+  Ok(ann, "package allow p1 k p2 --label 2");
+  Ok(bob, "package install p2 p1.k");
+  // Installed, it shares nothing until the installing project grants it to its users.
+  Refused(carol, "--job-project p2 cat p1/sales/t1", "(rule: acl)");
+  Ok(bob, "grant read on p2:p1.k to carol");
+  EXPECT_TRUE(absl::StrContains(Ok(bob, "package ls p2"), "installed p1.k"));
+  // Sharing wins over p1's protection: carol's p2 jobs read and copy the package's objects...
+  EXPECT_EQ(Ok(carol, "--job-project p2 cat p1/sales/t1"), "sales rows");
+  Ok(carol, "cp p1/sales/t1 p2/t1");
+  EXPECT_EQ(Ok(carol, "cat p2/t1"), "sales rows");
+  // ... and nothing else of p1's, nor for any other project.
+  Refused(carol, "--job-project p2 cat p1/hr/pay", "(rule: acl)");
+  Refused(carol, "cat p1/sales/t1", "(rule: acl)");
+  // The operator's checklist names the way out.
+  const std::string report = Ok(ann, "project protection-report p1");
+  EXPECT_TRUE(absl::StrContains(report, "package p1.k")) << report;
+  EXPECT_TRUE(absl::StrContains(report, "entry prefix sales/ (read,describe)")) << report;
+  EXPECT_TRUE(absl::StrContains(report, "allowed p2 (label 2)")) << report;
+
+  // Label security in p1: members of p2 read through the package up to its label, 2.
+  Ok(ann, "label security p1 on");
+  Ok(ann, "label set p1/sales/t1 3");
+  Refused(carol, "--job-project p2 cat p1/sales/t1", "(rule: label)");
+  Ok(ann, "label set p1/sales/t1 2");
+  EXPECT_EQ(Ok(carol, "--job-project p2 cat p1/sales/t1"), "sales rows");
+
+  // Uninstalled: the way is closed at once, and the grant went with it.
+  Ok(bob, "package uninstall p2 p1.k");
+  Refused(carol, "--job-project p2 cat p1/sales/t1", "(rule: acl)");
+  EXPECT_FALSE(absl::StrContains(Ok(bob, "project describe p2"), "p1.k"));
+  // Installed again and granted, then the package deleted: closed everywhere at once.
+  Ok(bob, "package install p2 p1.k");
+  Ok(bob, "grant read on p2:p1.k to carol");
+  EXPECT_EQ(Ok(carol, "--job-project p2 cat p1/sales/t1"), "sales rows");
+  Ok(ann, "package delete p1 k");
+  Refused(carol, "--job-project p2 cat p1/sales/t1", "(rule: acl)");
+  EXPECT_TRUE(
+      absl::StrContains(Ok(ann, "project protection-report p1"), "packages that share data: none"));
+}
+
+TEST_F(DataFlowTest, NoReadUpRefusesDataAndColumnsAboveTheReadersClearance) {
+  const std::string ann = NewUser("ann"), dan = NewUser("dan");
+  Ok(ann, "project create p");
+  Ok(ann, "project add-member p dan");
+  Ok(ann, "grant read,write,list on p to dan");
+  const std::string local = tmp_.path() + "/rows";
+  std::ofstream(local) << "pay rows";
+  Ok(ann, "put " + local + " p/hr/pay");
+  Ok(ann, "label set p/hr/ 2");  // labels wait until label security is on
+  EXPECT_EQ(Ok(dan, "cat p/hr/pay"), "pay rows");
+  Refused(dan, "label security p on", "lacks admin on project p");
+  Ok(ann, "label security p on");
+  Refused(dan, "cat p/hr/pay",
+          "p/hr/pay is at level 2, above user dan's clearance 0 (rule: label)");
+  // Trusted-User: writing at any level is allowed.
+  Ok(dan, "put " + local + " p/hr/new");
+  // An explicit exception, for a while.
+  Refused(ann, "label grant-exception p/hr/pay dan 2 --for 9000h", "366 days");
+  Ok(ann, "label grant-exception p/hr/pay dan 2 --for 1h");
+  EXPECT_EQ(Ok(dan, "cat p/hr/pay"), "pay rows");
+  Refused(dan, "cat p/hr/new", "(rule: label)");  // the exception names one file
+  Ok(ann, "label revoke-exception p/hr/pay dan");
+  Refused(dan, "cat p/hr/pay", "(rule: label)");
+  // Cleared to 2, dan reads the table but for a column above it.
+  Ok(ann, "label clearance p dan 2");
+  EXPECT_EQ(Ok(dan, "cat p/hr/pay"), "pay rows");
+  Ok(ann, "label set p/hr/pay 3 --column salary");
+  Refused(dan, "cat p/hr/pay", "column salary of p/hr/pay is at level 3");  // every column
+  EXPECT_EQ(Ok(dan, "--columns name,dept cat p/hr/pay"), "pay rows");
+  Refused(dan, "--columns name,salary cat p/hr/pay", "column salary of p/hr/pay is at level 3");
+  const std::string listing = Ok(ann, "label ls p");
+  EXPECT_TRUE(absl::StrContains(listing, "level 3 file hr/pay column salary")) << listing;
+  EXPECT_TRUE(absl::StrContains(listing, "clearance 2 dan")) << listing;
+  // Off again: no label is checked.
+  Ok(ann, "label security p off");
+  EXPECT_EQ(Ok(dan, "cat p/hr/pay"), "pay rows");
 }
 
 }  // namespace

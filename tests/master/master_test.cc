@@ -400,7 +400,7 @@ TEST_F(MasterTest, LabelsFollowAFileThroughRenameAndSnapshotAndDieWithIt) {
           .status());
   ASSERT_OK_AND_ASSIGN(auto f, master_->CreateFile("p", "hr/pay", 1 << 20, "c1"));
   ASSERT_OK(master_->SealFile(Lease(f), false).status());
-  ASSERT_OK(master_->SetLabelPolicy("p", true, false, "ann").status());
+  ASSERT_OK(master_->SetLabelPolicy("p", true, std::nullopt, "ann").status());
   ASSERT_OK(
       master_
           ->SetLabel("p", {.object = GrantView::Object::kPrefix, .path = "hr/", .level = 2}, "ann")

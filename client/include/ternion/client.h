@@ -46,6 +46,9 @@ struct ClientOptions {
   // that project's policy allows (docs/security.md). Empty: reads are for the file's project.
   std::string job_project;
   std::string task_type;
+  // The columns reads of tables scan, sent with every read: where the project has label
+  // security on, each is checked against the reader's clearance. Empty: every column.
+  std::vector<std::string> read_columns;
 };
 
 // Fills the credentials of `options` from the profile file `profile` when given; else from
