@@ -235,6 +235,15 @@ absl::Status Master::Load() {
     parse(&r, k, v);
     if (absl::Status s = access_.LoadKey(r); !s.ok() && bad.ok()) bad = s;
   }));
+  {
+    absl::MutexLock keys(&keys_mu_);
+    RETURN_IF_ERROR(store_->Scan(kDataKeyPrefix, [&](absl::string_view k, absl::string_view v)
+                                                     ABSL_EXCLUSIVE_LOCKS_REQUIRED(keys_mu_) {
+                                                       ternion::v1::DataKeyRecord r;
+                                                       parse(&r, k, v);
+                                                       data_keys_[{r.project(), r.version()}] = r;
+                                                     }));
+  }
   RETURN_IF_ERROR(bad);
   if (options_.restored_from_backup) {
     constexpr uint64_t kRestoreGap = 1ull << 32;  // far more chunks than a backup can miss

@@ -49,6 +49,7 @@
 #include "master/wipe_handout.h"
 #include "security/chunk_token.h"
 #include "security/length_receipt.h"
+#include "security/row_crypto.h"
 #include "ternion/v1/master.pb.h"
 #include "ternion/v1/metadata.pb.h"
 
@@ -255,6 +256,29 @@ class Master {
   absl::Status VerifyAudit(uint64_t* records, uint64_t* legacy);
   // Verifies the tokens this master signs; chunkservers get it at registration.
   const security::TokenPublicKey& token_public_key() const { return token_key_.public_key; }
+
+  // Row-encryption data keys (master_keys.cc; docs/security.md, "Row encryption"): 32 random
+  // bytes per project and version, kept only wrapped by the master key. The newest version
+  // encrypts new rows; older ones stay readable until destroyed. Each change is audited.
+  struct DataKeyInfo {
+    uint32_t version = 0;
+    int64_t created_unix_ms = 0;
+    int64_t destroyed_unix_ms = 0;  // 0: alive
+  };
+  // Adds a version (the first is 1); FAILED_PRECONDITION without a master key.
+  absl::StatusOr<DataKeyInfo> RotateDataKey(const std::string& project, const std::string& actor);
+  // Every version of the project's data key, oldest first.
+  absl::StatusOr<std::vector<DataKeyInfo>> ListDataKeys(const std::string& project);
+  // The key of `version` (0: the newest) and its version. With `create`, version 1 is made when
+  // the project has none (a first writer); else NOT_FOUND. A destroyed version: FAILED_PRECONDITION
+  // saying when it was destroyed.
+  absl::StatusOr<std::pair<uint32_t, security::SecretBytes>> DataKey(const std::string& project,
+                                                                     uint32_t version, bool create,
+                                                                     const std::string& actor);
+  // Crypto-shredding: forgets the wrapped key of `version` for good, and compacts the store so no
+  // older file of it keeps the key. Every row under that version becomes unreadable.
+  absl::Status DestroyDataKey(const std::string& project, uint32_t version,
+                              const std::string& actor);
 
   // Users and AccessKeys (access_control.h). Every change is audited naming `actor`, the user
   // who made it.
@@ -540,6 +564,10 @@ class Master {
   std::atomic<uint64_t> last_change_{0};
   // Users and AccessKeys, under access_.mu (after ns_.mu, before chunks_.mu).
   AccessControl access_{options_.master_key, options_.clock};
+  // The projects' data keys by (project, version), wrapped; a leaf lock.
+  absl::Mutex keys_mu_;
+  std::map<std::pair<std::string, uint32_t>, ternion::v1::DataKeyRecord> data_keys_
+      ABSL_GUARDED_BY(keys_mu_);
   // The chunk map, versions, allocation and deleted chunks, under their own lock chunks_.mu.
   // Under the same lock the master keeps the chunk side of its decisions below: each server's
   // set-aside replicas, moves, and garbage collection.

@@ -22,6 +22,11 @@ inline constexpr char kNextChunkIdKey[] = "n/chunk";
 inline constexpr char kClusterIdKey[] = "m/cluster_id";
 inline constexpr char kTokenKeyKey[] = "m/token_key";  // the token signing key, wrapped
 inline constexpr char kUnwipedPrefix[] = "u/";  // u/<server id>\0<16 hex chunk id>
+inline constexpr char kDataKeyPrefix[] = "d/";  // d/<project>\0<8 hex version>
+
+inline std::string DataKeyKey(const std::string& project, uint32_t version) {
+  return absl::StrFormat("%s%s%c%08x", kDataKeyPrefix, project, '\0', version);
+}
 
 inline std::string UnwipedKey(const std::string& server_id, uint64_t chunk_id) {
   return absl::StrFormat("%s%s%c%016x", kUnwipedPrefix, server_id, '\0', chunk_id);

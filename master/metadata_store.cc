@@ -115,6 +115,17 @@ absl::StatusOr<std::optional<std::pair<std::string, std::string>>> MetadataStore
   return std::nullopt;
 }
 
+absl::Status MetadataStore::CompactAll() {
+  rocksdb::FlushOptions flush;
+  flush.wait = true;
+  RETURN_IF_ERROR(FromRocks(db_->Flush(flush), "flush"));
+  rocksdb::CompactRangeOptions compact;
+  compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  RETURN_IF_ERROR(FromRocks(db_->CompactRange(compact, nullptr, nullptr), "compact"));
+  // Files the compaction made obsolete are deleted by RocksDB; make it so now.
+  return FromRocks(db_->FlushWAL(/*sync=*/true), "sync the write-ahead log");
+}
+
 absl::Status MetadataStore::Checkpoint(const std::string& dir) {
   rocksdb::Checkpoint* raw = nullptr;
   rocksdb::Status s = rocksdb::Checkpoint::Create(db_.get(), &raw);

@@ -49,6 +49,10 @@ class MetadataStore {
   // writes go on: a RocksDB checkpoint (hard links where the filesystem allows).
   absl::Status Checkpoint(const std::string& dir);
 
+  // Flushes the memtable and rewrites every file of the store, so a value deleted before no
+  // longer exists in any file (nor in a write-ahead log the flush made obsolete).
+  absl::Status CompactAll();
+
   // The value of `key`, or NOT_FOUND.
   absl::StatusOr<std::string> Get(absl::string_view key);
 

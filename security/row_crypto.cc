@@ -45,6 +45,14 @@ SecretBytes SecretBytes::Copy(absl::string_view bytes) {
   return out;
 }
 
+SecretBytes SecretBytes::Random(size_t n) {
+  SecretBytes out(n);
+  randombytes_buf(out.data_, n);
+  return out;
+}
+
+void Wipe(std::string* s) { sodium_memzero(s->data(), s->size()); }
+
 SecretBytes::SecretBytes(SecretBytes&& other) noexcept
     : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
 

@@ -25,8 +25,10 @@ class SecretBytes {
  public:
   // `n` zero bytes.
   explicit SecretBytes(size_t n);
-  // A copy of `bytes` (the caller zeroes its own copy).
+  // A copy of `bytes` (the caller zeroes its own copy, with Wipe).
   static SecretBytes Copy(absl::string_view bytes);
+  // `n` bytes from the operating system's cryptographic random source.
+  static SecretBytes Random(size_t n);
   SecretBytes(SecretBytes&& other) noexcept;
   SecretBytes& operator=(SecretBytes&& other) noexcept;
   SecretBytes(const SecretBytes&) = delete;
@@ -42,6 +44,9 @@ class SecretBytes {
   unsigned char* data_ = nullptr;
   size_t size_ = 0;
 };
+
+// Zeroes every byte of `s` in a way the compiler does not optimise away (sodium_memzero).
+void Wipe(std::string* s);
 
 // HKDF-SHA-512 (RFC 5869): `length` bytes (at most 255 * 64) from `key` with `salt` and `info`.
 absl::StatusOr<SecretBytes> HkdfSha512(const SecretBytes& key, absl::string_view salt,
