@@ -29,8 +29,9 @@ constexpr size_t kMaxDaemonListItems = 4'000'000;
 
 // The calls that only read (Serve: they do not wait for their own audit record to be durable).
 constexpr std::string_view kLookups[] = {
-    "GetFileInfo", "ListFiles",     "ListProjects", "DescribeProject", "WhoAmI",     "ListUsers",
-    "GetTopology", "ClusterStatus", "GcStatus",     "ListAccessKeys",  "AuditQuery", "AuditVerify"};
+    "GetFileInfo", "ListFiles",   "ListProjects",  "DescribeProject", "WhoAmI",
+    "ListUsers",   "GetTopology", "ClusterStatus", "GcStatus",        "ListAccessKeys",
+    "AuditQuery",  "AuditVerify", "ListDataKeys"};
 bool IsLookup(std::string_view method) {
   return std::find(std::begin(kLookups), std::end(kLookups), method) != std::end(kLookups);
 }
@@ -886,6 +887,52 @@ grpc::Status MasterService::SetExceptionPolicy(grpc::ServerContext* ctx,
                [&](const PrincipalView& who) {
                  return Store(master_->SetExceptionPolicy(req->project(), req->policy(), who.user),
                               [&](const ProjectView& p) { ToWire(p, resp); });
+               });
+}
+
+namespace {
+
+// The project's data key versions, as the answer lists them.
+absl::Status ListKeys(Master* master, const std::string& project, DataKeysResponse* resp) {
+  ASSIGN_OR_RETURN(std::vector<Master::DataKeyInfo> versions, master->ListDataKeys(project));
+  for (const Master::DataKeyInfo& v : versions) {
+    DataKeyInfo* out = resp->add_versions();
+    out->set_version(v.version);
+    out->set_created_unix_ms(v.created_unix_ms);
+    out->set_destroyed_unix_ms(v.destroyed_unix_ms);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+grpc::Status MasterService::RotateDataKey(grpc::ServerContext* ctx, const DataKeysRequest* req,
+                                          DataKeysResponse* resp) {
+  return Serve(ctx, "RotateDataKey", *req, InProject(Action::kAdmin),
+               [&](const PrincipalView& who) {
+                 RETURN_IF_ERROR(master_->RotateDataKey(req->project(), who.user).status());
+                 return ListKeys(master_, req->project(), resp);
+               });
+}
+
+grpc::Status MasterService::ListDataKeys(grpc::ServerContext* ctx, const DataKeysRequest* req,
+                                         DataKeysResponse* resp) {
+  return Serve(ctx, "ListDataKeys", *req, InProject(Action::kAdmin),
+               [&] { return ListKeys(master_, req->project(), resp); });
+}
+
+grpc::Status MasterService::DestroyDataKey(grpc::ServerContext* ctx,
+                                           const DestroyDataKeyRequest* req,
+                                           DataKeysResponse* resp) {
+  return Serve(ctx, "DestroyDataKey", *req, InProject(Action::kAdmin),
+               [&](const PrincipalView& who) {
+                 if (req->confirm() != absl::StrCat(req->project(), "/", req->version())) {
+                   return absl::InvalidArgumentError(absl::StrCat(
+                       "destroying a data key makes its rows unreadable for good; confirm with ",
+                       req->project(), "/", req->version()));
+                 }
+                 RETURN_IF_ERROR(master_->DestroyDataKey(req->project(), req->version(), who.user));
+                 return ListKeys(master_, req->project(), resp);
                });
 }
 

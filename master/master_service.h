@@ -111,6 +111,12 @@ class MasterService final : public ternion::v1::MasterService::Service {
   grpc::Status SetExceptionPolicy(grpc::ServerContext*,
                                   const ternion::v1::SetExceptionPolicyRequest*,
                                   ternion::v1::ProjectDescription*) override;
+  grpc::Status RotateDataKey(grpc::ServerContext*, const ternion::v1::DataKeysRequest*,
+                             ternion::v1::DataKeysResponse*) override;
+  grpc::Status ListDataKeys(grpc::ServerContext*, const ternion::v1::DataKeysRequest*,
+                            ternion::v1::DataKeysResponse*) override;
+  grpc::Status DestroyDataKey(grpc::ServerContext*, const ternion::v1::DestroyDataKeyRequest*,
+                              ternion::v1::DataKeysResponse*) override;
   grpc::Status ChangePackage(grpc::ServerContext*, const ternion::v1::ChangePackageRequest*,
                              ternion::v1::ProjectDescription*) override;
   grpc::Status InstallPackage(grpc::ServerContext*, const ternion::v1::InstallPackageRequest*,

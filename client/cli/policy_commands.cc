@@ -322,6 +322,53 @@ void AddPolicyCommands(CLI::App& app, const Globals& g, int* rc) {
     *rc = 0;
   });
 
+  // Row encryption's data keys (docs/security.md, "Row encryption"): versions, never the keys.
+  auto* key = app.get_subcommand("key");
+  static uint32_t version = 0;
+  static bool yes_destroy = false;
+  auto print_keys = [&g](const ternion::v1::DataKeysResponse& r) {
+    if (g.json) return PrintJson(r);
+    for (const auto& v : r.versions()) {
+      std::cout << "data key " << v.version() << " created " << Time(v.created_unix_ms())
+                << (v.destroyed_unix_ms() != 0 ? " DESTROYED " + Time(v.destroyed_unix_ms()) : "")
+                << "\n";
+    }
+    return 0;
+  };
+  for (const char* verb : {"rotate-data", "ls-data"}) {
+    const bool rotate = std::string_view(verb) == "rotate-data";
+    auto* cmd = key->add_subcommand(
+        verb, rotate ? "Add a data key version to PROJECT: new rows use it, old rows stay readable"
+                     : "PROJECT's data key versions");
+    cmd->add_option("project", project, "Project")->required();
+    cmd->callback([&g, rc, rotate, print_keys] {
+      ternion::v1::DataKeysRequest req;
+      req.set_project(project);
+      ternion::v1::DataKeysResponse resp;
+      absl::Status s = Call(g, rotate ? &Stub::RotateDataKey : &Stub::ListDataKeys, req, &resp);
+      *rc = s.ok() ? print_keys(resp) : Fail(s);
+    });
+  }
+  auto* destroy = key->add_subcommand(
+      "destroy-data", "Destroy data key VERSION of PROJECT: its rows become unreadable everywhere");
+  destroy->add_option("project", project, "Project")->required();
+  destroy->add_option("version", version, "Version")->required();
+  destroy->add_flag("--yes-destroy", yes_destroy, "Required: there is no undo");
+  destroy->callback([&g, rc, print_keys] {
+    if (!yes_destroy) {
+      *rc = Fail(absl::InvalidArgumentError(
+          "destroying a data key makes every row under it unreadable for good; add --yes-destroy"));
+      return;
+    }
+    ternion::v1::DestroyDataKeyRequest req;
+    req.set_project(project);
+    req.set_version(version);
+    req.set_confirm(absl::StrCat(project, "/", version));
+    ternion::v1::DataKeysResponse resp;
+    absl::Status s = Call(g, &Stub::DestroyDataKey, req, &resp);
+    *rc = s.ok() ? print_keys(resp) : Fail(s);
+  });
+
   // The protected project's checklist.
   auto* report = app.get_subcommand("project")->add_subcommand(
       "protection-report",
