@@ -57,15 +57,12 @@ bool IsMember(const ProjectRecord& p, const std::string& user) {
          std::find(p.members().begin(), p.members().end(), user) != p.members().end();
 }
 
-// Takes `installed` out of `p` with every grant on it; whether anything changed.
+// Takes `installed` out of `p` with every grant on it; whether it was installed.
 bool Uninstall(ProjectRecord* p, const std::string& installed) {
-  auto* list = p->mutable_installed();
-  const int before = list->size();
-  list->erase(std::remove(list->begin(), list->end(), installed), list->end());
   EraseGrants(p, [&](const GrantRecord& g) {
     return g.kind() == GrantRecord::PACKAGE && g.path() == installed;
   });
-  return list->size() != before;
+  return EraseIf(p->mutable_installed(), [&](const std::string& i) { return i == installed; }) > 0;
 }
 
 }  // namespace
@@ -119,11 +116,8 @@ absl::StatusOr<ProjectView> Master::ChangePackage(const std::string& project,
                   ProjectRecord other = ns_.projects().at(name);
                   if (Uninstall(&other, installed)) ns_.UpdateProject(other, batch);
                 }
-                auto* list = p->mutable_packages();
-                list->erase(std::remove_if(
-                                list->begin(), list->end(),
-                                [&](const PackageRecord& r) { return r.name() == change.package; }),
-                            list->end());
+                EraseIf(p->mutable_packages(),
+                        [&](const PackageRecord& r) { return r.name() == change.package; });
                 return absl::StrCat("package ", change.package, " deleted");
               }
               case Op::kAdd:
@@ -136,12 +130,10 @@ absl::StatusOr<ProjectView> Master::ChangePackage(const std::string& project,
                 const bool present = std::any_of(entries->begin(), entries->end(), same);
                 const std::string what = absl::StrCat(ObjectWord(e.object), " ", e.path);
                 if (change.op == Op::kRemove) {
-                  if (!present) {
+                  if (EraseIf(entries, same) == 0) {
                     return absl::NotFoundError(
                         absl::StrCat("package ", installed, " has no entry on ", what));
                   }
-                  entries->erase(std::remove_if(entries->begin(), entries->end(), same),
-                                 entries->end());
                   return absl::StrCat("package ", change.package, ": removed ", what);
                 }
                 if (present) {
@@ -257,13 +249,10 @@ absl::StatusOr<ProjectView> Master::SetLabel(const std::string& project, const L
               return absl::NotFoundError(absl::StrCat("no file ", project, "/", label.path));
             }
             auto* labels = p->mutable_labels();
-            labels->erase(std::remove_if(labels->begin(), labels->end(),
-                                         [&](const ternion::v1::LabelRecord& r) {
-                                           return r.kind() == KindOf(label.object) &&
-                                                  r.path() == label.path &&
-                                                  r.column() == label.column;
-                                         }),
-                          labels->end());
+            EraseIf(labels, [&](const ternion::v1::LabelRecord& r) {
+              return r.kind() == KindOf(label.object) && r.path() == label.path &&
+                     r.column() == label.column;
+            });
             if (label.level > 0) {
               if (static_cast<size_t>(labels->size()) >= kMaxLabels) {
                 return absl::ResourceExhaustedError(
@@ -322,12 +311,10 @@ absl::StatusOr<ProjectView> Master::SetLabelException(const std::string& project
         const std::string what =
             absl::StrCat(ObjectWord(e.object), " ", e.path,
                          e.column.empty() ? "" : " column " + e.column, " for ", e.user);
-        list->erase(std::remove_if(list->begin(), list->end(),
-                                   [&](const ternion::v1::LabelExceptionRecord& r) {
-                                     return r.user() == e.user && r.kind() == KindOf(e.object) &&
-                                            r.path() == e.path && r.column() == e.column;
-                                   }),
-                    list->end());
+        EraseIf(list, [&](const ternion::v1::LabelExceptionRecord& r) {
+          return r.user() == e.user && r.kind() == KindOf(e.object) && r.path() == e.path &&
+                 r.column() == e.column;
+        });
         if (revoke) return absl::StrCat("label exception revoked: ", what);
         if (!IsMember(*p, e.user)) {
           return absl::FailedPreconditionError(absl::StrCat(

@@ -97,18 +97,12 @@ void Namespace::DropFilePolicies(const std::string& project, const std::string& 
   auto names_file = [&](const auto& r) {
     return r.kind() == ternion::v1::GrantRecord::FILE && r.path() == path;
   };
-  const std::string before = p.SerializeAsString();
-  EraseGrants(&p, names_file);
-  auto* labels = p.mutable_labels();
-  labels->erase(std::remove_if(labels->begin(), labels->end(), names_file), labels->end());
-  auto* exceptions = p.mutable_label_exceptions();
-  exceptions->erase(std::remove_if(exceptions->begin(), exceptions->end(), names_file),
-                    exceptions->end());
+  int dropped = EraseGrants(&p, names_file) + EraseIf(p.mutable_labels(), names_file) +
+                EraseIf(p.mutable_label_exceptions(), names_file);
   for (ternion::v1::PackageRecord& k : *p.mutable_packages()) {
-    auto* entries = k.mutable_entries();
-    entries->erase(std::remove_if(entries->begin(), entries->end(), names_file), entries->end());
+    dropped += EraseIf(k.mutable_entries(), names_file);
   }
-  if (p.SerializeAsString() != before) UpdateProject(p, batch);
+  if (dropped > 0) UpdateProject(p, batch);
 }
 
 void Namespace::CarryLabels(const std::string& project, const std::string& from,

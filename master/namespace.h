@@ -30,13 +30,18 @@
 
 namespace ternion::master {
 
+// Removes the entries of `list` that `drop` selects; returns how many went.
+template <typename T, typename Pred>
+int EraseIf(google::protobuf::RepeatedPtrField<T>* list, Pred drop) {
+  const int before = list->size();
+  list->erase(std::remove_if(list->begin(), list->end(), drop), list->end());
+  return before - list->size();
+}
+
 // Removes the grants of `p` that `drop` selects; returns how many went.
 template <typename Pred>
 int EraseGrants(ternion::v1::ProjectRecord* p, Pred drop) {
-  auto* grants = p->mutable_grants();
-  const int before = grants->size();
-  grants->erase(std::remove_if(grants->begin(), grants->end(), drop), grants->end());
-  return before - grants->size();
+  return EraseIf(p->mutable_grants(), drop);
 }
 
 class Namespace {
