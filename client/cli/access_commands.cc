@@ -147,8 +147,6 @@ absl::StatusOr<ObjectName> ParseObject(const std::string& object) {
   return out;
 }
 
-namespace {}  // namespace
-
 void AddAccessCommands(CLI::App& app, const Globals& g, int* rc) {
   // Option values live as long as the app: they are static to this function's single call.
   static std::string name, id, out, project, actions, word1, object, word2, grantee;
