@@ -20,12 +20,6 @@ namespace {
 using nlohmann::json;
 using Stub = ternion::v1::MasterService::Stub;
 
-std::string Time(int64_t unix_ms) {
-  if (unix_ms == 0) return "-";
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixMillis(unix_ms),
-                          absl::UTCTimeZone());
-}
-
 json UserJson(const ternion::v1::UserInfo& u) {
   return {{"name", u.name()},
           {"cluster_admin", u.cluster_admin()},

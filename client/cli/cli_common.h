@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/time.h"
 #include "client/master_channel.h"
 #include "common/rpc_status.h"
 #include "security/credentials.h"
@@ -52,6 +53,12 @@ inline absl::StatusOr<std::shared_ptr<grpc::Channel>> MasterChannel(const Global
   absl::StatusOr<security::TlsConfig> tls = security::ClientTlsConfig(*c);
   if (!tls.ok()) return tls.status();
   return NewMasterChannel(c->master, *c, *tls);
+}
+
+// A time as the CLI prints it: UTC, to the second ("-" for 0, which means none).
+inline std::string Time(int64_t unix_ms) {
+  if (unix_ms == 0) return "-";
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixMillis(unix_ms), absl::UTCTimeZone());
 }
 
 // Prints the error for the user and returns the process exit code.

@@ -41,10 +41,6 @@ absl::StatusOr<ObjectName> ParseDataObject(const std::string& object) {
   return o;
 }
 
-std::string Time(int64_t unix_ms) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixMillis(unix_ms), absl::UTCTimeZone());
-}
-
 void PrintPackage(const ternion::v1::PackageInfo& k, const std::string& owner) {
   std::cout << "package " << owner << "." << k.name() << "\n";
   for (const auto& e : k.entries()) {
