@@ -11,6 +11,9 @@
 //   transport         Ternion's own read and write messages over gRPC to a service that only
 //   ceilings          moves bytes (no disk, checksums or tokens), in plaintext and over TLS:
 //                     what the transport alone allows, and what TLS costs this machine.
+//   rows              tables of 100-byte and 4 KiB rows written and scanned encrypted and as
+//                     the same plain records, beside one core's raw AES-256-GCM rate
+//                     (bench/row_bench.h).
 // The replicated-write ceiling's sinks overlap receiving with syncing as a chunkserver does.
 // Every figure is printed with its ratio to its ceiling; --json prints one JSON object.
 
@@ -39,6 +42,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "bench/row_bench.h"
 #include "client/cli/local_cluster.h"
 #include "client/master_channel.h"
 #include "common/daemon.h"
@@ -60,6 +64,7 @@ struct Config {
   uint64_t write_mib = 3072;
   int writers = 3;
   int appends = 2000;
+  uint64_t row_mib = 64;  // of rows of each size, encrypted and plain
   int racks = 3;
   int per_rack = 2;
   bool json = false;
@@ -670,6 +675,8 @@ int main(int argc, char** argv) {
   app.add_option("--write-mib", cfg.write_mib, "User bytes written in total (MiB)");
   app.add_option("--writers", cfg.writers, "Concurrent writers (and readers)");
   app.add_option("--appends", cfg.appends, "4 KiB durable appends timed");
+  app.add_option("--row-mib", cfg.row_mib,
+                 "MiB of 100-byte and of 4 KiB rows written and scanned, encrypted and plain");
   app.add_option("--racks", cfg.racks, "Racks of the local cluster");
   app.add_option("--per-rack", cfg.per_rack, "Chunkservers per rack");
   app.add_flag("--json", cfg.json, "Print one JSON object");
@@ -741,6 +748,8 @@ int main(int argc, char** argv) {
   PhysicalCeilings physical;
   physical.Measure(ceil_dir, cfg.racks * cfg.per_rack);
   auto [p50, p99] = AppendLatency(client->get(), cfg.appends);
+  const ternion::bench::RowFigures rows =
+      ternion::bench::MeasureRows(client->get(), "bench", cfg.row_mib * kMiB);
   Recovery recovery;
   Wipe wipe;
   if (!cluster.dir.empty()) {
@@ -809,6 +818,7 @@ int main(int argc, char** argv) {
                       {"read_vs_tls_stream", read / stream_tls.read},
                       {"insecure_write_vs_stream", plain.write / stream_plain.write},
                       {"insecure_read_vs_stream", plain.read / stream_plain.read}};
+  ternion::bench::AddRowFigures(rows, &j);
   if (cfg.json) {
     std::cout << j.dump() << "\n";
     return 0;
@@ -846,5 +856,7 @@ int main(int argc, char** argv) {
       stream_tls.read, stream_tls.write / stream_plain.write, stream_tls.read / stream_plain.read,
       write / stream_tls.write, read / stream_tls.read, plain.write / stream_plain.write,
       plain.read / stream_plain.read);
+  std::cout << "Rows (encrypted in this process vs the same rows as plain records):\n"
+            << ternion::bench::FormatRowFigures(rows);
   return 0;
 }

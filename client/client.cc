@@ -1,6 +1,8 @@
 // The client library: ClientImpl talks to the master; FileWriterImpl streams each chunk to its
 // three replicas in parallel; FileReaderImpl reads one replica per chunk with failover.
 
+#include "ternion/client.h"
+
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
@@ -13,11 +15,11 @@
 #include "client/chunk_layout.h"
 #include "client/master_channel.h"
 #include "client/replica_stream.h"
+#include "client/table_io.h"
 #include "common/crc32c.h"
 #include "common/logging.h"
 #include "common/rpc_status.h"
 #include "common/status_macros.h"
-#include "ternion/client.h"
 #include "ternion/v1/chunkserver.grpc.pb.h"
 #include "ternion/v1/master.grpc.pb.h"
 
@@ -164,7 +166,7 @@ class FileReaderImpl final : public FileReader {
   std::unique_ptr<Stream> stream_;
 };
 
-class ClientImpl final : public Client {
+class ClientImpl final : public Client, public client::TableFiles {
  public:
   ClientImpl(const ClientOptions& options, security::TlsConfig tls)
       : options_(options), tls_(std::move(tls)) {
@@ -236,7 +238,93 @@ class ClientImpl final : public Client {
   absl::StatusOr<std::unique_ptr<FileWriter>> Create(const std::string& project,
                                                      const std::string& path,
                                                      const CreateOptions& options) override {
+    ASSIGN_OR_RETURN(v1::LeaseResponse lease, CreateFile(project, path, options, false));
+    return std::unique_ptr<FileWriter>(new FileWriterImpl(this, lease));
+  }
+
+  absl::StatusOr<std::unique_ptr<TableWriter>> CreateTable(const std::string& project,
+                                                           const std::string& path,
+                                                           const TableSchema& schema,
+                                                           const CreateOptions& options) override {
+    ASSIGN_OR_RETURN(v1::LeaseResponse lease, CreateFile(project, path, options, true));
+    return client::NewTableWriter(this, project, path,
+                                  std::unique_ptr<FileWriter>(new FileWriterImpl(this, lease)),
+                                  lease.file().table_id(), &schema);
+  }
+
+  absl::StatusOr<std::unique_ptr<TableWriter>> OpenTableForAppend(
+      const std::string& project, const std::string& path) override {
+    ASSIGN_OR_RETURN(v1::LeaseResponse lease, AppendLease(project, path));
+    return client::NewTableWriter(this, project, path,
+                                  std::unique_ptr<FileWriter>(new FileWriterImpl(this, lease)),
+                                  lease.file().table_id(), nullptr);
+  }
+
+  absl::StatusOr<std::unique_ptr<TableReader>> OpenTable(
+      const std::string& project, const std::string& path,
+      const std::vector<std::string>& columns) override {
+    return client::NewTableReader(this, project, path, columns);
+  }
+
+  absl::StatusOr<TableFile> OpenTableFile(const std::string& project, const std::string& path,
+                                          const std::vector<std::string>& columns) override {
+    v1::GetFileInfoRequest req = ReadRequest(project, path);
+    *req.mutable_columns() = {columns.begin(), columns.end()};
+    req.set_with_chunks(true);
+    v1::FileInfo info;
+    RETURN_IF_ERROR(CallMaster(&v1::MasterService::Stub::GetFileInfo, req, &info));
+    TableFile out{.file_id = info.file_id(), .table_id = info.table_id()};
+    out.reader.reset(new FileReaderImpl(this, std::move(info)));
+    return out;
+  }
+
+  absl::Status ReplaceFile(const std::string& project, const std::string& from,
+                           const std::string& to, uint64_t file_id, uint64_t length) override {
+    v1::RenameFileRequest req;
+    req.set_project(project);
+    req.set_path(from);
+    req.set_new_path(to);
+    req.set_replace(true);
+    req.set_replace_file_id(file_id);
+    req.set_replace_length(length);
+    v1::FileInfo resp;
+    return CallMaster(&v1::MasterService::Stub::RenameFile, req, &resp, /*idempotent=*/false);
+  }
+
+  absl::StatusOr<uint64_t> ReencryptTable(const std::string& project,
+                                          const std::string& path) override {
+    return client::ReencryptTable(this, this, project, path);
+  }
+
+  absl::StatusOr<client::KeyGrant> TableKeys(const std::string& project, const std::string& path,
+                                             uint32_t version, bool for_write,
+                                             const std::vector<std::string>& columns) override {
+    v1::TableKeysRequest req;
+    req.set_project(project);
+    req.set_path(path);
+    req.set_key_version(version);
+    req.set_for_write(for_write);
+    *req.mutable_context() = ReadRequest(project, path).context();
+    *req.mutable_columns() = {columns.begin(), columns.end()};
+    v1::TableKeysResponse resp;
+    absl::Status s = CallMaster(&v1::MasterService::Stub::GetTableKeys, req, &resp);
+    client::KeyGrant grant{.table_id = resp.table_id(),
+                           .version = resp.key_version(),
+                           .use_until = absl::FromUnixMillis(resp.cache_until_unix_ms())};
+    // The keys move to locked memory; the answer's copies are zeroed.
+    for (std::string& k : *resp.mutable_keys()) {
+      grant.keys.push_back(security::SecretBytes::Copy(k));
+      security::Wipe(&k);
+    }
+    if (!s.ok()) return s;
+    return grant;
+  }
+
+ private:
+  absl::StatusOr<v1::LeaseResponse> CreateFile(const std::string& project, const std::string& path,
+                                               const CreateOptions& options, bool table) {
     v1::CreateFileRequest req;
+    req.set_table(table);
     req.set_project(project);
     req.set_path(path);
     req.set_chunk_size(options.chunk_size);
@@ -250,18 +338,25 @@ class ClientImpl final : public Client {
     }
     v1::LeaseResponse resp;
     RETURN_IF_ERROR(CallMaster(&v1::MasterService::Stub::CreateFile, req, &resp));
-    return std::unique_ptr<FileWriter>(new FileWriterImpl(this, resp));
+    return resp;
   }
 
-  absl::StatusOr<std::unique_ptr<FileWriter>> OpenForAppend(const std::string& project,
-                                                            const std::string& path) override {
+  absl::StatusOr<v1::LeaseResponse> AppendLease(const std::string& project,
+                                                const std::string& path) {
     v1::OpenForAppendRequest req;
     req.set_project(project);
     req.set_path(path);
     req.set_client_id(options_.client_id);
     v1::LeaseResponse resp;
     RETURN_IF_ERROR(CallMaster(&v1::MasterService::Stub::OpenForAppend, req, &resp, /*idempotent=*/false));
-    return std::unique_ptr<FileWriter>(new FileWriterImpl(this, resp));
+    return resp;
+  }
+
+ public:
+  absl::StatusOr<std::unique_ptr<FileWriter>> OpenForAppend(const std::string& project,
+                                                            const std::string& path) override {
+    ASSIGN_OR_RETURN(v1::LeaseResponse lease, AppendLease(project, path));
+    return std::unique_ptr<FileWriter>(new FileWriterImpl(this, lease));
   }
 
   // A lookup of a file, made for the job's project when the options name one.

@@ -109,6 +109,14 @@ absl::StatusOr<UserView> AccessControl::SetUserDisabled(const std::string& name,
   return ViewOf(it->second);
 }
 
+size_t AccessControl::Rewrap(const security::MasterKey& to, MetadataBatch* batch) {
+  for (auto& [id, k] : keys_) {
+    k.record.set_wrapped_secret(to.Wrap(k.secret, WrapName(id)));
+    batch->Put(absl::StrCat(kAccessKeyPrefix, id), k.record.SerializeAsString());
+  }
+  return keys_.size();
+}
+
 void AccessControl::PutKey(Key k, MetadataBatch* batch) {
   batch->Put(absl::StrCat(kAccessKeyPrefix, k.record.id()), k.record.SerializeAsString());
   const std::string id = k.record.id();

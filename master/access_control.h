@@ -103,6 +103,12 @@ class AccessControl {
   bool Usable(const ternion::v1::AccessKeyRecord& k) const ABSL_SHARED_LOCKS_REQUIRED(mu);
   void PutKey(Key k, MetadataBatch* batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 
+ public:
+  // Every AccessKey secret wrapped by `to` instead (master-key rotation); returns how many.
+  size_t Rewrap(const security::MasterKey& to, MetadataBatch* batch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+
+ private:
   const security::MasterKey* const master_key_;
   const Clock* const clock_;
   std::map<std::string, ternion::v1::UserRecord> users_ ABSL_GUARDED_BY(mu);

@@ -238,7 +238,8 @@ Decision Decide(const PrincipalView& who, const AccessRequest& request,
         member || !elsewhere ? std::nullopt
                              : PackageLabel(*project, *context, who.user, action, object.path);
     // 5. Label: no reading above one's clearance (through a package: the package's label).
-    if (project->label_security && ReadsData(action) && (member || package.has_value())) {
+    if (project->label_security && (ReadsData(action) || request.need.column_keys) &&
+        (member || package.has_value())) {
       auto c = project->clearances.find(who.user);
       const int clearance = member ? (c == project->clearances.end() ? 0 : c->second) : *package;
       // The object itself, and each column read: those asked for, or else every labelled one.

@@ -15,7 +15,7 @@
 //   5. label (mandatory access control, where the project turned it on): reading (read,
 //      download) an object or a column above the reader's clearance is refused unless a
 //      per-object exception, unexpired, covers that level (a read naming no columns reads
-//      every column);
+//      every column); so is being handed a column's key, for writing too;
 //   6. roles, ACLs and packages: the owner and project admins may do anything; a member what a
 //      grant (to them or to the member role) covers; a member of the context project what an
 //      installed package of the project allows (the package's entries, the installing
@@ -55,6 +55,9 @@ struct Requirement {
   };
   Scope scope = Scope::kAuthenticated;
   Action action = Action::kRead;
+  // The call hands out keys of the table's columns: a key decrypts as well as it encrypts, so
+  // the label check applies to a writer's columns as to a reader's.
+  bool column_keys = false;
 };
 
 // The caller, as verified.

@@ -44,6 +44,7 @@ struct FileView {
   bool under_lease = false;
   int64_t created_unix_ms = 0;
   int64_t modified_unix_ms = 0;
+  uint64_t table_id = 0;          // nonzero: a table of encrypted rows
   std::vector<ChunkView> chunks;  // only when asked for
 };
 

@@ -453,7 +453,7 @@ Lease Master::LeaseOf(const FileRecord& f) {
 
 absl::StatusOr<Lease> Master::CreateFile(const std::string& project, const std::string& path,
                                          uint64_t chunk_size, const std::string& client_id,
-                                         const std::string& request_id) {
+                                         const std::string& request_id, bool table) {
   RETURN_IF_ERROR(ValidateProjectName(project));
   RETURN_IF_ERROR(ValidatePath(path));
   if (chunk_size == 0) chunk_size = options_.default_chunk_size;
@@ -468,8 +468,8 @@ absl::StatusOr<Lease> Master::CreateFile(const std::string& project, const std::
     const FileRecord& e = **existing;
     // A retry of the create that made this file, nothing written yet: its answer was lost.
     if (request_id.empty() || e.create_request_id() != request_id ||
-        e.lease_holder() != client_id || e.length() != 0 || e.chunk_ids_size() != 0 ||
-        e.sealed()) {
+        e.lease_holder() != client_id || e.length() != 0 || e.chunk_ids_size() != 0 || e.sealed() ||
+        (e.table_id() != 0) != table) {
       return absl::AlreadyExistsError(absl::StrCat("file ", project, "/", path, " already exists"));
     }
     f = e;
@@ -480,6 +480,7 @@ absl::StatusOr<Lease> Master::CreateFile(const std::string& project, const std::
     f.set_chunk_size(chunk_size);
     f.set_created_unix_ms(NowMs());
     f.set_create_request_id(request_id);
+    if (table) f.set_table_id(f.file_id());
   }
   MetadataBatch batch;
   const FileRecord& stored = ns_.Put(ns_.WithNewLease(std::move(f), client_id), &batch);
@@ -721,6 +722,7 @@ FileView Master::ViewOf(const FileRecord& f) {
   view.under_lease = ns_.UnderLease(f);
   view.created_unix_ms = f.created_unix_ms();
   view.modified_unix_ms = f.modified_unix_ms();
+  view.table_id = f.table_id();
   return view;
 }
 
@@ -873,7 +875,8 @@ ternion::v1::ClusterStatusResponse Master::StatusWith(const ChunkHealth& h) {
 }
 
 absl::StatusOr<FileView> Master::RenameFile(const std::string& project, const std::string& path,
-                                            const std::string& new_path) {
+                                            const std::string& new_path,
+                                            std::optional<Replace> replace) {
   RETURN_IF_ERROR(ValidatePath(new_path));
   absl::MutexLock ns(&ns_.mu);
   ASSIGN_OR_RETURN(const FileRecord* f, ns_.Find(project, path));
@@ -882,13 +885,26 @@ absl::StatusOr<FileView> Master::RenameFile(const std::string& project, const st
         absl::StrCat(project, "/", path, " is being written by ", f->lease_holder(),
                      "; rename it once it is closed"));
   }
-  if (ns_.Exists(project, new_path)) {
+  absl::StatusOr<const FileRecord*> target = ns_.Find(project, new_path);
+  if (target.ok() && !replace.has_value()) {
     return absl::AlreadyExistsError(absl::StrCat("file ", project, "/", new_path, " already exists"));
+  }
+  if (replace.has_value() &&
+      (!target.ok() || (*target)->file_id() != replace->file_id ||
+       (*target)->length() != replace->length || ns_.UnderLease(**target) || path == new_path)) {
+    return absl::AbortedError(
+        absl::StrCat(project, "/", new_path, " changed (or is open for writing): not replaced"));
   }
   FileRecord renamed = *f;
   renamed.set_path(new_path);
   renamed.set_modified_unix_ms(NowMs());
+  absl::MutexLock lock(&chunks_.mu);
   MetadataBatch batch;
+  if (replace.has_value()) {
+    // As DeleteFile, but the policies on the path stay: they are the replacement's.
+    for (uint64_t id : (*target)->chunk_ids()) chunks_.DropReference(id, &batch);
+    ns_.Erase(project, new_path, &batch);
+  }
   ns_.Erase(project, path, &batch);
   // Labels follow the file (a rename never lowers a level); grants name the old file and die.
   ns_.CarryLabels(project, path, new_path, &batch);
@@ -918,6 +934,7 @@ absl::StatusOr<FileView> Master::SnapshotFile(const std::string& project, const 
   snap.set_length(f->length());
   snap.set_chunk_size(f->chunk_size());
   snap.set_sealed(true);
+  snap.set_table_id(f->table_id());  // the rows stay bound to the table they were written in
   *snap.mutable_chunk_ids() = f->chunk_ids();
   snap.set_created_unix_ms(NowMs());
   snap.set_modified_unix_ms(NowMs());

@@ -163,7 +163,7 @@ class Master {
   // Namespace. Writers hold a lease; the lease id names it in later calls.
   absl::StatusOr<Lease> CreateFile(const std::string& project, const std::string& path,
                                    uint64_t chunk_size, const std::string& client_id,
-                                   const std::string& request_id = "");
+                                   const std::string& request_id = "", bool table = false);
   absl::StatusOr<Lease> OpenForAppend(const std::string& project, const std::string& path,
                                       const std::string& client_id);
   absl::StatusOr<Lease> RenewLease(const LeaseRef& lease);
@@ -190,8 +190,15 @@ class Master {
   ternion::v1::GcStatusResponse GcStatus();
   // Renames a closed file within its project in one synced write (refused while a writer holds
   // its lease, and when `new_path` exists).
+  // With `replace`, the file at `new_path` is deleted in the same step, provided it is still
+  // that file at that length and closed (ABORTED otherwise); its policies stay with the path.
+  struct Replace {
+    uint64_t file_id = 0;
+    uint64_t length = 0;
+  };
   absl::StatusOr<FileView> RenameFile(const std::string& project, const std::string& path,
-                                      const std::string& new_path);
+                                      const std::string& new_path,
+                                      std::optional<Replace> replace = std::nullopt);
   // A sealed, read-only copy of a closed file sharing its chunks (see SnapshotFileRequest).
   absl::StatusOr<FileView> SnapshotFile(const std::string& project, const std::string& path,
                                         const std::string& snapshot_path);
@@ -279,6 +286,25 @@ class Master {
   // older file of it keeps the key. Every row under that version becomes unreadable.
   absl::Status DestroyDataKey(const std::string& project, uint32_t version,
                               const std::string& actor);
+  // Master-key rotation: every secret the master keeps (the token signing key, AccessKey
+  // secrets, data keys) wrapped by `to` instead, in one audited batch, and the store compacted
+  // so no file keeps a secret wrapped by the old key (backups made before still do: they need
+  // the old key, and destroying it shreds them). No row is touched. The master is then started
+  // with `to`.
+  absl::Status RewrapSecrets(const security::MasterKey& to, const std::string& actor);
+  // The keys of `columns` of the table at `path` under data key `version` (0: the newest,
+  // made for a writer when there is none): HKDF-SHA-512 of the data key with the project, the
+  // table id and the column, so no key opens another table's, project's or column's rows. The
+  // caller was authorized for these columns; FAILED_PRECONDITION when the file is no table.
+  struct ColumnKeys {
+    uint64_t table_id = 0;
+    uint32_t version = 0;
+    std::vector<security::SecretBytes> keys;  // one per column, in order
+  };
+  absl::StatusOr<ColumnKeys> DeriveColumnKeys(const std::string& project, const std::string& path,
+                                              uint32_t version, bool for_write,
+                                              const std::vector<std::string>& columns,
+                                              const std::string& actor);
 
   // Users and AccessKeys (access_control.h). Every change is audited naming `actor`, the user
   // who made it.
@@ -413,6 +439,8 @@ class Master {
   absl::Status Load();
   // Reads the token signing key from the metadata, or makes and stores one (before the log).
   absl::Status LoadTokenKey();
+  // The token signing key wrapped by `key`.
+  std::string WrappedTokenKey(const security::MasterKey& key) const;
   // Chunk counts by health, from one walk of the chunk map.
   ChunkHealth CountChunkHealth() ABSL_LOCKS_EXCLUDED(chunks_.mu);  // one walk, in slices
   ternion::v1::ClusterStatusResponse StatusWith(const ChunkHealth& h)

@@ -13,15 +13,24 @@
 
 namespace ternion::master {
 
+namespace {
+constexpr char kTokenKeyWrapName[] = "chunk-token-signing-key";
+}  // namespace
+
+std::string Master::WrappedTokenKey(const security::MasterKey& key) const {
+  return key.Wrap(absl::string_view(reinterpret_cast<const char*>(token_key_.secret_key.data()),
+                                    token_key_.secret_key.size()),
+                  kTokenKeyWrapName);
+}
+
 absl::Status Master::LoadTokenKey() {
-  constexpr char kWrapName[] = "chunk-token-signing-key";
   if (options_.master_key == nullptr) {  // unit tests: a key for this process only
     token_key_ = security::TokenSigningKey::Generate();
     return absl::OkStatus();
   }
   absl::StatusOr<std::string> wrapped = store_->Get(kTokenKeyKey);
   if (wrapped.ok()) {
-    absl::StatusOr<std::string> secret = options_.master_key->Unwrap(*wrapped, kWrapName);
+    absl::StatusOr<std::string> secret = options_.master_key->Unwrap(*wrapped, kTokenKeyWrapName);
     if (!secret.ok()) return secret.status();
     absl::StatusOr<security::TokenSigningKey> key = security::TokenSigningKey::FromSecretKey(*secret);
     if (!key.ok()) return key.status();
@@ -31,11 +40,7 @@ absl::Status Master::LoadTokenKey() {
   if (!absl::IsNotFound(wrapped.status())) return wrapped.status();
   token_key_ = security::TokenSigningKey::Generate();
   MetadataBatch batch;
-  batch.Put(kTokenKeyKey,
-            options_.master_key->Wrap(
-                absl::string_view(reinterpret_cast<const char*>(token_key_.secret_key.data()),
-                                  token_key_.secret_key.size()),
-                kWrapName));
+  batch.Put(kTokenKeyKey, WrappedTokenKey(*options_.master_key));
   return store_->Write(batch);
 }
 

@@ -4,6 +4,7 @@
 // file of the store.
 
 #include "absl/strings/str_cat.h"
+#include "common/names.h"
 #include "common/status_macros.h"
 #include "master/master.h"
 #include "master/metadata_keys.h"
@@ -140,6 +141,68 @@ absl::Status Master::DestroyDataKey(const std::string& project, uint32_t version
   // The record is overwritten; the older value may still sit in a file until compacted. Done
   // even when the version was destroyed before, in case the first compaction failed.
   return store_->CompactAll();
+}
+
+absl::Status Master::RewrapSecrets(const security::MasterKey& to, const std::string& actor) {
+  if (options_.master_key == nullptr) {
+    return absl::FailedPreconditionError("no master key: nothing is wrapped");
+  }
+  MetadataBatch batch;
+  batch.Put(kTokenKeyKey, WrappedTokenKey(to));
+  size_t secrets = 1;
+  {
+    absl::MutexLock access(&access_.mu);
+    secrets += access_.Rewrap(to, &batch);
+  }
+  {
+    absl::MutexLock lock(&keys_mu_);
+    std::map<std::pair<std::string, uint32_t>, ternion::v1::DataKeyRecord> rewrapped = data_keys_;
+    for (auto& [id, r] : rewrapped) {
+      if (r.destroyed_unix_ms() != 0) continue;
+      const std::string name = WrapName(id.first, id.second);
+      ASSIGN_OR_RETURN(std::string secret, options_.master_key->Unwrap(r.wrapped(), name));
+      r.set_wrapped(to.Wrap(secret, name));
+      security::Wipe(&secret);
+      batch.Put(DataKeyKey(id.first, id.second), r.SerializeAsString());
+      ++secrets;
+    }
+    data_keys_ = std::move(rewrapped);
+    CommitAudited(std::move(batch),
+                  {.action = "master",
+                   .detail = absl::StrCat("master key rotated by ", actor, ": ", secrets,
+                                          " secrets wrapped by the new key")});
+  }
+  RETURN_IF_ERROR(WaitDurable());
+  return store_->CompactAll();
+}
+
+absl::StatusOr<Master::ColumnKeys> Master::DeriveColumnKeys(const std::string& project,
+                                                            const std::string& path,
+                                                            uint32_t version, bool for_write,
+                                                            const std::vector<std::string>& columns,
+                                                            const std::string& actor) {
+  if (columns.empty()) return absl::InvalidArgumentError("no columns named");
+  for (const std::string& c : columns) RETURN_IF_ERROR(ValidateColumnName(c));
+  ColumnKeys out;
+  {
+    absl::ReaderMutexLock ns(&ns_.mu);
+    ASSIGN_OR_RETURN(const ternion::v1::FileRecord* f, ns_.Find(project, path));
+    out.table_id = f->table_id();
+  }
+  if (out.table_id == 0) {
+    return absl::FailedPreconditionError(absl::StrCat(project, "/", path, " is not a table"));
+  }
+  ASSIGN_OR_RETURN(auto data_key, DataKey(project, version, for_write && version == 0, actor));
+  out.version = data_key.first;
+  for (const std::string& column : columns) {
+    ASSIGN_OR_RETURN(security::SecretBytes key,
+                     security::HkdfSha512(data_key.second, "ternion column key v1",
+                                          absl::StrCat(project, std::string(1, '\0'), out.table_id,
+                                                       std::string(1, '\0'), column),
+                                          kDataKeyBytes));
+    out.keys.push_back(std::move(key));
+  }
+  return out;
 }
 
 }  // namespace ternion::master

@@ -94,6 +94,11 @@ int main(int argc, char** argv) {
   std::string create_master_key;
   app.add_option("--create-master-key", create_master_key,
                  "Write a new random master key to this file (mode 0600), then exit");
+  std::string rewrap_master_key;
+  app.add_option("--rewrap-master-key", rewrap_master_key,
+                 "Master-key rotation, with the master stopped: wrap every secret in "
+                 "--metadata-dir by the key in this file instead of the current one, then exit "
+                 "(start the master with the new key from then on)");
   std::string bootstrap_credentials;
   app.add_option("--bootstrap-credentials", bootstrap_credentials,
                  "On a cluster without users: create the cluster admin `admin` and write its "
@@ -196,7 +201,22 @@ int main(int argc, char** argv) {
     TLOG(ERROR) << "cannot open metadata: " << master.status();
     return 1;
   }
-  ternion::master::MasterService service(master->get(), /*authenticate_daemons=*/!tls->insecure());
+  if (!rewrap_master_key.empty()) {
+    absl::StatusOr<ternion::security::MasterKey> to =
+        ternion::security::MasterKey::FromFile(rewrap_master_key);
+    absl::Status s = to.status();
+    if (s.ok()) s = (*master)->RewrapSecrets(*to, "operator");
+    if (!s.ok()) {
+      TLOG(ERROR) << "master-key rotation failed: " << s
+                  << " (if the store now opens only with the new key, run again with the new "
+                     "key as both --master-key-file and --rewrap-master-key to finish)";
+      return 1;
+    }
+    std::printf("every secret is now wrapped by the key in %s; start the master with it\n",
+                rewrap_master_key.c_str());
+    return 0;
+  }
+  ternion::master::MasterService service(master->get(), /*tls=*/!tls->insecure());
   grpc::ServerBuilder builder;
   int bound_port = 0;
   builder.AddListeningPort(absl::StrCat(host, ":", port), tls->ServerCredentials(), &bound_port);

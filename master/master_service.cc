@@ -26,6 +26,8 @@ namespace {
 constexpr size_t kMaxFieldBytes = 4096;
 constexpr size_t kMaxClientListItems = 10'000;
 constexpr size_t kMaxDaemonListItems = 4'000'000;
+// How long a client may keep and use column keys it was handed.
+constexpr absl::Duration kColumnKeyCacheTime = absl::Minutes(5);
 
 // The calls that only read (Serve: they do not wait for their own audit record to be durable).
 constexpr std::string_view kLookups[] = {
@@ -126,6 +128,7 @@ void ToWire(const FileView& f, ternion::v1::FileInfo* w) {
   w->set_under_lease(f.under_lease);
   w->set_created_unix_ms(f.created_unix_ms);
   w->set_modified_unix_ms(f.modified_unix_ms);
+  w->set_table_id(f.table_id);
   for (const ChunkView& c : f.chunks) ToWire(c, w->add_chunks());
 }
 
@@ -146,9 +149,10 @@ void ToWire(const ternion::v1::ProjectRecord& p, ternion::v1::ProjectEntry* w) {
 using namespace ternion::v1;  // NOLINT: the adapter names every message type
 namespace v1 = ternion::v1;
 
-MasterService::MasterService(Master* master, bool authenticate_daemons, const Clock* clock)
+MasterService::MasterService(Master* master, bool tls, const Clock* clock)
     : master_(master),
-      authenticate_daemons_(authenticate_daemons),
+      tls_(tls),
+      clock_(clock),
       verifier_([master](const std::string& id) { return master->access().FindKey(id); }, clock) {}
 
 // A chunkserver's call (registration, heartbeats, reports). Chunkservers do not sign requests:
@@ -159,7 +163,7 @@ grpc::Status MasterService::ServeDaemon(const grpc::ServerContext& ctx, const ch
                                         const google::protobuf::Message& request,
                                         const std::string& server_id, Fn fn) {
   RpcScope rpc("master", method);
-  if (authenticate_daemons_) {
+  if (tls_) {
     std::optional<security::PeerCertificate> peer = security::PeerCertificateOf(ctx);
     if (!peer.has_value() || !peer->Names(security::kChunkserverTlsName) ||
         peer->common_name != server_id) {
@@ -360,7 +364,7 @@ grpc::Status MasterService::CreateFile(grpc::ServerContext* ctx, const CreateFil
                                        LeaseResponse* resp) {
   return Serve(ctx, "CreateFile", *req, InProject(Action::kWrite), [&] {
     return Store(master_->CreateFile(req->project(), req->path(), req->chunk_size(),
-                                     req->client_id(), req->request_id()),
+                                     req->client_id(), req->request_id(), req->table()),
                  [&](const Lease& l) { ToWire(l, resp); });
   });
 }
@@ -568,10 +572,22 @@ grpc::Status MasterService::Orphans(grpc::ServerContext* ctx, const OrphansReque
 
 grpc::Status MasterService::RenameFile(grpc::ServerContext* ctx, const RenameFileRequest* req,
                                        FileInfo* resp) {
-  return Serve(ctx, "RenameFile", *req, InProject(Action::kWrite), [&] {
-    return Store(master_->RenameFile(req->project(), req->path(), req->new_path()),
-                 [&](const FileView& f) { ToWire(f, resp); });
-  });
+  // Replacing deletes the file replaced: delete is needed as well as write.
+  return Serve(
+      ctx, "RenameFile", *req, InProject(req->replace() ? Action::kDelete : Action::kWrite),
+      [&](const PrincipalView& who) -> absl::Status {
+        std::optional<Master::Replace> replace;
+        if (req->replace()) {
+          const Decision d = Decide(who, InProject(Action::kWrite), req->project(),
+                                    master_->Project(req->project()),
+                                    {req->path(), req->new_path()}, security::PeerIp(ctx->peer()));
+          if (!d.allowed) return Deny(d, Action::kWrite);
+          replace =
+              Master::Replace{.file_id = req->replace_file_id(), .length = req->replace_length()};
+        }
+        return Store(master_->RenameFile(req->project(), req->path(), req->new_path(), replace),
+                     [&](const FileView& f) { ToWire(f, resp); });
+      });
 }
 
 grpc::Status MasterService::SnapshotFile(grpc::ServerContext* ctx, const SnapshotFileRequest* req,
@@ -934,6 +950,28 @@ grpc::Status MasterService::DestroyDataKey(grpc::ServerContext* ctx,
                  RETURN_IF_ERROR(master_->DestroyDataKey(req->project(), req->version(), who.user));
                  return ListKeys(master_, req->project(), resp);
                });
+}
+
+grpc::Status MasterService::GetTableKeys(grpc::ServerContext* ctx, const TableKeysRequest* req,
+                                         TableKeysResponse* resp) {
+  Requirement need = InProject(req->for_write() ? Action::kWrite : Action::kRead);
+  need.column_keys = true;
+  return Serve(ctx, "GetTableKeys", *req, need, [&](const PrincipalView& who) -> absl::Status {
+    if (!tls_) {
+      return absl::FailedPreconditionError(
+          "row keys are served only over TLS, and this master runs --insecure");
+    }
+    ASSIGN_OR_RETURN(
+        Master::ColumnKeys keys,
+        master_->DeriveColumnKeys(req->project(), req->path(), req->key_version(), req->for_write(),
+                                  {req->columns().begin(), req->columns().end()}, who.user));
+    resp->set_table_id(keys.table_id);
+    resp->set_key_version(keys.version);
+    for (const security::SecretBytes& k : keys.keys) resp->add_keys(k.data(), k.size());
+    // Revoking access ends a client's use of keys it holds within this time.
+    resp->set_cache_until_unix_ms(absl::ToUnixMillis(clock_->Now() + kColumnKeyCacheTime));
+    return absl::OkStatus();
+  });
 }
 
 grpc::Status MasterService::ChangePackage(grpc::ServerContext* ctx, const ChangePackageRequest* req,

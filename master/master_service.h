@@ -28,10 +28,11 @@ absl::StatusOr<std::optional<security::RequestSignature>> RequestSignatureOf(
 class MasterService final : public ternion::v1::MasterService::Service {
  public:
   // `master` outlives the service; `clock` (default: the real one) judges signature timestamps.
-  // With `authenticate_daemons` (a TLS server) registration, heartbeats and replica reports are
-  // accepted only from a peer whose verified certificate is a chunkserver's naming the server id
-  // of the request (security/tls.h); without it (--insecure) from anyone.
-  MasterService(Master* master, bool authenticate_daemons, const Clock* clock = Clock::Real());
+  // With `tls` (a TLS server) registration, heartbeats and replica reports are accepted only
+  // from a peer whose verified certificate is a chunkserver's naming the server id of the
+  // request (security/tls.h), and row keys are served; without it (--insecure) daemons are
+  // accepted from anyone and no key is served.
+  MasterService(Master* master, bool tls, const Clock* clock = Clock::Real());
 
   grpc::Status RegisterChunkServer(grpc::ServerContext*,
                                    const ternion::v1::RegisterChunkServerRequest*,
@@ -115,6 +116,8 @@ class MasterService final : public ternion::v1::MasterService::Service {
                              ternion::v1::DataKeysResponse*) override;
   grpc::Status ListDataKeys(grpc::ServerContext*, const ternion::v1::DataKeysRequest*,
                             ternion::v1::DataKeysResponse*) override;
+  grpc::Status GetTableKeys(grpc::ServerContext*, const ternion::v1::TableKeysRequest*,
+                            ternion::v1::TableKeysResponse*) override;
   grpc::Status DestroyDataKey(grpc::ServerContext*, const ternion::v1::DestroyDataKeyRequest*,
                               ternion::v1::DataKeysResponse*) override;
   grpc::Status ChangePackage(grpc::ServerContext*, const ternion::v1::ChangePackageRequest*,
@@ -183,7 +186,8 @@ class MasterService final : public ternion::v1::MasterService::Service {
                            Fn fn);
 
   Master* const master_;
-  const bool authenticate_daemons_;
+  const bool tls_;
+  const Clock* const clock_;
   security::RequestVerifier verifier_;
 };
 

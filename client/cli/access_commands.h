@@ -17,6 +17,10 @@ void AddAccessCommands(CLI::App& app, const Globals& g, int* rc);
 // data-flow policies of a project (policy_commands.cc).
 void AddPolicyCommands(CLI::App& app, const Globals& g, int* rc);
 
+// `ternion table create|put|scan|schema|reencrypt`: tables of encrypted rows
+// (table_commands.cc).
+void AddTableCommands(CLI::App& app, const Globals& g, int* rc);
+
 // Prints a project as `project describe` does (with --json: every field); returns 0.
 int PrintProject(const Globals& g, const ternion::v1::ProjectDescription& p);
 

@@ -4,6 +4,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -11,11 +12,13 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "client/master_channel.h"
 #include "common/rpc_status.h"
 #include "security/credentials.h"
+#include "ternion/client.h"
 #include "ternion/v1/master.grpc.pb.h"
 
 namespace ternion::cli {
@@ -59,6 +62,37 @@ inline absl::StatusOr<std::shared_ptr<grpc::Channel>> MasterChannel(const Global
 inline std::string Time(int64_t unix_ms) {
   if (unix_ms == 0) return "-";
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixMillis(unix_ms), absl::UTCTimeZone());
+}
+
+// "project/path/in/project" -> (project, path). The path may be empty only if allowed.
+inline absl::Status SplitTarget(const std::string& target, bool path_required, std::string* project,
+                                std::string* path) {
+  size_t slash = target.find('/');
+  *project = target.substr(0, slash);
+  *path = slash == std::string::npos ? "" : target.substr(slash + 1);
+  if (project->empty()) return absl::InvalidArgumentError("expected PROJECT/PATH");
+  if (path_required && path->empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("expected PROJECT/PATH, got '", target, "'"));
+  }
+  return absl::OkStatus();
+}
+
+// Connects as the caller; reads are made for `job_project` when given (else --job-project).
+inline absl::StatusOr<std::unique_ptr<ternion::Client>> Connect(
+    const Globals& g, const std::string& job_project = "") {
+  absl::StatusOr<ternion::security::Credentials> creds = CallerCredentials(g);
+  if (!creds.ok()) return creds.status();
+  ternion::ClientOptions options;
+  options.master_address = creds->master;
+  options.access_key_id = creds->key_id;
+  options.access_key_secret = creds->secret;
+  options.ca_file = creds->ca;
+  options.insecure = creds->insecure;
+  options.job_project = job_project.empty() ? g.job_project : job_project;
+  options.task_type = g.task_type;
+  options.read_columns = g.columns;
+  if (const char* rack = std::getenv("TERNION_RACK")) options.rack = rack;
+  return ternion::Client::Connect(options);
 }
 
 // Prints the error for the user and returns the process exit code.

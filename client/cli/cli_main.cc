@@ -29,22 +29,11 @@ namespace {
 
 using nlohmann::json;
 
+using ternion::cli::Connect;
 using ternion::cli::Fail;
 using ternion::cli::Globals;
 using ternion::cli::HumanBytes;
-
-// "project/path/in/project" -> (project, path). The path may be empty only if allowed.
-absl::Status SplitTarget(const std::string& target, bool path_required, std::string* project,
-                         std::string* path) {
-  size_t slash = target.find('/');
-  *project = target.substr(0, slash);
-  *path = slash == std::string::npos ? "" : target.substr(slash + 1);
-  if (project->empty()) return absl::InvalidArgumentError("expected PROJECT/PATH");
-  if (path_required && path->empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("expected PROJECT/PATH, got '", target, "'"));
-  }
-  return absl::OkStatus();
-}
+using ternion::cli::SplitTarget;
 
 // A one-line progress bar with rate, drawn only when stdout is a terminal.
 class Progress {
@@ -102,24 +91,6 @@ json StatJson(const ternion::FileStat& st) {
     j["chunks"] = chunks;
   }
   return j;
-}
-
-// Connects as the caller; reads are made for `job_project` when given (else --job-project).
-absl::StatusOr<std::unique_ptr<ternion::Client>> Connect(const Globals& g,
-                                                         const std::string& job_project = "") {
-  absl::StatusOr<ternion::security::Credentials> creds = ternion::cli::CallerCredentials(g);
-  if (!creds.ok()) return creds.status();
-  ternion::ClientOptions options;
-  options.master_address = creds->master;
-  options.access_key_id = creds->key_id;
-  options.access_key_secret = creds->secret;
-  options.ca_file = creds->ca;
-  options.insecure = creds->insecure;
-  options.job_project = job_project.empty() ? g.job_project : job_project;
-  options.task_type = g.task_type;
-  options.read_columns = g.columns;
-  if (const char* rack = std::getenv("TERNION_RACK")) options.rack = rack;
-  return ternion::Client::Connect(options);
 }
 
 // Bytes to upload: fills `buf` from its start and returns how many (0: the end).
@@ -555,6 +526,7 @@ int main(int argc, char** argv) {
   ternion::cli::AddAdminCommands(app, g, &rc);
   ternion::cli::AddAccessCommands(app, g, &rc);
   ternion::cli::AddPolicyCommands(app, g, &rc);
+  ternion::cli::AddTableCommands(app, g, &rc);
   auto* salvage = app.get_subcommand("admin")->add_subcommand(
       "salvage", "Save every intact byte of a damaged file, from any copy, into a local file");
   salvage->add_option("file", target, "PROJECT/PATH")->required();

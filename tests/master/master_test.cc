@@ -308,6 +308,51 @@ TEST_F(MasterTest, RenameIsAtomicAndNeverReplaces) {
   EXPECT_EQ(master_->GcStatus().chunks_pending(), 1u);
 }
 
+TEST_F(MasterTest, RenameReplacesOnlyTheFileItWasToldOf) {
+  RegisterServers(3, 1);
+  ASSERT_OK(master_->CreateProject("p", "ann"));
+  auto write = [&](const std::string& path, uint64_t length) -> FileView {
+    auto lease = master_->CreateFile("p", path, 1 << 20, "c1", "", /*table=*/true);
+    EXPECT_OK(lease.status());
+    EXPECT_OK(master_->AllocateChunk(Lease(*lease), 0).status());
+    EXPECT_OK(Commit(Lease(*lease), length).status());
+    auto closed = master_->SealFile(Lease(*lease), false);
+    EXPECT_OK(closed.status());
+    return *closed;
+  };
+  const FileView old_table = write("t", 100);
+  const FileView copy = write("t.copy", 100);
+  ASSERT_OK(master_->SetLabel("p", {.path = "t", .level = 3}, "ann").status());
+  // Not another file, not at another length, not while written, not itself.
+  for (Master::Replace wrong :
+       {Master::Replace{old_table.file_id + 99, 100}, Master::Replace{old_table.file_id, 99}}) {
+    EXPECT_EQ(master_->RenameFile("p", "t.copy", "t", wrong).status().code(),
+              absl::StatusCode::kAborted);
+  }
+  EXPECT_EQ(master_->RenameFile("p", "t.copy", "t.copy", Master::Replace{copy.file_id, 100})
+                .status()
+                .code(),
+            absl::StatusCode::kAborted);
+  ASSERT_OK_AND_ASSIGN(auto appending, master_->OpenForAppend("p", "t", "w2"));
+  EXPECT_EQ(master_->RenameFile("p", "t.copy", "t", Master::Replace{old_table.file_id, 100})
+                .status()
+                .code(),
+            absl::StatusCode::kAborted);
+  ASSERT_OK(master_->SealFile(Lease(appending), false).status());
+  ASSERT_OK_AND_ASSIGN(
+      FileView replaced,
+      master_->RenameFile("p", "t.copy", "t", Master::Replace{old_table.file_id, 100}));
+  EXPECT_EQ(replaced.file_id, copy.file_id);
+  EXPECT_EQ(replaced.table_id, copy.table_id);
+  EXPECT_EQ(master_->GcStatus().chunks_pending(), 1u);  // the old table's chunk
+  EXPECT_FALSE(master_->GetFileInfo("p", "t.copy", false).ok());
+  // The path's policies stay: the label still covers the table now at `t`.
+  std::optional<ProjectView> view = master_->Project("p");
+  ASSERT_TRUE(view.has_value());
+  ASSERT_EQ(view->labels.size(), 1u);
+  EXPECT_EQ(view->labels[0].path, "t");
+}
+
 // The decision on `user` reading `project`/`path` for a job of `context` (empty: none).
 Decision ReadFor(Master* m, const std::string& user, const std::string& project,
                  const std::string& path, const std::string& context,
@@ -525,6 +570,54 @@ TEST_F(MasterTest, DataKeysAreWrappedVersionedAndShreddedFromEveryFile) {
   EXPECT_EQ(versions[1].destroyed_unix_ms, 0);
   EXPECT_EQ(master_->DestroyDataKey("p", 7, "ann").code(), absl::StatusCode::kNotFound);
   EXPECT_FALSE(AnyFileHolds(meta, std::string(v1.second.view())));
+}
+
+TEST_F(MasterTest, MasterKeyRotationRewrapsEverySecretAndNoRow) {
+  absl::StatusOr<security::MasterKey> old_key = security::MasterKey::FromHex(std::string(64, 'a'));
+  absl::StatusOr<security::MasterKey> new_key = security::MasterKey::FromHex(std::string(64, 'b'));
+  ASSERT_TRUE(old_key.ok() && new_key.ok());
+  options_.master_key = &*old_key;
+  options_.backup_root = dir_.path();
+  Reopen();
+  ASSERT_OK(master_->CreateProject("p", "ann"));
+  ASSERT_OK(master_->CreateUser("ann", false, "admin").status());
+  ASSERT_OK_AND_ASSIGN(NewAccessKey access, master_->CreateAccessKey("ann", "ann"));
+  ASSERT_OK_AND_ASSIGN(auto v1, master_->DataKey("p", 0, /*create=*/true, "ann"));
+  ASSERT_OK(master_->RotateDataKey("p", "ann").status());
+  ASSERT_OK(master_->DestroyDataKey("p", 2, "ann"));
+  ASSERT_OK_AND_ASSIGN(Master::ColumnKeys before, [&] {
+    EXPECT_OK(master_->CreateFile("p", "t", 0, "w", "", /*table=*/true).status());
+    return master_->DeriveColumnKeys("p", "t", 1, false, {"c"}, "ann");
+  }());
+  std::string wrapped_before;
+  {
+    ASSERT_OK(master_->Backup(dir_.path() + "/before"));
+    ASSERT_OK_AND_ASSIGN(auto copy, MetadataStore::Open(dir_.path() + "/before"));
+    ASSERT_OK_AND_ASSIGN(std::string record, copy->Get(DataKeyKey("p", 1)));
+    ternion::v1::DataKeyRecord r;
+    ASSERT_TRUE(r.ParseFromString(record));
+    wrapped_before = r.wrapped();
+  }
+  const std::string meta = dir_.path() + "/meta";
+  ASSERT_TRUE(AnyFileHolds(meta, wrapped_before));
+
+  ASSERT_OK(master_->RewrapSecrets(*new_key, "operator"));
+  EXPECT_FALSE(AnyFileHolds(meta, wrapped_before));  // compacted away
+  // The old key no longer opens the store; the new one opens every secret, unchanged.
+  master_.reset();
+  EXPECT_FALSE(Master::Open(meta, options_).ok());
+  options_.master_key = &*new_key;
+  Reopen();
+  ASSERT_OK_AND_ASSIGN(auto again, master_->DataKey("p", 1, false, "ann"));
+  EXPECT_EQ(again.second.view(), v1.second.view());
+  EXPECT_EQ(master_->DataKey("p", 2, false, "ann").status().code(),
+            absl::StatusCode::kFailedPrecondition);  // still destroyed
+  ASSERT_OK_AND_ASSIGN(Master::ColumnKeys after,
+                       master_->DeriveColumnKeys("p", "t", 1, false, {"c"}, "ann"));
+  EXPECT_EQ(after.keys[0].view(), before.keys[0].view());  // rows need no rewriting
+  std::optional<security::RequestVerifier::Key> k = master_->access().FindKey(access.key.id);
+  ASSERT_TRUE(k.has_value());
+  EXPECT_EQ(k->secret, access.secret);
 }
 
 TEST_F(MasterTest, ListAndDelete) {

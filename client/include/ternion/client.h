@@ -24,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "ternion/table.h"
 
 namespace ternion {
 
@@ -167,6 +168,28 @@ class Client {
   // bytes are copied, and the chunks stay until every file referencing them is deleted.
   virtual absl::Status Snapshot(const std::string& project, const std::string& path,
                                 const std::string& snapshot_path) = 0;
+
+  // Tables of encrypted rows (ternion/table.h). A new table: its schema is durable when this
+  // returns.
+  virtual absl::StatusOr<std::unique_ptr<TableWriter>> CreateTable(
+      const std::string& project, const std::string& path, const TableSchema& schema,
+      const CreateOptions& options = {}) = 0;
+  // Takes the table's write lease; rows go on from the last complete one. Needs read on the
+  // table as well (to find where its rows end).
+  virtual absl::StatusOr<std::unique_ptr<TableWriter>> OpenTableForAppend(
+      const std::string& project, const std::string& path) = 0;
+  // Reads `columns` (empty: every column; the others are returned null), checked by the master
+  // against the caller's grants and clearance, with the keys of those columns only.
+  virtual absl::StatusOr<std::unique_ptr<TableReader>> OpenTable(
+      const std::string& project, const std::string& path,
+      const std::vector<std::string>& columns = {}) = 0;
+  // Rewrites every row of the table under the project's newest data key version (after a
+  // rotation, before destroying an older version), online: the copy takes the table's place in
+  // one step, and readers that had it open go on reading at the same row ids. ABORTED, leaving
+  // the table as it was, when rows were appended meanwhile. Needs read on every column, write
+  // and delete. Returns the number of rows.
+  virtual absl::StatusOr<uint64_t> ReencryptTable(const std::string& project,
+                                                  const std::string& path) = 0;
 };
 
 }  // namespace ternion
