@@ -64,6 +64,17 @@ if "$BIN/ternion" --insecure whoami > /dev/null 2>&1; then
 fi
 echo "(refused, as it must be)"
 echo
+echo "== a table of rows encrypted in the client: the chunkservers' disks hold no row"
+"$BIN/ternion" table create demo/people --column name:string --column city:string --column age:int64
+printf '%s\n' '{"name":"Ada Lovelace","city":"London","age":36}' \
+  '{"name":"Grace Hopper","city":"Arlington","age":85}' | "$BIN/ternion" table put demo/people
+"$BIN/ternion" table scan demo/people
+if grep -rq "Lovelace" "$DIR"/cs-*; then
+  echo "a row is in the clear on a chunkserver's disk: row encryption is broken" >&2
+  exit 1
+fi
+echo "(no chunkserver file holds a row in the clear)"
+echo
 echo "== audit: every call is recorded in a hash-chained log"
 "$BIN/ternion" audit query --user visitor --limit 5
 "$BIN/ternion" audit verify
