@@ -301,6 +301,44 @@ TEST_F(TableTest, ReadersSeeFlushedRowsAndWritersAppendWhereRowsEnd) {
   ExpectRows(all.rows, 0, 50);
 }
 
+// A writer that died in the middle of a block leaves part of a record at the end of the table;
+// the next writer restarts after it, and readers skip it.
+TEST_F(TableTest, AWriterAfterADeadOneRestartsAfterItsIncompleteBlock) {
+  ASSERT_OK(client_->CreateProject("p"));
+  WriteTable(client_.get(), "p", "t", 1, 100, 100);
+  std::string bytes;
+  {
+    ASSERT_OK_AND_ASSIGN(auto r, client_->Open("p", "t"));
+    ASSERT_OK(r->ReadAt(0, r->length(), &bytes));
+  }
+  // The dead writer's bytes: the start of a block record, cut short.
+  const std::vector<std::string> records = Records(bytes);
+  ASSERT_EQ(records.size(), 2u);
+  std::string partial;
+  tf::FrameWriter(bytes.size()).Add(records[1], &partial);
+  {
+    ASSERT_OK_AND_ASSIGN(auto raw, client_->OpenForAppend("p", "t"));
+    ASSERT_OK(raw->Append(partial.substr(0, partial.size() / 2)));
+    ASSERT_OK(raw->Close());
+  }
+  Scan before = ScanTable(client_.get(), "p", "t");
+  ASSERT_OK(before.status);
+  EXPECT_EQ(before.rows.size(), 100u);  // the incomplete block is not there yet
+
+  ASSERT_OK_AND_ASSIGN(auto w, client_->OpenTableForAppend("p", "t"));
+  EXPECT_EQ(w->next_row_id(), 100u);
+  for (int i = 100; i < 150; ++i) ASSERT_OK(w->Append(RowValues(i, 100)).status());
+  ASSERT_OK(w->Close());
+  Scan after = ScanTable(client_.get(), "p", "t");
+  ASSERT_OK(after.status);
+  ASSERT_EQ(after.rows.size(), 150u);
+  ExpectRows(after.rows, 0, 100);
+  Scan tail = ScanTable(client_.get(), "p", "t", {}, 120);
+  ASSERT_OK(tail.status);
+  ASSERT_EQ(tail.rows.size(), 30u);
+  EXPECT_EQ(tail.rows[0].id, 120u);
+}
+
 TEST_F(TableTest, NoDiskStoreOrBackupHoldsARowOrAKey) {
   ASSERT_OK(client_->CreateProject("p"));
   ASSERT_OK_AND_ASSIGN(auto w, client_->CreateTable("p", "t", kSchema));
