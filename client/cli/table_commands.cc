@@ -108,16 +108,28 @@ absl::StatusOr<std::vector<Value>> ParseRow(const TableSchema& schema, const std
   return values;
 }
 
+// The table a command names, and a client connected as the caller.
+struct Target {
+  std::string project, path;
+  std::unique_ptr<Client> client;
+};
+absl::StatusOr<Target> Open(const Globals& g, const std::string& target) {
+  Target t;
+  if (absl::Status s = SplitTarget(target, true, &t.project, &t.path); !s.ok()) return s;
+  absl::StatusOr<std::unique_ptr<Client>> client = Connect(g);
+  if (!client.ok()) return client.status();
+  t.client = *std::move(client);
+  return t;
+}
+
 int Create(const Globals& g, const std::string& target, const std::vector<std::string>& columns,
            uint64_t chunk_size_mib) {
-  std::string project, path;
-  if (absl::Status s = SplitTarget(target, true, &project, &path); !s.ok()) return Fail(s);
   absl::StatusOr<TableSchema> schema = ParseSchema(columns);
   if (!schema.ok()) return Fail(schema.status());
-  absl::StatusOr<std::unique_ptr<Client>> client = Connect(g);
-  if (!client.ok()) return Fail(client.status());
+  absl::StatusOr<Target> t = Open(g, target);
+  if (!t.ok()) return Fail(t.status());
   absl::StatusOr<std::unique_ptr<TableWriter>> w =
-      (*client)->CreateTable(project, path, *schema, {.chunk_size = chunk_size_mib << 20});
+      t->client->CreateTable(t->project, t->path, *schema, {.chunk_size = chunk_size_mib << 20});
   if (!w.ok()) return Fail(w.status());
   if (absl::Status s = (*w)->Close(); !s.ok()) return Fail(s);
   std::cout << "created table " << target << " with " << schema->columns.size() << " columns\n";
@@ -125,17 +137,16 @@ int Create(const Globals& g, const std::string& target, const std::vector<std::s
 }
 
 int Put(const Globals& g, const std::string& target, const std::string& file) {
-  std::string project, path;
-  if (absl::Status s = SplitTarget(target, true, &project, &path); !s.ok()) return Fail(s);
   std::ifstream in_file;
   if (!file.empty()) {
     in_file.open(file);
     if (!in_file) return Fail(absl::NotFoundError(absl::StrCat("cannot read ", file)));
   }
   std::istream& in = file.empty() ? std::cin : in_file;
-  absl::StatusOr<std::unique_ptr<Client>> client = Connect(g);
-  if (!client.ok()) return Fail(client.status());
-  absl::StatusOr<std::unique_ptr<TableWriter>> w = (*client)->OpenTableForAppend(project, path);
+  absl::StatusOr<Target> t = Open(g, target);
+  if (!t.ok()) return Fail(t.status());
+  absl::StatusOr<std::unique_ptr<TableWriter>> w =
+      t->client->OpenTableForAppend(t->project, t->path);
   if (!w.ok()) return Fail(w.status());
   const uint64_t first = (*w)->next_row_id();
   std::string line;
@@ -165,11 +176,10 @@ int Put(const Globals& g, const std::string& target, const std::string& file) {
 }
 
 int Scan(const Globals& g, const std::string& target, uint64_t from, uint64_t limit) {
-  std::string project, path;
-  if (absl::Status s = SplitTarget(target, true, &project, &path); !s.ok()) return Fail(s);
-  absl::StatusOr<std::unique_ptr<Client>> client = Connect(g);
-  if (!client.ok()) return Fail(client.status());
-  absl::StatusOr<std::unique_ptr<TableReader>> r = (*client)->OpenTable(project, path, g.columns);
+  absl::StatusOr<Target> t = Open(g, target);
+  if (!t.ok()) return Fail(t.status());
+  absl::StatusOr<std::unique_ptr<TableReader>> r =
+      t->client->OpenTable(t->project, t->path, g.columns);
   if (!r.ok()) return Fail(r.status());
   if (from > 0) {
     if (absl::Status s = (*r)->Seek(from); !s.ok()) return Fail(s);
@@ -194,11 +204,10 @@ int Scan(const Globals& g, const std::string& target, uint64_t from, uint64_t li
 }
 
 int Schema(const Globals& g, const std::string& target) {
-  std::string project, path;
-  if (absl::Status s = SplitTarget(target, true, &project, &path); !s.ok()) return Fail(s);
-  absl::StatusOr<std::unique_ptr<Client>> client = Connect(g);
-  if (!client.ok()) return Fail(client.status());
-  absl::StatusOr<std::unique_ptr<TableReader>> r = (*client)->OpenTable(project, path, g.columns);
+  absl::StatusOr<Target> t = Open(g, target);
+  if (!t.ok()) return Fail(t.status());
+  absl::StatusOr<std::unique_ptr<TableReader>> r =
+      t->client->OpenTable(t->project, t->path, g.columns);
   if (!r.ok()) return Fail(r.status());
   ordered_json columns = ordered_json::array();
   for (const ColumnSpec& c : (*r)->schema().columns) {
@@ -213,11 +222,9 @@ int Schema(const Globals& g, const std::string& target) {
 }
 
 int Reencrypt(const Globals& g, const std::string& target) {
-  std::string project, path;
-  if (absl::Status s = SplitTarget(target, true, &project, &path); !s.ok()) return Fail(s);
-  absl::StatusOr<std::unique_ptr<Client>> client = Connect(g);
-  if (!client.ok()) return Fail(client.status());
-  absl::StatusOr<uint64_t> rows = (*client)->ReencryptTable(project, path);
+  absl::StatusOr<Target> t = Open(g, target);
+  if (!t.ok()) return Fail(t.status());
+  absl::StatusOr<uint64_t> rows = t->client->ReencryptTable(t->project, t->path);
   if (!rows.ok()) return Fail(rows.status());
   std::cout << "re-encrypted " << *rows << " rows of " << target
             << " under the project's newest data key\n";
