@@ -536,8 +536,7 @@ absl::StatusOr<std::optional<uint64_t>> RecordReader::FirstRecordIn(uint64_t fra
   ASSIGN_OR_RETURN(absl::string_view p, Physical(start, kPreambleBytes));
   if (p[0] != kPreambleMagic[0] || p[1] != kPreambleMagic[1]) return std::nullopt;
   const uint16_t first = absl::little_endian::Load16(p.data() + 4);
-  if (first == kNoRecord || first < kPreambleBytes || first >= kFrameBytes ||
-      start + first >= length_) {
+  if (first == kNoRecord || first < kPreambleBytes || start + first >= length_) {
     return std::nullopt;
   }
   return start + first;
