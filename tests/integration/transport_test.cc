@@ -202,6 +202,12 @@ TEST_F(InsecureClusterTest, APlaintextClusterServesPlaintextClientsOnly) {
   std::string out = RunCli("cat p/f", &rc);  // the profile says insecure = true
   EXPECT_EQ(rc, 0) << out;
   EXPECT_EQ(out, "plain");
+  // Row keys go only over TLS: a table's rows cannot be sealed here.
+  ASSERT_OK_AND_ASSIGN(auto table, client_->CreateTable("p", "t", {{{"c", ColumnType::kString}}}));
+  ASSERT_OK(table->Append({std::string("row")}).status());
+  absl::Status flushed = table->Flush();
+  EXPECT_EQ(flushed.code(), absl::StatusCode::kFailedPrecondition) << flushed;
+  EXPECT_NE(flushed.message().find("only over TLS"), absl::string_view::npos) << flushed;
   ASSERT_OK_AND_ASSIGN(security::TlsConfig tls, security::TlsConfig::Load({}));
   auto stub =
       v1::MasterService::NewStub(NewMasterChannel(cluster_.master_address, cluster_.admin, tls));
