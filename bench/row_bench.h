@@ -14,15 +14,18 @@
 
 namespace ternion::bench {
 
+// How fast rows went: by the wall clock (bound by the three-way durable write and this
+// machine's disk noise), and per second of this process's CPU time, every client thread (the
+// plain path does the encrypted path's work but the encryption, so it bounds it in CPU).
+struct RowRate {
+  double rows_s = 0;
+  double rows_per_cpu_s = 0;
+};
+
 struct RowSizeFigures {
   size_t row_bytes = 0;
   uint64_t rows = 0;
-  double encrypted_write_rows_s = 0;
-  double plain_write_rows_s = 0;
-  double encrypted_scan_rows_s = 0;
-  double plain_scan_rows_s = 0;
-  // Rows written per second of this process's CPU time (every client thread): per core.
-  double encrypted_write_rows_per_cpu_s = 0;
+  RowRate encrypted_write, plain_write, encrypted_scan, plain_scan;
   double seal_rows_s = 0;  // one core, in memory: encode and seal, no I/O
 };
 
