@@ -273,7 +273,8 @@ class ClientImpl final : public Client, public client::TableFiles {
     req.set_with_chunks(true);
     v1::FileInfo info;
     RETURN_IF_ERROR(CallMaster(&v1::MasterService::Stub::GetFileInfo, req, &info));
-    TableFile out{.file_id = info.file_id(), .table_id = info.table_id()};
+    TableFile out{
+        .file_id = info.file_id(), .table_id = info.table_id(), .chunk_size = info.chunk_size()};
     out.reader.reset(new FileReaderImpl(this, std::move(info)));
     return out;
   }

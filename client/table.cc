@@ -406,10 +406,10 @@ absl::StatusOr<std::unique_ptr<TableWriter>> NewTableWriter(
 
 absl::StatusOr<uint64_t> ReencryptTable(Client* client, TableFiles* files,
                                         const std::string& project, const std::string& path) {
-  ASSIGN_OR_RETURN(FileStat stat, client->Stat(project, path));
   ASSIGN_OR_RETURN(TableFiles::TableFile source, files->OpenTableFile(project, path, {}));
   const uint64_t file_id = source.file_id;
   const uint64_t length = source.reader->length();
+  const uint64_t chunk_size = source.chunk_size;
   TableReaderImpl reader(files, project, path, {});
   RETURN_IF_ERROR(reader.Open(std::move(source)));
   const std::string copy =
@@ -417,7 +417,7 @@ absl::StatusOr<uint64_t> ReencryptTable(Client* client, TableFiles* files,
   absl::StatusOr<uint64_t> rows = [&]() -> absl::StatusOr<uint64_t> {
     ASSIGN_OR_RETURN(
         std::unique_ptr<TableWriter> writer,
-        client->CreateTable(project, copy, reader.schema(), {.chunk_size = stat.chunk_size}));
+        client->CreateTable(project, copy, reader.schema(), {.chunk_size = chunk_size}));
     Row row;
     for (;;) {
       ASSIGN_OR_RETURN(bool more, reader.Next(&row));

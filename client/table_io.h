@@ -34,6 +34,7 @@ class TableFiles {
     std::unique_ptr<FileReader> reader;
     uint64_t file_id = 0;
     uint64_t table_id = 0;  // 0: not a table
+    uint64_t chunk_size = 0;
   };
   virtual absl::StatusOr<TableFile> OpenTableFile(const std::string& project,
                                                   const std::string& path,
