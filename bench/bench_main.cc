@@ -42,6 +42,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "bench/append_bench.h"
 #include "bench/row_bench.h"
 #include "client/cli/local_cluster.h"
 #include "client/master_channel.h"
@@ -64,6 +65,7 @@ struct Config {
   uint64_t write_mib = 3072;
   int writers = 3;
   int appends = 2000;
+  int append_writers = 16;
   uint64_t row_mib = 64;  // of rows of each size, encrypted and plain
   int racks = 3;
   int per_rack = 2;
@@ -479,12 +481,14 @@ std::pair<StreamFigures, StreamFigures> MeasureTransportCeilings(const std::stri
 
 // ---- Ternion ----
 
-double TernionWrite(ternion::Client* client, int writers, uint64_t per_writer) {
+// `writers` concurrent writers of `per_writer` bytes each, to files <dir>/0, <dir>/1, ...
+double TernionWrite(ternion::Client* client, int writers, uint64_t per_writer,
+                    const std::string& dir = "seq") {
   absl::Time start = absl::Now();
   std::vector<std::thread> threads;
   for (int i = 0; i < writers; ++i) {
     threads.emplace_back([&, i] {
-      auto w = client->Create("bench", absl::StrCat("seq/", i));
+      auto w = client->Create("bench", absl::StrCat(dir, "/", i));
       if (!w.ok()) Die(std::string(w.status().message()));
       for (uint64_t off = 0; off < per_writer; off += 4 * kMiB) {
         size_t n = std::min<uint64_t>(4 * kMiB, per_writer - off);
@@ -519,22 +523,6 @@ double TernionRead(ternion::Client* client, int readers, uint64_t per_reader) {
   }
   for (auto& t : threads) t.join();
   return MiB(readers * per_reader) / Seconds(start);
-}
-
-std::pair<double, double> AppendLatency(ternion::Client* client, int appends) {
-  auto w = client->Create("bench", "appends");
-  if (!w.ok()) Die(std::string(w.status().message()));
-  std::vector<double> us;
-  std::string rec(4096, 'a');
-  for (int i = 0; i < appends + 50; ++i) {
-    absl::Time start = absl::Now();
-    if (auto s = (*w)->Append(rec); !s.ok()) Die(std::string(s.message()));
-    if (auto s = (*w)->Flush(); !s.ok()) Die(std::string(s.message()));
-    if (i >= 50) us.push_back(absl::ToDoubleMicroseconds(absl::Now() - start));  // 50 warm-up
-  }
-  if (auto s = (*w)->Close(); !s.ok()) Die(std::string(s.message()));
-  std::sort(us.begin(), us.end());
-  return {us[us.size() / 2], us[std::min(us.size() - 1, us.size() * 99 / 100)]};
 }
 
 }  // namespace
@@ -660,7 +648,7 @@ Transport MeasurePlaintext(const Config& cfg, uint64_t per_writer) {
   t.write = TernionWrite(client->get(), cfg.writers, per_writer);
   DropCaches();
   t.read = TernionRead(client->get(), cfg.writers, per_writer);
-  std::tie(t.p50, t.p99) = AppendLatency(client->get(), cfg.appends);
+  std::tie(t.p50, t.p99) = ternion::bench::AppendLatency(client->get(), "bench", cfg.appends);
   client->reset();
   (void)ternion::local::StopLocalCluster(c->dir);
   return t;
@@ -675,6 +663,8 @@ int main(int argc, char** argv) {
   app.add_option("--write-mib", cfg.write_mib, "User bytes written in total (MiB)");
   app.add_option("--writers", cfg.writers, "Concurrent writers (and readers)");
   app.add_option("--appends", cfg.appends, "4 KiB durable appends timed");
+  app.add_option("--append-writers", cfg.append_writers,
+                 "Concurrent writers of 4 KiB durable appends");
   app.add_option("--row-mib", cfg.row_mib,
                  "MiB of 100-byte and of 4 KiB rows written and scanned, encrypted and plain");
   app.add_option("--racks", cfg.racks, "Racks of the local cluster");
@@ -731,9 +721,12 @@ int main(int argc, char** argv) {
   absl::Status ps = (*client)->CreateProject("bench");
   if (!ps.ok() && ps.code() != absl::StatusCode::kAlreadyExists) Die(std::string(ps.message()));
   for (int i = 0; i < cfg.writers; ++i) (void)(*client)->Delete("bench", absl::StrCat("seq/", i));
-  (void)(*client)->Delete("bench", "appends");
+  (void)(*client)->Delete("bench", "single/0");
 
   double write = TernionWrite(client->get(), cfg.writers, per_writer);
+  // One writer alone: what a single stream (`ternion put` of a big file) gets.
+  const double single_write = TernionWrite(client->get(), 1, per_writer, "single");
+  (void)(*client)->Delete("bench", "single/0");
   write_ceiling = std::max(write_ceiling, ReplicatedCeiling(StartSinks(ceil_dir), bytes));
   PrepareReadFiles(ceil_dir, cfg.writers, per_writer);
   bool cold = DropCaches();
@@ -747,7 +740,10 @@ int main(int argc, char** argv) {
   const double read_ceiling = ReadCeiling(ceil_dir, cfg.writers, per_writer, /*direct=*/true);
   PhysicalCeilings physical;
   physical.Measure(ceil_dir, cfg.racks * cfg.per_rack);
-  auto [p50, p99] = AppendLatency(client->get(), cfg.appends);
+  std::filesystem::create_directories(ceil_dir);
+  const ternion::bench::AppendFigures appends = ternion::bench::MeasureAppends(
+      client->get(), "bench", ceil_dir, cfg.appends, cfg.append_writers);
+  const double p50 = appends.p50_us;
   const ternion::bench::RowFigures rows =
       ternion::bench::MeasureRows(client->get(), "bench", cfg.row_mib * kMiB);
   Recovery recovery;
@@ -788,8 +784,8 @@ int main(int argc, char** argv) {
                       {"copy_ceiling_mib_s", physical.copy},
                       {"overwrite_ceiling_mib_s", physical.overwrite},
                       {"read_cache", cold ? "dropped" : "warm"},
-                      {"append_p50_us", p50},
-                      {"append_p99_us", p99},
+                      {"single_write_mib_s", single_write},
+                      {"single_vs_concurrent_write", single_write / write},
                       {"recovery_detect_s", recovery.detect_s},
                       {"recovery_copy_s", recovery.copy_s},
                       {"recovery_mib", recovery.bytes / kMiB},
@@ -819,6 +815,7 @@ int main(int argc, char** argv) {
                       {"insecure_write_vs_stream", plain.write / stream_plain.write},
                       {"insecure_read_vs_stream", plain.read / stream_plain.read}};
   ternion::bench::AddRowFigures(rows, &j);
+  ternion::bench::AddAppendFigures(appends, &j);
   if (cfg.json) {
     std::cout << j.dump() << "\n";
     return 0;
@@ -830,7 +827,7 @@ int main(int argc, char** argv) {
       "ceiling\n"
       "  read ceiling (O_DIRECT 1 MiB, 1 per stream)   %8.1f MiB/s  (buffered: %.1f MiB/s)\n"
       "  Ternion sequential read                       %8.1f MiB/s  = %.2f of read ceiling\n"
-      "  4 KiB durable append latency                  p50 %.0f us, p99 %.0f us\n"
+      "  one writer alone                              %8.1f MiB/s  = %.2f of %d writers\n"
       "  copy ceiling (new files, sync every 8 MiB)    %8.1f MiB/s of bytes on disk\n"
       "  overwrite ceiling (in place, sync per 64 MiB) %8.1f MiB/s of bytes on disk\n"
       "  recovery after kill -9 of one chunkserver     %.0f MiB in %.1f s = %.1f MiB/s = %.2f of "
@@ -847,15 +844,17 @@ int main(int argc, char** argv) {
       "  Ternion against the streams of its transport  TLS: write %.2f, read %.2f; plaintext: "
       "write %.2f, read %.2f\n",
       per_writer * cfg.writers / kMiB, cfg.writers, cold ? "dropped" : "warm", write_ceiling, write,
-      write / write_ceiling, read_ceiling, buffered_read, read, read / read_ceiling, p50, p99,
-      physical.copy, physical.overwrite, MiB(recovery.bytes), recovery.copy_s, recovery_mib_s,
-      recovery_mib_s / physical.copy, recovery.detect_s, MiB(wipe.bytes), wipe.seconds, wipe_mib_s,
-      wipe_mib_s / physical.overwrite, plain.write, plain.read, plain.p50, plain.p99,
-      plain.write > 0 ? write / plain.write : 0, plain.read > 0 ? read / plain.read : 0,
-      plain.p50 > 0 ? p50 - plain.p50 : 0, stream_plain.write, stream_tls.write, stream_plain.read,
-      stream_tls.read, stream_tls.write / stream_plain.write, stream_tls.read / stream_plain.read,
+      write / write_ceiling, read_ceiling, buffered_read, read, read / read_ceiling, single_write,
+      single_write / write, cfg.writers, physical.copy, physical.overwrite, MiB(recovery.bytes),
+      recovery.copy_s, recovery_mib_s, recovery_mib_s / physical.copy, recovery.detect_s,
+      MiB(wipe.bytes), wipe.seconds, wipe_mib_s, wipe_mib_s / physical.overwrite, plain.write,
+      plain.read, plain.p50, plain.p99, plain.write > 0 ? write / plain.write : 0,
+      plain.read > 0 ? read / plain.read : 0, plain.p50 > 0 ? p50 - plain.p50 : 0,
+      stream_plain.write, stream_tls.write, stream_plain.read, stream_tls.read,
+      stream_tls.write / stream_plain.write, stream_tls.read / stream_plain.read,
       write / stream_tls.write, read / stream_tls.read, plain.write / stream_plain.write,
       plain.read / stream_plain.read);
+  std::cout << ternion::bench::FormatAppendFigures(appends);
   std::cout << "Rows (encrypted in this process vs the same rows as plain records):\n"
             << ternion::bench::FormatRowFigures(rows);
   return 0;

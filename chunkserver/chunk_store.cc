@@ -26,6 +26,7 @@ namespace ternion::chunkserver {
 
 struct ReplicaWriter::Replica {
   FileSystem* fs = nullptr;  // the store's; outlives every replica
+  WriteJournal* journal = nullptr;  // its disk's; outlives every replica
   uint64_t chunk_id = 0;
   std::string project;
   std::string disk;
@@ -37,6 +38,16 @@ struct ReplicaWriter::Replica {
   uint64_t length ABSL_GUARDED_BY(mu) = 0;       // durable length
   std::vector<uint32_t> crcs ABSL_GUARDED_BY(mu);  // one per (possibly partial) block
   bool writing ABSL_GUARDED_BY(mu) = false;
+  // The last journal record of this replica: once the journal has released it, the replica's
+  // own files hold every durable byte.
+  uint64_t journal_seq ABSL_GUARDED_BY(mu) = 0;
+  // Written to the data file (perhaps not yet durable): the length, and the CRCs from block
+  // staged_first_block on. The applier may make these durable in the meta file early: bytes
+  // durable beyond what was acknowledged are allowed (never served before a restart, and only
+  // bytes that were written).
+  uint64_t staged_length ABSL_GUARDED_BY(mu) = 0;
+  uint64_t staged_first_block ABSL_GUARDED_BY(mu) = 0;
+  std::vector<uint32_t> staged_crcs ABSL_GUARDED_BY(mu);
 };
 
 namespace {
@@ -85,22 +96,20 @@ absl::Status MakeDirDurably(FileSystem* fs, const std::string& path) {
 // ReplicaWriter
 
 ReplicaWriter::ReplicaWriter(std::shared_ptr<Replica> replica, int data_fd, bool direct,
-                             int meta_fd, uint64_t max_length)
-    : replica_(std::move(replica)),
-      data_fd_(data_fd),
-      direct_(direct),
-      meta_fd_(meta_fd),
-      max_length_(max_length) {
+                             uint64_t max_length)
+    : replica_(std::move(replica)), data_fd_(data_fd), direct_(direct), max_length_(max_length) {
   absl::MutexLock lock(&replica_->mu);
   pending_length_ = replica_->length;
+  version_ = replica_->version;
 }
 
 ReplicaWriter::~ReplicaWriter() {
   std::free(buf_);
   replica_->fs->Close(data_fd_);
-  replica_->fs->Close(meta_fd_);
   absl::MutexLock lock(&replica_->mu);
   replica_->writing = false;
+  replica_->staged_length = replica_->length;  // what a failed writer left is not applied
+  replica_->staged_crcs.clear();
 }
 
 uint64_t ReplicaWriter::length() const {
@@ -196,55 +205,61 @@ absl::Status ReplicaWriter::Write(uint64_t offset, const char* data, size_t n) {
   }
   if (absl::Status s = WriteData(offset, data, n); !s.ok()) return failed_ = s;
   pending_length_ = offset + n;
+  JournalRecord& record = records_.emplace_back();
+  record.chunk_id = replica_->chunk_id;
+  record.version = version_;
+  record.offset = offset;
+  record.length = static_cast<uint32_t>(n);
+  record.crc = Crc32c(data, n);
+  if (n <= kJournalInlineBytes) {
+    record.data.assign(data, n);
+  } else {
+    data_sync_needed_ = true;
+  }
+  absl::MutexLock lock(&replica_->mu);
+  replica_->staged_length = pending_length_;
+  replica_->staged_first_block = pending_first_block_;
+  replica_->staged_crcs = pending_crcs_;
   return absl::OkStatus();
 }
 
 absl::Status ReplicaWriter::Sync() {
   if (!failed_.ok()) return failed_;
-  if (pending_crcs_.empty()) return absl::OkStatus();
-  // Data first, durable; then the metadata that makes it visible. A crash in between leaves
-  // the old length in the meta file, so the unacknowledged tail is simply ignored.
+  if (records_.empty()) return absl::OkStatus();
+  // One sync for a small append: its journal record carries the bytes. A large one makes the
+  // data file durable first, then journals only its range and CRC (docs/formats.md).
   absl::Status s = Failpoint("chunk_store.sync.before_data_sync");
-  FileSystem* fs = replica_->fs;
-  if (s.ok()) s = About(fs->DataSync(data_fd_), replica_->data_path);
+  if (s.ok() && data_sync_needed_) s = About(replica_->fs->DataSync(data_fd_), replica_->data_path);
   if (s.ok()) s = Failpoint("chunk_store.sync.after_data_sync");
-  std::string crc_bytes(pending_crcs_.size() * 4, '\0');
-  for (size_t k = 0; k < pending_crcs_.size(); ++k) {
-    PutU32(crc_bytes.data() + 4 * k, pending_crcs_[k]);
-  }
+  absl::StatusOr<uint64_t> seq = absl::UnavailableError("");
   if (s.ok()) {
-    s = fs->WriteAll(meta_fd_, crc_bytes.data(), crc_bytes.size(),
-                     kMetaHeaderSize + 4 * pending_first_block_, replica_->meta_path);
+    seq = replica_->journal->Commit(records_);
+    s = seq.status();
   }
-  uint64_t version;
-  {
-    absl::MutexLock lock(&replica_->mu);
-    version = replica_->version;
-  }
-  char header[kMetaHeaderSize];
-  EncodeMetaHeader(replica_->chunk_id, version, pending_length_, header);
-  if (s.ok()) s = fs->WriteAll(meta_fd_, header, kMetaHeaderSize, 0, replica_->meta_path);
-  if (s.ok()) s = About(fs->DataSync(meta_fd_), replica_->meta_path);
-  if (s.ok()) s = Failpoint("chunk_store.sync.after_meta_sync");  // durable, not yet visible
+  if (s.ok()) s = Failpoint("chunk_store.sync.after_journal_sync");  // durable, not yet visible
   if (!s.ok()) return failed_ = s;
 
   absl::MutexLock lock(&replica_->mu);
   replica_->crcs.resize(pending_first_block_);
   replica_->crcs.insert(replica_->crcs.end(), pending_crcs_.begin(), pending_crcs_.end());
   replica_->length = pending_length_;
+  replica_->journal_seq = *seq;
   pending_crcs_.clear();
+  records_.clear();
+  data_sync_needed_ = false;
   return absl::OkStatus();
 }
 
 // ---------------------------------------------------------------------------------------------
 // ChunkStore
 
-absl::StatusOr<std::unique_ptr<ChunkStore>> ChunkStore::Open(
-    const std::vector<std::string>& dirs, FileSystem* fs) {
+absl::StatusOr<std::unique_ptr<ChunkStore>> ChunkStore::Open(const std::vector<std::string>& dirs,
+                                                             FileSystem* fs,
+                                                             uint64_t journal_bytes) {
   if (dirs.empty()) return absl::InvalidArgumentError("no data directory given");
   std::vector<Disk> disks;
   for (const std::string& d : dirs) {
-    Disk disk{d, false};
+    Disk disk{d, false, nullptr};
     absl::Status s = MakeDirDurably(fs, d);
     if (s.ok()) s = MakeDirDurably(fs, d + "/chunks");
     if (s.ok()) s = MakeDirDurably(fs, d + "/wipe");
@@ -258,17 +273,50 @@ absl::StatusOr<std::unique_ptr<ChunkStore>> ChunkStore::Open(
   std::unique_ptr<ChunkStore> store(new ChunkStore(std::move(disks), fs));
   size_t usable = 0;
   for (size_t i = 0; i < store->disks_.size(); ++i) {
-    if (store->disks_[i].failed) continue;
-    store->ResumeWipes(store->disks_[i].path);  // before loading: a half-wiped replica is gone
-    absl::Status s = store->LoadDisk(i);
-    if (!s.ok()) return s;
+    Disk& disk = store->disks_[i];
+    if (disk.failed) continue;
+    store->ResumeWipes(disk.path);  // before loading: a half-wiped replica is gone
+    std::vector<JournalRecord> recovered;
+    absl::StatusOr<std::unique_ptr<WriteJournal>> journal =
+        WriteJournal::Open(fs, disk.path + "/journal", journal_bytes, &recovered);
+    if (absl::IsInvalidArgument(journal.status())) return journal.status();
+    if (!journal.ok()) {
+      TLOG(ERROR) << "data directory " << disk.path << " is unusable: " << journal.status();
+      disk.failed = true;
+      continue;
+    }
+    disk.journal = std::move(*journal);
+    RETURN_IF_ERROR(store->LoadDisk(i));
+    absl::Status applied;
+    store->ApplyRecovered(disk.path, recovered, &applied);
+    if (!applied.ok()) {
+      // The journal keeps its records (it is not started, so not wiped) for another attempt;
+      // meanwhile the disk serves nothing.
+      TLOG(ERROR) << "data directory " << disk.path
+                  << " is unusable: cannot apply its journal: " << applied;
+      absl::MutexLock lock(&store->mu_);
+      disk.failed = true;
+      disk.journal.reset();
+      absl::erase_if(store->replicas_,
+                     [&](const auto& kv) { return kv.second->disk == disk.path; });
+      absl::erase_if(store->quarantined_,
+                     [&](const auto& kv) { return kv.second.replica->disk == disk.path; });
+      absl::erase_if(store->damaged_, [&](const auto& kv) { return kv.second->disk == disk.path; });
+      continue;
+    }
+    ChunkStore* self = store.get();
+    RETURN_IF_ERROR(disk.journal->Start(
+        [self](const std::vector<uint64_t>& ids) { return self->ApplyJournaled(ids); }));
     ++usable;
   }
   if (usable == 0) return absl::FailedPreconditionError("no usable data directory");
   return store;
 }
 
-ChunkStore::~ChunkStore() = default;
+ChunkStore::~ChunkStore() {
+  // The appliers stop before the store they apply to goes; what they leave is replayed.
+  for (Disk& d : disks_) d.journal.reset();
+}
 
 std::shared_ptr<ChunkStore::Replica> ChunkStore::LoadReplica(const std::string& disk,
                                                              const std::string& project,
@@ -328,6 +376,7 @@ absl::Status ChunkStore::LoadDisk(size_t disk_index) {
         std::optional<uint64_t> id = ChunkIdOf(name, ".meta");
         if (!id) continue;
         std::shared_ptr<Replica> r = LoadReplica(disk, project, *id, root);
+        if (r != nullptr) r->journal = disks_[disk_index].journal.get();
         if (r == nullptr) {
           // Its bytes are on disk but cannot be trusted: kept (never served), listed as not
           // wiped, and wiped only when the master says so.
@@ -381,6 +430,7 @@ absl::StatusOr<std::shared_ptr<ChunkStore::Replica>> ChunkStore::MoveReplica(
     Replica& from, const char* to_root) {
   auto to = std::make_shared<Replica>();
   to->fs = fs_;
+  to->journal = from.journal;
   to->chunk_id = from.chunk_id;
   to->project = from.project;
   to->disk = from.disk;
@@ -413,6 +463,9 @@ absl::StatusOr<std::shared_ptr<ChunkStore::Replica>> ChunkStore::MoveReplica(
 }
 
 absl::Status ChunkStore::Quarantine(uint64_t chunk_id) {
+  if (std::shared_ptr<Replica> live = Find(chunk_id); live != nullptr) {
+    RETURN_IF_ERROR(AwaitApplied(*live));  // the applier finds only live replicas
+  }
   std::shared_ptr<Replica> r;
   {
     absl::MutexLock lock(&mu_);
@@ -427,6 +480,9 @@ absl::Status ChunkStore::Quarantine(uint64_t chunk_id) {
     {
       absl::MutexLock rl(&r->mu);
       if (r->writing) return absl::FailedPreconditionError("replica is being written");
+      if (!Applied(*r)) {
+        return absl::AbortedError("replica has appends not yet applied from the journal");
+      }
     }
     replicas_.erase(it);
     refused_.insert(chunk_id);  // no new replica of that id while its files move
@@ -558,6 +614,7 @@ absl::StatusOr<std::unique_ptr<ReplicaWriter>> ChunkStore::StartWrite(uint64_t c
       if (best < 0) return absl::UnavailableError("no usable data directory");
       r = std::make_shared<Replica>();
       r->fs = fs_;
+      r->journal = disks_[best].journal.get();
       r->chunk_id = chunk_id;
       r->project = project;
       r->disk = disks_[best].path;
@@ -610,30 +667,30 @@ absl::StatusOr<std::unique_ptr<ReplicaWriter>> ChunkStore::StartWrite(uint64_t c
   }
   if (!opened.ok()) return release(opened.status());
   const int data_fd = *opened;
-  opened = fs_->Open(r->meta_path, flags);
-  if (!opened.ok()) {
-    fs_->Close(data_fd);
-    return release(opened.status());
-  }
-  const int meta_fd = *opened;
   if (created) {
+    opened = fs_->Open(r->meta_path, flags);
+    if (!opened.ok()) {
+      fs_->Close(data_fd);
+      return release(opened.status());
+    }
+    const int meta_fd = *opened;
     // The empty replica is published durably: header, both files, and their directory. The
-    // meta file gets its full size now (room for every block's CRC), so later appends only
+    // meta file gets its full size now (room for every block's CRC), so later updates only
     // overwrite it in place and its fdatasync need not commit a size change to the journal.
     std::string meta(kMetaHeaderSize + 4 * NumBlocks(max_length), '\0');
     EncodeMetaHeader(chunk_id, version, 0, meta.data());
     absl::Status s = fs_->WriteAll(meta_fd, meta.data(), meta.size(), 0, r->meta_path);
     if (s.ok()) s = About(fs_->DataSync(meta_fd), r->meta_path);
     if (s.ok()) s = fs_->SyncDir(r->disk + "/chunks/" + project);
+    fs_->Close(meta_fd);
     if (!s.ok()) {
       fs_->Close(data_fd);
-      fs_->Close(meta_fd);
       (void)fs_->Unlink(r->data_path);  // empty: nothing to wipe
       (void)fs_->Unlink(r->meta_path);
       return release(s);
     }
   }
-  std::unique_ptr<ReplicaWriter> writer(new ReplicaWriter(r, data_fd, direct, meta_fd, max_length));
+  std::unique_ptr<ReplicaWriter> writer(new ReplicaWriter(r, data_fd, direct, max_length));
   if (direct) {
     uint64_t length;
     {
@@ -765,8 +822,12 @@ absl::Status ChunkStore::UpdateReplica(uint64_t chunk_id, uint64_t version, uint
                                        uint64_t length) {
   std::shared_ptr<Replica> r = Find(chunk_id);
   if (r == nullptr) return absl::NotFoundError(absl::StrCat("no replica of chunk ", chunk_id));
+  RETURN_IF_ERROR(AwaitApplied(*r));  // the meta file rewritten below holds every append
   absl::MutexLock rl(&r->mu);
   if (r->writing) return absl::AbortedError("replica is being written");
+  if (!Applied(*r)) {
+    return absl::AbortedError("replica has appends not yet applied from the journal");
+  }
   if (r->version != version || new_version <= version) {
     return absl::FailedPreconditionError(absl::StrCat("chunk ", chunk_id, " is at version ",
                                                       r->version, "; cannot move ", version,
@@ -844,7 +905,9 @@ absl::StatusOr<uint64_t> ChunkStore::Delete(uint64_t chunk_id) {
     refused_.insert(chunk_id);
   }
   // Until the wipe has succeeded the replica stays known (and refused): a failed wipe is
-  // retried, never taken for done.
+  // retried, never taken for done. Its journaled appends are applied first: their journal
+  // space is wiped when they are released, and the applier must not write files being wiped.
+  RETURN_IF_ERROR(AwaitApplied(*r));
   ASSIGN_OR_RETURN(uint64_t bytes, Wipe(*r));
   absl::MutexLock lock(&mu_);
   if (auto it = replicas_.find(chunk_id); it != replicas_.end() && it->second == r) {
@@ -931,6 +994,180 @@ void ChunkStore::ResumeWipes(const std::string& disk) {
     TLOG(INFO) << "finished an interrupted wipe (" << *wiped << " bytes) from " << journal;
   }
   (void)fs_->SyncDir(dir);
+}
+
+bool ChunkStore::Applied(Replica& r) {
+  return r.journal == nullptr || r.journal_seq <= r.journal->released_seq();
+}
+
+absl::Status ChunkStore::AwaitApplied(Replica& r) {
+  {
+    absl::MutexLock rl(&r.mu);
+    if (Applied(r)) return absl::OkStatus();
+  }
+  return r.journal->Drain();
+}
+
+absl::Status ChunkStore::PersistReplica(const Replica& r, uint64_t version, uint64_t length,
+                                        const std::vector<uint32_t>& crcs) {
+  ASSIGN_OR_RETURN(const int data_fd, fs_->Open(r.data_path, O_RDONLY | O_CLOEXEC));
+  absl::Status s = About(fs_->DataSync(data_fd), r.data_path);
+  fs_->Close(data_fd);
+  RETURN_IF_ERROR(s);
+  ASSIGN_OR_RETURN(const int meta_fd, fs_->Open(r.meta_path, O_WRONLY | O_CLOEXEC));
+  // The CRCs, then the header that makes them count: torn by a crash, the file still describes
+  // the old length (and the journal, not yet released, still holds the appends).
+  std::string crc_bytes(4 * crcs.size(), '\0');
+  for (size_t k = 0; k < crcs.size(); ++k) PutU32(crc_bytes.data() + 4 * k, crcs[k]);
+  s = fs_->WriteAll(meta_fd, crc_bytes.data(), crc_bytes.size(), kMetaHeaderSize, r.meta_path);
+  char header[kMetaHeaderSize];
+  EncodeMetaHeader(r.chunk_id, version, length, header);
+  if (s.ok()) s = fs_->WriteAll(meta_fd, header, kMetaHeaderSize, 0, r.meta_path);
+  if (s.ok()) s = About(fs_->DataSync(meta_fd), r.meta_path);
+  fs_->Close(meta_fd);
+  return s;
+}
+
+absl::Status ChunkStore::ApplyJournaled(const std::vector<uint64_t>& chunk_ids) {
+  for (uint64_t id : chunk_ids) {
+    std::shared_ptr<Replica> r;
+    {
+      absl::MutexLock lock(&mu_);  // refused (being deleted) replicas too: Delete waits for this
+      if (auto it = replicas_.find(id); it != replicas_.end()) r = it->second;
+    }
+    if (r == nullptr) continue;  // its disk failed
+    uint64_t version, length;
+    std::vector<uint32_t> crcs;
+    {
+      // Every byte up to the staged length was written to the data file before this point, so
+      // the data sync below covers it.
+      absl::MutexLock rl(&r->mu);
+      version = r->version;
+      length = r->length;
+      crcs = r->crcs;
+      if (r->staged_length > r->length) {
+        length = r->staged_length;
+        crcs.resize(r->staged_first_block);
+        crcs.insert(crcs.end(), r->staged_crcs.begin(), r->staged_crcs.end());
+      }
+    }
+    RETURN_IF_ERROR(PersistReplica(*r, version, length, crcs));
+  }
+  return absl::OkStatus();
+}
+
+void ChunkStore::ApplyRecovered(const std::string& disk, const std::vector<JournalRecord>& records,
+                                absl::Status* status) {
+  struct Fix {
+    std::shared_ptr<Replica> r;
+    int fd = -1;
+    uint64_t dirty_block = UINT64_MAX;  // CRCs from here on are recomputed
+    bool stopped = false;
+  };
+  absl::flat_hash_map<uint64_t, Fix> fixes;
+  size_t skipped = 0;
+  for (const JournalRecord& rec : records) {
+    auto it = fixes.find(rec.chunk_id);
+    if (it == fixes.end()) {
+      std::shared_ptr<Replica> r;
+      {
+        absl::MutexLock lock(&mu_);
+        if (auto f = replicas_.find(rec.chunk_id); f != replicas_.end()) r = f->second;
+      }
+      if (r == nullptr || r->disk != disk) {  // wiped since, or never published
+        ++skipped;
+        continue;
+      }
+      absl::StatusOr<int> fd = fs_->Open(r->data_path, O_RDWR | O_CLOEXEC);
+      if (!fd.ok()) {
+        *status = About(fd.status(), r->data_path);
+        break;
+      }
+      it = fixes.emplace(rec.chunk_id, Fix{std::move(r), *fd}).first;
+    }
+    Fix& f = it->second;
+    if (f.stopped) continue;
+    Replica& r = *f.r;
+    absl::MutexLock rl(&r.mu);
+    // An older version: applied before the replica moved on (a move waits for that).
+    if (rec.version != r.version) {
+      ++skipped;
+      continue;
+    }
+    if (rec.offset > r.length) {
+      TLOG(ERROR) << "journal replay: chunk " << rec.chunk_id << " holds " << r.length
+                  << " bytes but a record starts at " << rec.offset << "; the rest is not applied";
+      f.stopped = true;
+      continue;
+    }
+    absl::Status s;
+    if (rec.data.empty()) {  // the bytes were synced to the data file before the record
+      std::string bytes(rec.length, '\0');
+      s = fs_->ReadAll(f.fd, bytes.data(), bytes.size(), rec.offset, r.data_path);
+      if (s.ok() && Crc32c(bytes) != rec.crc) {
+        s = absl::DataLossError(absl::StrCat("journal replay: chunk ", rec.chunk_id,
+                                             " does not hold the bytes journaled at ", rec.offset));
+      }
+    } else {
+      s = fs_->WriteAll(f.fd, rec.data.data(), rec.data.size(), rec.offset, r.data_path);
+    }
+    if (absl::IsDataLoss(s)) {
+      TLOG(ERROR) << s << "; the rest is not applied";
+      f.stopped = true;
+      continue;
+    }
+    if (!s.ok()) {
+      *status = s;
+      break;
+    }
+    // A record at a lower offset than the length (replayed again, or a later writer after a
+    // failed one) rewrites from there.
+    r.length = rec.offset + rec.length;
+    f.dirty_block = std::min<uint64_t>(f.dirty_block, rec.offset / kBlockSize);
+  }
+  for (auto& [id, f] : fixes) {
+    Replica& r = *f.r;
+    uint64_t version, length;
+    std::vector<uint32_t> crcs;
+    {
+      absl::MutexLock rl(&r.mu);
+      version = r.version;
+      length = r.length;
+      crcs = r.crcs;
+    }
+    crcs.resize(std::min<uint64_t>(f.dirty_block, NumBlocks(length)));
+    std::string block;
+    for (uint64_t b = crcs.size(); status->ok() && b < NumBlocks(length); ++b) {
+      block.resize(std::min<uint64_t>(kBlockSize, length - b * kBlockSize));
+      *status = fs_->ReadAll(f.fd, block.data(), block.size(), b * kBlockSize, r.data_path);
+      crcs.push_back(Crc32c(block));
+    }
+    fs_->Close(f.fd);
+    if (status->ok()) *status = PersistReplica(r, version, length, crcs);
+    absl::MutexLock rl(&r.mu);
+    r.crcs = std::move(crcs);
+    r.staged_length = r.length;
+  }
+  if (!records.empty()) {
+    TLOG(INFO) << "journal replay on " << disk << ": " << records.size() << " record(s), "
+               << fixes.size() << " replica(s), " << skipped << " record(s) of older versions or "
+               << "gone replicas skipped";
+  }
+}
+
+JournalStats ChunkStore::Journals() {
+  JournalStats sum;
+  for (const Disk& d : disks_) {
+    if (d.journal == nullptr) continue;
+    JournalStats s = d.journal->Stats();
+    sum.capacity += s.capacity;
+    sum.used += s.used;
+    sum.records += s.records;
+    sum.syncs += s.syncs;
+    sum.throttled += s.throttled;
+    sum.applies += s.applies;
+  }
+  return sum;
 }
 
 absl::StatusOr<ReplicaInfo> ChunkStore::GetReplica(uint64_t chunk_id) {

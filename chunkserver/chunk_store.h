@@ -4,10 +4,14 @@
 //
 // Each replica is two files under <disk>/chunks/<project>/: `<chunk id>.data` holds the bytes,
 // `<chunk id>.meta` a header (chunk id, version, length) and one CRC32C per 64 KiB block
-// (format: docs/formats.md). Replicas are append-only. An append is durable (both files
-// fdatasync'd) before Append() returns; the in-memory length moves only after that, so a reader
-// never sees bytes that are not yet durable. Every read verifies the CRC of every block it
-// touches and fails with DATA_LOSS on a mismatch.
+// (format: docs/formats.md). Replicas are append-only. An append is durable before Append()
+// (or Sync) returns, through the disk's write journal (write_journal.h): a small append is
+// written to the data file and, with its bytes, to the journal, and one journal fdatasync shared
+// with every other writer on the disk makes it durable; a large one syncs the data file, then
+// journals its range and CRC. The meta file catches up in the background (the journal's
+// applier), and a restart replays the journal before serving. The in-memory length moves only
+// once the append is durable, so a reader never sees bytes that are not. Every read verifies the
+// CRC of every block it touches and fails with DATA_LOSS on a mismatch.
 //
 // Thread-safe. At most one ReplicaWriter exists per replica at a time; readers run alongside it.
 
@@ -24,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "chunkserver/replica_meta.h"
+#include "chunkserver/write_journal.h"
 #include "common/file_system.h"
 
 namespace ternion::chunkserver {
@@ -76,9 +81,10 @@ class ReplicaWriter {
   // durable or visible. Several writes may share one Sync.
   absl::Status Write(uint64_t offset, const char* data, size_t n);
 
-  // Makes everything written durable (data, then checksums and length), then visible to
-  // readers. After any error the writer refuses further calls; nothing beyond the last
-  // successful Sync is ever served.
+  // Makes everything written durable (one journal record per write, group-committed; the data
+  // file synced first when a write was too large to journal whole), then visible to readers.
+  // After any error the writer refuses further calls; nothing beyond the last successful Sync
+  // is ever served.
   absl::Status Sync();
 
   // The durable, visible length.
@@ -88,8 +94,7 @@ class ReplicaWriter {
   friend class ChunkStore;
   friend class ReplicaReader;
   struct Replica;
-  ReplicaWriter(std::shared_ptr<Replica> replica, int data_fd, bool direct, int meta_fd,
-                uint64_t max_length);
+  ReplicaWriter(std::shared_ptr<Replica> replica, int data_fd, bool direct, uint64_t max_length);
   // With O_DIRECT: loads the replica's last partial page into the buffer.
   absl::Status LoadTail(uint64_t length);
   void EnsureCapacity(size_t bytes);
@@ -98,8 +103,8 @@ class ReplicaWriter {
   std::shared_ptr<Replica> replica_;
   int data_fd_;
   const bool direct_;  // data_fd_ is O_DIRECT: writes go from buf_, page-aligned
-  int meta_fd_;
   uint64_t max_length_;
+  uint64_t version_;
   // O_DIRECT staging buffer, page-aligned and reused across appends. Its first tail_len_ bytes
   // are the replica's last partial page, rewritten (whole) with the next append.
   char* buf_ = nullptr;
@@ -109,6 +114,8 @@ class ReplicaWriter {
   uint64_t pending_length_ = 0;
   uint64_t pending_first_block_ = 0;
   std::vector<uint32_t> pending_crcs_;
+  std::vector<JournalRecord> records_;  // one per Write since the last Sync
+  bool data_sync_needed_ = false;       // a write too large to journal whole
   absl::Status failed_;
 };
 
@@ -141,11 +148,14 @@ class ReplicaReader {
 
 class ChunkStore {
  public:
-  // Opens (creating if needed) every data directory and loads the replicas found there.
-  // A directory that cannot be used is marked failed; at least one must work. Every I/O of
-  // the store, its readers, writers and wipes goes through `fs` (which must outlive it).
+  // Opens (creating if needed) every data directory, loads the replicas found there and applies
+  // what each disk's write journal (`journal_bytes` large) still holds. A directory that cannot
+  // be used (or whose journal cannot be read) is marked failed; at least one must work. Every
+  // I/O of the store, its readers, writers, journals and wipes goes through `fs` (which must
+  // outlive it).
   static absl::StatusOr<std::unique_ptr<ChunkStore>> Open(
-      const std::vector<std::string>& dirs, FileSystem* fs = FileSystem::Default());
+      const std::vector<std::string>& dirs, FileSystem* fs = FileSystem::Default(),
+      uint64_t journal_bytes = kDefaultJournalBytes);
   ~ChunkStore();
 
   // Starts appending to a replica, creating it (empty) when absent. `version` must match an
@@ -206,6 +216,8 @@ class ChunkStore {
   void QuarantineCorrupt(uint64_t chunk_id);
   // Takes the replicas lost since the last call.
   LostReplicas TakeLost();
+  // Every disk's journal, summed (for metrics).
+  JournalStats Journals();
 
  private:
   friend class ReplicaWriter;
@@ -214,6 +226,7 @@ class ChunkStore {
   struct Disk {
     std::string path;
     bool failed = false;  // guarded by mu_ once the store is open
+    std::shared_ptr<WriteJournal> journal;  // set once at open
   };
   ChunkStore(std::vector<Disk> disks, FileSystem* fs) : fs_(fs), disks_(std::move(disks)) {}
   // Loads the live and the quarantined replicas of a disk (finishing a move into or out of
@@ -229,6 +242,24 @@ class ChunkStore {
   // The blocks of a replica that fail their checksum (or cannot be read).
   static std::vector<uint32_t> BadBlocks(std::shared_ptr<Replica> r);
   std::shared_ptr<Replica> Find(uint64_t chunk_id);
+  // The journal's applier: makes the journaled appends of these replicas durable in their own
+  // files (data file synced, then the meta file written and synced).
+  absl::Status ApplyJournaled(const std::vector<uint64_t>& chunk_ids);
+  // After a crash, before serving: applies the records a disk's journal still held, durably.
+  // A record that cannot be applied (its bytes missing from the data file, a gap before it)
+  // leaves its replica at the length before it; an I/O error goes to *status.
+  void ApplyRecovered(const std::string& disk, const std::vector<JournalRecord>& records,
+                      absl::Status* status);
+  // Makes `length` bytes of a replica's data file durable, then records them with their CRCs
+  // and `version` in its meta file, durably.
+  absl::Status PersistReplica(const Replica& r, uint64_t version, uint64_t length,
+                              const std::vector<uint32_t>& crcs);
+  // Waits until every journaled append of `r` is in its own files (before a change that
+  // rewrites or removes them).
+  absl::Status AwaitApplied(Replica& r);
+  // Every journaled append of `r` is in its own files. (Lock order: a replica's mutex, then its
+  // journal's.)
+  static bool Applied(Replica& r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r.mu);
 
   FileSystem* const fs_;
   std::vector<Disk> disks_;  // the list is fixed; `failed` changes under mu_

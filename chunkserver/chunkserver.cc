@@ -75,7 +75,7 @@ absl::StatusOr<std::unique_ptr<ChunkServer>> ChunkServer::Start(const ChunkServe
   absl::StatusOr<std::string> stamp = ReadClusterStamp(options.data_dirs);
   if (!stamp.ok()) return stamp.status();
   cs->cluster_id_ = *stamp;
-  auto store = ChunkStore::Open(options.data_dirs);
+  auto store = ChunkStore::Open(options.data_dirs, FileSystem::Default(), options.journal_bytes);
   if (!store.ok()) return store.status();
   cs->store_ = std::move(*store);
   if (!options.tls.insecure())
@@ -109,6 +109,24 @@ absl::StatusOr<std::unique_ptr<ChunkServer>> ChunkServer::Start(const ChunkServe
     r.GetGauge("ternion_chunkserver_quarantined_replicas",
                "Replicas set aside (unknown to the master, or corrupt): not served, not wiped yet.")
         ->Set(store_ptr->ListQuarantined().size());
+    const JournalStats j = store_ptr->Journals();
+    r.GetGauge("ternion_chunkserver_journal_capacity_bytes",
+               "Size of the write journals of all disks.")
+        ->Set(j.capacity);
+    r.GetGauge("ternion_chunkserver_journal_used_bytes",
+               "Journaled bytes not yet applied to their replicas' files and wiped.")
+        ->Set(j.used);
+    // Counters kept by the journals: brought up to their totals.
+    auto total = [&r](const char* name, const char* help, uint64_t value) {
+      Counter* c = r.GetCounter(name, help);
+      c->Increment(static_cast<double>(value) - c->value());
+    };
+    total("ternion_chunkserver_journal_records_total", "Appends made durable through a journal.",
+          j.records);
+    total("ternion_chunkserver_journal_syncs_total",
+          "Journal syncs (group commits; records per sync = records / syncs).", j.syncs);
+    total("ternion_chunkserver_journal_throttled_total", "Appends that waited for journal space.",
+          j.throttled);
     for (const DiskInfo& d : store_ptr->Disks()) {
       r.GetGauge("ternion_chunkserver_disk_capacity_bytes", "Capacity of each data directory.",
                  {{"disk", d.path}})

@@ -17,6 +17,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "chunkserver/scrubber.h"
+#include "chunkserver/write_journal.h"
 #include "security/tls.h"
 
 namespace grpc {
@@ -48,6 +49,7 @@ struct ChunkServerOptions {
   // its filesystem's figures: for test clusters whose servers share one filesystem.
   uint64_t disk_capacity_bytes = 0;
   ScrubberOptions scrub;  // bytes_per_second 0 turns the scrubber off
+  uint64_t journal_bytes = kDefaultJournalBytes;  // each disk's write journal
   // Transport. Under TLS the certificate's common name is the server's id (security/tls.h).
   security::TlsConfig tls = security::TlsConfig::Insecure();
 };

@@ -30,6 +30,11 @@ int main(int argc, char** argv) {
   double report_s = 300;
   double scrub_mib_s = 16, scrub_interval_s = 86400, wipe_mib_s = 0;
   app.add_option("--wipe-mib-s", wipe_mib_s, "Wipe rate limit, MiB/s (0 = disk speed)");
+  uint64_t journal_mib = ternion::chunkserver::kDefaultJournalBytes >> 20;
+  app.add_option("--journal-mib", journal_mib,
+                 "Each disk's write journal, MiB (small appends are made durable there)")
+      ->check(CLI::Range(ternion::chunkserver::kMinJournalBytes >> 20,
+                         ternion::chunkserver::kMaxJournalBytes >> 20));
   app.add_option("--scrub-mib-s", scrub_mib_s, "Scrubber read rate, MiB/s (0 = off)");
   app.add_option("--scrub-interval", scrub_interval_s,
                  "Seconds from the start of one scrub pass to the next");
@@ -70,6 +75,7 @@ int main(int argc, char** argv) {
   options.scrub.bytes_per_second = scrub_mib_s * (1 << 20);
   options.scrub.pass_interval = absl::Seconds(scrub_interval_s);
   options.wipe_bytes_per_second = wipe_mib_s * (1 << 20);
+  options.journal_bytes = journal_mib << 20;
 
   auto server = ternion::chunkserver::ChunkServer::Start(options);
   if (!server.ok()) {

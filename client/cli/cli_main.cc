@@ -554,6 +554,7 @@ int main(int argc, char** argv) {
                  "Seconds between the master's scans for replicas to move");
   up->add_option("--disk-capacity-mib", lopts.disk_capacity_mib,
                  "Capacity each chunkserver disk reports, counting only its replicas as used");
+  up->add_option("--journal-mib", lopts.journal_mib, "Each chunkserver disk's write journal, MiB");
   up->add_flag("--insecure", lopts.insecure, "Plaintext instead of TLS");
   up->callback([&] { rc = LocalUp(lopts); });
   auto* down = localcmd->add_subcommand("down", "Stop the cluster started in --dir");

@@ -312,16 +312,28 @@ absl::StatusOr<LocalCluster> StartLocalCluster(const LocalClusterOptions& option
         RETURN_IF_ERROR(MakeDirs(cs.data_dirs.back()));
       }
       cs.argv = {bin + "/ternion-chunkserver",
-                 "--master", c.master_address,
-                 "--rack", cs.rack,
-                 "--data-dirs", absl::StrJoin(cs.data_dirs, ","),
-                 "--port", "0",
-                 "--metrics-port", "0",
-                 "--heartbeat-interval", absl::StrCat(options.heartbeat_s),
-                 "--disk-capacity-mib", absl::StrCat(options.disk_capacity_mib),
-                 "--report-interval", absl::StrCat(options.report_s),
-                 "--scrub-interval", absl::StrCat(options.scrub_interval_s),
-                 "--ready-file", absl::StrCat(c.dir, "/run/", cs.name, ".ready")};
+                 "--master",
+                 c.master_address,
+                 "--rack",
+                 cs.rack,
+                 "--data-dirs",
+                 absl::StrJoin(cs.data_dirs, ","),
+                 "--port",
+                 "0",
+                 "--metrics-port",
+                 "0",
+                 "--heartbeat-interval",
+                 absl::StrCat(options.heartbeat_s),
+                 "--disk-capacity-mib",
+                 absl::StrCat(options.disk_capacity_mib),
+                 "--journal-mib",
+                 absl::StrCat(options.journal_mib),
+                 "--report-interval",
+                 absl::StrCat(options.report_s),
+                 "--scrub-interval",
+                 absl::StrCat(options.scrub_interval_s),
+                 "--ready-file",
+                 absl::StrCat(c.dir, "/run/", cs.name, ".ready")};
       for (std::string& flag : TlsFlags(certs, options.insecure, cs.name)) {
         cs.argv.push_back(std::move(flag));
       }
@@ -385,6 +397,15 @@ absl::Status StopLocalCluster(const std::string& dir) {
     if (Alive(p.pid)) kill(p.pid, SIGKILL);
   }
   return absl::OkStatus();
+}
+
+bool ProcessAlive(const std::string& dir, const std::string& name) {
+  absl::StatusOr<LocalCluster> c = LoadLocalCluster(dir);
+  if (!c.ok()) return false;
+  for (const LocalProcess& p : c->processes) {
+    if (p.name == name) return Alive(p.pid);
+  }
+  return false;
 }
 
 absl::Status KillProcess(const std::string& dir, const std::string& name) {

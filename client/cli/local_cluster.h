@@ -34,6 +34,9 @@ struct LocalClusterOptions {
   double lease_s = 60;             // the master's --lease
   double scrub_interval_s = 86400; // chunkservers' --scrub-interval
   uint64_t disk_capacity_mib = 0;  // chunkservers' --disk-capacity-mib (0: filesystem figures)
+  // Chunkservers' --journal-mib: smaller than a production disk's, as a local cluster's servers
+  // share one filesystem (and tests start many of them).
+  uint64_t journal_mib = 16;
   double token_lifetime_s = 600;   // the master's --token-lifetime
   bool insecure = false;           // plaintext instead of TLS
   std::string bin_dir;  // where ternion-master and ternion-chunkserver are; default: beside us
@@ -77,6 +80,9 @@ absl::StatusOr<LocalCluster> LoadLocalCluster(const std::string& dir);
 // Stops exactly the processes recorded in DIR/cluster.json (SIGTERM, then SIGKILL after a
 // grace period). Processes already gone are skipped.
 absl::Status StopLocalCluster(const std::string& dir);
+
+// Whether a recorded process is running (false once it has exited, even if not yet reaped).
+bool ProcessAlive(const std::string& dir, const std::string& name);
 
 // kill -9 of one recorded process.
 absl::Status KillProcess(const std::string& dir, const std::string& name);

@@ -1,13 +1,14 @@
 #include "chunkserver/chunk_store.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
 #include <filesystem>
+#include <fstream>
 #include <random>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/failpoint.h"
@@ -276,44 +277,99 @@ TEST_F(ChunkStoreTest, QuarantinedReplicasAreKeptAsideUntilReleasedOrWiped) {
   }
 }
 
-// Faults at the durability edges (named failpoints): an append that fails between its data
-// and its meta sync is never served, a wipe that fails is not done and not forgotten, and a
+// Faults at the durability edges (named failpoints): an append that fails before its journal
+// record is durable is never served, a wipe that fails is not done and not forgotten, and a
 // wipe cut short after its journal is finished at the next open.
 class ChunkStoreFaultTest : public ChunkStoreTest {
  protected:
   void TearDown() override { DisarmFailpoints(); }
 };
 
-TEST_F(ChunkStoreFaultTest, AnAppendThatFailsBeforeItsMetaIsDurableIsNeverServed) {
+TEST_F(ChunkStoreFaultTest, AnAppendThatFailsBeforeItIsDurableIsNeverServed) {
   const std::string data = RandomBytes(200000, 11);
   uint64_t id = 70;
-  for (const char* edge : {"chunk_store.sync.before_data_sync", "chunk_store.sync.after_data_sync",
-                           "chunk_store.sync.after_meta_sync"}) {
+  // Large appends (data file synced, then journaled) and small ones (journaled whole).
+  for (size_t n : {size_t{100000}, size_t{4096}}) {
+    for (const char* edge : {"chunk_store.sync.before_data_sync",
+                             "chunk_store.sync.after_data_sync", "journal.commit.before_sync",
+                             "journal.commit.after_sync", "chunk_store.sync.after_journal_sync"}) {
+      SCOPED_TRACE(absl::StrCat(edge, " ", n));
+      ++id;
+      {
+        auto store = OpenStore();
+        ASSERT_OK_AND_ASSIGN(auto w, store->StartWrite(id, 1, "proj", 1 << 20));
+        ASSERT_OK(w->Append(0, data.data(), n));
+        ASSERT_OK(ArmFailpoints(absl::StrCat(edge, "=eio")));
+        EXPECT_FALSE(w->Append(n, data.data() + n, n).ok());
+        DisarmFailpoints();
+        EXPECT_EQ(w->length(), n);                            // the failed append is not visible
+        EXPECT_FALSE(w->Append(n, data.data() + n, n).ok());  // the writer is done
+        std::string out;
+        ASSERT_OK(store->Read(id, 1, 0, 1 << 20, &out));
+        EXPECT_EQ(out, data.substr(0, n));
+      }
+      auto store = OpenStore();  // as after a crash at that edge
+      ASSERT_OK_AND_ASSIGN(ReplicaInfo info, store->GetReplica(id));
+      // Before its journal record is written the old length stands; once it is written (even
+      // if its sync "failed": the bytes may reach the disk anyway) the new one may: either way
+      // every byte served is a byte written.
+      std::string out;
+      ASSERT_OK(store->Read(id, 1, 0, 1 << 20, &out));
+      EXPECT_EQ(out, data.substr(0, info.length));
+      if (absl::StrContains(edge, "data_sync")) EXPECT_EQ(info.length, n);
+    }
+  }
+}
+
+// The journal is the only sync of a small append: a store that dies before its applier has
+// brought the meta files up to date gets every acknowledged byte back from the journal.
+TEST_F(ChunkStoreFaultTest, AcknowledgedAppendsSurviveACrashBeforeOrDuringTheirApply) {
+  const std::string data = RandomBytes(300000, 12);
+  for (const char* edge : {"journal.apply.after_apply", "journal.apply.after_header"}) {
     SCOPED_TRACE(edge);
-    ++id;
+    const uint64_t id = std::string(edge) == "journal.apply.after_apply" ? 120 : 121;
     {
       auto store = OpenStore();
       ASSERT_OK_AND_ASSIGN(auto w, store->StartWrite(id, 1, "proj", 1 << 20));
-      ASSERT_OK(w->Append(0, data.data(), 100000));
+      // Small appends straddling blocks, and a large one.
+      size_t off = 0;
+      for (; off < 150000; off += 5000) ASSERT_OK(w->Append(off, data.data() + off, 5000));
+      ASSERT_OK(w->Append(off, data.data() + off, data.size() - off));
       ASSERT_OK(ArmFailpoints(absl::StrCat(edge, "=eio")));
-      EXPECT_FALSE(w->Append(100000, data.data() + 100000, 100000).ok());
-      DisarmFailpoints();
-      EXPECT_EQ(w->length(), 100000u);  // the failed append is not visible
-      EXPECT_FALSE(w->Append(100000, data.data() + 100000, 100000).ok());  // the writer is done
-      std::string out;
-      ASSERT_OK(store->Read(id, 1, 0, 1 << 20, &out));
-      EXPECT_EQ(out, data.substr(0, 100000));
+      w.reset();
+      // The applier's round fails at the edge; the process "dies" with the failpoint armed.
     }
-    auto store = OpenStore();  // as after a crash at that edge
+    DisarmFailpoints();
+    auto store = OpenStore();
     ASSERT_OK_AND_ASSIGN(ReplicaInfo info, store->GetReplica(id));
-    // Before the meta sync the old length stands; after it (durable, never acknowledged) the
-    // new one may: either way every byte served is a byte written.
+    EXPECT_EQ(info.length, data.size());
     std::string out;
     ASSERT_OK(store->Read(id, 1, 0, 1 << 20, &out));
-    EXPECT_EQ(out, data.substr(0, info.length));
-    if (std::string(edge) != "chunk_store.sync.after_meta_sync") {
-      EXPECT_EQ(info.length, 100000u);
-    }
+    EXPECT_EQ(out, data);
+    // The meta file alone now holds it all: a second restart needs no journal.
+    store.reset();
+    store = OpenStore();
+    ASSERT_OK(store->Read(id, 1, 0, 1 << 20, &out));
+    EXPECT_EQ(out, data);
+  }
+}
+
+// Deleting a replica wipes its journaled bytes too, not only its files.
+TEST_F(ChunkStoreFaultTest, DeletingAReplicaLeavesNoneOfItsBytesInTheJournal) {
+  auto store = OpenStore();
+  std::string secret;
+  while (secret.size() < 40000) secret += "JOURNALED-SECRET|";
+  ASSERT_OK_AND_ASSIGN(auto w, store->StartWrite(130, 1, "proj", 1 << 20));
+  for (size_t off = 0; off < secret.size(); off += 4000) {
+    ASSERT_OK(w->Append(off, secret.data() + off, std::min<size_t>(4000, secret.size() - off)));
+  }
+  w.reset();
+  ASSERT_OK(store->Delete(130).status());
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir_.path())) {
+    if (!e.is_regular_file()) continue;
+    std::ifstream in(e.path(), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    EXPECT_EQ(bytes.find("JOURNALED-SECRET"), std::string::npos) << e.path();
   }
 }
 
@@ -484,7 +540,7 @@ TEST_F(ChunkStoreFileSystemTest, FailedSyncsAndFullDisksLeaveNothingVisible) {
   auto store = OpenFaulty();
   ASSERT_OK_AND_ASSIGN(auto w, store->StartWrite(100, 1, "proj", 1 << 20));
   ASSERT_OK(w->Append(0, data.data(), 100000));
-  fs_.Inject(testing::FaultFileSystem::kSync, ".meta", absl::InternalError("EIO"));
+  fs_.Inject(testing::FaultFileSystem::kSync, "/journal", absl::InternalError("EIO"));
   EXPECT_FALSE(w->Append(100000, data.data() + 100000, 100000).ok());
   EXPECT_EQ(fs_.hits(), 1);
   EXPECT_EQ(w->length(), 100000u);
@@ -494,7 +550,8 @@ TEST_F(ChunkStoreFileSystemTest, FailedSyncsAndFullDisksLeaveNothingVisible) {
   EXPECT_EQ(w2->Append(0, data.data(), 5000).code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(w2->length(), 0u);
   w2.reset();
-  // Until a restart the failed append is not visible. After one, the meta write whose sync
+  store.reset();
+  // Until a restart the failed append is not visible. After one, the journal record whose sync
   // "failed" may have reached the disk after all (as after a real fsync error): the replica then
   // holds the unacknowledged append too, but only bytes that were written there.
   auto reopened = OpenFaulty();
@@ -509,8 +566,8 @@ TEST_F(ChunkStoreFileSystemTest, ShortWritesAreFinishedOrRefused) {
   const std::string data = RandomBytes(150000, 15);
   auto store = OpenFaulty();
   ASSERT_OK_AND_ASSIGN(auto w, store->StartWrite(102, 1, "proj", 1 << 20));
-  // Meta writes are plain pwrites: a short one is continued where it stopped.
-  fs_.Inject(testing::FaultFileSystem::kWrite, ".meta", absl::OkStatus(), 3);
+  // Journal writes are plain pwrites: a short one is continued where it stopped.
+  fs_.Inject(testing::FaultFileSystem::kWrite, "/journal", absl::OkStatus(), 3);
   ASSERT_OK(w->Append(0, data.data(), 50000));
   // An O_DIRECT data write that comes back short fails the append: nothing of it is visible.
   fs_.Inject(testing::FaultFileSystem::kWrite, ".data", absl::OkStatus());

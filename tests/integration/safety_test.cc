@@ -35,8 +35,10 @@ class SafetyTest : public testing::ClusterFixture {
     options->dead_after_s = 30;
   }
 
-  // Path -> bytes of every replica file (data and meta) on every chunkserver disk.
+  // Path -> bytes of every replica file (data and meta) on every chunkserver disk, once their
+  // journals are applied.
   std::map<std::string, std::string> ReplicaFiles() {
+    EXPECT_TRUE(WaitForJournalsApplied());
     std::map<std::string, std::string> out;
     for (const auto& p : cluster_.processes) {
       for (const auto& d : p.data_dirs) {

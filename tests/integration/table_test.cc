@@ -160,6 +160,9 @@ class TableTest : public testing::ClusterFixture {
       by_chunk[st.chunks[0].chunk_id] = {st.length, &edit};
     }
     const auto dirs = ServerDirs();
+    // The replica files hold every row once the journals are applied (a journal replayed at
+    // restart would put back the bytes edited below).
+    ASSERT_TRUE(WaitForJournalsApplied());
     for (const auto& [server, disks] : dirs)
       ASSERT_OK(local::KillProcess(cluster_.dir, ProcessNameOf(server)));
     int rewritten = 0;

@@ -117,6 +117,27 @@ class ClusterFixture : public ::testing::Test {
                       &rc);
   }
 
+  // Waits until every running chunkserver has applied its write journal to its replica files
+  // (ternion_chunkserver_journal_used_bytes is 0), so those files hold every acknowledged byte
+  // and stay as they are while nothing is written.
+  bool WaitForJournalsApplied() {
+    return WaitUntil([&] {
+      for (const auto& p : cluster_.processes) {
+        if (p.role != "chunkserver") continue;
+        int rc = 0;
+        const std::string page = RunCommand(
+            "curl -sf http://127.0.0.1:" + std::to_string(p.metrics_port) + "/metrics", &rc);
+        if (rc != 0) continue;  // not running
+        const std::string name = "\nternion_chunkserver_journal_used_bytes ";
+        const size_t at = page.find(name);
+        if (at == std::string::npos || page.compare(at + name.size(), 2, "0\n") != 0) {
+          return false;
+        }
+      }
+      return true;
+    });
+  }
+
   // Runs the CLI against this cluster; returns its output and sets *exit_code.
   std::string RunCli(const std::string& args, int* exit_code) {
     return RunAs(cluster_.profile, args, exit_code);

@@ -1,0 +1,219 @@
+#include "bench/append_bench.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+
+namespace ternion::bench {
+namespace {
+
+constexpr size_t kAppend = 4096;
+constexpr uint64_t kRing = 64ull << 20;  // the ceiling's file: written in place, as a journal
+
+[[noreturn]] void Die(const std::string& what) {
+  std::fprintf(stderr, "ternion-bench: appends: %s\n", what.c_str());
+  std::exit(1);
+}
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(static_cast<double>(v.size()) * p))];
+}
+
+double Micros(absl::Time start) { return absl::ToDoubleMicroseconds(absl::Now() - start); }
+
+// A file of kRing zeros, written and synced, so later writes overwrite allocated blocks (as the
+// journal does) and an fdatasync has no metadata to commit.
+int OpenRing(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) Die("cannot create " + path);
+  const std::string zeros(1 << 20, '\0');
+  for (uint64_t off = 0; off < kRing; off += zeros.size()) {
+    if (::pwrite(fd, zeros.data(), zeros.size(), static_cast<off_t>(off)) !=
+        static_cast<ssize_t>(zeros.size())) {
+      Die("cannot fill " + path);
+    }
+  }
+  if (::fdatasync(fd) != 0) Die("fdatasync");
+  return fd;
+}
+
+// One writer: 4 KiB pwrite + fdatasync, queue depth 1.
+std::vector<double> RawSingle(const std::string& dir, int appends) {
+  const std::string path = dir + "/append-ceiling";
+  const int fd = OpenRing(path);
+  const std::string rec(kAppend, 'r');
+  std::vector<double> us;
+  for (int i = 0; i < appends + 50; ++i) {
+    const absl::Time start = absl::Now();
+    const off_t off = static_cast<off_t>((static_cast<uint64_t>(i) * kAppend) % kRing);
+    if (::pwrite(fd, rec.data(), kAppend, off) != static_cast<ssize_t>(kAppend) ||
+        ::fdatasync(fd) != 0) {
+      Die("ceiling write");
+    }
+    if (i >= 50) us.push_back(Micros(start));
+  }
+  ::close(fd);
+  ::unlink(path.c_str());
+  return us;
+}
+
+// `writers` threads, `appends` each, appending 4 KiB to one file: whoever finds no sync running
+// writes everything queued and syncs once for all of it.
+struct GroupResult {
+  double per_s = 0;
+  std::vector<double> us;
+};
+GroupResult RawGroup(const std::string& dir, int writers, int appends) {
+  const std::string path = dir + "/group-ceiling";
+  const int fd = OpenRing(path);
+  absl::Mutex mu;
+  absl::CondVar cv;
+  std::string pending;
+  uint64_t assigned = 0, durable = 0, pos = 0;
+  bool syncing = false;
+  std::vector<std::vector<double>> lat(writers);
+  const std::string rec(kAppend, 'g');
+  const absl::Time start = absl::Now();
+  std::vector<std::thread> threads;
+  for (int w = 0; w < writers; ++w) {
+    threads.emplace_back([&, w] {
+      for (int i = 0; i < appends; ++i) {
+        const absl::Time t0 = absl::Now();
+        mu.Lock();
+        pending += rec;
+        const uint64_t mine = ++assigned;
+        while (durable < mine) {
+          if (syncing) {
+            cv.Wait(&mu);
+            continue;
+          }
+          syncing = true;
+          std::string batch;
+          batch.swap(pending);
+          const uint64_t last = assigned;
+          const uint64_t at = pos % kRing;
+          pos += batch.size();
+          mu.Unlock();
+          const size_t n = std::min<uint64_t>(batch.size(), kRing - at);
+          if (::pwrite(fd, batch.data(), n, static_cast<off_t>(at)) != static_cast<ssize_t>(n) ||
+              (n < batch.size() && ::pwrite(fd, batch.data() + n, batch.size() - n, 0) !=
+                                       static_cast<ssize_t>(batch.size() - n)) ||
+              ::fdatasync(fd) != 0) {
+            Die("group ceiling write");
+          }
+          mu.Lock();
+          syncing = false;
+          durable = last;
+          cv.SignalAll();
+        }
+        mu.Unlock();
+        lat[w].push_back(Micros(t0));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  GroupResult r;
+  r.per_s = writers * appends / absl::ToDoubleSeconds(absl::Now() - start);
+  for (auto& l : lat) r.us.insert(r.us.end(), l.begin(), l.end());
+  ::close(fd);
+  ::unlink(path.c_str());
+  return r;
+}
+
+// One Ternion writer appending and flushing 4 KiB `appends` times (after 50 to warm up).
+std::vector<double> TernionAppends(Client* client, const std::string& project,
+                                   const std::string& path, int appends, int warmup) {
+  (void)client->Delete(project, path);
+  auto w = client->Create(project, path);
+  if (!w.ok()) Die(std::string(w.status().message()));
+  const std::string rec(kAppend, 'a');
+  std::vector<double> us;
+  for (int i = 0; i < appends + warmup; ++i) {
+    const absl::Time start = absl::Now();
+    if (auto s = (*w)->Append(rec); !s.ok()) Die(std::string(s.message()));
+    if (auto s = (*w)->Flush(); !s.ok()) Die(std::string(s.message()));
+    if (i >= warmup) us.push_back(Micros(start));
+  }
+  if (auto s = (*w)->Close(); !s.ok()) Die(std::string(s.message()));
+  (void)client->Delete(project, path);
+  return us;
+}
+
+}  // namespace
+
+std::pair<double, double> AppendLatency(Client* client, const std::string& project, int appends) {
+  const std::vector<double> us = TernionAppends(client, project, "appends/one", appends, 50);
+  return {Percentile(us, 0.5), Percentile(us, 0.99)};
+}
+
+AppendFigures MeasureAppends(Client* client, const std::string& project, const std::string& dir,
+                             int appends, int writers) {
+  AppendFigures f;
+  f.appends = appends;
+  f.writers = writers;
+  const std::vector<double> raw = RawSingle(dir, appends);
+  f.raw_p50_us = Percentile(raw, 0.5);
+  f.raw_p99_us = Percentile(raw, 0.99);
+  const int each = std::max(appends / writers, 50);
+  const GroupResult group = RawGroup(dir, writers, each);
+  f.raw_group_per_s = group.per_s;
+  f.raw_group_p99_us = Percentile(group.us, 0.99);
+
+  std::tie(f.p50_us, f.p99_us) = AppendLatency(client, project, appends);
+  std::vector<std::vector<double>> lat(writers);
+  std::vector<std::thread> threads;
+  const absl::Time start = absl::Now();
+  for (int w = 0; w < writers; ++w) {
+    threads.emplace_back([&, w] {
+      lat[w] = TernionAppends(client, project, absl::StrCat("appends/many-", w), each, 0);
+    });
+  }
+  for (auto& t : threads) t.join();
+  // Each writer's create and close are inside the span: a slight understatement.
+  f.many_per_s = writers * each / absl::ToDoubleSeconds(absl::Now() - start);
+  std::vector<double> all;
+  for (auto& l : lat) all.insert(all.end(), l.begin(), l.end());
+  f.many_p99_us = Percentile(all, 0.99);
+  return f;
+}
+
+void AddAppendFigures(const AppendFigures& f, nlohmann::json* j) {
+  (*j)["append_p50_us"] = f.p50_us;
+  (*j)["append_p99_us"] = f.p99_us;
+  (*j)["append_ceiling_p50_us"] = f.raw_p50_us;
+  (*j)["append_ceiling_p99_us"] = f.raw_p99_us;
+  (*j)["append_p50_ratio"] = f.raw_p50_us / f.p50_us;
+  (*j)["appends_writers"] = f.writers;
+  (*j)["appends_many_per_s"] = f.many_per_s;
+  (*j)["appends_many_p99_us"] = f.many_p99_us;
+  (*j)["appends_group_ceiling_per_s"] = f.raw_group_per_s;
+  (*j)["appends_group_ceiling_p99_us"] = f.raw_group_p99_us;
+  (*j)["appends_many_ratio"] = f.many_per_s / f.raw_group_per_s;
+}
+
+std::string FormatAppendFigures(const AppendFigures& f) {
+  return absl::StrFormat(
+      "  4 KiB durable appends, 1 writer               p50 %.0f us, p99 %.0f us; ceiling "
+      "(pwrite + fdatasync) p50 %.0f us, p99 %.0f us: p50 ratio %.2f\n"
+      "  4 KiB durable appends, %2d writers             %.0f/s, p99 %.0f us; ceiling (one file, "
+      "group commit) %.0f/s, p99 %.0f us: ratio %.2f\n",
+      f.p50_us, f.p99_us, f.raw_p50_us, f.raw_p99_us, f.raw_p50_us / f.p50_us, f.writers,
+      f.many_per_s, f.many_p99_us, f.raw_group_per_s, f.raw_group_p99_us,
+      f.many_per_s / f.raw_group_per_s);
+}
+
+}  // namespace ternion::bench
