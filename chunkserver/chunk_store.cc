@@ -41,6 +41,11 @@ struct ReplicaWriter::Replica {
   // The last journal record of this replica: once the journal has released it, the replica's
   // own files hold every durable byte.
   uint64_t journal_seq ABSL_GUARDED_BY(mu) = 0;
+  // Every journaled append is in the replica's own files. (Lock order: the replica's mutex,
+  // then its journal's.)
+  bool Applied() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    return journal == nullptr || journal_seq <= journal->released_seq();
+  }
   // Written to the data file (perhaps not yet durable): the length, and the CRCs from block
   // staged_first_block on. The applier may make these durable in the meta file early: bytes
   // durable beyond what was acknowledged are allowed (never served before a restart, and only
@@ -480,7 +485,7 @@ absl::Status ChunkStore::Quarantine(uint64_t chunk_id) {
     {
       absl::MutexLock rl(&r->mu);
       if (r->writing) return absl::FailedPreconditionError("replica is being written");
-      if (!Applied(*r)) {
+      if (!r->Applied()) {
         return absl::AbortedError("replica has appends not yet applied from the journal");
       }
     }
@@ -825,7 +830,7 @@ absl::Status ChunkStore::UpdateReplica(uint64_t chunk_id, uint64_t version, uint
   RETURN_IF_ERROR(AwaitApplied(*r));  // the meta file rewritten below holds every append
   absl::MutexLock rl(&r->mu);
   if (r->writing) return absl::AbortedError("replica is being written");
-  if (!Applied(*r)) {
+  if (!r->Applied()) {
     return absl::AbortedError("replica has appends not yet applied from the journal");
   }
   if (r->version != version || new_version <= version) {
@@ -996,14 +1001,10 @@ void ChunkStore::ResumeWipes(const std::string& disk) {
   (void)fs_->SyncDir(dir);
 }
 
-bool ChunkStore::Applied(Replica& r) {
-  return r.journal == nullptr || r.journal_seq <= r.journal->released_seq();
-}
-
 absl::Status ChunkStore::AwaitApplied(Replica& r) {
   {
     absl::MutexLock rl(&r.mu);
-    if (Applied(r)) return absl::OkStatus();
+    if (r.Applied()) return absl::OkStatus();
   }
   return r.journal->Drain();
 }

@@ -257,9 +257,6 @@ class ChunkStore {
   // Waits until every journaled append of `r` is in its own files (before a change that
   // rewrites or removes them).
   absl::Status AwaitApplied(Replica& r);
-  // Every journaled append of `r` is in its own files. (Lock order: a replica's mutex, then its
-  // journal's.)
-  static bool Applied(Replica& r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r.mu);
 
   FileSystem* const fs_;
   std::vector<Disk> disks_;  // the list is fixed; `failed` changes under mu_

@@ -128,7 +128,8 @@ class WriteJournal {
   WriteJournal(FileSystem* fs, std::string path, int fd, uint64_t capacity);
   absl::Status WriteHeader(const Header& h);
   // Reads the records from the header's released position on.
-  absl::Status Replay(const Header& h, std::vector<JournalRecord>* out);
+  absl::Status Replay(const Header& h, std::vector<JournalRecord>* out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Overwrites the ring between two log positions with zeros and syncs.
   absl::Status Zero(uint64_t from_lsn, uint64_t to_lsn);
   absl::Status WritePieces(const std::vector<Piece>& pieces);

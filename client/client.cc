@@ -14,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "client/chunk_layout.h"
 #include "client/master_channel.h"
+#include "client/read_order.h"
 #include "client/replica_stream.h"
 #include "client/table_io.h"
 #include "common/crc32c.h"
@@ -155,7 +156,7 @@ class FileReaderImpl final : public FileReader {
   // Looks the file up again when `chunk`'s token is about to expire (tokens live minutes; a
   // reader may hold a file for longer).
   absl::Status RefreshTokens(const v1::ChunkInfo& chunk);
-  // Replicas in the order to try: same rack as the client first, then as the master listed them
+  // Replicas in the order to try (client/read_order.h): nearest, then least loaded
   // (live first).
   std::vector<const v1::ReplicaLocation*> ReplicaOrder(const v1::ChunkInfo& chunk) const;
   std::unique_ptr<Stream> OpenStream(const v1::ChunkInfo& chunk, size_t replica,
@@ -180,9 +181,13 @@ class ClientImpl final : public Client, public client::TableFiles {
     master_ = v1::MasterService::NewStub(NewMasterChannel(
         options_.master_address,
         {.key_id = options_.access_key_id, .secret = options_.access_key_secret}, tls_, args));
+    place_.hosts = client::LocalHosts();
+    place_.rack = options_.rack;
   }
 
   const ClientOptions& options() const { return options_; }
+  // Where this client runs, for choosing the replica to read.
+  const client::ReaderPlace& place() const { return place_; }
   v1::MasterService::Stub* master() { return master_.get(); }
 
   std::shared_ptr<grpc::Channel> Channel(const std::string& address) {
@@ -439,6 +444,7 @@ class ClientImpl final : public Client, public client::TableFiles {
 
  private:
   ClientOptions options_;
+  client::ReaderPlace place_;
   const security::TlsConfig tls_;
   std::unique_ptr<v1::MasterService::Stub> master_;
   absl::Mutex gen_mu_;
@@ -847,12 +853,13 @@ absl::Status FileReaderImpl::RefreshTokens(const v1::ChunkInfo& chunk) {
 
 std::vector<const v1::ReplicaLocation*> FileReaderImpl::ReplicaOrder(
     const v1::ChunkInfo& chunk) const {
+  std::vector<client::ReadCandidate> candidates;
+  for (const auto& r : chunk.replicas()) {
+    candidates.push_back({client::HostOf(r.address()), r.rack(), r.live(), r.active_streams()});
+  }
   std::vector<const v1::ReplicaLocation*> order;
-  const std::string& rack = client_->options().rack;
-  for (bool same_rack : {true, false}) {
-    for (const auto& r : chunk.replicas()) {
-      if ((!rack.empty() && r.rack() == rack) == same_rack) order.push_back(&r);
-    }
+  for (size_t i : client::ReadOrder(candidates, client_->place())) {
+    order.push_back(&chunk.replicas(static_cast<int>(i)));
   }
   return order;
 }

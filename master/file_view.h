@@ -22,6 +22,8 @@ struct ReplicaLocation {
   std::string server_id;
   std::string address;  // host:port of the chunkserver
   std::string rack;
+  bool live = false;            // the master hears its heartbeats
+  uint32_t active_streams = 0;  // at its last heartbeat
 };
 
 struct ChunkView {

@@ -739,20 +739,22 @@ ChunkView Master::ViewOf(uint64_t id, const ChunkEntry& c) {
   view.version = c.version;
   view.index = c.index;
   view.length = c.length;
-  auto location = [&](const ServerInfo& s) ABSL_SHARED_LOCKS_REQUIRED(registry_.mu) {
-    return ReplicaLocation{s.record.server_id(), s.record.address(), s.rack()};
+  auto location = [&](const ServerInfo& s, bool live) ABSL_SHARED_LOCKS_REQUIRED(registry_.mu) {
+    return ReplicaLocation{s.record.server_id(), s.record.address(), s.rack(), live,
+                           s.active_streams};
   };
   // Live replicas first, so readers try them before servers the master has not heard from.
   const absl::Time now = Now();
   for (bool live_pass : {true, false}) {
     for (uint32_t r : c.replica_span()) {
       const ServerInfo& s = registry_.at(r);
-      if (registry_.IsLive(s, now) == live_pass) view.replicas.push_back(location(s));
+      if (registry_.IsLive(s, now) == live_pass) view.replicas.push_back(location(s, live_pass));
     }
   }
   if (LiveReplicas(c, now) == 0) {  // the damaged copies kept for salvage
     for (const auto& [copy, o] : CorruptCopies(id)) {
-      view.corrupt_replicas.push_back(location(registry_.at(copy->ordinal)));
+      const ServerInfo& s = registry_.at(copy->ordinal);
+      view.corrupt_replicas.push_back(location(s, registry_.IsLive(s, now)));
     }
   }
   return view;

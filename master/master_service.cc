@@ -107,6 +107,8 @@ void ToWire(const ReplicaLocation& r, ternion::v1::ReplicaLocation* w) {
   w->set_server_id(r.server_id);
   w->set_address(r.address);
   w->set_rack(r.rack);
+  w->set_live(r.live);
+  w->set_active_streams(r.active_streams);
 }
 
 void ToWire(const ChunkView& c, ternion::v1::ChunkInfo* w) {

@@ -31,7 +31,8 @@ namespace ternion {
 struct ClientOptions {
   std::string master_address;             // host:port
   std::string client_id;                  // names the writer in leases; default pid@host
-  std::string rack;                       // the client's rack: same-rack replicas read first
+  // The client's rack: replicas on this host are read first, then those in this rack.
+  std::string rack;
   absl::Duration rpc_timeout = absl::Seconds(30);
   // Unacknowledged bytes in flight per replica stream while writing.
   size_t write_window_bytes = 8u << 20;
