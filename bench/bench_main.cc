@@ -70,6 +70,7 @@ struct Config {
   int racks = 3;
   int per_rack = 2;
   bool json = false;
+  bool only_appends = false;
 };
 
 [[noreturn]] void Die(const std::string& msg) {
@@ -670,6 +671,8 @@ int main(int argc, char** argv) {
   app.add_option("--racks", cfg.racks, "Racks of the local cluster");
   app.add_option("--per-rack", cfg.per_rack, "Chunkservers per rack");
   app.add_flag("--json", cfg.json, "Print one JSON object");
+  app.add_flag("--only-appends", cfg.only_appends,
+               "Measure only the 4 KiB durable appends (and their ceilings)");
   int sink_fd = -1;
   std::string sink_path;
   app.add_option("--sink-fd", sink_fd)->group("");  // internal: run as a ceiling sink
@@ -693,8 +696,12 @@ int main(int argc, char** argv) {
   // The write ceilings are measured before and after Ternion's write; the higher counts, so
   // the noise of this machine never flatters Ternion's ratio.
   const uint64_t bytes = per_writer * cfg.writers;
-  double write_ceiling = ReplicatedCeiling(StartSinks(ceil_dir), bytes);
-  auto [stream_plain, stream_tls] = MeasureTransportCeilings(ceil_dir, cfg.writers, per_writer);
+  double write_ceiling = 0;
+  StreamFigures stream_plain, stream_tls;
+  if (!cfg.only_appends) {
+    write_ceiling = ReplicatedCeiling(StartSinks(ceil_dir), bytes);
+    std::tie(stream_plain, stream_tls) = MeasureTransportCeilings(ceil_dir, cfg.writers, per_writer);
+  }
 
   ternion::local::LocalCluster cluster;
   if (cfg.master.empty()) {
@@ -723,6 +730,17 @@ int main(int argc, char** argv) {
   for (int i = 0; i < cfg.writers; ++i) (void)(*client)->Delete("bench", absl::StrCat("seq/", i));
   (void)(*client)->Delete("bench", "single/0");
 
+  if (cfg.only_appends) {
+    std::filesystem::create_directories(ceil_dir);
+    const ternion::bench::AppendFigures appends = ternion::bench::MeasureAppends(
+        client->get(), "bench", ceil_dir, cfg.appends, cfg.append_writers);
+    if (!cluster.dir.empty()) (void)ternion::local::StopLocalCluster(cluster.dir);
+    if (own_dir) std::filesystem::remove_all(cfg.dir);
+    nlohmann::json j;
+    ternion::bench::AddAppendFigures(appends, &j);
+    std::cout << (cfg.json ? j.dump() + "\n" : ternion::bench::FormatAppendFigures(appends));
+    return 0;
+  }
   double write = TernionWrite(client->get(), cfg.writers, per_writer);
   // One writer alone: what a single stream (`ternion put` of a big file) gets.
   const double single_write = TernionWrite(client->get(), 1, per_writer, "single");
