@@ -5,6 +5,7 @@
 #include <cstring>
 #include <utility>
 
+#include "absl/base/internal/endian.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -24,18 +25,18 @@ constexpr size_t kHeaderBytes = 52;
 // With nothing to make room for, records are applied this long after their commit at most.
 constexpr absl::Duration kIdleApply = absl::Seconds(1);
 
-void Put32(std::string* out, uint32_t v) { out->append(reinterpret_cast<const char*>(&v), 4); }
-void Put64(std::string* out, uint64_t v) { out->append(reinterpret_cast<const char*>(&v), 8); }
-uint32_t Get32(const char* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
+void Put32(std::string* out, uint32_t v) {
+  char b[4];
+  absl::little_endian::Store32(b, v);
+  out->append(b, 4);
 }
-uint64_t Get64(const char* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
+void Put64(std::string* out, uint64_t v) {
+  char b[8];
+  absl::little_endian::Store64(b, v);
+  out->append(b, 8);
 }
+using absl::little_endian::Load32;
+using absl::little_endian::Load64;
 uint64_t RoundUp(uint64_t v, uint64_t to) { return (v + to - 1) / to * to; }
 
 }  // namespace
@@ -59,22 +60,22 @@ void EncodeJournalRecord(const JournalRecord& r, uint64_t seq, std::string* out)
 std::optional<DecodedJournalRecord> DecodeJournalRecord(absl::string_view bytes) {
   if (bytes.size() < kJournalRecordHeaderSize) return std::nullopt;
   const char* p = bytes.data();
-  const uint32_t data_size = Get32(p + 4);
-  if (Get32(p) != kRecordMagic || data_size > kJournalInlineBytes ||
-      bytes.size() < kJournalRecordHeaderSize + data_size || Get32(p + 48) != 0) {
+  const uint32_t data_size = Load32(p + 4);
+  if (Load32(p) != kRecordMagic || data_size > kJournalInlineBytes ||
+      bytes.size() < kJournalRecordHeaderSize + data_size || Load32(p + 48) != 0) {
     return std::nullopt;
   }
-  if (Crc32cExtend(Crc32c(p, 52), p + kJournalRecordHeaderSize, data_size) != Get32(p + 52)) {
+  if (Crc32cExtend(Crc32c(p, 52), p + kJournalRecordHeaderSize, data_size) != Load32(p + 52)) {
     return std::nullopt;
   }
   DecodedJournalRecord d;
-  d.seq = Get64(p + 8);
+  d.seq = Load64(p + 8);
   d.size = kJournalRecordHeaderSize + data_size;
-  d.record.chunk_id = Get64(p + 16);
-  d.record.version = Get64(p + 24);
-  d.record.offset = Get64(p + 32);
-  d.record.length = Get32(p + 40);
-  d.record.crc = Get32(p + 44);
+  d.record.chunk_id = Load64(p + 16);
+  d.record.version = Load64(p + 24);
+  d.record.offset = Load64(p + 32);
+  d.record.length = Load32(p + 40);
+  d.record.crc = Load32(p + 44);
   // Inline bytes are the covered bytes themselves.
   if (data_size != 0 && (data_size != d.record.length ||
                          Crc32c(p + kJournalRecordHeaderSize, data_size) != d.record.crc)) {
@@ -111,14 +112,24 @@ absl::StatusOr<std::unique_ptr<WriteJournal>> WriteJournal::Open(
     absl::StatusOr<size_t> n = fs->PRead(fd, b, sizeof(b), slot * kSlotSize);
     if (!n.ok()) return n.status();
     if (*n < sizeof(b) || std::memcmp(b, kHeaderMagic, 8) != 0 ||
-        Crc32c(b, kHeaderBytes - 4) != Get32(b + kHeaderBytes - 4)) {
+        Crc32c(b, kHeaderBytes - 4) != Load32(b + kHeaderBytes - 4)) {
       continue;
     }
-    Header h{Get64(b + 8), Get64(b + 16), Get64(b + 24), Get64(b + 32), Get64(b + 40)};
+    Header h{Load64(b + 8), Load64(b + 16), Load64(b + 24), Load64(b + 32), Load64(b + 40)};
     if (h.capacity < kMinJournalBytes || h.capacity > kMaxJournalBytes) continue;
     if (!best || h.generation > best->generation) best = h;
   }
   if (!best) {
+    // Start writes the first header (generation 1, slot 1) only after zero-filling the ring,
+    // and slot 0 first at generation 2, once records were applied: with slot 0 still all
+    // zeros, no record was ever committed (a crash cut the journal's creation short).
+    std::string slot0(kSlotSize, '\0');
+    absl::StatusOr<size_t> n = fs->PRead(fd, slot0.data(), slot0.size(), 0);
+    if (!n.ok()) return n.status();
+    if (slot0.find_first_not_of('\0') == std::string::npos) {
+      j->header_.capacity = 0;  // as new
+      return j;
+    }
     return absl::DataLossError(absl::StrCat("the write journal ", path,
                                             " has no valid header: its records cannot be known"));
   }
@@ -139,25 +150,27 @@ WriteJournal::~WriteJournal() {
 
 absl::Status WriteJournal::Replay(const Header& h, std::vector<JournalRecord>* out) {
   const uint64_t cap = h.capacity;
-  auto read_at = [&](uint64_t lsn) -> std::optional<DecodedJournalRecord> {
+  // The record at a log position; nullopt where none is (an I/O error fails the replay: the
+  // records after it cannot be known, and the ring is wiped once replayed).
+  auto read_at = [&](uint64_t lsn) -> absl::StatusOr<std::optional<DecodedJournalRecord>> {
     const uint64_t room = cap - lsn % cap;
     if (room < kJournalRecordHeaderSize) return std::nullopt;
     std::string bytes(std::min<uint64_t>(room, kJournalRecordHeaderSize + kJournalInlineBytes),
                       '\0');
-    absl::StatusOr<size_t> n = fs_->PRead(fd_, bytes.data(), bytes.size(), kRingStart + lsn % cap);
-    if (!n.ok()) return std::nullopt;
-    bytes.resize(*n);
+    ASSIGN_OR_RETURN(const size_t n,
+                     fs_->PRead(fd_, bytes.data(), bytes.size(), kRingStart + lsn % cap));
+    bytes.resize(n);
     return DecodeJournalRecord(bytes);
   };
   uint64_t lsn = h.released_lsn;
   uint64_t seq = h.next_seq;
   while (lsn - h.released_lsn < cap) {
-    std::optional<DecodedJournalRecord> d = read_at(lsn);
+    ASSIGN_OR_RETURN(std::optional<DecodedJournalRecord> d, read_at(lsn));
     if (!d || d->seq != seq) {
       // A record that did not fit before the ring's end went to its start.
       const uint64_t lap = RoundUp(lsn + 1, cap);
       if (lsn % cap == 0 || lap - h.released_lsn >= cap) break;
-      d = read_at(lap);
+      ASSIGN_OR_RETURN(d, read_at(lap));
       if (!d || d->seq != seq) break;
       lsn = lap;
     }

@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "common/crc32c.h"
 #include "common/failpoint.h"
+#include "tests/testutil/fault_file_system.h"
 #include "tests/testutil/status_matchers.h"
 #include "tests/testutil/temp_dir.h"
 
@@ -276,6 +277,22 @@ TEST_F(WriteJournalTest, ATornHeaderFallsBackToTheOtherSlotAndTwoRefuseToGuess) 
   tear(0);
   auto j = WriteJournal::Open(FileSystem::Default(), Path(), kCap, &recovered);
   EXPECT_TRUE(absl::IsDataLoss(j.status())) << j.status();
+}
+
+TEST_F(WriteJournalTest, AJournalWhoseCreationWasCutShortStartsOverButAnUnreadableOneFails) {
+  // A crash while the ring was being zero-filled, before the first header: nothing was ever
+  // committed, so the journal starts over.
+  std::ofstream(Path(), std::ios::binary) << std::string(200000, '\0');
+  {
+    auto j = Started();
+    ASSERT_OK(j->Commit({Inline(1, 0, "after")}).status());
+  }
+  // The records cannot be read: the open fails rather than take the journal for empty (Start
+  // would then wipe them).
+  testing::FaultFileSystem fs;
+  fs.Inject(testing::FaultFileSystem::kRead, "/journal", absl::InternalError("EIO"), 3);
+  std::vector<JournalRecord> recovered;
+  EXPECT_FALSE(WriteJournal::Open(&fs, Path(), kCap, &recovered).ok());
 }
 
 TEST_F(WriteJournalTest, RefusesSizesOutsideItsLimits) {

@@ -82,7 +82,14 @@ TEST_F(ClusterTest, ReadFailsOverFromACorruptReplica) {
   ASSERT_OK_AND_ASSIGN(FileStat st, client_->Stat("c", "f", true));
   ASSERT_EQ(st.chunks.size(), 3u);
 
-  // Flip one byte in the first-listed replica of chunk 1, which readers try first.
+  // Flip one byte in the first-listed replica of chunk 1, which readers try first once no
+  // server reports open streams (they try the least loaded first; ties in the listed order).
+  ASSERT_TRUE(WaitUntil([&] {
+    for (const auto& s : CliJson("cluster status")["servers"]) {
+      if (s["active_streams"] != 0) return false;
+    }
+    return true;
+  }));
   const ChunkStat& chunk = st.chunks[1];
   std::string corrupted;
   auto dirs = ServerDirs();
