@@ -292,9 +292,7 @@ absl::StatusOr<std::unique_ptr<ChunkStore>> ChunkStore::Open(const std::vector<s
     }
     disk.journal = std::move(*journal);
     RETURN_IF_ERROR(store->LoadDisk(i));
-    absl::Status applied;
-    store->ApplyRecovered(disk.path, recovered, &applied);
-    if (!applied.ok()) {
+    if (absl::Status applied = store->ApplyRecovered(disk.path, recovered); !applied.ok()) {
       // The journal keeps its records (it is not started, so not wiped) for another attempt;
       // meanwhile the disk serves nothing.
       TLOG(ERROR) << "data directory " << disk.path
@@ -1057,8 +1055,9 @@ absl::Status ChunkStore::ApplyJournaled(const std::vector<uint64_t>& chunk_ids) 
   return absl::OkStatus();
 }
 
-void ChunkStore::ApplyRecovered(const std::string& disk, const std::vector<JournalRecord>& records,
-                                absl::Status* status) {
+absl::Status ChunkStore::ApplyRecovered(const std::string& disk,
+                                        const std::vector<JournalRecord>& records) {
+  absl::Status status;
   struct Fix {
     std::shared_ptr<Replica> r;
     int fd = -1;
@@ -1081,7 +1080,7 @@ void ChunkStore::ApplyRecovered(const std::string& disk, const std::vector<Journ
       }
       absl::StatusOr<int> fd = fs_->Open(r->data_path, O_RDWR | O_CLOEXEC);
       if (!fd.ok()) {
-        *status = About(fd.status(), r->data_path);
+        status = About(fd.status(), r->data_path);
         break;
       }
       it = fixes.emplace(rec.chunk_id, Fix{std::move(r), *fd}).first;
@@ -1118,7 +1117,7 @@ void ChunkStore::ApplyRecovered(const std::string& disk, const std::vector<Journ
       continue;
     }
     if (!s.ok()) {
-      *status = s;
+      status = s;
       break;
     }
     // A record at a lower offset than the length (replayed again, or a later writer after a
@@ -1138,13 +1137,13 @@ void ChunkStore::ApplyRecovered(const std::string& disk, const std::vector<Journ
     }
     crcs.resize(std::min<uint64_t>(f.dirty_block, NumBlocks(length)));
     std::string block;
-    for (uint64_t b = crcs.size(); status->ok() && b < NumBlocks(length); ++b) {
+    for (uint64_t b = crcs.size(); status.ok() && b < NumBlocks(length); ++b) {
       block.resize(std::min<uint64_t>(kBlockSize, length - b * kBlockSize));
-      *status = fs_->ReadAll(f.fd, block.data(), block.size(), b * kBlockSize, r.data_path);
+      status = fs_->ReadAll(f.fd, block.data(), block.size(), b * kBlockSize, r.data_path);
       crcs.push_back(Crc32c(block));
     }
     fs_->Close(f.fd);
-    if (status->ok()) *status = PersistReplica(r, version, length, crcs);
+    if (status.ok()) status = PersistReplica(r, version, length, crcs);
     absl::MutexLock rl(&r.mu);
     r.crcs = std::move(crcs);
     r.staged_length = r.length;
@@ -1154,6 +1153,7 @@ void ChunkStore::ApplyRecovered(const std::string& disk, const std::vector<Journ
                << fixes.size() << " replica(s), " << skipped << " record(s) of older versions or "
                << "gone replicas skipped";
   }
+  return status;
 }
 
 JournalStats ChunkStore::Journals() {

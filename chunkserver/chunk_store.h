@@ -247,9 +247,8 @@ class ChunkStore {
   absl::Status ApplyJournaled(const std::vector<uint64_t>& chunk_ids);
   // After a crash, before serving: applies the records a disk's journal still held, durably.
   // A record that cannot be applied (its bytes missing from the data file, a gap before it)
-  // leaves its replica at the length before it; an I/O error goes to *status.
-  void ApplyRecovered(const std::string& disk, const std::vector<JournalRecord>& records,
-                      absl::Status* status);
+  // leaves its replica at the length before it; an I/O error is returned.
+  absl::Status ApplyRecovered(const std::string& disk, const std::vector<JournalRecord>& records);
   // Makes `length` bytes of a replica's data file durable, then records them with their CRCs
   // and `version` in its meta file, durably.
   absl::Status PersistReplica(const Replica& r, uint64_t version, uint64_t length,

@@ -311,29 +311,20 @@ absl::StatusOr<LocalCluster> StartLocalCluster(const LocalClusterOptions& option
         cs.data_dirs.push_back(absl::StrCat(c.dir, "/", cs.name, "/disk", d));
         RETURN_IF_ERROR(MakeDirs(cs.data_dirs.back()));
       }
+      // clang-format off: flag and value pairs
       cs.argv = {bin + "/ternion-chunkserver",
-                 "--master",
-                 c.master_address,
-                 "--rack",
-                 cs.rack,
-                 "--data-dirs",
-                 absl::StrJoin(cs.data_dirs, ","),
-                 "--port",
-                 "0",
-                 "--metrics-port",
-                 "0",
-                 "--heartbeat-interval",
-                 absl::StrCat(options.heartbeat_s),
-                 "--disk-capacity-mib",
-                 absl::StrCat(options.disk_capacity_mib),
-                 "--journal-mib",
-                 absl::StrCat(options.journal_mib),
-                 "--report-interval",
-                 absl::StrCat(options.report_s),
-                 "--scrub-interval",
-                 absl::StrCat(options.scrub_interval_s),
-                 "--ready-file",
-                 absl::StrCat(c.dir, "/run/", cs.name, ".ready")};
+                 "--master", c.master_address,
+                 "--rack", cs.rack,
+                 "--data-dirs", absl::StrJoin(cs.data_dirs, ","),
+                 "--port", "0",
+                 "--metrics-port", "0",
+                 "--heartbeat-interval", absl::StrCat(options.heartbeat_s),
+                 "--disk-capacity-mib", absl::StrCat(options.disk_capacity_mib),
+                 "--journal-mib", absl::StrCat(options.journal_mib),
+                 "--report-interval", absl::StrCat(options.report_s),
+                 "--scrub-interval", absl::StrCat(options.scrub_interval_s),
+                 "--ready-file", absl::StrCat(c.dir, "/run/", cs.name, ".ready")};
+      // clang-format on
       for (std::string& flag : TlsFlags(certs, options.insecure, cs.name)) {
         cs.argv.push_back(std::move(flag));
       }
