@@ -649,6 +649,78 @@ absl::StatusOr<FileView> Master::SealFile(const LeaseRef& lease, bool seal) {
   return ViewOf(stored);
 }
 
+std::vector<LeaseRecovery> Master::LeaseRecoveriesDue(size_t max) {
+  std::vector<LeaseRecovery> out;
+  absl::ReaderMutexLock ns(&ns_.mu);
+  absl::ReaderMutexLock lock(&chunks_.mu);
+  absl::ReaderMutexLock servers(&registry_.mu);
+  const absl::Time now = Now();
+  for (const FileRecord* f : ns_.LeasesPastHardLimit(max)) {
+    LeaseRecovery& r = out.emplace_back();
+    r.lease = {f->project(), f->path(), f->lease_id()};
+    // Writers commit each chunk when it is full, before the next one, so only a last chunk the
+    // committed length ends inside can hold flushed bytes the master has not recorded.
+    const uint64_t chunks = f->chunk_ids_size();
+    if (chunks == 0 || f->length() < (chunks - 1) * f->chunk_size() ||
+        f->length() == chunks * f->chunk_size()) {
+      continue;
+    }
+    r.chunk_id = f->chunk_ids(static_cast<int>(chunks - 1));
+    const ChunkEntry& e = chunks_.table().at(r.chunk_id);
+    r.version = e.version;
+    r.committed = e.length;
+    for (uint32_t s : e.replica_span()) {
+      const ServerInfo& server = registry_.at(s);
+      if (registry_.IsLive(server, now)) r.addresses.push_back(server.record.address());
+    }
+    r.token = SignChunkToken({.project = f->project(),
+                              .chunk_id = r.chunk_id,
+                              .version = e.version,
+                              .mode = security::ChunkMode::kRead});
+  }
+  return out;
+}
+
+absl::Status Master::RecoverLease(const LeaseRecovery& r,
+                                  const std::vector<ReplicaLength>& answers) {
+  absl::MutexLock ns(&ns_.mu);
+  ASSIGN_OR_RETURN(const FileRecord* f, ns_.Find(r.lease.project, r.lease.path));
+  if (f->lease_id() != r.lease.lease_id || !ns_.LeasePastHardLimit(*f)) {
+    return absl::FailedPreconditionError("the lease changed since its recovery began");
+  }
+  absl::MutexLock lock(&chunks_.mu);
+  FileRecord updated = *f;
+  MetadataBatch batch;
+  if (r.chunk_id != 0) {
+    const int chunks = f->chunk_ids_size();
+    auto it = chunks_.table().find(r.chunk_id);
+    if (chunks == 0 || f->chunk_ids(chunks - 1) != r.chunk_id || it == chunks_.table().end() ||
+        it->second.version != r.version || it->second.length != r.committed) {
+      return absl::FailedPreconditionError("the file's last chunk changed since it was asked");
+    }
+    const std::optional<uint64_t> length =
+        RecoveredLength(r.version, r.committed, f->chunk_size(), answers);
+    if (!length) {
+      return absl::UnavailableError(absl::StrCat("no replica of chunk ", r.chunk_id, " version ",
+                                                 r.version, " answered"));
+    }
+    ChunkEntry c = it->second;
+    c.length = static_cast<uint32_t>(*length);
+    chunks_.Put(r.chunk_id, c, &batch);
+    updated.set_length(static_cast<uint64_t>(chunks - 1) * f->chunk_size() + *length);
+    if (updated.length() != f->length()) updated.set_modified_unix_ms(NowMs());
+  }
+  updated.clear_lease_id();
+  updated.clear_lease_holder();
+  updated.set_lease_expires_unix_ms(0);
+  TLOG(INFO) << "audit: the lease of " << f->lease_holder() << " on " << f->project() << "/"
+             << f->path() << " recovered past the hard limit; length " << f->length() << " -> "
+             << updated.length();
+  ns_.Put(std::move(updated), &batch);
+  Commit(std::move(batch));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<FileView> Master::GetFileInfo(const std::string& project, const std::string& path,
                                              bool with_chunks) {
   absl::ReaderMutexLock ns(&ns_.mu);

@@ -39,6 +39,7 @@
 #include "master/chunk_map.h"
 #include "master/copy_slots.h"
 #include "master/file_view.h"
+#include "master/lease_recovery.h"
 #include "master/metadata_log.h"
 #include "master/metadata_store.h"
 #include "master/move_planner.h"
@@ -178,6 +179,15 @@ class Master {
   absl::StatusOr<uint64_t> CommitLength(const LeaseRef& lease, uint64_t length,
                                         const std::vector<security::LengthReceipt>& receipts);
   absl::StatusOr<FileView> SealFile(const LeaseRef& lease, bool seal);
+  // Lease recovery (master/lease_recovery.h): up to `max` files whose writer's lease is past
+  // the hard limit, each with its last chunk's live replicas to ask for their length.
+  std::vector<LeaseRecovery> LeaseRecoveriesDue(size_t max);
+  // Commits the recovered length of `r`'s last chunk from its replicas' `answers` and releases
+  // the lease, after which the chunk is stable (moved and repaired like any other).
+  // FAILED_PRECONDITION when the file changed since `r` was made (another writer took it, the
+  // chunk moved on); UNAVAILABLE when no replica of the chunk's version answered. Either way
+  // nothing changes.
+  absl::Status RecoverLease(const LeaseRecovery& r, const std::vector<ReplicaLength>& answers);
   absl::StatusOr<FileView> GetFileInfo(const std::string& project, const std::string& path,
                                        bool with_chunks);
   // One page: files under `prefix` after `start_after`, at most `limit` (0: 1,000; capped at

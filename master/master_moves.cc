@@ -54,8 +54,9 @@ ternion::v1::ReplicationLimits Master::SetReplicationLimits(
 bool Master::ChunkStable(const ChunkEntry& e) {
   const std::optional<FileFacts> f = ns_.facts().Get(e.file_id);
   if (!f) return true;
-  return e.length == f->chunk_size || f->sealed || !f->leased ||
-         LeaseRecovered(*f, NowMs(), options_.lease_hard_limit);
+  // A lease past its hard limit still makes the chunk unstable until it is recovered: the
+  // replicas may hold flushed bytes the master's length lacks (master/lease_recovery.h).
+  return e.length == f->chunk_size || f->sealed || !f->leased;
 }
 
 void Master::StartMovePass(absl::Time now) {

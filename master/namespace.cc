@@ -29,6 +29,7 @@ void Namespace::LoadProject(ternion::v1::ProjectRecord p) {
 void Namespace::LoadFile(FileRecord f) {
   facts_.Put(f.file_id(), FactsOf(f));
   std::string key = FileKey(f.project(), f.path());
+  if (!f.lease_id().empty()) leased_.insert(key);
   files_[key] = std::move(f);
 }
 
@@ -63,7 +64,7 @@ absl::StatusOr<const FileRecord*> Namespace::CheckLease(const LeaseRef& lease) c
         absl::StrCat("no valid lease on ", lease.project, "/", lease.path,
                      " (expired and taken by another writer, or released)"));
   }
-  if (LeaseRecovered(FactsOf(*f), clock_->NowMs(), lease_hard_limit_)) {
+  if (LeasePastHardLimit(*f)) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the lease on ", lease.project, "/", lease.path, " expired more than ",
         absl::FormatDuration(lease_hard_limit_), " ago and was recovered; reopen the file"));
@@ -73,6 +74,20 @@ absl::StatusOr<const FileRecord*> Namespace::CheckLease(const LeaseRef& lease) c
 
 bool Namespace::UnderLease(const FileRecord& f) const {
   return !f.lease_id().empty() && f.lease_expires_unix_ms() > clock_->NowMs();
+}
+
+bool Namespace::LeasePastHardLimit(const FileRecord& f) const {
+  return LeaseRecovered(FactsOf(f), clock_->NowMs(), lease_hard_limit_);
+}
+
+std::vector<const FileRecord*> Namespace::LeasesPastHardLimit(size_t max) const {
+  std::vector<const FileRecord*> out;
+  for (const std::string& key : leased_) {
+    if (out.size() >= max) break;
+    const FileRecord& f = files_.at(key);
+    if (LeasePastHardLimit(f)) out.push_back(&f);
+  }
+  return out;
 }
 
 absl::Status Namespace::CreateProject(const ternion::v1::ProjectRecord& p, MetadataBatch* batch) {
@@ -135,7 +150,13 @@ const FileRecord& Namespace::Put(FileRecord f, MetadataBatch* batch) {
     batch->Put(kNextFileIdKey, absl::StrCat(next_file_id_));
   }
   facts_.Put(f.file_id(), FactsOf(f));
-  FileRecord& stored = files_[FileKey(f.project(), f.path())];
+  std::string key = FileKey(f.project(), f.path());
+  if (f.lease_id().empty()) {
+    leased_.erase(key);
+  } else {
+    leased_.insert(key);
+  }
+  FileRecord& stored = files_[std::move(key)];
   stored = std::move(f);
   return stored;
 }
@@ -144,6 +165,7 @@ void Namespace::Erase(const std::string& project, const std::string& path, Metad
   auto it = files_.find(FileKey(project, path));
   if (it == files_.end()) return;
   batch->Delete(kFilePrefix + it->first);
+  leased_.erase(it->first);
   facts_.Erase(it->second.file_id());
   files_.erase(it);
 }
@@ -170,7 +192,11 @@ absl::Status Namespace::CheckFacts() const {
     if (!facts || !(*facts == FactsOf(f))) {
       return absl::InternalError(absl::StrCat("the facts of file ", f.path(), " are stale"));
     }
+    if (leased_.contains(key) != facts->leased) {
+      return absl::InternalError(absl::StrCat("the lease index of file ", f.path(), " is stale"));
+    }
   }
+  if (leased_.size() > files_.size()) return absl::InternalError("the lease index has extra files");
   return absl::OkStatus();
 }
 

@@ -15,7 +15,9 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/random/random.h"
@@ -83,6 +85,11 @@ class Namespace {
       ABSL_SHARED_LOCKS_REQUIRED(mu);
   // Whether a writer holds an unexpired lease on `f`.
   bool UnderLease(const ternion::v1::FileRecord& f) const;
+  // Whether `f`'s lease expired more than the hard limit ago (its holder is refused).
+  bool LeasePastHardLimit(const ternion::v1::FileRecord& f) const;
+  // Up to `max` files whose lease is past the hard limit and not yet recovered.
+  std::vector<const ternion::v1::FileRecord*> LeasesPastHardLimit(size_t max) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu);
   uint64_t next_file_id() const ABSL_SHARED_LOCKS_REQUIRED(mu) { return next_file_id_; }
 
   // Changes.
@@ -121,6 +128,7 @@ class Namespace {
   const absl::Duration lease_hard_limit_;
   std::map<std::string, ternion::v1::ProjectRecord> projects_ ABSL_GUARDED_BY(mu);
   std::map<std::string, ternion::v1::FileRecord> files_ ABSL_GUARDED_BY(mu);
+  std::set<std::string> leased_ ABSL_GUARDED_BY(mu);  // the keys of files with a lease
   uint64_t next_file_id_ ABSL_GUARDED_BY(mu) = 1;
   absl::BitGen gen_ ABSL_GUARDED_BY(mu);  // lease ids
   FileFactsTable facts_;

@@ -63,6 +63,33 @@ void ReplicationScheduler::Run() {
     const ternion::v1::ReplicationLimits limits = master_->ReplicationLimits();
     // The per-server slots bound what TakeMoves hands out; this only bounds one round.
     for (ReplicaMove& m : master_->TakeMoves(1 << 16)) StartCopy(std::move(m), limits);
+    if (absl::Now() - last_lease_recovery_ >= options_.lease_recovery_interval) {
+      last_lease_recovery_ = absl::Now();
+      RecoverLeases();
+    }
+  }
+}
+
+void ReplicationScheduler::RecoverLeases() {
+  constexpr size_t kLeasesPerRound = 16;  // bounds the round: each asks at most three servers
+  for (const LeaseRecovery& r : master_->LeaseRecoveriesDue(kLeasesPerRound)) {
+    std::vector<ReplicaLength> answers;
+    for (const std::string& address : r.addresses) {
+      if (r.chunk_id == 0) break;
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+      ternion::v1::GetReplicaRequest req;
+      req.set_chunk_id(r.chunk_id);
+      req.set_token(r.token);
+      ternion::v1::ReplicaReport replica;
+      if (grpc::Status s = StubFor(address)->GetReplica(&ctx, req, &replica); s.ok()) {
+        answers.push_back({.version = replica.version(), .length = replica.length()});
+      }
+    }
+    // Not recovered now (a replica may be back later, or the file changed): tried again.
+    if (absl::Status s = master_->RecoverLease(r, answers); !s.ok()) {
+      TLOG(WARNING) << "lease recovery of " << r.lease.project << "/" << r.lease.path << ": " << s;
+    }
   }
 }
 

@@ -7,7 +7,8 @@
 // carries data. As copies finish, the thread reports them back in batches (one durable metadata
 // wait per batch) and then drops the replica that was moved away, or the new copy when the
 // master refused it. So the copies under way are bounded per server, not cluster-wide, and
-// recovery grows with the number of servers, with one thread in the master.
+// recovery grows with the number of servers, with one thread in the master. The same thread
+// recovers abandoned leases (master/lease_recovery.h), which also needs the chunkservers.
 
 #include <memory>
 #include <string>
@@ -29,6 +30,8 @@ namespace ternion::master {
 struct ReplicationSchedulerOptions {
   // How often the thread asks for moves when no copy has finished (each ask also plans a slice).
   absl::Duration idle_poll = absl::Milliseconds(250);
+  // How often it looks for leases past the hard limit to recover (master/lease_recovery.h).
+  absl::Duration lease_recovery_interval = absl::Seconds(5);
   // How the master reaches chunkservers (its own certificate, under TLS).
   security::TlsConfig tls = security::TlsConfig::Insecure();
 };
@@ -44,6 +47,9 @@ class ReplicationScheduler {
   void Run();
   void StartCopy(ReplicaMove move, const ternion::v1::ReplicationLimits& limits);
   void DropReplica(const std::string& address, const ReplicaMove& m);
+  // Recovers the leases past the hard limit: asks each one's last chunk's replicas for their
+  // length (a short call each, to live servers only) and has the master commit it.
+  void RecoverLeases();
   ternion::v1::ChunkServerService::Stub* StubFor(const std::string& address);
 
   Master* const master_;
@@ -56,6 +62,7 @@ class ReplicationScheduler {
   std::vector<std::pair<ReplicaMove, absl::Status>> finished_ ABSL_GUARDED_BY(mu_);
   // Calls under way (copies and drops), to cancel and wait for at shutdown.
   absl::flat_hash_set<grpc::ClientContext*> calls_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_lease_recovery_ = absl::InfinitePast();  // scheduler thread only
   std::thread thread_;
 };
 

@@ -892,9 +892,11 @@ TEST_F(RepairTest, CopiesAreThrottledPerServerAndSpreadOverTheSurvivors) {
 }
 
 // A writer that vanished leaves its lease behind. Until the lease is past the hard limit the
-// writer may come back, so its file's last chunk is not copied; after it, the chunk is repaired
-// like any other, and the old lease is refused.
-TEST_F(RepairTest, TheLastChunkOfAnAbandonedFileIsRepairedAfterTheLeaseHardLimit) {
+// writer may come back, so its file's last chunk is not copied. Past it, the master first
+// recovers the lease: the least length the chunk's replicas report (they may hold flushed bytes
+// the writer never committed) becomes the file's; only then is the chunk repaired like any
+// other, and the old lease is refused.
+TEST_F(RepairTest, TheLastChunkOfAnAbandonedFileIsRepairedAfterItsLeaseIsRecovered) {
   RegisterServers(4, 2);
   ASSERT_OK(master_->CreateProject("p", ""));
   ASSERT_OK_AND_ASSIGN(auto created, master_->CreateFile("p", "open", 64 << 10, "w"));
@@ -915,18 +917,65 @@ TEST_F(RepairTest, TheLastChunkOfAnAbandonedFileIsRepairedAfterTheLeaseHardLimit
   clock_.Advance(options_.lease_duration + options_.lease_hard_limit / 2);
   KeepAliveAllBut({victim});
   EXPECT_EQ(repairs_of_the_chunk(), 0) << "expired, but the holder may come back until the limit";
+  EXPECT_TRUE(master_->LeaseRecoveriesDue(10).empty());
   clock_.Advance(options_.lease_hard_limit / 2 + absl::Seconds(1));
   KeepAliveAllBut({victim});
-  EXPECT_EQ(repairs_of_the_chunk(), 1);
+  EXPECT_EQ(repairs_of_the_chunk(), 0) << "not before the lease is recovered";
   const absl::Status late = Commit(lease, 2000).status();
   EXPECT_EQ(late.code(), absl::StatusCode::kFailedPrecondition) << late;
   EXPECT_NE(late.message().find("recovered"), std::string::npos) << late;
-  ASSERT_OK_AND_ASSIGN(auto info, master_->GetFileInfo("p", "open", false));
-  EXPECT_EQ(info.length, 1000u) << "the acknowledged length stands";
+
+  std::vector<LeaseRecovery> due = master_->LeaseRecoveriesDue(10);
+  ASSERT_EQ(due.size(), 1u);
+  const LeaseRecovery& r = due[0];
+  EXPECT_EQ(r.lease.lease_id, lease.lease_id);
+  EXPECT_EQ(r.chunk_id, chunk.chunk_id);
+  EXPECT_EQ(r.version, chunk.version);
+  EXPECT_EQ(r.committed, 1000u);
+  EXPECT_EQ(r.addresses.size(), 2u) << "the live replicas only";
+  EXPECT_FALSE(r.token.empty());
+  // Nothing known (no answer, or only a stale version's): nothing changes.
+  EXPECT_EQ(master_->RecoverLease(r, {}).code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(master_->RecoverLease(r, {{.version = chunk.version - 1, .length = 9000}}).code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(repairs_of_the_chunk(), 0);
+  // The replicas hold 1500 and 1800 bytes durably (flushed, not committed): 1500 stands.
+  ASSERT_OK(master_->RecoverLease(r, {{.version = chunk.version, .length = 1800},
+                                      {.version = chunk.version, .length = 1500},
+                                      {.version = chunk.version - 1, .length = 100}}));
+  EXPECT_EQ(master_->RecoverLease(r, {{.version = chunk.version, .length = 1500}}).code(),
+            absl::StatusCode::kFailedPrecondition)
+      << "recovered once";
+  EXPECT_TRUE(master_->LeaseRecoveriesDue(10).empty());
+  ASSERT_OK_AND_ASSIGN(auto info, master_->GetFileInfo("p", "open", true));
+  EXPECT_EQ(info.length, 1500u);
+  EXPECT_EQ(info.chunks[0].length, 1500u);
+  EXPECT_FALSE(info.under_lease);
+  KeepAliveAllBut({victim});
+  EXPECT_EQ(repairs_of_the_chunk(), 1);
   // Another writer may reopen the file; its last chunk is then under a live lease again.
   ASSERT_OK(master_->OpenForAppend("p", "open", "w2").status());
   KeepAliveAllBut({victim});
   EXPECT_EQ(repairs_of_the_chunk(), 0);
+  ASSERT_OK(master_->CheckInvariants());
+}
+
+// Recovery of a lease whose file ends at a chunk boundary asks no replica: it only releases it.
+TEST_F(RepairTest, ALeaseEndingAtAChunkBoundaryIsReleasedWithoutAskingReplicas) {
+  RegisterServers(3, 3);
+  ASSERT_OK(master_->CreateProject("p", ""));
+  ASSERT_OK_AND_ASSIGN(auto created, master_->CreateFile("p", "full", 64 << 10, "w"));
+  const LeaseRef lease = Lease(created);
+  ASSERT_OK(master_->AllocateChunk(lease, 0).status());
+  ASSERT_OK(Commit(lease, 64 << 10).status());
+  clock_.Advance(options_.lease_duration + options_.lease_hard_limit + absl::Seconds(1));
+  std::vector<LeaseRecovery> due = master_->LeaseRecoveriesDue(10);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].chunk_id, 0u);
+  ASSERT_OK(master_->RecoverLease(due[0], {}));
+  ASSERT_OK_AND_ASSIGN(auto info, master_->GetFileInfo("p", "full", false));
+  EXPECT_EQ(info.length, 64u << 10);
+  EXPECT_TRUE(master_->LeaseRecoveriesDue(10).empty());
   ASSERT_OK(master_->CheckInvariants());
 }
 

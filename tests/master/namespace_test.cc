@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "master/lease_recovery.h"
 #include "master/metadata_keys.h"
 #include "tests/testutil/fake_clock.h"
 
@@ -94,10 +95,14 @@ TEST_F(NamespaceTest, ALeaseIsValidUntilAnotherWriterTakesItOrItIsRecovered) {
   EXPECT_FALSE(ns_.UnderLease(f));
   EXPECT_TRUE(ns_.CheckLease(ref).ok());
 
-  // Past the hard limit: recovered, refused, and the file's last chunk counts as stable.
+  // Past the hard limit: refused, and due for recovery (master/lease_recovery.h).
+  EXPECT_TRUE(ns_.LeasesPastHardLimit(10).empty());
   clock_.Advance(absl::Minutes(32));
   EXPECT_EQ(ns_.CheckLease(ref).status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(LeaseRecovered(*ns_.facts().Get(f.file_id()), clock_.NowMs(), absl::Hours(1)));
+  ASSERT_EQ(ns_.LeasesPastHardLimit(10).size(), 1u);
+  EXPECT_EQ(ns_.LeasesPastHardLimit(10)[0]->path(), "a");
+  EXPECT_TRUE(ns_.LeasesPastHardLimit(0).empty());
 
   // Another writer's lease: the old one is refused.
   MetadataBatch batch;
@@ -105,6 +110,19 @@ TEST_F(NamespaceTest, ALeaseIsValidUntilAnotherWriterTakesItOrItIsRecovered) {
   EXPECT_NE(taken.lease_id(), ref.lease_id);
   EXPECT_EQ(ns_.CheckLease(ref).status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(ns_.CheckLease(RefOf(taken)).ok());
+}
+
+// The recovered length of an abandoned file's last chunk: the least any replica of the chunk's
+// version holds, never below what was committed nor past the chunk.
+TEST(RecoveredLengthTest, TheLeastLengthOfTheCurrentVersion) {
+  EXPECT_EQ(RecoveredLength(5, 100, 4096, {}), std::nullopt);
+  EXPECT_EQ(RecoveredLength(5, 100, 4096, {{.version = 4, .length = 900}}), std::nullopt);
+  EXPECT_EQ(RecoveredLength(5, 100, 4096,
+                            {{.version = 5, .length = 900}, {.version = 5, .length = 700},
+                             {.version = 4, .length = 300}}),
+            700u);
+  EXPECT_EQ(RecoveredLength(5, 100, 4096, {{.version = 5, .length = 50}}), 100u);
+  EXPECT_EQ(RecoveredLength(5, 100, 4096, {{.version = 5, .length = 9000}}), 4096u);
 }
 
 TEST_F(NamespaceTest, StaleFactsAreFound) {
