@@ -21,6 +21,7 @@
 #include "common/logging.h"
 #include "common/rpc_status.h"
 #include "common/status_macros.h"
+#include "common/visible_length.h"
 #include "ternion/v1/chunkserver.grpc.pb.h"
 #include "ternion/v1/master.grpc.pb.h"
 
@@ -41,6 +42,7 @@ FileStat ToStat(const v1::FileInfo& f) {
   st.chunk_size = f.chunk_size();
   st.sealed = f.sealed();
   st.under_lease = f.under_lease();
+  st.open = f.open();
   st.created_unix_ms = f.created_unix_ms();
   st.modified_unix_ms = f.modified_unix_ms();
   for (const v1::ChunkInfo& c : f.chunks()) {
@@ -63,6 +65,11 @@ class FileWriterImpl final : public FileWriter {
   absl::Status Close() override { return End(false); }
   absl::Status Seal() override { return End(true); }
   uint64_t length() const override { return acked_; }
+
+  // For a writer of a file that ends inside a chunk: opens that chunk for appending at once,
+  // after the bytes an earlier writer flushed (PrepareAppend), and commits them, so they are
+  // the file's even if this writer appends nothing.
+  absl::Status Resume();
 
  private:
   // Sends a + b as one frame to every replica of the current chunk (opening it if needed).
@@ -91,6 +98,11 @@ class FileWriterImpl final : public FileWriter {
                                           const v1::ChunkInfo& next, uint64_t length);
   // Records sent_ at the master, with the replicas' receipts for the current chunk.
   absl::Status Commit(std::vector<v1::LengthReceipt> receipts);
+  // Waits until every open stream holds sent_ durably (recovering failed replicas); then
+  // everything sent is acknowledged.
+  absl::Status WaitDurable();
+  // The chunk header naming the current chunk, for a stream's first frame.
+  v1::WriteChunkHeader Header() const;
   // Every open replica stream's latest receipt.
   std::vector<v1::LengthReceipt> Receipts();
   absl::Status End(bool seal);
@@ -104,8 +116,10 @@ class FileWriterImpl final : public FileWriter {
   ClientImpl* const client_;  // not owned; outlives the writer
   v1::LeaseRef lease_;
   const uint64_t chunk_size_;
-  uint64_t acked_;   // committed at the master
-  uint64_t sent_;    // handed to the replica streams
+  uint64_t acked_;      // durable on every replica (Flush returned)
+  uint64_t committed_;  // recorded at the master
+  absl::Time last_commit_ = absl::Now();  // when the latest commit (or the lease) was asked for
+  uint64_t sent_;       // handed to the replica streams
   std::string buffer_;  // appended bytes after sent_
   v1::ChunkInfo chunk_;
   bool header_pending_ = false;
@@ -202,6 +216,49 @@ class ClientImpl final : public Client, public client::TableFiles {
     return ch;
   }
 
+  // What the replica on `r` reports of `chunk` (GetReplica, under the chunk's token).
+  grpc::Status GetReplica(const v1::ReplicaLocation& r, const v1::ChunkInfo& chunk,
+                          v1::ReplicaReport* out) {
+    auto stub = v1::ChunkServerService::NewStub(Channel(r.address()));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.rpc_timeout));
+    v1::GetReplicaRequest req;
+    req.set_chunk_id(chunk.chunk_id());
+    req.set_token(chunk.token());
+    return stub->GetReplica(&ctx, req, out);
+  }
+
+  // The visible length of `chunk`, whose master's length is `committed`
+  // (common/visible_length.h): asks each replica. None when no replica of its version answers.
+  std::optional<uint64_t> VisibleChunkLength(const v1::ChunkInfo& chunk, uint64_t committed,
+                                             uint64_t chunk_size) {
+    std::vector<ReplicaLength> answers;
+    for (const auto& r : chunk.replicas()) {
+      v1::ReplicaReport rep;
+      if (GetReplica(r, chunk, &rep).ok()) answers.push_back({rep.version(), rep.length()});
+    }
+    return VisibleLength(chunk.version(), committed, chunk_size, answers);
+  }
+
+  // The file as a reader sees it: with its chunks and, while a writer's lease is not released,
+  // the visible length of the last chunk, so every flushed byte is read (writers commit lazily).
+  absl::StatusOr<v1::FileInfo> ReadableInfo(v1::GetFileInfoRequest req) {
+    req.set_with_chunks(true);
+    v1::FileInfo info;
+    RETURN_IF_ERROR(CallMaster(&v1::MasterService::Stub::GetFileInfo, req, &info));
+    if (!info.open() || info.sealed() || info.chunks().empty()) return info;
+    v1::ChunkInfo* last = info.mutable_chunks(info.chunks_size() - 1);
+    const uint64_t start = last->index() * info.chunk_size();
+    if (info.length() < start) return info;  // the last chunk holds nothing committed yet
+    std::optional<uint64_t> visible =
+        VisibleChunkLength(*last, info.length() - start, info.chunk_size());
+    if (visible && start + *visible > info.length()) {
+      last->set_length(*visible);
+      info.set_length(start + *visible);
+    }
+    return info;
+  }
+
   // One unary master RPC within the client's deadline. It waits while the master is down (a
   // restart), and an idempotent call (the default: lookups, AllocateChunk, CommitLength) is
   // retried when the connection broke mid-call.
@@ -259,10 +316,9 @@ class ClientImpl final : public Client, public client::TableFiles {
 
   absl::StatusOr<std::unique_ptr<TableWriter>> OpenTableForAppend(
       const std::string& project, const std::string& path) override {
-    ASSIGN_OR_RETURN(v1::LeaseResponse lease, AppendLease(project, path));
-    return client::NewTableWriter(this, project, path,
-                                  std::unique_ptr<FileWriter>(new FileWriterImpl(this, lease)),
-                                  lease.file().table_id(), nullptr);
+    uint64_t table_id = 0;
+    ASSIGN_OR_RETURN(std::unique_ptr<FileWriter> writer, AppendWriter(project, path, &table_id));
+    return client::NewTableWriter(this, project, path, std::move(writer), table_id, nullptr);
   }
 
   absl::StatusOr<std::unique_ptr<TableReader>> OpenTable(
@@ -275,9 +331,7 @@ class ClientImpl final : public Client, public client::TableFiles {
                                           const std::vector<std::string>& columns) override {
     v1::GetFileInfoRequest req = ReadRequest(project, path);
     *req.mutable_columns() = {columns.begin(), columns.end()};
-    req.set_with_chunks(true);
-    v1::FileInfo info;
-    RETURN_IF_ERROR(CallMaster(&v1::MasterService::Stub::GetFileInfo, req, &info));
+    ASSIGN_OR_RETURN(v1::FileInfo info, ReadableInfo(std::move(req)));
     TableFile out{
         .file_id = info.file_id(), .table_id = info.table_id(), .chunk_size = info.chunk_size()};
     out.reader.reset(new FileReaderImpl(this, std::move(info)));
@@ -347,6 +401,18 @@ class ClientImpl final : public Client, public client::TableFiles {
     return resp;
   }
 
+  // A writer appending to an existing file, resumed after the bytes an earlier writer flushed
+  // (FileWriterImpl::Resume). `table_id`, when given, gets the file's.
+  absl::StatusOr<std::unique_ptr<FileWriter>> AppendWriter(const std::string& project,
+                                                           const std::string& path,
+                                                           uint64_t* table_id = nullptr) {
+    ASSIGN_OR_RETURN(v1::LeaseResponse lease, AppendLease(project, path));
+    if (table_id != nullptr) *table_id = lease.file().table_id();
+    auto writer = std::make_unique<FileWriterImpl>(this, lease);
+    RETURN_IF_ERROR(writer->Resume());
+    return std::unique_ptr<FileWriter>(std::move(writer));
+  }
+
   absl::StatusOr<v1::LeaseResponse> AppendLease(const std::string& project,
                                                 const std::string& path) {
     v1::OpenForAppendRequest req;
@@ -361,8 +427,7 @@ class ClientImpl final : public Client, public client::TableFiles {
  public:
   absl::StatusOr<std::unique_ptr<FileWriter>> OpenForAppend(const std::string& project,
                                                             const std::string& path) override {
-    ASSIGN_OR_RETURN(v1::LeaseResponse lease, AppendLease(project, path));
-    return std::unique_ptr<FileWriter>(new FileWriterImpl(this, lease));
+    return AppendWriter(project, path);
   }
 
   // A lookup of a file, made for the job's project when the options name one.
@@ -387,7 +452,7 @@ class ClientImpl final : public Client, public client::TableFiles {
 
   absl::StatusOr<std::unique_ptr<FileReader>> Open(const std::string& project,
                                                    const std::string& path) override {
-    ASSIGN_OR_RETURN(v1::FileInfo info, FileInfo(project, path, true));
+    ASSIGN_OR_RETURN(v1::FileInfo info, ReadableInfo(ReadRequest(project, path)));
     return std::unique_ptr<FileReader>(new FileReaderImpl(this, std::move(info)));
   }
 
@@ -460,6 +525,7 @@ FileWriterImpl::FileWriterImpl(ClientImpl* client, const v1::LeaseResponse& leas
     : client_(client),
       chunk_size_(lease.file().chunk_size()),
       acked_(lease.file().length()),
+      committed_(lease.file().length()),
       sent_(lease.file().length()) {
   lease_.set_project(lease.file().project());
   lease_.set_path(lease.file().path());
@@ -496,16 +562,22 @@ absl::Status FileWriterImpl::OpenChunk(uint64_t index) {
   recoveries_ = 0;
   chunk_failed_servers_.clear();
   if (sent_ % chunk_size_ != 0) RETURN_IF_ERROR(PrepareAppend());
-  OpenStreams(sent_ % chunk_size_);
+  OpenStreams(sent_ - index * chunk_size_);  // the chunk's end, when PrepareAppend filled it
   header_pending_ = true;
   return absl::OkStatus();
 }
 
 absl::Status FileWriterImpl::PrepareAppend() {
+  // The earlier writer's flushed bytes it had not committed yet are on every replica: the
+  // appends go after them.
+  const uint64_t start = chunk_.index() * chunk_size_;
+  const std::optional<uint64_t> visible =
+      client_->VisibleChunkLength(chunk_, sent_ - start, chunk_size_);
+  if (visible) sent_ = start + *visible;
   v1::ReplaceReplicasRequest req;
   *req.mutable_lease() = lease_;
   req.set_chunk_id(chunk_.chunk_id());
-  req.set_length(sent_ % chunk_size_);
+  req.set_length(sent_ - start);
   v1::ChunkInfo next;
   // Safe to retry (as below): a repeated ReplaceReplicas only moves the chunk one version on.
   RETURN_IF_ERROR(client_->CallMaster(&v1::MasterService::Stub::ReplaceReplicas, req, &next));
@@ -513,9 +585,22 @@ absl::Status FileWriterImpl::PrepareAppend() {
   for (const auto& r : chunk_.replicas()) replicas.push_back(&r);
   // A replica that cannot be moved (its server is down) keeps the old version: its stream
   // fails and write recovery replaces it.
-  (void)UpdateReplicas(replicas, next, sent_ % chunk_size_);
+  (void)UpdateReplicas(replicas, next, sent_ - start);
   chunk_ = next;
   return absl::OkStatus();
+}
+
+absl::Status FileWriterImpl::Resume() {
+  if (sent_ % chunk_size_ == 0) return absl::OkStatus();  // the next append starts a chunk
+  if (absl::Status s = OpenChunk(sent_ / chunk_size_); !s.ok()) return Fail(s);
+  if (sent_ == committed_) return absl::OkStatus();  // the header goes with the first append
+  // Bytes an earlier writer flushed and did not commit: the header alone makes every replica
+  // acknowledge them with a receipt, and they are committed now, before any append (a chunk
+  // they fill is finished and committed by SendFrame).
+  RETURN_IF_ERROR(SendFrame({}, {}));
+  if (streams_.empty()) return absl::OkStatus();
+  RETURN_IF_ERROR(WaitDurable());
+  return Commit(Receipts());
 }
 
 std::vector<std::string> FileWriterImpl::UpdateReplicas(
@@ -599,14 +684,8 @@ absl::Status FileWriterImpl::Rebuild(const absl::Status& cause,
   uint64_t length = UINT64_MAX;
   std::vector<const v1::ReplicaLocation*> holders;
   for (const auto* r : survivors) {
-    auto stub = v1::ChunkServerService::NewStub(client_->Channel(r->address()));
-    grpc::ClientContext ctx;
-    ctx.set_deadline(absl::ToChronoTime(absl::Now() + client_->options().rpc_timeout));
-    v1::GetReplicaRequest req;
-    req.set_chunk_id(chunk_.chunk_id());
-    req.set_token(chunk_.token());
     v1::ReplicaReport rep;
-    grpc::Status s = stub->GetReplica(&ctx, req, &rep);
+    grpc::Status s = client_->GetReplica(*r, chunk_, &rep);
     if (s.error_code() == grpc::StatusCode::NOT_FOUND) continue;
     if (!s.ok()) {  // this survivor is failing too
       return Rebuild(cause, {r->server_id()},
@@ -673,12 +752,7 @@ absl::Status FileWriterImpl::Rebuild(const absl::Status& cause,
   // Write on: a header frame at `length`, then every frame from there on again.
   chunk_ = next;
   OpenStreams(length);
-  v1::WriteChunkHeader header;
-  header.set_chunk_id(chunk_.chunk_id());
-  header.set_version(chunk_.version());
-  header.set_project(lease_.project());
-  header.set_chunk_size(chunk_size_);
-  header.set_token(chunk_.token());
+  const v1::WriteChunkHeader header = Header();
   header_pending_ = false;
   while (!unacked_.empty() && unacked_.front()->offset < length) unacked_.pop_front();
   std::vector<ReplicaStream::Frame> frames = {ReplicaStream::Encode(&header, length, {}, {})};
@@ -699,15 +773,11 @@ absl::Status FileWriterImpl::SendFrame(absl::string_view a, absl::string_view b)
     if (absl::Status s = OpenChunk(sent_ / chunk_size_); !s.ok()) return Fail(s);
   }
   v1::WriteChunkHeader header;
-  if (header_pending_) {
-    header.set_chunk_id(chunk_.chunk_id());
-    header.set_version(chunk_.version());
-    header.set_project(lease_.project());
-    header.set_chunk_size(chunk_size_);
-    header.set_token(chunk_.token());
-  }
-  ReplicaStream::Frame frame =
-      ReplicaStream::Encode(header_pending_ ? &header : nullptr, sent_ % chunk_size_, a, b);
+  if (header_pending_) header = Header();
+  // (sent_ is at the chunk's end only for Resume's header frame on a chunk an earlier writer
+  // filled.)
+  ReplicaStream::Frame frame = ReplicaStream::Encode(header_pending_ ? &header : nullptr,
+                                                     sent_ - chunk_.index() * chunk_size_, a, b);
   header_pending_ = false;
   // Frames every replica holds durably are no longer needed for recovery.
   uint64_t durable = UINT64_MAX;
@@ -728,6 +798,16 @@ absl::Status FileWriterImpl::SendFrame(absl::string_view a, absl::string_view b)
   return absl::OkStatus();
 }
 
+v1::WriteChunkHeader FileWriterImpl::Header() const {
+  v1::WriteChunkHeader header;
+  header.set_chunk_id(chunk_.chunk_id());
+  header.set_version(chunk_.version());
+  header.set_project(lease_.project());
+  header.set_chunk_size(chunk_size_);
+  header.set_token(chunk_.token());
+  return header;
+}
+
 absl::Status FileWriterImpl::FinishChunk() {
   for (size_t i = 0; i < streams_.size(); ++i) {
     if (absl::Status st = streams_[i]->Finish(); !st.ok()) {
@@ -738,6 +818,7 @@ absl::Status FileWriterImpl::FinishChunk() {
   std::vector<v1::LengthReceipt> receipts = Receipts();
   streams_.clear();
   unacked_.clear();
+  acked_ = sent_;
   return Commit(std::move(receipts));
 }
 
@@ -756,7 +837,8 @@ std::vector<v1::LengthReceipt> FileWriterImpl::Receipts() {
 }
 
 absl::Status FileWriterImpl::Commit(std::vector<v1::LengthReceipt> receipts) {
-  if (sent_ == acked_) return absl::OkStatus();
+  if (sent_ == committed_) return absl::OkStatus();
+  last_commit_ = absl::Now();
   v1::CommitLengthRequest req;
   *req.mutable_lease() = lease_;
   req.set_length(sent_);
@@ -766,7 +848,19 @@ absl::Status FileWriterImpl::Commit(std::vector<v1::LengthReceipt> receipts) {
       !s.ok()) {
     return Fail(s);
   }
-  acked_ = resp.length();
+  committed_ = resp.length();
+  return absl::OkStatus();
+}
+
+absl::Status FileWriterImpl::WaitDurable() {
+  for (size_t i = 0; i < streams_.size(); ++i) {
+    if (absl::Status st = streams_[i]->WaitDurable(sent_ - chunk_.index() * chunk_size_);
+        !st.ok()) {
+      if (absl::Status r = Recover(st); !r.ok()) return Fail(r);
+      i = static_cast<size_t>(-1);  // wait on the new streams from the start
+    }
+  }
+  acked_ = sent_;
   return absl::OkStatus();
 }
 
@@ -779,18 +873,24 @@ absl::Status FileWriterImpl::Flush() {
     buffer_.erase(0, n);
   }
   if (sent_ == acked_) return absl::OkStatus();
-  for (size_t i = 0; i < streams_.size(); ++i) {
-    if (absl::Status st = streams_[i]->WaitDurable(sent_ - chunk_.index() * chunk_size_);
-        !st.ok()) {
-      if (absl::Status r = Recover(st); !r.ok()) return Fail(r);
-      i = static_cast<size_t>(-1);  // wait on the new streams from the start
-    }
+  RETURN_IF_ERROR(WaitDurable());
+  // The master is told lazily: at the first flush into a chunk (so the committed length always
+  // ends inside the chunk being written, where readers and lease recovery look for flushed
+  // bytes), then at most a second apart while flushes acknowledge bytes. That commit renews the
+  // lease (or finds it lost, and fails this flush), so every byte a flush acknowledges was
+  // durable everywhere while the lease (60 s) was still this writer's: a writer that takes the
+  // lease over later, or the master recovering it after the hard limit, finds it on the
+  // replicas (PrepareAppend, master/lease_recovery.h).
+  const bool chunk_committed = committed_ > chunk_.index() * chunk_size_;
+  if (chunk_committed && absl::Now() - last_commit_ < client_->options().lazy_commit_interval) {
+    return absl::OkStatus();
   }
   return Commit(Receipts());
 }
 
 absl::Status FileWriterImpl::End(bool seal) {
   RETURN_IF_ERROR(Flush());
+  RETURN_IF_ERROR(Commit(Receipts()));  // what Flush left to commit lazily
   for (auto& s : streams_) {
     if (absl::Status st = s->Finish(); !st.ok()) return Fail(st);
   }

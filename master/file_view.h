@@ -43,7 +43,8 @@ struct FileView {
   uint64_t length = 0;  // acknowledged
   uint64_t chunk_size = 0;
   bool sealed = false;
-  bool under_lease = false;
+  bool under_lease = false;  // a writer holds an unexpired lease
+  bool open = false;         // a writer's lease is not released (see FileInfo.open)
   int64_t created_unix_ms = 0;
   int64_t modified_unix_ms = 0;
   uint64_t table_id = 0;          // nonzero: a table of encrypted rows

@@ -699,7 +699,7 @@ absl::Status Master::RecoverLease(const LeaseRecovery& r,
       return absl::FailedPreconditionError("the file's last chunk changed since it was asked");
     }
     const std::optional<uint64_t> length =
-        RecoveredLength(r.version, r.committed, f->chunk_size(), answers);
+        VisibleLength(r.version, r.committed, f->chunk_size(), answers);
     if (!length) {
       return absl::UnavailableError(absl::StrCat("no replica of chunk ", r.chunk_id, " version ",
                                                  r.version, " answered"));
@@ -792,6 +792,7 @@ FileView Master::ViewOf(const FileRecord& f) {
   view.chunk_size = f.chunk_size();
   view.sealed = f.sealed();
   view.under_lease = ns_.UnderLease(f);
+  view.open = !f.lease_id().empty();
   view.created_unix_ms = f.created_unix_ms();
   view.modified_unix_ms = f.modified_unix_ms();
   view.table_id = f.table_id();

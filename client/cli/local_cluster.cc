@@ -271,6 +271,7 @@ absl::StatusOr<LocalCluster> StartLocalCluster(const LocalClusterOptions& option
                  "--default-chunk-size-mib", absl::StrCat(options.default_chunk_size_mib),
                  "--move-scan-interval", absl::StrCat(options.move_scan_s),
                  "--lease", absl::StrCat(options.lease_s),
+                 "--lease-hard-limit", absl::StrCat(options.lease_hard_limit_s),
                  "--token-lifetime", absl::StrCat(options.token_lifetime_s),
                  "--backup-root", c.dir + "/backups",
                  "--master-key-file", master_key,

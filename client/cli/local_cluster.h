@@ -32,6 +32,7 @@ struct LocalClusterOptions {
   double move_scan_s = 2;          // the master's --move-scan-interval
   double report_s = 300;           // chunkservers' --report-interval
   double lease_s = 60;             // the master's --lease
+  double lease_hard_limit_s = 3600;  // the master's --lease-hard-limit
   double scrub_interval_s = 86400; // chunkservers' --scrub-interval
   uint64_t disk_capacity_mib = 0;  // chunkservers' --disk-capacity-mib (0: filesystem figures)
   // Chunkservers' --journal-mib: smaller than a production disk's, as a local cluster's servers

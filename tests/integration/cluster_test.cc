@@ -169,6 +169,44 @@ TEST_F(ClusterTest, FailedWriteKeepsTheAcknowledgedPrefix) {
   EXPECT_TRUE(got == absl::string_view(data).substr(0, acked));
 }
 
+// Writers commit lazily (the master is off the flush path), so a reader of a file being written
+// gets the last chunk's length from its replicas: it sees every flushed byte, also those the
+// master has not heard of yet, and across chunk boundaries.
+TEST_F(ClusterTest, AReaderOfAGrowingFileSeesEveryFlushedByte) {
+  ASSERT_OK(client_->CreateProject("p"));
+  ClientOptions lazy = local::AdminClientOptions(cluster_);
+  lazy.lazy_commit_interval = absl::Seconds(50);  // nothing but chunk events commits (lease 60 s)
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Client> writer_client, Client::Connect(lazy));
+  const uint64_t kChunk = 1 << 20;
+  const std::string data = RandomBytes(2 * kChunk + 300'000, 8);
+  ASSERT_OK_AND_ASSIGN(auto w, writer_client->Create("p", "f", {.chunk_size = kChunk}));
+  uint64_t flushed = 0;
+  // Flush points: inside the first chunk (its first flush commits), further inside it (not
+  // committed), past the first boundary (the chunk's end commits), then inside the third chunk.
+  for (uint64_t to : {uint64_t{100'000}, uint64_t{600'000}, kChunk + 50'000, 2 * kChunk + 1,
+                      2 * kChunk + 300'000}) {
+    ASSERT_OK(w->Append(absl::string_view(data).substr(flushed, to - flushed)));
+    ASSERT_OK(w->Flush());
+    flushed = to;
+    EXPECT_EQ(w->length(), flushed);
+    ASSERT_OK_AND_ASSIGN(FileStat st, client_->Stat("p", "f", false));
+    EXPECT_TRUE(st.open);
+    EXPECT_LE(st.length, flushed);
+    ASSERT_OK_AND_ASSIGN(auto r, client_->Open("p", "f"));
+    EXPECT_EQ(r->length(), flushed) << "the master had " << st.length;
+    std::string got;
+    ASSERT_OK(r->ReadAt(0, flushed, &got));
+    EXPECT_TRUE(got == absl::string_view(data).substr(0, flushed)) << "at " << flushed;
+  }
+  ASSERT_OK_AND_ASSIGN(FileStat lagging, client_->Stat("p", "f", false));
+  EXPECT_EQ(lagging.length, 2 * kChunk + 1) << "the last flush was not committed";
+  ASSERT_OK(w->Close());  // commits
+  ASSERT_OK_AND_ASSIGN(FileStat closed, client_->Stat("p", "f", false));
+  EXPECT_EQ(closed.length, flushed);
+  EXPECT_FALSE(closed.open);
+  ExpectContents("p", "f", data);
+}
+
 // A reader taking small, odd-sized pieces in order (one stream per chunk; 1 MiB frames handed
 // out piece by piece; chunk boundaries crossed inside a piece) gets exactly the file.
 TEST_F(ClusterTest, SmallSequentialReadsReturnExactlyTheFile) {

@@ -318,20 +318,26 @@ class LeaseTest : public FailureTest {
   }
 };
 
+// A writer that dies leaves its lease until it expires; then another may append. It appends
+// after every byte the dead writer flushed (which the master may never have heard of: writers
+// commit lazily), and also after bytes that reached every replica unacknowledged: as with HDFS's
+// block recovery, the file continues at the least length its replicas hold durably.
 TEST_F(LeaseTest, AWriterThatDiesLeavesAFileThatCanBeReopened) {
   ASSERT_OK(client_->CreateProject("t"));
-  const std::string data = RandomBytes(4 << 20, 21);
+  const std::string flushed = RandomBytes(1536 << 10, 21);
+  const std::string unacknowledged = RandomBytes(1536 << 10, 99);
   {
     ASSERT_OK_AND_ASSIGN(auto w, client_->Create("t", "f", {.chunk_size = 8 << 20}));
-    ASSERT_OK(w->Append(absl::string_view(data).substr(0, 1536 << 10)));
+    ASSERT_OK(w->Append(flushed));
     ASSERT_OK(w->Flush());  // 1.5 MiB acknowledged
     // Another 1.5 MiB: a full 1 MiB frame goes out to the replicas but is never acknowledged.
-    ASSERT_OK(w->Append(RandomBytes(1536 << 10, 99)));
+    ASSERT_OK(w->Append(unacknowledged));
     absl::SleepFor(absl::Milliseconds(300));
   }  // the writer dies without closing: its lease stays until it expires
   // The replicas hold bytes past the acknowledged length.
   ASSERT_OK_AND_ASSIGN(FileStat st, client_->Stat("t", "f", true));
   uint64_t longest = 0;
+  uint64_t least = UINT64_MAX;
   for (const auto& r : st.chunks[0].replicas) {
     auto stub = ternion::v1::ChunkServerService::NewStub(
         ternion::local::ChunkserverChannel(cluster_, r.address));
@@ -342,15 +348,67 @@ TEST_F(LeaseTest, AWriterThatDiesLeavesAFileThatCanBeReopened) {
     ternion::v1::ReplicaReport rep;
     ASSERT_TRUE(stub->GetReplica(&ctx, req, &rep).ok());
     longest = std::max(longest, rep.length());
+    least = std::min(least, rep.length());
   }
   EXPECT_EQ(longest, 2560u << 10);
+  ASSERT_GE(least, 1536u << 10);
   EXPECT_EQ(client_->OpenForAppend("t", "f").status().code(), absl::StatusCode::kFailedPrecondition);
   absl::SleepFor(absl::Milliseconds(2500));
   ASSERT_OK_AND_ASSIGN(auto w2, client_->OpenForAppend("t", "f"));
-  EXPECT_EQ(w2->length(), 1536u << 10);  // the acknowledged length
-  ASSERT_OK(w2->Append(absl::string_view(data).substr(1536 << 10)));
+  EXPECT_EQ(w2->length(), least);
+  ASSERT_OK_AND_ASSIGN(FileStat resumed, client_->Stat("t", "f", false));
+  EXPECT_EQ(resumed.length, least) << "committed at once, before any append";
+  const std::string tail = RandomBytes(1 << 20, 22);
+  ASSERT_OK(w2->Append(tail));
   ASSERT_OK(w2->Close());
-  ExpectContents("t", "f", data);  // the dead writer's unacknowledged bytes are gone
+  ExpectContents("t", "f",
+                 flushed + unacknowledged.substr(0, least - (1536 << 10)) + tail);
+}
+
+class LeaseRecoveryTest : public FailureTest {
+ protected:
+  void Configure(local::LocalClusterOptions* options) override {
+    FailureTest::Configure(options);
+    options->lease_s = 2;
+    options->lease_hard_limit_s = 2;
+  }
+};
+
+// A writer that vanishes after flushes the master never heard of (writers commit lazily): past
+// the lease hard limit the master recovers the lease, asking the last chunk's replicas for
+// their length, and the file keeps every flushed byte; only then is the chunk repaired, so
+// losing a replica of it loses nothing.
+TEST_F(LeaseRecoveryTest, AnAbandonedFileKeepsEveryFlushedByteThroughRecoveryAndRepair) {
+  ASSERT_OK(client_->CreateProject("t"));
+  ClientOptions lazy = local::AdminClientOptions(cluster_);
+  lazy.lazy_commit_interval = absl::Seconds(60);  // only the first flush into the chunk commits
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Client> writer_client, Client::Connect(lazy));
+  const std::string data = RandomBytes(1200 << 10, 31);
+  {
+    ASSERT_OK_AND_ASSIGN(auto w, writer_client->Create("t", "f", {.chunk_size = 4 << 20}));
+    ASSERT_OK(w->Append(absl::string_view(data).substr(0, 1 << 20)));
+    ASSERT_OK(w->Flush());  // committed: the chunk's first flush
+    ASSERT_OK(w->Append(absl::string_view(data).substr(1 << 20)));
+    ASSERT_OK(w->Flush());  // durable on three replicas, not committed
+    EXPECT_EQ(w->length(), data.size());
+  }  // the writer vanishes without closing
+  writer_client.reset();
+  ASSERT_OK_AND_ASSIGN(FileStat before, client_->Stat("t", "f", true));
+  EXPECT_EQ(before.length, 1u << 20);
+  EXPECT_TRUE(before.open);
+  // Recovered: 2 s of lease, 2 s of hard limit, then the master's next recovery round (5 s).
+  ASSERT_TRUE(WaitUntil([&] {
+    absl::StatusOr<FileStat> st = client_->Stat("t", "f", false);
+    return st.ok() && !st->open;
+  }));
+  ASSERT_OK_AND_ASSIGN(FileStat recovered, client_->Stat("t", "f", true));
+  EXPECT_EQ(recovered.length, data.size());
+  EXPECT_EQ(recovered.chunks[0].length, data.size());
+  ExpectContents("t", "f", data);
+  // The chunk is stable now: a lost replica is repaired with every byte.
+  const std::string victim = ProcessNameOf(recovered.chunks[0].replicas[0].server_id);
+  ASSERT_OK(local::KillProcess(cluster_.dir, victim));
+  ExpectRepaired("f", data);
 }
 
 TEST_F(FailureTest, AFullServerIsAvoidedAndWritesGoElsewhere) {

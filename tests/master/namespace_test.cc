@@ -112,17 +112,17 @@ TEST_F(NamespaceTest, ALeaseIsValidUntilAnotherWriterTakesItOrItIsRecovered) {
   EXPECT_TRUE(ns_.CheckLease(RefOf(taken)).ok());
 }
 
-// The recovered length of an abandoned file's last chunk: the least any replica of the chunk's
-// version holds, never below what was committed nor past the chunk.
-TEST(RecoveredLengthTest, TheLeastLengthOfTheCurrentVersion) {
-  EXPECT_EQ(RecoveredLength(5, 100, 4096, {}), std::nullopt);
-  EXPECT_EQ(RecoveredLength(5, 100, 4096, {{.version = 4, .length = 900}}), std::nullopt);
-  EXPECT_EQ(RecoveredLength(5, 100, 4096,
+// The visible length of a chunk being written: the least any replica of the chunk's version
+// holds, never below what was committed nor past the chunk.
+TEST(VisibleLengthTest, TheLeastLengthOfTheCurrentVersion) {
+  EXPECT_EQ(VisibleLength(5, 100, 4096, {}), std::nullopt);
+  EXPECT_EQ(VisibleLength(5, 100, 4096, {{.version = 4, .length = 900}}), std::nullopt);
+  EXPECT_EQ(VisibleLength(5, 100, 4096,
                             {{.version = 5, .length = 900}, {.version = 5, .length = 700},
                              {.version = 4, .length = 300}}),
             700u);
-  EXPECT_EQ(RecoveredLength(5, 100, 4096, {{.version = 5, .length = 50}}), 100u);
-  EXPECT_EQ(RecoveredLength(5, 100, 4096, {{.version = 5, .length = 9000}}), 4096u);
+  EXPECT_EQ(VisibleLength(5, 100, 4096, {{.version = 5, .length = 50}}), 100u);
+  EXPECT_EQ(VisibleLength(5, 100, 4096, {{.version = 5, .length = 9000}}), 4096u);
 }
 
 TEST_F(NamespaceTest, StaleFactsAreFound) {

@@ -36,6 +36,10 @@ struct ClientOptions {
   absl::Duration rpc_timeout = absl::Seconds(30);
   // Unacknowledged bytes in flight per replica stream while writing.
   size_t write_window_bytes = 8u << 20;
+  // How long a flushed length may wait before a writer commits it at the master (FileWriter::
+  // Flush). Keep it far below the master's --lease: a writer's flushes are safe from a writer
+  // taking its lease over because it renews the lease this often.
+  absl::Duration lazy_commit_interval = absl::Seconds(1);
   // The AccessKey that signs every call to the master (LoadCredentials fills them).
   std::string access_key_id;
   std::string access_key_secret;
@@ -81,7 +85,10 @@ struct FileStat {
   uint64_t length = 0;  // acknowledged bytes: durable on every replica
   uint64_t chunk_size = 0;
   bool sealed = false;
-  bool under_lease = false;
+  bool under_lease = false;  // a writer holds an unexpired lease
+  // A writer's lease is not released yet (by closing, or the master's lease recovery): the
+  // last chunk may hold flushed bytes past `length`, which readers see (FileReader).
+  bool open = false;
   int64_t created_unix_ms = 0;
   int64_t modified_unix_ms = 0;
   std::vector<ChunkStat> chunks;  // filled by Stat(..., with_chunks=true)
@@ -106,8 +113,10 @@ class FileWriter {
   // error here or later means bytes after the last acknowledged length may be missing.
   virtual absl::Status Append(absl::string_view data) = 0;
 
-  // Returns once every appended byte is durable on all three replicas and recorded by the
-  // master as the file's acknowledged length.
+  // Returns once every appended byte is durable on all three replicas. The master learns the
+  // length lazily (at the first flush into each chunk, at each chunk's end, on Close or Seal,
+  // and at most ClientOptions::lazy_commit_interval after a flush): a reader that opens the
+  // file meanwhile asks the replicas, and sees every flushed byte.
   virtual absl::Status Flush() = 0;
 
   // Flush, then release the lease (the file stays appendable by a later writer).
@@ -116,11 +125,12 @@ class FileWriter {
   // Flush, then make the file immutable.
   virtual absl::Status Seal() = 0;
 
-  // Acknowledged length: bytes durable on three replicas and committed at the master.
+  // Acknowledged length: bytes durable on three replicas.
   virtual uint64_t length() const = 0;
 };
 
-// Reads one file. The visible length is the acknowledged length at Open().
+// Reads one file. The visible length is the acknowledged length at Open() (for a file being
+// written, what its last chunk's replicas hold durably).
 class FileReader {
  public:
   virtual ~FileReader() = default;
