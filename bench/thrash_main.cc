@@ -1,8 +1,12 @@
 // ternion-thrash: a bounded fault-injection run on a real local cluster. Writers append and
 // flush; a fault injector kill -9s and restarts chunkservers and the master and corrupts replica
-// files; verifiers read back what was acknowledged. At the end every acknowledged byte of every
-// file must read back exactly: the run prints operations, faults and bytes verified, and exits
-// non-zero if any acknowledged byte was lost or corrupted.
+// files; verifiers read back what was acknowledged. Writers commit lazily (the master is off the
+// flush path), and some abandon their files without closing: other writers take such a file
+// over once its short lease expires (they must find every flushed byte), and the master
+// recovers the rest past the lease hard limit (its length must then cover every flushed byte).
+// At the end every acknowledged byte of every file must read back exactly: the run prints
+// operations, faults and bytes verified, and exits non-zero if any acknowledged byte was lost or
+// corrupted.
 //
 // Faults are bounded so that acknowledged data stays recoverable: at most one chunkserver is
 // down at a time, and a replica file is corrupted only while every server is up.
@@ -56,8 +60,15 @@ std::string Content(uint64_t file, uint64_t offset, size_t n) {
   return out;
 }
 
+// The cluster's leases: short, so abandoned files are taken over and recovered within a run,
+// and long enough that a writer renews its lease (at least every second while it flushes)
+// through a master restart.
+constexpr double kLeaseSeconds = 4;
+constexpr double kLeaseHardLimitSeconds = 4;
+
 struct Stats {
   std::atomic<uint64_t> appends{0}, flushes{0}, files{0}, write_errors{0};
+  std::atomic<uint64_t> abandoned{0}, taken_over{0}, lost_on_takeover{0};
   std::atomic<uint64_t> chunkserver_kills{0}, master_kills{0}, corruptions{0};
   std::atomic<uint64_t> bytes_verified{0}, read_retries{0};
 };
@@ -67,20 +78,38 @@ class Thrash {
   Thrash(Config cfg, LocalCluster cluster, std::unique_ptr<ternion::Client> client)
       : cfg_(std::move(cfg)), cluster_(std::move(cluster)), client_(std::move(client)) {}
 
-  // Appends until the deadline; records each file's acknowledged length.
+  // Appends until the deadline; records each file's acknowledged length. Now and then it takes
+  // over a file another writer abandoned, or abandons its own.
   void Writer(int id) {
     std::mt19937_64 gen(cfg_.seed * 1000 + id);
     while (absl::Now() < deadline_) {
-      const uint64_t file = next_file_++;
-      auto w = client_->Create("thrash", absl::StrCat("f", file), {.chunk_size = 2 << 20});
-      if (!w.ok()) {
-        ++stats_.write_errors;
-        std::cerr << "thrash: create error on f" << file << ": " << w.status() << "\n";
-        absl::SleepFor(absl::Milliseconds(200));
-        continue;
+      uint64_t file = 0;
+      absl::StatusOr<std::unique_ptr<ternion::FileWriter>> w;
+      if (gen() % 3 == 0 && TakeAbandoned(&file)) {
+        w = client_->OpenForAppend("thrash", absl::StrCat("f", file));
+        if (!w.ok()) {  // still leased (clocks), or a fault in the way: try again later
+          Abandon(file, absl::Now());
+          continue;
+        }
+        ++stats_.taken_over;
+        const uint64_t acked = Snapshot()[file];
+        if ((*w)->length() < acked) {
+          ++stats_.lost_on_takeover;
+          std::cerr << "thrash: f" << file << " taken over at " << (*w)->length()
+                    << " bytes, below its " << acked << " acknowledged\n";
+        }
+      } else {
+        file = next_file_++;
+        w = client_->Create("thrash", absl::StrCat("f", file), {.chunk_size = 2 << 20});
+        if (!w.ok()) {
+          ++stats_.write_errors;
+          std::cerr << "thrash: create error on f" << file << ": " << w.status() << "\n";
+          absl::SleepFor(absl::Milliseconds(200));
+          continue;
+        }
+        ++stats_.files;
       }
-      ++stats_.files;
-      uint64_t offset = 0;
+      uint64_t offset = (*w)->length();
       for (int i = 0; i < 40 && absl::Now() < deadline_; ++i) {
         const size_t n = 1 + gen() % (700 << 10);
         absl::Status s = (*w)->Append(Content(file, offset, n));
@@ -96,6 +125,12 @@ class Thrash {
           break;
         }
         offset += n;
+      }
+      if (gen() % 4 == 0) {  // vanish without closing: the lease stays until it expires
+        Flush(file, **w);
+        Abandon(file, absl::Now() + absl::Seconds(kLeaseSeconds + 0.5));
+        ++stats_.abandoned;
+        continue;
       }
       if ((*w)->Close().ok()) Record(file, (*w)->length());
     }
@@ -143,9 +178,30 @@ class Thrash {
     }
   }
 
-  // After the faults: every acknowledged byte, with bounded retries while the cluster heals.
+  // After the faults: every acknowledged byte, with bounded retries while the cluster heals; and
+  // each file still abandoned, once the master recovers its lease, has a length covering every
+  // flushed byte.
   uint64_t FinalCheck(uint64_t* lost_files) {
     uint64_t bad_bytes = 0;
+    const std::map<uint64_t, uint64_t> acked_now = Snapshot();
+    for (const auto& [file, unused] : Abandoned()) {
+      const uint64_t acked = acked_now.contains(file) ? acked_now.at(file) : 0;
+      absl::StatusOr<ternion::FileStat> st;
+      // Recovered within the lease, its hard limit and the master's round (5 s), and a restart.
+      for (int i = 0; i < 60; ++i) {
+        st = client_->Stat("thrash", absl::StrCat("f", file), false);
+        if (st.ok() && !st->open) break;
+        absl::SleepFor(absl::Milliseconds(500));
+      }
+      if (!st.ok() || st->open || st->length < acked) {
+        ++*lost_files;
+        bad_bytes += acked;
+        std::cerr << "thrash: abandoned f" << file << " with " << acked
+                  << " acknowledged bytes: " << (st.ok() ? "" : st.status().ToString())
+                  << (st.ok() && st->open ? "lease not recovered" : "")
+                  << (st.ok() ? absl::StrCat(", length ", st->length) : "") << "\n";
+      }
+    }
     for (const auto& [file, acked] : Snapshot()) {
       bool ok = false;
       for (int attempt = 0; attempt < 30 && !ok; ++attempt) {
@@ -166,6 +222,31 @@ class Thrash {
   Stats stats_;
 
  private:
+  // Flushes what an abandoning writer appended last, so it leaves flushed bytes the master may
+  // not have heard of.
+  void Flush(uint64_t file, ternion::FileWriter& w) {
+    if (w.Flush().ok()) Record(file, w.length());
+  }
+  // Files abandoned by their writers, each with when another writer may take it over.
+  void Abandon(uint64_t file, absl::Time from) {
+    absl::MutexLock lock(&mu_);
+    abandoned_[file] = from;
+  }
+  bool TakeAbandoned(uint64_t* file) {
+    absl::MutexLock lock(&mu_);
+    for (auto it = abandoned_.begin(); it != abandoned_.end(); ++it) {
+      if (it->second <= absl::Now()) {
+        *file = it->first;
+        abandoned_.erase(it);
+        return true;
+      }
+    }
+    return false;
+  }
+  std::map<uint64_t, absl::Time> Abandoned() {
+    absl::MutexLock lock(&mu_);
+    return abandoned_;
+  }
   void Record(uint64_t file, uint64_t acked) {
     absl::MutexLock lock(&mu_);
     acked_[file] = std::max(acked_[file], acked);
@@ -222,6 +303,7 @@ class Thrash {
   std::atomic<uint64_t> next_file_{0};
   absl::Mutex mu_;
   std::map<uint64_t, uint64_t> acked_ ABSL_GUARDED_BY(mu_);
+  std::map<uint64_t, absl::Time> abandoned_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace
@@ -258,6 +340,8 @@ int main(int argc, char** argv) {
   lopts.report_s = 2;
   lopts.scrub_interval_s = 1;
   lopts.default_chunk_size_mib = 2;
+  lopts.lease_s = kLeaseSeconds;
+  lopts.lease_hard_limit_s = kLeaseHardLimitSeconds;
   auto cluster = ternion::local::StartLocalCluster(lopts);
   if (!cluster.ok()) {
     std::cerr << "thrash: " << cluster.status() << "\n";
@@ -289,7 +373,8 @@ int main(int argc, char** argv) {
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
   (void)ternion::local::StopLocalCluster(lopts.dir);
   // A failed run keeps its cluster (the daemons' logs say what happened).
-  const bool passed = lost_bytes == 0 && t.stats_.write_errors.load() == 0;
+  const bool passed = lost_bytes == 0 && t.stats_.write_errors.load() == 0 &&
+                      t.stats_.lost_on_takeover.load() == 0;
   if (own_dir && passed) std::filesystem::remove_all(cfg.dir);
 
   const Stats& s = t.stats_;
@@ -298,6 +383,9 @@ int main(int argc, char** argv) {
                       {"appends", s.appends.load()},
                       {"flushes", s.flushes.load()},
                       {"write_errors", s.write_errors.load()},
+                      {"abandoned", s.abandoned.load()},
+                      {"taken_over", s.taken_over.load()},
+                      {"lost_on_takeover", s.lost_on_takeover.load()},
                       {"chunkserver_kills", s.chunkserver_kills.load()},
                       {"master_kills", s.master_kills.load()},
                       {"corruptions", s.corruptions.load()},
@@ -310,10 +398,12 @@ int main(int argc, char** argv) {
   } else {
     std::cout << absl::StrFormat(
         "ternion-thrash: %.0f s, %d files, %d appends, %d flushes, %d write errors\n"
+        "  leases: %d files abandoned, %d taken over (%d below their acknowledged length)\n"
         "  faults: %d chunkserver kill -9, %d master kill -9, %d replica corruptions\n"
         "  verified %d bytes (%d reads retried during faults)\n"
         "  lost or corrupted acknowledged bytes: %d (in %d files)%s\n",
         seconds, s.files.load(), s.appends.load(), s.flushes.load(), s.write_errors.load(),
+        s.abandoned.load(), s.taken_over.load(), s.lost_on_takeover.load(),
         s.chunkserver_kills.load(), s.master_kills.load(), s.corruptions.load(),
         s.bytes_verified.load(), s.read_retries.load(), lost_bytes, lost_files,
         passed ? "" : absl::StrCat("\n  (cluster kept in ", cfg.dir, ")"));
@@ -327,6 +417,11 @@ int main(int argc, char** argv) {
   if (s.write_errors.load() > 0) {
     std::cerr << "ternion-thrash: FAILED: " << s.write_errors.load()
               << " write(s) failed under single faults\n";
+    return 1;
+  }
+  if (s.lost_on_takeover.load() > 0) {
+    std::cerr << "ternion-thrash: FAILED: " << s.lost_on_takeover.load()
+              << " file(s) taken over below their acknowledged length\n";
     return 1;
   }
   return lost_bytes == 0 ? 0 : 1;
