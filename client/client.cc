@@ -229,11 +229,13 @@ class ClientImpl final : public Client, public client::TableFiles {
   }
 
   // The visible length of `chunk`, whose master's length is `committed`
-  // (common/visible_length.h): asks each replica. None when no replica of its version answers.
+  // (common/visible_length.h): asks each replica on a server the master hears from (any one
+  // holds every flushed byte). None when no replica of its version answers.
   std::optional<uint64_t> VisibleChunkLength(const v1::ChunkInfo& chunk, uint64_t committed,
                                              uint64_t chunk_size) {
     std::vector<ReplicaLength> answers;
     for (const auto& r : chunk.replicas()) {
+      if (!r.live()) continue;
       v1::ReplicaReport rep;
       if (GetReplica(r, chunk, &rep).ok()) answers.push_back({rep.version(), rep.length()});
     }
