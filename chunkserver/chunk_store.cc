@@ -111,6 +111,7 @@ ReplicaWriter::ReplicaWriter(std::shared_ptr<Replica> replica, int data_fd, bool
 ReplicaWriter::~ReplicaWriter() {
   std::free(buf_);
   replica_->fs->Close(data_fd_);
+  if (buffered_fd_ >= 0) replica_->fs->Close(buffered_fd_);
   absl::MutexLock lock(&replica_->mu);
   replica_->writing = false;
   replica_->staged_length = replica_->length;  // what a failed writer left is not applied
@@ -146,28 +147,44 @@ absl::Status ReplicaWriter::LoadTail(uint64_t length) {
   return absl::OkStatus();
 }
 
-// Writes data at offset (== the replica's length) to the data file, page-aligned under O_DIRECT:
-// the partial last page is rewritten whole from buf_ and the write padded with zeros past the
-// end. The file may then be longer than the replica; the meta file's length is what counts.
+// Writes data at offset (== the replica's length) to the data file through `fd` without
+// O_DIRECT.
+absl::Status ReplicaWriter::WriteBuffered(int fd, uint64_t offset, const char* data, size_t n) {
+  ASSIGN_OR_RETURN(size_t allowed, FailpointWrite("chunk_store.write_data", n));
+  RETURN_IF_ERROR(replica_->fs->WriteAll(fd, data, allowed, offset, replica_->data_path));
+  if (allowed < n) return absl::InternalError("short write to " + replica_->data_path);
+  return absl::OkStatus();
+}
+
+// Writes data at offset (== the replica's length) to the data file. Under O_DIRECT the partial
+// last page is rewritten whole from buf_ and the write padded with zeros past the end (the file
+// may then be longer than the replica; the meta file's length is what counts) -- except for a
+// write its journal record carries whole: that one goes through the page cache, so the device
+// write is not on the acknowledgement's path (the record makes it durable; the applier's data
+// sync writes it back). The kernel keeps the file's cached pages and O_DIRECT I/O coherent.
 absl::Status ReplicaWriter::WriteData(uint64_t offset, const char* data, size_t n) {
-  if (!direct_) {
-    ASSIGN_OR_RETURN(size_t allowed, FailpointWrite("chunk_store.write_data", n));
-    RETURN_IF_ERROR(replica_->fs->WriteAll(data_fd_, data, allowed, offset, replica_->data_path));
-    if (allowed < n) return absl::InternalError("short write to " + replica_->data_path);
-    return absl::OkStatus();
-  }
+  if (!direct_) return WriteBuffered(data_fd_, offset, data, n);
   const uint64_t aligned = offset - tail_len_;
   const size_t total = tail_len_ + n;
   const size_t padded = (total + kPageSize - 1) / kPageSize * kPageSize;
   EnsureCapacity(padded);
   std::memcpy(buf_ + tail_len_, data, n);
   std::memset(buf_ + total, 0, padded - total);
-  ASSIGN_OR_RETURN(size_t allowed, FailpointWrite("chunk_store.write_data", padded));
-  allowed = allowed / kPageSize * kPageSize;  // O_DIRECT writes whole pages
-  absl::StatusOr<size_t> w = replica_->fs->PWrite(data_fd_, buf_, allowed, aligned);
-  if (!w.ok()) return About(w.status(), replica_->data_path);
-  if (*w != padded) {
-    return absl::InternalError(absl::StrCat("short write to ", replica_->data_path));
+  if (n <= kJournalInlineBytes) {
+    if (buffered_fd_ < 0) {
+      absl::StatusOr<int> fd = replica_->fs->Open(replica_->data_path, O_RDWR | O_CLOEXEC);
+      if (!fd.ok()) return About(fd.status(), replica_->data_path);
+      buffered_fd_ = *fd;
+    }
+    RETURN_IF_ERROR(WriteBuffered(buffered_fd_, offset, data, n));
+  } else {
+    ASSIGN_OR_RETURN(size_t allowed, FailpointWrite("chunk_store.write_data", padded));
+    allowed = allowed / kPageSize * kPageSize;  // O_DIRECT writes whole pages
+    absl::StatusOr<size_t> w = replica_->fs->PWrite(data_fd_, buf_, allowed, aligned);
+    if (!w.ok()) return About(w.status(), replica_->data_path);
+    if (*w != padded) {
+      return absl::InternalError(absl::StrCat("short write to ", replica_->data_path));
+    }
   }
   const size_t new_tail = (offset + n) % kPageSize;
   if (new_tail > 0) std::memmove(buf_, buf_ + total - new_tail, new_tail);

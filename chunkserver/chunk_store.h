@@ -99,10 +99,12 @@ class ReplicaWriter {
   absl::Status LoadTail(uint64_t length);
   void EnsureCapacity(size_t bytes);
   absl::Status WriteData(uint64_t offset, const char* data, size_t n);
+  absl::Status WriteBuffered(int fd, uint64_t offset, const char* data, size_t n);
 
   std::shared_ptr<Replica> replica_;
   int data_fd_;
   const bool direct_;  // data_fd_ is O_DIRECT: writes go from buf_, page-aligned
+  int buffered_fd_ = -1;  // with direct_: the data file without O_DIRECT, for journaled writes
   uint64_t max_length_;
   uint64_t version_;
   // O_DIRECT staging buffer, page-aligned and reused across appends. Its first tail_len_ bytes

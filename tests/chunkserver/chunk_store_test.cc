@@ -69,6 +69,27 @@ TEST_F(ChunkStoreTest, SmallAppendsExtendThePartialBlockChecksum) {
   EXPECT_EQ(out, data);
 }
 
+// Appends small enough for their journal record go to the data file through the page cache,
+// larger ones with O_DIRECT (rewriting the partial last page whole): interleaved at unaligned
+// offsets, every read (O_DIRECT) sees exactly what was appended, before and after a reopen.
+TEST_F(ChunkStoreTest, SmallAndLargeAppendsInterleavedReadBackExactly) {
+  auto store = OpenStore();
+  const std::string data = RandomBytes(600000, 9);
+  ASSERT_OK_AND_ASSIGN(auto w, store->StartWrite(9, 1, "proj", 1 << 20));
+  size_t off = 0;
+  std::string out;
+  for (size_t n : {100, 5000, 70000, 3, 4096, 200000, 10, 65536, 65537, 1}) {
+    ASSERT_OK(w->Append(off, data.data() + off, n));
+    off += n;
+    ASSERT_OK(store->Read(9, 1, 0, off, &out));
+    ASSERT_TRUE(out == data.substr(0, off)) << "after " << n << " bytes at " << off - n;
+  }
+  w.reset();
+  store = OpenStore();
+  ASSERT_OK(store->Read(9, 1, 0, off, &out));
+  EXPECT_TRUE(out == data.substr(0, off));
+}
+
 TEST_F(ChunkStoreTest, SurvivesReopenAndContinuesAppending) {
   std::string data = RandomBytes(200000, 3);
   {
