@@ -1,9 +1,10 @@
 // ternion-bench: measures Ternion's sequential 3-way write and read throughput and 4 KiB durable
 // append latency, and in the same run the machine's own ceilings with minimal code that has no
 // Ternion logic in it:
-//   replicated-write  the user bytes sent over three loopback TCP connections to three sink
-//   ceiling           processes that write them O_DIRECT from aligned buffers, receiving while
-//                     they sync, as a chunkserver does: the least any 3-way write must do;
+//   replicated-write  each writer's bytes sent over three loopback TCP connections to three
+//   ceiling           sink processes of its own (as many streams as Ternion's writers open to
+//                     their replicas) that write them O_DIRECT from aligned buffers, receiving
+//                     while they sync, as a chunkserver does: the least any 3-way write must do;
 //   read ceiling      a raw read of the same number of bytes from files of its own as the
 //                     chunkservers read: O_DIRECT 1 MiB preads, one in flight per stream;
 //   physical write    bytes on disk per second, 3 writers, sync every 8 MiB: the unit of
@@ -186,10 +187,10 @@ struct Sink {
   _exit(0);
 }
 
-// Starts three sink processes (this binary in --sink mode), each with its listening socket.
-std::vector<Sink> StartSinks(const std::string& dir) {
+// Starts `count` sink processes (this binary in --sink mode), each with its listening socket.
+std::vector<Sink> StartSinks(const std::string& dir, int count) {
   std::vector<Sink> sinks;
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < count; ++i) {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);  // inherited across exec on purpose
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -217,7 +218,9 @@ std::vector<Sink> StartSinks(const std::string& dir) {
   return sinks;
 }
 
-double ReplicatedCeiling(const std::vector<Sink>& sinks, uint64_t bytes) {
+// Sends `per_sink` bytes to each sink at once (a sink per writer and replica); returns the user
+// bytes (`per_sink` for each group of three sinks) per second.
+double ReplicatedCeiling(const std::vector<Sink>& sinks, uint64_t per_sink) {
   std::vector<int> socks;
   for (const Sink& s : sinks) {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -231,9 +234,9 @@ double ReplicatedCeiling(const std::vector<Sink>& sinks, uint64_t bytes) {
   absl::Time start = absl::Now();
   std::vector<std::thread> threads;
   for (int fd : socks) {
-    threads.emplace_back([fd, bytes] {
-      for (uint64_t off = 0; off < bytes; off += kMiB) {
-        size_t n = std::min<uint64_t>(kMiB, bytes - off);
+    threads.emplace_back([fd, per_sink] {
+      for (uint64_t off = 0; off < per_sink; off += kMiB) {
+        size_t n = std::min<uint64_t>(kMiB, per_sink - off);
         const char* p = PayloadAt(off);
         while (n > 0) {
           ssize_t w = ::send(fd, p, n, 0);
@@ -252,7 +255,7 @@ double ReplicatedCeiling(const std::vector<Sink>& sinks, uint64_t bytes) {
   for (auto& t : threads) t.join();
   double secs = Seconds(start);
   for (const Sink& s : sinks) waitpid(s.pid, nullptr, 0);
-  return MiB(bytes) / secs;
+  return MiB(per_sink * sinks.size() / 3) / secs;
 }
 
 // Physical bytes written per second (each replica byte counts once) by `writers` concurrent
@@ -695,11 +698,10 @@ int main(int argc, char** argv) {
 
   // The write ceilings are measured before and after Ternion's write; the higher counts, so
   // the noise of this machine never flatters Ternion's ratio.
-  const uint64_t bytes = per_writer * cfg.writers;
   double write_ceiling = 0;
   StreamFigures stream_plain, stream_tls;
   if (!cfg.only_appends) {
-    write_ceiling = ReplicatedCeiling(StartSinks(ceil_dir), bytes);
+    write_ceiling = ReplicatedCeiling(StartSinks(ceil_dir, 3 * cfg.writers), per_writer);
     std::tie(stream_plain, stream_tls) = MeasureTransportCeilings(ceil_dir, cfg.writers, per_writer);
   }
 
@@ -745,7 +747,8 @@ int main(int argc, char** argv) {
   // One writer alone: what a single stream (`ternion put` of a big file) gets.
   const double single_write = TernionWrite(client->get(), 1, per_writer, "single");
   (void)(*client)->Delete("bench", "single/0");
-  write_ceiling = std::max(write_ceiling, ReplicatedCeiling(StartSinks(ceil_dir), bytes));
+  write_ceiling =
+      std::max(write_ceiling, ReplicatedCeiling(StartSinks(ceil_dir, 3 * cfg.writers), per_writer));
   PrepareReadFiles(ceil_dir, cfg.writers, per_writer);
   bool cold = DropCaches();
   double read = TernionRead(client->get(), cfg.writers, per_writer);
