@@ -373,8 +373,8 @@ int main(int argc, char** argv) {
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
   (void)ternion::local::StopLocalCluster(lopts.dir);
   // A failed run keeps its cluster (the daemons' logs say what happened).
-  const bool passed = lost_bytes == 0 && t.stats_.write_errors.load() == 0 &&
-                      t.stats_.lost_on_takeover.load() == 0;
+  const bool passed =
+      lost_bytes == 0 && t.stats_.write_errors.load() == 0 && t.stats_.lost_on_takeover.load() == 0;
   if (own_dir && passed) std::filesystem::remove_all(cfg.dir);
 
   const Stats& s = t.stats_;

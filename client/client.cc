@@ -116,10 +116,10 @@ class FileWriterImpl final : public FileWriter {
   ClientImpl* const client_;  // not owned; outlives the writer
   v1::LeaseRef lease_;
   const uint64_t chunk_size_;
-  uint64_t acked_;      // durable on every replica (Flush returned)
-  uint64_t committed_;  // recorded at the master
+  uint64_t acked_;                        // durable on every replica (Flush returned)
+  uint64_t committed_;                    // recorded at the master
   absl::Time last_commit_ = absl::Now();  // when the latest commit (or the lease) was asked for
-  uint64_t sent_;       // handed to the replica streams
+  uint64_t sent_;                         // handed to the replica streams
   std::string buffer_;  // appended bytes after sent_
   v1::ChunkInfo chunk_;
   bool header_pending_ = false;

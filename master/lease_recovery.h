@@ -24,7 +24,7 @@ struct LeaseRecovery {
   LeaseRef lease;
   uint64_t chunk_id = 0;
   uint64_t version = 0;
-  uint64_t committed = 0;  // the master's length of the chunk
+  uint64_t committed = 0;              // the master's length of the chunk
   std::vector<std::string> addresses;  // its replicas' servers that are live
   std::string token;                   // a read token for the chunk (GetReplica takes any)
 };

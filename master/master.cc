@@ -701,8 +701,8 @@ absl::Status Master::RecoverLease(const LeaseRecovery& r,
     const std::optional<uint64_t> length =
         VisibleLength(r.version, r.committed, f->chunk_size(), answers);
     if (!length) {
-      return absl::UnavailableError(absl::StrCat("no replica of chunk ", r.chunk_id, " version ",
-                                                 r.version, " answered"));
+      return absl::UnavailableError(
+          absl::StrCat("no replica of chunk ", r.chunk_id, " version ", r.version, " answered"));
     }
     ChunkEntry c = it->second;
     c.length = static_cast<uint32_t>(*length);

@@ -263,6 +263,8 @@ absl::StatusOr<LocalCluster> StartLocalCluster(const LocalClusterOptions& option
   LocalProcess master;
   master.name = "master";
   master.role = "master";
+  // Flag-value pairs, one pair per line.
+  // clang-format off
   master.argv = {bin + "/ternion-master",
                  "--metadata-dir", c.dir + "/master",
                  "--port", "0",
@@ -277,6 +279,7 @@ absl::StatusOr<LocalCluster> StartLocalCluster(const LocalClusterOptions& option
                  "--master-key-file", master_key,
                  "--bootstrap-credentials", c.profile,
                  "--ready-file", c.dir + "/run/master.ready"};
+  // clang-format on
   for (std::string& flag : TlsFlags(certs, options.insecure, "master")) {
     master.argv.push_back(std::move(flag));
   }
@@ -312,7 +315,8 @@ absl::StatusOr<LocalCluster> StartLocalCluster(const LocalClusterOptions& option
         cs.data_dirs.push_back(absl::StrCat(c.dir, "/", cs.name, "/disk", d));
         RETURN_IF_ERROR(MakeDirs(cs.data_dirs.back()));
       }
-      // clang-format off: flag and value pairs
+      // Flag-value pairs, one pair per line.
+      // clang-format off
       cs.argv = {bin + "/ternion-chunkserver",
                  "--master", c.master_address,
                  "--rack", cs.rack,

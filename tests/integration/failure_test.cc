@@ -361,8 +361,7 @@ TEST_F(LeaseTest, AWriterThatDiesLeavesAFileThatCanBeReopened) {
   const std::string tail = RandomBytes(1 << 20, 22);
   ASSERT_OK(w2->Append(tail));
   ASSERT_OK(w2->Close());
-  ExpectContents("t", "f",
-                 flushed + unacknowledged.substr(0, least - (1536 << 10)) + tail);
+  ExpectContents("t", "f", flushed + unacknowledged.substr(0, least - (1536 << 10)) + tail);
 }
 
 class LeaseRecoveryTest : public FailureTest {

@@ -118,8 +118,9 @@ TEST(VisibleLengthTest, TheLeastLengthOfTheCurrentVersion) {
   EXPECT_EQ(VisibleLength(5, 100, 4096, {}), std::nullopt);
   EXPECT_EQ(VisibleLength(5, 100, 4096, {{.version = 4, .length = 900}}), std::nullopt);
   EXPECT_EQ(VisibleLength(5, 100, 4096,
-                            {{.version = 5, .length = 900}, {.version = 5, .length = 700},
-                             {.version = 4, .length = 300}}),
+                          {{.version = 5, .length = 900},
+                           {.version = 5, .length = 700},
+                           {.version = 4, .length = 300}}),
             700u);
   EXPECT_EQ(VisibleLength(5, 100, 4096, {{.version = 5, .length = 50}}), 100u);
   EXPECT_EQ(VisibleLength(5, 100, 4096, {{.version = 5, .length = 9000}}), 4096u);
