@@ -649,13 +649,13 @@ absl::StatusOr<FileView> Master::SealFile(const LeaseRef& lease, bool seal) {
   return ViewOf(stored);
 }
 
-std::vector<LeaseRecovery> Master::LeaseRecoveriesDue(size_t max) {
+std::vector<LeaseRecovery> Master::LeaseRecoveriesDue(size_t max, std::string* cursor) {
   std::vector<LeaseRecovery> out;
   absl::ReaderMutexLock ns(&ns_.mu);
   absl::ReaderMutexLock lock(&chunks_.mu);
   absl::ReaderMutexLock servers(&registry_.mu);
   const absl::Time now = Now();
-  for (const FileRecord* f : ns_.LeasesPastHardLimit(max)) {
+  for (const FileRecord* f : ns_.LeasesPastHardLimit(max, cursor)) {
     LeaseRecovery& r = out.emplace_back();
     r.lease = {f->project(), f->path(), f->lease_id()};
     // Writers commit each chunk when it is full, before the next one, so only a last chunk the

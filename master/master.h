@@ -181,7 +181,8 @@ class Master {
   absl::StatusOr<FileView> SealFile(const LeaseRef& lease, bool seal);
   // Lease recovery (master/lease_recovery.h): up to `max` files whose writer's lease is past
   // the hard limit, each with its last chunk's live replicas to ask for their length.
-  std::vector<LeaseRecovery> LeaseRecoveriesDue(size_t max);
+  // `cursor` (the caller's, empty at first) makes successive calls go round all of them.
+  std::vector<LeaseRecovery> LeaseRecoveriesDue(size_t max, std::string* cursor);
   // Commits the recovered length of `r`'s last chunk from its replicas' `answers` and releases
   // the lease, after which the chunk is stable (moved and repaired like any other).
   // FAILED_PRECONDITION when the file changed since `r` was made (another writer took it, the

@@ -80,13 +80,20 @@ bool Namespace::LeasePastHardLimit(const FileRecord& f) const {
   return LeaseRecovered(FactsOf(f), clock_->NowMs(), lease_hard_limit_);
 }
 
-std::vector<const FileRecord*> Namespace::LeasesPastHardLimit(size_t max) const {
+std::vector<const FileRecord*> Namespace::LeasesPastHardLimit(size_t max,
+                                                              std::string* cursor) const {
   std::vector<const FileRecord*> out;
-  for (const std::string& key : leased_) {
-    if (out.size() >= max) break;
-    const FileRecord& f = files_.at(key);
-    if (LeasePastHardLimit(f)) out.push_back(&f);
-  }
+  const auto start = leased_.upper_bound(*cursor);
+  auto take = [&](auto from, auto to) ABSL_SHARED_LOCKS_REQUIRED(mu) {
+    for (auto it = from; it != to && out.size() < max; ++it) {
+      const FileRecord& f = files_.at(*it);
+      if (!LeasePastHardLimit(f)) continue;
+      out.push_back(&f);
+      *cursor = *it;
+    }
+  };
+  take(start, leased_.end());
+  take(leased_.begin(), start);
   return out;
 }
 

@@ -87,8 +87,11 @@ class Namespace {
   bool UnderLease(const ternion::v1::FileRecord& f) const;
   // Whether `f`'s lease expired more than the hard limit ago (its holder is refused).
   bool LeasePastHardLimit(const ternion::v1::FileRecord& f) const;
-  // Up to `max` files whose lease is past the hard limit and not yet recovered.
-  std::vector<const ternion::v1::FileRecord*> LeasesPastHardLimit(size_t max) const
+  // Up to `max` files whose lease is past the hard limit and not yet recovered, in key order
+  // from after `*cursor` (empty: the first), wrapping around; `*cursor` moves to the last one
+  // returned, so files that cannot be recovered yet do not hold up the others.
+  std::vector<const ternion::v1::FileRecord*> LeasesPastHardLimit(size_t max,
+                                                                  std::string* cursor) const
       ABSL_SHARED_LOCKS_REQUIRED(mu);
   uint64_t next_file_id() const ABSL_SHARED_LOCKS_REQUIRED(mu) { return next_file_id_; }
 

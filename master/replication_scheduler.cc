@@ -72,7 +72,7 @@ void ReplicationScheduler::Run() {
 
 void ReplicationScheduler::RecoverLeases() {
   constexpr size_t kLeasesPerRound = 16;  // bounds the round: each asks at most three servers
-  for (const LeaseRecovery& r : master_->LeaseRecoveriesDue(kLeasesPerRound)) {
+  for (const LeaseRecovery& r : master_->LeaseRecoveriesDue(kLeasesPerRound, &lease_cursor_)) {
     std::vector<ReplicaLength> answers;
     for (const std::string& address : r.addresses) {
       if (r.chunk_id == 0) break;

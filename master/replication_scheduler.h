@@ -63,6 +63,7 @@ class ReplicationScheduler {
   // Calls under way (copies and drops), to cancel and wait for at shutdown.
   absl::flat_hash_set<grpc::ClientContext*> calls_ ABSL_GUARDED_BY(mu_);
   absl::Time last_lease_recovery_ = absl::InfinitePast();  // scheduler thread only
+  std::string lease_cursor_;                               // scheduler thread only
   std::thread thread_;
 };
 

@@ -917,7 +917,8 @@ TEST_F(RepairTest, TheLastChunkOfAnAbandonedFileIsRepairedAfterItsLeaseIsRecover
   clock_.Advance(options_.lease_duration + options_.lease_hard_limit / 2);
   KeepAliveAllBut({victim});
   EXPECT_EQ(repairs_of_the_chunk(), 0) << "expired, but the holder may come back until the limit";
-  EXPECT_TRUE(master_->LeaseRecoveriesDue(10).empty());
+  std::string cursor;
+  EXPECT_TRUE(master_->LeaseRecoveriesDue(10, &cursor).empty());
   clock_.Advance(options_.lease_hard_limit / 2 + absl::Seconds(1));
   KeepAliveAllBut({victim});
   EXPECT_EQ(repairs_of_the_chunk(), 0) << "not before the lease is recovered";
@@ -925,7 +926,7 @@ TEST_F(RepairTest, TheLastChunkOfAnAbandonedFileIsRepairedAfterItsLeaseIsRecover
   EXPECT_EQ(late.code(), absl::StatusCode::kFailedPrecondition) << late;
   EXPECT_NE(late.message().find("recovered"), std::string::npos) << late;
 
-  std::vector<LeaseRecovery> due = master_->LeaseRecoveriesDue(10);
+  std::vector<LeaseRecovery> due = master_->LeaseRecoveriesDue(10, &cursor);
   ASSERT_EQ(due.size(), 1u);
   const LeaseRecovery& r = due[0];
   EXPECT_EQ(r.lease.lease_id, lease.lease_id);
@@ -946,7 +947,7 @@ TEST_F(RepairTest, TheLastChunkOfAnAbandonedFileIsRepairedAfterItsLeaseIsRecover
   EXPECT_EQ(master_->RecoverLease(r, {{.version = chunk.version, .length = 1500}}).code(),
             absl::StatusCode::kFailedPrecondition)
       << "recovered once";
-  EXPECT_TRUE(master_->LeaseRecoveriesDue(10).empty());
+  EXPECT_TRUE(master_->LeaseRecoveriesDue(10, &cursor).empty());
   ASSERT_OK_AND_ASSIGN(auto info, master_->GetFileInfo("p", "open", true));
   EXPECT_EQ(info.length, 1500u);
   EXPECT_EQ(info.chunks[0].length, 1500u);
@@ -969,13 +970,14 @@ TEST_F(RepairTest, ALeaseEndingAtAChunkBoundaryIsReleasedWithoutAskingReplicas) 
   ASSERT_OK(master_->AllocateChunk(lease, 0).status());
   ASSERT_OK(Commit(lease, 64 << 10).status());
   clock_.Advance(options_.lease_duration + options_.lease_hard_limit + absl::Seconds(1));
-  std::vector<LeaseRecovery> due = master_->LeaseRecoveriesDue(10);
+  std::string cursor;
+  std::vector<LeaseRecovery> due = master_->LeaseRecoveriesDue(10, &cursor);
   ASSERT_EQ(due.size(), 1u);
   EXPECT_EQ(due[0].chunk_id, 0u);
   ASSERT_OK(master_->RecoverLease(due[0], {}));
   ASSERT_OK_AND_ASSIGN(auto info, master_->GetFileInfo("p", "full", false));
   EXPECT_EQ(info.length, 64u << 10);
-  EXPECT_TRUE(master_->LeaseRecoveriesDue(10).empty());
+  EXPECT_TRUE(master_->LeaseRecoveriesDue(10, &cursor).empty());
   ASSERT_OK(master_->CheckInvariants());
 }
 

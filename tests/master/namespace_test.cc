@@ -96,13 +96,15 @@ TEST_F(NamespaceTest, ALeaseIsValidUntilAnotherWriterTakesItOrItIsRecovered) {
   EXPECT_TRUE(ns_.CheckLease(ref).ok());
 
   // Past the hard limit: refused, and due for recovery (master/lease_recovery.h).
-  EXPECT_TRUE(ns_.LeasesPastHardLimit(10).empty());
+  std::string cursor;
+  EXPECT_TRUE(ns_.LeasesPastHardLimit(10, &cursor).empty());
   clock_.Advance(absl::Minutes(32));
   EXPECT_EQ(ns_.CheckLease(ref).status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(LeaseRecovered(*ns_.facts().Get(f.file_id()), clock_.NowMs(), absl::Hours(1)));
-  ASSERT_EQ(ns_.LeasesPastHardLimit(10).size(), 1u);
-  EXPECT_EQ(ns_.LeasesPastHardLimit(10)[0]->path(), "a");
-  EXPECT_TRUE(ns_.LeasesPastHardLimit(0).empty());
+  std::vector<const FileRecord*> due = ns_.LeasesPastHardLimit(10, &cursor);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0]->path(), "a");
+  EXPECT_TRUE(ns_.LeasesPastHardLimit(0, &cursor).empty());
 
   // Another writer's lease: the old one is refused.
   MetadataBatch batch;
@@ -124,6 +126,29 @@ TEST(VisibleLengthTest, TheLeastLengthOfTheCurrentVersion) {
             700u);
   EXPECT_EQ(VisibleLength(5, 100, 4096, {{.version = 5, .length = 50}}), 100u);
   EXPECT_EQ(VisibleLength(5, 100, 4096, {{.version = 5, .length = 9000}}), 4096u);
+}
+
+// Leases due for recovery come round in turn, so a few that cannot be recovered yet never hold
+// up the others.
+TEST_F(NamespaceTest, LeasesPastTheHardLimitComeRoundInTurn) {
+  absl::MutexLock lock(&ns_.mu);
+  for (const char* path : {"a", "b", "c"}) NewLeasedFile(path);
+  NewLeasedFile("fresh");  // its lease is renewed below
+  clock_.Advance(absl::Hours(2));
+  MetadataBatch batch;
+  ns_.Put(ns_.WithLeaseRenewed(*ns_.Find("proj", "fresh").value()), &batch);
+  auto paths = [](const std::vector<const FileRecord*>& files) {
+    std::string out;
+    for (const FileRecord* f : files) out += f->path();
+    return out;
+  };
+  std::string cursor;
+  EXPECT_EQ(paths(ns_.LeasesPastHardLimit(2, &cursor)), "ab");
+  EXPECT_EQ(paths(ns_.LeasesPastHardLimit(2, &cursor)), "ca");
+  EXPECT_EQ(paths(ns_.LeasesPastHardLimit(2, &cursor)), "bc");
+  EXPECT_EQ(paths(ns_.LeasesPastHardLimit(5, &cursor)), "abc");
+  ns_.Erase("proj", "b", &batch);
+  EXPECT_EQ(paths(ns_.LeasesPastHardLimit(5, &cursor)), "ac");
 }
 
 TEST_F(NamespaceTest, StaleFactsAreFound) {
