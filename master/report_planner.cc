@@ -14,8 +14,12 @@ ReportedVerdict JudgeReported(const ChunkFacts& chunk, uint64_t version, uint64_
     const bool good = version == chunk.version && length >= chunk.length && chunk.stable;
     return good ? ReportedVerdict::kAdopt : ReportedVerdict::kKeepUnplaced;
   }
+  // A stale or short replica is replaced only when the chunk is stable and settled: while it is
+  // being written, write recovery may be moving this very replica to the new version (a report
+  // built just before would otherwise have it wiped, by chunk id, after the move).
   const bool stale = version < chunk.version;
-  const bool short_replica = length < chunk.length && chunk.stable;
+  const bool short_replica = length < chunk.length;
+  if (!chunk.stable) return ReportedVerdict::kKeep;
   return stale || short_replica ? ReportedVerdict::kReplace : ReportedVerdict::kKeep;
 }
 

@@ -27,6 +27,8 @@ TEST(ReportPlannerTest, AReportedReplicaIsKeptWipedAdoptedOrReplacedOnlyOnKnowle
   open.stable = false;
   EXPECT_EQ(JudgeReported(open, 4, 50, false), ReportedVerdict::kKeep)
       << "a chunk being written may be ahead of its replicas' reports";
+  EXPECT_EQ(JudgeReported(open, 3, 100, false), ReportedVerdict::kKeep)
+      << "write recovery may be moving this replica to the new version right now";
 
   ChunkFacts elsewhere = Whole();
   elsewhere.placed_here = false;
