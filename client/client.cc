@@ -571,11 +571,18 @@ absl::Status FileWriterImpl::OpenChunk(uint64_t index) {
 
 absl::Status FileWriterImpl::PrepareAppend() {
   // The earlier writer's flushed bytes it had not committed yet are on every replica: the
-  // appends go after them.
+  // appends go after them. Without a replica's answer nothing is known, and cutting at the
+  // committed length could destroy acknowledged bytes (after a master restart no server is
+  // live yet, for example): the caller tries again later.
   const uint64_t start = chunk_.index() * chunk_size_;
   const std::optional<uint64_t> visible =
       client_->VisibleChunkLength(chunk_, sent_ - start, chunk_size_);
-  if (visible) sent_ = start + *visible;
+  if (!visible) {
+    return absl::UnavailableError(absl::StrCat(
+        "no replica of chunk ", chunk_.chunk_id(),
+        " told its length, so appending after it could lose flushed bytes; try again"));
+  }
+  sent_ = start + *visible;
   v1::ReplaceReplicasRequest req;
   *req.mutable_lease() = lease_;
   req.set_chunk_id(chunk_.chunk_id());
