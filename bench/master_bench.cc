@@ -424,7 +424,7 @@ int main(int argc, char** argv) {
         grpc::ClientContext ctx;
         v1::RegisterChunkServerResponse resp;
         if (!daemon_stub->RegisterChunkServer(&ctx, Registration(s, c, *cluster_id), &resp).ok() ||
-            resp.delete_chunk_ids_size() > 0) {
+            resp.wipes_size() > 0) {
           ++register_failures;
         }
         receipt_keys[s] = resp.receipt_key();

@@ -319,7 +319,8 @@ grpc::Status ChunkService::WriteChunk(
   writer->reset();  // ends the write
   if (!pipe.error().ok() && is_new && empty) {
     // Created by this stream and nothing made durable: it never existed for anyone.
-    if (absl::StatusOr<uint64_t> gone = store_->Delete(header.chunk_id()); !gone.ok()) {
+    if (absl::StatusOr<uint64_t> gone = store_->Delete(header.chunk_id(), header.version());
+        !gone.ok()) {
       TLOG(WARNING) << "cannot remove the empty replica of failed write " << header.chunk_id()
                     << ": " << gone.status();
     }
@@ -457,9 +458,10 @@ absl::Status ChunkService::CopyFromSource(const ternion::v1::CopyChunkRequest& r
     return absl::InvalidArgumentError("copy length must be within a chunk size of at most 1 GiB");
   }
   RETURN_IF_ERROR(ValidateProjectName(req.project()));
-  // A leftover replica of this chunk (an earlier copy that failed half-way) is replaced.
+  // A leftover replica of this chunk (an earlier copy that failed half-way) is replaced; a
+  // newer one is not (ABORTED).
   if (store_->GetReplica(req.chunk_id()).ok()) {
-    RETURN_IF_ERROR(store_->Delete(req.chunk_id()).status());
+    RETURN_IF_ERROR(store_->Delete(req.chunk_id(), req.version()).status());
   }
   auto writer =
       store_->StartWrite(req.chunk_id(), req.version(), req.project(), req.chunk_size());
@@ -513,7 +515,7 @@ absl::Status ChunkService::CopyFromSource(const ternion::v1::CopyChunkRequest& r
     if (info.ok()) *made = *info;
     return info.status();
   }
-  (void)store_->Delete(req.chunk_id());
+  (void)store_->Delete(req.chunk_id(), req.version());
   return status;
 }
 
@@ -554,7 +556,7 @@ grpc::Status ChunkService::DeleteReplica(grpc::ServerContext* ctx,
         absl::StrCat("replica of chunk ", req->chunk_id(), " is at version ", held->version,
                      ", not ", req->version()))));
   }
-  return rpc.Done(ToGrpcStatus(store_->Delete(req->chunk_id()).status()));
+  return rpc.Done(ToGrpcStatus(store_->Delete(req->chunk_id(), req->version()).status()));
 }
 
 grpc::Status ChunkService::UpdateReplica(grpc::ServerContext* ctx,

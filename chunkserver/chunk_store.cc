@@ -38,6 +38,7 @@ struct ReplicaWriter::Replica {
   uint64_t length ABSL_GUARDED_BY(mu) = 0;       // durable length
   std::vector<uint32_t> crcs ABSL_GUARDED_BY(mu);  // one per (possibly partial) block
   bool writing ABSL_GUARDED_BY(mu) = false;
+  bool wiping ABSL_GUARDED_BY(mu) = false;  // its wipe has begun: never moved to a new version
   // The last journal record of this replica: once the journal has released it, the replica's
   // own files hold every durable byte.
   uint64_t journal_seq ABSL_GUARDED_BY(mu) = 0;
@@ -845,6 +846,7 @@ absl::Status ChunkStore::UpdateReplica(uint64_t chunk_id, uint64_t version, uint
   RETURN_IF_ERROR(AwaitApplied(*r));  // the meta file rewritten below holds every append
   absl::MutexLock rl(&r->mu);
   if (r->writing) return absl::AbortedError("replica is being written");
+  if (r->wiping) return absl::NotFoundError(absl::StrCat("chunk ", chunk_id, " is being wiped"));
   if (!r->Applied()) {
     return absl::AbortedError("replica has appends not yet applied from the journal");
   }
@@ -907,7 +909,7 @@ absl::Status ChunkStore::UpdateReplica(uint64_t chunk_id, uint64_t version, uint
   return absl::OkStatus();
 }
 
-absl::StatusOr<uint64_t> ChunkStore::Delete(uint64_t chunk_id) {
+absl::StatusOr<uint64_t> ChunkStore::Delete(uint64_t chunk_id, uint64_t max_version) {
   std::shared_ptr<Replica> r;
   {
     absl::MutexLock lock(&mu_);
@@ -922,6 +924,12 @@ absl::StatusOr<uint64_t> ChunkStore::Delete(uint64_t chunk_id) {
     }
     absl::MutexLock rl(&r->mu);
     if (r->writing) return absl::FailedPreconditionError("replica is being written");
+    if (r->version > max_version) {
+      refused_.erase(chunk_id);
+      return absl::AbortedError(absl::StrCat("the replica is at version ", r->version,
+                                             ", newer than the ", max_version, " judged"));
+    }
+    r->wiping = true;  // UpdateReplica moves it no more
     refused_.insert(chunk_id);
   }
   // Until the wipe has succeeded the replica stays known (and refused): a failed wipe is

@@ -188,8 +188,11 @@ class ChunkStore {
   // every byte of its data and meta files is overwritten with zeros and synced, the files are
   // unlinked, and the entry is removed. A crash in between is finished by Open. The replica
   // stays known (and refused) until its wipe has succeeded, so a failed wipe is retried by
-  // calling Delete again. Returns the bytes overwritten.
-  absl::StatusOr<uint64_t> Delete(uint64_t chunk_id);
+  // calling Delete again. Returns the bytes overwritten. A replica at a version newer than
+  // `max_version` (moved since the master judged it) is not wiped: ABORTED, and it is served
+  // again; once its wipe has begun it can no longer be moved to a newer version.
+  static constexpr uint64_t kAnyVersion = ~uint64_t{0};
+  absl::StatusOr<uint64_t> Delete(uint64_t chunk_id, uint64_t max_version);
   // Sets a live replica aside (renamed into quarantine, durably): it is no longer served or
   // listed among the replicas, only among the quarantined ones. Not while it is being written.
   absl::Status Quarantine(uint64_t chunk_id);

@@ -2,6 +2,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
+
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -172,11 +174,17 @@ std::string ChunkServer::address() const { return absl::StrCat(options_.host, ":
 
 int ChunkServer::metrics_port() const { return metrics_ ? metrics_->port() : -1; }
 
-void ChunkServer::DeleteReplicas(const google::protobuf::RepeatedField<uint64_t>& ids) {
+void ChunkServer::DeleteReplicas(
+    const google::protobuf::RepeatedPtrField<ternion::v1::ReplicaWipe>& wipes) {
   absl::MutexLock lock(&wipe_mu_);
-  for (uint64_t id : ids) {
-    store_->RefuseReads(id);
-    if (wipe_pending_.insert(id).second) wipe_queue_.push_back(id);
+  for (const ternion::v1::ReplicaWipe& w : wipes) {
+    store_->RefuseReads(w.chunk_id());
+    auto [it, queued] = wipe_pending_.try_emplace(w.chunk_id(), w.max_version());
+    if (queued) {
+      wipe_queue_.push_back(w.chunk_id());
+    } else {
+      it->second = std::max(it->second, w.max_version());  // each order stands on its own
+    }
   }
   wipe_cv_.Signal();
 }
@@ -214,15 +222,17 @@ void ChunkServer::WipeLoop() {
       {0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 30});
   while (true) {
     uint64_t id;
+    uint64_t max_version;
     {
       absl::MutexLock lock(&wipe_mu_);
       while (wipe_queue_.empty() && !wipe_stop_) wipe_cv_.Wait(&wipe_mu_);
       if (wipe_stop_) return;
       id = wipe_queue_.front();
       wipe_queue_.pop_front();
+      max_version = wipe_pending_.at(id);
     }
     const absl::Time start = absl::Now();
-    absl::StatusOr<uint64_t> bytes = store_->Delete(id);
+    absl::StatusOr<uint64_t> bytes = store_->Delete(id, max_version);
     absl::MutexLock lock(&wipe_mu_);
     if (bytes.ok() || absl::IsNotFound(bytes.status())) {
       const uint64_t n = bytes.ok() ? *bytes : 0;
@@ -234,6 +244,11 @@ void ChunkServer::WipeLoop() {
       wipe_pending_.erase(id);
       wiped_.push_back(id);
       wiped_bytes_ += n;
+    } else if (absl::IsAborted(bytes.status())) {
+      // Moved to a newer version since the master judged it: not the replica it meant. The
+      // order is dropped; the master judges the replica again from the next report.
+      TLOG(WARNING) << "not wiping replica of chunk " << id << ": " << bytes.status();
+      wipe_pending_.erase(id);
     } else {
       // Being written (its writer has not ended yet) or an I/O error: try again later.
       TLOG(WARNING) << "cannot wipe replica of chunk " << id << " yet: " << bytes.status();
@@ -319,7 +334,7 @@ void ChunkServer::HeartbeatLoop() {
         if (ApplyOrphanDecisions(resp.quarantine_chunk_ids(), resp.release_chunk_ids())) {
           next_report = absl::Now();  // the master learns the new state at once
         }
-        DeleteReplicas(resp.delete_chunk_ids());
+        DeleteReplicas(resp.wipes());
         continue;  // heartbeat right away
       }
       TLOG(WARNING) << "registration with " << options_.master_address
@@ -341,7 +356,7 @@ void ChunkServer::HeartbeatLoop() {
         if (ApplyOrphanDecisions(resp.quarantine_chunk_ids(), resp.release_chunk_ids())) {
           next_report = absl::Now();  // the master learns the new state at once
         }
-        DeleteReplicas(resp.delete_chunk_ids());
+        DeleteReplicas(resp.wipes());
         continue;  // and heartbeat
       }
       // Retried after a heartbeat interval, not at once: the master may be down for a while.
@@ -370,7 +385,7 @@ void ChunkServer::HeartbeatLoop() {
         wiped_.insert(wiped_.end(), wiped.begin(), wiped.end());
         wiped_bytes_ += wiped_bytes;
       }
-      if (s.ok()) DeleteReplicas(resp.wipe_chunk_ids());
+      if (s.ok()) DeleteReplicas(resp.wipes());
       if (s.ok() && resp.send_report()) next_report = absl::Now();
       if (s.ok() && resp.reregister()) registered = false;
       if (s.ok() && resp.refused()) {

@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -26,6 +26,9 @@ class Server;
 
 namespace ternion {
 class MetricsHttpServer;
+}
+namespace ternion::v1 {
+class ReplicaWipe;
 }
 
 namespace ternion::chunkserver {
@@ -72,7 +75,7 @@ class ChunkServer {
   // belongs to that cluster (logging both ids when it does not).
   bool JoinCluster(const std::string& master_cluster_id);
   // Queues the replicas the master no longer wants here for wiping; reads of them stop now.
-  void DeleteReplicas(const google::protobuf::RepeatedField<uint64_t>& ids);
+  void DeleteReplicas(const google::protobuf::RepeatedPtrField<ternion::v1::ReplicaWipe>& wipes);
   // Quarantines and releases replicas as the master decided; says whether any was moved.
   bool ApplyOrphanDecisions(const google::protobuf::RepeatedField<uint64_t>& quarantine,
                             const google::protobuf::RepeatedField<uint64_t>& release);
@@ -93,7 +96,8 @@ class ChunkServer {
   absl::Mutex wipe_mu_;
   absl::CondVar wipe_cv_;
   std::deque<uint64_t> wipe_queue_ ABSL_GUARDED_BY(wipe_mu_);
-  absl::flat_hash_set<uint64_t> wipe_pending_ ABSL_GUARDED_BY(wipe_mu_);
+  // Queued chunk id -> the newest version its wipe orders cover.
+  absl::flat_hash_map<uint64_t, uint64_t> wipe_pending_ ABSL_GUARDED_BY(wipe_mu_);
   std::vector<uint64_t> wiped_ ABSL_GUARDED_BY(wipe_mu_);  // for the next heartbeat
   uint64_t wiped_bytes_ ABSL_GUARDED_BY(wipe_mu_) = 0;
   bool wipe_stop_ ABSL_GUARDED_BY(wipe_mu_) = false;

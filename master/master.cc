@@ -323,13 +323,13 @@ absl::StatusOr<ternion::v1::RegisterChunkServerResponse> Master::RegisterChunkSe
   resp.set_receipt_key(receipts.data(), receipts.size());
   {
     absl::ReaderMutexLock servers(&registry_.mu);
-    FillReportResponse(Reconcile(*s, index, now), resp.mutable_delete_chunk_ids(),
+    FillReportResponse(Reconcile(*s, index, now), resp.mutable_wipes(),
                        resp.mutable_quarantine_chunk_ids(), resp.mutable_release_chunk_ids());
   }
   TLOG(INFO) << "chunkserver " << req.server_id() << " at " << req.address() << " rack " << rack
              << " registered with " << req.replicas_size() << " replicas and "
-             << req.quarantined_size() << " quarantined (" << resp.delete_chunk_ids_size()
-             << " to wipe, " << resp.quarantine_chunk_ids_size() << " to quarantine, "
+             << req.quarantined_size() << " quarantined (" << resp.wipes_size() << " to wipe, "
+             << resp.quarantine_chunk_ids_size() << " to quarantine, "
              << resp.release_chunk_ids_size() << " to release)";
   return resp;
 }
@@ -395,7 +395,9 @@ void Master::CollectGarbage(ServerState& s, const ternion::v1::HeartbeatRequest&
   }
   const auto& deleted_here = chunks_.table().DeletedOnServer(s.ordinal);
   for (uint64_t id : wipe_handout_.Next(s.ordinal, deleted_here, now)) {
-    resp->add_wipe_chunk_ids(id);
+    ternion::v1::ReplicaWipe* wipe = resp->add_wipes();
+    wipe->set_chunk_id(id);
+    wipe->set_max_version(chunks_.table().at(id).version);  // a deleted chunk moves no more
   }
 }
 

@@ -501,7 +501,7 @@ class Master {
   void RefreshLiveness(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(chunks_.mu, registry_.mu);
   // What a server must do after a report: wipe, quarantine, release.
   struct ReportActions {
-    std::vector<uint64_t> remove;
+    std::vector<ternion::v1::ReplicaWipe> remove;
     std::vector<uint64_t> quarantine;
     std::vector<uint64_t> release;
   };
@@ -518,7 +518,7 @@ class Master {
                           const absl::flat_hash_set<uint64_t>& lost = {})
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(chunks_.mu) ABSL_SHARED_LOCKS_REQUIRED(registry_.mu);
   static void FillReportResponse(const ReportActions& actions,
-                                 google::protobuf::RepeatedField<uint64_t>* remove,
+                                 google::protobuf::RepeatedPtrField<ternion::v1::ReplicaWipe>* remove,
                                  google::protobuf::RepeatedField<uint64_t>* quarantine,
                                  google::protobuf::RepeatedField<uint64_t>* release);
   int LiveReplicas(const ChunkEntry& e, absl::Time now)

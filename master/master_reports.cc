@@ -7,6 +7,8 @@
 // quarantined, wiped only after --orphan-wipe-delay, and a report that would set aside too
 // much of a server at once is held for an operator (the deletion valve).
 
+#include <limits>
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -26,6 +28,13 @@ constexpr absl::Duration kReportGrace = absl::Seconds(5);  // > a report RPC's d
 // slices the reconciling thread sleeps briefly, so a woken waiter (a lookup) takes the mutex
 // instead of this thread taking it straight back (absl::Mutex makes no hand-off).
 constexpr size_t kReportSlice = 250;
+
+ternion::v1::ReplicaWipe WipeOrder(uint64_t chunk_id, uint64_t max_version) {
+  ternion::v1::ReplicaWipe w;
+  w.set_chunk_id(chunk_id);
+  w.set_max_version(max_version);
+  return w;
+}
 }  // namespace
 
 bool DeletionValveTrips(uint64_t would_remove, uint64_t reported, const MasterOptions& options) {
@@ -111,7 +120,7 @@ Master::ReportActions Master::Reconcile(ServerState& s, const ReportIndex& repor
         break;
       case ReportedVerdict::kWipeDeleted:
       case ReportedVerdict::kWipeExtra:
-        out.remove.push_back(id);
+        out.remove.push_back(WipeOrder(id, r->version()));
         break;
       case ReportedVerdict::kAdopt: {
         ChunkEntry updated = *e;
@@ -135,7 +144,7 @@ Master::ReportActions Master::Reconcile(ServerState& s, const ReportIndex& repor
         ChunkEntry updated = *e;
         updated.RemoveReplica(s.ordinal);
         changed.emplace_back(id, updated);
-        out.remove.push_back(id);
+        out.remove.push_back(WipeOrder(id, r->version()));
         break;
       }
       case ReportedVerdict::kKeep:
@@ -203,7 +212,7 @@ Master::ReportActions Master::Reconcile(ServerState& s, const ReportIndex& repor
     s.held.reset();
     for (uint64_t id : unknown) {
       if (s.wipe_now.contains(id)) {
-        out.remove.push_back(id);  // the operator confirmed it
+        out.remove.push_back(WipeOrder(id, reported.at(id)->version()));  // the operator's word
       } else {
         out.quarantine.push_back(id);
       }
@@ -226,7 +235,7 @@ Master::ReportActions Master::Reconcile(ServerState& s, const ReportIndex& repor
     switch (JudgeQuarantined(facts, q->version(), corrupt, s.wipe_now.contains(id),
                              now - o.first_seen >= options_.orphan_wipe_delay)) {
       case QuarantineVerdict::kWipe:
-        out.remove.push_back(id);
+        out.remove.push_back(WipeOrder(id, q->version()));
         break;
       case QuarantineVerdict::kRelease:
         out.release.push_back(id);
@@ -243,7 +252,10 @@ Master::ReportActions Master::Reconcile(ServerState& s, const ReportIndex& repor
   absl::flat_hash_set<uint64_t> damaged;
   for (const auto& d : s.damaged) {
     damaged.insert(d.chunk_id());
-    if (s.wipe_now.contains(d.chunk_id())) out.remove.push_back(d.chunk_id());
+    // Its meta file is unreadable, so its version is unknown: the operator's word covers any.
+    if (s.wipe_now.contains(d.chunk_id())) {
+      out.remove.push_back(WipeOrder(d.chunk_id(), std::numeric_limits<uint64_t>::max()));
+    }
   }
   absl::erase_if(s.wipe_now, [&](uint64_t id) {
     return !set_aside.contains(id) && !reported.contains(id) && !damaged.contains(id);
@@ -253,11 +265,12 @@ Master::ReportActions Master::Reconcile(ServerState& s, const ReportIndex& repor
   return out;
 }
 
-void Master::FillReportResponse(const ReportActions& actions,
-                                google::protobuf::RepeatedField<uint64_t>* remove,
-                                google::protobuf::RepeatedField<uint64_t>* quarantine,
-                                google::protobuf::RepeatedField<uint64_t>* release) {
-  remove->Add(actions.remove.begin(), actions.remove.end());
+void Master::FillReportResponse(
+    const ReportActions& actions,
+    google::protobuf::RepeatedPtrField<ternion::v1::ReplicaWipe>* remove,
+    google::protobuf::RepeatedField<uint64_t>* quarantine,
+    google::protobuf::RepeatedField<uint64_t>* release) {
+  remove->Assign(actions.remove.begin(), actions.remove.end());
   quarantine->Add(actions.quarantine.begin(), actions.quarantine.end());
   release->Add(actions.release.begin(), actions.release.end());
 }
@@ -296,9 +309,8 @@ ternion::v1::ReportReplicasResponse Master::ReportReplicas(
         ->Increment(req.corrupt_chunk_ids_size());
     corrupt_replicas_ += req.corrupt_chunk_ids_size();
   }
-  FillReportResponse(Reconcile(s, index, Now(), lost),
-                     resp.mutable_delete_chunk_ids(), resp.mutable_quarantine_chunk_ids(),
-                     resp.mutable_release_chunk_ids());
+  FillReportResponse(Reconcile(s, index, Now(), lost), resp.mutable_wipes(),
+                     resp.mutable_quarantine_chunk_ids(), resp.mutable_release_chunk_ids());
   return resp;
 }
 

@@ -290,7 +290,7 @@ TEST_F(ChunkStoreTest, QuarantinedReplicasAreKeptAsideUntilReleasedOrWiped) {
   std::string out;
   ASSERT_OK(store->Read(61, 3, 0, data.size(), &out));  // released: served again
   EXPECT_EQ(out, data);
-  ASSERT_OK_AND_ASSIGN(uint64_t wiped, store->Delete(60));
+  ASSERT_OK_AND_ASSIGN(uint64_t wiped, store->Delete(60, ChunkStore::kAnyVersion));
   EXPECT_GE(wiped, data.size());
   EXPECT_TRUE(store->ListQuarantined().empty());
   for (const auto& e : std::filesystem::recursive_directory_iterator(dir_.path())) {
@@ -385,7 +385,7 @@ TEST_F(ChunkStoreFaultTest, DeletingAReplicaLeavesNoneOfItsBytesInTheJournal) {
     ASSERT_OK(w->Append(off, secret.data() + off, std::min<size_t>(4000, secret.size() - off)));
   }
   w.reset();
-  ASSERT_OK(store->Delete(130).status());
+  ASSERT_OK(store->Delete(130, ChunkStore::kAnyVersion).status());
   for (const auto& e : std::filesystem::recursive_directory_iterator(dir_.path())) {
     if (!e.is_regular_file()) continue;
     std::ifstream in(e.path(), std::ios::binary);
@@ -427,6 +427,32 @@ TEST_F(ChunkStoreFaultTest, AShortOrFailedDataWriteIsNeverServed) {
   }
 }
 
+// A wipe order names the version the master judged. Write recovery may have moved the replica
+// to a newer version since (the order was built from a report made before the move): that is
+// not the replica the master meant, and it keeps every byte.
+TEST_F(ChunkStoreTest, AWipeJudgedAtAnOlderVersionSparesAReplicaMovedSince) {
+  auto store = OpenStore();
+  const std::string data = RandomBytes(200000, 21);
+  {
+    ASSERT_OK_AND_ASSIGN(auto w, store->StartWrite(140, 1, "proj", 1 << 20));
+    ASSERT_OK(w->Append(0, data.data(), data.size()));
+  }
+  ASSERT_OK(store->UpdateReplica(140, 1, 2, data.size()));
+  store->RefuseReads(140);  // as the chunkserver does when the order arrives
+  absl::StatusOr<uint64_t> refused = store->Delete(140, 1);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kAborted) << refused.status();
+  std::string out;
+  ASSERT_OK(store->Read(140, 2, 0, 1 << 20, &out));  // served again, whole
+  EXPECT_EQ(out, data);
+  ASSERT_OK_AND_ASSIGN(ReplicaInfo info, store->GetReplica(140));
+  EXPECT_EQ(info.version, 2u);
+  // An order judged at its version wipes it, and from then on it moves no more.
+  ASSERT_OK_AND_ASSIGN(uint64_t wiped, store->Delete(140, 2));
+  EXPECT_GE(wiped, data.size());
+  EXPECT_EQ(store->UpdateReplica(140, 2, 3, 0).code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(store->ListReplicas().empty());
+}
+
 TEST_F(ChunkStoreFaultTest, AFailedWipeIsRetriedAndTheReplicaStaysKnownUntilItSucceeds) {
   auto store = OpenStore();
   const std::string marker(300000, 'M');
@@ -436,7 +462,8 @@ TEST_F(ChunkStoreFaultTest, AFailedWipeIsRetriedAndTheReplicaStaysKnownUntilItSu
   }
   ASSERT_OK(ArmFailpoints("wipe.overwrite=eio*2"));
   for (int attempt = 0; attempt < 2; ++attempt) {
-    EXPECT_EQ(store->Delete(90).status().code(), absl::StatusCode::kInternal);
+    EXPECT_EQ(store->Delete(90, ChunkStore::kAnyVersion).status().code(),
+              absl::StatusCode::kInternal);
     // Not wiped, so not forgotten: still listed (reported to the master), still refused.
     EXPECT_EQ(store->ListReplicas().size(), 1u);
     std::string out;
@@ -444,10 +471,12 @@ TEST_F(ChunkStoreFaultTest, AFailedWipeIsRetriedAndTheReplicaStaysKnownUntilItSu
     EXPECT_EQ(store->StartWrite(90, 1, "proj", 1 << 20).status().code(),
               absl::StatusCode::kFailedPrecondition);
   }
-  ASSERT_OK_AND_ASSIGN(uint64_t wiped, store->Delete(90));  // the third try succeeds
+  ASSERT_OK_AND_ASSIGN(uint64_t wiped,
+                       store->Delete(90, ChunkStore::kAnyVersion));  // the third try succeeds
   EXPECT_GE(wiped, marker.size());
   EXPECT_TRUE(store->ListReplicas().empty());
-  EXPECT_EQ(store->Delete(90).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store->Delete(90, ChunkStore::kAnyVersion).status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST_F(ChunkStoreFaultTest, AWipeCutShortAfterItsJournalIsFinishedAtTheNextOpen) {
@@ -461,7 +490,7 @@ TEST_F(ChunkStoreFaultTest, AWipeCutShortAfterItsJournalIsFinishedAtTheNextOpen)
         ASSERT_OK(w->Append(0, marker.data(), marker.size()));
       }
       ASSERT_OK(ArmFailpoints(absl::StrCat(edge, "=eio")));
-      EXPECT_FALSE(store->Delete(91).ok());
+      EXPECT_FALSE(store->Delete(91, ChunkStore::kAnyVersion).ok());
       DisarmFailpoints();
     }
     auto store = OpenStore();  // the journal finishes the wipe before anything is loaded
@@ -538,7 +567,7 @@ TEST_F(ChunkStoreTest, AReplicaDamagedAtLoadIsKeptUnservedUntilWiped) {
   ASSERT_EQ(store->ListDamaged().size(), 1u);
   EXPECT_EQ(store->ListDamaged()[0].chunk_id, 93u);
   EXPECT_TRUE(std::filesystem::exists(meta));  // not destroyed on its own
-  ASSERT_OK_AND_ASSIGN(uint64_t wiped, store->Delete(93));
+  ASSERT_OK_AND_ASSIGN(uint64_t wiped, store->Delete(93, ChunkStore::kAnyVersion));
   EXPECT_GE(wiped, data.size());
   EXPECT_TRUE(store->ListDamaged().empty());
   EXPECT_FALSE(std::filesystem::exists(meta));
@@ -607,9 +636,9 @@ TEST_F(ChunkStoreFileSystemTest, AWipeWhoseUnlinkFailsIsNotDoneAndNotForgotten) 
     ASSERT_OK(w->Append(0, "secret", 6));
   }
   fs_.Inject(testing::FaultFileSystem::kUnlink, ".data", absl::InternalError("EIO"));
-  EXPECT_FALSE(store->Delete(103).ok());
+  EXPECT_FALSE(store->Delete(103, ChunkStore::kAnyVersion).ok());
   EXPECT_EQ(store->ListReplicas().size(), 1u);  // still known, still refused
-  ASSERT_OK(store->Delete(103).status());
+  ASSERT_OK(store->Delete(103, ChunkStore::kAnyVersion).status());
   EXPECT_TRUE(store->ListReplicas().empty());
   // A quarantine whose second rename fails is rolled back: the replica is served again.
   {

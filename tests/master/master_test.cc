@@ -1154,10 +1154,14 @@ TEST_F(RepairTest, ReportsAreReconciledWithTheChunkMap) {
   }
   if (extra != 0) add(extra, 1);
   ASSERT_OK_AND_ASSIGN(auto resp, master_->RegisterChunkServer(reg));
-  std::set<uint64_t> deletes(resp.delete_chunk_ids().begin(), resp.delete_chunk_ids().end());
-  EXPECT_TRUE(deletes.contains(ids[0]));           // a newer version exists
+  // Each wipe names the version it was judged at: the chunkserver keeps a replica moved since.
+  std::map<uint64_t, uint64_t> deletes;
+  for (const auto& w : resp.wipes()) deletes[w.chunk_id()] = w.max_version();
+  ASSERT_TRUE(deletes.contains(ids[0]));  // a newer version exists
+  EXPECT_EQ(deletes.at(ids[0]), 0u);
   if (extra != 0) {
-    EXPECT_TRUE(deletes.contains(extra));  // whole on live servers elsewhere
+    ASSERT_TRUE(deletes.contains(extra));  // whole on live servers elsewhere
+    EXPECT_EQ(deletes.at(extra), 1u);
   }
   // A chunk the master does not know is never wiped on its say: it is quarantined.
   EXPECT_FALSE(deletes.contains(999999));
@@ -1226,6 +1230,12 @@ class OrphanTest : public TopologyTest {
   static std::vector<uint64_t> Ids(const google::protobuf::RepeatedField<uint64_t>& f) {
     return {f.begin(), f.end()};
   }
+  static std::vector<uint64_t> Ids(
+      const google::protobuf::RepeatedPtrField<ternion::v1::ReplicaWipe>& wipes) {
+    std::vector<uint64_t> ids;
+    for (const auto& w : wipes) ids.push_back(w.chunk_id());
+    return ids;
+  }
 };
 
 TEST_F(OrphanTest, UnknownReplicasAreQuarantinedThenWipedOnlyAfterTheDelay) {
@@ -1233,12 +1243,12 @@ TEST_F(OrphanTest, UnknownReplicasAreQuarantinedThenWipedOnlyAfterTheDelay) {
   auto reports = Holding(ids);
   reports.push_back(Replica(uint64_t{1} << 40));  // a chunk this master never allocated
   auto resp = Report("cs-0-0", reports, {});
-  EXPECT_TRUE(resp.delete_chunk_ids().empty());
+  EXPECT_TRUE(resp.wipes().empty());
   EXPECT_EQ(Ids(resp.quarantine_chunk_ids()), std::vector<uint64_t>{uint64_t{1} << 40});
   // Set aside on the server, it is counted and listed, and not wiped before the delay.
   reports.pop_back();
   resp = Report("cs-0-0", reports, {Replica(uint64_t{1} << 40)});
-  EXPECT_TRUE(resp.delete_chunk_ids().empty());
+  EXPECT_TRUE(resp.wipes().empty());
   EXPECT_EQ(master_->GcStatus().orphans_quarantined(), 1u);
   EXPECT_EQ(master_->ClusterStatus().orphans_quarantined(), 1u);
   ASSERT_OK_AND_ASSIGN(auto listed, master_->Orphans({}));
@@ -1251,7 +1261,7 @@ TEST_F(OrphanTest, UnknownReplicasAreQuarantinedThenWipedOnlyAfterTheDelay) {
   Reopen();
   RegisterServers(3, 1);
   resp = Report("cs-0-0", reports, {Replica(uint64_t{1} << 40)});
-  EXPECT_EQ(Ids(resp.delete_chunk_ids()), std::vector<uint64_t>{uint64_t{1} << 40});
+  EXPECT_EQ(Ids(resp.wipes()), std::vector<uint64_t>{uint64_t{1} << 40});
 }
 
 TEST_F(OrphanTest, TheValveHoldsAReportThatWouldSetAsideMuchOfAServer) {
@@ -1259,7 +1269,7 @@ TEST_F(OrphanTest, TheValveHoldsAReportThatWouldSetAsideMuchOfAServer) {
   auto reports = Holding(ids);
   for (uint64_t id = 1000; id < 1006; ++id) reports.push_back(Replica(id));  // 6 of 16 unknown
   auto resp = Report("cs-1-0", reports, {});
-  EXPECT_TRUE(resp.delete_chunk_ids().empty());
+  EXPECT_TRUE(resp.wipes().empty());
   EXPECT_TRUE(resp.quarantine_chunk_ids().empty());  // held: nothing is set aside
   EXPECT_EQ(master_->ClusterStatus().deletion_valve_held_servers(), 1u);
   ASSERT_OK_AND_ASSIGN(auto listed, master_->Orphans({}));
@@ -1294,7 +1304,7 @@ TEST_F(OrphanTest, TheValveHoldsAReportThatWouldSetAsideMuchOfAServer) {
   ASSERT_OK_AND_ASSIGN(auto wiped, master_->Orphans(wipe));
   EXPECT_EQ(wiped.affected(), 4u);
   resp = Report("cs-1-0", reports, {});
-  std::vector<uint64_t> removed = Ids(resp.delete_chunk_ids());
+  std::vector<uint64_t> removed = Ids(resp.wipes());
   std::sort(removed.begin(), removed.end());
   EXPECT_EQ(removed, (std::vector<uint64_t>{1002, 1003, 1004, 1005}));
   EXPECT_EQ(master_->ClusterStatus().deletion_valve_held_servers(), 0u);
@@ -1308,7 +1318,7 @@ TEST_F(OrphanTest, TheLastCopiesOfAChunkAreKeptEvenWhenDamaged) {
   int n = 0;
   for (const std::string server : {"cs-0-0", "cs-1-0", "cs-2-0"}) {
     auto resp = Report(server, {}, {Replica(id, 1, {static_cast<uint32_t>(n++)})}, {id});
-    EXPECT_TRUE(resp.delete_chunk_ids().empty()) << server;  // never the last copies
+    EXPECT_TRUE(resp.wipes().empty()) << server;  // never the last copies
   }
   ternion::v1::ClusterStatusResponse st = master_->ClusterStatus();
   EXPECT_EQ(st.chunks_corrupt(), 1u);
@@ -1338,7 +1348,7 @@ TEST_F(OrphanTest, TheLastCopiesOfAChunkAreKeptEvenWhenDamaged) {
   EXPECT_EQ(info.chunks[0].replicas[0].server_id, "cs-3-0");
   EXPECT_EQ(master_->ClusterStatus().chunks_corrupt(), 0u);
   auto resp = Report("cs-0-0", {}, {Replica(id, 1, {0})});
-  EXPECT_TRUE(resp.delete_chunk_ids().empty());  // one good copy is not yet whole
+  EXPECT_TRUE(resp.wipes().empty());  // one good copy is not yet whole
 }
 
 TEST_F(OrphanTest, ReplicasNoWipeCoveredStayCountedUntilWipedOrAcknowledged) {
@@ -1379,7 +1389,7 @@ TEST_F(OrphanTest, ReplicasNoWipeCoveredStayCountedUntilWipedOrAcknowledged) {
   wipe.set_all(true);
   ASSERT_OK(master_->Orphans(wipe).status());
   auto resp = master_->ReportReplicas(damaged);
-  EXPECT_EQ(Ids(resp.delete_chunk_ids()), std::vector<uint64_t>{ids[0]});
+  EXPECT_EQ(Ids(resp.wipes()), std::vector<uint64_t>{ids[0]});
   damaged.clear_damaged();
   master_->ReportReplicas(damaged);
   EXPECT_EQ(master_->GcStatus().replicas_unwiped(), 0u);
