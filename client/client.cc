@@ -18,6 +18,7 @@
 #include "client/replica_stream.h"
 #include "client/table_io.h"
 #include "common/crc32c.h"
+#include "common/failpoint.h"
 #include "common/logging.h"
 #include "common/rpc_status.h"
 #include "common/status_macros.h"
@@ -92,10 +93,11 @@ class FileWriterImpl final : public FileWriter {
   // heartbeats are overdue). `last` is what failed in the previous round, for the final error.
   absl::Status Rebuild(const absl::Status& cause, const std::vector<std::string>& newly,
                        const absl::Status& last = absl::OkStatus());
-  // Moves each replica of chunk_ from its version to `next`'s, cut to `length`; returns the
+  // Moves each replica of chunk_ from `version` to `next`'s, cut to `length`; returns the
   // server ids of the replicas it could not move.
   std::vector<std::string> UpdateReplicas(const std::vector<const v1::ReplicaLocation*>& replicas,
-                                          const v1::ChunkInfo& next, uint64_t length);
+                                          uint64_t version, const v1::ChunkInfo& next,
+                                          uint64_t length);
   // Records sent_ at the master, with the replicas' receipts for the current chunk.
   absl::Status Commit(std::vector<v1::LengthReceipt> receipts);
   // Waits until every open stream holds sent_ durably (recovering failed replicas); then
@@ -228,18 +230,15 @@ class ClientImpl final : public Client, public client::TableFiles {
     return stub->GetReplica(&ctx, req, out);
   }
 
-  // The visible length of `chunk`, whose master's length is `committed`
-  // (common/visible_length.h): asks each replica on a server the master hears from (any one
-  // holds every flushed byte). None when no replica of its version answers.
-  std::optional<uint64_t> VisibleChunkLength(const v1::ChunkInfo& chunk, uint64_t committed,
-                                             uint64_t chunk_size) {
+  // What each replica of `chunk` on a server the master hears from says of itself.
+  std::vector<ReplicaLength> AskReplicaLengths(const v1::ChunkInfo& chunk) {
     std::vector<ReplicaLength> answers;
     for (const auto& r : chunk.replicas()) {
       if (!r.live()) continue;
       v1::ReplicaReport rep;
       if (GetReplica(r, chunk, &rep).ok()) answers.push_back({rep.version(), rep.length()});
     }
-    return VisibleLength(chunk.version(), committed, chunk_size, answers);
+    return answers;
   }
 
   // The file as a reader sees it: with its chunks and, while a writer's lease is not released,
@@ -252,8 +251,9 @@ class ClientImpl final : public Client, public client::TableFiles {
     v1::ChunkInfo* last = info.mutable_chunks(info.chunks_size() - 1);
     const uint64_t start = last->index() * info.chunk_size();
     if (info.length() < start) return info;  // the last chunk holds nothing committed yet
-    std::optional<uint64_t> visible =
-        VisibleChunkLength(*last, info.length() - start, info.chunk_size());
+    // (common/visible_length.h: any replica of the chunk's version holds every flushed byte)
+    std::optional<uint64_t> visible = VisibleLength(last->version(), info.length() - start,
+                                                    info.chunk_size(), AskReplicaLengths(*last));
     if (visible && start + *visible > info.length()) {
       last->set_length(*visible);
       info.set_length(start + *visible);
@@ -575,14 +575,14 @@ absl::Status FileWriterImpl::PrepareAppend() {
   // committed length could destroy acknowledged bytes (after a master restart no server is
   // live yet, for example): the caller tries again later.
   const uint64_t start = chunk_.index() * chunk_size_;
-  const std::optional<uint64_t> visible =
-      client_->VisibleChunkLength(chunk_, sent_ - start, chunk_size_);
-  if (!visible) {
+  const std::optional<ResumePoint> point = FindResumePoint(
+      chunk_.version(), sent_ - start, chunk_size_, client_->AskReplicaLengths(chunk_));
+  if (!point) {
     return absl::UnavailableError(absl::StrCat(
         "no replica of chunk ", chunk_.chunk_id(),
         " told its length, so appending after it could lose flushed bytes; try again"));
   }
-  sent_ = start + *visible;
+  sent_ = start + point->length;
   v1::ReplaceReplicasRequest req;
   *req.mutable_lease() = lease_;
   req.set_chunk_id(chunk_.chunk_id());
@@ -592,9 +592,9 @@ absl::Status FileWriterImpl::PrepareAppend() {
   RETURN_IF_ERROR(client_->CallMaster(&v1::MasterService::Stub::ReplaceReplicas, req, &next));
   std::vector<const v1::ReplicaLocation*> replicas;
   for (const auto& r : chunk_.replicas()) replicas.push_back(&r);
-  // A replica that cannot be moved (its server is down) keeps the old version: its stream
-  // fails and write recovery replaces it.
-  (void)UpdateReplicas(replicas, next, sent_ - start);
+  // A replica that cannot be moved (its server is down, or it is not of the version moved on)
+  // keeps its version: its stream fails and write recovery replaces it.
+  (void)UpdateReplicas(replicas, point->version, next, sent_ - start);
   chunk_ = next;
   return absl::OkStatus();
 }
@@ -613,14 +613,14 @@ absl::Status FileWriterImpl::Resume() {
 }
 
 std::vector<std::string> FileWriterImpl::UpdateReplicas(
-    const std::vector<const v1::ReplicaLocation*>& replicas, const v1::ChunkInfo& next,
-    uint64_t length) {
+    const std::vector<const v1::ReplicaLocation*>& replicas, uint64_t version,
+    const v1::ChunkInfo& next, uint64_t length) {
   std::vector<std::string> failed;
   for (const auto* r : replicas) {
     auto stub = v1::ChunkServerService::NewStub(client_->Channel(r->address()));
     v1::UpdateReplicaRequest up;
     up.set_chunk_id(chunk_.chunk_id());
-    up.set_version(chunk_.version());
+    up.set_version(version);
     up.set_new_version(next.version());
     up.set_length(length);
     up.set_token(next.token());
@@ -721,9 +721,12 @@ absl::Status FileWriterImpl::Rebuild(const absl::Status& cause,
       !s.ok()) {
     return annotate(s);
   }
+  // A writer that dies here leaves the chunk at a version no replica has reached: the master's
+  // lease recovery moves them (master/lease_recovery.h).
+  RETURN_IF_ERROR(Failpoint("client.recovery.after_replace_replicas"));
   // Holders: to the new version, cut to `length`. One that fails now is replaced in another
   // round (the master already moved the chunk to the new version).
-  std::vector<std::string> failed_now = UpdateReplicas(holders, next, length);
+  std::vector<std::string> failed_now = UpdateReplicas(holders, chunk_.version(), next, length);
   if (!failed_now.empty()) {
     chunk_ = next;
     return Rebuild(cause, failed_now,

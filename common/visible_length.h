@@ -36,4 +36,27 @@ inline std::optional<uint64_t> VisibleLength(uint64_t version, uint64_t committe
   return std::min(std::max(*least, committed), chunk_size);
 }
 
+// Where appending to a chunk whose writer is gone goes on (a new writer's takeover, the master's
+// lease recovery): the replicas of `version` at their visible length, when any answered. A
+// writer that died in the middle of write recovery leaves the chunk at a version no replica
+// reached (the master moves the version first, then the writer moves the replicas). Every
+// replica the master lists still holds every acknowledged byte at the version it has (the
+// failed ones left the list at the version move, and nothing more is acknowledged until all are
+// moved), so then the replicas of the newest older version that answered are the ones to move
+// on, cut at their least length. HDFS's block recovery does the same with generation stamps.
+struct ResumePoint {
+  uint64_t version = 0;  // of the replicas to go on from: `version`, or an older one to move
+  uint64_t length = 0;
+};
+inline std::optional<ResumePoint> FindResumePoint(uint64_t version, uint64_t committed,
+                                                  uint64_t chunk_size,
+                                                  const std::vector<ReplicaLength>& answers) {
+  std::optional<uint64_t> newest;  // a version above the master's is no answer
+  for (const ReplicaLength& a : answers) {
+    if (a.version <= version && (!newest || a.version > *newest)) newest = a.version;
+  }
+  if (!newest) return std::nullopt;
+  return ResumePoint{*newest, *VisibleLength(*newest, committed, chunk_size, answers)};
+}
+
 }  // namespace ternion

@@ -7,6 +7,10 @@
 // repaired (which copies only the master's length and then drops the source), the master
 // asks the replicas for their durable length and commits the chunk's visible length
 // (common/visible_length.h), which covers every flushed byte.
+//
+// A writer that died in the middle of write recovery leaves the chunk at a version no replica
+// reached (FindResumePoint): the master then moves the chunk to a new version itself, orders
+// the replicas that answered moved to it, and commits the next round.
 
 #include <cstdint>
 #include <string>
@@ -27,6 +31,16 @@ struct LeaseRecovery {
   uint64_t committed = 0;              // the master's length of the chunk
   std::vector<std::string> addresses;  // its replicas' servers that are live
   std::string token;                   // a read token for the chunk (GetReplica takes any)
+};
+
+// A move lease recovery orders: the replicas of `chunk_id` at `version` go to `new_version`
+// (already the chunk's), cut at `length`; `token` admits the move on their servers.
+struct RecoveryMove {
+  uint64_t chunk_id = 0;
+  uint64_t version = 0;
+  uint64_t new_version = 0;
+  uint64_t length = 0;
+  std::string token;
 };
 
 }  // namespace ternion::master

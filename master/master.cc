@@ -683,8 +683,8 @@ std::vector<LeaseRecovery> Master::LeaseRecoveriesDue(size_t max, std::string* c
   return out;
 }
 
-absl::Status Master::RecoverLease(const LeaseRecovery& r,
-                                  const std::vector<ReplicaLength>& answers) {
+absl::StatusOr<std::optional<RecoveryMove>> Master::RecoverLease(
+    const LeaseRecovery& r, const std::vector<ReplicaLength>& answers) {
   absl::MutexLock ns(&ns_.mu);
   ASSIGN_OR_RETURN(const FileRecord* f, ns_.Find(r.lease.project, r.lease.path));
   if (f->lease_id() != r.lease.lease_id || !ns_.LeasePastHardLimit(*f)) {
@@ -700,16 +700,32 @@ absl::Status Master::RecoverLease(const LeaseRecovery& r,
         it->second.version != r.version || it->second.length != r.committed) {
       return absl::FailedPreconditionError("the file's last chunk changed since it was asked");
     }
-    const std::optional<uint64_t> length =
-        VisibleLength(r.version, r.committed, f->chunk_size(), answers);
-    if (!length) {
-      return absl::UnavailableError(
-          absl::StrCat("no replica of chunk ", r.chunk_id, " version ", r.version, " answered"));
+    const std::optional<ResumePoint> point =
+        FindResumePoint(r.version, r.committed, f->chunk_size(), answers);
+    if (!point) {
+      return absl::UnavailableError(absl::StrCat("no replica of chunk ", r.chunk_id, " answered"));
     }
     ChunkEntry c = it->second;
-    c.length = static_cast<uint32_t>(*length);
+    if (point->version < r.version) {  // its writer died in write recovery
+      ++c.version;
+      chunks_.Put(r.chunk_id, c, &batch);
+      Commit(std::move(batch));
+      TLOG(WARNING) << "lease recovery of " << f->project() << "/" << f->path()
+                    << ": no replica of chunk " << r.chunk_id << " reached version " << r.version
+                    << "; moving those of version " << point->version << " to " << c.version
+                    << " at " << point->length << " bytes";
+      return RecoveryMove{.chunk_id = r.chunk_id,
+                          .version = point->version,
+                          .new_version = c.version,
+                          .length = point->length,
+                          .token = SignChunkToken({.project = f->project(),
+                                                   .chunk_id = r.chunk_id,
+                                                   .version = c.version,
+                                                   .mode = security::ChunkMode::kReplicate})};
+    }
+    c.length = static_cast<uint32_t>(point->length);
     chunks_.Put(r.chunk_id, c, &batch);
-    updated.set_length(static_cast<uint64_t>(chunks - 1) * f->chunk_size() + *length);
+    updated.set_length(static_cast<uint64_t>(chunks - 1) * f->chunk_size() + point->length);
     if (updated.length() != f->length()) updated.set_modified_unix_ms(NowMs());
   }
   updated.clear_lease_id();
@@ -720,7 +736,7 @@ absl::Status Master::RecoverLease(const LeaseRecovery& r,
              << updated.length();
   ns_.Put(std::move(updated), &batch);
   Commit(std::move(batch));
-  return absl::OkStatus();
+  return std::nullopt;
 }
 
 absl::StatusOr<FileView> Master::GetFileInfo(const std::string& project, const std::string& path,

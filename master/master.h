@@ -184,11 +184,13 @@ class Master {
   // `cursor` (the caller's, empty at first) makes successive calls go round all of them.
   std::vector<LeaseRecovery> LeaseRecoveriesDue(size_t max, std::string* cursor);
   // Commits the recovered length of `r`'s last chunk from its replicas' `answers` and releases
-  // the lease, after which the chunk is stable (moved and repaired like any other).
+  // the lease, after which the chunk is stable (moved and repaired like any other). When only
+  // replicas of older versions answered, moves the chunk to a new version instead and returns
+  // the move of those replicas, for the caller to order; the next round commits.
   // FAILED_PRECONDITION when the file changed since `r` was made (another writer took it, the
-  // chunk moved on); UNAVAILABLE when no replica of the chunk's version answered. Either way
-  // nothing changes.
-  absl::Status RecoverLease(const LeaseRecovery& r, const std::vector<ReplicaLength>& answers);
+  // chunk moved on); UNAVAILABLE when no replica answered. Either way nothing changes.
+  absl::StatusOr<std::optional<RecoveryMove>> RecoverLease(
+      const LeaseRecovery& r, const std::vector<ReplicaLength>& answers);
   absl::StatusOr<FileView> GetFileInfo(const std::string& project, const std::string& path,
                                        bool with_chunks);
   // One page: files under `prefix` after `start_after`, at most `limit` (0: 1,000; capped at

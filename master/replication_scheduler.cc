@@ -72,23 +72,48 @@ void ReplicationScheduler::Run() {
 
 void ReplicationScheduler::RecoverLeases() {
   constexpr size_t kLeasesPerRound = 16;  // bounds the round: each asks at most three servers
+  auto deadline = [] { return std::chrono::system_clock::now() + std::chrono::seconds(5); };
   for (const LeaseRecovery& r : master_->LeaseRecoveriesDue(kLeasesPerRound, &lease_cursor_)) {
     std::vector<ReplicaLength> answers;
+    std::vector<const std::string*> answered;  // the server of each answer
     for (const std::string& address : r.addresses) {
       if (r.chunk_id == 0) break;
       grpc::ClientContext ctx;
-      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+      ctx.set_deadline(deadline());
       ternion::v1::GetReplicaRequest req;
       req.set_chunk_id(r.chunk_id);
       req.set_token(r.token);
       ternion::v1::ReplicaReport replica;
       if (grpc::Status s = StubFor(address)->GetReplica(&ctx, req, &replica); s.ok()) {
         answers.push_back({.version = replica.version(), .length = replica.length()});
+        answered.push_back(&address);
       }
     }
     // Not recovered now (a replica may be back later, or the file changed): tried again.
-    if (absl::Status s = master_->RecoverLease(r, answers); !s.ok()) {
-      TLOG(WARNING) << "lease recovery of " << r.lease.project << "/" << r.lease.path << ": " << s;
+    absl::StatusOr<std::optional<RecoveryMove>> done = master_->RecoverLease(r, answers);
+    if (!done.ok()) {
+      TLOG(WARNING) << "lease recovery of " << r.lease.project << "/" << r.lease.path << ": "
+                    << done.status();
+      continue;
+    }
+    if (!done->has_value()) continue;
+    // The replicas are behind the chunk's version: moved to the new one, committed next round.
+    const RecoveryMove& move = **done;
+    ternion::v1::UpdateReplicaRequest req;
+    req.set_chunk_id(move.chunk_id);
+    req.set_version(move.version);
+    req.set_new_version(move.new_version);
+    req.set_length(move.length);
+    req.set_token(move.token);
+    for (size_t i = 0; i < answers.size(); ++i) {
+      if (answers[i].version != move.version) continue;
+      grpc::ClientContext ctx;
+      ctx.set_deadline(deadline());
+      ternion::v1::ReplicaReport moved;
+      if (grpc::Status s = StubFor(*answered[i])->UpdateReplica(&ctx, req, &moved); !s.ok()) {
+        TLOG(WARNING) << "lease recovery: moving chunk " << move.chunk_id << " on " << *answered[i]
+                      << " to version " << move.new_version << ": " << s.error_message();
+      }
     }
   }
 }

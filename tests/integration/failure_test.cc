@@ -4,17 +4,18 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <atomic>
 #include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "tests/testutil/cluster_fixture.h"
+#include "common/failpoint.h"
 #include "ternion/v1/chunkserver.grpc.pb.h"
+#include "tests/testutil/cluster_fixture.h"
 
 namespace ternion {
 namespace {
@@ -29,6 +30,39 @@ class FailureTest : public testing::ClusterFixture {
     options->per_rack = 2;
     options->dead_after_s = 2;
     options->move_scan_s = 0.3;
+  }
+
+  // A writer dying in the middle of write recovery: it flushes `flushed` into t/`path` (4 MiB
+  // chunks; only the first flush commits), then a replica's server is killed and the flush of
+  // `more` fails, the writer giving up right after the master moved the chunk to a new version,
+  // before any replica moved. Returns the version the surviving replicas still have.
+  uint64_t DieInWriteRecovery(const std::string& path, const std::string& flushed,
+                              const std::string& more) {
+    ClientOptions lazy = local::AdminClientOptions(cluster_);
+    lazy.lazy_commit_interval = absl::Seconds(60);
+    absl::StatusOr<std::unique_ptr<Client>> writer_client = Client::Connect(lazy);
+    EXPECT_OK(writer_client.status());
+    if (!writer_client.ok()) return 0;
+    auto w = (*writer_client)->Create("t", path, {.chunk_size = 4 << 20});
+    EXPECT_OK(w.status());
+    if (!w.ok()) return 0;
+    EXPECT_OK((*w)->Append(absl::string_view(flushed).substr(0, flushed.size() / 2)));
+    EXPECT_OK((*w)->Flush());
+    EXPECT_OK((*w)->Append(absl::string_view(flushed).substr(flushed.size() / 2)));
+    EXPECT_OK((*w)->Flush());  // durable on three replicas, not committed
+    absl::StatusOr<FileStat> st = client_->Stat("t", path, true);
+    EXPECT_OK(st.status());
+    if (!st.ok()) return 0;
+    EXPECT_OK(local::KillProcess(cluster_.dir, ProcessNameOf(st->chunks[0].replicas[0].server_id)));
+    EXPECT_OK(ArmFailpoints("client.recovery.after_replace_replicas=eio"));
+    EXPECT_OK((*w)->Append(more));
+    const absl::Status failed = (*w)->Flush();
+    DisarmFailpoints();
+    EXPECT_FALSE(failed.ok()) << "the writer gives up after the master's version move";
+    absl::StatusOr<FileStat> moved = client_->Stat("t", path, true);
+    EXPECT_OK(moved.status());
+    if (moved.ok()) EXPECT_GT(moved->chunks[0].version, st->chunks[0].version);
+    return st->chunks[0].version;  // the writer vanishes without closing
   }
 
   // Waits (bounded: 30 s) until the master counts `live` live servers.
@@ -364,6 +398,26 @@ TEST_F(LeaseTest, AWriterThatDiesLeavesAFileThatCanBeReopened) {
   ExpectContents("t", "f", flushed + unacknowledged.substr(0, least - (1536 << 10)) + tail);
 }
 
+// A writer that died in the middle of write recovery left no replica at the chunk's version.
+// Once its lease expires another writer takes the file over: it moves the replicas of the
+// newest version that answers on, and appends after every flushed byte.
+TEST_F(LeaseTest, AFileWhoseWriterDiedInWriteRecoveryCanBeTakenOver) {
+  ASSERT_OK(client_->CreateProject("t"));
+  const std::string flushed = RandomBytes(1200 << 10, 37);
+  const std::string more = RandomBytes(70 << 10, 38);
+  ASSERT_GT(DieInWriteRecovery("f", flushed, more), 0u);
+  absl::SleepFor(absl::Milliseconds(2500));  // the lease expires
+  ASSERT_OK_AND_ASSIGN(auto w2, client_->OpenForAppend("t", "f"));
+  // Every flushed byte, and perhaps unflushed ones that reached every survivor.
+  ASSERT_GE(w2->length(), flushed.size());
+  ASSERT_LE(w2->length(), flushed.size() + more.size());
+  const std::string kept = (flushed + more).substr(0, w2->length());
+  const std::string tail = RandomBytes(300 << 10, 39);
+  ASSERT_OK(w2->Append(tail));
+  ASSERT_OK(w2->Close());
+  ExpectContents("t", "f", kept + tail);
+}
+
 class LeaseRecoveryTest : public FailureTest {
  protected:
   void Configure(local::LocalClusterOptions* options) override {
@@ -408,6 +462,25 @@ TEST_F(LeaseRecoveryTest, AnAbandonedFileKeepsEveryFlushedByteThroughRecoveryAnd
   const std::string victim = ProcessNameOf(recovered.chunks[0].replicas[0].server_id);
   ASSERT_OK(local::KillProcess(cluster_.dir, victim));
   ExpectRepaired("f", data);
+}
+
+// The same writer death, with nobody taking the file over: past the hard limit the master
+// moves the surviving replicas itself, then recovers the length.
+TEST_F(LeaseRecoveryTest, AWriterDyingInWriteRecoveryLeavesEveryFlushedByte) {
+  ASSERT_OK(client_->CreateProject("t"));
+  const std::string flushed = RandomBytes(1200 << 10, 37);
+  const std::string more = RandomBytes(70 << 10, 38);
+  ASSERT_GT(DieInWriteRecovery("f", flushed, more), 0u);
+  ASSERT_OK_AND_ASSIGN(FileStat stuck, client_->Stat("t", "f", true));
+  ASSERT_TRUE(WaitUntil([&] {
+    absl::StatusOr<FileStat> st = client_->Stat("t", "f", false);
+    return st.ok() && !st->open;
+  })) << "recovered: 2 s of lease, 2 s of hard limit, then two recovery rounds (5 s each)";
+  ASSERT_OK_AND_ASSIGN(FileStat recovered, client_->Stat("t", "f", true));
+  EXPECT_GT(recovered.chunks[0].version, stuck.chunks[0].version);
+  ASSERT_GE(recovered.length, flushed.size());
+  ASSERT_LE(recovered.length, flushed.size() + more.size());
+  ExpectContents("t", "f", (flushed + more).substr(0, recovered.length));
 }
 
 TEST_F(FailureTest, AFullServerIsAvoidedAndWritesGoElsewhere) {

@@ -935,16 +935,19 @@ TEST_F(RepairTest, TheLastChunkOfAnAbandonedFileIsRepairedAfterItsLeaseIsRecover
   EXPECT_EQ(r.committed, 1000u);
   EXPECT_EQ(r.addresses.size(), 2u) << "the live replicas only";
   EXPECT_FALSE(r.token.empty());
-  // Nothing known (no answer, or only a stale version's): nothing changes.
-  EXPECT_EQ(master_->RecoverLease(r, {}).code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(master_->RecoverLease(r, {{.version = chunk.version - 1, .length = 9000}}).code(),
-            absl::StatusCode::kUnavailable);
+  // Nothing known (no answer, or a version the master never gave): nothing changes.
+  EXPECT_EQ(master_->RecoverLease(r, {}).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(
+      master_->RecoverLease(r, {{.version = chunk.version + 1, .length = 9000}}).status().code(),
+      absl::StatusCode::kUnavailable);
   EXPECT_EQ(repairs_of_the_chunk(), 0);
   // The replicas hold 1500 and 1800 bytes durably (flushed, not committed): 1500 stands.
-  ASSERT_OK(master_->RecoverLease(r, {{.version = chunk.version, .length = 1800},
-                                      {.version = chunk.version, .length = 1500},
-                                      {.version = chunk.version - 1, .length = 100}}));
-  EXPECT_EQ(master_->RecoverLease(r, {{.version = chunk.version, .length = 1500}}).code(),
+  ASSERT_OK_AND_ASSIGN(std::optional<RecoveryMove> move,
+                       master_->RecoverLease(r, {{.version = chunk.version, .length = 1800},
+                                                 {.version = chunk.version, .length = 1500},
+                                                 {.version = chunk.version - 1, .length = 100}}));
+  EXPECT_FALSE(move.has_value());
+  EXPECT_EQ(master_->RecoverLease(r, {{.version = chunk.version, .length = 1500}}).status().code(),
             absl::StatusCode::kFailedPrecondition)
       << "recovered once";
   EXPECT_TRUE(master_->LeaseRecoveriesDue(10, &cursor).empty());
@@ -961,6 +964,57 @@ TEST_F(RepairTest, TheLastChunkOfAnAbandonedFileIsRepairedAfterItsLeaseIsRecover
   ASSERT_OK(master_->CheckInvariants());
 }
 
+// A writer that died in the middle of write recovery (the master moved the chunk to a new
+// version, no replica moved yet): lease recovery moves the replicas of the newest version that
+// answers to a version of its own, and commits their length once they answer at it.
+TEST_F(RepairTest, ALeaseWhoseReplicasAreBehindTheVersionIsRecoveredByMovingThem) {
+  RegisterServers(4, 2);
+  ASSERT_OK(master_->CreateProject("p", ""));
+  ASSERT_OK_AND_ASSIGN(auto created, master_->CreateFile("p", "f", 64 << 10, "w"));
+  const LeaseRef lease = Lease(created);
+  ASSERT_OK_AND_ASSIGN(auto chunk, master_->AllocateChunk(lease, 0));
+  ASSERT_OK(Commit(lease, 1000).status());
+  const std::string failed = chunk.replicas[2].server_id;
+  ASSERT_OK_AND_ASSIGN(auto recovered, master_->ReplaceReplicas({.lease = lease,
+                                                                 .chunk_id = chunk.chunk_id,
+                                                                 .length = 2000,
+                                                                 .failed_server_ids = {failed}}));
+  ASSERT_EQ(recovered.version, chunk.version + 1);
+  // The writer dies here. Past the hard limit the replicas answer at the old version only.
+  clock_.Advance(options_.lease_duration + options_.lease_hard_limit + absl::Seconds(1));
+  KeepAliveAllBut({});
+  std::string cursor;
+  std::vector<LeaseRecovery> due = master_->LeaseRecoveriesDue(10, &cursor);
+  ASSERT_EQ(due.size(), 1u);
+  ASSERT_EQ(due[0].version, recovered.version);
+  ASSERT_OK_AND_ASSIGN(std::optional<RecoveryMove> move,
+                       master_->RecoverLease(due[0], {{.version = chunk.version, .length = 2100},
+                                                      {.version = chunk.version, .length = 2000}}));
+  ASSERT_TRUE(move.has_value());
+  EXPECT_EQ(move->chunk_id, chunk.chunk_id);
+  EXPECT_EQ(move->version, chunk.version);
+  EXPECT_EQ(move->new_version, recovered.version + 1);
+  EXPECT_EQ(move->length, 2000u);
+  EXPECT_FALSE(move->token.empty());
+  ASSERT_OK_AND_ASSIGN(auto moving, master_->GetFileInfo("p", "f", true));
+  EXPECT_EQ(moving.chunks[0].version, move->new_version);
+  EXPECT_TRUE(moving.open) << "not recovered until the replicas answer at the new version";
+  EXPECT_EQ(master_->RecoverLease(due[0], {}).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  // The moves are done: the next round commits.
+  due = master_->LeaseRecoveriesDue(10, &cursor);
+  ASSERT_EQ(due.size(), 1u);
+  ASSERT_EQ(due[0].version, move->new_version);
+  ASSERT_OK_AND_ASSIGN(
+      move, master_->RecoverLease(due[0], {{.version = move->new_version, .length = 2000},
+                                           {.version = move->new_version, .length = 2000}}));
+  EXPECT_FALSE(move.has_value());
+  ASSERT_OK_AND_ASSIGN(auto info, master_->GetFileInfo("p", "f", true));
+  EXPECT_EQ(info.length, 2000u);
+  EXPECT_FALSE(info.open);
+  ASSERT_OK(master_->CheckInvariants());
+}
+
 // Recovery of a lease whose file ends at a chunk boundary asks no replica: it only releases it.
 TEST_F(RepairTest, ALeaseEndingAtAChunkBoundaryIsReleasedWithoutAskingReplicas) {
   RegisterServers(3, 3);
@@ -974,7 +1028,7 @@ TEST_F(RepairTest, ALeaseEndingAtAChunkBoundaryIsReleasedWithoutAskingReplicas) 
   std::vector<LeaseRecovery> due = master_->LeaseRecoveriesDue(10, &cursor);
   ASSERT_EQ(due.size(), 1u);
   EXPECT_EQ(due[0].chunk_id, 0u);
-  ASSERT_OK(master_->RecoverLease(due[0], {}));
+  ASSERT_OK(master_->RecoverLease(due[0], {}).status());
   ASSERT_OK_AND_ASSIGN(auto info, master_->GetFileInfo("p", "full", false));
   EXPECT_EQ(info.length, 64u << 10);
   EXPECT_TRUE(master_->LeaseRecoveriesDue(10, &cursor).empty());

@@ -128,6 +128,28 @@ TEST(VisibleLengthTest, TheLeastLengthOfTheCurrentVersion) {
   EXPECT_EQ(VisibleLength(5, 100, 4096, {{.version = 5, .length = 9000}}), 4096u);
 }
 
+// Where a takeover or lease recovery goes on: the replicas of the chunk's version at their
+// visible length; with none of them, those of the newest older version (a writer died in write
+// recovery, after the master's version move and before the replicas'); a version the master
+// never gave is no answer.
+TEST(VisibleLengthTest, TheResumePointIsTheNewestVersionAnswered) {
+  auto point = [](const std::vector<ReplicaLength>& answers) {
+    std::optional<ResumePoint> p = FindResumePoint(7, 100, 4096, answers);
+    return p ? std::make_pair(p->version, p->length) : std::make_pair(uint64_t{0}, uint64_t{0});
+  };
+  EXPECT_EQ(point({}), std::make_pair(uint64_t{0}, uint64_t{0}));
+  EXPECT_EQ(point({{.version = 8, .length = 900}}), std::make_pair(uint64_t{0}, uint64_t{0}));
+  EXPECT_EQ(point({{.version = 7, .length = 900}, {.version = 6, .length = 300}}),
+            std::make_pair(uint64_t{7}, uint64_t{900}));
+  EXPECT_EQ(point({{.version = 5, .length = 3000},
+                   {.version = 6, .length = 2600},
+                   {.version = 6, .length = 2500}}),
+            std::make_pair(uint64_t{6}, uint64_t{2500}));
+  EXPECT_EQ(point({{.version = 6, .length = 10}}), std::make_pair(uint64_t{6}, uint64_t{100}))
+      << "what was committed stands";
+  EXPECT_EQ(point({{.version = 6, .length = 9000}}), std::make_pair(uint64_t{6}, uint64_t{4096}));
+}
+
 // Leases due for recovery come round in turn, so a few that cannot be recovered yet never hold
 // up the others.
 TEST_F(NamespaceTest, LeasesPastTheHardLimitComeRoundInTurn) {
