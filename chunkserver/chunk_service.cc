@@ -463,8 +463,8 @@ absl::Status ChunkService::CopyFromSource(const ternion::v1::CopyChunkRequest& r
   if (store_->GetReplica(req.chunk_id()).ok()) {
     RETURN_IF_ERROR(store_->Delete(req.chunk_id(), req.version()).status());
   }
-  auto writer =
-      store_->StartWrite(req.chunk_id(), req.version(), req.project(), req.chunk_size());
+  // Nobody's replica until it is whole (ChunkStore::StartCopy).
+  auto writer = store_->StartCopy(req.chunk_id(), req.version(), req.project(), req.chunk_size());
   if (!writer.ok()) return writer.status();
   copy_limiter_.SetRate(req.max_bytes_per_s());
 
@@ -508,6 +508,7 @@ absl::Status ChunkService::CopyFromSource(const ternion::v1::CopyChunkRequest& r
   }
   if (status.ok()) status = (*writer)->Sync();
   writer->reset();
+  if (status.ok()) status = store_->FinishCopy(req.chunk_id());
   if (status.ok()) {
     bytes_written_.fetch_add(offset);
     Metrics().bytes_written->Increment(offset);

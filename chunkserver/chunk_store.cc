@@ -39,6 +39,7 @@ struct ReplicaWriter::Replica {
   std::vector<uint32_t> crcs ABSL_GUARDED_BY(mu);  // one per (possibly partial) block
   bool writing ABSL_GUARDED_BY(mu) = false;
   bool wiping ABSL_GUARDED_BY(mu) = false;  // its wipe has begun: never moved to a new version
+  bool copying ABSL_GUARDED_BY(mu) = false;  // an unfinished copy: nobody's replica yet
   // The last journal record of this replica: once the journal has released it, the replica's
   // own files hold every durable byte.
   uint64_t journal_seq ABSL_GUARDED_BY(mu) = 0;
@@ -72,6 +73,11 @@ std::string ChunkFileBase(const std::string& disk, const std::string& project, u
 }
 
 std::string DirOf(const std::string& path) { return path.substr(0, path.find_last_of('/')); }
+
+// Beside a replica's files while a copy into it is unfinished (ChunkStore::StartCopy).
+std::string CopyMarkerOf(const std::string& data_path) {
+  return data_path.substr(0, data_path.size() - std::string_view(".data").size()) + ".copying";
+}
 
 // The chunk id of a replica file name "<16 hex digits><ext>", or nullopt.
 std::optional<uint64_t> ChunkIdOf(const std::string& name, absl::string_view ext) {
@@ -394,10 +400,26 @@ absl::Status ChunkStore::LoadDisk(size_t disk_index) {
   for (const char* root : {kChunksRoot, kQuarantineRoot}) {
     for (const std::string& project : fs_->ListDir(absl::StrCat(disk, "/", root))) {
       for (const std::string& name : fs_->ListDir(absl::StrCat(disk, "/", root, "/", project))) {
+        if (std::optional<uint64_t> copy = ChunkIdOf(name, ".copying")) {
+          const std::string base = ChunkFileBase(disk, project, *copy, root);
+          if (!fs_->Exists(base + ".meta")) {  // its wipe finished, or nothing was created
+            RETURN_IF_ERROR(fs_->Unlink(base + ".copying"));
+          }
+          continue;
+        }
         std::optional<uint64_t> id = ChunkIdOf(name, ".meta");
         if (!id) continue;
         std::shared_ptr<Replica> r = LoadReplica(disk, project, *id, root);
         if (r != nullptr) r->journal = disks_[disk_index].journal.get();
+        // A copy a crash cut short holds a prefix of the chunk, perhaps less than was
+        // acknowledged: never served as a replica, kept with the damaged ones for the master.
+        const bool unfinished_copy =
+            fs_->Exists(ChunkFileBase(disk, project, *id, root) + ".copying");
+        if (unfinished_copy) {
+          TLOG(WARNING) << "unfinished copy of chunk " << *id << " on " << disk
+                        << " (the server stopped during it): kept, not served";
+          r = nullptr;
+        }
         if (r == nullptr) {
           // Its bytes are on disk but cannot be trusted: kept (never served), listed as not
           // wiped, and wiped only when the master says so.
@@ -597,23 +619,61 @@ void ChunkStore::RefuseReads(uint64_t chunk_id) {
 }
 
 std::shared_ptr<ChunkStore::Replica> ChunkStore::Find(uint64_t chunk_id) {
-  absl::MutexLock lock(&mu_);
-  if (refused_.contains(chunk_id)) return nullptr;
-  auto it = replicas_.find(chunk_id);
-  return it == replicas_.end() ? nullptr : it->second;
+  std::shared_ptr<Replica> r;
+  {
+    absl::MutexLock lock(&mu_);
+    if (refused_.contains(chunk_id)) return nullptr;
+    auto it = replicas_.find(chunk_id);
+    if (it == replicas_.end()) return nullptr;
+    r = it->second;
+  }
+  absl::MutexLock rl(&r->mu);
+  return r->copying ? nullptr : r;
 }
 
 absl::StatusOr<std::unique_ptr<ReplicaWriter>> ChunkStore::StartWrite(uint64_t chunk_id,
                                                                       uint64_t version,
                                                                       const std::string& project,
                                                                       uint64_t max_length) {
+  return StartWriting(chunk_id, version, project, max_length, /*copy=*/false);
+}
+
+absl::StatusOr<std::unique_ptr<ReplicaWriter>> ChunkStore::StartCopy(uint64_t chunk_id,
+                                                                     uint64_t version,
+                                                                     const std::string& project,
+                                                                     uint64_t max_length) {
+  return StartWriting(chunk_id, version, project, max_length, /*copy=*/true);
+}
+
+absl::Status ChunkStore::FinishCopy(uint64_t chunk_id) {
+  std::shared_ptr<Replica> r;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = replicas_.find(chunk_id);
+    if (it == replicas_.end()) return absl::NotFoundError(absl::StrCat("no copy of ", chunk_id));
+    r = it->second;
+  }
+  const std::string marker = CopyMarkerOf(r->data_path);
+  RETURN_IF_ERROR(fs_->Unlink(marker));
+  RETURN_IF_ERROR(fs_->SyncDir(DirOf(marker)));
+  absl::MutexLock rl(&r->mu);
+  r->copying = false;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<ReplicaWriter>> ChunkStore::StartWriting(uint64_t chunk_id,
+                                                                        uint64_t version,
+                                                                        const std::string& project,
+                                                                        uint64_t max_length,
+                                                                        bool copy) {
   std::shared_ptr<Replica> r;
   bool created = false;
   {
     absl::MutexLock lock(&mu_);
-    if (refused_.contains(chunk_id) || quarantined_.contains(chunk_id)) {
+    if (refused_.contains(chunk_id) || quarantined_.contains(chunk_id) ||
+        damaged_.contains(chunk_id)) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "chunk ", chunk_id, " is being wiped or is quarantined on this server"));
+          "chunk ", chunk_id, " is being wiped, quarantined or kept damaged on this server"));
     }
     auto it = replicas_.find(chunk_id);
     if (it != replicas_.end()) {
@@ -645,9 +705,13 @@ absl::StatusOr<std::unique_ptr<ReplicaWriter>> ChunkStore::StartWrite(uint64_t c
       absl::MutexLock rl(&r->mu);
       r->version = version;
       r->writing = true;  // claimed before anyone else can see it
+      r->copying = copy;
       replicas_[chunk_id] = r;
       created = true;
     }
+  }
+  if (copy && !created) {
+    return absl::AlreadyExistsError(absl::StrCat("a replica of chunk ", chunk_id, " is here"));
   }
   if (!created) {
     absl::MutexLock rl(&r->mu);
@@ -674,6 +738,8 @@ absl::StatusOr<std::unique_ptr<ReplicaWriter>> ChunkStore::StartWrite(uint64_t c
 
   if (created) {
     absl::Status s = MakeDirDurably(fs_, r->disk + "/chunks/" + project);
+    // The marker is durable before the replica's files are (StartWrite syncs the directory).
+    if (s.ok() && copy) s = fs_->WriteFileAtomically(CopyMarkerOf(r->data_path), "");
     if (!s.ok()) return release(s);
   }
   int flags = O_RDWR | O_CLOEXEC | (created ? O_CREAT | O_TRUNC : 0);
@@ -708,6 +774,7 @@ absl::StatusOr<std::unique_ptr<ReplicaWriter>> ChunkStore::StartWrite(uint64_t c
       fs_->Close(data_fd);
       (void)fs_->Unlink(r->data_path);  // empty: nothing to wipe
       (void)fs_->Unlink(r->meta_path);
+      if (copy) (void)fs_->Unlink(CopyMarkerOf(r->data_path));
       return release(s);
     }
   }
@@ -952,9 +1019,11 @@ absl::StatusOr<uint64_t> ChunkStore::Delete(uint64_t chunk_id, uint64_t max_vers
 absl::StatusOr<uint64_t> ChunkStore::Wipe(const Replica& r) {
   // The journal entry names the files; it is durable before the first byte is overwritten.
   const std::string journal = absl::StrFormat("%s/wipe/%016x", r.disk, r.chunk_id);
-  RETURN_IF_ERROR(fs_->WriteFileAtomically(journal, r.data_path + "\n" + r.meta_path + "\n"));
+  const std::string marker = CopyMarkerOf(r.data_path);  // an unfinished copy's, if any
+  RETURN_IF_ERROR(fs_->WriteFileAtomically(
+      journal, absl::StrCat(r.data_path, "\n", r.meta_path, "\n", marker, "\n")));
   RETURN_IF_ERROR(Failpoint("wipe.after_journal"));
-  ASSIGN_OR_RETURN(uint64_t bytes, WipeFiles({r.data_path, r.meta_path}));
+  ASSIGN_OR_RETURN(uint64_t bytes, WipeFiles({r.data_path, r.meta_path, marker}));
   RETURN_IF_ERROR(fs_->Unlink(journal));
   RETURN_IF_ERROR(fs_->SyncDir(r.disk + "/wipe"));
   return bytes;
@@ -1212,6 +1281,7 @@ std::vector<ReplicaInfo> ChunkStore::ListReplicas() {
   std::vector<ReplicaInfo> out;
   for (const auto& r : all) {
     absl::MutexLock rl(&r->mu);
+    if (r->copying) continue;
     out.push_back({r->chunk_id, r->version, r->length, r->project, r->disk, r->writing});
   }
   return out;

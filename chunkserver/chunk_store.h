@@ -165,6 +165,17 @@ class ChunkStore {
   absl::StatusOr<std::unique_ptr<ReplicaWriter>> StartWrite(uint64_t chunk_id, uint64_t version,
                                                             const std::string& project,
                                                             uint64_t max_length);
+  // Starts a copy (CopyChunk) into a new replica. Until FinishCopy it is nobody's replica: not
+  // found (reads, GetReplica, UpdateReplica) and not reported, since a write recovery's writer
+  // places it in the chunk's replicas before copying, and a partial copy counted there would
+  // pull the chunk's visible length below what was acknowledged. A durable marker
+  // (`<id>.copying`) says so across a crash: an unfinished copy found at Open is kept unserved
+  // with the damaged replicas, wiped at the master's word.
+  absl::StatusOr<std::unique_ptr<ReplicaWriter>> StartCopy(uint64_t chunk_id, uint64_t version,
+                                                           const std::string& project,
+                                                           uint64_t max_length);
+  // The copy into `chunk_id` is whole and synced: the replica is served from now on.
+  absl::Status FinishCopy(uint64_t chunk_id);
 
   // Reads up to `length` bytes at `offset` into *out (resized), verifying block checksums.
   // Returns OUT_OF_RANGE when offset is past the replica's durable length, DATA_LOSS on a
@@ -234,6 +245,10 @@ class ChunkStore {
     std::shared_ptr<WriteJournal> journal;  // set once at open
   };
   ChunkStore(std::vector<Disk> disks, FileSystem* fs) : fs_(fs), disks_(std::move(disks)) {}
+  // StartWrite and StartCopy.
+  absl::StatusOr<std::unique_ptr<ReplicaWriter>> StartWriting(uint64_t chunk_id, uint64_t version,
+                                                              const std::string& project,
+                                                              uint64_t max_length, bool copy);
   // Loads the live and the quarantined replicas of a disk (finishing a move into or out of
   // quarantine that a crash interrupted).
   absl::Status LoadDisk(size_t disk_index);

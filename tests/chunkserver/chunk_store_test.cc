@@ -573,6 +573,65 @@ TEST_F(ChunkStoreTest, AReplicaDamagedAtLoadIsKeptUnservedUntilWiped) {
   EXPECT_FALSE(std::filesystem::exists(meta));
 }
 
+// A copy into a new replica is nobody's replica until it is whole: a write recovery's writer
+// places the replica before copying, and a partial copy counted among the replicas would pull
+// the chunk's visible length below what was acknowledged. A copy a crash cut short stays that
+// way after a restart: kept unserved with the damaged replicas until the master says wipe.
+TEST_F(ChunkStoreTest, AnUnfinishedCopyIsNobodysReplicaEvenAfterARestart) {
+  const std::string data = RandomBytes(300000, 41);
+  std::string marker;
+  {
+    auto store = OpenStore();
+    ASSERT_OK_AND_ASSIGN(auto w, store->StartCopy(150, 3, "proj", 1 << 20));
+    ASSERT_OK(w->Write(0, data.data(), 200000));
+    ASSERT_OK(w->Sync());  // a durable prefix, as a copy syncs every 8 MiB
+    EXPECT_EQ(store->GetReplica(150).status().code(), absl::StatusCode::kNotFound);
+    EXPECT_TRUE(store->ListReplicas().empty()) << "not reported";
+    std::string out;
+    EXPECT_EQ(store->Read(150, 3, 0, 10, &out).code(), absl::StatusCode::kNotFound);
+    EXPECT_EQ(store->UpdateReplica(150, 3, 4, 0).code(), absl::StatusCode::kNotFound);
+    EXPECT_EQ(store->StartCopy(150, 3, "proj", 1 << 20).status().code(),
+              absl::StatusCode::kAlreadyExists);
+    for (const std::string& d : Dirs()) {
+      const std::string m = absl::StrFormat("%s/chunks/proj/%016x.copying", d, 150);
+      if (std::filesystem::exists(m)) marker = m;
+    }
+    ASSERT_FALSE(marker.empty());
+  }  // the server stops before the copy ends
+  auto store = OpenStore();
+  EXPECT_EQ(store->GetReplica(150).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(store->ListReplicas().empty());
+  ASSERT_EQ(store->ListDamaged().size(), 1u);
+  EXPECT_EQ(store->ListDamaged()[0].chunk_id, 150u);
+  EXPECT_EQ(store->StartWrite(150, 3, "proj", 1 << 20).status().code(),
+            absl::StatusCode::kFailedPrecondition)
+      << "a new replica would take the kept one's files";
+  ASSERT_OK_AND_ASSIGN(uint64_t wiped, store->Delete(150, ChunkStore::kAnyVersion));
+  EXPECT_GE(wiped, 200000u);
+  EXPECT_FALSE(std::filesystem::exists(marker));
+  store.reset();
+  store = OpenStore();
+  EXPECT_TRUE(store->ListDamaged().empty());
+  // A finished copy is an ordinary replica, before and after a restart.
+  {
+    ASSERT_OK_AND_ASSIGN(auto w, store->StartCopy(150, 4, "proj", 1 << 20));
+    ASSERT_OK(w->Write(0, data.data(), data.size()));
+    ASSERT_OK(w->Sync());
+  }
+  ASSERT_OK(store->FinishCopy(150));
+  EXPECT_FALSE(std::filesystem::exists(marker));
+  for (int restart = 0; restart < 2; ++restart) {
+    ASSERT_OK_AND_ASSIGN(ReplicaInfo info, store->GetReplica(150));
+    EXPECT_EQ(info.version, 4u);
+    EXPECT_EQ(info.length, data.size());
+    std::string out;
+    ASSERT_OK(store->Read(150, 4, 0, 1 << 20, &out));
+    EXPECT_EQ(out, data);
+    store.reset();
+    store = OpenStore();
+  }
+}
+
 // The same edges through the file-system seam: the store does every I/O through the
 // FileSystem it is given, so a fault-injecting one fails exactly the operation a test names.
 class ChunkStoreFileSystemTest : public ChunkStoreTest {
