@@ -519,10 +519,11 @@ class Master {
   ReportActions Reconcile(ServerState& s, const ReportIndex& report, absl::Time now,
                           const absl::flat_hash_set<uint64_t>& lost = {})
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(chunks_.mu) ABSL_SHARED_LOCKS_REQUIRED(registry_.mu);
-  static void FillReportResponse(const ReportActions& actions,
-                                 google::protobuf::RepeatedPtrField<ternion::v1::ReplicaWipe>* remove,
-                                 google::protobuf::RepeatedField<uint64_t>* quarantine,
-                                 google::protobuf::RepeatedField<uint64_t>* release);
+  static void FillReportResponse(
+      const ReportActions& actions,
+      google::protobuf::RepeatedPtrField<ternion::v1::ReplicaWipe>* remove,
+      google::protobuf::RepeatedField<uint64_t>* quarantine,
+      google::protobuf::RepeatedField<uint64_t>* release);
   int LiveReplicas(const ChunkEntry& e, absl::Time now)
       ABSL_SHARED_LOCKS_REQUIRED(chunks_.mu, registry_.mu);
   // What the report planner needs to know of chunk `e` (null: unknown) for a replica on `s`.
