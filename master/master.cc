@@ -684,7 +684,7 @@ std::vector<LeaseRecovery> Master::LeaseRecoveriesDue(size_t max, std::string* c
 }
 
 absl::StatusOr<std::optional<RecoveryMove>> Master::RecoverLease(
-    const LeaseRecovery& r, const std::vector<ReplicaLength>& answers) {
+    const LeaseRecovery& r, const std::vector<ReplicaLength>& answers, size_t absent) {
   absl::MutexLock ns(&ns_.mu);
   ASSIGN_OR_RETURN(const FileRecord* f, ns_.Find(r.lease.project, r.lease.path));
   if (f->lease_id() != r.lease.lease_id || !ns_.LeasePastHardLimit(*f)) {
@@ -702,11 +702,17 @@ absl::StatusOr<std::optional<RecoveryMove>> Master::RecoverLease(
     }
     const std::optional<ResumePoint> point =
         FindResumePoint(r.version, r.committed, f->chunk_size(), answers);
-    if (!point) {
-      return absl::UnavailableError(absl::StrCat("no replica of chunk ", r.chunk_id, " answered"));
-    }
     ChunkEntry c = it->second;
-    if (point->version < r.version) {  // its writer died in write recovery
+    if (!point && r.committed == 0 && absent > 0 && absent == c.num_replicas) {
+      // No acknowledged byte is in it (a writer commits at its first flush into a chunk), and
+      // no replica holds any byte of it: nothing to recover, and nothing to repair.
+      updated.mutable_chunk_ids()->RemoveLast();
+      chunks_.DropReference(r.chunk_id, &batch);
+      TLOG(INFO) << "lease recovery of " << f->project() << "/" << f->path() << ": chunk "
+                 << r.chunk_id << " was never written on any replica; dropped from the file";
+    } else if (!point) {
+      return absl::UnavailableError(absl::StrCat("no replica of chunk ", r.chunk_id, " answered"));
+    } else if (point->version < r.version) {  // its writer died in write recovery
       ++c.version;
       chunks_.Put(r.chunk_id, c, &batch);
       Commit(std::move(batch));
@@ -722,11 +728,12 @@ absl::StatusOr<std::optional<RecoveryMove>> Master::RecoverLease(
                                                    .chunk_id = r.chunk_id,
                                                    .version = c.version,
                                                    .mode = security::ChunkMode::kReplicate})};
+    } else {
+      c.length = static_cast<uint32_t>(point->length);
+      chunks_.Put(r.chunk_id, c, &batch);
+      updated.set_length(static_cast<uint64_t>(chunks - 1) * f->chunk_size() + point->length);
+      if (updated.length() != f->length()) updated.set_modified_unix_ms(NowMs());
     }
-    c.length = static_cast<uint32_t>(point->length);
-    chunks_.Put(r.chunk_id, c, &batch);
-    updated.set_length(static_cast<uint64_t>(chunks - 1) * f->chunk_size() + point->length);
-    if (updated.length() != f->length()) updated.set_modified_unix_ms(NowMs());
   }
   updated.clear_lease_id();
   updated.clear_lease_holder();

@@ -187,10 +187,13 @@ class Master {
   // the lease, after which the chunk is stable (moved and repaired like any other). When only
   // replicas of older versions answered, moves the chunk to a new version instead and returns
   // the move of those replicas, for the caller to order; the next round commits.
-  // FAILED_PRECONDITION when the file changed since `r` was made (another writer took it, the
-  // chunk moved on); UNAVAILABLE when no replica answered. Either way nothing changes.
+  // `absent`: how many of the replicas asked said they hold no replica of the chunk; when all
+  // the chunk's replicas did and nothing was committed into it, the writer died before its
+  // first byte reached one, and the chunk is dropped from the file (as HDFS drops an empty last
+  // block). FAILED_PRECONDITION when the file changed since `r` was made (another writer took
+  // it, the chunk moved on); UNAVAILABLE when no replica answered. Either way nothing changes.
   absl::StatusOr<std::optional<RecoveryMove>> RecoverLease(
-      const LeaseRecovery& r, const std::vector<ReplicaLength>& answers);
+      const LeaseRecovery& r, const std::vector<ReplicaLength>& answers, size_t absent);
   absl::StatusOr<FileView> GetFileInfo(const std::string& project, const std::string& path,
                                        bool with_chunks);
   // One page: files under `prefix` after `start_after`, at most `limit` (0: 1,000; capped at

@@ -76,6 +76,7 @@ void ReplicationScheduler::RecoverLeases() {
   for (const LeaseRecovery& r : master_->LeaseRecoveriesDue(kLeasesPerRound, &lease_cursor_)) {
     std::vector<ReplicaLength> answers;
     std::vector<const std::string*> answered;  // the server of each answer
+    size_t absent = 0;                          // servers that hold no replica of it
     for (const std::string& address : r.addresses) {
       if (r.chunk_id == 0) break;
       grpc::ClientContext ctx;
@@ -87,10 +88,12 @@ void ReplicationScheduler::RecoverLeases() {
       if (grpc::Status s = StubFor(address)->GetReplica(&ctx, req, &replica); s.ok()) {
         answers.push_back({.version = replica.version(), .length = replica.length()});
         answered.push_back(&address);
+      } else if (s.error_code() == grpc::StatusCode::NOT_FOUND) {
+        ++absent;
       }
     }
     // Not recovered now (a replica may be back later, or the file changed): tried again.
-    absl::StatusOr<std::optional<RecoveryMove>> done = master_->RecoverLease(r, answers);
+    absl::StatusOr<std::optional<RecoveryMove>> done = master_->RecoverLease(r, answers, absent);
     if (!done.ok()) {
       TLOG(WARNING) << "lease recovery of " << r.lease.project << "/" << r.lease.path << ": "
                     << done.status();

@@ -936,18 +936,19 @@ TEST_F(RepairTest, TheLastChunkOfAnAbandonedFileIsRepairedAfterItsLeaseIsRecover
   EXPECT_EQ(r.addresses.size(), 2u) << "the live replicas only";
   EXPECT_FALSE(r.token.empty());
   // Nothing known (no answer, or a version the master never gave): nothing changes.
-  EXPECT_EQ(master_->RecoverLease(r, {}).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(master_->RecoverLease(r, {}, 0).status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(
-      master_->RecoverLease(r, {{.version = chunk.version + 1, .length = 9000}}).status().code(),
+      master_->RecoverLease(r, {{.version = chunk.version + 1, .length = 9000}}, 0).status().code(),
       absl::StatusCode::kUnavailable);
   EXPECT_EQ(repairs_of_the_chunk(), 0);
   // The replicas hold 1500 and 1800 bytes durably (flushed, not committed): 1500 stands.
   ASSERT_OK_AND_ASSIGN(std::optional<RecoveryMove> move,
                        master_->RecoverLease(r, {{.version = chunk.version, .length = 1800},
                                                  {.version = chunk.version, .length = 1500},
-                                                 {.version = chunk.version - 1, .length = 100}}));
+                                                 {.version = chunk.version - 1, .length = 100}},
+                                                0));
   EXPECT_FALSE(move.has_value());
-  EXPECT_EQ(master_->RecoverLease(r, {{.version = chunk.version, .length = 1500}}).status().code(),
+  EXPECT_EQ(master_->RecoverLease(r, {{.version = chunk.version, .length = 1500}}, 0).status().code(),
             absl::StatusCode::kFailedPrecondition)
       << "recovered once";
   EXPECT_TRUE(master_->LeaseRecoveriesDue(10, &cursor).empty());
@@ -989,7 +990,8 @@ TEST_F(RepairTest, ALeaseWhoseReplicasAreBehindTheVersionIsRecoveredByMovingThem
   ASSERT_EQ(due[0].version, recovered.version);
   ASSERT_OK_AND_ASSIGN(std::optional<RecoveryMove> move,
                        master_->RecoverLease(due[0], {{.version = chunk.version, .length = 2100},
-                                                      {.version = chunk.version, .length = 2000}}));
+                                                      {.version = chunk.version, .length = 2000}},
+                                                     0));
   ASSERT_TRUE(move.has_value());
   EXPECT_EQ(move->chunk_id, chunk.chunk_id);
   EXPECT_EQ(move->version, chunk.version);
@@ -999,7 +1001,7 @@ TEST_F(RepairTest, ALeaseWhoseReplicasAreBehindTheVersionIsRecoveredByMovingThem
   ASSERT_OK_AND_ASSIGN(auto moving, master_->GetFileInfo("p", "f", true));
   EXPECT_EQ(moving.chunks[0].version, move->new_version);
   EXPECT_TRUE(moving.open) << "not recovered until the replicas answer at the new version";
-  EXPECT_EQ(master_->RecoverLease(due[0], {}).status().code(),
+  EXPECT_EQ(master_->RecoverLease(due[0], {}, 0).status().code(),
             absl::StatusCode::kFailedPrecondition);
   // The moves are done: the next round commits.
   due = master_->LeaseRecoveriesDue(10, &cursor);
@@ -1007,11 +1009,42 @@ TEST_F(RepairTest, ALeaseWhoseReplicasAreBehindTheVersionIsRecoveredByMovingThem
   ASSERT_EQ(due[0].version, move->new_version);
   ASSERT_OK_AND_ASSIGN(
       move, master_->RecoverLease(due[0], {{.version = move->new_version, .length = 2000},
-                                           {.version = move->new_version, .length = 2000}}));
+                                           {.version = move->new_version, .length = 2000}},
+                                          0));
   EXPECT_FALSE(move.has_value());
   ASSERT_OK_AND_ASSIGN(auto info, master_->GetFileInfo("p", "f", true));
   EXPECT_EQ(info.length, 2000u);
   EXPECT_FALSE(info.open);
+  ASSERT_OK(master_->CheckInvariants());
+}
+
+// A writer that died after allocating a chunk, before its first byte reached a replica: every
+// replica says it holds none, and nothing was committed into it. The chunk is dropped from the
+// file (nothing to recover, and nothing a repair could copy); while a replica has not answered,
+// nothing is decided.
+TEST_F(RepairTest, ALastChunkNoReplicaEverHeldIsDroppedAtLeaseRecovery) {
+  RegisterServers(3, 3);
+  ASSERT_OK(master_->CreateProject("p", ""));
+  ASSERT_OK_AND_ASSIGN(auto created, master_->CreateFile("p", "f", 64 << 10, "w"));
+  const LeaseRef lease = Lease(created);
+  ASSERT_OK(master_->AllocateChunk(lease, 0).status());
+  ASSERT_OK(Commit(lease, 64 << 10).status());
+  ASSERT_OK_AND_ASSIGN(auto empty, master_->AllocateChunk(lease, 1));
+  clock_.Advance(options_.lease_duration + options_.lease_hard_limit + absl::Seconds(1));
+  KeepAliveAllBut({});
+  std::string cursor;
+  std::vector<LeaseRecovery> due = master_->LeaseRecoveriesDue(10, &cursor);
+  ASSERT_EQ(due.size(), 1u);
+  ASSERT_EQ(due[0].chunk_id, empty.chunk_id);
+  EXPECT_EQ(master_->RecoverLease(due[0], {}, 2).status().code(), absl::StatusCode::kUnavailable)
+      << "one replica has not said";
+  ASSERT_OK_AND_ASSIGN(std::optional<RecoveryMove> move, master_->RecoverLease(due[0], {}, 3));
+  EXPECT_FALSE(move.has_value());
+  ASSERT_OK_AND_ASSIGN(auto info, master_->GetFileInfo("p", "f", true));
+  EXPECT_EQ(info.length, 64u << 10);
+  ASSERT_EQ(info.chunks.size(), 1u);
+  EXPECT_FALSE(info.open);
+  EXPECT_EQ(master_->ClusterStatus().chunks_lost(), 0u);
   ASSERT_OK(master_->CheckInvariants());
 }
 
@@ -1028,7 +1061,7 @@ TEST_F(RepairTest, ALeaseEndingAtAChunkBoundaryIsReleasedWithoutAskingReplicas) 
   std::vector<LeaseRecovery> due = master_->LeaseRecoveriesDue(10, &cursor);
   ASSERT_EQ(due.size(), 1u);
   EXPECT_EQ(due[0].chunk_id, 0u);
-  ASSERT_OK(master_->RecoverLease(due[0], {}).status());
+  ASSERT_OK(master_->RecoverLease(due[0], {}, 0).status());
   ASSERT_OK_AND_ASSIGN(auto info, master_->GetFileInfo("p", "full", false));
   EXPECT_EQ(info.length, 64u << 10);
   EXPECT_TRUE(master_->LeaseRecoveriesDue(10, &cursor).empty());
