@@ -76,7 +76,7 @@ void ReplicationScheduler::RecoverLeases() {
   for (const LeaseRecovery& r : master_->LeaseRecoveriesDue(kLeasesPerRound, &lease_cursor_)) {
     std::vector<ReplicaLength> answers;
     std::vector<const std::string*> answered;  // the server of each answer
-    size_t absent = 0;                          // servers that hold no replica of it
+    size_t absent = 0;                         // servers that hold no replica of it
     for (const std::string& address : r.addresses) {
       if (r.chunk_id == 0) break;
       grpc::ClientContext ctx;

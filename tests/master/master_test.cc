@@ -943,13 +943,15 @@ TEST_F(RepairTest, TheLastChunkOfAnAbandonedFileIsRepairedAfterItsLeaseIsRecover
   EXPECT_EQ(repairs_of_the_chunk(), 0);
   // The replicas hold 1500 and 1800 bytes durably (flushed, not committed): 1500 stands.
   ASSERT_OK_AND_ASSIGN(std::optional<RecoveryMove> move,
-                       master_->RecoverLease(r, {{.version = chunk.version, .length = 1800},
-                                                 {.version = chunk.version, .length = 1500},
-                                                 {.version = chunk.version - 1, .length = 100}},
-                                                0));
+                       master_->RecoverLease(r,
+                                             {{.version = chunk.version, .length = 1800},
+                                              {.version = chunk.version, .length = 1500},
+                                              {.version = chunk.version - 1, .length = 100}},
+                                             0));
   EXPECT_FALSE(move.has_value());
-  EXPECT_EQ(master_->RecoverLease(r, {{.version = chunk.version, .length = 1500}}, 0).status().code(),
-            absl::StatusCode::kFailedPrecondition)
+  EXPECT_EQ(
+      master_->RecoverLease(r, {{.version = chunk.version, .length = 1500}}, 0).status().code(),
+      absl::StatusCode::kFailedPrecondition)
       << "recovered once";
   EXPECT_TRUE(master_->LeaseRecoveriesDue(10, &cursor).empty());
   ASSERT_OK_AND_ASSIGN(auto info, master_->GetFileInfo("p", "open", true));
@@ -989,9 +991,10 @@ TEST_F(RepairTest, ALeaseWhoseReplicasAreBehindTheVersionIsRecoveredByMovingThem
   ASSERT_EQ(due.size(), 1u);
   ASSERT_EQ(due[0].version, recovered.version);
   ASSERT_OK_AND_ASSIGN(std::optional<RecoveryMove> move,
-                       master_->RecoverLease(due[0], {{.version = chunk.version, .length = 2100},
-                                                      {.version = chunk.version, .length = 2000}},
-                                                     0));
+                       master_->RecoverLease(due[0],
+                                             {{.version = chunk.version, .length = 2100},
+                                              {.version = chunk.version, .length = 2000}},
+                                             0));
   ASSERT_TRUE(move.has_value());
   EXPECT_EQ(move->chunk_id, chunk.chunk_id);
   EXPECT_EQ(move->version, chunk.version);
@@ -1007,10 +1010,10 @@ TEST_F(RepairTest, ALeaseWhoseReplicasAreBehindTheVersionIsRecoveredByMovingThem
   due = master_->LeaseRecoveriesDue(10, &cursor);
   ASSERT_EQ(due.size(), 1u);
   ASSERT_EQ(due[0].version, move->new_version);
-  ASSERT_OK_AND_ASSIGN(
-      move, master_->RecoverLease(due[0], {{.version = move->new_version, .length = 2000},
-                                           {.version = move->new_version, .length = 2000}},
-                                          0));
+  ASSERT_OK_AND_ASSIGN(move, master_->RecoverLease(due[0],
+                                                   {{.version = move->new_version, .length = 2000},
+                                                    {.version = move->new_version, .length = 2000}},
+                                                   0));
   EXPECT_FALSE(move.has_value());
   ASSERT_OK_AND_ASSIGN(auto info, master_->GetFileInfo("p", "f", true));
   EXPECT_EQ(info.length, 2000u);
