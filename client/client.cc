@@ -67,10 +67,12 @@ class FileWriterImpl final : public FileWriter {
   absl::Status Seal() override { return End(true); }
   uint64_t length() const override { return acked_; }
 
-  // For a writer of a file that ends inside a chunk: opens that chunk for appending at once,
-  // after the bytes an earlier writer flushed (PrepareAppend), and commits them, so they are
-  // the file's even if this writer appends nothing.
-  absl::Status Resume();
+  // For a writer taking over a file of `chunk_count` chunks whose length ends inside the last
+  // one, or at its start (an earlier writer allocated it, and bytes may be durable on its
+  // replicas that no flush returned for): opens that chunk for appending at once, after the
+  // bytes the earlier writer left (PrepareAppend), and commits them, so they are the file's
+  // even if this writer appends nothing.
+  absl::Status Resume(uint64_t chunk_count);
 
  private:
   // Sends a + b as one frame to every replica of the current chunk (opening it if needed).
@@ -125,6 +127,7 @@ class FileWriterImpl final : public FileWriter {
   std::string buffer_;  // appended bytes after sent_
   v1::ChunkInfo chunk_;
   bool header_pending_ = false;
+  bool resuming_ = false;  // Resume's OpenChunk: the chunk is an earlier writer's
   std::vector<std::unique_ptr<ReplicaStream>> streams_;
   // Frames of the current chunk not yet durable on every replica, kept for write recovery.
   std::deque<ReplicaStream::Frame> unacked_;
@@ -230,13 +233,17 @@ class ClientImpl final : public Client, public client::TableFiles {
     return stub->GetReplica(&ctx, req, out);
   }
 
-  // What each replica of `chunk` on a server the master hears from says of itself.
-  std::vector<ReplicaLength> AskReplicaLengths(const v1::ChunkInfo& chunk) {
+  // What each replica of `chunk` on a server the master hears from says of itself; `absent`
+  // (if given) counts those that hold no replica of it.
+  std::vector<ReplicaLength> AskReplicaLengths(const v1::ChunkInfo& chunk,
+                                               size_t* absent = nullptr) {
     std::vector<ReplicaLength> answers;
     for (const auto& r : chunk.replicas()) {
       if (!r.live()) continue;
       v1::ReplicaReport rep;
-      if (GetReplica(r, chunk, &rep).ok()) answers.push_back({rep.version(), rep.length()});
+      const grpc::Status s = GetReplica(r, chunk, &rep);
+      if (s.ok()) answers.push_back({rep.version(), rep.length()});
+      if (absent != nullptr && s.error_code() == grpc::StatusCode::NOT_FOUND) ++*absent;
     }
     return answers;
   }
@@ -411,7 +418,7 @@ class ClientImpl final : public Client, public client::TableFiles {
     ASSIGN_OR_RETURN(v1::LeaseResponse lease, AppendLease(project, path));
     if (table_id != nullptr) *table_id = lease.file().table_id();
     auto writer = std::make_unique<FileWriterImpl>(this, lease);
-    RETURN_IF_ERROR(writer->Resume());
+    RETURN_IF_ERROR(writer->Resume(lease.file().chunk_count()));
     return std::unique_ptr<FileWriter>(std::move(writer));
   }
 
@@ -563,7 +570,9 @@ absl::Status FileWriterImpl::OpenChunk(uint64_t index) {
   unacked_.clear();
   recoveries_ = 0;
   chunk_failed_servers_.clear();
-  if (sent_ % chunk_size_ != 0) RETURN_IF_ERROR(PrepareAppend());
+  if (sent_ % chunk_size_ != 0 || std::exchange(resuming_, false)) {
+    RETURN_IF_ERROR(PrepareAppend());
+  }
   OpenStreams(sent_ - index * chunk_size_);  // the chunk's end, when PrepareAppend filled it
   header_pending_ = true;
   return absl::OkStatus();
@@ -575,8 +584,12 @@ absl::Status FileWriterImpl::PrepareAppend() {
   // committed length could destroy acknowledged bytes (after a master restart no server is
   // live yet, for example): the caller tries again later.
   const uint64_t start = chunk_.index() * chunk_size_;
+  size_t absent = 0;
   const std::optional<ResumePoint> point = FindResumePoint(
-      chunk_.version(), sent_ - start, chunk_size_, client_->AskReplicaLengths(chunk_));
+      chunk_.version(), sent_ - start, chunk_size_, client_->AskReplicaLengths(chunk_, &absent));
+  if (!point && sent_ == start && absent == static_cast<size_t>(chunk_.replicas_size())) {
+    return absl::OkStatus();  // allocated, and no replica holds a byte of it: a fresh start
+  }
   if (!point) {
     return absl::UnavailableError(absl::StrCat(
         "no replica of chunk ", chunk_.chunk_id(),
@@ -599,9 +612,11 @@ absl::Status FileWriterImpl::PrepareAppend() {
   return absl::OkStatus();
 }
 
-absl::Status FileWriterImpl::Resume() {
-  if (sent_ % chunk_size_ == 0) return absl::OkStatus();  // the next append starts a chunk
-  if (absl::Status s = OpenChunk(sent_ / chunk_size_); !s.ok()) return Fail(s);
+absl::Status FileWriterImpl::Resume(uint64_t chunk_count) {
+  const uint64_t index = sent_ / chunk_size_;
+  if (index >= chunk_count) return absl::OkStatus();  // the next append starts a new chunk
+  resuming_ = sent_ % chunk_size_ == 0;               // PrepareAppend even at the chunk's start
+  if (absl::Status s = OpenChunk(index); !s.ok()) return Fail(s);
   if (sent_ == committed_) return absl::OkStatus();  // the header goes with the first append
   // Bytes an earlier writer flushed and did not commit: the header alone makes every replica
   // acknowledge them with a receipt, and they are committed now, before any append (a chunk

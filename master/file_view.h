@@ -45,6 +45,7 @@ struct FileView {
   bool sealed = false;
   bool under_lease = false;  // a writer holds an unexpired lease
   bool open = false;         // a writer's lease is not released (see FileInfo.open)
+  uint64_t chunk_count = 0;  // chunks allocated, the last perhaps past `length`
   int64_t created_unix_ms = 0;
   int64_t modified_unix_ms = 0;
   uint64_t table_id = 0;          // nonzero: a table of encrypted rows

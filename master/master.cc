@@ -818,6 +818,7 @@ FileView Master::ViewOf(const FileRecord& f) {
   view.sealed = f.sealed();
   view.under_lease = ns_.UnderLease(f);
   view.open = !f.lease_id().empty();
+  view.chunk_count = f.chunk_ids_size();
   view.created_unix_ms = f.created_unix_ms();
   view.modified_unix_ms = f.modified_unix_ms();
   view.table_id = f.table_id();

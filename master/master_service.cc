@@ -129,6 +129,7 @@ void ToWire(const FileView& f, ternion::v1::FileInfo* w) {
   w->set_sealed(f.sealed);
   w->set_under_lease(f.under_lease);
   w->set_open(f.open);
+  w->set_chunk_count(f.chunk_count);
   w->set_created_unix_ms(f.created_unix_ms);
   w->set_modified_unix_ms(f.modified_unix_ms);
   w->set_table_id(f.table_id);

@@ -350,6 +350,21 @@ class LeaseTest : public FailureTest {
     FailureTest::Configure(options);
     options->lease_s = 2;
   }
+  // What each replica of `chunk` holds durably (those that answer).
+  std::vector<uint64_t> ReplicaLengths(const ChunkStat& chunk) {
+    std::vector<uint64_t> lengths;
+    for (const auto& r : chunk.replicas) {
+      auto stub = ternion::v1::ChunkServerService::NewStub(
+          ternion::local::ChunkserverChannel(cluster_, r.address));
+      grpc::ClientContext ctx;
+      ternion::v1::GetReplicaRequest req;
+      req.set_chunk_id(chunk.chunk_id);
+      req.set_token(chunk.token);
+      ternion::v1::ReplicaReport rep;
+      if (stub->GetReplica(&ctx, req, &rep).ok()) lengths.push_back(rep.length());
+    }
+    return lengths;
+  }
 };
 
 // A writer that dies leaves its lease until it expires; then another may append. It appends
@@ -370,20 +385,10 @@ TEST_F(LeaseTest, AWriterThatDiesLeavesAFileThatCanBeReopened) {
   }  // the writer dies without closing: its lease stays until it expires
   // The replicas hold bytes past the acknowledged length.
   ASSERT_OK_AND_ASSIGN(FileStat st, client_->Stat("t", "f", true));
-  uint64_t longest = 0;
-  uint64_t least = UINT64_MAX;
-  for (const auto& r : st.chunks[0].replicas) {
-    auto stub = ternion::v1::ChunkServerService::NewStub(
-        ternion::local::ChunkserverChannel(cluster_, r.address));
-    grpc::ClientContext ctx;
-    ternion::v1::GetReplicaRequest req;
-    req.set_chunk_id(st.chunks[0].chunk_id);
-    req.set_token(st.chunks[0].token);
-    ternion::v1::ReplicaReport rep;
-    ASSERT_TRUE(stub->GetReplica(&ctx, req, &rep).ok());
-    longest = std::max(longest, rep.length());
-    least = std::min(least, rep.length());
-  }
+  const std::vector<uint64_t> lengths = ReplicaLengths(st.chunks[0]);
+  ASSERT_EQ(lengths.size(), 3u);
+  const uint64_t longest = *std::max_element(lengths.begin(), lengths.end());
+  const uint64_t least = *std::min_element(lengths.begin(), lengths.end());
   EXPECT_EQ(longest, 2560u << 10);
   ASSERT_GE(least, 1536u << 10);
   EXPECT_EQ(client_->OpenForAppend("t", "f").status().code(), absl::StatusCode::kFailedPrecondition);
@@ -396,6 +401,35 @@ TEST_F(LeaseTest, AWriterThatDiesLeavesAFileThatCanBeReopened) {
   ASSERT_OK(w2->Append(tail));
   ASSERT_OK(w2->Close());
   ExpectContents("t", "f", flushed + unacknowledged.substr(0, least - (1536 << 10)) + tail);
+}
+
+// A writer that dies after its bytes reached every replica of a new chunk but before any flush
+// into it returned leaves the file's committed length at the chunk's start. Another writer
+// taking the file over goes on after those bytes, as inside a chunk, rather than writing the
+// chunk again from its start.
+TEST_F(LeaseTest, ATakeoverAtAChunkStartKeepsTheBytesTheEarlierWriterLeftInIt) {
+  ASSERT_OK(client_->CreateProject("t"));
+  const std::string first = RandomBytes(2 << 20, 51);
+  const std::string unflushed = RandomBytes(1536 << 10, 52);
+  {
+    ASSERT_OK_AND_ASSIGN(auto w, client_->Create("t", "f", {.chunk_size = 2 << 20}));
+    ASSERT_OK(w->Append(first));
+    ASSERT_OK(w->Flush());            // the first chunk is full and committed
+    ASSERT_OK(w->Append(unflushed));  // a 1 MiB frame goes out; no flush
+    absl::SleepFor(absl::Milliseconds(300));
+  }  // the writer vanishes without closing
+  ASSERT_OK_AND_ASSIGN(FileStat before, client_->Stat("t", "f", true));
+  ASSERT_EQ(before.length, 2u << 20);
+  ASSERT_EQ(before.chunks.size(), 2u);
+  EXPECT_EQ(ReplicaLengths(before.chunks[1]), (std::vector<uint64_t>(3, 1 << 20)))
+      << "the frame is durable on every replica of the second chunk";
+  absl::SleepFor(absl::Milliseconds(2500));  // the lease expires
+  ASSERT_OK_AND_ASSIGN(auto w2, client_->OpenForAppend("t", "f"));
+  EXPECT_EQ(w2->length(), 3u << 20);
+  const std::string tail = RandomBytes(300 << 10, 53);
+  ASSERT_OK(w2->Append(tail));
+  ASSERT_OK(w2->Close());
+  ExpectContents("t", "f", first + unflushed.substr(0, 1 << 20) + tail);
 }
 
 // A writer that died in the middle of write recovery left no replica at the chunk's version.
