@@ -4,6 +4,9 @@
 // flush path), and some abandon their files without closing: other writers take such a file
 // over once its short lease expires (they must find every flushed byte), and the master
 // recovers the rest past the lease hard limit (its length must then cover every flushed byte).
+// Now and then a writer dies in the middle of a write recovery, after the master moved the
+// chunk's version and before any replica moved (an injected failpoint): its file is left like
+// an abandoned one, with no replica at the chunk's version.
 // At the end every acknowledged byte of every file must read back exactly: the run prints
 // operations, faults and bytes verified, and exits non-zero if any acknowledged byte was lost or
 // corrupted.
@@ -21,11 +24,13 @@
 #include <random>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "client/cli/local_cluster.h"
+#include "common/failpoint.h"
 #include "ternion/client.h"
 
 namespace {
@@ -65,10 +70,12 @@ std::string Content(uint64_t file, uint64_t offset, size_t n) {
 // through a master restart.
 constexpr double kLeaseSeconds = 4;
 constexpr double kLeaseHardLimitSeconds = 4;
+// Where a writer dies in write recovery (client/client.cc, FileWriterImpl::Rebuild).
+constexpr char kRecoveryDeath[] = "client.recovery.after_replace_replicas";
 
 struct Stats {
   std::atomic<uint64_t> appends{0}, flushes{0}, files{0}, write_errors{0};
-  std::atomic<uint64_t> abandoned{0}, taken_over{0}, lost_on_takeover{0};
+  std::atomic<uint64_t> abandoned{0}, taken_over{0}, lost_on_takeover{0}, died_in_recovery{0};
   std::atomic<uint64_t> chunkserver_kills{0}, master_kills{0}, corruptions{0};
   std::atomic<uint64_t> bytes_verified{0}, read_retries{0};
 };
@@ -110,6 +117,7 @@ class Thrash {
         ++stats_.files;
       }
       uint64_t offset = (*w)->length();
+      bool died = false;
       for (int i = 0; i < 40 && absl::Now() < deadline_; ++i) {
         const size_t n = 1 + gen() % (700 << 10);
         absl::Status s = (*w)->Append(Content(file, offset, n));
@@ -119,12 +127,21 @@ class Thrash {
           ++stats_.flushes;
         }
         Record(file, (*w)->length());
+        if (!s.ok() && absl::StrContains(s.message(), kRecoveryDeath)) {
+          died = true;  // the injected death: the file is left to a takeover or the master
+          break;
+        }
         if (!s.ok()) {
           ++stats_.write_errors;
           std::cerr << "thrash: write error on f" << file << ": " << s << "\n";
           break;
         }
         offset += n;
+      }
+      if (died) {
+        Abandon(file, absl::Now() + absl::Seconds(kLeaseSeconds + 0.5));
+        ++stats_.died_in_recovery;
+        continue;
       }
       if (gen() % 4 == 0) {  // vanish without closing: the lease stays until it expires
         Flush(file, **w);
@@ -148,6 +165,8 @@ class Thrash {
       const int kind = gen() % 10;
       if (kind < 5) {  // one chunkserver down for a while, then back with its data
         const std::string& name = servers[gen() % servers.size()];
+        // A quarter of the kills also make the next write recovery's writer die in it.
+        if (gen() % 4 == 0) Check(ternion::ArmFailpoints(absl::StrCat(kRecoveryDeath, "=eio*1")), "arm");
         if (!ternion::local::KillProcess(cluster_.dir, name).ok()) continue;
         ++stats_.chunkserver_kills;
         absl::SleepFor(absl::Milliseconds(500 + gen() % 3000));
@@ -386,6 +405,7 @@ int main(int argc, char** argv) {
                       {"abandoned", s.abandoned.load()},
                       {"taken_over", s.taken_over.load()},
                       {"lost_on_takeover", s.lost_on_takeover.load()},
+                      {"died_in_recovery", s.died_in_recovery.load()},
                       {"chunkserver_kills", s.chunkserver_kills.load()},
                       {"master_kills", s.master_kills.load()},
                       {"corruptions", s.corruptions.load()},
@@ -398,12 +418,14 @@ int main(int argc, char** argv) {
   } else {
     std::cout << absl::StrFormat(
         "ternion-thrash: %.0f s, %d files, %d appends, %d flushes, %d write errors\n"
-        "  leases: %d files abandoned, %d taken over (%d below their acknowledged length)\n"
+        "  leases: %d files abandoned, %d writers died in write recovery, %d files taken over "
+        "(%d below their acknowledged length)\n"
         "  faults: %d chunkserver kill -9, %d master kill -9, %d replica corruptions\n"
         "  verified %d bytes (%d reads retried during faults)\n"
         "  lost or corrupted acknowledged bytes: %d (in %d files)%s\n",
         seconds, s.files.load(), s.appends.load(), s.flushes.load(), s.write_errors.load(),
-        s.abandoned.load(), s.taken_over.load(), s.lost_on_takeover.load(),
+        s.abandoned.load(), s.died_in_recovery.load(), s.taken_over.load(),
+        s.lost_on_takeover.load(),
         s.chunkserver_kills.load(), s.master_kills.load(), s.corruptions.load(),
         s.bytes_verified.load(), s.read_retries.load(), lost_bytes, lost_files,
         passed ? "" : absl::StrCat("\n  (cluster kept in ", cfg.dir, ")"));
