@@ -399,48 +399,50 @@ absl::Status ChunkStore::LoadDisk(size_t disk_index) {
   }
   for (const char* root : {kChunksRoot, kQuarantineRoot}) {
     for (const std::string& project : fs_->ListDir(absl::StrCat(disk, "/", root))) {
-      for (const std::string& name : fs_->ListDir(absl::StrCat(disk, "/", root, "/", project))) {
-        if (std::optional<uint64_t> copy = ChunkIdOf(name, ".copying")) {
-          const std::string base = ChunkFileBase(disk, project, *copy, root);
-          if (!fs_->Exists(base + ".meta")) {  // its wipe finished, or nothing was created
-            RETURN_IF_ERROR(fs_->Unlink(base + ".copying"));
-          }
-          continue;
+      const std::vector<std::string> names =
+          fs_->ListDir(absl::StrCat(disk, "/", root, "/", project));
+      absl::flat_hash_set<uint64_t> metas, copies;
+      for (const std::string& name : names) {
+        if (std::optional<uint64_t> id = ChunkIdOf(name, ".meta")) metas.insert(*id);
+        if (std::optional<uint64_t> id = ChunkIdOf(name, ".copying")) copies.insert(*id);
+      }
+      for (uint64_t id : copies) {  // without its replica: its wipe finished, or none was made
+        if (!metas.contains(id)) {
+          RETURN_IF_ERROR(fs_->Unlink(ChunkFileBase(disk, project, id, root) + ".copying"));
         }
-        std::optional<uint64_t> id = ChunkIdOf(name, ".meta");
-        if (!id) continue;
-        std::shared_ptr<Replica> r = LoadReplica(disk, project, *id, root);
-        if (r != nullptr) r->journal = disks_[disk_index].journal.get();
+      }
+      for (const uint64_t id : metas) {
         // A copy a crash cut short holds a prefix of the chunk, perhaps less than was
         // acknowledged: never served as a replica, kept with the damaged ones for the master.
-        const bool unfinished_copy =
-            fs_->Exists(ChunkFileBase(disk, project, *id, root) + ".copying");
-        if (unfinished_copy) {
-          TLOG(WARNING) << "unfinished copy of chunk " << *id << " on " << disk
+        std::shared_ptr<Replica> r;
+        if (copies.contains(id)) {
+          TLOG(WARNING) << "unfinished copy of chunk " << id << " on " << disk
                         << " (the server stopped during it): kept, not served";
-          r = nullptr;
+        } else {
+          r = LoadReplica(disk, project, id, root);
+          if (r != nullptr) r->journal = disks_[disk_index].journal.get();
         }
         if (r == nullptr) {
           // Its bytes are on disk but cannot be trusted: kept (never served), listed as not
           // wiped, and wiped only when the master says so.
           r = std::make_shared<Replica>();
           r->fs = fs_;
-          r->chunk_id = *id;
+          r->chunk_id = id;
           r->project = project;
           r->disk = disk;
-          r->data_path = ChunkFileBase(disk, project, *id, root) + ".data";
-          r->meta_path = ChunkFileBase(disk, project, *id, root) + ".meta";
+          r->data_path = ChunkFileBase(disk, project, id, root) + ".data";
+          r->meta_path = ChunkFileBase(disk, project, id, root) + ".meta";
           absl::MutexLock lock(&mu_);
-          damaged_[*id] = std::move(r);
+          damaged_[id] = std::move(r);
           continue;
         }
         if (root == kChunksRoot) {
           absl::MutexLock lock(&mu_);  // never while holding a replica's mutex: mu_ comes first
-          replicas_[*id] = std::move(r);
+          replicas_[id] = std::move(r);
         } else {
           std::vector<uint32_t> bad = BadBlocks(r);
           absl::MutexLock lock(&mu_);
-          quarantined_[*id] = {std::move(r), std::move(bad)};
+          quarantined_[id] = {std::move(r), std::move(bad)};
         }
       }
     }
