@@ -1,9 +1,16 @@
 #include "bench/append_bench.h"
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -16,6 +23,7 @@
 #include "absl/synchronization/barrier.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "bench/sink_process.h"
 
 namespace ternion::bench {
 namespace {
@@ -26,12 +34,6 @@ constexpr uint64_t kRing = 64ull << 20;  // the ceiling's file: written in place
 [[noreturn]] void Die(const std::string& what) {
   std::fprintf(stderr, "ternion-bench: appends: %s\n", what.c_str());
   std::exit(1);
-}
-
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(static_cast<double>(v.size()) * p))];
 }
 
 double Micros(absl::Time start) { return absl::ToDoubleMicroseconds(absl::Now() - start); }
@@ -72,67 +74,50 @@ std::vector<double> RawSingle(const std::string& dir, int appends) {
   return us;
 }
 
-// `writers` threads, `appends` each, appending 4 KiB to one file: whoever finds no sync running
-// writes everything queued and syncs once for all of it.
-struct GroupResult {
-  double per_s = 0;
-  std::vector<double> us;
-};
-GroupResult RawGroup(const std::string& dir, int writers, int appends) {
-  const std::string path = dir + "/group-ceiling";
-  const int fd = OpenRing(path);
-  absl::Mutex mu;
-  absl::CondVar cv;
-  std::string pending;
-  uint64_t assigned = 0, durable = 0, pos = 0;
-  bool syncing = false;
-  std::vector<std::vector<double>> lat(writers);
+// The disk's ceiling: `writers` threads appending 4 KiB to one file with group commit.
+TimedAppends RawGroup(const std::string& dir, int writers, int appends) {
+  GroupCommitRing ring(dir + "/group-ceiling");
   const std::string rec(kAppend, 'g');
-  const absl::Time start = absl::Now();
-  std::vector<std::thread> threads;
-  for (int w = 0; w < writers; ++w) {
-    threads.emplace_back([&, w] {
-      for (int i = 0; i < appends; ++i) {
-        const absl::Time t0 = absl::Now();
-        mu.Lock();
-        pending += rec;
-        const uint64_t mine = ++assigned;
-        while (durable < mine) {
-          if (syncing) {
-            cv.Wait(&mu);
-            continue;
-          }
-          syncing = true;
-          std::string batch;
-          batch.swap(pending);
-          const uint64_t last = assigned;
-          const uint64_t at = pos % kRing;
-          pos += batch.size();
-          mu.Unlock();
-          const size_t n = std::min<uint64_t>(batch.size(), kRing - at);
-          if (::pwrite(fd, batch.data(), n, static_cast<off_t>(at)) != static_cast<ssize_t>(n) ||
-              (n < batch.size() && ::pwrite(fd, batch.data() + n, batch.size() - n, 0) !=
-                                       static_cast<ssize_t>(batch.size() - n)) ||
-              ::fdatasync(fd) != 0) {
-            Die("group ceiling write");
-          }
-          mu.Lock();
-          syncing = false;
-          durable = last;
-          cv.SignalAll();
-        }
-        mu.Unlock();
-        lat[w].push_back(Micros(t0));
-      }
-    });
+  return TimeWriters(writers, appends, 0, [&](int) { ring.Append(rec); });
+}
+
+void SendAll(int fd, const char* p, size_t n) {
+  while (n > 0) {
+    const ssize_t w = ::send(fd, p, n, 0);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) Die("replicated ceiling send");
+    p += w;
+    n -= static_cast<size_t>(w);
   }
-  for (auto& t : threads) t.join();
-  GroupResult r;
-  r.per_s = writers * appends / absl::ToDoubleSeconds(absl::Now() - start);
-  for (auto& l : lat) r.us.insert(r.us.end(), l.begin(), l.end());
-  ::close(fd);
-  ::unlink(path.c_str());
-  return r;
+}
+
+// The replicated ceiling: `writers` threads, each with a connection to each of three sink
+// processes (AppendSinkMain). An append sends 4 KiB to all three, then waits for each one's
+// acknowledgement that it is durable. Plain TCP with no checksums, tokens or TLS: a bound on
+// any 3-way durable append on this machine.
+TimedAppends ReplicatedRaw(const std::string& dir, int writers, int appends) {
+  const std::vector<SinkProcess> sinks = StartSinkProcesses(dir, 3, "append");
+  std::vector<std::array<int, 3>> conns(writers);
+  for (auto& c : conns) {
+    for (int r = 0; r < 3; ++r) c[r] = ConnectToSink(sinks[r]);
+  }
+  const std::string rec(kAppend, 'p');
+  TimedAppends result = TimeWriters(writers, appends, 20, [&](int w) {
+    for (int fd : conns[w]) SendAll(fd, rec.data(), rec.size());
+    for (int fd : conns[w]) {
+      uint64_t ack;
+      if (::recv(fd, &ack, sizeof(ack), MSG_WAITALL) != sizeof(ack)) Die("replicated ack");
+    }
+  });
+  for (auto& c : conns) {
+    for (int fd : c) ::close(fd);
+  }
+  for (const SinkProcess& s : sinks) {  // started above; it serves until told to stop
+    ::kill(s.pid, SIGTERM);
+    ::waitpid(s.pid, nullptr, 0);
+    ::unlink(s.path.c_str());
+  }
+  return result;
 }
 
 // One Ternion writer appending and flushing 4 KiB `appends` times after `warmup` untimed ones
@@ -166,6 +151,70 @@ std::vector<double> TernionAppends(Client* client, const std::string& project,
 
 }  // namespace
 
+GroupCommitRing::GroupCommitRing(std::string path) : path_(std::move(path)), fd_(OpenRing(path_)) {}
+
+GroupCommitRing::~GroupCommitRing() {
+  ::close(fd_);
+  ::unlink(path_.c_str());
+}
+
+void GroupCommitRing::Append(absl::string_view rec) {
+  absl::MutexLock lock(&mu_);
+  pending_.append(rec.data(), rec.size());
+  const uint64_t mine = ++assigned_;
+  while (durable_ < mine) {
+    if (syncing_) {
+      cv_.Wait(&mu_);
+      continue;
+    }
+    syncing_ = true;
+    std::string batch;
+    batch.swap(pending_);
+    const uint64_t last = assigned_;
+    const uint64_t at = pos_ % kRing;
+    pos_ += batch.size();
+    mu_.Unlock();
+    const size_t n = std::min<uint64_t>(batch.size(), kRing - at);
+    if (::pwrite(fd_, batch.data(), n, static_cast<off_t>(at)) != static_cast<ssize_t>(n) ||
+        (n < batch.size() && ::pwrite(fd_, batch.data() + n, batch.size() - n, 0) !=
+                                 static_cast<ssize_t>(batch.size() - n)) ||
+        ::fdatasync(fd_) != 0) {
+      Die("group commit write");
+    }
+    mu_.Lock();
+    syncing_ = false;
+    durable_ = last;
+    cv_.SignalAll();
+  }
+}
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(static_cast<double>(v.size()) * p))];
+}
+
+int AppendsPerWriter(int appends, int writers) { return std::max(appends / writers, 100); }
+
+void AppendSinkMain(int listen_fd, const std::string& path) {
+  GroupCommitRing ring(path);
+  while (true) {
+    const int conn = ::accept(listen_fd, nullptr, nullptr);
+    if (conn < 0) _exit(2);
+    const int one = 1;
+    ::setsockopt(conn, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    std::thread([&ring, conn] {
+      std::string rec(kAppend, '\0');
+      for (uint64_t n = 1;
+           ::recv(conn, rec.data(), kAppend, MSG_WAITALL) == static_cast<ssize_t>(kAppend); ++n) {
+        ring.Append(rec);
+        SendAll(conn, reinterpret_cast<const char*>(&n), sizeof(n));
+      }
+      ::close(conn);
+    }).detach();
+  }
+}
+
 std::pair<double, double> AppendLatency(Client* client, const std::string& project, int appends) {
   const std::vector<double> us = TernionAppends(client, project, "appends/one", appends, 50);
   return {Percentile(us, 0.5), Percentile(us, 0.99)};
@@ -179,10 +228,16 @@ AppendFigures MeasureAppends(Client* client, const std::string& project, const s
   const std::vector<double> raw = RawSingle(dir, appends);
   f.raw_p50_us = Percentile(raw, 0.5);
   f.raw_p99_us = Percentile(raw, 0.99);
-  const int each = std::max(appends / writers, 100);
-  const GroupResult group = RawGroup(dir, writers, each);
+  const int each = AppendsPerWriter(appends, writers);
+  const TimedAppends group = RawGroup(dir, writers, each);
   f.raw_group_per_s = group.per_s;
   f.raw_group_p99_us = Percentile(group.us, 0.99);
+  const TimedAppends repl_one = ReplicatedRaw(dir, 1, appends);
+  f.repl_p50_us = Percentile(repl_one.us, 0.5);
+  f.repl_p99_us = Percentile(repl_one.us, 0.99);
+  const TimedAppends repl_many = ReplicatedRaw(dir, writers, each);
+  f.repl_many_per_s = repl_many.per_s;
+  f.repl_many_p99_us = Percentile(repl_many.us, 0.99);
 
   std::tie(f.p50_us, f.p99_us) = AppendLatency(client, project, appends);
   std::vector<std::vector<double>> lat(writers);
@@ -217,6 +272,12 @@ void AddAppendFigures(const AppendFigures& f, nlohmann::json* j) {
   (*j)["appends_group_ceiling_per_s"] = f.raw_group_per_s;
   (*j)["appends_group_ceiling_p99_us"] = f.raw_group_p99_us;
   (*j)["appends_many_ratio"] = f.many_per_s / f.raw_group_per_s;
+  (*j)["append_replicated_ceiling_p50_us"] = f.repl_p50_us;
+  (*j)["append_replicated_ceiling_p99_us"] = f.repl_p99_us;
+  (*j)["append_p50_replicated_ratio"] = f.repl_p50_us / f.p50_us;
+  (*j)["appends_many_replicated_ceiling_per_s"] = f.repl_many_per_s;
+  (*j)["appends_many_replicated_ceiling_p99_us"] = f.repl_many_p99_us;
+  (*j)["appends_many_replicated_ratio"] = f.many_per_s / f.repl_many_per_s;
 }
 
 std::string FormatAppendFigures(const AppendFigures& f) {
@@ -224,10 +285,13 @@ std::string FormatAppendFigures(const AppendFigures& f) {
       "  4 KiB durable appends, 1 writer               p50 %.0f us, p99 %.0f us; ceiling "
       "(pwrite + fdatasync) p50 %.0f us, p99 %.0f us: p50 ratio %.2f\n"
       "  4 KiB durable appends, %2d writers             %.0f/s, p99 %.0f us; ceiling (one file, "
-      "group commit) %.0f/s, p99 %.0f us: ratio %.2f\n",
+      "group commit) %.0f/s, p99 %.0f us: ratio %.2f\n"
+      "  replicated ceiling (3 TCP sinks, group commit) 1 writer p50 %.0f us, p99 %.0f us: p50 "
+      "ratio %.2f; %d writers %.0f/s, p99 %.0f us: ratio %.2f\n",
       f.p50_us, f.p99_us, f.raw_p50_us, f.raw_p99_us, f.raw_p50_us / f.p50_us, f.writers,
       f.many_per_s, f.many_p99_us, f.raw_group_per_s, f.raw_group_p99_us,
-      f.many_per_s / f.raw_group_per_s);
+      f.many_per_s / f.raw_group_per_s, f.repl_p50_us, f.repl_p99_us, f.repl_p50_us / f.p50_us,
+      f.writers, f.repl_many_per_s, f.repl_many_p99_us, f.many_per_s / f.repl_many_per_s);
 }
 
 }  // namespace ternion::bench
