@@ -156,7 +156,8 @@ absl::StatusOr<std::unique_ptr<ChunkServer>> ChunkServer::Start(const ChunkServe
 
 ChunkServer::~ChunkServer() { Shutdown(); }
 
-void ChunkServer::Shutdown() {
+void ChunkServer::Shutdown(bool graceful) {
+  if (graceful) graceful_ = true;
   if (!stop_.HasBeenNotified()) stop_.Notify();
   scrubber_.reset();
   {
@@ -301,6 +302,17 @@ void ChunkServer::HeartbeatLoop() {
       absl::Now() + options_.report_interval * absl::Uniform<double>(gen, 0.1, 1.0);
   bool registered = false;
   LostReplicas lost;  // replicas lost since the last report, for the master
+  auto heartbeat = [this] {
+    ternion::v1::HeartbeatRequest req;
+    req.set_server_id(server_id_);
+    req.set_cluster_id(cluster_id_);
+    FillDisks(store_.get(), options_.disk_capacity_bytes, req.mutable_disks());
+    req.set_active_streams(service_->active_streams());
+    req.set_bytes_written(service_->bytes_written());
+    req.set_bytes_read(service_->bytes_read());
+    req.set_clock_unix_ms(absl::ToUnixMillis(absl::Now()));
+    return req;
+  };
   while (!stop_.HasBeenNotified()) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
@@ -362,13 +374,7 @@ void ChunkServer::HeartbeatLoop() {
       // Retried after a heartbeat interval, not at once: the master may be down for a while.
       TLOG(WARNING) << "replica report failed: " << s.error_message();
     } else {
-      ternion::v1::HeartbeatRequest req;
-      req.set_server_id(server_id_);
-      req.set_cluster_id(cluster_id_);
-      FillDisks(store_.get(), options_.disk_capacity_bytes, req.mutable_disks());
-      req.set_active_streams(service_->active_streams());
-      req.set_bytes_written(service_->bytes_written());
-      req.set_bytes_read(service_->bytes_read());
+      ternion::v1::HeartbeatRequest req = heartbeat();
       std::vector<uint64_t> wiped;
       uint64_t wiped_bytes;
       {
@@ -395,6 +401,17 @@ void ChunkServer::HeartbeatLoop() {
       if (!registered) continue;
     }
     stop_.WaitForNotificationWithTimeout(options_.heartbeat_interval);
+  }
+  if (registered && graceful_) {
+    ternion::v1::HeartbeatRequest req = heartbeat();
+    req.set_stopping(true);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    ternion::v1::HeartbeatResponse resp;
+    grpc::Status s = stub->Heartbeat(&ctx, req, &resp);
+    TLOG(INFO) << (s.ok()
+                       ? "told the master this server is stopping gracefully"
+                       : "could not tell the master this server is stopping: " + s.error_message());
   }
 }
 

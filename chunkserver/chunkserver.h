@@ -5,6 +5,7 @@
 
 #include <google/protobuf/repeated_field.h>
 
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <string>
@@ -62,7 +63,9 @@ class ChunkServer {
   static absl::StatusOr<std::unique_ptr<ChunkServer>> Start(const ChunkServerOptions& options);
   ~ChunkServer();  // shuts down
 
-  void Shutdown();
+  // Stops serving. `graceful`: the last heartbeat tells the master so, which then does not
+  // declare this server dead for its --graceful-grace (a restart, a reboot).
+  void Shutdown(bool graceful = false);
   const std::string& server_id() const { return server_id_; }
   std::string address() const;
   int port() const { return port_; }
@@ -91,6 +94,7 @@ class ChunkServer {
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<MetricsHttpServer> metrics_;
   absl::Notification stop_;
+  std::atomic<bool> graceful_{false};  // set before stop_ is notified
   std::thread heartbeat_;
   std::unique_ptr<Scrubber> scrubber_;
   absl::Mutex wipe_mu_;

@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
     }
   }
   int sig = ternion::WaitForTerminationSignal();
-  TLOG(INFO) << "signal " << sig << ", shutting down";
-  (*server)->Shutdown();
+  TLOG(INFO) << "signal " << sig << ", shutting down gracefully";
+  (*server)->Shutdown(/*graceful=*/true);
   return 0;
 }

@@ -2,18 +2,23 @@
 
 namespace ternion::master {
 
-void CountChunk(int replicas, int live, int wanted, bool rack_safe, bool has_damaged_copies,
-                ChunkHealth* h) {
+void CountChunk(uint64_t id, int replicas, int live, int wanted, bool rack_safe,
+                bool has_damaged_copies, ChunkHealth* h) {
+  constexpr size_t kExamples = 5;
+  auto note = [id](uint64_t* count, std::vector<uint64_t>* examples) {
+    if ((*count)++ < kExamples) examples->push_back(id);
+  };
   ++h->total;
   h->replicas += replicas;
   if (live == 0 && has_damaged_copies) {
-    ++h->corrupt;  // no intact copy, but damaged ones kept: an operator may salvage blocks
+    // No intact copy, but damaged ones kept: an operator may salvage blocks.
+    note(&h->corrupt, &h->examples.corrupt);
   } else if (live == 0) {
-    ++h->lost;
+    note(&h->lost, &h->examples.lost);
   } else if (live < wanted) {
-    ++h->under_replicated;
+    note(&h->under_replicated, &h->examples.under_replicated);
   }
-  h->rack_unsafe += !rack_safe;
+  if (!rack_safe) note(&h->rack_unsafe, &h->examples.rack_unsafe);
 }
 
 ChunkHealth ChunkHealthReport::Fresh() {

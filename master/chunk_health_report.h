@@ -14,18 +14,20 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "master/health.h"
 
 namespace ternion::master {
 
 struct ChunkHealth {
   uint64_t total = 0, replicas = 0, corrupt = 0, lost = 0, under_replicated = 0,
            rack_unsafe = 0;
+  HealthExamples examples;  // the first few chunk ids of each problem
 };
 
-// What one chunk adds to the counts: its replicas, how many of them are live, whether they sit
+// What chunk `id` adds to the counts: its replicas, how many of them are live, whether they sit
 // on distinct racks, and whether damaged copies of it are kept in quarantine.
-void CountChunk(int replicas, int live, int wanted, bool rack_safe, bool has_damaged_copies,
-                ChunkHealth* h);
+void CountChunk(uint64_t id, int replicas, int live, int wanted, bool rack_safe,
+                bool has_damaged_copies, ChunkHealth* h);
 
 class ChunkHealthReport {
  public:

@@ -254,6 +254,16 @@ absl::Status Master::Load() {
                            .detail = absl::StrCat("restored from a backup: chunk ids continue at ",
                                                   chunks_.next_chunk_id())}));
   }
+  if (absl::StatusOr<std::string> saved = store_->Get(kReplicationSettingsKey); saved.ok()) {
+    ternion::v1::ReplicationSettings settings;
+    parse(&settings, kReplicationSettingsKey, *saved);
+    RETURN_IF_ERROR(bad);
+    if (settings.bandwidth_bytes_per_s() > 0) copy_bandwidth_ = settings.bandwidth_bytes_per_s();
+    if (settings.copies_per_server() > 0) copy_slots_.set_limit(settings.copies_per_server());
+    replication_paused_ = settings.paused();
+  } else if (!absl::IsNotFound(saved.status())) {
+    return saved.status();
+  }
   absl::StatusOr<std::string> cluster_id = store_->Get(kClusterIdKey);
   if (cluster_id.ok()) {
     cluster_id_ = *cluster_id;
@@ -311,6 +321,7 @@ absl::StatusOr<ternion::v1::RegisterChunkServerResponse> Master::RegisterChunkSe
     }
     info.registered = true;
     info.last_heartbeat = now = Now();
+    info.graceful_until = absl::InfinitePast();  // back from a graceful stop
     info.SetDisks(req.disks());
     registry_.RefreshPlacement(info, now);
     rack = info.rack();
@@ -366,6 +377,14 @@ ternion::v1::HeartbeatResponse Master::Heartbeat(const ternion::v1::HeartbeatReq
     }
     s->bytes_written = req.bytes_written();
     s->last_heartbeat = now;
+    // (The one-way delay is a few milliseconds: far below the skew health warns about.)
+    s->clock_skew_ms = req.clock_unix_ms() > 0 ? req.clock_unix_ms() - absl::ToUnixMillis(now) : 0;
+    // A graceful stop keeps its replicas counted for --graceful-grace (server_registry.h).
+    if (req.stopping() && !ServerRegistry::IsStopping(*s, now)) {
+      TLOG(INFO) << "chunkserver " << req.server_id() << " is stopping gracefully; not dead for "
+                 << options_.graceful_grace;
+    }
+    s->graceful_until = req.stopping() ? now + options_.graceful_grace : absl::InfinitePast();
     ++s->heartbeats;
     s->SetDisks(req.disks());
     s->active_streams = req.active_streams();
@@ -900,7 +919,10 @@ void Master::FillServerStatus(const ServerInfo& s, absl::Time now,
   out->set_address(s.record.address());
   out->set_rack(s.rack());
   out->set_power_domain(registry_.PowerDomainOf(s.rack()));
-  out->set_state(registry_.IsLive(s, now) ? "live" : "dead");
+  out->set_state(registry_.StateName(s, now));
+  const absl::Time maintenance_end = registry_.MaintenanceEnd(s);
+  out->set_maintenance_ends_in_ms(
+      maintenance_end > now ? absl::ToInt64Milliseconds(maintenance_end - now) : 0);
   std::string admin = ternion::v1::ServerAdminState_Name(s.record.state()).substr(7);
   out->set_admin_state(absl::AsciiStrToLower(admin));
   out->set_last_heartbeat_ms_ago(s.last_heartbeat == absl::InfinitePast()
@@ -908,6 +930,7 @@ void Master::FillServerStatus(const ServerInfo& s, absl::Time now,
                                      : absl::ToInt64Milliseconds(now - s.last_heartbeat));
   out->set_capacity_bytes(s.capacity_bytes);
   out->set_used_bytes(s.used_bytes);
+  out->set_clock_skew_ms(s.clock_skew_ms);
   out->set_replicas(replicas);
   out->set_active_streams(s.active_streams);
   for (const auto& d : s.disks) *out->add_disks() = d;
@@ -930,7 +953,7 @@ ChunkHealth Master::CountChunkHealth() {
         int live;
         bool rack_safe;
         ReplicaHealth(c, now, &live, &rack_safe);
-        CountChunk(c.num_replicas, live, options_.replicas, rack_safe,
+        CountChunk(id, c.num_replicas, live, options_.replicas, rack_safe,
                    live == 0 && !CorruptCopies(id).empty(), &h);
       }
       if (it == chunks_.table().end()) return h;
@@ -972,6 +995,8 @@ ternion::v1::ClusterStatusResponse Master::StatusWith(const ChunkHealth& h) {
   resp.set_replicas_repaired(replicas_repaired_);
   resp.set_bytes_repaired(bytes_repaired_);
   resp.set_replicas_corrupt(corrupt_replicas_);
+  resp.set_replication_paused(replication_paused_);
+  *resp.mutable_health() = AssessHealth(resp, h.examples);
   return resp;
 }
 

@@ -64,6 +64,12 @@ struct MasterOptions {
   // stable, so it is repaired and moved like any other. Until then the holder may come back.
   absl::Duration lease_hard_limit = absl::Hours(1);
   absl::Duration dead_after = absl::Seconds(30);  // silence after which a chunkserver is dead
+  // Silence after which it is suspect (no new replicas; not repaired yet); zero: a third of
+  // dead_after.
+  absl::Duration suspect_after = absl::ZeroDuration();
+  // A chunkserver that says it is stopping gracefully (SIGTERM) is not dead for this long: its
+  // replicas are not repaired while their chunks have enough live replicas elsewhere.
+  absl::Duration graceful_grace = absl::Minutes(10);
   int replicas = 3;  // at most kMaxReplicas
   PlacementOptions placement;
   // How often the chunk map is scanned for replicas to move (policy violations, draining
@@ -251,8 +257,13 @@ class Master {
   }
   // The replication limits in force (SetReplicationLimits or `balancer start` change them).
   ternion::v1::ReplicationLimits ReplicationLimits();
-  // Sets the non-zero fields of `req`; returns the limits now in force.
+  // Sets the non-zero fields of `req` (kept across restarts); returns the limits now in force.
   ternion::v1::ReplicationLimits SetReplicationLimits(const ternion::v1::ReplicationLimits& req);
+  // Pauses or resumes every replica move (kept across restarts); returns whether paused.
+  bool ReplicationControl(ternion::v1::ReplicationControlRequest::Action action);
+  // Starts, extends or ends the maintenance of one server or one rack (kept across restarts;
+  // it ends by itself at its time).
+  absl::StatusOr<std::string> SetMaintenance(const ternion::v1::SetMaintenanceRequest& req);
 
   // A consistent copy of all metadata into `dir` on the master's machine, while serving. `dir`
   // must be new and under the backup root (PERMISSION_DENIED otherwise).
@@ -448,7 +459,10 @@ class Master {
       : store_(std::move(store)),
         options_(options),
         ns_(options.clock, options.lease_duration, options.lease_hard_limit),
-        registry_(options.placement, options.dead_after) {
+        registry_(options.placement, {.dead_after = options.dead_after,
+                                      .suspect_after = options.suspect_after > absl::ZeroDuration()
+                                                           ? options.suspect_after
+                                                           : options.dead_after / 3}) {
     balancer_band_ = options.balancer_band;
     copy_bandwidth_ = options.copy_bandwidth_bytes_per_s;
   }
@@ -496,6 +510,8 @@ class Master {
   ServerState& ServerByName(const std::string& id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(chunks_.mu, registry_.mu);
   void PutServer(MetadataBatch* batch, const ternion::v1::ChunkServerRecord& r);
+  // Logs the replication limits and pause in force, with `change` as the audit record.
+  void SaveReplicationSettings(const std::string& change) ABSL_EXCLUSIVE_LOCKS_REQUIRED(chunks_.mu);
   // Hands `batch` to the metadata log with the audit record of `event`, in chain order.
   void CommitAudited(MetadataBatch batch, const AuditEvent& event);
   // Load's changes, before the metadata log starts: written to the store with their audit record.
@@ -644,6 +660,7 @@ class Master {
   bool balancer_running_ ABSL_GUARDED_BY(chunks_.mu) = false;
   double balancer_band_ ABSL_GUARDED_BY(chunks_.mu);
   uint64_t copy_bandwidth_ ABSL_GUARDED_BY(chunks_.mu);  // per server, into it
+  bool replication_paused_ ABSL_GUARDED_BY(chunks_.mu) = false;
   CopySlots copy_slots_ ABSL_GUARDED_BY(chunks_.mu){options_.copies_per_server};
   uint64_t balancer_bytes_moved_ ABSL_GUARDED_BY(chunks_.mu) = 0;
   uint64_t balancer_moves_done_ ABSL_GUARDED_BY(chunks_.mu) = 0;

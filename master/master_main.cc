@@ -48,6 +48,16 @@ int main(int argc, char** argv) {
   app.add_option("--port", port, "gRPC port (0 = pick a free one)");
   app.add_option("--metrics-port", metrics_port, "/metrics port (0 = free, -1 = off)");
   app.add_option("--dead-after", dead_after_s, "Seconds of silence before a chunkserver is dead");
+  double suspect_after_s = 0;
+  app.add_option("--suspect-after", suspect_after_s,
+                 "Seconds of silence before a chunkserver is suspect: no new replicas, no repairs "
+                 "yet (0 = a third of --dead-after)")
+      ->check(CLI::NonNegativeNumber);
+  double graceful_grace_s = 600;
+  app.add_option("--graceful-grace", graceful_grace_s,
+                 "Seconds a chunkserver that stopped gracefully (SIGTERM) is not declared dead: "
+                 "its replicas are not re-replicated meanwhile unless too few live copies remain")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--lease", lease_s, "Writer lease duration in seconds");
   double lease_hard_limit_s = 3600;
   app.add_option("--lease-hard-limit", lease_hard_limit_s,
@@ -149,6 +159,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   options.dead_after = absl::Seconds(dead_after_s);
+  options.suspect_after = absl::Seconds(suspect_after_s);
+  options.graceful_grace = absl::Seconds(graceful_grace_s);
   options.token_lifetime = absl::Seconds(token_lifetime_s);
   options.orphan_wipe_delay = absl::Seconds(orphan_wipe_delay_s);
   options.lease_duration = absl::Seconds(lease_s);

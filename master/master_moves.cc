@@ -9,6 +9,7 @@
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "master/master.h"
+#include "master/metadata_keys.h"
 
 namespace ternion::master {
 
@@ -44,11 +45,31 @@ ternion::v1::ReplicationLimits Master::SetReplicationLimits(
     if (req.bandwidth_bytes_per_s() > 0) copy_bandwidth_ = req.bandwidth_bytes_per_s();
     if (req.copies_per_server() > 0) copy_slots_.set_limit(req.copies_per_server());
     if (req.bandwidth_bytes_per_s() > 0 || req.copies_per_server() > 0) {
-      TLOG(INFO) << "audit: replication limits " << copy_bandwidth_ << " B/s and "
-                 << copy_slots_.limit() << " copies per server";
+      SaveReplicationSettings(absl::StrCat("replication limits ", copy_bandwidth_, " B/s and ",
+                                           copy_slots_.limit(), " copies per server"));
     }
   }
   return ReplicationLimits();
+}
+
+bool Master::ReplicationControl(ternion::v1::ReplicationControlRequest::Action action) {
+  absl::MutexLock lock(&chunks_.mu);
+  const bool pause = action == ternion::v1::ReplicationControlRequest::PAUSE;
+  if (action != ternion::v1::ReplicationControlRequest::STATUS && pause != replication_paused_) {
+    replication_paused_ = pause;
+    SaveReplicationSettings(pause ? "replication pause" : "replication resume");
+  }
+  return replication_paused_;
+}
+
+void Master::SaveReplicationSettings(const std::string& change) {
+  ternion::v1::ReplicationSettings settings;
+  settings.set_bandwidth_bytes_per_s(copy_bandwidth_);
+  settings.set_copies_per_server(copy_slots_.limit());
+  settings.set_paused(replication_paused_);
+  MetadataBatch batch;
+  batch.Put(kReplicationSettingsKey, settings.SerializeAsString());
+  CommitAudited(std::move(batch), {.action = "master", .detail = change});
 }
 
 bool Master::ChunkStable(const ChunkEntry& e) {
@@ -127,8 +148,10 @@ void Master::PlanMove(uint64_t id, const ChunkEntry& e, absl::Time now) {
   view.stable = true;
   for (uint32_t r : e.replica_span()) {
     const ServerInfo& s = registry_.at(r);
-    view.holders.push_back(
-        {.server = r, .live = registry_.IsLive(s, now), .draining = Draining(s.record)});
+    view.holders.push_back({.server = r,
+                            .live = registry_.IsLive(s, now),
+                            .draining = Draining(s.record),
+                            .away = registry_.IsAway(s, now)});
   }
   MovePlanContext ctx;
   ctx.placement = &registry_.placement();
@@ -231,6 +254,10 @@ void Master::FinishMovePass(absl::Time now) {
 }
 
 std::vector<ReplicaMove> Master::TakeMoves(int max) {
+  {
+    absl::MutexLock lock(&chunks_.mu);
+    if (replication_paused_) return {};  // what is planned waits; copies running finish
+  }
   // Plan: examine up to move_scan_slice chunks, kScanStep at a time, letting both locks go
   // between steps (and sleeping briefly, so a waiting call takes them: absl::Mutex makes no
   // hand-off), so no call waits behind a whole slice.

@@ -530,6 +530,22 @@ grpc::Status MasterService::SetReplicationLimits(grpc::ServerContext* ctx,
   });
 }
 
+grpc::Status MasterService::SetMaintenance(grpc::ServerContext* ctx,
+                                           const ternion::v1::SetMaintenanceRequest* req,
+                                           TopologyChangeResponse* resp) {
+  return Serve(ctx, "SetMaintenance", *req, kClusterAdmin,
+               [&] { return Summary(master_->SetMaintenance(*req), resp); });
+}
+
+grpc::Status MasterService::ReplicationControl(grpc::ServerContext* ctx,
+                                               const ternion::v1::ReplicationControlRequest* req,
+                                               ternion::v1::ReplicationControlResponse* resp) {
+  return Serve(ctx, "ReplicationControl", *req, kClusterAdmin, [&] {
+    resp->set_paused(master_->ReplicationControl(req->action()));
+    return absl::OkStatus();
+  });
+}
+
 grpc::Status MasterService::Backup(grpc::ServerContext* ctx, const BackupRequest* req,
                                    BackupResponse*) {
   return Serve(ctx, "Backup", *req, kClusterAdmin, [&] { return master_->Backup(req->dir()); });

@@ -83,6 +83,11 @@ class MasterService final : public ternion::v1::MasterService::Service {
                         ternion::v1::BalancerResponse*) override;
   grpc::Status SetReplicationLimits(grpc::ServerContext*, const ternion::v1::ReplicationLimits*,
                                     ternion::v1::ReplicationLimits*) override;
+  grpc::Status SetMaintenance(grpc::ServerContext*, const ternion::v1::SetMaintenanceRequest*,
+                              ternion::v1::TopologyChangeResponse*) override;
+  grpc::Status ReplicationControl(grpc::ServerContext*,
+                                  const ternion::v1::ReplicationControlRequest*,
+                                  ternion::v1::ReplicationControlResponse*) override;
   grpc::Status Backup(grpc::ServerContext*, const ternion::v1::BackupRequest*,
                       ternion::v1::BackupResponse*) override;
   grpc::Status Fsck(grpc::ServerContext*, const ternion::v1::FsckRequest*,

@@ -168,13 +168,74 @@ absl::StatusOr<std::string> Master::SetServerState(const ternion::v1::SetServerS
   return change;
 }
 
+absl::StatusOr<std::string> Master::SetMaintenance(const ternion::v1::SetMaintenanceRequest& req) {
+  constexpr absl::Duration kLongest = absl::Hours(24 * 7);
+  if (req.server_id().empty() == req.rack().empty()) {
+    return absl::InvalidArgumentError("maintenance names one server or one rack");
+  }
+  const absl::Duration duration = absl::Milliseconds(req.duration_ms());
+  if (!req.end() && (duration <= absl::ZeroDuration() || duration > kLongest)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "maintenance lasts from a second to ", absl::FormatDuration(kLongest), " (or is ended)"));
+  }
+  absl::MutexLock lock(&chunks_.mu);
+  absl::MutexLock servers(&registry_.mu);
+  const absl::Time now = Now();
+  const int64_t until = req.end() ? 0 : absl::ToUnixMillis(now + duration);
+  // A rack's maintenance is that of each of its servers (as they are now).
+  std::vector<ServerInfo*> affected;
+  std::string target;
+  if (!req.server_id().empty()) {
+    ServerInfo* s = registry_.Find(req.server_id());
+    if (s == nullptr) {
+      return absl::NotFoundError(absl::StrCat("unknown chunkserver ", req.server_id()));
+    }
+    affected.push_back(s);
+    target = absl::StrCat("server ", req.server_id());
+  } else {
+    RETURN_IF_ERROR(ValidateTopologyName(req.rack(), "rack"));
+    for (const auto& [id, s] : registry_.servers()) {
+      if (s.rack() == req.rack()) affected.push_back(registry_.Find(id));
+    }
+    if (affected.empty()) {
+      return absl::NotFoundError(absl::StrCat("no chunkserver is in rack ", req.rack()));
+    }
+    target = absl::StrCat("rack ", req.rack(), " (", affected.size(), " servers)");
+  }
+  MetadataBatch batch;
+  for (ServerInfo* s : affected) {
+    ChunkServerRecord rec = s->record;
+    rec.set_maintenance_until_unix_ms(until);
+    PutServer(&batch, rec);
+    s->record = std::move(rec);
+  }
+  const std::string summary =
+      req.end() ? absl::StrCat("maintenance of ", target, " ended")
+                : absl::StrCat(target, " in maintenance for ", absl::FormatDuration(duration),
+                               " (until ", absl::FormatTime(absl::FromUnixMillis(until)), ")");
+  CommitAudited(std::move(batch), {.action = "master", .detail = summary});
+  // Its chunks are examined first: an emergency (too few live replicas elsewhere) is repaired
+  // at once, and at the end a dead server's replicas no longer count.
+  for (ServerInfo* s : affected) {
+    registry_.RefreshPlacement(*s, now);
+    const auto& held = chunks_.table().OnServer(s->ordinal);
+    urgent_chunks_.insert(held.begin(), held.end());
+  }
+  registry_.ForceSweep();
+  return summary;
+}
+
 ternion::v1::BalancerResponse Master::Balancer(const ternion::v1::BalancerRequest& req) {
   absl::MutexLock lock(&chunks_.mu);
   switch (req.action()) {
     case ternion::v1::BalancerRequest::START:
       balancer_running_ = true;
       balancer_band_ = req.band() > 0 ? req.band() : options_.balancer_band;
-      if (req.bandwidth_bytes_per_s() > 0) copy_bandwidth_ = req.bandwidth_bytes_per_s();
+      if (req.bandwidth_bytes_per_s() > 0) {
+        copy_bandwidth_ = req.bandwidth_bytes_per_s();
+        SaveReplicationSettings(
+            absl::StrCat("replication bandwidth ", copy_bandwidth_, " B/s (balancer start)"));
+      }
       last_move_scan_ = absl::InfinitePast();
       TLOG(INFO) << "audit: balancer start band " << balancer_band_ << " bandwidth "
                  << copy_bandwidth_ << " B/s";

@@ -21,6 +21,7 @@ inline constexpr char kNextFileIdKey[] = "n/file";
 inline constexpr char kNextChunkIdKey[] = "n/chunk";
 inline constexpr char kClusterIdKey[] = "m/cluster_id";
 inline constexpr char kTokenKeyKey[] = "m/token_key";  // the token signing key, wrapped
+inline constexpr char kReplicationSettingsKey[] = "m/replication";  // ReplicationSettings
 inline constexpr char kUnwipedPrefix[] = "u/";  // u/<server id>\0<16 hex chunk id>
 inline constexpr char kDataKeyPrefix[] = "d/";  // d/<project>\0<8 hex version>
 

@@ -7,7 +7,11 @@
 //
 // In order of need:
 //  - repair: fewer live replicas than wanted (after the start-up grace period); the new copy
-//    replaces a dead replica, placed wherever the rules allow (three copies beat two);
+//    replaces a dead replica, placed wherever the rules allow (three copies beat two). A replica
+//    on a server that is away (in maintenance, or stopping gracefully) counts as present, live
+//    or not, while the chunk has at least two live replicas elsewhere (one when it wants two);
+//    with fewer, the chunk is repaired at once, before any other (an emergency), the new copy
+//    replacing a dead replica or else one on an away server;
 //  - drain: a replica on a draining or decommissioning server;
 //  - policy: replicas sharing a rack while a rack-safe placement exists (the later one moves);
 //  - balance: while the balancer runs, a replica on a server above the mean fill, to a server
@@ -33,6 +37,7 @@ struct HolderView {
   uint32_t server = 0;  // its number in the PlacementPolicy
   bool live = false;
   bool draining = false;  // draining or decommissioning
+  bool away = false;      // in maintenance or stopping gracefully
 };
 
 struct ChunkMoveView {
@@ -59,7 +64,7 @@ struct MoveDecision {
   MoveReason reason = MoveReason::kPolicy;
   std::optional<uint32_t> victim;  // the replica replaced (dead) or moved away; none: add one
   uint32_t to = 0;
-  int priority = 0;  // lower first: a repair's is its number of live replicas
+  int priority = 0;  // lower first: a repair's is its number of live replicas, an emergency's 0
 };
 
 std::optional<MoveDecision> PlanChunkMove(const ChunkMoveView& chunk, const MovePlanContext& ctx,

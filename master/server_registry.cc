@@ -35,6 +35,17 @@ std::string ServerRegistry::PowerDomainOf(const std::string& rack) const {
   return it == racks_.end() ? "" : it->second.power_domain();
 }
 
+bool ServerRegistry::Usable(const ServerInfo& s, absl::Time now) const {
+  return IsLive(s, now) && !IsSuspect(s, now) && !IsAway(s, now) &&
+         s.record.state() == ternion::v1::SERVER_ACTIVE;
+}
+
+const char* ServerRegistry::StateName(const ServerInfo& s, absl::Time now) const {
+  if (IsStopping(s, now)) return "stopping";
+  if (IsSuspect(s, now)) return "suspect";
+  return IsLive(s, now) ? "live" : "dead";
+}
+
 void ServerRegistry::RefreshPlacement(const ServerInfo& s, absl::Time now) {
   PlacementServer v;
   v.rack = rack_ordinals_.try_emplace(s.rack(), rack_ordinals_.size()).first->second;
@@ -44,7 +55,7 @@ void ServerRegistry::RefreshPlacement(const ServerInfo& s, absl::Time now) {
   v.used_bytes = s.used_bytes;
   v.active_streams = s.active_streams;
   v.recent_write_mib_s = s.recent_write_mib_s;
-  v.usable = IsLive(s, now) && s.record.state() == ternion::v1::SERVER_ACTIVE;
+  v.usable = Usable(s, now);
   placement_.Update(s.ordinal, v);
 }
 
@@ -53,11 +64,10 @@ std::vector<uint32_t> ServerRegistry::SweepLiveness(absl::Time now) {
   if (now - last_sweep_ < absl::Milliseconds(100)) return died;
   last_sweep_ = now;
   for (ServerInfo* s : by_ordinal_) {
-    const bool live = IsLive(*s, now);
-    const bool usable = live && s->record.state() == ternion::v1::SERVER_ACTIVE;
-    if (usable != placement_.server(s->ordinal).usable) RefreshPlacement(*s, now);
-    if (s->seen_live && !live) died.push_back(s->ordinal);
-    s->seen_live = live;
+    const bool present = IsLive(*s, now) || IsAway(*s, now);
+    if (Usable(*s, now) != placement_.server(s->ordinal).usable) RefreshPlacement(*s, now);
+    if (s->seen_present && !present) died.push_back(s->ordinal);
+    s->seen_present = present;
   }
   return died;
 }

@@ -27,9 +27,10 @@ namespace ternion::master {
 struct ServerInfo {
   ternion::v1::ChunkServerRecord record;  // persistent: address, racks, admin state
   uint32_t ordinal = 0;
-  bool registered = false;  // registered with this master incarnation
-  bool seen_live = false;   // live at the last liveness sweep
+  bool registered = false;    // registered with this master incarnation
+  bool seen_present = false;  // live or away at the last liveness sweep
   absl::Time last_heartbeat = absl::InfinitePast();
+  absl::Time graceful_until = absl::InfinitePast();  // stopped gracefully: not dead until then
   uint64_t capacity_bytes = 0;
   uint64_t used_bytes = 0;
   uint32_t active_streams = 0;
@@ -37,6 +38,7 @@ struct ServerInfo {
   uint64_t heartbeats = 0;          // since registration with this incarnation
   uint64_t usage_fresh_after = 0;   // heartbeats needed before its usage shows recent moves
   uint64_t bytes_written = 0;       // as last reported, for the recent throughput
+  int64_t clock_skew_ms = 0;        // its clock minus the master's, at its last heartbeat
   std::vector<ternion::v1::DiskUsage> disks;
 
   // The rack an administrator placed it in, else the one it says it is in.
@@ -47,10 +49,16 @@ struct ServerInfo {
   void SetDisks(const google::protobuf::RepeatedPtrField<ternion::v1::DiskUsage>& reported);
 };
 
+// How long a silent server stays live, and how long before it is suspect.
+struct LivenessTimes {
+  absl::Duration dead_after = absl::Seconds(30);
+  absl::Duration suspect_after = absl::Seconds(10);
+};
+
 class ServerRegistry {
  public:
-  ServerRegistry(const PlacementOptions& placement, absl::Duration dead_after)
-      : dead_after_(dead_after), placement_(placement) {}
+  ServerRegistry(const PlacementOptions& placement, LivenessTimes times)
+      : times_(times), placement_(placement) {}
 
   mutable absl::Mutex mu;
 
@@ -69,11 +77,33 @@ class ServerRegistry {
 
   // Registered with this incarnation and heard from within --dead-after.
   bool IsLive(const ServerInfo& s, absl::Time now) const {
-    return s.registered && now - s.last_heartbeat <= dead_after_;
+    return s.registered && now - s.last_heartbeat <= times_.dead_after;
   }
   bool IsLive(uint32_t ordinal, absl::Time now) const ABSL_SHARED_LOCKS_REQUIRED(mu) {
     return IsLive(at(ordinal), now);
   }
+  // Live, but silent for longer than --suspect-after: no new replicas go to it, and its
+  // replicas are not repaired yet.
+  bool IsSuspect(const ServerInfo& s, absl::Time now) const {
+    return IsLive(s, now) && now - s.last_heartbeat > times_.suspect_after;
+  }
+  // Its last heartbeat said it was stopping gracefully, less than --graceful-grace ago.
+  static bool IsStopping(const ServerInfo& s, absl::Time now) { return now < s.graceful_until; }
+  // When its maintenance ends (a rack's is that of each of its servers); InfinitePast when it
+  // has none.
+  static absl::Time MaintenanceEnd(const ServerInfo& s) {
+    const int64_t until = s.record.maintenance_until_unix_ms();
+    return until > 0 ? absl::FromUnixMillis(until) : absl::InfinitePast();
+  }
+  // Away: in maintenance or stopping gracefully. Its replicas still count while their chunks
+  // have enough live replicas elsewhere (master/move_planner.h); no new replicas go to it.
+  static bool IsAway(const ServerInfo& s, absl::Time now) {
+    return IsStopping(s, now) || now < MaintenanceEnd(s);
+  }
+  // Whether new replicas may go to it: live, not suspect, not away, and active.
+  bool Usable(const ServerInfo& s, absl::Time now) const;
+  // live, suspect, stopping or dead.
+  const char* StateName(const ServerInfo& s, absl::Time now) const;
 
   // The placement view of every server (updated by RefreshPlacement and SweepLiveness).
   PlacementPolicy& placement() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return placement_; }
@@ -84,8 +114,9 @@ class ServerRegistry {
   }
   // Refreshes the placement view of `s` (after its membership, liveness or load changed).
   void RefreshPlacement(const ServerInfo& s, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
-  // At most every 100 ms: refreshes the placement view of the servers whose liveness changed,
-  // and returns the ordinals of those found dead since the last sweep.
+  // At most every 100 ms: refreshes the placement view of the servers whose liveness, state or
+  // maintenance changed, and returns the ordinals of those found neither live nor away since
+  // the last sweep (dead, or dead and their maintenance or grace over).
   std::vector<uint32_t> SweepLiveness(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   // The next SweepLiveness looks again at once.
   void ForceSweep() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { last_sweep_ = absl::InfinitePast(); }
@@ -103,7 +134,7 @@ class ServerRegistry {
   std::string PowerDomainOf(const std::string& rack) const ABSL_SHARED_LOCKS_REQUIRED(mu);
 
  private:
-  const absl::Duration dead_after_;
+  const LivenessTimes times_;
   std::map<std::string, ServerInfo> servers_ ABSL_GUARDED_BY(mu);  // nodes are stable
   std::vector<ServerInfo*> by_ordinal_ ABSL_GUARDED_BY(mu);
   std::map<std::string, ternion::v1::RackRecord> racks_ ABSL_GUARDED_BY(mu);

@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "client/cli/topology_yaml.h"
 #include "common/rpc_status.h"
 #include "ternion/v1/master.grpc.pb.h"
@@ -28,11 +29,17 @@ json ServerJson(const ternion::v1::ChunkServerStatus& s) {
                      {"used_bytes", d.used_bytes()},
                      {"failed", d.failed()}});
   }
-  return {{"server_id", s.server_id()},     {"address", s.address()},
-          {"rack", s.rack()},               {"power_domain", s.power_domain()},
-          {"state", s.state()},             {"admin_state", s.admin_state()},
-          {"capacity_bytes", s.capacity_bytes()}, {"used_bytes", s.used_bytes()},
-          {"replicas", s.replicas()},       {"disks", disks}};
+  return {{"server_id", s.server_id()},
+          {"address", s.address()},
+          {"rack", s.rack()},
+          {"power_domain", s.power_domain()},
+          {"state", s.state()},
+          {"admin_state", s.admin_state()},
+          {"capacity_bytes", s.capacity_bytes()},
+          {"used_bytes", s.used_bytes()},
+          {"replicas", s.replicas()},
+          {"disks", disks},
+          {"maintenance_ends_in_ms", s.maintenance_ends_in_ms()}};
 }
 
 int Show(const Globals& g) {
@@ -74,8 +81,8 @@ int Show(const Globals& g) {
         std::cout << absl::StrFormat("    %-16s %d servers, %s of %s\n", r->name(),
                                      r->servers_size(), HumanBytes(used), HumanBytes(cap));
         for (const auto& s : r->servers()) {
-          std::cout << absl::StrFormat("      %-22s %-20s %-4s %-15s %10s of %-10s %6d replicas\n",
-                                       s.server_id(), s.address(), s.state(), s.admin_state(),
+          std::cout << absl::StrFormat("      %-22s %-20s %-18s %-15s %10s of %-10s %6d replicas\n",
+                                       s.server_id(), s.address(), ServerState(s), s.admin_state(),
                                        HumanBytes(s.used_bytes()), HumanBytes(s.capacity_bytes()),
                                        s.replicas());
           for (const auto& d : s.disks()) {
@@ -269,7 +276,16 @@ int Orphans(const Globals& g, ternion::v1::OrphansRequest::Action action, const 
   return 0;
 }
 
-int Replication(const Globals& g, double bandwidth_mib, uint32_t per_server) {
+int Replication(const Globals& g, const std::string& action, double bandwidth_mib,
+                uint32_t per_server) {
+  ternion::v1::ReplicationControlRequest control;
+  control.set_action(action == "pause"    ? ternion::v1::ReplicationControlRequest::PAUSE
+                     : action == "resume" ? ternion::v1::ReplicationControlRequest::RESUME
+                                          : ternion::v1::ReplicationControlRequest::STATUS);
+  ternion::v1::ReplicationControlResponse paused;
+  if (auto s = Call(g, &MasterService::Stub::ReplicationControl, control, &paused); !s.ok()) {
+    return Fail(s);
+  }
   ternion::v1::ReplicationLimits req;
   req.set_bandwidth_bytes_per_s(static_cast<uint64_t>(bandwidth_mib * (1 << 20)));
   req.set_copies_per_server(per_server);
@@ -278,13 +294,15 @@ int Replication(const Globals& g, double bandwidth_mib, uint32_t per_server) {
     return Fail(s);
   }
   if (g.json) {
-    std::cout << json({{"bandwidth_bytes_per_s", resp.bandwidth_bytes_per_s()},
+    std::cout << json({{"paused", paused.paused()},
+                       {"bandwidth_bytes_per_s", resp.bandwidth_bytes_per_s()},
                        {"copies_per_server", resp.copies_per_server()}})
                      .dump(2)
               << "\n";
   } else {
-    std::cout << "replication limits: " << HumanBytes(resp.bandwidth_bytes_per_s())
-              << "/s into each server, " << resp.copies_per_server() << " copies per server\n";
+    std::cout << "replication " << (paused.paused() ? "PAUSED" : "running")
+              << "; limits: " << HumanBytes(resp.bandwidth_bytes_per_s()) << "/s into each server, "
+              << resp.copies_per_server() << " copies per server\n";
   }
   return 0;
 }
@@ -294,6 +312,7 @@ int Replication(const Globals& g, double bandwidth_mib, uint32_t per_server) {
 void AddAdminCommands(CLI::App& app, const Globals& g, int* rc) {
   // Option values live as long as the app: they are static to this function's single call.
   static std::string rack, server, power_domain, dc, file;
+  static bool maintenance_rack = false;
   static double band = 0, bandwidth_mib = 0;
   static uint32_t per_server = 0;
   static std::string project;
@@ -350,6 +369,34 @@ void AddAdminCommands(CLI::App& app, const Globals& g, int* rc) {
     });
   }
 
+  static std::string maintenance_for;
+  static bool maintenance_end = false;
+  auto* maint = topo->add_subcommand(
+      "maintenance",
+      "Take a server or a whole rack into maintenance: its replicas are not re-replicated "
+      "(unless a chunk is left with fewer than two live replicas elsewhere) until --for ends");
+  maint->add_option("target", server, "Chunkserver id, or rack name with --rack")->required();
+  maint->add_flag("--rack", maintenance_rack, "TARGET is a rack: all its servers");
+  maint->add_option("--for", maintenance_for, "How long, e.g. 30m, 2h (at most 7 days)");
+  maint->add_flag("--end", maintenance_end, "End the maintenance now");
+  maint->callback([&g, rc] {
+    ternion::v1::SetMaintenanceRequest req;
+    (maintenance_rack ? *req.mutable_rack() : *req.mutable_server_id()) = server;
+    absl::Duration d;
+    if (maintenance_end == !maintenance_for.empty()) {
+      *rc = Fail(absl::InvalidArgumentError("give either --for DURATION or --end"));
+      return;
+    }
+    if (!maintenance_end && !absl::ParseDuration(maintenance_for, &d)) {
+      *rc = Fail(absl::InvalidArgumentError(
+          absl::StrCat("--for ", maintenance_for, " is not a duration (e.g. 45m, 2h)")));
+      return;
+    }
+    req.set_end(maintenance_end);
+    if (!maintenance_end) req.set_duration_ms(absl::ToInt64Milliseconds(d));
+    *rc = Change(g, &Stub::SetMaintenance, req);
+  });
+
   auto* import = topo->add_subcommand("import", "Merge a topology YAML file (all or nothing)");
   import->add_option("file", file, "YAML file")->required();
   import->callback([&g, rc] { *rc = Import(g, file); });
@@ -399,10 +446,16 @@ void AddAdminCommands(CLI::App& app, const Globals& g, int* rc) {
       *rc = Orphans(g, action, server, chunk_ids, all);
     });
   }
-  auto* repl = admin->add_subcommand("replication", "Show or set re-replication throttles");
+  static std::string repl_action;
+  auto* repl = admin->add_subcommand(
+      "replication",
+      "Show or set re-replication throttles; pause or resume every replica move (kept across "
+      "master restarts)");
+  repl->add_option("action", repl_action, "pause or resume (none: show)")
+      ->check(CLI::IsMember({"pause", "resume"}));
   repl->add_option("--bandwidth-mib", bandwidth_mib, "Per chunkserver: cap on the copies into it, MiB/s");
   repl->add_option("--per-server", per_server, "Copies at once out of one server (and, apart, into it)");
-  repl->callback([&g, rc] { *rc = Replication(g, bandwidth_mib, per_server); });
+  repl->callback([&g, rc] { *rc = Replication(g, repl_action, bandwidth_mib, per_server); });
 
   auto* gc = app.add_subcommand("gc", "Garbage collection of deleted chunks");
   gc->require_subcommand(1);

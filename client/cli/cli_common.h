@@ -126,4 +126,12 @@ inline std::string HumanBytes(double b) {
   return u == 0 ? absl::StrFormat("%.0f %s", b, units[u]) : absl::StrFormat("%.1f %s", b, units[u]);
 }
 
+// A server's state for tables: live, suspect, stopping or dead, with "+maint 1h59m" while it
+// is in maintenance.
+inline std::string ServerState(const ternion::v1::ChunkServerStatus& s) {
+  if (s.maintenance_ends_in_ms() <= 0) return s.state();
+  return absl::StrCat(s.state(), "+maint ",
+                      absl::FormatDuration(absl::Seconds(s.maintenance_ends_in_ms() / 1000)));
+}
+
 }  // namespace ternion::cli

@@ -311,15 +311,52 @@ int ProjectLs(const Globals& g) {
   return 0;
 }
 
-int ClusterStatus(const Globals& g) {
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = ternion::cli::MasterChannel(g);
-  if (!channel.ok()) return Fail(channel.status());
-  auto stub = ternion::v1::MasterService::NewStub(*channel);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+json HealthJson(const ternion::v1::HealthReport& h) {
+  json checks = json::array();
+  for (const auto& c : h.checks()) {
+    checks.push_back({{"code", c.code()},
+                      {"severity", c.severity()},
+                      {"summary", c.summary()},
+                      {"detail", std::vector<std::string>(c.detail().begin(), c.detail().end())}});
+  }
+  return {{"status", h.status()}, {"checks", checks}};
+}
+
+// HEALTH_OK, or the verdict with one line per check (and its details with `detail`).
+void PrintHealth(const ternion::v1::HealthReport& h, bool detail) {
+  std::cout << h.status() << "\n";
+  for (const auto& c : h.checks()) {
+    std::cout << "  [" << c.severity() << "] " << c.code() << ": " << c.summary() << "\n";
+    if (!detail) continue;
+    for (const auto& d : c.detail()) std::cout << "      " << d << "\n";
+  }
+}
+
+// Exit 0 HEALTH_OK, 1 HEALTH_WARN, 2 HEALTH_ERR (3 when the master cannot be asked).
+int Health(const Globals& g, bool detail) {
   ternion::v1::ClusterStatusResponse st;
-  grpc::Status s = stub->ClusterStatus(&ctx, ternion::v1::ClusterStatusRequest(), &st);
-  if (!s.ok()) return Fail(ternion::FromGrpcStatus(s));
+  if (absl::Status s = ternion::cli::Call(g, &ternion::v1::MasterService::Stub::ClusterStatus,
+                                          ternion::v1::ClusterStatusRequest(), &st);
+      !s.ok()) {
+    Fail(s);
+    return 3;
+  }
+  if (g.json) {
+    std::cout << HealthJson(st.health()).dump(2) << "\n";
+  } else {
+    PrintHealth(st.health(), detail);
+  }
+  const std::string& status = st.health().status();
+  return status == "HEALTH_OK" ? 0 : status == "HEALTH_WARN" ? 1 : 2;
+}
+
+int ClusterStatus(const Globals& g) {
+  ternion::v1::ClusterStatusResponse st;
+  if (absl::Status s = ternion::cli::Call(g, &ternion::v1::MasterService::Stub::ClusterStatus,
+                                          ternion::v1::ClusterStatusRequest(), &st);
+      !s.ok()) {
+    return Fail(s);
+  }
   if (g.json) {
     json servers = json::array();
     for (const auto& cs : st.servers()) {
@@ -333,9 +370,13 @@ int ClusterStatus(const Globals& g) {
                          {"replicas", cs.replicas()},
                          {"active_streams", cs.active_streams()},
                          {"admin_state", cs.admin_state()},
-                         {"power_domain", cs.power_domain()}});
+                         {"power_domain", cs.power_domain()},
+                         {"maintenance_ends_in_ms", cs.maintenance_ends_in_ms()},
+                         {"clock_skew_ms", cs.clock_skew_ms()}});
     }
     std::cout << json({{"master", g.master},
+                       {"health", HealthJson(st.health())},
+                       {"replication_paused", st.replication_paused()},
                        {"live_servers", st.live_servers()},
                        {"projects", st.projects()},
                        {"files", st.files()},
@@ -357,6 +398,7 @@ int ClusterStatus(const Globals& g) {
               << "\n";
     return 0;
   }
+  PrintHealth(st.health(), /*detail=*/false);
   std::cout << "master " << g.master << ": " << st.live_servers() << "/" << st.servers_size()
             << " chunkservers live, " << st.projects() << " projects, " << st.files()
             << " files\n"
@@ -380,13 +422,13 @@ int ClusterStatus(const Globals& g) {
     std::cout << "orphans: " << st.orphans_quarantined()
               << " replica(s) of unknown chunks quarantined (ternion admin orphans ls)\n";
   }
-  std::cout << absl::StrFormat("%-22s %-8s %-20s %-5s %-14s %10s %10s %8s\n", "SERVER", "RACK",
+  std::cout << absl::StrFormat("%-22s %-8s %-20s %-18s %-14s %10s %10s %8s\n", "SERVER", "RACK",
                                "ADDRESS", "STATE", "ADMIN", "USED", "CAPACITY", "REPLICAS");
   for (const auto& cs : st.servers()) {
-    std::cout << absl::StrFormat("%-22s %-8s %-20s %-5s %-14s %10s %10s %8d\n", cs.server_id(),
-                                 cs.rack(), cs.address(), cs.state(), cs.admin_state(),
-                                 HumanBytes(cs.used_bytes()), HumanBytes(cs.capacity_bytes()),
-                                 cs.replicas());
+    std::cout << absl::StrFormat("%-22s %-8s %-20s %-18s %-14s %10s %10s %8d\n", cs.server_id(),
+                                 cs.rack(), cs.address(), ternion::cli::ServerState(cs),
+                                 cs.admin_state(), HumanBytes(cs.used_bytes()),
+                                 HumanBytes(cs.capacity_bytes()), cs.replicas());
   }
   return 0;
 }
@@ -519,9 +561,14 @@ int main(int argc, char** argv) {
 
   auto* cluster = app.add_subcommand("cluster", "Cluster administration");
   cluster->require_subcommand(1);
-  cluster->add_subcommand("status", "Chunkservers and chunk health")->callback([&] {
+  cluster->add_subcommand("status", "Health, chunkservers and chunk counts")->callback([&] {
     rc = ClusterStatus(g);
   });
+  static bool health_detail = false;
+  auto* health = app.add_subcommand(
+      "health", "HEALTH_OK, HEALTH_WARN or HEALTH_ERR with the reasons; exit code 0, 1 or 2");
+  health->add_flag("--detail", health_detail, "Name the servers, disks and chunks of each check");
+  health->callback([&] { rc = Health(g, health_detail); });
 
   ternion::cli::AddAdminCommands(app, g, &rc);
   ternion::cli::AddAccessCommands(app, g, &rc);

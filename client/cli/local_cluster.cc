@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -270,6 +271,10 @@ absl::StatusOr<LocalCluster> StartLocalCluster(const LocalClusterOptions& option
                  "--port", "0",
                  "--metrics-port", "0",
                  "--dead-after", absl::StrCat(options.dead_after_s),
+                 // Suspect after three missed heartbeats (tests beat fast), never after dead.
+                 "--suspect-after", absl::StrCat(std::min(options.dead_after_s,
+                     std::max(3 * options.heartbeat_s, options.dead_after_s / 3))),
+                 "--graceful-grace", absl::StrCat(options.graceful_grace_s),
                  "--default-chunk-size-mib", absl::StrCat(options.default_chunk_size_mib),
                  "--move-scan-interval", absl::StrCat(options.move_scan_s),
                  "--lease", absl::StrCat(options.lease_s),
@@ -404,16 +409,32 @@ bool ProcessAlive(const std::string& dir, const std::string& name) {
   return false;
 }
 
-absl::Status KillProcess(const std::string& dir, const std::string& name) {
+namespace {
+
+// Sends `signal` to recorded process `name`; waits up to 5 s for it to exit (10 s for SIGTERM,
+// then SIGKILL).
+absl::Status Signal(const std::string& dir, const std::string& name, int signal) {
   ASSIGN_OR_RETURN(LocalCluster c, LoadLocalCluster(dir));
   for (const auto& p : c.processes) {
     if (p.name != name) continue;
     if (!Alive(p.pid)) return absl::FailedPreconditionError(absl::StrCat(name, " is not running"));
-    kill(p.pid, SIGKILL);
-    for (int i = 0; i < 250 && Alive(p.pid); ++i) absl::SleepFor(absl::Milliseconds(20));
+    kill(p.pid, signal);
+    const int polls = signal == SIGTERM ? 500 : 250;
+    for (int i = 0; i < polls && Alive(p.pid); ++i) absl::SleepFor(absl::Milliseconds(20));
+    if (Alive(p.pid)) kill(p.pid, SIGKILL);
     return absl::OkStatus();
   }
   return absl::NotFoundError(absl::StrCat("no process named ", name));
+}
+
+}  // namespace
+
+absl::Status KillProcess(const std::string& dir, const std::string& name) {
+  return Signal(dir, name, SIGKILL);
+}
+
+absl::Status StopProcess(const std::string& dir, const std::string& name) {
+  return Signal(dir, name, SIGTERM);
 }
 
 absl::Status RestartProcess(const std::string& dir, const std::string& name,

@@ -27,6 +27,7 @@ struct LocalClusterOptions {
   int per_rack = 2;
   int disks_per_server = 1;
   double dead_after_s = 30;
+  double graceful_grace_s = 600;  // the master's --graceful-grace
   double heartbeat_s = 1;
   uint64_t default_chunk_size_mib = 64;
   double move_scan_s = 2;          // the master's --move-scan-interval
@@ -87,6 +88,10 @@ bool ProcessAlive(const std::string& dir, const std::string& name);
 
 // kill -9 of one recorded process.
 absl::Status KillProcess(const std::string& dir, const std::string& name);
+
+// SIGTERM to one recorded process (a chunkserver then tells the master it stops gracefully);
+// waits up to 10 s for it to exit, then kills it.
+absl::Status StopProcess(const std::string& dir, const std::string& name);
 
 // Starts a recorded process again with its recorded argv (same ports and directories) plus
 // `extra_args` (not recorded), and waits until it serves.

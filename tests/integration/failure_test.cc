@@ -64,53 +64,6 @@ class FailureTest : public testing::ClusterFixture {
     if (moved.ok()) EXPECT_GT(moved->chunks[0].version, st->chunks[0].version);
     return st->chunks[0].version;  // the writer vanishes without closing
   }
-
-  // Waits (bounded: 30 s) until the master counts `live` live servers.
-  void WaitForLive(int live) {
-    for (int i = 0; i < 150 && CliJson("cluster status")["live_servers"] != live; ++i) {
-      absl::SleepFor(absl::Milliseconds(200));
-    }
-    ASSERT_EQ(CliJson("cluster status")["live_servers"], live);
-  }
-
-  // Waits (bounded: 90 s) until every chunk of `path` has three replicas on live servers in
-  // three racks and nothing is queued, then checks the contents.
-  void ExpectRepaired(const std::string& path, const std::string& data) {
-    bool healthy = false;
-    for (int i = 0; i < 450 && !healthy; ++i) {
-      const json st = CliJson("cluster status");
-      healthy = st["chunks_under_replicated"] == 0 && st["chunks_lost"] == 0 &&
-                st["chunks_rack_unsafe"] == 0 && st["moves_queued"] == 0 &&
-                st["moves_in_progress"] == 0;
-      if (!healthy) absl::SleepFor(absl::Milliseconds(200));
-    }
-    ASSERT_TRUE(healthy) << CliJson("cluster status").dump(2);
-    const json st = CliJson("cluster status");
-    std::set<std::string> live;
-    for (const auto& s : st["servers"]) {
-      if (s["state"] == "live") live.insert(s["server_id"]);
-    }
-    const json file = CliJson("stat --chunks t/" + path);
-    for (const auto& c : file["chunks"]) {
-      std::set<std::string> racks;
-      for (const auto& r : c["replicas"]) {
-        racks.insert(r["rack"]);
-        EXPECT_TRUE(live.contains(r["server_id"])) << c.dump();
-      }
-      EXPECT_EQ(c["replicas"].size(), 3u) << c.dump();
-      EXPECT_EQ(racks.size(), 3u) << c.dump();
-    }
-    ExpectContents("t", path, data);
-  }
-
-  // Names of the chunkserver processes in a rack.
-  std::vector<std::string> ProcessesInRack(const std::string& rack) {
-    std::vector<std::string> out;
-    for (const auto& p : cluster_.processes) {
-      if (p.role == "chunkserver" && p.rack == rack) out.push_back(p.name);
-    }
-    return out;
-  }
 };
 
 TEST_F(FailureTest, KillOneChunkserverAndEveryChunkIsBackToThreeReplicas) {

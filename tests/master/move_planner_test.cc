@@ -31,6 +31,9 @@ ChunkMoveView Chunk(std::vector<HolderView> holders) {
 HolderView Live(uint32_t s) { return {.server = s, .live = true}; }
 HolderView Dead(uint32_t s) { return {.server = s, .live = false}; }
 HolderView Draining(uint32_t s) { return {.server = s, .live = true, .draining = true}; }
+// On a server in maintenance or stopping gracefully, its heartbeats still coming or not.
+HolderView AwayLive(uint32_t s) { return {.server = s, .live = true, .away = true}; }
+HolderView AwayDead(uint32_t s) { return {.server = s, .live = false, .away = true}; }
 
 class MovePlannerTest : public ::testing::Test {
  protected:
@@ -66,6 +69,51 @@ TEST_F(MovePlannerTest, ARepairReplacesADeadReplicaOnARackOfItsOwnMostEndangered
   ASSERT_TRUE(missing.has_value());
   EXPECT_EQ(missing->reason, MoveReason::kRepair);
   EXPECT_EQ(missing->victim, std::nullopt) << "a replica is added";
+}
+
+TEST_F(MovePlannerTest, AReplicaAwayCountsWhileTwoLiveReplicasRemainElsewhere) {
+  EXPECT_EQ(Plan(Chunk({AwayDead(0), Live(2), Live(4)})), std::nullopt) << "a reboot: no copy";
+  EXPECT_EQ(Plan(Chunk({AwayLive(0), Live(2), Live(4)})), std::nullopt);
+  // No other move takes it off its server either: a policy move takes the replica sharing its
+  // rack, not it; a drain or the balancer leave it.
+  auto policy = Plan(Chunk({Live(0), Live(2), AwayDead(3)}));
+  ASSERT_TRUE(policy.has_value());
+  EXPECT_EQ(policy->reason, MoveReason::kPolicy);
+  EXPECT_EQ(policy->victim, 2u);
+  EXPECT_EQ(
+      Plan(Chunk({Live(0), HolderView{.server = 2, .live = true, .draining = true, .away = true},
+                  Live(4)})),
+      std::nullopt);
+}
+
+TEST_F(MovePlannerTest, WithFewerThanTwoLiveReplicasElsewhereAChunkWithOneAwayIsRepairedFirst) {
+  // A dead replica besides the away one: it is replaced, before any ordinary repair.
+  auto d = Plan(Chunk({AwayDead(0), Dead(2), Live(4)}));
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->reason, MoveReason::kRepair);
+  EXPECT_EQ(d->victim, 2u);
+  EXPECT_EQ(d->priority, 0);
+  // Two away (two racks in maintenance), all still live: one of them is replaced now, before
+  // its server goes, on a rack of its own.
+  for (int i = 0; i < 20; ++i) {
+    auto both = Plan(Chunk({AwayLive(0), AwayLive(2), Live(4)}));
+    ASSERT_TRUE(both.has_value());
+    EXPECT_EQ(both->victim, 0u);
+    EXPECT_EQ(both->priority, 0);
+    EXPECT_NE(RackOf(both->to), RackOf(2));
+    EXPECT_NE(RackOf(both->to), RackOf(4));
+  }
+  // A dead one away goes before a live one away.
+  auto dead_first = Plan(Chunk({AwayLive(0), AwayDead(2), Live(4)}));
+  ASSERT_TRUE(dead_first.has_value());
+  EXPECT_EQ(dead_first->victim, 2u);
+  // A chunk that wants two keeps going on one live replica elsewhere.
+  ctx_.wanted_replicas = 2;
+  EXPECT_EQ(Plan(Chunk({AwayDead(0), Live(2)})), std::nullopt);
+  ctx_.wanted_replicas = 3;
+  ctx_.repairs_allowed = false;
+  EXPECT_EQ(Plan(Chunk({AwayDead(0), Dead(2), Live(4)})), std::nullopt)
+      << "the start-up grace period holds emergencies too: liveness is not known yet";
 }
 
 TEST_F(MovePlannerTest, NothingMovesThatCannotOrMustNot) {

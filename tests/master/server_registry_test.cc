@@ -19,7 +19,8 @@ class ServerRegistryTest : public ::testing::Test {
   }
 
   const absl::Time t0_ = absl::FromUnixSeconds(1'800'000'000);
-  ServerRegistry registry_{PlacementOptions{}, absl::Seconds(30)};
+  ServerRegistry registry_{PlacementOptions{},
+                           {.dead_after = absl::Seconds(30), .suspect_after = absl::Seconds(10)}};
 };
 
 TEST_F(ServerRegistryTest, ServersAreNumberedOnceInTheOrderTheyAppear) {
@@ -104,6 +105,46 @@ TEST_F(ServerRegistryTest, ADrainingServerIsLiveButNotUsable) {
   registry_.RefreshPlacement(a, t0_);
   EXPECT_TRUE(registry_.IsLive(a, t0_));
   EXPECT_FALSE(registry_.placement().server(0).usable);
+}
+
+TEST_F(ServerRegistryTest, ASilentServerIsSuspectBeforeItIsDeadAndTakesNoNewReplicas) {
+  absl::MutexLock lock(&registry_.mu);
+  ServerInfo& a = Register("a", "r1", t0_);
+  EXPECT_STREQ(registry_.StateName(a, t0_ + absl::Seconds(10)), "live");
+  const absl::Time silent = t0_ + absl::Seconds(11);
+  EXPECT_TRUE(registry_.IsSuspect(a, silent));
+  EXPECT_TRUE(registry_.IsLive(a, silent)) << "its replicas are not repaired yet";
+  EXPECT_STREQ(registry_.StateName(a, silent), "suspect");
+  EXPECT_TRUE(registry_.SweepLiveness(silent).empty());
+  EXPECT_FALSE(registry_.placement().server(0).usable);
+  EXPECT_STREQ(registry_.StateName(a, t0_ + absl::Seconds(31)), "dead");
+  // Heard from again: live and usable at the next sweep.
+  a.last_heartbeat = t0_ + absl::Seconds(12);
+  registry_.ForceSweep();
+  EXPECT_TRUE(registry_.SweepLiveness(t0_ + absl::Seconds(13)).empty());
+  EXPECT_TRUE(registry_.placement().server(0).usable);
+}
+
+TEST_F(ServerRegistryTest, AServerAwayIsNotReportedDeadUntilItsMaintenanceOrGraceEnds) {
+  absl::MutexLock lock(&registry_.mu);
+  ServerInfo& a = Register("a", "r1", t0_);
+  ServerInfo& b = Register("b", "r2", t0_);
+  a.record.set_maintenance_until_unix_ms(absl::ToUnixMillis(t0_ + absl::Minutes(10)));
+  b.graceful_until = t0_ + absl::Minutes(5);  // its last heartbeat said it was stopping
+  EXPECT_TRUE(registry_.SweepLiveness(t0_).empty());
+  for (uint32_t o : {0u, 1u}) {
+    EXPECT_TRUE(registry_.IsAway(registry_.at(o), t0_));
+    EXPECT_FALSE(registry_.placement().server(o).usable) << "no new replicas while away";
+  }
+  EXPECT_STREQ(registry_.StateName(b, t0_), "stopping");
+  // Both silent past --dead-after: dead by their heartbeats, but away, so not reported.
+  EXPECT_TRUE(registry_.SweepLiveness(t0_ + absl::Minutes(1)).empty());
+  EXPECT_FALSE(registry_.IsLive(a, t0_ + absl::Minutes(1)));
+  // The grace ends first, then the maintenance: each reported once, when it ends.
+  EXPECT_EQ(registry_.SweepLiveness(t0_ + absl::Minutes(6)), std::vector<uint32_t>{1});
+  EXPECT_STREQ(registry_.StateName(b, t0_ + absl::Minutes(6)), "dead");
+  EXPECT_EQ(registry_.SweepLiveness(t0_ + absl::Minutes(11)), std::vector<uint32_t>{0});
+  EXPECT_TRUE(registry_.SweepLiveness(t0_ + absl::Minutes(12)).empty());
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -219,6 +220,62 @@ class ClusterFixture : public ::testing::Test {
       }
     }
     return "";
+  }
+
+  std::string ServerIdOf(const std::string& process_name) {
+    for (const auto& p : cluster_.processes) {
+      if (p.name == process_name) {
+        return ReadFileToString(p.data_dirs[0] + "/server_id").value_or("");
+      }
+    }
+    return "";
+  }
+
+  // Names of the chunkserver processes in a rack.
+  std::vector<std::string> ProcessesInRack(const std::string& rack) {
+    std::vector<std::string> out;
+    for (const auto& p : cluster_.processes) {
+      if (p.role == "chunkserver" && p.rack == rack) out.push_back(p.name);
+    }
+    return out;
+  }
+
+  // Waits (bounded: 30 s) until the master counts `live` live servers.
+  void WaitForLive(int live) {
+    for (int i = 0; i < 150 && CliJson("cluster status")["live_servers"] != live; ++i) {
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+    ASSERT_EQ(CliJson("cluster status")["live_servers"], live);
+  }
+
+  // Waits (bounded: 90 s) until every chunk of t/`path` has three replicas on live servers in
+  // three racks and nothing is queued, then checks the contents.
+  void ExpectRepaired(const std::string& path, const std::string& data) {
+    bool healthy = false;
+    for (int i = 0; i < 450 && !healthy; ++i) {
+      const nlohmann::json st = CliJson("cluster status");
+      healthy = st["chunks_under_replicated"] == 0 && st["chunks_lost"] == 0 &&
+                st["chunks_rack_unsafe"] == 0 && st["moves_queued"] == 0 &&
+                st["moves_in_progress"] == 0;
+      if (!healthy) absl::SleepFor(absl::Milliseconds(200));
+    }
+    ASSERT_TRUE(healthy) << CliJson("cluster status").dump(2);
+    const nlohmann::json st = CliJson("cluster status");
+    std::set<std::string> live;
+    for (const auto& s : st["servers"]) {
+      if (s["state"] == "live") live.insert(s["server_id"]);
+    }
+    const nlohmann::json file = CliJson("stat --chunks t/" + path);
+    for (const auto& c : file["chunks"]) {
+      std::set<std::string> racks;
+      for (const auto& r : c["replicas"]) {
+        racks.insert(r["rack"]);
+        EXPECT_TRUE(live.contains(r["server_id"])) << c.dump();
+      }
+      EXPECT_EQ(c["replicas"].size(), 3u) << c.dump();
+      EXPECT_EQ(racks.size(), 3u) << c.dump();
+    }
+    ExpectContents("t", path, data);
   }
 
   TempDir tmp_;
