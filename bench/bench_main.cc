@@ -56,6 +56,7 @@
 #include "client/cli/local_cluster.h"
 #include "client/master_channel.h"
 #include "common/daemon.h"
+#include "common/version.h"
 #include "security/certificates.h"
 #include "security/tls.h"
 #include "ternion/client.h"
@@ -756,6 +757,7 @@ int main(int argc, char** argv) {
   ternion::KeepLargeBuffersInHeap();
   Config cfg;
   CLI::App app{"Ternion benchmark: throughput and latency as ratios to this machine's ceilings."};
+  app.set_version_flag("--version", ternion::VersionLine("ternion-bench"));
   app.add_option("--master", cfg.master, "Join this cluster instead of starting a local one");
   app.add_option("--dir", cfg.dir, "Directory for the local cluster and ceiling files");
   app.add_option("--write-mib", cfg.write_mib, "User bytes written in total (MiB)");

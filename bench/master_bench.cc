@@ -31,6 +31,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "client/master_channel.h"
+#include "common/version.h"
 #include "master/master.h"
 #include "master/master_service.h"
 #include "master/metadata_keys.h"
@@ -365,6 +366,7 @@ int main(int argc, char** argv) {
   }
   Config c;
   CLI::App app{"A real master at scale: load, restart, reports, lookups and mutations."};
+  app.set_version_flag("--version", ternion::VersionLine("ternion-master-bench"));
   app.add_option("--chunks", c.chunks, "Live chunks (in chunks/10 files)");
   app.add_option("--servers", c.servers, "Simulated chunkservers");
   app.add_option("--racks", c.racks, "Racks");

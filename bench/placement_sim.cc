@@ -8,20 +8,21 @@
 #include <malloc.h>
 
 #include <CLI/CLI.hpp>
-#include <chrono>
-#include <cstdio>
-#include <iostream>
-#include <nlohmann/json.hpp>
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <deque>
+#include <iostream>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <queue>
-#include <tuple>
 #include <random>
+#include <tuple>
 
 #include "absl/strings/str_format.h"
+#include "common/version.h"
 #include "master/chunk_map.h"
 #include "master/copy_slots.h"
 #include "master/placement_policy.h"
@@ -291,6 +292,7 @@ int RunRecovery(const std::vector<uint32_t>& sizes, RecoveryConfig cfg, bool jso
 int main(int argc, char** argv) {
   Config cfg;
   CLI::App app{"Drives the real PlacementPolicy with a synthetic cluster."};
+  app.set_version_flag("--version", ternion::VersionLine("ternion-placement-sim"));
   app.add_option("--servers", cfg.servers, "Chunkservers");
   app.add_option("--racks", cfg.racks, "Racks (servers are spread evenly)");
   app.add_option("--power-domains", cfg.power_domains, "Power domains (racks spread evenly)");

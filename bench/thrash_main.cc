@@ -31,6 +31,7 @@
 #include "absl/time/clock.h"
 #include "client/cli/local_cluster.h"
 #include "common/failpoint.h"
+#include "common/version.h"
 #include "ternion/client.h"
 
 namespace {
@@ -330,6 +331,7 @@ class Thrash {
 int main(int argc, char** argv) {
   Config cfg;
   CLI::App app{"Fault-injection run: writers, verifiers, kill -9 and corruption, bounded in time."};
+  app.set_version_flag("--version", ternion::VersionLine("ternion-thrash"));
   app.add_option("--seconds", cfg.seconds, "How long faults are injected");
   app.add_option("--writers", cfg.writers, "Concurrent writers");
   app.add_option("--racks", cfg.racks, "Racks");

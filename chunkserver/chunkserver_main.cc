@@ -7,6 +7,7 @@
 #include "common/daemon.h"
 #include "common/failpoint.h"
 #include "common/logging.h"
+#include "common/version.h"
 
 int main(int argc, char** argv) {
   ternion::BlockTerminationSignals();
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
   std::string ready_file;
   double heartbeat_s = 1.0;
   CLI::App app{"Ternion chunkserver: stores chunk replicas on local disks."};
+  app.set_version_flag("--version", ternion::VersionLine("ternion-chunkserver"));
   app.add_option("--master", options.master_address, "Master address host:port")->required();
   app.add_option("--data-dirs", data_dirs, "Comma-separated data directories, one per disk")
       ->required();
@@ -57,6 +59,7 @@ int main(int argc, char** argv) {
   app.add_option("--failpoints", failpoints,
                  "Fault injection for tests: NAME=crash|eio|enospc[*N|@N],... (docs/operations.md)");
   CLI11_PARSE(app, argc, argv);
+  TLOG(INFO) << ternion::VersionLine("ternion-chunkserver") << " starting";
   if (absl::Status s = ternion::ArmFailpoints(failpoints); !s.ok()) {
     TLOG(ERROR) << s;
     return 1;

@@ -15,6 +15,7 @@
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/metrics_http_server.h"
+#include "common/version.h"
 #include "master/master.h"
 #include "master/master_service.h"
 #include "master/replication_scheduler.h"
@@ -42,6 +43,7 @@ int main(int argc, char** argv) {
   bool format = false;
   double orphan_wipe_delay_s = 86400;
   CLI::App app{"Ternion master: namespace, chunk map, placement and cluster membership."};
+  app.set_version_flag("--version", ternion::VersionLine("ternion-master"));
   app.add_option("--metadata-dir", metadata_dir, "RocksDB directory for metadata")
       ->take_last();
   app.add_option("--host", host, "Address to listen on");
@@ -126,6 +128,7 @@ int main(int argc, char** argv) {
   app.add_flag("--format", format,
                "Create a new cluster (a new cluster id) in an empty --metadata-dir, then exit");
   CLI11_PARSE(app, argc, argv);
+  TLOG(INFO) << ternion::VersionLine("ternion-master") << " starting";
   if (absl::Status s = ternion::ArmFailpoints(failpoints); !s.ok()) {
     TLOG(ERROR) << s;
     return 1;

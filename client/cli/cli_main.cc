@@ -16,12 +16,13 @@
 #include "absl/time/clock.h"
 #include "client/cli/access_commands.h"
 #include "client/cli/admin_commands.h"
-#include "client/cli/salvage.h"
 #include "client/cli/cli_common.h"
 #include "client/cli/local_cluster.h"
+#include "client/cli/salvage.h"
 #include "common/daemon.h"
 #include "common/file_util.h"
 #include "common/rpc_status.h"
+#include "common/version.h"
 #include "ternion/client.h"
 #include "ternion/v1/master.grpc.pb.h"
 
@@ -450,6 +451,7 @@ int main(int argc, char** argv) {
   Globals g;
   if (const char* m = std::getenv("TERNION_MASTER")) g.master = m;
   CLI::App app{"Ternion: a replicated chunk store. Every chunk lives on three chunkservers."};
+  app.set_version_flag("--version", ternion::VersionLine("ternion"));
   app.require_subcommand(1);
   app.add_option("--master", g.master, "Master address host:port (or TERNION_MASTER)");
   app.add_option("--profile", g.profile,
