@@ -20,6 +20,9 @@ int main(int argc, char** argv) {
   double heartbeat_s = 1.0;
   CLI::App app{"Ternion chunkserver: stores chunk replicas on local disks."};
   app.set_version_flag("--version", ternion::VersionLine("ternion-chunkserver"));
+  app.set_config("--config", "",
+                 "A TOML file of these flags (`name = value`, names without the dashes, e.g. "
+                 "/etc/ternion/chunkserver.toml); flags given on the command line win");
   app.add_option("--master", options.master_address, "Master address host:port")->required();
   app.add_option("--data-dirs", data_dirs, "Comma-separated data directories, one per disk")
       ->required();

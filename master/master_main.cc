@@ -44,6 +44,9 @@ int main(int argc, char** argv) {
   double orphan_wipe_delay_s = 86400;
   CLI::App app{"Ternion master: namespace, chunk map, placement and cluster membership."};
   app.set_version_flag("--version", ternion::VersionLine("ternion-master"));
+  app.set_config("--config", "",
+                 "A TOML file of these flags (`name = value`, names without the dashes, e.g. "
+                 "/etc/ternion/master.toml); flags given on the command line win");
   app.add_option("--metadata-dir", metadata_dir, "RocksDB directory for metadata")
       ->take_last();
   app.add_option("--host", host, "Address to listen on");
