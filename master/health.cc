@@ -27,6 +27,7 @@ class Checks {
     c->set_code(code);
     c->set_severity(severity);
     c->set_summary(absl::StrCat(count, " ", what));
+    c->set_count(count);
     for (size_t i = 0; i < details.size() && i < rules_.examples; ++i) c->add_detail(details[i]);
     if (details.size() > rules_.examples) {
       c->add_detail(absl::StrCat("... and ", details.size() - rules_.examples, " more"));

@@ -18,6 +18,24 @@
 
 namespace ternion::master {
 
+// Every check's code, in the order checks are reported (errors first).
+inline constexpr const char* kHealthCodes[] = {"CHUNKS_LOST",
+                                               "CHUNKS_CORRUPT",
+                                               "DISK_FULL",
+                                               "SERVER_DEAD",
+                                               "SERVER_SUSPECT",
+                                               "SERVER_STOPPING",
+                                               "CHUNKS_UNDER_REPLICATED",
+                                               "CHUNKS_RACK_UNSAFE",
+                                               "DISK_NEAR_FULL",
+                                               "DISK_FAILED",
+                                               "REPLICATION_PAUSED",
+                                               "MAINTENANCE",
+                                               "MAINTENANCE_ENDING",
+                                               "ORPHANS_QUARANTINED",
+                                               "DELETION_VALVE",
+                                               "CLOCK_SKEW"};
+
 struct HealthRules {
   double disk_full_warn = 0.85;  // fraction of a disk's (or server's) capacity used
   double disk_full_err = 0.95;

@@ -15,6 +15,17 @@
 
 namespace ternion::master {
 
+namespace {
+
+Counter* WipedBytesCounter() {
+  static Counter* const counter = MetricsRegistry::Default().GetCounter(
+      "ternion_master_gc_wiped_bytes_total",
+      "Replica bytes chunkservers reported wiped (deleted data overwritten).");
+  return counter;
+}
+
+}  // namespace
+
 using ternion::v1::ChunkRecord;
 using ternion::v1::FileRecord;
 
@@ -406,6 +417,7 @@ void Master::CollectGarbage(ServerState& s, const ternion::v1::HeartbeatRequest&
                             ternion::v1::HeartbeatResponse* resp) {
   const absl::Time now = Now();
   bytes_wiped_ += req.wiped_bytes();
+  WipedBytesCounter()->Increment(req.wiped_bytes());
   RecordWiped(s, {req.wiped_chunk_ids().begin(), req.wiped_chunk_ids().end()});
   if (req.wiped_chunk_ids_size() > 0 && !s.quarantined.empty()) {  // a wiped orphan is gone
     absl::flat_hash_map<uint64_t, Orphan> left = s.quarantined;
@@ -1206,6 +1218,7 @@ absl::Status Master::CheckInvariants() {
 }
 
 void Master::UpdateMetrics() {
+  WipedBytesCounter();  // exported from the start, at 0
   ternion::v1::ClusterStatusResponse st = StatusWith(health_report_.Latest());  // never a walk
   auto& r = MetricsRegistry::Default();
   r.GetGauge("ternion_master_live_chunkservers", "Chunkservers heard from within --dead-after.")
@@ -1238,14 +1251,44 @@ void Master::UpdateMetrics() {
   ternion::v1::GcStatusResponse gc = GcStatus();
   r.GetGauge("ternion_master_gc_chunks_pending", "Deleted chunks with replicas not yet wiped.")
       ->Set(gc.chunks_pending());
-  r.GetGauge("ternion_master_gc_pending_wipe_bytes", "Replica bytes of deleted chunks awaiting wipe.")
+  r.GetGauge("ternion_master_gc_pending_wipe_bytes",
+             "Replica bytes of deleted chunks awaiting wipe.")
       ->Set(gc.bytes_pending_wipe());
-  r.GetGauge("ternion_master_gc_wiped_bytes", "Replica bytes chunkservers reported wiped since start.")
-      ->Set(gc.bytes_wiped_total());
   r.GetGauge("ternion_master_replica_moves_queued", "Replica moves waiting to start.")
       ->Set(st.moves_queued());
   r.GetGauge("ternion_master_replica_moves_in_progress", "Replica moves being copied.")
       ->Set(st.moves_in_progress());
+  r.GetGauge("ternion_master_replication_paused",
+             "1 while every replica move is paused (ternion admin replication pause).")
+      ->Set(st.replication_paused());
+  const char* states_help = "Chunkservers by state: live, suspect, stopping (gracefully), dead.";
+  std::map<std::string, int> states = {{"live", 0}, {"suspect", 0}, {"stopping", 0}, {"dead", 0}};
+  int in_maintenance = 0;
+  for (const auto& s : st.servers()) {
+    ++states[s.state()];
+    in_maintenance += s.maintenance_ends_in_ms() > 0;
+  }
+  for (const auto& [state, n] : states) {
+    r.GetGauge("ternion_master_chunkserver_states", states_help, {{"state", state}})->Set(n);
+  }
+  r.GetGauge("ternion_master_chunkservers_in_maintenance", "Chunkservers in maintenance.")
+      ->Set(in_maintenance);
+  // The health verdict (ternion health): 0 OK, 1 WARN, 2 ERR, and each check's count (0 when it
+  // does not apply), so alerts follow the same rules as the CLI.
+  const std::string& verdict = st.health().status();
+  r.GetGauge("ternion_master_health_status",
+             "Cluster health: 0 HEALTH_OK, 1 HEALTH_WARN, 2 HEALTH_ERR.")
+      ->Set(verdict == "HEALTH_OK"     ? 0
+            : verdict == "HEALTH_WARN" ? 1
+                                       : 2);
+  std::map<std::string, uint64_t> counts;
+  for (const auto& c : st.health().checks()) counts[c.code()] = c.count();
+  for (const char* code : kHealthCodes) {
+    r.GetGauge("ternion_master_health_checks",
+               "Servers, disks or chunks each health check finds (ternion health --detail).",
+               {{"code", code}})
+        ->Set(counts[code]);
+  }
 }
 
 }  // namespace ternion::master

@@ -51,12 +51,13 @@ std::string AuditResult(const absl::Status& s) {
   return absl::StrCat(absl::StatusCodeToString(s.code()), ": ", s.message());
 }
 
-void CountAuthFailure(const char* cause) {
-  MetricsRegistry::Default()
-      .GetCounter("ternion_master_auth_failures_total",
-                  "Client calls refused by request authentication, by cause", {{"cause", cause}})
-      ->Increment();
+Counter* AuthFailures(const char* cause) {
+  return MetricsRegistry::Default().GetCounter(
+      "ternion_master_auth_failures_total",
+      "Client calls refused by request authentication, by cause", {{"cause", cause}});
 }
+
+void CountAuthFailure(const char* cause) { AuthFailures(cause)->Increment(); }
 
 }  // namespace
 
@@ -157,7 +158,14 @@ MasterService::MasterService(Master* master, bool tls, const Clock* clock)
     : master_(master),
       tls_(tls),
       clock_(clock),
-      verifier_([master](const std::string& id) { return master->access().FindKey(id); }, clock) {}
+      verifier_([master](const std::string& id) { return master->access().FindKey(id); }, clock) {
+  // Every cause exported from the start, at 0: an alert on their rate needs the series.
+  using security::AuthFailure;
+  for (int f = 0; f <= static_cast<int>(AuthFailure::kBadSignature); ++f) {
+    AuthFailures(security::AuthFailureName(static_cast<AuthFailure>(f)));
+  }
+  AuthFailures("not_chunkserver");
+}
 
 // A chunkserver's call (registration, heartbeats, reports). Chunkservers do not sign requests:
 // their certificate admits them. The answer waits until every metadata change made so far is

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Starts a local cluster, moves some data, and validates every daemon's /metrics with the real
-# `promtool check metrics`, plus the presence of the core metric families.
+# `promtool check metrics`, plus the presence of the core metric families and of every metric
+# the shipped alerting rules name.
 set -euo pipefail
 BIN=$1
+SRC=$2
 DIR=$(mktemp -d /tmp/ternion-metrics.XXXXXX)
 cleanup() { "$BIN/ternion" local down --dir "$DIR" >/dev/null 2>&1 || true; rm -rf "$DIR"; }
 trap cleanup EXIT
@@ -41,4 +43,8 @@ for port in ${ports#* }; do
 done
 # Three replicas of 3,000,000 bytes were made durable.
 [ "$written" -eq 9000000 ] || { echo "written bytes $written != 9000000"; exit 1; }
+for name in $(grep -o 'ternion_[a-z_]*' "$SRC/deploy/prometheus/alerts.yml" | sort -u); do
+  cat "$DIR"/metrics.* | grep -q "^$name[{ ]" || { echo "alerts.yml names $name, which no daemon exports"; exit 1; }
+done
+grep -q '^ternion_master_health_status 0$' "$m" || { echo "expected HEALTH_OK"; exit 1; }
 echo "metrics OK"
