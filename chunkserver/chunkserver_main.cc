@@ -7,6 +7,7 @@
 #include "common/daemon.h"
 #include "common/failpoint.h"
 #include "common/logging.h"
+#include "common/process_metrics.h"
 #include "common/version.h"
 
 int main(int argc, char** argv) {
@@ -83,6 +84,7 @@ int main(int argc, char** argv) {
   options.wipe_bytes_per_second = wipe_mib_s * (1 << 20);
   options.journal_bytes = journal_mib << 20;
 
+  ternion::ExportProcessMetrics(&ternion::MetricsRegistry::Default());
   auto server = ternion::chunkserver::ChunkServer::Start(options);
   if (!server.ok()) {
     TLOG(ERROR) << "cannot start: " << server.status();

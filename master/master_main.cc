@@ -15,6 +15,7 @@
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/metrics_http_server.h"
+#include "common/process_metrics.h"
 #include "common/version.h"
 #include "master/master.h"
 #include "master/master_service.h"
@@ -282,6 +283,7 @@ int main(int argc, char** argv) {
   auto& registry = ternion::MetricsRegistry::Default();
   ternion::master::Master* m = master->get();
   registry.AddCollector([m] { m->UpdateMetrics(); });
+  ternion::ExportProcessMetrics(&registry);
   std::unique_ptr<ternion::MetricsHttpServer> metrics;
   if (metrics_port >= 0) {
     auto started = ternion::MetricsHttpServer::Start(host, metrics_port, &registry);

@@ -47,4 +47,17 @@ for name in $(grep -o 'ternion_[a-z_]*' "$SRC/deploy/prometheus/alerts.yml" | so
   cat "$DIR"/metrics.* | grep -q "^$name[{ ]" || { echo "alerts.yml names $name, which no daemon exports"; exit 1; }
 done
 grep -q '^ternion_master_health_status 0$' "$m" || { echo "expected HEALTH_OK"; exit 1; }
+# What every Prometheus client exports, on every daemon, with plausible values.
+version=$("$BIN/ternion-master" --version | sed 's/.* \([0-9.]*\) (commit \(.*\))/\1 \2/')
+for f in "$DIR"/metrics.*; do
+  grep -q "^ternion_build_info{version=\"${version% *}\",commit=\"${version#* }\"} 1$" "$f" \
+    || { echo "no build info in $f"; exit 1; }
+  awk '/^process_resident_memory_bytes /{ok = $2 > 1e6} END{exit !ok}' "$f" \
+    || { echo "resident memory in $f"; exit 1; }
+  awk '/^process_open_fds /{ok = $2 >= 3} END{exit !ok}' "$f" || { echo "open fds in $f"; exit 1; }
+  awk -v now="$(date +%s)" '/^process_start_time_seconds /{ok = $2 > now - 600 && $2 <= now + 1}
+    END{exit !ok}' "$f" || { echo "start time in $f"; exit 1; }
+  grep -q '^process_cpu_seconds_total ' "$f" || { echo "cpu seconds in $f"; exit 1; }
+  grep -q '^process_max_fds ' "$f" || { echo "max fds in $f"; exit 1; }
+done
 echo "metrics OK"
