@@ -9,7 +9,7 @@ PACKAGES=(
   librocksdb-dev libssl-dev libsodium-dev libisal-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcivetweb-dev civetweb libcli11-dev nlohmann-json3-dev libyaml-cpp-dev
-  prometheus curl clang clang-tidy libclang-rt-14-dev openssl
+  prometheus curl clang clang-tidy libclang-rt-14-dev openssl python3
 )
 
 missing=()

@@ -43,8 +43,16 @@ for port in ${ports#* }; do
 done
 # Three replicas of 3,000,000 bytes were made durable.
 [ "$written" -eq 9000000 ] || { echo "written bytes $written != 9000000"; exit 1; }
-for name in $(grep -o 'ternion_[a-z_]*' "$SRC/deploy/prometheus/alerts.yml" | sort -u); do
-  cat "$DIR"/metrics.* | grep -q "^$name[{ ]" || { echo "alerts.yml names $name, which no daemon exports"; exit 1; }
+# Every metric the alerting rules and the Grafana dashboard name is exported (the dashboard
+# is valid JSON, and each of its panels has a query).
+python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["panels"] and all(t["expr"] for p in d["panels"] for t in p["targets"])' \
+  "$SRC/deploy/grafana/ternion.json"
+for file in deploy/prometheus/alerts.yml deploy/grafana/ternion.json; do
+  for name in $(grep -oE '(ternion|process)_[a-z_]+' "$SRC/$file" | sort -u); do
+    cat "$DIR"/metrics.* | grep -q "^$name[{ ]" || { echo "$file names $name, which no daemon exports"; exit 1; }
+  done
 done
 grep -q '^ternion_master_health_status 0$' "$m" || { echo "expected HEALTH_OK"; exit 1; }
 # What every Prometheus client exports, on every daemon, with plausible values.
