@@ -392,6 +392,13 @@ void ChunkServer::HeartbeatLoop() {
         wiped_bytes_ += wiped_bytes;
       }
       if (s.ok()) DeleteReplicas(resp.wipes());
+      if (s.ok() && !resp.log_level().empty() && resp.log_level() != LogLevelName()) {
+        if (absl::Status set = SetLogLevel(resp.log_level()); set.ok()) {
+          TLOG(INFO) << "log level " << resp.log_level() << ", as the master says";
+        }
+      }
+      TLOG(DEBUG) << "heartbeat: " << resp.wipes_size() << " wipe(s), report wanted "
+                  << resp.send_report();
       if (s.ok() && resp.send_report()) next_report = absl::Now();
       if (s.ok() && resp.reregister()) registered = false;
       if (s.ok() && resp.refused()) {

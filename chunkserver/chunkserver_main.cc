@@ -1,6 +1,7 @@
 // ternion-chunkserver: flags -> ChunkServerOptions -> run until SIGTERM.
 
 #include <CLI/CLI.hpp>
+#include <iostream>
 
 #include "absl/strings/str_split.h"
 #include "chunkserver/chunkserver.h"
@@ -62,7 +63,15 @@ int main(int argc, char** argv) {
   std::string failpoints;
   app.add_option("--failpoints", failpoints,
                  "Fault injection for tests: NAME=crash|eio|enospc[*N|@N],... (docs/operations.md)");
+  std::string log_level = "info";
+  app.add_option(
+      "--log-level", log_level,
+      "debug, info, warning or error (changed at run time by `ternion admin log-level`)");
   CLI11_PARSE(app, argc, argv);
+  if (absl::Status s = ternion::SetLogLevel(log_level); !s.ok()) {
+    std::cerr << s.message() << "\n";
+    return 2;
+  }
   TLOG(INFO) << ternion::VersionLine("ternion-chunkserver") << " starting";
   if (absl::Status s = ternion::ArmFailpoints(failpoints); !s.ok()) {
     TLOG(ERROR) << s;

@@ -400,6 +400,7 @@ ternion::v1::HeartbeatResponse Master::Heartbeat(const ternion::v1::HeartbeatReq
     s->SetDisks(req.disks());
     s->active_streams = req.active_streams();
     registry_.RefreshPlacement(*s, now);
+    resp.set_log_level(s->log_level);
   }
   // Wipes and orphan decisions: the chunk side (a server the registry knows is known here).
   absl::MutexLock lock(&chunks_.mu);

@@ -261,6 +261,9 @@ class Master {
   ternion::v1::ReplicationLimits SetReplicationLimits(const ternion::v1::ReplicationLimits& req);
   // Pauses or resumes every replica move (kept across restarts); returns whether paused.
   bool ReplicationControl(ternion::v1::ReplicationControlRequest::Action action);
+  // Sets the log level of this master, of one chunkserver, or of all (see SetLogLevelRequest).
+  absl::StatusOr<ternion::v1::SetLogLevelResponse> SetLogLevel(
+      const ternion::v1::SetLogLevelRequest& req);
   // Starts, extends or ends the maintenance of one server or one rack (kept across restarts;
   // it ends by itself at its time).
   absl::StatusOr<std::string> SetMaintenance(const ternion::v1::SetMaintenanceRequest& req);

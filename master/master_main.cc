@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <iostream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -131,7 +132,15 @@ int main(int argc, char** argv) {
                  "Fault injection for tests: NAME=crash|eio|enospc[*N|@N],... (docs/operations.md)");
   app.add_flag("--format", format,
                "Create a new cluster (a new cluster id) in an empty --metadata-dir, then exit");
+  std::string log_level = "info";
+  app.add_option(
+      "--log-level", log_level,
+      "debug, info, warning or error (changed at run time by `ternion admin log-level`)");
   CLI11_PARSE(app, argc, argv);
+  if (absl::Status s = ternion::SetLogLevel(log_level); !s.ok()) {
+    std::cerr << s.message() << "\n";
+    return 2;
+  }
   TLOG(INFO) << ternion::VersionLine("ternion-master") << " starting";
   if (absl::Status s = ternion::ArmFailpoints(failpoints); !s.ok()) {
     TLOG(ERROR) << s;

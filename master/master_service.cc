@@ -306,6 +306,8 @@ grpc::Status MasterService::Serve(grpc::ServerContext* ctx, const char* method,
     }
   }
   event.result = AuditResult(s);
+  TLOG(DEBUG) << "call " << method << " by " << (event.user.empty() ? "(unknown)" : event.user)
+              << " from " << event.peer << ": " << event.result;
   // Nothing is answered before every change the call made or may have seen is durable. A call
   // that changed nothing (a lookup, or any call refused at admission) does not wait for its own
   // audit record as well: the record follows in the next group commit, in chain order (HDFS
@@ -551,6 +553,15 @@ grpc::Status MasterService::ReplicationControl(grpc::ServerContext* ctx,
   return Serve(ctx, "ReplicationControl", *req, kClusterAdmin, [&] {
     resp->set_paused(master_->ReplicationControl(req->action()));
     return absl::OkStatus();
+  });
+}
+
+grpc::Status MasterService::SetLogLevel(grpc::ServerContext* ctx,
+                                        const ternion::v1::SetLogLevelRequest* req,
+                                        ternion::v1::SetLogLevelResponse* resp) {
+  return Serve(ctx, "SetLogLevel", *req, kClusterAdmin, [&] {
+    return Store(master_->SetLogLevel(*req),
+                 [&](ternion::v1::SetLogLevelResponse r) { *resp = std::move(r); });
   });
 }
 

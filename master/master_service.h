@@ -85,6 +85,8 @@ class MasterService final : public ternion::v1::MasterService::Service {
                                     ternion::v1::ReplicationLimits*) override;
   grpc::Status SetMaintenance(grpc::ServerContext*, const ternion::v1::SetMaintenanceRequest*,
                               ternion::v1::TopologyChangeResponse*) override;
+  grpc::Status SetLogLevel(grpc::ServerContext*, const ternion::v1::SetLogLevelRequest*,
+                           ternion::v1::SetLogLevelResponse*) override;
   grpc::Status ReplicationControl(grpc::ServerContext*,
                                   const ternion::v1::ReplicationControlRequest*,
                                   ternion::v1::ReplicationControlResponse*) override;

@@ -168,6 +168,39 @@ absl::StatusOr<std::string> Master::SetServerState(const ternion::v1::SetServerS
   return change;
 }
 
+absl::StatusOr<ternion::v1::SetLogLevelResponse> Master::SetLogLevel(
+    const ternion::v1::SetLogLevelRequest& req) {
+  ternion::v1::SetLogLevelResponse resp;
+  if (!req.server_id().empty() && req.all()) {
+    return absl::InvalidArgumentError("name one server, or all, not both");
+  }
+  RETURN_IF_ERROR(CheckLogLevel(req.level()));
+  const std::string before = LogLevelName();
+  if (req.server_id().empty()) {
+    RETURN_IF_ERROR(ternion::SetLogLevel(req.level()));
+    if (!req.all()) {
+      resp.set_summary(absl::StrCat("master log level ", before, " -> ", req.level()));
+      return resp;
+    }
+  }
+  absl::MutexLock servers(&registry_.mu);
+  if (req.all()) {
+    for (const auto& [id, s] : registry_.servers()) registry_.Find(id)->log_level = req.level();
+    resp.set_summary(absl::StrCat("log level ", req.level(), " for the master and ",
+                                  registry_.servers().size(),
+                                  " chunkserver(s), from their next heartbeat"));
+    return resp;
+  }
+  ServerInfo* s = registry_.Find(req.server_id());
+  if (s == nullptr) {
+    return absl::NotFoundError(absl::StrCat("unknown chunkserver ", req.server_id()));
+  }
+  s->log_level = req.level();
+  resp.set_summary(absl::StrCat("log level ", req.level(), " for chunkserver ", req.server_id(),
+                                ", from its next heartbeat"));
+  return resp;
+}
+
 absl::StatusOr<std::string> Master::SetMaintenance(const ternion::v1::SetMaintenanceRequest& req) {
   constexpr absl::Duration kLongest = absl::Hours(24 * 7);
   if (req.server_id().empty() == req.rack().empty()) {

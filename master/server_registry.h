@@ -39,6 +39,7 @@ struct ServerInfo {
   uint64_t usage_fresh_after = 0;   // heartbeats needed before its usage shows recent moves
   uint64_t bytes_written = 0;       // as last reported, for the recent throughput
   int64_t clock_skew_ms = 0;        // its clock minus the master's, at its last heartbeat
+  std::string log_level;            // set by an administrator; sent with every heartbeat
   std::vector<ternion::v1::DiskUsage> disks;
 
   // The rack an administrator placed it in, else the one it says it is in.

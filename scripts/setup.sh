@@ -8,7 +8,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   librocksdb-dev libssl-dev libsodium-dev libisal-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libcivetweb-dev civetweb libcli11-dev nlohmann-json3-dev libyaml-cpp-dev
+  libcivetweb-dev civetweb libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev
   prometheus curl clang clang-tidy libclang-rt-14-dev openssl python3
 )
 

@@ -446,6 +446,23 @@ void AddAdminCommands(CLI::App& app, const Globals& g, int* rc) {
       *rc = Orphans(g, action, server, chunk_ids, all);
     });
   }
+  static std::string log_level, log_server;
+  static bool log_all = false;
+  auto* log = admin->add_subcommand(
+      "log-level", "Set the log level of the master, of one chunkserver (--server) or of all");
+  log->add_option("level", log_level, "debug, info, warning or error")->required();
+  log->add_option("--server", log_server, "This chunkserver (from its next heartbeat)");
+  log->add_flag("--all", log_all, "The master and every chunkserver");
+  log->callback([&g, rc] {
+    ternion::v1::SetLogLevelRequest req;
+    req.set_level(log_level);
+    req.set_server_id(log_server);
+    req.set_all(log_all);
+    ternion::v1::SetLogLevelResponse resp;
+    absl::Status s = Call(g, &Stub::SetLogLevel, req, &resp);
+    *rc = s.ok() ? 0 : Fail(s);
+    if (s.ok()) std::cout << resp.summary() << "\n";
+  });
   static std::string repl_action;
   auto* repl = admin->add_subcommand(
       "replication",

@@ -2,10 +2,13 @@
 // maintenance (or a whole rack) and a server stopped gracefully keep their replicas counted
 // until their time ends, unless a chunk is left with too few live replicas elsewhere; a
 // cluster-wide pause holds every move and survives a master restart, as do the replication
-// limits; `ternion health` says what is going on, with exit codes 0, 1 and 2.
+// limits; `ternion health` says what is going on, with exit codes 0, 1 and 2; log levels change
+// at run time.
 
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -226,6 +229,49 @@ TEST_F(MaintenanceTest, BadMaintenanceRequestsChangeNothing) {
   }
   EXPECT_TRUE(lost);
   Run("health --detail", 2);
+}
+
+// Lines of a daemon's log at level `letter` (D, I, W, E).
+int LogLines(const std::string& log, char letter) {
+  std::ifstream in(log);
+  std::string line;
+  int n = 0;
+  const std::string mark = std::string(" ") + letter + " ";
+  while (std::getline(in, line)) n += line.find(mark) != std::string::npos;
+  return n;
+}
+
+TEST_F(MaintenanceTest, LogLevelsChangeAtRunTimeForTheMasterOneChunkserverOrAll) {
+  const std::string master_log = cluster_.dir + "/logs/master.log";
+  const std::string cs_log = cluster_.dir + "/logs/cs-rack1-0.log";
+  Run("cluster status");
+  EXPECT_EQ(LogLines(master_log, 'D'), 0) << "info by default";
+  Run("admin log-level debug");
+  Run("cluster status");
+  EXPECT_GT(LogLines(master_log, 'D'), 0) << "each call, at debug";
+  EXPECT_EQ(LogLines(cs_log, 'D'), 0) << "the master's level only";
+
+  Run("admin log-level debug --server " + ServerIdOf("cs-rack1-0"));
+  bool debug = false;
+  for (int i = 0; i < 50 && !debug; ++i) {  // its next heartbeat: bounded, 10 s
+    debug = LogLines(cs_log, 'D') > 0;
+    if (!debug) absl::SleepFor(absl::Milliseconds(200));
+  }
+  EXPECT_TRUE(debug);
+  EXPECT_EQ(LogLines(cluster_.dir + "/logs/cs-rack2-0.log", 'D'), 0);
+
+  Run("admin log-level warning --all");
+  absl::SleepFor(absl::Seconds(2));  // past every server's next heartbeat
+  const int master_debug = LogLines(master_log, 'D');
+  const int cs_debug = LogLines(cs_log, 'D');
+  Run("cluster status");
+  absl::SleepFor(absl::Seconds(2));
+  EXPECT_EQ(LogLines(master_log, 'D'), master_debug);
+  EXPECT_EQ(LogLines(cs_log, 'D'), cs_debug);
+
+  Run("admin log-level chatty", 1);
+  Run("admin log-level info --server no-such-server", 1);
+  Run("admin log-level info --all --server " + ServerIdOf("cs-rack1-0"), 1);
 }
 
 }  // namespace
