@@ -23,15 +23,8 @@ namespace {
 using nlohmann::json;
 using testing::RandomBytes;
 
-class FailureTest : public testing::ClusterFixture {
+class FailureTest : public testing::FourRackFixture {
  protected:
-  void Configure(local::LocalClusterOptions* options) override {
-    options->racks = 4;
-    options->per_rack = 2;
-    options->dead_after_s = 2;
-    options->move_scan_s = 0.3;
-  }
-
   // A writer dying in the middle of write recovery: it flushes `flushed` into t/`path` (4 MiB
   // chunks; only the first flush commits), then a replica's server is killed and the flush of
   // `more` fails, the writer giving up right after the master moved the chunk to a new version,

@@ -21,15 +21,8 @@ namespace {
 using nlohmann::json;
 using testing::RandomBytes;
 
-class MaintenanceTest : public testing::ClusterFixture {
+class MaintenanceTest : public testing::FourRackFixture {
  protected:
-  void Configure(local::LocalClusterOptions* options) override {
-    options->racks = 4;
-    options->per_rack = 2;
-    options->dead_after_s = 2;
-    options->move_scan_s = 0.3;
-  }
-
   // Runs `ternion ARGS`; expects exit code `rc`; returns the output.
   std::string Run(const std::string& args, int rc = 0) {
     int got = -1;

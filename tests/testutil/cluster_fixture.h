@@ -283,4 +283,16 @@ class ClusterFixture : public ::testing::Test {
   std::unique_ptr<Client> client_;
 };
 
+// Four racks of two chunkservers with quick failure handling (dead after 2 s, moves planned
+// every 0.3 s): the failure and maintenance tests' cluster.
+class FourRackFixture : public ClusterFixture {
+ protected:
+  void Configure(local::LocalClusterOptions* options) override {
+    options->racks = 4;
+    options->per_rack = 2;
+    options->dead_after_s = 2;
+    options->move_scan_s = 0.3;
+  }
+};
+
 }  // namespace ternion::testing
