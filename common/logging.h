@@ -53,8 +53,11 @@ std::string LogLevelName();
 #define TERNION_LOG_WARNING ::ternion::LogLevel::kWarning
 #define TERNION_LOG_ERROR ::ternion::LogLevel::kError
 #define TERNION_LOG_FATAL ::ternion::LogLevel::kFatal
+// Not parenthesized on purpose: `TLOG(INFO) << x` must stream into the ?:'s second branch.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define TLOG(level)                           \
   !::ternion::LogEnabled(TERNION_LOG_##level) \
       ? (void)0                               \
       : ::ternion::LogVoidify() &             \
             ::ternion::LogMessage(TERNION_LOG_##level, __FILE__, __LINE__).stream()
+// NOLINTEND(bugprone-macro-parentheses)
