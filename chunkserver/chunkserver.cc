@@ -416,9 +416,11 @@ void ChunkServer::HeartbeatLoop() {
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
     ternion::v1::HeartbeatResponse resp;
     grpc::Status s = stub->Heartbeat(&ctx, req, &resp);
-    TLOG(INFO) << (s.ok()
-                       ? "told the master this server is stopping gracefully"
-                       : "could not tell the master this server is stopping: " + s.error_message());
+    if (s.ok()) {
+      TLOG(INFO) << "told the master this server is stopping gracefully";
+    } else {
+      TLOG(WARNING) << "could not tell the master this server is stopping: " << s.error_message();
+    }
   }
 }
 

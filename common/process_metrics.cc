@@ -94,8 +94,8 @@ void ExportProcessMetrics(MetricsRegistry* registry) {
     ProcStat st;
     if (ReadProcStat(&st)) {
       // A counter only grows: it is moved on by the CPU time spent since the last scrape.
-      const double seconds = (st.utime + st.stime) / ticks;
-      if (seconds > cpu->value()) cpu->Increment(seconds - cpu->value());
+      const double spent = (st.utime + st.stime) / ticks - cpu->value();
+      if (spent > 0) cpu->Increment(spent);
       resident->Set(st.rss * page);
       virtual_memory->Set(st.vsize);
       start->Set(boot + st.starttime / ticks);

@@ -42,7 +42,9 @@ class Checks {
   HealthReport Finish() {
     bool err = false;
     for (const HealthCheck& c : report_.checks()) err |= c.severity() == "ERR";
-    report_.set_status(report_.checks().empty() ? "HEALTH_OK" : err ? "HEALTH_ERR" : "HEALTH_WARN");
+    report_.set_level(report_.checks().empty() ? 0 : err ? 2 : 1);
+    static const char* const kStatus[] = {"HEALTH_OK", "HEALTH_WARN", "HEALTH_ERR"};
+    report_.set_status(kStatus[report_.level()]);
     return std::move(report_);
   }
 

@@ -1276,12 +1276,9 @@ void Master::UpdateMetrics() {
       ->Set(in_maintenance);
   // The health verdict (ternion health): 0 OK, 1 WARN, 2 ERR, and each check's count (0 when it
   // does not apply), so alerts follow the same rules as the CLI.
-  const std::string& verdict = st.health().status();
   r.GetGauge("ternion_master_health_status",
              "Cluster health: 0 HEALTH_OK, 1 HEALTH_WARN, 2 HEALTH_ERR.")
-      ->Set(verdict == "HEALTH_OK"     ? 0
-            : verdict == "HEALTH_WARN" ? 1
-                                       : 2);
+      ->Set(st.health().level());
   std::map<std::string, uint64_t> counts;
   for (const auto& c : st.health().checks()) counts[c.code()] = c.count();
   for (const char* code : kHealthCodes) {

@@ -56,14 +56,8 @@ std::optional<MoveDecision> PlanChunkMove(const ChunkMoveView& chunk, const Move
     }
   }
   // No move but a repair takes a replica off an away server: that would re-replicate it.
-  std::vector<uint32_t> away_servers;
-  for (const HolderView& h : chunk.holders) {
-    if (h.away) away_servers.push_back(h.server);
-  }
-  auto is_away = [&](uint32_t s) {
-    return std::find(away_servers.begin(), away_servers.end(), s) != away_servers.end();
-  };
-  for (const HolderView& h : chunk.holders) {
+  const auto& holders = chunk.holders;
+  for (const HolderView& h : holders) {
     if (repair || d.victim) break;
     if (h.draining && !h.away) {
       d.victim = h.server;
@@ -77,17 +71,18 @@ std::optional<MoveDecision> PlanChunkMove(const ChunkMoveView& chunk, const Move
     for (size_t i = replicas.size() - 1; i > 0 && !d.victim; --i) {
       for (size_t j = 0; j < i && !d.victim; ++j) {
         if (placement.server(replicas[i]).rack != placement.server(replicas[j]).rack) continue;
-        if (!is_away(replicas[i])) {
+        if (!holders[i].away) {
           d.victim = replicas[i];
-        } else if (!is_away(replicas[j])) {
+        } else if (!holders[j].away) {
           d.victim = replicas[j];
         }
       }
     }
   }
   if (!repair && !d.victim && ctx.balance.active) {
-    for (uint32_t r : replicas) {
-      if (r < ctx.balance.excess.size() && ctx.balance.excess[r] > 0 && !is_away(r)) {
+    for (const HolderView& h : holders) {
+      const uint32_t r = h.server;
+      if (r < ctx.balance.excess.size() && ctx.balance.excess[r] > 0 && !h.away) {
         d.victim = r;
         d.reason = MoveReason::kBalance;
         avoid.insert(avoid.end(), ctx.balance.not_below_mean.begin(),

@@ -347,8 +347,7 @@ int Health(const Globals& g, bool detail) {
   } else {
     PrintHealth(st.health(), detail);
   }
-  const std::string& status = st.health().status();
-  return status == "HEALTH_OK" ? 0 : status == "HEALTH_WARN" ? 1 : 2;
+  return static_cast<int>(st.health().level());
 }
 
 int ClusterStatus(const Globals& g) {

@@ -51,7 +51,7 @@ assert d["panels"] and all(t["expr"] for p in d["panels"] for t in p["targets"])
   "$SRC/deploy/grafana/ternion.json"
 for file in deploy/prometheus/alerts.yml deploy/grafana/ternion.json; do
   for name in $(grep -oE '(ternion|process)_[a-z_]+' "$SRC/$file" | sort -u); do
-    cat "$DIR"/metrics.* | grep -q "^$name[{ ]" || { echo "$file names $name, which no daemon exports"; exit 1; }
+    grep -qh "^$name[{ ]" "$DIR"/metrics.* || { echo "$file names $name, which no daemon exports"; exit 1; }
   done
 done
 grep -q '^ternion_master_health_status 0$' "$m" || { echo "expected HEALTH_OK"; exit 1; }

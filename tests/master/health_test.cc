@@ -39,6 +39,7 @@ TEST(HealthTest, AHealthyClusterIsOk) {
   AddServer(&st, "b", "live");
   const HealthReport r = AssessHealth(st, {});
   EXPECT_EQ(r.status(), "HEALTH_OK");
+  EXPECT_EQ(r.level(), 0u);
   EXPECT_EQ(r.checks_size(), 0);
 }
 
@@ -51,6 +52,7 @@ TEST(HealthTest, LostOrCorruptChunksAreErrorsNamedByExample) {
   ex.lost = {11, 12, 13, 14, 15, 16};
   const HealthReport r = AssessHealth(st, ex);
   EXPECT_EQ(r.status(), "HEALTH_ERR");
+  EXPECT_EQ(r.level(), 2u);
   const auto checks = ByCode(r);
   ASSERT_TRUE(checks.contains("CHUNKS_LOST"));
   EXPECT_EQ(checks.at("CHUNKS_LOST").severity(), "ERR");
@@ -73,6 +75,7 @@ TEST(HealthTest, ServersDeadSuspectStoppingOrInMaintenanceAreWarnings) {
   AddServer(&st, "retired", "dead")->set_admin_state("decommissioned");
   const HealthReport r = AssessHealth(st, {});
   EXPECT_EQ(r.status(), "HEALTH_WARN");
+  EXPECT_EQ(r.level(), 1u);
   const auto checks = ByCode(r);
   ASSERT_TRUE(checks.contains("SERVER_DEAD"));
   EXPECT_EQ(checks.at("SERVER_DEAD").summary().substr(0, 2), "1 ")
