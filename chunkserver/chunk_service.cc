@@ -24,22 +24,21 @@ using ternion::v1::WriteChunkRequest;
 constexpr uint64_t kReadAheadBytes = 32 << 20;
 
 struct RpcMetrics {
-  Counter* bytes_written;
-  Counter* bytes_read;
-  Counter* checksum_errors;
-  Gauge* active_streams;
+  prometheus::Counter* bytes_written;
+  prometheus::Counter* bytes_read;
+  prometheus::Counter* checksum_errors;
+  prometheus::Gauge* active_streams;
 };
 
 RpcMetrics& Metrics() {
   static RpcMetrics m = [] {
-    auto& r = MetricsRegistry::Default();
     return RpcMetrics{
-        r.GetCounter("ternion_chunkserver_written_bytes_total",
-                     "Chunk bytes made durable on this chunkserver."),
-        r.GetCounter("ternion_chunkserver_read_bytes_total", "Chunk bytes served to readers."),
-        r.GetCounter("ternion_chunkserver_checksum_errors_total",
-                     "Checksum mismatches found in received frames or stored blocks."),
-        r.GetGauge("ternion_chunkserver_active_streams", "Chunk read and write streams open."),
+        GetCounter("ternion_chunkserver_written_bytes_total",
+                   "Chunk bytes made durable on this chunkserver."),
+        GetCounter("ternion_chunkserver_read_bytes_total", "Chunk bytes served to readers."),
+        GetCounter("ternion_chunkserver_checksum_errors_total",
+                   "Checksum mismatches found in received frames or stored blocks."),
+        GetGauge("ternion_chunkserver_active_streams", "Chunk read and write streams open."),
     };
   }();
   return m;
@@ -49,11 +48,11 @@ class StreamCount {
  public:
   explicit StreamCount(std::atomic<uint32_t>* n) : n_(n) {
     n_->fetch_add(1);
-    Metrics().active_streams->Add(1);
+    Metrics().active_streams->Increment();
   }
   ~StreamCount() {
     n_->fetch_sub(1);
-    Metrics().active_streams->Add(-1);
+    Metrics().active_streams->Decrement();
   }
 
  private:
@@ -133,10 +132,9 @@ absl::Status ChunkService::AdmitToken(const grpc::ServerContext& ctx, absl::stri
     if (s.ok() && admitted != nullptr) *admitted = *std::move(t);
   }
   if (!s.ok()) {
-    MetricsRegistry::Default()
-        .GetCounter("ternion_chunkserver_token_refusals_total",
-                    "Data calls refused for their chunk token, by status",
-                    {{"code", absl::StatusCodeToString(s.code())}})
+    GetCounter("ternion_chunkserver_token_refusals_total",
+               "Data calls refused for their chunk token, by status",
+               {{"code", absl::StatusCodeToString(s.code())}})
         ->Increment();
   }
   return s;

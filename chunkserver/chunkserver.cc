@@ -102,26 +102,24 @@ absl::StatusOr<std::unique_ptr<ChunkServer>> ChunkServer::Start(const ChunkServe
         absl::StrCat("cannot listen on ", options.host, ":", options.port));
   }
 
-  auto& registry = MetricsRegistry::Default();
   ChunkStore* store_ptr = cs->store_.get();
-  registry.AddCollector([store_ptr] {
-    auto& r = MetricsRegistry::Default();
-    r.GetGauge("ternion_chunkserver_replicas", "Chunk replicas stored on this chunkserver.")
+  AddMetricsCollector([store_ptr] {
+    GetGauge("ternion_chunkserver_replicas", "Chunk replicas stored on this chunkserver.")
         ->Set(store_ptr->ListReplicas().size());
-    r.GetGauge("ternion_chunkserver_quarantined_replicas",
-               "Replicas set aside (unknown to the master, or corrupt): not served, not wiped yet.")
+    GetGauge("ternion_chunkserver_quarantined_replicas",
+             "Replicas set aside (unknown to the master, or corrupt): not served, not wiped yet.")
         ->Set(store_ptr->ListQuarantined().size());
     const JournalStats j = store_ptr->Journals();
-    r.GetGauge("ternion_chunkserver_journal_capacity_bytes",
-               "Size of the write journals of all disks.")
+    GetGauge("ternion_chunkserver_journal_capacity_bytes",
+             "Size of the write journals of all disks.")
         ->Set(j.capacity);
-    r.GetGauge("ternion_chunkserver_journal_used_bytes",
-               "Journaled bytes not yet applied to their replicas' files and wiped.")
+    GetGauge("ternion_chunkserver_journal_used_bytes",
+             "Journaled bytes not yet applied to their replicas' files and wiped.")
         ->Set(j.used);
     // Counters kept by the journals: brought up to their totals.
-    auto total = [&r](const char* name, const char* help, uint64_t value) {
-      Counter* c = r.GetCounter(name, help);
-      c->Increment(static_cast<double>(value) - c->value());
+    auto total = [](const char* name, const char* help, uint64_t value) {
+      prometheus::Counter* c = GetCounter(name, help);
+      c->Increment(static_cast<double>(value) - c->Value());
     };
     total("ternion_chunkserver_journal_records_total", "Appends made durable through a journal.",
           j.records);
@@ -130,16 +128,16 @@ absl::StatusOr<std::unique_ptr<ChunkServer>> ChunkServer::Start(const ChunkServe
     total("ternion_chunkserver_journal_throttled_total", "Appends that waited for journal space.",
           j.throttled);
     for (const DiskInfo& d : store_ptr->Disks()) {
-      r.GetGauge("ternion_chunkserver_disk_capacity_bytes", "Capacity of each data directory.",
-                 {{"disk", d.path}})
+      GetGauge("ternion_chunkserver_disk_capacity_bytes", "Capacity of each data directory.",
+               {{"disk", d.path}})
           ->Set(d.capacity_bytes);
-      r.GetGauge("ternion_chunkserver_disk_used_bytes", "Used bytes of each data directory.",
-                 {{"disk", d.path}})
+      GetGauge("ternion_chunkserver_disk_used_bytes", "Used bytes of each data directory.",
+               {{"disk", d.path}})
           ->Set(d.used_bytes);
     }
   });
   if (options.metrics_port >= 0) {
-    auto metrics = MetricsHttpServer::Start(options.host, options.metrics_port, &registry);
+    auto metrics = MetricsHttpServer::Start(options.host, options.metrics_port);
     if (!metrics.ok()) return metrics.status();
     cs->metrics_ = std::move(*metrics);
   }
@@ -215,12 +213,12 @@ bool ChunkServer::ApplyOrphanDecisions(const google::protobuf::RepeatedField<uin
 }
 
 void ChunkServer::WipeLoop() {
-  auto& registry = MetricsRegistry::Default();
-  Counter* wiped_bytes = registry.GetCounter("ternion_chunkserver_wiped_bytes_total",
-                                             "Replica bytes overwritten and synced before release.");
-  Histogram* wipe_seconds = registry.GetHistogram(
-      "ternion_chunkserver_wipe_seconds", "Time to wipe one replica.",
-      {0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 30});
+  prometheus::Counter* wiped_bytes =
+      GetCounter("ternion_chunkserver_wiped_bytes_total",
+                 "Replica bytes overwritten and synced before release.");
+  prometheus::Histogram* wipe_seconds =
+      GetHistogram("ternion_chunkserver_wipe_seconds", "Time to wipe one replica.",
+                   {0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 30});
   while (true) {
     uint64_t id;
     uint64_t max_version;

@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
   options.wipe_bytes_per_second = wipe_mib_s * (1 << 20);
   options.journal_bytes = journal_mib << 20;
 
-  ternion::ExportProcessMetrics(&ternion::MetricsRegistry::Default());
+  ternion::ExportProcessMetrics();
   auto server = ternion::chunkserver::ChunkServer::Start(options);
   if (!server.ok()) {
     TLOG(ERROR) << "cannot start: " << server.status();
@@ -107,7 +107,9 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  ternion::NotifyServiceManager("READY=1");
   int sig = ternion::WaitForTerminationSignal();
+  ternion::NotifyServiceManager("STOPPING=1");
   TLOG(INFO) << "signal " << sig << ", shutting down gracefully";
   (*server)->Shutdown(/*graceful=*/true);
   return 0;

@@ -10,9 +10,9 @@ namespace {
 
 constexpr uint64_t kPiece = 1 << 20;
 
-Counter* ScrubbedBytes() {
-  static Counter* c = MetricsRegistry::Default().GetCounter(
-      "ternion_chunkserver_scrubbed_bytes_total", "Replica bytes re-verified by the scrubber.");
+prometheus::Counter* ScrubbedBytes() {
+  static prometheus::Counter* c = GetCounter("ternion_chunkserver_scrubbed_bytes_total",
+                                             "Replica bytes re-verified by the scrubber.");
   return c;
 }
 
@@ -45,9 +45,8 @@ bool Scrubber::Verify(const ReplicaInfo& r) {
     const absl::Time start = absl::Now();
     absl::Status s = (*reader)->Read(offset, std::min(kPiece, r.length - offset), &buf);
     if (absl::IsDataLoss(s)) {
-      MetricsRegistry::Default()
-          .GetCounter("ternion_chunkserver_checksum_errors_total",
-                      "Checksum mismatches found in received frames or stored blocks.")
+      GetCounter("ternion_chunkserver_checksum_errors_total",
+                 "Checksum mismatches found in received frames or stored blocks.")
           ->Increment();
       reader->reset();
       store_->QuarantineCorrupt(r.chunk_id);

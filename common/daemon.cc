@@ -2,6 +2,7 @@
 
 #include <malloc.h>
 #include <signal.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
@@ -23,6 +24,11 @@ void BlockTerminationSignals() {
   sigset_t set = TerminationSignals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
+}
+
+void NotifyServiceManager(const char* state) {
+  // A failure to notify is systemd's to report (the unit's start times out); the daemon runs on.
+  (void)sd_notify(0, state);
 }
 
 void DisableMutexDeadlockDetection() {

@@ -26,6 +26,10 @@ void DisableMutexDeadlockDetection();
 // Waits until SIGINT or SIGTERM arrives; returns the signal number.
 int WaitForTerminationSignal();
 
+// Tells systemd (a Type=notify unit) the daemon's state, e.g. "READY=1" once it serves and
+// "STOPPING=1" when it begins to stop. Does nothing when not started by systemd.
+void NotifyServiceManager(const char* state);
+
 // Publishes a small JSON document telling a launcher the daemon is serving, and where:
 // {"pid":..,"address":"host:port","metrics_port":..,"server_id":".."}.
 absl::Status WriteReadyFile(const std::string& path, const std::string& address,

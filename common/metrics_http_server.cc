@@ -1,20 +1,50 @@
 #include "common/metrics_http_server.h"
 
+#include <CivetServer.h>
 #include <civetweb.h>
 
-#include <mutex>
+#include <cstring>
+#include <exception>
+#include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "common/metrics.h"
+#include "prometheus/exposer.h"
 
 namespace ternion {
 namespace {
 
-int HandleMetrics(mg_connection* conn, void* cbdata) {
-  auto* registry = static_cast<MetricsRegistry*>(cbdata);
-  std::string body = registry->Render();
+// The page is reached through civetweb's begin_request hook, which carries no pointer of ours:
+// hence one page per process.
+absl::Mutex page_mu;
+MetricsHttpServer::HtmlPage& Page() ABSL_EXCLUSIVE_LOCKS_REQUIRED(page_mu) {
+  static auto* page = new MetricsHttpServer::HtmlPage();
+  return *page;
+}
+
+// Serves the page on GET / and /status; anything else (/metrics) goes on to the Exposer.
+int ServePage(mg_connection* conn) {
+  const mg_request_info* info = mg_get_request_info(conn);
+  if (std::strcmp(info->local_uri, "/") != 0 && std::strcmp(info->local_uri, "/status") != 0) {
+    return 0;
+  }
+  MetricsHttpServer::HtmlPage page;
+  {
+    absl::MutexLock lock(&page_mu);
+    page = Page();
+  }
+  if (!page) return 0;
+  if (std::strcmp(info->request_method, "GET") != 0) {
+    mg_printf(conn, "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n");
+    return 405;
+  }
+  std::string body = page();
   mg_printf(conn,
             "HTTP/1.1 200 OK\r\n"
-            "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+            "Content-Type: text/html; charset=utf-8\r\n"
+            "Cache-Control: no-store\r\n"
             "Content-Length: %zu\r\n"
             "Connection: close\r\n\r\n",
             body.size());
@@ -24,26 +54,42 @@ int HandleMetrics(mg_connection* conn, void* cbdata) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
-    const std::string& host, int port, MetricsRegistry* registry) {
-  static std::once_flag init;
-  std::call_once(init, [] { mg_init_library(0); });
-  std::string ports = absl::StrCat(host, ":", port);
-  const char* options[] = {"listening_ports", ports.c_str(), "num_threads", "2", nullptr};
-  mg_callbacks callbacks = {};
-  mg_context* ctx = mg_start(&callbacks, nullptr, options);
-  if (ctx == nullptr) {
-    return absl::UnavailableError(absl::StrCat("cannot serve metrics on ", ports));
+absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(const std::string& host,
+                                                                            int port,
+                                                                            HtmlPage page) {
+  std::string address = absl::StrCat(host, ":", port);
+  std::unique_ptr<prometheus::Exposer> exposer;
+  CivetCallbacks callbacks;
+  callbacks.begin_request = ServePage;
+  try {
+    exposer = std::make_unique<prometheus::Exposer>(
+        std::vector<std::string>{"listening_ports", address, "num_threads", "2"}, &callbacks);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot serve metrics on ", address, ": ", e.what()));
   }
-  mg_set_request_handler(ctx, "/metrics$", HandleMetrics, registry);
-  mg_server_port bound[1];
-  if (mg_get_server_ports(ctx, 1, bound) < 1) {
-    mg_stop(ctx);
-    return absl::InternalError("metrics server has no listening port");
+  exposer->RegisterCollectable(MetricsCollectable());
+  std::vector<int> ports = exposer->GetListeningPorts();
+  if (ports.empty()) return absl::InternalError("metrics server has no listening port");
+  const bool has_page = page != nullptr;
+  if (has_page) {
+    absl::MutexLock lock(&page_mu);
+    Page() = std::move(page);
   }
-  return std::unique_ptr<MetricsHttpServer>(new MetricsHttpServer(ctx, bound[0].port));
+  return std::unique_ptr<MetricsHttpServer>(
+      new MetricsHttpServer(std::move(exposer), ports[0], has_page));
 }
 
-MetricsHttpServer::~MetricsHttpServer() { mg_stop(ctx_); }
+MetricsHttpServer::MetricsHttpServer(std::unique_ptr<prometheus::Exposer> exposer, int port,
+                                     bool has_page)
+    : exposer_(std::move(exposer)), port_(port), has_page_(has_page) {}
+
+MetricsHttpServer::~MetricsHttpServer() {
+  exposer_.reset();  // no request runs the page past here
+  if (has_page_) {
+    absl::MutexLock lock(&page_mu);
+    Page() = nullptr;
+  }
+}
 
 }  // namespace ternion

@@ -69,32 +69,31 @@ double BootTime() {
 
 }  // namespace
 
-void ExportProcessMetrics(MetricsRegistry* registry) {
-  registry
-      ->GetGauge("ternion_build_info", "Always 1; the labels say which build this is.",
-                 {{"version", TernionVersion()}, {"commit", TernionCommit()}})
+void ExportProcessMetrics() {
+  GetGauge("ternion_build_info", "Always 1; the labels say which build this is.",
+           {{"version", TernionVersion()}, {"commit", TernionCommit()}})
       ->Set(1);
-  Counter* cpu = registry->GetCounter("process_cpu_seconds_total",
-                                      "Total user and system CPU time spent in seconds.");
-  Gauge* resident =
-      registry->GetGauge("process_resident_memory_bytes", "Resident memory size in bytes.");
-  Gauge* virtual_memory =
-      registry->GetGauge("process_virtual_memory_bytes", "Virtual memory size in bytes.");
-  Gauge* open_fds = registry->GetGauge("process_open_fds", "Number of open file descriptors.");
-  Gauge* max_fds =
-      registry->GetGauge("process_max_fds", "Maximum number of open file descriptors.");
-  Gauge* start = registry->GetGauge("process_start_time_seconds",
-                                    "Start time of the process since unix epoch in seconds.");
+  prometheus::Counter* cpu =
+      GetCounter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.");
+  prometheus::Gauge* resident =
+      GetGauge("process_resident_memory_bytes", "Resident memory size in bytes.");
+  prometheus::Gauge* virtual_memory =
+      GetGauge("process_virtual_memory_bytes", "Virtual memory size in bytes.");
+  prometheus::Gauge* open_fds = GetGauge("process_open_fds", "Number of open file descriptors.");
+  prometheus::Gauge* max_fds =
+      GetGauge("process_max_fds", "Maximum number of open file descriptors.");
+  prometheus::Gauge* start = GetGauge("process_start_time_seconds",
+                                      "Start time of the process since unix epoch in seconds.");
   const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
   const double page = static_cast<double>(sysconf(_SC_PAGESIZE));
   const double boot = BootTime();
   auto mu = std::make_shared<absl::Mutex>();  // two scrapes at once move the counter once
-  registry->AddCollector([=] {
+  AddMetricsCollector([=] {
     absl::MutexLock lock(mu.get());
     ProcStat st;
     if (ReadProcStat(&st)) {
       // A counter only grows: it is moved on by the CPU time spent since the last scrape.
-      const double spent = (st.utime + st.stime) / ticks - cpu->value();
+      const double spent = (st.utime + st.stime) / ticks - cpu->Value();
       if (spent > 0) cpu->Increment(spent);
       resident->Set(st.rss * page);
       virtual_memory->Set(st.vsize);

@@ -9,7 +9,7 @@
 
 namespace ternion {
 
-// Adds them to `registry` (a collector refreshes them before each render).
-void ExportProcessMetrics(MetricsRegistry* registry);
+// Adds them to the process's metrics (a collector refreshes them before each scrape).
+void ExportProcessMetrics();
 
 }  // namespace ternion

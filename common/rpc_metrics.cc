@@ -24,13 +24,12 @@ RpcScope::~RpcScope() {
                                  "DATA_LOSS",
                                  "UNAUTHENTICATED"};
   std::string code = code_ >= 0 && code_ <= 16 ? kCodes[code_] : absl::StrCat(code_);
-  auto& r = MetricsRegistry::Default();
   std::string prefix = absl::StrCat("ternion_", daemon_, "_rpc");
-  r.GetCounter(prefix + "s_total", absl::StrCat("RPCs handled by the ", daemon_, "."),
-               {{"method", method_}, {"code", code}})
+  GetCounter(prefix + "s_total", absl::StrCat("RPCs handled by the ", daemon_, "."),
+             {{"method", method_}, {"code", code}})
       ->Increment();
-  r.GetHistogram(prefix + "_duration_seconds", absl::StrCat("RPC latency in the ", daemon_, "."),
-                 LatencySecondsBuckets(), {{"method", method_}})
+  GetHistogram(prefix + "_duration_seconds", absl::StrCat("RPC latency in the ", daemon_, "."),
+               LatencySecondsBuckets(), {{"method", method_}})
       ->Observe(absl::ToDoubleSeconds(absl::Now() - start_));
 }
 

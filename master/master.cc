@@ -17,10 +17,10 @@ namespace ternion::master {
 
 namespace {
 
-Counter* WipedBytesCounter() {
-  static Counter* const counter = MetricsRegistry::Default().GetCounter(
-      "ternion_master_gc_wiped_bytes_total",
-      "Replica bytes chunkservers reported wiped (deleted data overwritten).");
+prometheus::Counter* WipedBytesCounter() {
+  static prometheus::Counter* const counter =
+      GetCounter("ternion_master_gc_wiped_bytes_total",
+                 "Replica bytes chunkservers reported wiped (deleted data overwritten).");
   return counter;
 }
 
@@ -149,12 +149,10 @@ absl::StatusOr<std::unique_ptr<Master>> Master::Open(const std::string& metadata
   // Counters that exist from the start, so dashboards see zeros rather than gaps.
   for (auto reason : {MoveReason::kRepair, MoveReason::kDrain, MoveReason::kPolicy,
                       MoveReason::kBalance}) {
-    MetricsRegistry::Default().GetCounter("ternion_master_replica_moves_total",
-                                          "Replica moves completed, by reason.",
-                                          {{"reason", MoveReasonName(reason)}});
-    MetricsRegistry::Default().GetCounter("ternion_master_replica_moved_bytes_total",
-                                          "Bytes copied by replica moves.",
-                                          {{"reason", MoveReasonName(reason)}});
+    GetCounter("ternion_master_replica_moves_total", "Replica moves completed, by reason.",
+               {{"reason", MoveReasonName(reason)}});
+    GetCounter("ternion_master_replica_moved_bytes_total", "Bytes copied by replica moves.",
+               {{"reason", MoveReasonName(reason)}});
   }
   RETURN_IF_ERROR(m->Load());
   m->log_ = NewGroupCommitLog(m->store_.get(), options.on_log_failure);
@@ -1221,46 +1219,44 @@ absl::Status Master::CheckInvariants() {
 void Master::UpdateMetrics() {
   WipedBytesCounter();  // exported from the start, at 0
   ternion::v1::ClusterStatusResponse st = StatusWith(health_report_.Latest());  // never a walk
-  auto& r = MetricsRegistry::Default();
-  r.GetGauge("ternion_master_live_chunkservers", "Chunkservers heard from within --dead-after.")
+  GetGauge("ternion_master_live_chunkservers", "Chunkservers heard from within --dead-after.")
       ->Set(st.live_servers());
-  r.GetGauge("ternion_master_chunkservers", "Chunkservers known to the master.")
+  GetGauge("ternion_master_chunkservers", "Chunkservers known to the master.")
       ->Set(st.servers_size());
-  r.GetGauge("ternion_master_files", "Files in all namespaces.")->Set(st.files());
-  r.GetGauge("ternion_master_projects", "Projects.")->Set(st.projects());
-  r.GetGauge("ternion_master_replicas", "Chunk replicas recorded in the chunk map.")
+  GetGauge("ternion_master_files", "Files in all namespaces.")->Set(st.files());
+  GetGauge("ternion_master_projects", "Projects.")->Set(st.projects());
+  GetGauge("ternion_master_replicas", "Chunk replicas recorded in the chunk map.")
       ->Set(st.replicas_total());
   const char* help = "Chunks by replication state.";
   uint64_t healthy = st.chunks_total() - st.chunks_under_replicated() - st.chunks_lost() -
                      st.chunks_corrupt();
-  r.GetGauge("ternion_master_chunks", help, {{"state", "healthy"}})->Set(healthy);
-  r.GetGauge("ternion_master_chunks", help, {{"state", "under_replicated"}})
+  GetGauge("ternion_master_chunks", help, {{"state", "healthy"}})->Set(healthy);
+  GetGauge("ternion_master_chunks", help, {{"state", "under_replicated"}})
       ->Set(st.chunks_under_replicated());
-  r.GetGauge("ternion_master_chunks", help, {{"state", "lost"}})->Set(st.chunks_lost());
-  r.GetGauge("ternion_master_chunks", help, {{"state", "corrupt"}})->Set(st.chunks_corrupt());
-  r.GetGauge("ternion_master_orphan_replicas",
-             "Replicas of chunks this master does not know, quarantined on their servers.")
+  GetGauge("ternion_master_chunks", help, {{"state", "lost"}})->Set(st.chunks_lost());
+  GetGauge("ternion_master_chunks", help, {{"state", "corrupt"}})->Set(st.chunks_corrupt());
+  GetGauge("ternion_master_orphan_replicas",
+           "Replicas of chunks this master does not know, quarantined on their servers.")
       ->Set(st.orphans_quarantined());
-  r.GetGauge("ternion_master_deletion_valve_held_servers",
-             "Chunkservers whose replica reports the deletion valve holds for an operator.")
+  GetGauge("ternion_master_deletion_valve_held_servers",
+           "Chunkservers whose replica reports the deletion valve holds for an operator.")
       ->Set(st.deletion_valve_held_servers());
   const char* placement_help = "Chunks by placement state: rack_unsafe when replicas share a rack.";
-  r.GetGauge("ternion_master_chunks_placement", placement_help, {{"state", "healthy"}})
+  GetGauge("ternion_master_chunks_placement", placement_help, {{"state", "healthy"}})
       ->Set(st.chunks_total() - st.chunks_rack_unsafe());
-  r.GetGauge("ternion_master_chunks_placement", placement_help, {{"state", "rack_unsafe"}})
+  GetGauge("ternion_master_chunks_placement", placement_help, {{"state", "rack_unsafe"}})
       ->Set(st.chunks_rack_unsafe());
   ternion::v1::GcStatusResponse gc = GcStatus();
-  r.GetGauge("ternion_master_gc_chunks_pending", "Deleted chunks with replicas not yet wiped.")
+  GetGauge("ternion_master_gc_chunks_pending", "Deleted chunks with replicas not yet wiped.")
       ->Set(gc.chunks_pending());
-  r.GetGauge("ternion_master_gc_pending_wipe_bytes",
-             "Replica bytes of deleted chunks awaiting wipe.")
+  GetGauge("ternion_master_gc_pending_wipe_bytes", "Replica bytes of deleted chunks awaiting wipe.")
       ->Set(gc.bytes_pending_wipe());
-  r.GetGauge("ternion_master_replica_moves_queued", "Replica moves waiting to start.")
+  GetGauge("ternion_master_replica_moves_queued", "Replica moves waiting to start.")
       ->Set(st.moves_queued());
-  r.GetGauge("ternion_master_replica_moves_in_progress", "Replica moves being copied.")
+  GetGauge("ternion_master_replica_moves_in_progress", "Replica moves being copied.")
       ->Set(st.moves_in_progress());
-  r.GetGauge("ternion_master_replication_paused",
-             "1 while every replica move is paused (ternion admin replication pause).")
+  GetGauge("ternion_master_replication_paused",
+           "1 while every replica move is paused (ternion admin replication pause).")
       ->Set(st.replication_paused());
   const char* states_help = "Chunkservers by state: live, suspect, stopping (gracefully), dead.";
   std::map<std::string, int> states = {{"live", 0}, {"suspect", 0}, {"stopping", 0}, {"dead", 0}};
@@ -1270,21 +1266,21 @@ void Master::UpdateMetrics() {
     in_maintenance += s.maintenance_ends_in_ms() > 0;
   }
   for (const auto& [state, n] : states) {
-    r.GetGauge("ternion_master_chunkserver_states", states_help, {{"state", state}})->Set(n);
+    GetGauge("ternion_master_chunkserver_states", states_help, {{"state", state}})->Set(n);
   }
-  r.GetGauge("ternion_master_chunkservers_in_maintenance", "Chunkservers in maintenance.")
+  GetGauge("ternion_master_chunkservers_in_maintenance", "Chunkservers in maintenance.")
       ->Set(in_maintenance);
   // The health verdict (ternion health): 0 OK, 1 WARN, 2 ERR, and each check's count (0 when it
   // does not apply), so alerts follow the same rules as the CLI.
-  r.GetGauge("ternion_master_health_status",
-             "Cluster health: 0 HEALTH_OK, 1 HEALTH_WARN, 2 HEALTH_ERR.")
+  GetGauge("ternion_master_health_status",
+           "Cluster health: 0 HEALTH_OK, 1 HEALTH_WARN, 2 HEALTH_ERR.")
       ->Set(st.health().level());
   std::map<std::string, uint64_t> counts;
   for (const auto& c : st.health().checks()) counts[c.code()] = c.count();
   for (const char* code : kHealthCodes) {
-    r.GetGauge("ternion_master_health_checks",
-               "Servers, disks or chunks each health check finds (ternion health --detail).",
-               {{"code", code}})
+    GetGauge("ternion_master_health_checks",
+             "Servers, disks or chunks each health check finds (ternion health --detail).",
+             {{"code", code}})
         ->Set(counts[code]);
   }
 }

@@ -21,6 +21,7 @@
 #include "master/master.h"
 #include "master/master_service.h"
 #include "master/replication_scheduler.h"
+#include "master/status_page.h"
 #include "security/credentials.h"
 #include "security/master_key.h"
 #include "security/tls.h"
@@ -289,13 +290,15 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  auto& registry = ternion::MetricsRegistry::Default();
   ternion::master::Master* m = master->get();
-  registry.AddCollector([m] { m->UpdateMetrics(); });
-  ternion::ExportProcessMetrics(&registry);
+  ternion::AddMetricsCollector([m] { m->UpdateMetrics(); });
+  ternion::ExportProcessMetrics();
   std::unique_ptr<ternion::MetricsHttpServer> metrics;
   if (metrics_port >= 0) {
-    auto started = ternion::MetricsHttpServer::Start(host, metrics_port, &registry);
+    // The status page: at / and /status on the metrics port, read-only, like /metrics.
+    auto started = ternion::MetricsHttpServer::Start(host, metrics_port, [m] {
+      return ternion::master::RenderStatusPage(m->ClusterStatus(), m->GcStatus());
+    });
     if (!started.ok()) {
       TLOG(ERROR) << started.status();
       return 1;
@@ -326,7 +329,9 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  ternion::NotifyServiceManager("READY=1");
   int sig = ternion::WaitForTerminationSignal();
+  ternion::NotifyServiceManager("STOPPING=1");
   TLOG(INFO) << "signal " << sig << ", shutting down";
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   stopping.Notify();

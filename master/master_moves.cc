@@ -389,12 +389,11 @@ bool Master::RecordMove(const ReplicaMove& move, const absl::Status& copied) {
   for (const std::string* id : {&move.to, &move.from}) {
     if (ServerInfo* s = registry_.Find(*id); s != nullptr) s->usage_fresh_after = s->heartbeats + 2;
   }
-  auto& r = MetricsRegistry::Default();
-  r.GetCounter("ternion_master_replica_moves_total", "Replica moves completed, by reason.",
-               {{"reason", MoveReasonName(move.reason)}})
+  GetCounter("ternion_master_replica_moves_total", "Replica moves completed, by reason.",
+             {{"reason", MoveReasonName(move.reason)}})
       ->Increment();
-  r.GetCounter("ternion_master_replica_moved_bytes_total", "Bytes copied by replica moves.",
-               {{"reason", MoveReasonName(move.reason)}})
+  GetCounter("ternion_master_replica_moved_bytes_total", "Bytes copied by replica moves.",
+             {{"reason", MoveReasonName(move.reason)}})
       ->Increment(move.length);
   if (move.reason == MoveReason::kRepair) {
     ++replicas_repaired_;

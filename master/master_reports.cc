@@ -194,9 +194,8 @@ Master::ReportActions Master::Reconcile(ServerState& s, const ReportIndex& repor
   if (!unknown.empty() && !lifted && DeletionValveTrips(unknown.size(), reported.size(), options_)) {
     if (!s.held) {
       ++valve_trips_;
-      MetricsRegistry::Default()
-          .GetCounter("ternion_master_deletion_valve_trips_total",
-                      "Replica reports held because they would set aside too much of a server.")
+      GetCounter("ternion_master_deletion_valve_trips_total",
+                 "Replica reports held because they would set aside too much of a server.")
           ->Increment();
       TLOG(ERROR) << "deletion valve: chunkserver " << s.id << " reports "
                   << unknown.size() << " of " << reported.size()
@@ -303,9 +302,8 @@ ternion::v1::ReportReplicasResponse Master::ReportReplicas(
   absl::flat_hash_set<uint64_t> lost(req.lost_chunk_ids().begin(), req.lost_chunk_ids().end());
   lost.insert(req.corrupt_chunk_ids().begin(), req.corrupt_chunk_ids().end());
   if (req.corrupt_chunk_ids_size() > 0) {
-    MetricsRegistry::Default()
-        .GetCounter("ternion_master_corrupt_replicas_total",
-                    "Replicas reported corrupt (scrubber or reader) and replaced.")
+    GetCounter("ternion_master_corrupt_replicas_total",
+               "Replicas reported corrupt (scrubber or reader) and replaced.")
         ->Increment(req.corrupt_chunk_ids_size());
     corrupt_replicas_ += req.corrupt_chunk_ids_size();
   }

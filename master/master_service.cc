@@ -51,10 +51,9 @@ std::string AuditResult(const absl::Status& s) {
   return absl::StrCat(absl::StatusCodeToString(s.code()), ": ", s.message());
 }
 
-Counter* AuthFailures(const char* cause) {
-  return MetricsRegistry::Default().GetCounter(
-      "ternion_master_auth_failures_total",
-      "Client calls refused by request authentication, by cause", {{"cause", cause}});
+prometheus::Counter* AuthFailures(const char* cause) {
+  return GetCounter("ternion_master_auth_failures_total",
+                    "Client calls refused by request authentication, by cause", {{"cause", cause}});
 }
 
 void CountAuthFailure(const char* cause) { AuthFailures(cause)->Increment(); }
@@ -208,11 +207,10 @@ grpc::Status MasterService::ServeDaemon(const grpc::ServerContext& ctx, const ch
 }
 
 absl::Status MasterService::Deny(const Decision& d, Action action) {
-  MetricsRegistry::Default()
-      .GetCounter("ternion_master_authz_denials_total",
-                  "Client calls refused by the access policy, by the action they needed and "
-                  "the rule that refused",
-                  {{"action", ActionName(action)}, {"rule", d.rule}})
+  GetCounter("ternion_master_authz_denials_total",
+             "Client calls refused by the access policy, by the action they needed and "
+             "the rule that refused",
+             {{"action", ActionName(action)}, {"rule", d.rule}})
       ->Increment();
   return absl::PermissionDeniedError(absl::StrCat(d.reason, " (rule: ", d.rule, ")"));
 }

@@ -8,8 +8,8 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   librocksdb-dev libssl-dev libsodium-dev libisal-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libcivetweb-dev civetweb libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev
-  prometheus curl clang clang-tidy libclang-rt-14-dev openssl python3
+  libcivetweb-dev civetweb prometheus-cpp-dev libsystemd-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev
+  prometheus curl iproute2 dpkg-dev chromium poppler-utils clang clang-tidy libclang-rt-14-dev openssl python3
 )
 
 missing=()

@@ -16,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "client/master_channel.h"
+#include "common/human_units.h"
 #include "common/rpc_status.h"
 #include "security/credentials.h"
 #include "ternion/client.h"
@@ -114,16 +115,6 @@ absl::Status Call(const Globals& g, Method method, const Req& req, Resp* resp) {
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   return FromGrpcStatus(((*stub).*method)(&ctx, req, resp));
-}
-
-inline std::string HumanBytes(double b) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  while (b >= 1024 && u < 4) {
-    b /= 1024;
-    ++u;
-  }
-  return u == 0 ? absl::StrFormat("%.0f %s", b, units[u]) : absl::StrFormat("%.1f %s", b, units[u]);
 }
 
 // A server's state for tables: live, suspect, stopping or dead, with "+maint 1h59m" while it

@@ -30,10 +30,10 @@ namespace {
 
 using nlohmann::json;
 
+using ternion::HumanBytes;
 using ternion::cli::Connect;
 using ternion::cli::Fail;
 using ternion::cli::Globals;
-using ternion::cli::HumanBytes;
 using ternion::cli::SplitTarget;
 
 // A one-line progress bar with rate, drawn only when stdout is a terminal.

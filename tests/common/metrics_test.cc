@@ -1,51 +1,88 @@
 #include "common/metrics.h"
 
+#include <civetweb.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <stdexcept>
+
+#include "common/metrics_http_server.h"
 
 namespace ternion {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
-TEST(MetricsTest, CountersAndGaugesRender) {
-  MetricsRegistry r;
-  r.GetCounter("ternion_test_bytes_total", "Bytes.", {{"op", "write"}})->Increment(5);
-  r.GetCounter("ternion_test_bytes_total", "Bytes.", {{"op", "write"}})->Increment(2);
-  r.GetGauge("ternion_test_live", "Live things.")->Set(3);
-  std::string text = r.Render();
-  EXPECT_THAT(text, HasSubstr("# HELP ternion_test_bytes_total Bytes.\n"));
-  EXPECT_THAT(text, HasSubstr("# TYPE ternion_test_bytes_total counter\n"));
-  EXPECT_THAT(text, HasSubstr("ternion_test_bytes_total{op=\"write\"} 7\n"));
-  EXPECT_THAT(text, HasSubstr("# TYPE ternion_test_live gauge\nternion_test_live 3\n"));
+// GET path from 127.0.0.1:port: the status line and body, or the error.
+std::string HttpGet(int port, const std::string& path) {
+  char error[256] = {};
+  mg_connection* conn = mg_download("127.0.0.1", port, 0, error, sizeof(error),
+                                    "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path.c_str());
+  if (conn == nullptr) return std::string("error: ") + error;
+  std::string out = std::to_string(mg_get_response_info(conn)->status_code) + "\n";
+  char buf[4096];
+  for (int n; (n = mg_read(conn, buf, sizeof(buf))) > 0;) out.append(buf, n);
+  mg_close_connection(conn);
+  return out;
+}
+
+TEST(MetricsTest, SameNameAndLabelsIsSameMetric) {
+  prometheus::Counter* a = GetCounter("test_same_total", "help", {{"k", "v"}});
+  EXPECT_EQ(a, GetCounter("test_same_total", "help", {{"k", "v"}}));
+  EXPECT_NE(a, GetCounter("test_same_total", "help", {{"k", "w"}}));
+  a->Increment(2);
+  EXPECT_THAT(RenderMetrics(), HasSubstr("test_same_total{k=\"v\"} 2\n"));
+}
+
+TEST(MetricsTest, ANameKeepsItsType) {
+  GetCounter("test_typed_total", "help");
+  EXPECT_THROW(GetGauge("test_typed_total", "help"), std::invalid_argument);
 }
 
 TEST(MetricsTest, HistogramIsCumulative) {
-  MetricsRegistry r;
-  Histogram* h = r.GetHistogram("ternion_test_seconds", "Latency.", {0.1, 1.0});
+  prometheus::Histogram* h = GetHistogram("test_latency_seconds", "help", {0.1, 1});
   h->Observe(0.05);
   h->Observe(0.5);
   h->Observe(5);
-  std::string text = r.Render();
-  EXPECT_THAT(text, HasSubstr("ternion_test_seconds_bucket{le=\"0.1\"} 1\n"));
-  EXPECT_THAT(text, HasSubstr("ternion_test_seconds_bucket{le=\"1\"} 2\n"));
-  EXPECT_THAT(text, HasSubstr("ternion_test_seconds_bucket{le=\"+Inf\"} 3\n"));
-  EXPECT_THAT(text, HasSubstr("ternion_test_seconds_sum 5.55\n"));
-  EXPECT_THAT(text, HasSubstr("ternion_test_seconds_count 3\n"));
+  std::string text = RenderMetrics();
+  EXPECT_THAT(text, HasSubstr("test_latency_seconds_bucket{le=\"0.1\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("test_latency_seconds_bucket{le=\"1\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("test_latency_seconds_bucket{le=\"+Inf\"} 3\n"));
+  EXPECT_THAT(text, HasSubstr("test_latency_seconds_count 3\n"));
 }
 
-TEST(MetricsTest, LabelValuesAreEscaped) {
-  MetricsRegistry r;
-  r.GetGauge("ternion_test_g", "G.", {{"path", "a\"b\\c\nd"}})->Set(1);
-  EXPECT_THAT(r.Render(), HasSubstr("ternion_test_g{path=\"a\\\"b\\\\c\\nd\"} 1\n"));
+TEST(MetricsTest, CollectorsRunBeforeEveryScrape) {
+  static int runs = 0;  // the collector outlives the test
+  AddMetricsCollector([] { GetGauge("test_collected", "help")->Set(++runs); });
+  EXPECT_THAT(RenderMetrics(), HasSubstr("test_collected 1\n"));
+  EXPECT_THAT(RenderMetrics(), HasSubstr("test_collected 2\n"));
 }
 
-TEST(MetricsTest, CollectorsRunBeforeRender) {
-  MetricsRegistry r;
-  int calls = 0;
-  r.AddCollector([&] { r.GetGauge("ternion_test_calls", "Calls.")->Set(++calls); });
-  EXPECT_THAT(r.Render(), HasSubstr("ternion_test_calls 1\n"));
-  EXPECT_THAT(r.Render(), HasSubstr("ternion_test_calls 2\n"));
+TEST(MetricsHttpServerTest, ServesMetricsAndThePage) {
+  GetGauge("test_served", "help")->Set(7);
+  auto server = MetricsHttpServer::Start("127.0.0.1", 0, [] { return std::string("<p>hi</p>"); });
+  ASSERT_TRUE(server.ok()) << server.status();
+  const int port = (*server)->port();
+  ASSERT_GT(port, 0);
+  EXPECT_THAT(HttpGet(port, "/metrics"), HasSubstr("\ntest_served 7\n"));
+  EXPECT_EQ(HttpGet(port, "/status"), "200\n<p>hi</p>");
+  EXPECT_EQ(HttpGet(port, "/"), "200\n<p>hi</p>");
+  EXPECT_THAT(HttpGet(port, "/other"), Not(HasSubstr("<p>hi</p>")));
+}
+
+TEST(MetricsHttpServerTest, WithoutAPageOnlyMetricsAreServed) {
+  auto server = MetricsHttpServer::Start("127.0.0.1", 0);
+  ASSERT_TRUE(server.ok()) << server.status();
+  EXPECT_THAT(HttpGet((*server)->port(), "/status"), Not(HasSubstr("200")));
+  EXPECT_THAT(HttpGet((*server)->port(), "/metrics"), HasSubstr("200\n"));
+}
+
+TEST(MetricsHttpServerTest, ATakenPortIsAnError) {
+  auto first = MetricsHttpServer::Start("127.0.0.1", 0);
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto second = MetricsHttpServer::Start("127.0.0.1", (*first)->port());
+  EXPECT_FALSE(second.ok());
 }
 
 }  // namespace

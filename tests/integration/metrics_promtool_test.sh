@@ -58,7 +58,7 @@ grep -q '^ternion_master_health_status 0$' "$m" || { echo "expected HEALTH_OK"; 
 # What every Prometheus client exports, on every daemon, with plausible values.
 version=$("$BIN/ternion-master" --version | sed 's/.* \([0-9.]*\) (commit \(.*\))/\1 \2/')
 for f in "$DIR"/metrics.*; do
-  grep -q "^ternion_build_info{version=\"${version% *}\",commit=\"${version#* }\"} 1$" "$f" \
+  grep -q "^ternion_build_info{commit=\"${version#* }\",version=\"${version% *}\"} 1$" "$f" \
     || { echo "no build info in $f"; exit 1; }
   awk '/^process_resident_memory_bytes /{ok = $2 > 1e6} END{exit !ok}' "$f" \
     || { echo "resident memory in $f"; exit 1; }
