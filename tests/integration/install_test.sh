@@ -25,6 +25,18 @@ done
 grep -q "^ExecStart=$P/bin/ternion-master --config /etc/ternion/master.toml$" \
   "$P/lib/systemd/system/ternion-master.service" || fail "the master unit names another binary"
 grep -q '^Type=notify$' "$P/lib/systemd/system/ternion-chunkserver.service" || fail "unit type"
+# The units are valid, and hardened (systemd's own exposure score: 0 best .. 10 worst).
+if command -v systemd-analyze >/dev/null; then
+  (cd "$P/lib/systemd/system" && systemd-analyze verify ./ternion-master.service \
+    ./ternion-chunkserver.service) || fail "systemd-analyze verify"
+  for unit in ternion-master ternion-chunkserver; do
+    score=$(cd "$P/lib/systemd/system" && systemd-analyze security --offline=yes "./$unit.service" |
+      awk '/Overall exposure level/ {print $(NF-2)}')
+    python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) <= 4 else 1)" "$score" ||
+      fail "$unit exposure $score"
+    echo "$unit: systemd exposure $score"
+  done
+fi
 # Only the client's API is exported by the library, not the internals it carries.
 nm -D --defined-only "$P/lib/libternion.so" > "$DIR/symbols"
 grep -q 'Client7Connect' "$DIR/symbols" || fail "no Client::Connect"
