@@ -26,7 +26,7 @@ class CollectedRegistry : public prometheus::Collectable {
       absl::MutexLock lock(&mu_);
       collectors = collectors_;
     }
-    for (auto& c : collectors) c();  // outside the lock: collectors may add collectors' metrics
+    for (auto& c : collectors) c();  // outside the lock: collectors call Get*
     return registry_.Collect();
   }
 
