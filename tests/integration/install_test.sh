@@ -74,6 +74,7 @@ grep -q './usr/lib/x86_64-linux-gnu/libternion.so.0$\|./usr/lib/libternion.so.0'
   "$DIR/ternion-client.files" || fail "library in ternion-client"
 grep -q './usr/include/ternion/client.h$' "$DIR/libternion-dev.files" || fail "headers"
 grep -q 'Ternion/TernionConfig.cmake$' "$DIR/libternion-dev.files" || fail "CMake config"
+sh -n "$SRC/deploy/debian/postinst" || fail "postinst is not valid sh"
 for pkg in ternion-master ternion-chunkserver; do
   dpkg-deb --ctrl-tarfile "$DIR"/debs/${pkg}_*.deb | tar -xO ./postinst | grep 'useradd --system' >/dev/null \
     || fail "$pkg creates no ternion user"
