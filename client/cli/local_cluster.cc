@@ -131,6 +131,18 @@ absl::Status Save(const LocalCluster& c) {
                                           "TERNION_PROFILE=", c.profile, "\n"));
 }
 
+// The last `n` lines of a file, or "" when it cannot be read.
+std::string LastLines(const std::string& path, int n) {
+  absl::StatusOr<std::string> text = ReadFileToString(path);
+  if (!text.ok()) return "";
+  size_t start = text->size();
+  if (start > 0 && (*text)[start - 1] == '\n') --start;
+  for (int lines = 0; start > 0 && lines < n; --start) {
+    if ((*text)[start - 1] == '\n' && ++lines == n) break;
+  }
+  return text->substr(start);
+}
+
 // Replaces the value of `flag` in argv (e.g. "--port") by `value`.
 void SetFlag(std::vector<std::string>* argv, const std::string& flag, const std::string& value) {
   for (size_t i = 0; i + 1 < argv->size(); ++i) {
@@ -142,9 +154,15 @@ void SetFlag(std::vector<std::string>* argv, const std::string& flag, const std:
 absl::Status Launch(const std::string& dir, LocalProcess* p) {
   std::string ready = absl::StrCat(dir, "/run/", p->name, ".ready");
   ::unlink(ready.c_str());
-  ASSIGN_OR_RETURN(int pid, Spawn(p->argv, absl::StrCat(dir, "/logs/", p->name, ".log")));
+  const std::string log = absl::StrCat(dir, "/logs/", p->name, ".log");
+  ASSIGN_OR_RETURN(int pid, Spawn(p->argv, log));
   p->pid = pid;
-  ASSIGN_OR_RETURN(nlohmann::json j, WaitReady(ready, pid, 30));
+  absl::StatusOr<nlohmann::json> started = WaitReady(ready, pid, 30);
+  if (!started.ok()) {  // the daemon's last words name the cause (a port taken, a bad disk)
+    return absl::Status(started.status().code(),
+                        absl::StrCat(started.status().message(), "; its log ends: ", LastLines(log, 3)));
+  }
+  const nlohmann::json& j = *started;
   p->address = j.value("address", "");
   p->metrics_port = j.value("metrics_port", -1);
   // Pin the ports so a restart serves at the same address.

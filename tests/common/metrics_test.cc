@@ -78,6 +78,20 @@ TEST(MetricsHttpServerTest, WithoutAPageOnlyMetricsAreServed) {
   EXPECT_THAT(HttpGet((*server)->port(), "/metrics"), HasSubstr("200\n"));
 }
 
+// A restarted daemon binds its metrics port again while connections of its last run linger in
+// TIME_WAIT (local clusters pin their ports across restarts).
+TEST(MetricsHttpServerTest, APortJustClosedCanBeServedAgain) {
+  int port;
+  {
+    auto first = MetricsHttpServer::Start("127.0.0.1", 0);
+    ASSERT_TRUE(first.ok()) << first.status();
+    port = (*first)->port();
+    EXPECT_THAT(HttpGet(port, "/metrics"), HasSubstr("200\n"));
+  }
+  auto again = MetricsHttpServer::Start("127.0.0.1", port);
+  EXPECT_TRUE(again.ok()) << again.status();
+}
+
 TEST(MetricsHttpServerTest, ATakenPortIsAnError) {
   auto first = MetricsHttpServer::Start("127.0.0.1", 0);
   ASSERT_TRUE(first.ok()) << first.status();

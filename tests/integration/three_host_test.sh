@@ -124,6 +124,8 @@ cli project create ops >/dev/null
 head -c 20000000 /dev/urandom > "$DIR/in"
 cli put "$DIR/in" ops/data
 cli cat ops/data | cmp - "$DIR/in" || fail "read back"
+# /metrics shows the chunk map as of the master's last status walk (--status-interval).
+for _ in $(seq 50); do [ "$(metric ternion_master_replicas)" = 3 ] && break; sleep 0.2; done
 replicas=$(metric ternion_master_replicas)
 [ "$replicas" = 3 ] || fail "expected 3 replicas of the one 20 MB chunk, not $replicas"
 
