@@ -1,6 +1,9 @@
 #include "client/cli/local_cluster.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -10,6 +13,8 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "absl/random/random.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -143,6 +148,30 @@ std::string LastLines(const std::string& path, int n) {
   return text->substr(start);
 }
 
+// A free loopback port below Linux's ephemeral range (32768 and up). The OS hands ephemeral ports
+// to outgoing connections, so one of those could take a daemon's port while the daemon is down
+// and make its restart, which serves at the same address, fail; ports below the range are only
+// ever given out on request. Chosen at random and checked free now (another cluster may still
+// take it before the daemon binds: Launch then tries other ports).
+int PickPort() {
+  static absl::BitGen* gen = new absl::BitGen();
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const int port = absl::Uniform(*gen, 20000, 32768);
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) break;
+    const int on = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    ::close(fd);
+    if (free) return port;
+  }
+  return 0;  // the OS's choice, then
+}
+
 // Replaces the value of `flag` in argv (e.g. "--port") by `value`.
 void SetFlag(std::vector<std::string>* argv, const std::string& flag, const std::string& value) {
   for (size_t i = 0; i + 1 < argv->size(); ++i) {
@@ -150,8 +179,33 @@ void SetFlag(std::vector<std::string>* argv, const std::string& flag, const std:
   }
 }
 
-// Starts one process from its recorded argv and fills pid/address/metrics_port.
+absl::Status LaunchOnce(const std::string& dir, LocalProcess* p);
+
+// Starts one process from its recorded argv and fills pid/address/metrics_port. A first start
+// (ports "0") gets ports picked by PickPort, and others if one is taken meanwhile.
 absl::Status Launch(const std::string& dir, LocalProcess* p) {
+  const std::vector<std::string> recorded = p->argv;
+  const auto port_of = [&recorded](const std::string& flag) {
+    auto it = std::find(recorded.begin(), recorded.end(), flag);
+    return it != recorded.end() && it + 1 != recorded.end() ? *(it + 1) : std::string();
+  };
+  const bool pick = port_of("--port") == "0" && port_of("--metrics-port") == "0";
+  absl::Status s;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (pick) {
+      SetFlag(&p->argv, "--port", absl::StrCat(PickPort()));
+      SetFlag(&p->argv, "--metrics-port", absl::StrCat(PickPort()));
+    }
+    s = LaunchOnce(dir, p);
+    const bool port_taken = absl::StrContains(s.message(), "cannot listen on") ||
+                            absl::StrContains(s.message(), "cannot serve metrics on");
+    if (s.ok() || !pick || !port_taken) return s;
+    p->argv = recorded;
+  }
+  return s;
+}
+
+absl::Status LaunchOnce(const std::string& dir, LocalProcess* p) {
   std::string ready = absl::StrCat(dir, "/run/", p->name, ".ready");
   ::unlink(ready.c_str());
   const std::string log = absl::StrCat(dir, "/logs/", p->name, ".log");
