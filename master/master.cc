@@ -1218,7 +1218,7 @@ absl::Status Master::CheckInvariants() {
 
 void Master::UpdateMetrics() {
   WipedBytesCounter();  // exported from the start, at 0
-  ternion::v1::ClusterStatusResponse st = StatusWith(health_report_.Latest());  // never a walk
+  ternion::v1::ClusterStatusResponse st = LatestStatus();
   GetGauge("ternion_master_live_chunkservers", "Chunkservers heard from within --dead-after.")
       ->Set(st.live_servers());
   GetGauge("ternion_master_chunkservers", "Chunkservers known to the master.")

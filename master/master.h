@@ -228,6 +228,8 @@ class Master {
   // Chunk counts come from a walk of the chunk map that starts after the call (in slices, the
   // mutex released between them; concurrent callers share a walk); the rest is current.
   ternion::v1::ClusterStatusResponse ClusterStatus();
+  // The same with the chunk counts of the latest walk: never walks (scrapes, the status page).
+  ternion::v1::ClusterStatusResponse LatestStatus() { return StatusWith(health_report_.Latest()); }
   // Walks the chunk map for the chunk counts of status and metrics (the daemon calls it every
   // --status-interval, so a /metrics scrape never walks).
   void RefreshChunkHealth() { (void)health_report_.Fresh(); }

@@ -297,7 +297,7 @@ int main(int argc, char** argv) {
   if (metrics_port >= 0) {
     // The status page: at / and /status on the metrics port, read-only, like /metrics.
     auto started = ternion::MetricsHttpServer::Start(host, metrics_port, [m] {
-      return ternion::master::RenderStatusPage(m->ClusterStatus(), m->GcStatus());
+      return ternion::master::RenderStatusPage(m->LatestStatus(), m->GcStatus());
     });
     if (!started.ok()) {
       TLOG(ERROR) << started.status();

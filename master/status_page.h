@@ -2,7 +2,9 @@
 
 // The master's read-only status page (served on its metrics port at / and /status): the health
 // verdict, servers by rack with usage and state, chunk health, replication progress and the
-// wipe backlog. Plain HTML and CSS, refreshed by the browser every 10 seconds.
+// wipe backlog. Plain HTML and CSS, refreshed by the browser every 10 seconds. The master
+// renders it from its latest chunk-map walk (--status-interval), like /metrics: a page load
+// never walks the chunk map.
 
 #include <string>
 
