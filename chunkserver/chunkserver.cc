@@ -118,8 +118,7 @@ absl::StatusOr<std::unique_ptr<ChunkServer>> ChunkServer::Start(const ChunkServe
         ->Set(j.used);
     // Counters kept by the journals: brought up to their totals.
     auto total = [](const char* name, const char* help, uint64_t value) {
-      prometheus::Counter* c = GetCounter(name, help);
-      c->Increment(static_cast<double>(value) - c->Value());
+      AdvanceCounterTo(GetCounter(name, help), static_cast<double>(value));
     };
     total("ternion_chunkserver_journal_records_total", "Appends made durable through a journal.",
           j.records);

@@ -72,6 +72,13 @@ prometheus::Histogram* GetHistogram(const std::string& name, const std::string& 
               .Add(labels, upper_bounds);
 }
 
+void AdvanceCounterTo(prometheus::Counter* counter, double total) {
+  static absl::Mutex* mu = new absl::Mutex();  // read and add as one step
+  absl::MutexLock lock(mu);
+  const double gained = total - counter->Value();
+  if (gained > 0) counter->Increment(gained);
+}
+
 std::vector<double> LatencySecondsBuckets() {
   std::vector<double> b;
   for (int i = 0; 50e-6 * (1 << i) < 20; ++i) b.push_back(50e-6 * (1 << i));

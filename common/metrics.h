@@ -26,6 +26,11 @@ prometheus::Histogram* GetHistogram(const std::string& name, const std::string& 
                                     const std::vector<double>& upper_bounds,
                                     const prometheus::Labels& labels = {});
 
+// Moves `counter` up to `total`, a count kept elsewhere (the kernel's CPU time, a journal's
+// syncs): counters only grow, so it gains what the total gained since the last call. Safe when
+// two scrapes call it at once.
+void AdvanceCounterTo(prometheus::Counter* counter, double total);
+
 // Exponential bucket bounds for latencies in seconds: 50 µs .. ~13 s.
 std::vector<double> LatencySecondsBuckets();
 

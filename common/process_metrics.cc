@@ -5,11 +5,9 @@
 
 #include <filesystem>
 #include <fstream>
-#include <memory>
 #include <sstream>
 #include <string>
 
-#include "absl/synchronization/mutex.h"
 #include "common/version.h"
 
 namespace ternion {
@@ -87,14 +85,10 @@ void ExportProcessMetrics() {
   const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
   const double page = static_cast<double>(sysconf(_SC_PAGESIZE));
   const double boot = BootTime();
-  auto mu = std::make_shared<absl::Mutex>();  // two scrapes at once move the counter once
   AddMetricsCollector([=] {
-    absl::MutexLock lock(mu.get());
     ProcStat st;
     if (ReadProcStat(&st)) {
-      // A counter only grows: it is moved on by the CPU time spent since the last scrape.
-      const double spent = (st.utime + st.stime) / ticks - cpu->Value();
-      if (spent > 0) cpu->Increment(spent);
+      AdvanceCounterTo(cpu, (st.utime + st.stime) / ticks);
       resident->Set(st.rss * page);
       virtual_memory->Set(st.vsize);
       start->Set(boot + st.starttime / ticks);

@@ -40,6 +40,15 @@ TEST(MetricsTest, ANameKeepsItsType) {
   EXPECT_THROW(GetGauge("test_typed_total", "help"), std::invalid_argument);
 }
 
+TEST(MetricsTest, ACounterAdvancesToATotalKeptElsewhereAndNeverBack) {
+  prometheus::Counter* c = GetCounter("test_advanced_total", "help");
+  AdvanceCounterTo(c, 5);
+  AdvanceCounterTo(c, 8);
+  EXPECT_EQ(c->Value(), 8);
+  AdvanceCounterTo(c, 3);  // a total that went back (a restart) does not move it down
+  EXPECT_EQ(c->Value(), 8);
+}
+
 TEST(MetricsTest, HistogramIsCumulative) {
   prometheus::Histogram* h = GetHistogram("test_latency_seconds", "help", {0.1, 1});
   h->Observe(0.05);
