@@ -6,7 +6,9 @@
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
+#include <future>
 #include <map>
+#include <optional>
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
@@ -102,6 +104,22 @@ class FileWriterImpl final : public FileWriter {
                                           uint64_t length);
   // Records sent_ at the master, with the replicas' receipts for the current chunk.
   absl::Status Commit(std::vector<v1::LengthReceipt> receipts);
+  // The same commit in the background: Flush returns without waiting for the master. Its
+  // outcome is taken by the writer's next master call (CallMaster) or flush (TakeCommit).
+  void StartCommit();
+  // The background commit's outcome, if any: waited for when `wait`, else taken only when done.
+  // A failed commit fails the writer.
+  absl::Status TakeCommit(bool wait);
+  // Records a commit's answer, sent at `sent`.
+  void Committed(const v1::CommitLengthResponse& resp, absl::Time sent);
+  v1::CommitLengthRequest CommitRequest(std::vector<v1::LengthReceipt> receipts) const;
+  // A master call of this writer's: after the background commit, whose outcome comes first
+  // (the master refuses a commit that would shrink the file, so commits must not overtake
+  // one another, and a chunk's version may move only after its last commit).
+  template <typename Req, typename Resp>
+  absl::Status CallMaster(grpc::Status (v1::MasterService::Stub::*method)(grpc::ClientContext*,
+                                                                          const Req&, Resp*),
+                          const Req& req, Resp* resp, bool idempotent = true);
   // Waits until every open stream holds sent_ durably (recovering failed replicas); then
   // everything sent is acknowledged.
   absl::Status WaitDurable();
@@ -123,6 +141,16 @@ class FileWriterImpl final : public FileWriter {
   uint64_t acked_;                        // durable on every replica (Flush returned)
   uint64_t committed_;                    // recorded at the master
   absl::Time last_commit_ = absl::Now();  // when the latest commit (or the lease) was asked for
+  // The lease is this writer's at least until then (this client's clock): the sending of the
+  // latest commit the master recorded, plus the lease's length it answered.
+  absl::Time lease_held_until_ = absl::InfinitePast();
+  absl::Duration lease_length_ = absl::ZeroDuration();
+  struct BackgroundCommit {
+    absl::Status status;
+    v1::CommitLengthResponse resp;
+    absl::Time sent;
+  };
+  std::optional<std::future<BackgroundCommit>> background_commit_;
   uint64_t sent_;                         // handed to the replica streams
   std::string buffer_;  // appended bytes after sent_
   v1::ChunkInfo chunk_;
@@ -564,7 +592,7 @@ absl::Status FileWriterImpl::OpenChunk(uint64_t index) {
   *req.mutable_lease() = lease_;
   req.set_index(index);
   v1::AllocateChunkResponse resp;
-  RETURN_IF_ERROR(client_->CallMaster(&v1::MasterService::Stub::AllocateChunk, req, &resp));
+  RETURN_IF_ERROR(CallMaster(&v1::MasterService::Stub::AllocateChunk, req, &resp));
   chunk_ = resp.chunk();
   if (chunk_.replicas_size() == 0) return absl::UnavailableError("chunk has no replicas");
   unacked_.clear();
@@ -602,7 +630,7 @@ absl::Status FileWriterImpl::PrepareAppend() {
   req.set_length(sent_ - start);
   v1::ChunkInfo next;
   // Safe to retry (as below): a repeated ReplaceReplicas only moves the chunk one version on.
-  RETURN_IF_ERROR(client_->CallMaster(&v1::MasterService::Stub::ReplaceReplicas, req, &next));
+  RETURN_IF_ERROR(CallMaster(&v1::MasterService::Stub::ReplaceReplicas, req, &next));
   std::vector<const v1::ReplicaLocation*> replicas;
   for (const auto& r : chunk_.replicas()) replicas.push_back(&r);
   // A replica that cannot be moved (its server is down, or it is not of the version moved on)
@@ -732,8 +760,7 @@ absl::Status FileWriterImpl::Rebuild(const absl::Status& cause,
   // Retried when the master restarts mid-call: if the first call took effect, the retry finds
   // its replacements among the survivors and only moves the chunk one more version on; every
   // replica that is not a holder gets the prefix copied below either way.
-  if (absl::Status s = client_->CallMaster(&v1::MasterService::Stub::ReplaceReplicas, req, &next);
-      !s.ok()) {
+  if (absl::Status s = CallMaster(&v1::MasterService::Stub::ReplaceReplicas, req, &next); !s.ok()) {
     return annotate(s);
   }
   // A writer that dies here leaves the chunk at a version no replica has reached: the master's
@@ -863,20 +890,64 @@ std::vector<v1::LengthReceipt> FileWriterImpl::Receipts() {
   return out;
 }
 
-absl::Status FileWriterImpl::Commit(std::vector<v1::LengthReceipt> receipts) {
-  if (sent_ == committed_) return absl::OkStatus();
-  last_commit_ = absl::Now();
+v1::CommitLengthRequest FileWriterImpl::CommitRequest(
+    std::vector<v1::LengthReceipt> receipts) const {
   v1::CommitLengthRequest req;
   *req.mutable_lease() = lease_;
   req.set_length(sent_);
   for (v1::LengthReceipt& r : receipts) *req.add_receipts() = std::move(r);
+  return req;
+}
+
+void FileWriterImpl::Committed(const v1::CommitLengthResponse& resp, absl::Time sent) {
+  committed_ = resp.length();
+  lease_length_ = absl::Milliseconds(resp.lease_ms());
+  lease_held_until_ = sent + lease_length_;
+}
+
+absl::Status FileWriterImpl::Commit(std::vector<v1::LengthReceipt> receipts) {
+  RETURN_IF_ERROR(TakeCommit(/*wait=*/true));
+  if (sent_ == committed_) return absl::OkStatus();
+  const absl::Time sent = absl::Now();
+  last_commit_ = sent;
   v1::CommitLengthResponse resp;
-  if (absl::Status s = client_->CallMaster(&v1::MasterService::Stub::CommitLength, req, &resp);
+  if (absl::Status s = client_->CallMaster(&v1::MasterService::Stub::CommitLength,
+                                           CommitRequest(std::move(receipts)), &resp);
       !s.ok()) {
     return Fail(s);
   }
-  committed_ = resp.length();
+  Committed(resp, sent);
   return absl::OkStatus();
+}
+
+void FileWriterImpl::StartCommit() {
+  last_commit_ = absl::Now();
+  background_commit_ = std::async(
+      std::launch::async, [client = client_, req = CommitRequest(Receipts()), sent = last_commit_] {
+        BackgroundCommit c{.sent = sent};
+        c.status = client->CallMaster(&v1::MasterService::Stub::CommitLength, req, &c.resp);
+        return c;
+      });
+}
+
+absl::Status FileWriterImpl::TakeCommit(bool wait) {
+  if (!background_commit_.has_value()) return absl::OkStatus();
+  if (!wait && background_commit_->wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+    return absl::OkStatus();
+  }
+  BackgroundCommit c = background_commit_->get();
+  background_commit_.reset();
+  if (!c.status.ok()) return Fail(c.status);
+  Committed(c.resp, c.sent);
+  return absl::OkStatus();
+}
+
+template <typename Req, typename Resp>
+absl::Status FileWriterImpl::CallMaster(
+    grpc::Status (v1::MasterService::Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
+    const Req& req, Resp* resp, bool idempotent) {
+  RETURN_IF_ERROR(TakeCommit(/*wait=*/true));
+  return client_->CallMaster(method, req, resp, idempotent);
 }
 
 absl::Status FileWriterImpl::WaitDurable() {
@@ -901,15 +972,23 @@ absl::Status FileWriterImpl::Flush() {
   }
   if (sent_ == acked_) return absl::OkStatus();
   RETURN_IF_ERROR(WaitDurable());
-  // The master is told lazily: at the first flush into a chunk (so the committed length always
-  // ends inside the chunk being written, where readers and lease recovery look for flushed
-  // bytes), then at most a second apart while flushes acknowledge bytes. That commit renews the
-  // lease (or finds it lost, and fails this flush), so every byte a flush acknowledges was
-  // durable everywhere while the lease (60 s) was still this writer's: a writer that takes the
-  // lease over later, or the master recovering it after the hard limit, finds it on the
-  // replicas (PrepareAppend, master/lease_recovery.h).
+  RETURN_IF_ERROR(TakeCommit(/*wait=*/false));
+  // The master is told lazily: at the first flush into a chunk, before the flush returns (so
+  // the committed length always ends inside the chunk being written, where readers and lease
+  // recovery look for flushed bytes), then at most a second apart while flushes acknowledge
+  // bytes, in the background. A commit renews the lease (or finds it lost, and fails the
+  // writer), and a flush returns without waiting for one only while the lease is known to stay
+  // this writer's for half its length more (60 s leases: 30 s); otherwise it waits. So every
+  // byte a flush acknowledges was durable everywhere while the lease was still this writer's:
+  // a writer that takes the lease over later, or the master recovering it after the hard
+  // limit, finds it on the replicas (PrepareAppend, master/lease_recovery.h).
   const bool chunk_committed = committed_ > chunk_.index() * chunk_size_;
-  if (chunk_committed && absl::Now() - last_commit_ < client_->options().lazy_commit_interval) {
+  const absl::Time now = absl::Now();
+  if (chunk_committed && now + lease_length_ / 2 < lease_held_until_) {
+    if (now - last_commit_ >= client_->options().lazy_commit_interval &&
+        !background_commit_.has_value()) {
+      StartCommit();
+    }
     return absl::OkStatus();
   }
   return Commit(Receipts());
@@ -926,8 +1005,8 @@ absl::Status FileWriterImpl::End(bool seal) {
   *req.mutable_lease() = lease_;
   req.set_seal(seal);
   v1::SealFileResponse resp;
-  RETURN_IF_ERROR(client_->CallMaster(&v1::MasterService::Stub::SealFile, req, &resp,
-                                     /*idempotent=*/false));
+  RETURN_IF_ERROR(CallMaster(&v1::MasterService::Stub::SealFile, req, &resp,
+                             /*idempotent=*/false));
   ended_ = true;
   return absl::OkStatus();
 }

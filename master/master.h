@@ -182,6 +182,8 @@ class Master {
   // Records `length` bytes as acknowledged (durable on every replica). Never shrinks a file.
   // Every chunk it lengthens needs a receipt from each of its replicas for at least its new
   // length (security/length_receipt.h); FAILED_PRECONDITION otherwise, nothing recorded.
+  // How long a lease lasts from each renewal (create, open, commit).
+  absl::Duration lease_duration() const { return options_.lease_duration; }
   absl::StatusOr<uint64_t> CommitLength(const LeaseRef& lease, uint64_t length,
                                         const std::vector<security::LengthReceipt>& receipts);
   absl::StatusOr<FileView> SealFile(const LeaseRef& lease, bool seal);

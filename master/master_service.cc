@@ -418,8 +418,11 @@ grpc::Status MasterService::CommitLength(grpc::ServerContext* ctx, const CommitL
                           .length = r.length(),
                           .mac = r.mac()});
     }
-    RETURN_IF_ERROR(Store(master_->CommitLength(FromWire(req->lease()), req->length(), receipts),
-                          [&](uint64_t n) { resp->set_length(n); }));
+    RETURN_IF_ERROR(Store(
+        master_->CommitLength(FromWire(req->lease()), req->length(), receipts), [&](uint64_t n) {
+          resp->set_length(n);
+          resp->set_lease_ms(absl::ToInt64Milliseconds(master_->lease_duration()));
+        }));
     // Tests: the master dying with the new length durable but not yet answered.
     RETURN_IF_ERROR(master_->WaitDurable());
     return Failpoint("master.commit_length.durable");

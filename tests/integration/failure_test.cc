@@ -3,6 +3,7 @@
 // three racks, and every byte reads back.
 
 #include <grpcpp/grpcpp.h>
+#include <signal.h>
 
 #include <atomic>
 #include <filesystem>
@@ -290,6 +291,65 @@ TEST_F(FailureTest, AChunkserverKilledMidWriteIsReplacedAndTheWriteCompletes) {
   ExpectRepaired("w", data);
 }
 
+// The master's pid, to stop it (SIGSTOP) for a while.
+pid_t MasterPid(const local::LocalCluster& c) {
+  for (const auto& p : c.processes) {
+    if (p.role == "master") return p.pid;
+  }
+  return 0;
+}
+
+// Appends and flushes 4 KiB records to `w` until `until` (at most 1,000), and records when each
+// flush returned OK; stops at the first failure, whose status it keeps.
+struct FlushLoop {
+  std::string appended;  // every record whose flush returned OK
+  std::vector<absl::Time> returned;
+  absl::Status failed;
+  std::atomic<bool> done{false};
+  void Run(FileWriter* w, absl::Time until) {
+    for (int i = 0; i < 1000 && absl::Now() < until; ++i) {
+      const std::string rec = RandomBytes(4096, 1000 + i);
+      failed = w->Append(rec);
+      if (failed.ok()) failed = w->Flush();
+      if (!failed.ok()) break;
+      returned.push_back(absl::Now());
+      appended += rec;
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    done = true;
+  }
+};
+
+// The master is off the flush path: once a chunk's first flush has committed, flushes return
+// while the master is stopped, and the lazy commit that falls due meanwhile reaches it in the
+// background once it runs again. (Stopped for less than the 2 s after which it would count the
+// chunkservers dead.)
+TEST_F(FailureTest, FlushesDoNotWaitForTheMaster) {
+  ASSERT_OK(client_->CreateProject("t"));
+  ASSERT_OK_AND_ASSIGN(auto w, client_->Create("t", "f", {.chunk_size = 8 << 20}));
+  const std::string first = RandomBytes(4096, 7);
+  ASSERT_OK(w->Append(first));
+  ASSERT_OK(w->Flush());  // the chunk's first flush: committed before it returns
+  const pid_t master = MasterPid(cluster_);
+  ASSERT_GT(master, 0);
+  ASSERT_EQ(::kill(master, SIGSTOP), 0);
+  FlushLoop loop;
+  std::thread writer([&] { loop.Run(w.get(), absl::Now() + absl::Milliseconds(1500)); });
+  // A flush waiting for the stopped master would hold the loop until the master runs again.
+  bool finished = false;
+  for (int i = 0; i < 100 && !finished; ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+    finished = loop.done.load();
+  }
+  ASSERT_EQ(::kill(master, SIGCONT), 0);
+  writer.join();
+  EXPECT_TRUE(finished) << "a flush waited for the stopped master";
+  ASSERT_OK(loop.failed);
+  EXPECT_GT(loop.returned.size(), 100u);  // past the second after which a commit falls due
+  ASSERT_OK(w->Close());
+  ExpectContents("t", "f", first + loop.appended);
+}
+
 class LeaseTest : public FailureTest {
  protected:
   void Configure(local::LocalClusterOptions* options) override {
@@ -312,6 +372,36 @@ class LeaseTest : public FailureTest {
     return lengths;
   }
 };
+
+// A flush returns without the master only while the writer's lease is known to stay its own
+// for half its length more: with 2 s leases and the master stopped right after a commit,
+// flushes return for about a second, then wait for a commit, so no flush acknowledges bytes
+// after the lease could have passed to another writer.
+TEST_F(LeaseTest, FlushesWaitForTheMasterOnceTheLeaseIsNoLongerSurelyHeld) {
+  ASSERT_OK(client_->CreateProject("t"));
+  ASSERT_OK_AND_ASSIGN(auto w, client_->Create("t", "f", {.chunk_size = 8 << 20}));
+  ASSERT_OK(w->Append(RandomBytes(4096, 8)));
+  ASSERT_OK(w->Flush());  // committed: the lease is renewed for 2 s from before the stop
+  const pid_t master = MasterPid(cluster_);
+  ASSERT_GT(master, 0);
+  ASSERT_EQ(::kill(master, SIGSTOP), 0);
+  const absl::Time stopped = absl::Now();
+  FlushLoop loop;
+  std::thread writer([&] { loop.Run(w.get(), stopped + absl::Milliseconds(1800)); });
+  absl::SleepFor(absl::Milliseconds(1800));
+  const bool waiting = !loop.done.load();
+  const absl::Time resumed = absl::Now();
+  ASSERT_EQ(::kill(master, SIGCONT), 0);
+  writer.join();
+  EXPECT_TRUE(waiting) << "flushes went on without the master for the whole lease";
+  ASSERT_FALSE(loop.returned.empty());
+  // By the rule, every flush that returned while the master was stopped did so within a
+  // second of the commit; half a second more is slack for this machine's scheduling, still
+  // short of the 2 s lease. (The one waiting returns once the master runs again.)
+  for (absl::Time t : loop.returned) {
+    if (t < resumed) EXPECT_LT(t - stopped, absl::Milliseconds(1500));
+  }
+}
 
 // A writer that dies leaves its lease until it expires; then another may append. It appends
 // after every byte the dead writer flushed (which the master may never have heard of: writers

@@ -37,8 +37,9 @@ struct ClientOptions {
   // Unacknowledged bytes in flight per replica stream while writing.
   size_t write_window_bytes = 8u << 20;
   // How long a flushed length may wait before a writer commits it at the master (FileWriter::
-  // Flush). Keep it far below the master's --lease: a writer's flushes are safe from a writer
-  // taking its lease over because it renews the lease this often.
+  // Flush), in the background. Keep it far below half the master's --lease: a flush returns
+  // without waiting for the master only while the writer's latest recorded commit keeps its
+  // lease for half the lease's length more, and otherwise waits for a commit.
   absl::Duration lazy_commit_interval = absl::Seconds(1);
   // The AccessKey that signs every call to the master (LoadCredentials fills them).
   std::string access_key_id;
@@ -115,8 +116,9 @@ class FileWriter {
 
   // Returns once every appended byte is durable on all three replicas. The master learns the
   // length lazily (at the first flush into each chunk, at each chunk's end, on Close or Seal,
-  // and at most ClientOptions::lazy_commit_interval after a flush): a reader that opens the
-  // file meanwhile asks the replicas, and sees every flushed byte.
+  // and in the background at most ClientOptions::lazy_commit_interval after a flush): a reader
+  // that opens the file meanwhile asks the replicas, and sees every flushed byte. A failed
+  // background commit (a lost lease) fails the writer's next call.
   virtual absl::Status Flush() = 0;
 
   // Flush, then release the lease (the file stays appendable by a later writer).
