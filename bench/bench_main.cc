@@ -53,6 +53,7 @@
 #include "bench/append_bench.h"
 #include "bench/row_bench.h"
 #include "bench/sink_process.h"
+#include "chunkserver/write_journal.h"
 #include "client/cli/local_cluster.h"
 #include "client/master_channel.h"
 #include "common/daemon.h"
@@ -727,6 +728,10 @@ Wipe MeasureWipe(ternion::Client* client, const ternion::local::LocalCluster& cl
   return w;
 }
 
+// The benchmark's clusters run the chunkservers' own default journal, as a production disk
+// does (local clusters for tests use less).
+constexpr uint64_t kBenchJournalMib = ternion::chunkserver::kDefaultJournalBytes >> 20;
+
 struct Transport {
   double write = 0, read = 0, p50 = 0, p99 = 0;
 };
@@ -738,6 +743,7 @@ Transport MeasurePlaintext(const Config& cfg, uint64_t per_writer) {
   lo.racks = cfg.racks;
   lo.per_rack = cfg.per_rack;
   lo.insecure = true;
+  lo.journal_mib = kBenchJournalMib;
   auto c = ternion::local::StartLocalCluster(lo);
   if (!c.ok()) Die(std::string(c.status().message()));
   auto client = ternion::Client::Connect(ternion::local::AdminClientOptions(*c));
@@ -813,6 +819,7 @@ int main(int argc, char** argv) {
     lo.per_rack = cfg.per_rack;
     lo.dead_after_s = 3;     // recovery starts soon after the kill below
     lo.move_scan_s = 0.5;
+    lo.journal_mib = kBenchJournalMib;
     auto c = ternion::local::StartLocalCluster(lo);
     if (!c.ok()) Die(std::string(c.status().message()));
     cluster = *c;
