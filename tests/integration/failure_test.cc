@@ -321,20 +321,24 @@ struct FlushLoop {
 };
 
 // The master is off the flush path: once a chunk's first flush has committed, flushes return
-// while the master is stopped, and the lazy commit that falls due meanwhile reaches it in the
-// background once it runs again. (Stopped for less than the 2 s after which it would count the
-// chunkservers dead.)
+// while the master is stopped, and the lazy commits that fall due meanwhile (every 0.3 s here)
+// reach it in the background once it runs again. (Stopped for a second: well short of the 2 s
+// after which it would count the chunkservers dead.)
 TEST_F(FailureTest, FlushesDoNotWaitForTheMaster) {
   ASSERT_OK(client_->CreateProject("t"));
-  ASSERT_OK_AND_ASSIGN(auto w, client_->Create("t", "f", {.chunk_size = 8 << 20}));
+  ClientOptions eager = local::AdminClientOptions(cluster_);
+  eager.lazy_commit_interval = absl::Milliseconds(300);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Client> writer_client, Client::Connect(eager));
+  ASSERT_OK_AND_ASSIGN(auto w, writer_client->Create("t", "f", {.chunk_size = 8 << 20}));
   const std::string first = RandomBytes(4096, 7);
   ASSERT_OK(w->Append(first));
   ASSERT_OK(w->Flush());  // the chunk's first flush: committed before it returns
   const pid_t master = MasterPid(cluster_);
   ASSERT_GT(master, 0);
   ASSERT_EQ(::kill(master, SIGSTOP), 0);
+  const absl::Time stopped = absl::Now();
   FlushLoop loop;
-  std::thread writer([&] { loop.Run(w.get(), absl::Now() + absl::Milliseconds(1500)); });
+  std::thread writer([&] { loop.Run(w.get(), stopped + absl::Seconds(1)); });
   // A flush waiting for the stopped master would hold the loop until the master runs again.
   bool finished = false;
   for (int i = 0; i < 100 && !finished; ++i) {
@@ -345,7 +349,9 @@ TEST_F(FailureTest, FlushesDoNotWaitForTheMaster) {
   writer.join();
   EXPECT_TRUE(finished) << "a flush waited for the stopped master";
   ASSERT_OK(loop.failed);
-  EXPECT_GT(loop.returned.size(), 100u);  // past the second after which a commit falls due
+  ASSERT_FALSE(loop.returned.empty());
+  EXPECT_GT(loop.returned.back() - stopped, absl::Milliseconds(600))
+      << "flushes went on past the time commits fell due";
   ASSERT_OK(w->Close());
   ExpectContents("t", "f", first + loop.appended);
 }
