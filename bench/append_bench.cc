@@ -55,6 +55,15 @@ int OpenRing(const std::string& path) {
   return fd;
 }
 
+// The i-th 4 KiB record `rec` of a ring file, written in place and synced.
+void WriteSynced(int fd, const std::string& rec, int i) {
+  const off_t off = static_cast<off_t>((static_cast<uint64_t>(i) * kAppend) % kRing);
+  if (::pwrite(fd, rec.data(), kAppend, off) != static_cast<ssize_t>(kAppend) ||
+      ::fdatasync(fd) != 0) {
+    Die("ceiling write");
+  }
+}
+
 // One writer: 4 KiB pwrite + fdatasync, queue depth 1.
 std::vector<double> RawSingle(const std::string& dir, int appends) {
   const std::string path = dir + "/append-ceiling";
@@ -63,11 +72,7 @@ std::vector<double> RawSingle(const std::string& dir, int appends) {
   std::vector<double> us;
   for (int i = 0; i < appends + 50; ++i) {
     const absl::Time start = absl::Now();
-    const off_t off = static_cast<off_t>((static_cast<uint64_t>(i) * kAppend) % kRing);
-    if (::pwrite(fd, rec.data(), kAppend, off) != static_cast<ssize_t>(kAppend) ||
-        ::fdatasync(fd) != 0) {
-      Die("ceiling write");
-    }
+    WriteSynced(fd, rec, i);
     if (i >= 50) us.push_back(Micros(start));
   }
   ::close(fd);
@@ -85,19 +90,12 @@ std::vector<double> RawThree(const std::string& dir, int appends) {
   const std::string rec(kAppend, 't');
   std::barrier step(kReplicas);  // passed twice per append: start, then all durable
   const int total = appends + 50;
-  auto write = [&](int r, int i) {
-    const off_t off = static_cast<off_t>((static_cast<uint64_t>(i) * kAppend) % kRing);
-    if (::pwrite(fds[r], rec.data(), kAppend, off) != static_cast<ssize_t>(kAppend) ||
-        ::fdatasync(fds[r]) != 0) {
-      Die("ceiling write");
-    }
-  };
   std::vector<std::thread> helpers;
   for (int r = 1; r < kReplicas; ++r) {
     helpers.emplace_back([&, r] {
       for (int i = 0; i < total; ++i) {
         step.arrive_and_wait();
-        write(r, i);
+        WriteSynced(fds[r], rec, i);
         step.arrive_and_wait();
       }
     });
@@ -106,7 +104,7 @@ std::vector<double> RawThree(const std::string& dir, int appends) {
   for (int i = 0; i < total; ++i) {
     const absl::Time start = absl::Now();
     step.arrive_and_wait();
-    write(0, i);
+    WriteSynced(fds[0], rec, i);
     step.arrive_and_wait();
     if (i >= 50) us.push_back(Micros(start));
   }

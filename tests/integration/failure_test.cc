@@ -291,21 +291,31 @@ TEST_F(FailureTest, AChunkserverKilledMidWriteIsReplacedAndTheWriteCompletes) {
   ExpectRepaired("w", data);
 }
 
-// The master's pid, to stop it (SIGSTOP) for a while.
-pid_t MasterPid(const local::LocalCluster& c) {
+// Stops the cluster's master (SIGSTOP) for a while; its pid, to SIGCONT it, or 0 on failure.
+pid_t StopMaster(const local::LocalCluster& c) {
   for (const auto& p : c.processes) {
-    if (p.role == "master") return p.pid;
+    if (p.role == "master") return ::kill(p.pid, SIGSTOP) == 0 ? p.pid : 0;
   }
   return 0;
 }
 
-// Appends and flushes 4 KiB records to `w` until `until` (at most 1,000), and records when each
-// flush returned OK; stops at the first failure, whose status it keeps.
-struct FlushLoop {
+// A thread appending and flushing 4 KiB records to `w` until `until` (at most 1,000), which
+// records when each flush returned OK and stops at the first failure, keeping its status.
+// Read the results after Join().
+class FlushLoop {
+ public:
+  FlushLoop(FileWriter* w, absl::Time until) : thread_([this, w, until] { Run(w, until); }) {}
+  ~FlushLoop() { Join(); }
+  void Join() {
+    if (thread_.joinable()) thread_.join();
+  }
+
   std::string appended;  // every record whose flush returned OK
   std::vector<absl::Time> returned;
   absl::Status failed;
   std::atomic<bool> done{false};
+
+ private:
   void Run(FileWriter* w, absl::Time until) {
     for (int i = 0; i < 1000 && absl::Now() < until; ++i) {
       const std::string rec = RandomBytes(4096, 1000 + i);
@@ -318,6 +328,7 @@ struct FlushLoop {
     }
     done = true;
   }
+  std::thread thread_;  // last: starts once the results above exist
 };
 
 // The master is off the flush path: once a chunk's first flush has committed, flushes return
@@ -333,12 +344,10 @@ TEST_F(FailureTest, FlushesDoNotWaitForTheMaster) {
   const std::string first = RandomBytes(4096, 7);
   ASSERT_OK(w->Append(first));
   ASSERT_OK(w->Flush());  // the chunk's first flush: committed before it returns
-  const pid_t master = MasterPid(cluster_);
+  const pid_t master = StopMaster(cluster_);
   ASSERT_GT(master, 0);
-  ASSERT_EQ(::kill(master, SIGSTOP), 0);
   const absl::Time stopped = absl::Now();
-  FlushLoop loop;
-  std::thread writer([&] { loop.Run(w.get(), stopped + absl::Seconds(1)); });
+  FlushLoop loop(w.get(), stopped + absl::Seconds(1));
   // A flush waiting for the stopped master would hold the loop until the master runs again.
   bool finished = false;
   for (int i = 0; i < 100 && !finished; ++i) {
@@ -346,7 +355,7 @@ TEST_F(FailureTest, FlushesDoNotWaitForTheMaster) {
     finished = loop.done.load();
   }
   ASSERT_EQ(::kill(master, SIGCONT), 0);
-  writer.join();
+  loop.Join();
   EXPECT_TRUE(finished) << "a flush waited for the stopped master";
   ASSERT_OK(loop.failed);
   ASSERT_FALSE(loop.returned.empty());
@@ -388,17 +397,15 @@ TEST_F(LeaseTest, FlushesWaitForTheMasterOnceTheLeaseIsNoLongerSurelyHeld) {
   ASSERT_OK_AND_ASSIGN(auto w, client_->Create("t", "f", {.chunk_size = 8 << 20}));
   ASSERT_OK(w->Append(RandomBytes(4096, 8)));
   ASSERT_OK(w->Flush());  // committed: the lease is renewed for 2 s from before the stop
-  const pid_t master = MasterPid(cluster_);
+  const pid_t master = StopMaster(cluster_);
   ASSERT_GT(master, 0);
-  ASSERT_EQ(::kill(master, SIGSTOP), 0);
   const absl::Time stopped = absl::Now();
-  FlushLoop loop;
-  std::thread writer([&] { loop.Run(w.get(), stopped + absl::Milliseconds(1800)); });
+  FlushLoop loop(w.get(), stopped + absl::Milliseconds(1800));
   absl::SleepFor(absl::Milliseconds(1800));
   const bool waiting = !loop.done.load();
   const absl::Time resumed = absl::Now();
   ASSERT_EQ(::kill(master, SIGCONT), 0);
-  writer.join();
+  loop.Join();
   EXPECT_TRUE(waiting) << "flushes went on without the master for the whole lease";
   ASSERT_FALSE(loop.returned.empty());
   // By the rule, every flush that returned while the master was stopped did so within a
